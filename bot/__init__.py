@@ -1,0 +1,1 @@
+"""The Telegram side of workvoice. Importing this package imports no aiogram: submodules do."""

@@ -1,0 +1,197 @@
+"""Delivering the outbox: claim due messages, render each in its reader's language, send, record.
+
+Flows register a renderer per message kind with ``@renderer("kind")``; a renderer turns the stored
+params into text and buttons at send time, in the recipient's language (``use_locale`` is set).
+Sending keeps under Telegram's limits (about 30 messages a second per bot, one a second per chat)
+and honours 429 ``retry_after`` by pausing the whole loop, as Telegram asks.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import socket
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+from aiogram import Bot
+from aiogram.exceptions import (
+    TelegramBadRequest,
+    TelegramForbiddenError,
+    TelegramNetworkError,
+    TelegramRetryAfter,
+)
+from aiogram.types import InlineKeyboardMarkup
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot.i18n import use_locale
+from bot.storage.db import transaction
+from bot.storage.models import OutboxMessage, OutboxStatus, Staff, User
+from services import outbox
+from services.clock import utcnow
+from services.onboarding import do_mark_blocked
+from workvoice import metrics
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Rendered:
+    text: str
+    reply_markup: InlineKeyboardMarkup | None = None
+
+
+@dataclass
+class RenderContext:
+    session: AsyncSession
+    message: OutboxMessage
+    user: User | None
+    staff: Staff | None
+    locale: str
+
+    @property
+    def params(self) -> dict[str, Any]:
+        return self.message.params
+
+
+Renderer = Callable[[RenderContext], Awaitable[Rendered | list[Rendered] | None]]
+RENDERERS: dict[str, Renderer] = {}
+
+
+def renderer(kind: str) -> Callable[[Renderer], Renderer]:
+    """Register how messages of ``kind`` look; returning None drops the message (no longer useful)."""
+
+    def register(fn: Renderer) -> Renderer:
+        if kind in RENDERERS and RENDERERS[kind] is not fn:
+            raise ValueError(f"two renderers for {kind!r}")
+        RENDERERS[kind] = fn
+        return fn
+
+    return register
+
+
+@dataclass
+class RateLimiter:
+    """Global messages-per-second and one-message-per-second-per-chat pacing, in this process."""
+
+    per_second: float = 25.0  # under Telegram's ~30/s, leaving room for replies to live updates
+    per_chat_interval: float = 1.0
+    _next_global: float = 0.0
+    _next_chat: dict[int, float] = field(default_factory=dict)
+
+    async def wait(self, chat_id: int) -> None:
+        now = time.monotonic()
+        at = max(now, self._next_global, self._next_chat.get(chat_id, 0.0))
+        if at > now:
+            await asyncio.sleep(at - now)
+        self._next_global = at + 1.0 / self.per_second
+        self._next_chat[chat_id] = at + self.per_chat_interval
+        if len(self._next_chat) > 10_000:  # forget chats whose pause has passed
+            cutoff = time.monotonic()
+            self._next_chat = {c: t for c, t in self._next_chat.items() if t > cutoff}
+
+    def pause(self, seconds: float) -> None:
+        self._next_global = max(self._next_global, time.monotonic() + seconds)
+
+
+class Deliverer:
+    def __init__(
+        self,
+        bot: Bot,
+        sessions: async_sessionmaker[AsyncSession],
+        *,
+        limiter: RateLimiter | None = None,
+        batch: int = 50,
+    ) -> None:
+        self.bot = bot
+        self.sessions = sessions
+        self.limiter = limiter or RateLimiter()
+        self.batch = batch
+        self.worker = f"{socket.gethostname()}:{os.getpid()}:{id(self):x}"
+        self.wakeup = asyncio.Event()
+
+    async def run_once(self) -> int:
+        """Deliver what is due now; returns how many rows were handled."""
+        async with transaction(self.sessions) as session:
+            claimed = [
+                m.id for m in await outbox.claim_due(session, worker=self.worker, limit=self.batch)
+            ]
+        for message_id in claimed:
+            await self._deliver(message_id)
+        return len(claimed)
+
+    async def run_forever(self, *, idle: float = 1.0) -> None:
+        while True:
+            try:
+                handled = await self.run_once()
+            except Exception:
+                log.exception("outbox.loop_error")
+                handled = 0
+            if handled < self.batch:
+                self.wakeup.clear()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self.wakeup.wait(), timeout=idle)
+
+    async def _deliver(self, message_id: int) -> None:
+        async with transaction(self.sessions) as session:
+            message = await session.get(OutboxMessage, message_id)
+            if message is None:
+                return
+            outcome, error, retry_at = await self._send(session, message)
+            await outbox.mark(session, message.id, outcome, error=error, retry_at=retry_at)
+            metrics.OUTBOX.labels(message.kind, "retry" if retry_at else outcome).inc()
+
+    async def _send(
+        self, session: AsyncSession, message: OutboxMessage
+    ) -> tuple[OutboxStatus, str | None, Any]:
+        if message.expires_at is not None and message.expires_at <= utcnow():
+            return OutboxStatus.DROPPED, "expired", None
+        user = await session.get(User, message.user_id) if message.user_id else None
+        staff = await session.get(Staff, message.staff_id) if message.staff_id else None
+        chat_id = user.telegram_id if user else (staff.telegram_id if staff else None)
+        if chat_id is None or (user is not None and not user.active):
+            return OutboxStatus.DROPPED, "no_recipient", None
+        render = RENDERERS.get(message.kind)
+        if render is None:
+            log.error("outbox.no_renderer kind=%s id=%s", message.kind, message.id)
+            return OutboxStatus.FAILED, "no_renderer", None
+        locale = (user.locale if user else staff.locale if staff else None) or "en"
+        with use_locale(locale) as code:
+            rendered = await render(RenderContext(session, message, user, staff, code))
+        if rendered is None:
+            return OutboxStatus.DROPPED, "renderer_dropped", None
+        parts = rendered if isinstance(rendered, list) else [rendered]
+        try:
+            for part in parts:
+                await self.limiter.wait(chat_id)
+                await self.bot.send_message(chat_id, part.text, reply_markup=part.reply_markup)
+        except TelegramRetryAfter as exc:
+            self.limiter.pause(exc.retry_after)
+            return (
+                OutboxStatus.PENDING,
+                "retry_after",
+                utcnow() + timedelta(seconds=exc.retry_after),
+            )
+        except TelegramForbiddenError:
+            if user is not None:
+                await do_mark_blocked(session, user.id)
+            return OutboxStatus.BLOCKED, "blocked", None
+        except TelegramBadRequest as exc:
+            log.warning(
+                "outbox.bad_request kind=%s id=%s error=%s",
+                message.kind,
+                message.id,
+                exc.message[:80],
+            )
+            return OutboxStatus.FAILED, exc.message[:120], None
+        except TelegramNetworkError:
+            if message.attempts >= outbox.MAX_ATTEMPTS:
+                return OutboxStatus.FAILED, "network", None
+            backoff = timedelta(seconds=min(300, 5 * 2**message.attempts))
+            return OutboxStatus.PENDING, "network", utcnow() + backoff
+        return OutboxStatus.SENT, None, None

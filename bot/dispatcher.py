@@ -1,0 +1,116 @@
+"""``create_dispatcher``: the one place the bot is wired together, for ``main`` and the tests alike."""
+
+from __future__ import annotations
+
+import importlib
+import logging
+from typing import Any
+
+from aiogram import Dispatcher, F, Router
+from aiogram.exceptions import TelegramForbiddenError
+from aiogram.filters import ExceptionTypeFilter
+from aiogram.fsm.storage.base import BaseStorage
+from aiogram.fsm.storage.memory import MemoryStorage
+from aiogram.types import ErrorEvent
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot.i18n import _
+from bot.middlewares import UpdateMiddleware
+from bot.storage.db import transaction
+from bot.widgets import main_menu_keyboard
+from services.errors import DomainError
+from services.onboarding import do_mark_blocked, get_user
+
+log = logging.getLogger(__name__)
+
+# One router per conversation, in the order they get a chance at an update; ``basics`` is the
+# catch-all for anything no flow took, so it stays last.
+FLOW_MODULES: tuple[str, ...] = (
+    "bot.flows.onboarding",
+    "bot.flows.basics",
+)
+
+
+def create_fsm_storage(redis_url: str | None, *, prefix: str = "workvoice") -> BaseStorage:
+    if not redis_url:
+        return MemoryStorage()
+    from aiogram.fsm.storage.base import DefaultKeyBuilder
+    from aiogram.fsm.storage.redis import RedisStorage
+
+    return RedisStorage.from_url(
+        redis_url, key_builder=DefaultKeyBuilder(prefix=prefix, with_destiny=True)
+    )
+
+
+def create_dispatcher(
+    sessions: async_sessionmaker[AsyncSession],
+    *,
+    default_locale: str = "en",
+    storage: BaseStorage | None = None,
+    **workflow_data: Any,
+) -> Dispatcher:
+    dp = Dispatcher(storage=storage or MemoryStorage(), sessions=sessions, **workflow_data)
+    dp.update.outer_middleware(UpdateMiddleware(sessions, default_locale=default_locale))
+    for name in FLOW_MODULES:
+        module = importlib.import_module(name)
+        dp.include_router(module.router)
+    dp.include_router(_errors_router(sessions))
+    return dp
+
+
+def _errors_router(sessions: async_sessionmaker[AsyncSession]) -> Router:
+    router = Router(name="errors")
+
+    @router.error(ExceptionTypeFilter(TelegramForbiddenError))
+    async def blocked(event: ErrorEvent) -> None:
+        tg_user = _event_user(event)
+        if tg_user is None:
+            return
+        async with transaction(sessions) as session:
+            user = await get_user(session, tg_user)
+            if user is not None:
+                await do_mark_blocked(session, user.id)
+        log.info("user.blocked_bot")
+
+    @router.error(ExceptionTypeFilter(DomainError), F.update.message | F.update.callback_query)
+    async def domain_error(event: ErrorEvent) -> None:
+        exc = event.exception
+        assert isinstance(exc, DomainError)
+        await _reply(event, exc.translated())
+
+    @router.error()
+    async def anything_else(event: ErrorEvent) -> None:
+        # Type and update id only: the exception text may quote what the worker wrote.
+        log.error(
+            "update.failed update_id=%s error=%s",
+            event.update.update_id,
+            type(event.exception).__name__,
+            exc_info=event.exception,
+        )
+        await _reply(
+            event,
+            _(
+                "Sorry, something went wrong on our side. Nothing you sent was lost; "
+                "please try again in a moment."
+            ),
+        )
+
+    return router
+
+
+def _event_user(event: ErrorEvent) -> int | None:
+    update = event.update
+    source = update.message or update.callback_query or update.edited_message
+    user = getattr(source, "from_user", None)
+    return user.id if user is not None else None
+
+
+async def _reply(event: ErrorEvent, text: str) -> None:
+    update = event.update
+    try:
+        if update.callback_query is not None:
+            await update.callback_query.answer(text[:200], show_alert=True)
+        elif update.message is not None:
+            await update.message.answer(text, reply_markup=main_menu_keyboard())
+    except Exception:  # the error reply itself failed (blocked, network): nothing more to do
+        log.warning("update.error_reply_failed update_id=%s", update.update_id)

@@ -1,0 +1,209 @@
+"""Foundation tables: countries, factories, workers, staff, audit trail, raw updates, outbox."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from bot.storage.db import Base, BigId, JSONType, utcnow
+
+
+class Country(Base):
+    __tablename__ = "countries"
+
+    code: Mapped[str] = mapped_column(String(2), primary_key=True)  # ISO 3166-1 alpha-2
+    name: Mapped[str] = mapped_column(String(80))
+    timezone: Mapped[str] = mapped_column(String(64))  # default for new factories
+    default_locale: Mapped[str] = mapped_column(String(8), default="en")
+    # [{"label": "Police", "phone": "999"}, ...] shown at once when a worker reports danger.
+    helplines: Mapped[list[dict[str, str]]] = mapped_column(JSON, default=list)
+
+
+class Factory(Base):
+    __tablename__ = "factories"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    # Short public code used in deep links (t.me/<bot>?start=f_<code>) and on posters.
+    code: Mapped[str] = mapped_column(String(32), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    country_code: Mapped[str] = mapped_column(ForeignKey("countries.code"), index=True)
+    timezone: Mapped[str] = mapped_column(String(64))
+    size: Mapped[int | None] = mapped_column(Integer)
+    languages: Mapped[list[str]] = mapped_column(JSON, default=list)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    country: Mapped[Country] = relationship(lazy="joined")
+
+
+class Gender(StrEnum):
+    WOMAN = "woman"
+    MAN = "man"
+    OTHER = "other"
+    UNDISCLOSED = "undisclosed"
+
+
+class User(Base):
+    """A worker (or committee member) as the bot knows them. Deleted whole by ``/delete``."""
+
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    telegram_id: Mapped[int] = mapped_column(BigInteger, unique=True)
+    locale: Mapped[str | None] = mapped_column(String(8))
+    factory_id: Mapped[int | None] = mapped_column(
+        ForeignKey("factories.id", ondelete="SET NULL"), index=True
+    )
+    consent_at: Mapped[datetime | None]
+    gender: Mapped[str | None] = mapped_column(String(16))
+    age_band: Mapped[str | None] = mapped_column(String(16))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    blocked_at: Mapped[datetime | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    factory: Mapped[Factory | None] = relationship(lazy="joined")
+
+    @property
+    def onboarded(self) -> bool:
+        return self.locale is not None and self.consent_at is not None
+
+
+class StaffRole(StrEnum):
+    ADMIN = "admin"
+    COUNTRY_MANAGER = "country_manager"
+    CASE_HANDLER = "case_handler"
+    ANALYST = "analyst"
+    ORGANISER = "organiser"
+
+
+class Staff(Base):
+    __tablename__ = "staff"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    email: Mapped[str] = mapped_column(String(254), unique=True)
+    name: Mapped[str] = mapped_column(String(120), default="")
+    role: Mapped[str] = mapped_column(String(32))
+    password_hash: Mapped[str | None] = mapped_column(String(255))  # None until the invite is used
+    totp_secret: Mapped[str | None] = mapped_column(String(64))
+    totp_confirmed_at: Mapped[datetime | None]
+    locale: Mapped[str] = mapped_column(String(8), default="en")
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    failed_logins: Mapped[int] = mapped_column(Integer, default=0)
+    locked_until: Mapped[datetime | None]
+    invite_token_hash: Mapped[str | None] = mapped_column(String(128))
+    invite_expires_at: Mapped[datetime | None]
+    # Optional link to the staff member's own Telegram account, for urgent case alerts.
+    telegram_id: Mapped[int | None] = mapped_column(BigInteger, unique=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    countries: Mapped[list[StaffCountry]] = relationship(
+        lazy="selectin", cascade="all, delete-orphan"
+    )
+
+    @property
+    def country_codes(self) -> frozenset[str]:
+        return frozenset(c.country_code for c in self.countries)
+
+
+class StaffCountry(Base):
+    __tablename__ = "staff_countries"
+
+    staff_id: Mapped[int] = mapped_column(
+        ForeignKey("staff.id", ondelete="CASCADE"), primary_key=True
+    )
+    country_code: Mapped[str] = mapped_column(ForeignKey("countries.code"), primary_key=True)
+
+
+class AuditEvent(Base):
+    """Append-only: who did or saw what, when (DESIGN §4.6). Never updated, never deleted by code."""
+
+    __tablename__ = "audit_events"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    actor_staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"), index=True)
+    action: Mapped[str] = mapped_column(String(64), index=True)  # e.g. "case.view", "login.ok"
+    object_type: Mapped[str | None] = mapped_column(String(32))
+    object_id: Mapped[str | None] = mapped_column(String(64))
+    country_code: Mapped[str | None] = mapped_column(String(2), index=True)
+    detail: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+    ip: Mapped[str | None] = mapped_column(String(64))
+
+
+class UpdateStatus(StrEnum):
+    PENDING = "pending"
+    PROCESSING = "processing"
+    DONE = "done"
+    FAILED = "failed"
+
+
+class RawUpdate(Base):
+    """Incoming Telegram updates: stored before answering the webhook, and the dedupe key.
+
+    The payload holds names and text, so it is cleared once handled; the row itself stays only for
+    ``raw_update_retention_days`` to recognise Telegram's retries.
+    """
+
+    __tablename__ = "raw_updates"
+
+    update_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    received_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    status: Mapped[str] = mapped_column(String(16), default=UpdateStatus.PENDING)
+    claimed_at: Mapped[datetime | None]
+    payload: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
+
+
+class OutboxStatus(StrEnum):
+    PENDING = "pending"
+    SENT = "sent"
+    FAILED = "failed"
+    BLOCKED = "blocked"
+    DROPPED = "dropped"  # expired before it could be useful (e.g. a reminder after the meeting)
+
+
+class OutboxMessage(Base):
+    """A message a service wants delivered: written in the service's transaction, sent after commit.
+
+    This is the one outbound port of DESIGN §10: services never talk to Telegram. The bot's delivery
+    loop claims due rows atomically, renders them through the renderer registered for ``kind`` in the
+    recipient's language, and marks them sent, so replicas never send one twice.
+    """
+
+    __tablename__ = "outbox"
+    __table_args__ = (
+        CheckConstraint("(user_id IS NOT NULL) <> (staff_id IS NOT NULL)", name="one_recipient"),
+        Index("ix_outbox_due", "status", "due_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    user_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), index=True
+    )
+    staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(48))
+    params: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+    # "never twice": e.g. "broadcast:12:user:34"; unique so a second enqueue is a no-op.
+    dedupe_key: Mapped[str | None] = mapped_column(String(128), unique=True)
+    priority: Mapped[int] = mapped_column(Integer, default=100)  # lower is sooner
+    status: Mapped[str] = mapped_column(String(16), default=OutboxStatus.PENDING)
+    due_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime | None]
+    claimed_at: Mapped[datetime | None]
+    claimed_by: Mapped[str | None] = mapped_column(String(64))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    sent_at: Mapped[datetime | None]
+    error: Mapped[str | None] = mapped_column(String(120))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -1,0 +1,94 @@
+"""Pieces every flow shares: the main menu, navigation callbacks and safe long messages.
+
+Flows never import each other; what they have in common lives here (import-linter checks it).
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from aiogram.filters.callback_data import CallbackData
+from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup, Message
+from aiogram.utils.keyboard import InlineKeyboardBuilder
+
+from bot.i18n import _
+
+TELEGRAM_TEXT_LIMIT = 4096
+
+
+class MenuAction(StrEnum):
+    SURVEYS = "surveys"
+    REPORT = "report"
+    MY_REPORTS = "follow"
+    COMMITTEE = "committee"
+    NEWS = "news"
+    LANGUAGE = "language"
+    HELP = "help"
+    PRIVACY = "privacy"
+    HOME = "home"
+
+
+class MenuCallback(CallbackData, prefix="m"):
+    """A main-menu tap. Each flow handles its own action: ``MenuCallback.filter(F.action == ...)``."""
+
+    action: MenuAction
+
+
+def menu_labels() -> list[tuple[MenuAction, str]]:
+    return [
+        (MenuAction.SURVEYS, _("📋 Surveys")),
+        (MenuAction.REPORT, _("📣 Report a problem")),
+        (MenuAction.MY_REPORTS, _("🔎 Follow up a report")),
+        (MenuAction.COMMITTEE, _("👥 Committee")),
+        (MenuAction.NEWS, _("📰 News from organisers")),
+        (MenuAction.LANGUAGE, _("🌐 Language")),
+        (MenuAction.HELP, _("❓ Help")),
+        (MenuAction.PRIVACY, _("🔒 Privacy")),
+    ]
+
+
+def main_menu_keyboard() -> InlineKeyboardMarkup:
+    builder = InlineKeyboardBuilder()
+    for action, label in menu_labels():
+        builder.button(text=label, callback_data=MenuCallback(action=action))
+    builder.adjust(1, 1, 1, 2, 1, 3)
+    return builder.as_markup()
+
+
+def main_menu_text() -> str:
+    return _("What would you like to do?")
+
+
+def home_button() -> InlineKeyboardButton:
+    return InlineKeyboardButton(
+        text=_("🏠 Main menu"), callback_data=MenuCallback(action=MenuAction.HOME).pack()
+    )
+
+
+def split_text(text: str, limit: int = TELEGRAM_TEXT_LIMIT) -> list[str]:
+    """Split long text at paragraph, line or word breaks so each part fits one Telegram message."""
+    parts: list[str] = []
+    rest = text
+    while len(rest) > limit:
+        cut = max(
+            rest.rfind("\n\n", 0, limit), rest.rfind("\n", 0, limit), rest.rfind(" ", 0, limit)
+        )
+        if cut <= limit // 2:
+            cut = limit
+        parts.append(rest[:cut].rstrip())
+        rest = rest[cut:].lstrip()
+    if rest or not parts:
+        parts.append(rest)
+    return parts
+
+
+async def answer_long(message: Message, text: str, **kwargs: object) -> None:
+    """Send plain text of any length (HTML-escaped parts), the keyboard on the last part."""
+    from html import escape
+
+    parts = split_text(text)
+    markup = kwargs.pop("reply_markup", None)
+    for i, part in enumerate(parts):
+        await message.answer(
+            escape(part), reply_markup=markup if i == len(parts) - 1 else None, **kwargs
+        )  # type: ignore[arg-type]

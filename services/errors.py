@@ -1,0 +1,47 @@
+"""Domain errors carry a code, data fields and a translatable message; edges translate them."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bot.i18n import gettext
+
+
+class DomainError(Exception):
+    """Raised by services when a request breaks a rule. ``message`` is an untranslated msgid."""
+
+    code = "invalid"
+    message = "That could not be done."
+    status = 400  # for the console
+
+    def __init__(
+        self, message: str | None = None, /, *, code: str | None = None, **params: Any
+    ) -> None:
+        self.message = message or type(self).message
+        self.code = code or type(self).code
+        self.params = params
+        super().__init__(self.code)
+
+    def translated(self, locale: str | None = None) -> str:
+        return gettext(self.message, locale=locale, **self.params)
+
+    def __str__(self) -> str:  # English, for operators and tests; never contains worker text
+        return gettext(self.message, locale="en", **self.params)
+
+
+class NotFound(DomainError):
+    code = "not_found"
+    message = "Not found."
+    status = 404
+
+
+class Forbidden(DomainError):
+    code = "forbidden"
+    message = "You do not have access to this."
+    status = 403
+
+
+class Conflict(DomainError):
+    code = "conflict"
+    message = "This was changed in the meantime. Please try again."
+    status = 409

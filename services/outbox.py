@@ -1,0 +1,151 @@
+"""The outbound port: services enqueue messages here; the bot's delivery loop sends them.
+
+Rows are written in the caller's transaction, so a message leaves only if the change that caused it
+committed. ``claim_due`` hands each row to exactly one replica: ``FOR UPDATE SKIP LOCKED`` on
+PostgreSQL, a conditional ``UPDATE ... WHERE status = 'pending' AND claimed_at IS NULL`` on SQLite.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import and_, or_, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.storage.db import is_postgres
+from bot.storage.models import OutboxMessage, OutboxStatus
+from services.clock import utcnow
+
+# A claim older than this is presumed abandoned by a crashed replica and may be taken again.
+CLAIM_TIMEOUT = timedelta(minutes=2)
+MAX_ATTEMPTS = 5
+
+
+async def enqueue(
+    session: AsyncSession,
+    kind: str,
+    *,
+    user_id: int | None = None,
+    staff_id: int | None = None,
+    params: dict[str, Any] | None = None,
+    due_at: datetime | None = None,
+    expires_at: datetime | None = None,
+    dedupe_key: str | None = None,
+    priority: int = 100,
+) -> bool:
+    """Queue one message. With ``dedupe_key``, a second enqueue of the same key does nothing.
+
+    Returns whether a row was added.
+    """
+    if (user_id is None) == (staff_id is None):
+        raise ValueError("exactly one of user_id or staff_id")
+    values = dict(
+        kind=kind,
+        user_id=user_id,
+        staff_id=staff_id,
+        params=params or {},
+        due_at=due_at or utcnow(),
+        expires_at=expires_at,
+        dedupe_key=dedupe_key,
+        priority=priority,
+        status=OutboxStatus.PENDING,
+        attempts=0,
+        created_at=utcnow(),
+    )
+    insert = pg_insert if is_postgres(session) else sqlite_insert
+    stmt = insert(OutboxMessage).values(**values)
+    if dedupe_key is not None:
+        stmt = stmt.on_conflict_do_nothing(index_elements=["dedupe_key"])
+    result = await session.execute(stmt)
+    return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+async def claim_due(
+    session: AsyncSession, *, worker: str, limit: int = 50, now: datetime | None = None
+) -> Sequence[OutboxMessage]:
+    """Claim up to ``limit`` due rows for this worker; the caller commits, then delivers them."""
+    now = now or utcnow()
+    due = and_(
+        OutboxMessage.status == OutboxStatus.PENDING,
+        OutboxMessage.due_at <= now,
+        or_(OutboxMessage.claimed_at.is_(None), OutboxMessage.claimed_at < now - CLAIM_TIMEOUT),
+    )
+    order = (OutboxMessage.priority, OutboxMessage.due_at, OutboxMessage.id)
+    if is_postgres(session):
+        ids = (
+            await session.scalars(
+                select(OutboxMessage.id)
+                .where(due)
+                .order_by(*order)
+                .limit(limit)
+                .with_for_update(skip_locked=True)
+            )
+        ).all()
+    else:
+        candidates = (
+            await session.scalars(select(OutboxMessage.id).where(due).order_by(*order).limit(limit))
+        ).all()
+        ids = []
+        for row_id in candidates:
+            # The WHERE repeats the due test: whichever replica updates first wins the row.
+            won = await session.execute(
+                update(OutboxMessage)
+                .where(OutboxMessage.id == row_id, due)
+                .values(claimed_at=now, claimed_by=worker)
+            )
+            if won.rowcount:  # type: ignore[attr-defined]
+                ids.append(row_id)
+    if not ids:
+        return []
+    await session.execute(
+        update(OutboxMessage)
+        .where(OutboxMessage.id.in_(ids))
+        .values(claimed_at=now, claimed_by=worker, attempts=OutboxMessage.attempts + 1)
+        .execution_options(synchronize_session=False)
+    )
+    return (
+        await session.scalars(
+            select(OutboxMessage)
+            .where(OutboxMessage.id.in_(ids))
+            .order_by(*order)
+            .execution_options(populate_existing=True)
+        )
+    ).all()
+
+
+async def mark(
+    session: AsyncSession,
+    message_id: int,
+    status: OutboxStatus,
+    *,
+    error: str | None = None,
+    retry_at: datetime | None = None,
+) -> None:
+    """Record the outcome of one delivery; ``retry_at`` puts it back in the queue for later."""
+    values: dict[str, Any] = {"error": error}
+    if retry_at is not None:
+        values.update(
+            status=OutboxStatus.PENDING, due_at=retry_at, claimed_at=None, claimed_by=None
+        )
+    else:
+        values.update(status=status, sent_at=utcnow() if status == OutboxStatus.SENT else None)
+    await session.execute(
+        update(OutboxMessage).where(OutboxMessage.id == message_id).values(**values)
+    )
+
+
+async def pending_count(session: AsyncSession) -> int:
+    from sqlalchemy import func
+
+    return int(
+        await session.scalar(
+            select(func.count())
+            .select_from(OutboxMessage)
+            .where(OutboxMessage.status == OutboxStatus.PENDING)
+        )
+        or 0
+    )

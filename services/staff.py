@@ -1,0 +1,85 @@
+"""Staff accounts: creation and password hashing (the console builds sign-in on top)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.storage.models import Country, Staff, StaffCountry, StaffRole
+from services.clock import utcnow
+from services.errors import DomainError
+
+_hasher = PasswordHasher()
+EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+MIN_PASSWORD = 12
+
+
+class InvalidStaff(DomainError):
+    code = "invalid_staff"
+    message = "Invalid staff account: {reason}"
+
+
+def hash_password(password: str) -> str:
+    return _hasher.hash(password)
+
+
+def verify_password(password_hash: str | None, password: str) -> bool:
+    if not password_hash:
+        return False
+    try:
+        return _hasher.verify(password_hash, password)
+    except (VerifyMismatchError, VerificationError, InvalidHashError):
+        return False
+
+
+def check_password(password: str) -> str:
+    if len(password) < MIN_PASSWORD:
+        raise InvalidStaff(reason=f"the password needs at least {MIN_PASSWORD} characters")
+    return password
+
+
+async def get_staff_by_email(session: AsyncSession, email: str) -> Staff | None:
+    return await session.scalar(select(Staff).where(Staff.email == email.strip().lower()))
+
+
+async def do_create_staff(
+    session: AsyncSession,
+    *,
+    email: str,
+    role: str,
+    countries: Iterable[str] = (),
+    password: str | None = None,
+    name: str = "",
+) -> Staff:
+    email = email.strip().lower()
+    if not EMAIL.match(email):
+        raise InvalidStaff(reason="the e-mail address is not valid")
+    if role not in set(StaffRole):
+        raise InvalidStaff(reason=f"the role must be one of {', '.join(StaffRole)}")
+    if await get_staff_by_email(session, email) is not None:
+        raise InvalidStaff(reason="an account with this e-mail exists")
+    codes = sorted({c.strip().upper() for c in countries if c.strip()})
+    if role != StaffRole.ADMIN and not codes:
+        raise InvalidStaff(reason="name at least one country (admins see all)")
+    for code in codes:
+        if await session.get(Country, code) is None:
+            raise InvalidStaff(reason=f"unknown country {code}")
+    staff = Staff(
+        email=email,
+        name=name.strip(),
+        role=role,
+        locale="en",
+        active=True,
+        failed_logins=0,
+        password_hash=hash_password(check_password(password)) if password else None,
+        created_at=utcnow(),
+        countries=[StaffCountry(country_code=c) for c in codes],
+    )
+    session.add(staff)
+    await session.flush()
+    return staff

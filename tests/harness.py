@@ -1,0 +1,89 @@
+"""The real bot, in-process, long-polling the fake Telegram Bot API over real HTTP.
+
+One Dispatcher serves the whole test process (aiogram routers attach to one parent, and importing
+aiogram costs seconds); each test gets a fresh fake server, Bot, FSM storage and database.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from typing import Any
+
+from aiogram import Bot, Dispatcher
+from aiogram.fsm.storage.base import BaseStorage
+from aiogram.fsm.storage.memory import MemoryStorage
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot.delivery import Deliverer, RateLimiter
+from bot.dispatcher import create_dispatcher
+from bot.runtime import ALLOWED_UPDATES, create_bot
+from tests.telegram_fake import FakeTelegram, FakeUser
+
+
+class SessionsProxy:
+    """Stands in for the session factory so the one dispatcher can use each test's database."""
+
+    def __init__(self) -> None:
+        self.current: async_sessionmaker[AsyncSession] | None = None
+
+    def __call__(self, **kw: Any) -> AsyncSession:
+        assert self.current is not None, "no test database bound"
+        return self.current(**kw)
+
+
+_proxy = SessionsProxy()
+_dispatcher: Dispatcher | None = None
+
+
+def shared_dispatcher() -> tuple[Dispatcher, SessionsProxy]:
+    global _dispatcher
+    if _dispatcher is None:
+        _dispatcher = create_dispatcher(_proxy, default_locale="en")  # type: ignore[arg-type]
+    return _dispatcher, _proxy
+
+
+class BotHarness:
+    def __init__(self, telegram: FakeTelegram, bot: Bot, dp: Dispatcher,
+                 sessions: async_sessionmaker[AsyncSession]) -> None:
+        self.telegram, self.bot, self.dp, self.sessions = telegram, bot, dp, sessions
+        # No pacing in tests: the limiter is tested on its own.
+        self.deliverer = Deliverer(bot, sessions, limiter=RateLimiter(per_second=10_000, per_chat_interval=0))
+
+    def user(self, user_id: int, *, language_code: str = "en", first_name: str = "Worker") -> FakeUser:
+        return self.telegram.user(user_id, language_code=language_code, first_name=first_name)
+
+    async def deliver(self) -> int:
+        """Send everything due in the outbox now (what the scheduler loop does every second)."""
+        total = 0
+        while handled := await self.deliverer.run_once():
+            total += handled
+        return total
+
+
+@contextlib.asynccontextmanager
+async def running_bot(sessions: async_sessionmaker[AsyncSession], *,
+                      storage: BaseStorage | None = None) -> AsyncIterator[BotHarness]:
+    telegram = FakeTelegram()
+    await telegram.start()
+    dp, proxy = shared_dispatcher()
+    proxy.current = sessions
+    dp.fsm.storage = storage or MemoryStorage()
+    bot = create_bot(telegram.token, telegram.base_url)
+    polling = asyncio.create_task(dp.start_polling(
+        bot, handle_signals=False, close_bot_session=False, polling_timeout=1,
+        allowed_updates=ALLOWED_UPDATES))
+    try:
+        yield BotHarness(telegram, bot, dp, sessions)
+    finally:
+        with contextlib.suppress(RuntimeError):
+            await dp.stop_polling()
+        try:
+            await asyncio.wait_for(polling, timeout=5)
+        except (TimeoutError, asyncio.CancelledError):
+            polling.cancel()
+        await dp.fsm.storage.close()
+        await bot.session.close()
+        await telegram.stop()
+        proxy.current = None

@@ -1,0 +1,165 @@
+"""Assembling a running process: bot, scheduler and console, together (``run``) or apart.
+
+Imports of aiogram stay inside the functions that need the bot: ``import aiogram`` costs ~6 s.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+from typing import Any
+
+import uvicorn
+
+from bot.storage import migrate
+from workvoice.context import AppContext
+from workvoice.settings import ConfigError, Settings
+from workvoice.web import create_web_app
+
+log = logging.getLogger(__name__)
+
+
+class NotMigrated(ConfigError):
+    pass
+
+
+async def check_schema(ctx: AppContext, *, auto_upgrade: bool) -> None:
+    head = migrate.head_revision()
+    current = await migrate.current_revision(ctx.engine)
+    if current == head:
+        return
+    if not auto_upgrade:
+        raise NotMigrated(
+            f"the database is at {current or 'no revision'}, the code needs {head}: "
+            "run `workvoice db upgrade` first"
+        )
+    # Alembic drives its own event loop: run it in a thread so ours keeps going.
+    await asyncio.to_thread(migrate.upgrade, ctx.settings.effective_database_url)
+    log.info("db.upgraded from=%s to=%s", current, head)
+
+
+async def start_bot(ctx: AppContext) -> dict[str, Any]:
+    """Create the bot and dispatcher and start receiving updates; returns what to stop later."""
+    from bot.delivery import Deliverer
+    from bot.dispatcher import create_dispatcher, create_fsm_storage
+    from bot.runtime import (
+        ALLOWED_UPDATES,
+        WEBHOOK_PATH,
+        UpdateProcessor,
+        create_bot,
+        webhook_endpoint,
+    )
+
+    settings = ctx.settings
+    assert settings.bot_token is not None
+    bot = create_bot(settings.bot_token.get_secret_value(), settings.telegram_api_url)
+    dp = create_dispatcher(
+        ctx.sessions,
+        default_locale=settings.default_locale,
+        storage=create_fsm_storage(settings.redis_url),
+        settings=settings,
+    )
+    me = await bot.get_me()
+    ctx.extras.update(bot=bot, dispatcher=dp, bot_username=me.username)
+    await dp.emit_startup(bot=bot)
+    parts: dict[str, Any] = {"bot": bot, "dp": dp, "deliverer": Deliverer(bot, ctx.sessions)}
+    if settings.webhook_mode:
+        assert settings.webhook_url is not None and settings.webhook_secret is not None
+        processor = UpdateProcessor(bot, dp, ctx.sessions)
+        await bot.set_webhook(
+            settings.webhook_url + WEBHOOK_PATH,
+            secret_token=settings.webhook_secret.get_secret_value(),
+            allowed_updates=ALLOWED_UPDATES,
+        )
+        await processor.recover()
+        parts["webhook"] = webhook_endpoint(processor, settings.webhook_secret.get_secret_value())
+        parts["processor"] = processor
+    else:
+        # aiogram's polling does not remove a webhook set earlier; Telegram refuses getUpdates then.
+        await bot.delete_webhook(drop_pending_updates=False)
+        parts["polling"] = asyncio.create_task(
+            dp.start_polling(
+                bot, handle_signals=False, close_bot_session=False, allowed_updates=ALLOWED_UPDATES
+            )
+        )
+    log.info("bot.started mode=%s", "webhook" if settings.webhook_mode else "polling")
+    return parts
+
+
+async def serve(
+    settings: Settings,
+    *,
+    bot: bool,
+    console: bool,
+    scheduler: bool,
+    auto_upgrade: bool = False,
+    ready: asyncio.Event | None = None,
+    stop: asyncio.Event | None = None,
+) -> None:
+    """Run until SIGINT/SIGTERM (or ``stop`` is set). ``ready`` is set once everything listens."""
+    ctx = AppContext.create(settings)
+    stop = stop or asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(sig, stop.set)
+    tasks: list[asyncio.Task[Any]] = []
+    parts: dict[str, Any] = {}
+    sched = None
+    try:
+        await check_schema(ctx, auto_upgrade=auto_upgrade)
+        if bot and settings.bot_token is not None:
+            parts = await start_bot(ctx)
+            if scheduler:
+                tasks.append(asyncio.create_task(parts["deliverer"].run_forever()))
+        elif bot:
+            log.warning(
+                "bot.disabled reason=no_token hint='set WORKVOICE_BOT_TOKEN to talk to Telegram'"
+            )
+        if scheduler:
+            from workvoice.scheduler import create_scheduler
+
+            sched = create_scheduler(ctx)
+            sched.start()
+        web = create_web_app(ctx, console=console, webhook=parts.get("webhook"))
+        config = uvicorn.Config(
+            web,
+            host=settings.console_host,
+            port=settings.console_port,
+            log_config=None,
+            access_log=False,
+            lifespan="off",
+        )
+        server = uvicorn.Server(config)
+        server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
+        tasks.append(asyncio.create_task(server.serve()))
+        while not server.started:
+            if tasks[-1].done():
+                await tasks[-1]
+                raise ConfigError(
+                    f"WORKVOICE_CONSOLE_PORT: could not listen on "
+                    f"{settings.console_host}:{settings.console_port}"
+                )
+            await asyncio.sleep(0.05)
+        log.info("web.listening url=http://%s:%s", settings.console_host, settings.console_port)
+        if ready is not None:
+            ready.set()
+        await stop.wait()
+        server.should_exit = True
+    finally:
+        if sched is not None:
+            sched.shutdown(wait=False)
+        if "dp" in parts:
+            with contextlib.suppress(RuntimeError):
+                await parts["dp"].stop_polling()
+            if "processor" in parts:
+                await parts["processor"].drain()
+        for task in tasks:
+            if not task.done() and task is not tasks[-1]:
+                task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        if "bot" in parts:
+            await parts["bot"].session.close()
+        await ctx.close()

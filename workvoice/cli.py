@@ -1,0 +1,279 @@
+"""The ``workvoice`` command. Commands that do not run the bot never import aiogram (it costs ~6 s)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import sys
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from workvoice.settings import ConfigError, Settings, load_settings
+
+T = TypeVar("T")
+
+
+def _settings() -> Settings:
+    try:
+        return load_settings()
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+def _run(coro_fn: Callable[[], Awaitable[T]]) -> T:
+    from services.errors import DomainError
+
+    try:
+        return asyncio.run(coro_fn())  # type: ignore[arg-type]
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from None
+    except DomainError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+def _serve(**kwargs: Any) -> None:
+    from workvoice.app import serve
+    from workvoice.logs import configure_logging
+
+    settings = _settings()
+    configure_logging(settings.log_level)
+    with contextlib.suppress(KeyboardInterrupt):
+        _run(lambda: serve(settings, **kwargs))
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="workvoice")
+def main() -> None:
+    """workvoice: surveys, grievance reporting, committee reminders and broadcasts for factory workers.
+
+    Settings come from WORKVOICE_* environment variables or a .env file (see README).
+    """
+
+
+@main.command()
+def run() -> None:
+    """Run everything in one process: bot, scheduler and console (the simple default)."""
+    _serve(bot=True, console=True, scheduler=True, auto_upgrade=True)
+
+
+@main.command()
+def bot() -> None:
+    """Run the bot and the scheduler only (for scaling out; needs `db upgrade` first)."""
+    settings = _settings()
+    if settings.bot_token is None:
+        raise click.ClickException("WORKVOICE_BOT_TOKEN: required to run the bot on its own")
+    _serve(bot=True, console=False, scheduler=True)
+
+
+@main.command()
+def console() -> None:
+    """Run the web console only (for scaling out; needs `db upgrade` first)."""
+    _serve(bot=False, console=True, scheduler=False)
+
+
+@main.command()
+def demo() -> None:
+    """Run the product on a laptop without a Telegram token."""
+    _serve(bot=True, console=True, scheduler=True, auto_upgrade=True)
+
+
+@main.group()
+def db() -> None:
+    """Database migrations (Alembic)."""
+
+
+@db.command("upgrade")
+@click.argument("revision", default="head")
+def db_upgrade(revision: str) -> None:
+    """Upgrade the schema to REVISION (default: the newest)."""
+    from bot.storage import migrate
+
+    settings = _settings()
+    if settings.effective_database_url.startswith("sqlite"):
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+    migrate.upgrade(settings.effective_database_url, revision)
+    click.echo(f"database at {migrate.current(settings.effective_database_url)}")
+
+
+@db.command("downgrade")
+@click.argument("revision", default="-1")
+def db_downgrade(revision: str) -> None:
+    """Downgrade the schema to REVISION (default: one step back; 'base' removes everything)."""
+    from bot.storage import migrate
+
+    settings = _settings()
+    migrate.downgrade(settings.effective_database_url, revision)
+    click.echo(f"database at {migrate.current(settings.effective_database_url) or 'base'}")
+
+
+@db.command("current")
+def db_current() -> None:
+    """Show the schema revision of the database and of the code."""
+    from bot.storage import migrate
+
+    settings = _settings()
+    click.echo(f"database: {migrate.current(settings.effective_database_url) or 'none'}")
+    click.echo(f"code:     {migrate.head_revision()}")
+
+
+async def _in_transaction(settings: Settings, fn: Callable[[Any], Awaitable[T]]) -> T:
+    from bot.storage.db import transaction
+    from workvoice.app import check_schema
+    from workvoice.context import AppContext
+
+    ctx = AppContext.create(settings)
+    try:
+        await check_schema(ctx, auto_upgrade=False)
+        async with transaction(ctx.sessions) as session:
+            return await fn(session)
+    finally:
+        await ctx.close()
+
+
+@main.command("create-staff")
+@click.option("--email", required=True, help="Sign-in e-mail address.")
+@click.option(
+    "--role",
+    required=True,
+    type=click.Choice(["admin", "country_manager", "case_handler", "analyst", "organiser"]),
+)
+@click.option(
+    "--country", "countries", multiple=True, help="ISO code (BD, KH, ...); repeat for more."
+)
+@click.option("--name", default="", help="Display name.")
+@click.option("--password", default=None, help="Set a password now (otherwise you are prompted).")
+def create_staff(
+    email: str, role: str, countries: tuple[str, ...], name: str, password: str | None
+) -> None:
+    """Create a staff account for the console."""
+    from services.staff import do_create_staff
+
+    settings = _settings()
+    if password is None:
+        password = click.prompt(
+            "Password (12+ characters)", hide_input=True, confirmation_prompt=True
+        )
+    staff = _run(
+        lambda: _in_transaction(
+            settings,
+            lambda s: do_create_staff(
+                s, email=email, role=role, countries=countries, password=password, name=name
+            ),
+        )
+    )
+    where = ", ".join(countries) if countries else "all countries"
+    click.echo(f"created {staff.role} {staff.email} ({where})")
+
+
+@main.group()
+def factory() -> None:
+    """Factories: add, list, import from CSV."""
+
+
+@factory.command("add")
+@click.option("--code", required=True)
+@click.option("--name", required=True)
+@click.option("--country", required=True, help="ISO code, e.g. BD")
+@click.option("--timezone", default=None, help="IANA name; default: the country's")
+def factory_add(code: str, name: str, country: str, timezone: str | None) -> None:
+    """Add one factory."""
+    from services.factories import FactoryInput, do_add_factory
+
+    settings = _settings()
+    made = _run(
+        lambda: _in_transaction(
+            settings,
+            lambda s: do_add_factory(
+                s, FactoryInput(code=code, name=name, country=country, timezone=timezone)
+            ),
+        )
+    )
+    click.echo(f"added {made.code} {made.name} ({made.country_code}, {made.timezone})")
+
+
+@factory.command("list")
+@click.option("--country", default=None)
+def factory_list(country: str | None) -> None:
+    """List factories."""
+    from services.factories import list_factories
+
+    settings = _settings()
+    scope = frozenset({country.upper()}) if country else None
+    rows = _run(lambda: _in_transaction(settings, lambda s: list_factories(s, countries=scope)))
+    for f in rows:
+        click.echo(f"{f.code}\t{f.country_code}\t{f.timezone}\t{f.name}")
+    if not rows:
+        click.echo("no factories", err=True)
+
+
+@factory.command("import")
+@click.argument("csv_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+def factory_import(csv_file: Path) -> None:
+    """Import factories from a CSV with columns code,name,country,timezone (all or nothing)."""
+    from services.factories import FactoryImportError, do_import_factories
+
+    settings = _settings()
+    try:
+        text = csv_file.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise click.ClickException("the file is not UTF-8 text") from None
+    try:
+        made = asyncio.run(_in_transaction(settings, lambda s: do_import_factories(s, text)))
+    except FactoryImportError as exc:
+        for problem in exc.problems:
+            click.echo(f"{csv_file}:{problem}", err=True)
+        raise click.ClickException(f"nothing imported: {len(exc.problems)} problem(s)") from None
+    click.echo(f"imported {len(made)} factories")
+
+
+@main.group()
+def i18n() -> None:
+    """Translation catalogs: extract, update, compile, check."""
+
+
+@i18n.command("extract")
+def i18n_extract() -> None:
+    """Extract messages from the code into locales/<capability>.pot."""
+    from workvoice import i18n_tools
+
+    for domain, count in i18n_tools.extract().items():
+        click.echo(f"{domain}: {count} messages")
+
+
+@i18n.command("update")
+@click.option("--locale", "locales", multiple=True, help="Only these locales.")
+def i18n_update(locales: tuple[str, ...]) -> None:
+    """Merge new messages into every locale's .po files (creating missing ones)."""
+    from workvoice import i18n_tools
+
+    i18n_tools.extract()
+    for path in i18n_tools.update(locales or None):
+        click.echo(f"updated {path}")
+
+
+@i18n.command("compile")
+def i18n_compile() -> None:
+    """Compile .po files to .mo (the bot reads .po directly; this is for gettext tools)."""
+    from workvoice import i18n_tools
+
+    click.echo(f"compiled {len(i18n_tools.compile_all())} catalogs")
+
+
+@i18n.command("check")
+def i18n_check() -> None:
+    """Fail if any required catalog is missing, incomplete, fuzzy or breaks placeholders or HTML."""
+    from workvoice import i18n_tools
+
+    problems = i18n_tools.check()
+    for problem in problems:
+        click.echo(problem, err=True)
+    if problems:
+        sys.exit(1)
+    click.echo("all catalogs complete")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,228 @@
+"""Catalog maintenance with Babel: extract per capability, update, compile and check.
+
+Each capability has its own catalog (``locales/<capability>.pot`` and
+``locales/<locale>/LC_MESSAGES/<capability>.po``), decided by where a string is written:
+``bot/flows/<capability>.py`` and ``services/<capability>.py`` go to that capability, ``admin/`` to
+``console``, anything else to ``core``. English is the source language and needs no catalog.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from datetime import UTC, datetime
+from html.parser import HTMLParser
+from pathlib import Path
+
+from babel.messages.catalog import Catalog
+from babel.messages.extract import extract_from_file
+from babel.messages.mofile import write_mo
+from babel.messages.pofile import read_po, write_po
+
+from bot.i18n import locales_dir
+from bot.i18n.languages import LANGUAGES, SOURCE_LOCALE
+
+ROOT = Path(__file__).resolve().parents[1]
+SOURCES = ("bot", "services", "admin", "workvoice")
+KEYWORDS = {
+    "_": None,
+    "__": None,
+    "gettext": None,
+    "lazy_gettext": None,
+    "_n": (1, 2),
+    "ngettext": (1, 2),
+    "N_": None,
+}
+CAPABILITIES = ("onboarding", "reports", "surveys", "committees", "broadcasts")
+# Services only staff ever see speak through the console's catalog.
+STAFF_SERVICES = ("factories", "staff", "audit", "accounts")
+# A fixed header date keeps regenerated templates from changing when no message did.
+HEADER_DATE = datetime(2026, 1, 1, tzinfo=UTC)
+# The console's catalogs are filled locale by locale; the bot's must be complete in all 16.
+OPTIONAL_DOMAINS = {"console"}
+PLACEHOLDER = re.compile(r"\{[a-zA-Z_][a-zA-Z0-9_]*\}|%\([a-zA-Z_]+\)[sd]")
+TELEGRAM_TAGS = {
+    "b",
+    "strong",
+    "i",
+    "em",
+    "u",
+    "ins",
+    "s",
+    "strike",
+    "del",
+    "span",
+    "tg-spoiler",
+    "a",
+    "code",
+    "pre",
+    "blockquote",
+    "tg-emoji",
+}
+
+
+def domain_for(path: Path) -> str:
+    rel = path.relative_to(ROOT).parts
+    if rel[0] == "admin":
+        return "console"
+    name = Path(rel[-1]).stem if len(rel) in (2, 3) else ""
+    if (rel[:2] == ("bot", "flows") and len(rel) == 3) or (rel[0] == "services" and len(rel) == 2):
+        if rel[0] == "services" and name in STAFF_SERVICES:
+            return "console"
+        return name if name in CAPABILITIES else "core"
+    if rel[0] == "services" and len(rel) > 2 and rel[1] in CAPABILITIES:
+        return rel[1]
+    return "core"
+
+
+def _source_files() -> list[Path]:
+    files: list[Path] = []
+    for top in SOURCES:
+        files += sorted((ROOT / top).rglob("*.py"))
+    files += sorted((ROOT / "admin").rglob("*.html"))
+    return [f for f in files if "migrations" not in f.parts]
+
+
+def extract() -> dict[str, int]:
+    catalogs: dict[str, Catalog] = defaultdict(
+        lambda: Catalog(project="workvoice", fuzzy=False, creation_date=HEADER_DATE)
+    )
+    for path in _source_files():
+        method = "jinja2" if path.suffix == ".html" else "python"
+        options = {"extensions": "jinja2.ext.i18n"} if method == "jinja2" else {}
+        for lineno, message, comments, context in extract_from_file(
+            method, str(path), keywords=KEYWORDS, options=options, comment_tags=("Translators:",)
+        ):
+            catalogs[domain_for(path)].add(
+                message,
+                None,
+                [(str(path.relative_to(ROOT)), lineno)],
+                auto_comments=comments,
+                context=context,
+            )
+    folder = locales_dir()
+    folder.mkdir(parents=True, exist_ok=True)
+    for domain, catalog in catalogs.items():
+        with (folder / f"{domain}.pot").open("wb") as fh:
+            write_po(fh, catalog, width=100, omit_header=False, sort_output=True)
+    return {d: len(c) for d, c in sorted(catalogs.items())}
+
+
+def templates() -> dict[str, Catalog]:
+    out = {}
+    for pot in sorted(locales_dir().glob("*.pot")):
+        with pot.open("rb") as fh:
+            out[pot.stem] = read_po(fh)
+    return out
+
+
+def po_path(locale: str, domain: str) -> Path:
+    return locales_dir() / locale / "LC_MESSAGES" / f"{domain}.po"
+
+
+def update(locales: tuple[str, ...] | None = None) -> list[Path]:
+    written = []
+    for domain, template in templates().items():
+        for locale in locales or tuple(LANGUAGES):
+            if locale == SOURCE_LOCALE:
+                continue
+            path = po_path(locale, domain)
+            if domain in OPTIONAL_DOMAINS and not path.exists():
+                continue
+            if path.exists():
+                with path.open("rb") as fh:
+                    catalog = read_po(fh, locale=locale, domain=domain)
+            else:
+                catalog = Catalog(
+                    locale=locale,
+                    domain=domain,
+                    project="workvoice",
+                    fuzzy=False,
+                    creation_date=HEADER_DATE,
+                    revision_date=HEADER_DATE,
+                )
+            catalog.update(template, no_fuzzy_matching=True)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            with path.open("wb") as fh:
+                write_po(fh, catalog, width=100, ignore_obsolete=True, sort_output=True)
+            written.append(path)
+    return written
+
+
+def compile_all() -> list[Path]:
+    out = []
+    for po in sorted(locales_dir().glob("*/LC_MESSAGES/*.po")):
+        with po.open("rb") as fh:
+            catalog = read_po(fh)
+        mo = po.with_suffix(".mo")
+        with mo.open("wb") as fh:
+            write_mo(fh, catalog)
+        out.append(mo)
+    return out
+
+
+class _TagChecker(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.stack: list[str] = []
+        self.errors: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag not in TELEGRAM_TAGS:
+            self.errors.append(f"tag <{tag}> is not allowed by Telegram")
+        self.stack.append(tag)
+
+    def handle_endtag(self, tag: str) -> None:
+        if not self.stack or self.stack.pop() != tag:
+            self.errors.append(f"</{tag}> does not close the open tag")
+
+
+def html_problems(text: str) -> list[str]:
+    checker = _TagChecker()
+    checker.feed(text)
+    checker.close()
+    if checker.stack:
+        checker.errors.append(f"<{checker.stack[-1]}> is never closed")
+    return checker.errors
+
+
+def _placeholders(text: str) -> set[str]:
+    return set(PLACEHOLDER.findall(text))
+
+
+def check() -> list[str]:
+    """Every required locale has every message translated, not fuzzy, same placeholders, valid HTML."""
+    problems: list[str] = []
+    for domain, template in templates().items():
+        for locale in LANGUAGES:
+            if locale == SOURCE_LOCALE:
+                continue
+            path = po_path(locale, domain)
+            if not path.exists():
+                if domain not in OPTIONAL_DOMAINS:
+                    problems.append(f"{path}: missing")
+                continue
+            with path.open("rb") as fh:
+                catalog = read_po(fh, locale=locale, domain=domain)
+            for tmpl in template:
+                if not tmpl.id:
+                    continue
+                msg = catalog.get(tmpl.id, tmpl.context)
+                where = f"{path}: {tmpl.id if isinstance(tmpl.id, str) else tmpl.id[0]!r}"
+                if msg is None:
+                    problems.append(f"{where}: missing")
+                    continue
+                if msg.fuzzy:
+                    problems.append(f"{where}: fuzzy")
+                strings = msg.string if isinstance(msg.string, tuple) else (msg.string,)
+                if not all(strings):
+                    problems.append(f"{where}: untranslated")
+                    continue
+                source = tmpl.id if isinstance(tmpl.id, tuple) else (tmpl.id,)
+                wanted = set().union(*(_placeholders(s) for s in source))
+                for s in strings:
+                    got = _placeholders(s)
+                    if got != wanted:
+                        problems.append(f"{where}: placeholders {sorted(got)} != {sorted(wanted)}")
+                    problems += [f"{where}: {p}" for p in html_problems(s)]
+    return problems

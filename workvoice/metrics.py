@@ -1,0 +1,16 @@
+"""Prometheus metrics (served at /metrics). Labels carry kinds and outcomes, never people."""
+
+from __future__ import annotations
+
+from prometheus_client import Counter, Histogram
+
+UPDATES = Counter("workvoice_updates_total", "Telegram updates handled", ["type"])
+UPDATE_ERRORS = Counter("workvoice_update_errors_total", "Updates whose handling raised", ["type"])
+DUPLICATE_UPDATES = Counter("workvoice_duplicate_updates_total", "Updates seen before and skipped")
+UPDATE_LATENCY = Histogram(
+    "workvoice_update_seconds",
+    "Time to handle one update",
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+)
+OUTBOX = Counter("workvoice_outbox_total", "Outbound messages by outcome", ["kind", "outcome"])
+JOB_RUNS = Counter("workvoice_job_runs_total", "Scheduler job runs", ["job", "outcome"])

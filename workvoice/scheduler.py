@@ -1,0 +1,67 @@
+"""Periodic jobs on APScheduler 3. Jobs are thin: the database says what is due and who claimed it,
+so any number of replicas can run the same jobs and each piece of due work happens once."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+
+from bot import updates as raw_updates
+from bot.storage.db import transaction
+from services.clock import utcnow
+from workvoice import metrics
+from workvoice.context import AppContext
+
+log = logging.getLogger(__name__)
+JobFn = Callable[[AppContext], Awaitable[Any]]
+
+
+@dataclass(frozen=True)
+class Job:
+    name: str
+    every_seconds: float
+    run: JobFn
+
+
+async def purge_raw_updates(ctx: AppContext) -> None:
+    older = utcnow() - timedelta(days=ctx.settings.raw_update_retention_days)
+    async with transaction(ctx.sessions) as session:
+        removed = await raw_updates.purge(session, older_than=older)
+    if removed:
+        log.info("raw_updates.purged count=%s", removed)
+
+
+# Every capability adds its jobs here (deadlines, reminders, invitations, retention).
+JOBS: list[Job] = [
+    Job("purge_raw_updates", 3600, purge_raw_updates),
+]
+
+
+async def run_job(ctx: AppContext, job: Job) -> None:
+    try:
+        await job.run(ctx)
+        metrics.JOB_RUNS.labels(job.name, "ok").inc()
+    except Exception:
+        metrics.JOB_RUNS.labels(job.name, "error").inc()
+        log.exception("job.failed job=%s", job.name)
+
+
+def create_scheduler(ctx: AppContext, jobs: list[Job] | None = None) -> AsyncIOScheduler:
+    scheduler = AsyncIOScheduler(timezone="UTC")
+    for job in jobs if jobs is not None else JOBS:
+        scheduler.add_job(
+            run_job,
+            "interval",
+            seconds=job.every_seconds,
+            args=(ctx, job),
+            id=job.name,
+            max_instances=1,
+            coalesce=True,
+            next_run_time=utcnow(),
+        )
+    return scheduler

@@ -1,0 +1,40 @@
+"""The HTTP side of a process: health, metrics, the Telegram webhook and the console, one server."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from sqlalchemy import text
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Mount, Route
+
+from workvoice.context import AppContext
+
+
+def create_web_app(ctx: AppContext, *, console: bool, webhook: Any = None) -> Starlette:
+    """``webhook`` is the endpoint from ``bot.runtime.webhook_endpoint`` (webhook mode only)."""
+
+    async def healthz(request: Request) -> Response:
+        try:
+            async with ctx.engine.connect() as conn:
+                await conn.execute(text("SELECT 1"))
+        except Exception:
+            return JSONResponse({"status": "error", "database": "unreachable"}, status_code=503)
+        return JSONResponse({"status": "ok"})
+
+    async def metrics(request: Request) -> Response:
+        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+    routes: list[Any] = [Route("/healthz", healthz), Route("/metrics", metrics)]
+    if webhook is not None:
+        from bot.runtime import WEBHOOK_PATH
+
+        routes.append(Route(WEBHOOK_PATH, webhook, methods=["POST"]))
+    if console:
+        from admin.app import create_console
+
+        routes.append(Mount("/", app=create_console(ctx)))
+    return Starlette(routes=routes)
