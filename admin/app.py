@@ -1,19 +1,81 @@
-"""Console application factory."""
+"""Console application factory: sessions, error pages and one router per capability."""
 
 from __future__ import annotations
 
-from fastapi import FastAPI
-from fastapi.responses import HTMLResponse
+import importlib
+from pathlib import Path
+from urllib.parse import quote
 
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.middleware.sessions import SessionMiddleware
+
+from admin.web import SESSION_MAX_SECONDS, NeedsSecondFactor, NotSignedIn, render
+from bot.i18n import gettext as _
+from services.errors import DomainError
 from workvoice.context import AppContext
+
+STATIC = Path(__file__).resolve().parent / "static"
+
+# One module per capability, each exposing ``router`` (a FastAPI APIRouter).
+CONSOLE_MODULES: tuple[str, ...] = ("admin.home",)
 
 
 def create_console(ctx: AppContext) -> FastAPI:
     app = FastAPI(title="workvoice console", docs_url=None, redoc_url=None, openapi_url=None)
     app.state.ctx = ctx
+    secure = bool(ctx.settings.public_url and ctx.settings.public_url.startswith("https://"))
+    app.add_middleware(
+        SessionMiddleware,
+        secret_key=ctx.settings.effective_secret_key,
+        session_cookie="wv_session",
+        max_age=SESSION_MAX_SECONDS,
+        same_site="lax",
+        https_only=secure,
+    )
+    app.mount("/static", StaticFiles(directory=str(STATIC)), name="static")
+    for name in CONSOLE_MODULES:
+        app.include_router(importlib.import_module(name).router)
 
-    @app.get("/", response_class=HTMLResponse)
-    async def index() -> str:
-        return "<!doctype html><title>workvoice</title><h1>workvoice console</h1>"
+    @app.exception_handler(NotSignedIn)
+    async def not_signed_in(request: Request, exc: NotSignedIn) -> Response:
+        target = f"/login?next={quote(exc.next_url, safe='')}" + (
+            "&expired=1" if exc.expired else ""
+        )
+        return RedirectResponse(target, status_code=303)
+
+    @app.exception_handler(NeedsSecondFactor)
+    async def needs_second_factor(request: Request, exc: NeedsSecondFactor) -> Response:
+        return RedirectResponse("/login/totp", status_code=303)
+
+    @app.exception_handler(DomainError)
+    async def domain_error(request: Request, exc: DomainError) -> Response:
+        return render(request, "error.html", status_code=exc.status, message=exc.translated())
+
+    @app.exception_handler(RequestValidationError)
+    async def bad_request(request: Request, exc: RequestValidationError) -> Response:
+        fields = ", ".join(str(e["loc"][-1]) for e in exc.errors()[:5])
+        return render(
+            request,
+            "error.html",
+            status_code=400,
+            message=_("Some fields were missing or not valid: {fields}", fields=fields),
+        )
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        messages = {
+            404: _("This page does not exist, or you do not have access to it."),
+            405: _("This action is not available here."),
+        }
+        return render(
+            request,
+            "error.html",
+            status_code=exc.status_code,
+            message=messages.get(exc.status_code, _("The request could not be handled.")),
+        )
 
     return app

@@ -22,7 +22,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from bot.storage import import_all_models, migrate
 from bot.storage.db import Base, create_engine, create_sessionmaker
 
-PG_ADMIN_URL = os.environ.get("WORKVOICE_TEST_PG", "postgresql+asyncpg://postgres@127.0.0.1:5432/test")
+PG_ADMIN_URL = os.environ.get(
+    "WORKVOICE_TEST_PG", "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
+)
 REDIS_URL = os.environ.get("WORKVOICE_TEST_REDIS", "redis://127.0.0.1:6379/0")
 KEEP_TABLES = {"countries", "alembic_version"}
 RUN_ID = uuid.uuid4().hex[:10]
@@ -171,3 +173,13 @@ async def app(sessions: async_sessionmaker[AsyncSession]) -> AsyncIterator[Any]:
 
     async with running_bot(sessions) as harness:
         yield harness
+
+
+@pytest.fixture
+async def console(db: Database, tmp_path: Path) -> AsyncIterator[Any]:
+    """The console app on this test's database; ``console.client_for(staff)`` is signed in."""
+    from tests.console import ConsoleHarness, make_context
+
+    harness = ConsoleHarness(make_context(db.sessions, db.engine, tmp_path))
+    yield harness
+    await harness.close()

@@ -45,13 +45,22 @@ def shared_dispatcher() -> tuple[Dispatcher, SessionsProxy]:
 
 
 class BotHarness:
-    def __init__(self, telegram: FakeTelegram, bot: Bot, dp: Dispatcher,
-                 sessions: async_sessionmaker[AsyncSession]) -> None:
+    def __init__(
+        self,
+        telegram: FakeTelegram,
+        bot: Bot,
+        dp: Dispatcher,
+        sessions: async_sessionmaker[AsyncSession],
+    ) -> None:
         self.telegram, self.bot, self.dp, self.sessions = telegram, bot, dp, sessions
         # No pacing in tests: the limiter is tested on its own.
-        self.deliverer = Deliverer(bot, sessions, limiter=RateLimiter(per_second=10_000, per_chat_interval=0))
+        self.deliverer = Deliverer(
+            bot, sessions, limiter=RateLimiter(per_second=10_000, per_chat_interval=0)
+        )
 
-    def user(self, user_id: int, *, language_code: str = "en", first_name: str = "Worker") -> FakeUser:
+    def user(
+        self, user_id: int, *, language_code: str = "en", first_name: str = "Worker"
+    ) -> FakeUser:
         return self.telegram.user(user_id, language_code=language_code, first_name=first_name)
 
     async def deliver(self) -> int:
@@ -63,17 +72,24 @@ class BotHarness:
 
 
 @contextlib.asynccontextmanager
-async def running_bot(sessions: async_sessionmaker[AsyncSession], *,
-                      storage: BaseStorage | None = None) -> AsyncIterator[BotHarness]:
+async def running_bot(
+    sessions: async_sessionmaker[AsyncSession], *, storage: BaseStorage | None = None
+) -> AsyncIterator[BotHarness]:
     telegram = FakeTelegram()
     await telegram.start()
     dp, proxy = shared_dispatcher()
     proxy.current = sessions
     dp.fsm.storage = storage or MemoryStorage()
     bot = create_bot(telegram.token, telegram.base_url)
-    polling = asyncio.create_task(dp.start_polling(
-        bot, handle_signals=False, close_bot_session=False, polling_timeout=1,
-        allowed_updates=ALLOWED_UPDATES))
+    polling = asyncio.create_task(
+        dp.start_polling(
+            bot,
+            handle_signals=False,
+            close_bot_session=False,
+            polling_timeout=1,
+            allowed_updates=ALLOWED_UPDATES,
+        )
+    )
     try:
         yield BotHarness(telegram, bot, dp, sessions)
     finally:

@@ -11,10 +11,18 @@ import pytest
 from tests.conftest import Database
 
 
-def wv(*args: str, env: dict[str, str] | None = None, input: str | None = None) -> subprocess.CompletedProcess[str]:
+def wv(
+    *args: str, env: dict[str, str] | None = None, input: str | None = None
+) -> subprocess.CompletedProcess[str]:
     base = {"PATH": "/usr/bin:/bin"}
-    return subprocess.run([sys.executable, "-m", "workvoice.cli", *args], env={**base, **(env or {})},
-                          capture_output=True, text=True, timeout=120, input=input)
+    return subprocess.run(
+        [sys.executable, "-m", "workvoice.cli", *args],
+        env={**base, **(env or {})},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        input=input,
+    )
 
 
 def test_help_lists_every_command() -> None:
@@ -26,9 +34,11 @@ def test_help_lists_every_command() -> None:
 
 def test_commands_that_do_not_run_the_bot_do_not_import_aiogram() -> None:
     # aiogram costs ~6 s to import (DESIGN §9): help, db, staff and i18n commands must stay fast.
-    code = ("import sys; from click.testing import CliRunner; from workvoice.cli import main;"
-            "[CliRunner().invoke(main, a) for a in (['--help'], ['db', '--help'], ['factory', '--help'],"
-            " ['i18n', 'check'])]; print('aiogram' in sys.modules)")
+    code = (
+        "import sys; from click.testing import CliRunner; from workvoice.cli import main;"
+        "[CliRunner().invoke(main, a) for a in (['--help'], ['db', '--help'], ['factory', '--help'],"
+        " ['i18n', 'check'])]; print('aiogram' in sys.modules)"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert out.stdout.strip() == "False", out.stderr
 
@@ -44,21 +54,48 @@ def test_db_commands(tmp_path: Path) -> None:
 
 def test_create_staff(db: Database, tmp_path: Path) -> None:
     env = {"WORKVOICE_DATABASE_URL": db.url, "WORKVOICE_DATA_DIR": str(tmp_path)}
-    ok = wv("create-staff", "--email", "Mgr@Example.org", "--role", "country_manager", "--country", "KH",
-            env=env, input="correct horse battery\ncorrect horse battery\n")
+    ok = wv(
+        "create-staff",
+        "--email",
+        "Mgr@Example.org",
+        "--role",
+        "country_manager",
+        "--country",
+        "KH",
+        env=env,
+        input="correct horse battery\ncorrect horse battery\n",
+    )
     assert ok.returncode == 0, ok.stderr
     assert "created country_manager mgr@example.org (KH)" in ok.stdout
-    again = wv("create-staff", "--email", "mgr@example.org", "--role", "analyst", "--country", "KH",
-               "--password", "correct horse battery", env=env)
+    again = wv(
+        "create-staff",
+        "--email",
+        "mgr@example.org",
+        "--role",
+        "analyst",
+        "--country",
+        "KH",
+        "--password",
+        "correct horse battery",
+        env=env,
+    )
     assert again.returncode == 1 and "exists" in again.stderr and "Traceback" not in again.stderr
 
 
-@pytest.mark.parametrize(("args", "says"), [
-    (["--role", "analyst", "--password", "correct horse battery"], "country"),
-    (["--role", "analyst", "--country", "ZZ", "--password", "correct horse battery"], "unknown country"),
-    (["--role", "analyst", "--country", "BD", "--password", "short"], "12 characters"),
-])
-def test_create_staff_refuses_bad_input(db: Database, tmp_path: Path, args: list[str], says: str) -> None:
+@pytest.mark.parametrize(
+    ("args", "says"),
+    [
+        (["--role", "analyst", "--password", "correct horse battery"], "country"),
+        (
+            ["--role", "analyst", "--country", "ZZ", "--password", "correct horse battery"],
+            "unknown country",
+        ),
+        (["--role", "analyst", "--country", "BD", "--password", "short"], "12 characters"),
+    ],
+)
+def test_create_staff_refuses_bad_input(
+    db: Database, tmp_path: Path, args: list[str], says: str
+) -> None:
     env = {"WORKVOICE_DATABASE_URL": db.url, "WORKVOICE_DATA_DIR": str(tmp_path)}
     out = wv("create-staff", "--email", "a@example.org", *args, env=env)
     assert out.returncode == 1 and says in out.stderr

@@ -29,7 +29,12 @@ GOOD = "code,name,country,timezone\nDK-01,Dhaka Knit,BD,Asia/Dhaka\nPP-07,Phnom 
 
 async def test_add_defaults_to_the_country_time_zone(session: AsyncSession) -> None:
     made = await do_add_factory(session, FactoryInput(code="ir-3", name=" Irbid 3 ", country="jo"))
-    assert (made.code, made.name, made.country_code, made.timezone) == ("IR-3", "Irbid 3", "JO", "Asia/Amman")
+    assert (made.code, made.name, made.country_code, made.timezone) == (
+        "IR-3",
+        "Irbid 3",
+        "JO",
+        "Asia/Amman",
+    )
     assert await get_factory_by_code(session, "ir-3") is made
 
 
@@ -44,7 +49,9 @@ async def test_add_defaults_to_the_country_time_zone(session: AsyncSession) -> N
         (FactoryInput(code="AB1", name="A", country="BD", languages=("xx",)), "language"),
     ],
 )
-async def test_bad_factory_is_refused_with_a_reason(session: AsyncSession, data: FactoryInput, reason: str) -> None:
+async def test_bad_factory_is_refused_with_a_reason(
+    session: AsyncSession, data: FactoryInput, reason: str
+) -> None:
     with pytest.raises(InvalidFactory) as err:
         await do_add_factory(session, data)
     assert reason in str(err.value)
@@ -58,10 +65,15 @@ async def test_duplicate_code_is_refused(session: AsyncSession) -> None:
 
 async def test_csv_import(session: AsyncSession) -> None:
     made = await do_import_factories(session, "\ufeff" + GOOD)
-    assert [(f.code, f.timezone) for f in made] == [("DK-01", "Asia/Dhaka"), ("PP-07", "Asia/Phnom_Penh")]
+    assert [(f.code, f.timezone) for f in made] == [
+        ("DK-01", "Asia/Dhaka"),
+        ("PP-07", "Asia/Phnom_Penh"),
+    ]
 
 
-async def test_csv_with_bad_rows_imports_nothing_and_names_every_line(session: AsyncSession) -> None:
+async def test_csv_with_bad_rows_imports_nothing_and_names_every_line(
+    session: AsyncSession,
+) -> None:
     text = GOOD + "bad code!,X,BD,\nOK-1,Fine,BD,Mars/Olympus\nDK-01,Again,BD,\nOK-2,Fine,ZZ,\n"
     with pytest.raises(FactoryImportError) as err:
         await do_import_factories(session, text)
@@ -76,7 +88,9 @@ async def test_csv_without_the_columns_is_refused(session: AsyncSession) -> None
         await do_import_factories(session, "name;country\nA;BD\n")
 
 
-@settings(max_examples=60, suppress_health_check=[HealthCheck.function_scoped_fixture], deadline=None)
+@settings(
+    max_examples=60, suppress_health_check=[HealthCheck.function_scoped_fixture], deadline=None
+)
 @given(st.text(max_size=300))
 def test_time_zone_check_never_crashes(name: str) -> None:
     try:
@@ -88,13 +102,21 @@ def test_time_zone_check_never_crashes(name: str) -> None:
 def test_cli_import_reports_lines_and_imports_nothing(db: Database, tmp_path: Path) -> None:
     csv = tmp_path / "f.csv"
     csv.write_text(GOOD + "x,,BD,\n")
-    env = {"PATH": "/usr/bin:/bin", "WORKVOICE_DATABASE_URL": db.url, "WORKVOICE_DATA_DIR": str(tmp_path)}
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "WORKVOICE_DATABASE_URL": db.url,
+        "WORKVOICE_DATA_DIR": str(tmp_path),
+    }
     cli = [sys.executable, "-m", "workvoice.cli", "factory"]
-    out = subprocess.run([*cli, "import", str(csv)], env=env, capture_output=True, text=True, timeout=60)
+    out = subprocess.run(
+        [*cli, "import", str(csv)], env=env, capture_output=True, text=True, timeout=60
+    )
     assert out.returncode == 1, out.stderr
     assert f"{csv}:line 4:" in out.stderr and "nothing imported" in out.stderr
     csv.write_text(GOOD)
-    out = subprocess.run([*cli, "import", str(csv)], env=env, capture_output=True, text=True, timeout=60)
+    out = subprocess.run(
+        [*cli, "import", str(csv)], env=env, capture_output=True, text=True, timeout=60
+    )
     assert out.returncode == 0 and "imported 2" in out.stdout
     out = subprocess.run([*cli, "list"], env=env, capture_output=True, text=True, timeout=60)
     assert "DK-01\tBD\tAsia/Dhaka\tDhaka Knit" in out.stdout

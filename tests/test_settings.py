@@ -39,8 +39,10 @@ def test_postgres_url_gets_the_async_driver() -> None:
         ({"console_port": 70000}, "WORKVOICE_CONSOLE_PORT"),
         ({"suppression_k": 2}, "WORKVOICE_SUPPRESSION_K"),
         ({"webhook_url": "https://bot.example.org"}, "WORKVOICE_WEBHOOK_SECRET"),
-        ({"webhook_url": "https://bot.example.org", "webhook_secret": "has space"},
-         "WORKVOICE_WEBHOOK_SECRET"),
+        (
+            {"webhook_url": "https://bot.example.org", "webhook_secret": "has space"},
+            "WORKVOICE_WEBHOOK_SECRET",
+        ),
     ],
 )
 def test_bad_setting_is_named_in_one_line(overrides: dict[str, object], named: str) -> None:
@@ -51,9 +53,19 @@ def test_bad_setting_is_named_in_one_line(overrides: dict[str, object], named: s
 
 
 def test_cli_reports_a_bad_setting_without_traceback(tmp_path: Path) -> None:
-    env = {"PATH": "/usr/bin:/bin", "WORKVOICE_BOT_TOKEN": "nonsense", "WORKVOICE_DATA_DIR": str(tmp_path)}
-    out = subprocess.run([sys.executable, "-m", "workvoice.cli", "db", "current"], cwd=tmp_path,
-                         env=env, capture_output=True, text=True, timeout=60)
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "WORKVOICE_BOT_TOKEN": "nonsense",
+        "WORKVOICE_DATA_DIR": str(tmp_path),
+    }
+    out = subprocess.run(
+        [sys.executable, "-m", "workvoice.cli", "db", "current"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert out.returncode != 0
     assert "WORKVOICE_BOT_TOKEN" in out.stderr
     assert "Traceback" not in out.stderr

@@ -61,7 +61,7 @@ async def test_datetimes_come_back_aware_utc(db: Database) -> None:
 async def test_naive_datetimes_are_refused(db: Database) -> None:
     with pytest.raises(Exception, match="naive"):
         async with transaction(db.sessions) as s:
-            s.add(User(telegram_id=6, created_at=datetime(2026, 1, 1, 12)))  # noqa: DTZ001
+            s.add(User(telegram_id=6, created_at=datetime(2026, 1, 1, 12)))
 
 
 async def test_outbox_dedupe_key_enqueues_once(db: Database) -> None:

@@ -1,0 +1,182 @@
+"""What every console page shares: the database session, the signed-in staff member, role and
+country checks, CSRF, templates and error pages. Pages live in ``admin/<capability>.py``.
+
+Session contents (a signed, HttpOnly, SameSite=Lax cookie; see ``create_console``):
+``staff_id``, ``mfa`` (second factor passed), ``csrf``, ``since`` and ``seen`` (epoch seconds).
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+from collections.abc import AsyncIterator, Callable, Iterable
+from pathlib import Path
+from typing import Any
+
+import jinja2
+from fastapi import Depends, Request
+from fastapi.templating import Jinja2Templates
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.i18n import current_locale, is_rtl, translations, use_locale
+from bot.i18n.languages import LANGUAGES
+from bot.storage.models import Staff, StaffRole
+from services.errors import DomainError, Forbidden, NotFound
+from workvoice.context import AppContext
+
+TEMPLATES = Path(__file__).resolve().parent / "templates"
+SESSION_IDLE_SECONDS = 30 * 60  # signed out after 30 minutes without a request
+SESSION_MAX_SECONDS = 12 * 3600  # and after 12 hours in any case
+# Roles that see and change grievance cases must use a second factor (DESIGN §4.8).
+MFA_REQUIRED = {StaffRole.ADMIN, StaffRole.CASE_HANDLER}
+
+
+class NotSignedIn(Exception):
+    """Raised by ``current_staff``: the console answers with a redirect to the sign-in page."""
+
+    def __init__(self, next_url: str = "/", *, expired: bool = False) -> None:
+        self.next_url, self.expired = next_url, expired
+
+
+class NeedsSecondFactor(Exception):
+    """Signed in with a password but the second factor is still owed."""
+
+
+class CsrfFailed(DomainError):
+    code = "csrf"
+    status = 403
+    message = "This form has expired. Please go back, reload the page and try again."
+
+
+def context(request: Request) -> AppContext:
+    return request.app.state.ctx  # type: ignore[no-any-return]
+
+
+async def db(request: Request) -> AsyncIterator[AsyncSession]:
+    """One transaction per request: committed when the page was produced without error."""
+    async with context(request).sessions() as session:
+        try:
+            yield session
+            await session.commit()
+        except BaseException:
+            await session.rollback()
+            raise
+
+
+def start_session(request: Request, staff: Staff, *, mfa: bool) -> None:
+    now = int(time.time())
+    request.session.clear()
+    request.session.update(
+        staff_id=staff.id, mfa=mfa, csrf=secrets.token_urlsafe(24), since=now, seen=now
+    )
+
+
+def end_session(request: Request) -> None:
+    request.session.clear()
+
+
+def csrf_token(request: Request) -> str:
+    token = request.session.get("csrf")
+    if not token:
+        token = request.session["csrf"] = secrets.token_urlsafe(24)
+    return str(token)
+
+
+async def verify_csrf(request: Request) -> None:
+    """Dependency for every state-changing route: the form's token must match the session's."""
+    if request.method in {"GET", "HEAD", "OPTIONS"}:
+        return
+    form = await request.form()
+    sent = form.get("csrf_token") or request.headers.get("X-CSRF-Token") or ""
+    expected = request.session.get("csrf") or ""
+    if not expected or not isinstance(sent, str) or not secrets.compare_digest(sent, expected):
+        raise CsrfFailed()
+
+
+async def current_staff(request: Request, session: AsyncSession = Depends(db)) -> Staff:
+    data = request.session
+    staff_id = data.get("staff_id")
+    next_url = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    if not staff_id:
+        raise NotSignedIn(next_url)
+    now = int(time.time())
+    if (
+        now - int(data.get("seen", 0)) > SESSION_IDLE_SECONDS
+        or now - int(data.get("since", 0)) > SESSION_MAX_SECONDS
+    ):
+        end_session(request)
+        raise NotSignedIn(next_url, expired=True)
+    staff = await session.get(Staff, staff_id)
+    if staff is None or not staff.active:
+        end_session(request)
+        raise NotSignedIn(next_url)
+    if not data.get("mfa") and (staff.role in MFA_REQUIRED or staff.totp_confirmed_at is not None):
+        raise NeedsSecondFactor()
+    data["seen"] = now
+    request.state.staff = staff
+    return staff
+
+
+def require(*roles: StaffRole) -> Callable[..., Any]:
+    """Dependency: the signed-in staff member, if their role is one of ``roles`` (admin always is)."""
+    allowed = set(roles) | {StaffRole.ADMIN}
+
+    async def dependency(staff: Staff = Depends(current_staff)) -> Staff:
+        if staff.role not in allowed:
+            raise Forbidden()
+        return staff
+
+    return dependency
+
+
+def countries_of(staff: Staff) -> frozenset[str] | None:
+    """The countries a staff member may see; None means all (admins)."""
+    return None if staff.role == StaffRole.ADMIN else staff.country_codes
+
+
+def access_country(staff: Staff, country_code: str) -> None:
+    """Refuse objects outside the staff member's countries as if they did not exist (no leak)."""
+    scope = countries_of(staff)
+    if scope is not None and country_code not in scope:
+        raise NotFound()
+
+
+def in_scope(staff: Staff, codes: Iterable[str]) -> list[str]:
+    scope = countries_of(staff)
+    return [c for c in codes if scope is None or c in scope]
+
+
+def _locale_for(request: Request) -> str:
+    staff: Staff | None = getattr(request.state, "staff", None)
+    return staff.locale if staff is not None and staff.locale in LANGUAGES else "en"
+
+
+_env = jinja2.Environment(
+    loader=jinja2.FileSystemLoader(str(TEMPLATES)), autoescape=True, extensions=["jinja2.ext.i18n"]
+)
+# Jinja's newstyle gettext formats ``%(name)s`` placeholders itself after translating.
+_env.install_gettext_callables(  # type: ignore[attr-defined]
+    lambda message: translations(current_locale()).ugettext(message),
+    lambda singular, plural, n: translations(current_locale()).ungettext(singular, plural, n),
+    newstyle=True,
+)
+templates = Jinja2Templates(env=_env)
+
+
+def render(request: Request, template: str, status_code: int = 200, **values: Any) -> Any:
+    """Render a page in the staff member's console language, right-to-left where it reads so."""
+    locale = _locale_for(request)
+    with use_locale(locale):
+        response = templates.TemplateResponse(
+            request,
+            template,
+            {
+                "staff": getattr(request.state, "staff", None),
+                "csrf_token": csrf_token(request),
+                "locale": locale,
+                "rtl": is_rtl(locale),
+                **values,
+            },
+            status_code=status_code,
+        )
+    return response

@@ -1,0 +1,56 @@
+"""The console's shared shell: sign-in required, session expiry, CSRF, error pages, RTL layout."""
+
+from __future__ import annotations
+
+import time
+
+from tests.console import ConsoleHarness
+
+
+async def test_pages_require_sign_in(console: ConsoleHarness) -> None:
+    r = await console.anonymous().get("/?tab=1")
+    assert r.status_code == 303 and r.headers["location"] == "/login?next=%2F%3Ftab%3D1"
+
+
+async def test_signed_in_staff_sees_the_home_page(console: ConsoleHarness) -> None:
+    staff = await console.staff("country_manager", ["KH"])
+    r = await console.client_for(staff).get("/")
+    assert r.status_code == 200 and staff.email in r.text
+    assert 'dir="ltr"' in r.text and "Noto Sans" not in r.text  # fonts are in the stylesheet
+    css = await console.anonymous().get("/static/console.css")
+    assert "Noto Sans Khmer" in css.text and "Noto Sans Myanmar" in css.text
+
+
+async def test_idle_session_expires(console: ConsoleHarness) -> None:
+    staff = await console.staff("analyst", ["KH"])
+    old = int(time.time()) - 3600
+    r = await console.client_for(staff, seen=old).get("/")
+    assert r.status_code == 303 and "expired=1" in r.headers["location"]
+
+
+async def test_second_factor_is_owed_by_case_handlers(console: ConsoleHarness) -> None:
+    staff = await console.staff("case_handler", ["KH"])
+    r = await console.client_for(staff, mfa=False).get("/")
+    assert r.status_code == 303 and r.headers["location"] == "/login/totp"
+
+
+async def test_unknown_page_is_a_friendly_404(console: ConsoleHarness) -> None:
+    staff = await console.staff("analyst", ["KH"])
+    r = await console.client_for(staff).get("/no/such/page")
+    assert r.status_code == 404 and "does not exist" in r.text and "Traceback" not in r.text
+
+
+async def test_arabic_console_reads_right_to_left(console: ConsoleHarness) -> None:
+    staff = await console.staff(
+        "analyst",
+        ["JO"],
+    )
+    async with console.sessions() as s:
+        from bot.storage.models import Staff
+
+        row = await s.get(Staff, staff.id)
+        assert row is not None
+        row.locale = "ar"
+        await s.commit()
+    r = await console.client_for(staff).get("/")
+    assert 'lang="ar" dir="rtl"' in r.text
