@@ -167,7 +167,7 @@ def render(request: Request, template: str, status_code: int = 200, **values: An
     """Render a page in the staff member's console language, right-to-left where it reads so."""
     locale = _locale_for(request)
     with use_locale(locale):
-        response = templates.TemplateResponse(
+        return templates.TemplateResponse(
             request,
             template,
             {
@@ -179,4 +179,3 @@ def render(request: Request, template: str, status_code: int = 200, **values: An
             },
             status_code=status_code,
         )
-    return response
