@@ -34,8 +34,17 @@ class MenuCallback(CallbackData, prefix="m"):
     action: MenuAction
 
 
+# Menu entries appear only once the flow that answers them is loaded (``enable_menu`` at import):
+# a button that leads nowhere is worse than no button.
+_ENABLED: set[MenuAction] = {MenuAction.HOME}
+
+
+def enable_menu(*actions: MenuAction) -> None:
+    _ENABLED.update(actions)
+
+
 def menu_labels() -> list[tuple[MenuAction, str]]:
-    return [
+    labels = [
         (MenuAction.SURVEYS, _("📋 Surveys")),
         (MenuAction.REPORT, _("📣 Report a problem")),
         (MenuAction.MY_REPORTS, _("🔎 Follow up a report")),
@@ -45,13 +54,14 @@ def menu_labels() -> list[tuple[MenuAction, str]]:
         (MenuAction.HELP, _("❓ Help")),
         (MenuAction.PRIVACY, _("🔒 Privacy")),
     ]
+    return [(action, label) for action, label in labels if action in _ENABLED]
 
 
 def main_menu_keyboard() -> InlineKeyboardMarkup:
     builder = InlineKeyboardBuilder()
     for action, label in menu_labels():
         builder.button(text=label, callback_data=MenuCallback(action=action))
-    builder.adjust(1, 1, 1, 2, 1, 3)
+    builder.adjust(2)
     return builder.as_markup()
 
 
