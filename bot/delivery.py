@@ -81,22 +81,24 @@ class RateLimiter:
 
     per_second: float = 25.0  # under Telegram's ~30/s, leaving room for replies to live updates
     per_chat_interval: float = 1.0
+    clock: Callable[[], float] = time.monotonic
+    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
     _next_global: float = 0.0
     _next_chat: dict[int, float] = field(default_factory=dict)
 
     async def wait(self, chat_id: int) -> None:
-        now = time.monotonic()
+        now = self.clock()
         at = max(now, self._next_global, self._next_chat.get(chat_id, 0.0))
         if at > now:
-            await asyncio.sleep(at - now)
+            await self.sleep(at - now)
         self._next_global = at + 1.0 / self.per_second
         self._next_chat[chat_id] = at + self.per_chat_interval
         if len(self._next_chat) > 10_000:  # forget chats whose pause has passed
-            cutoff = time.monotonic()
+            cutoff = self.clock()
             self._next_chat = {c: t for c, t in self._next_chat.items() if t > cutoff}
 
     def pause(self, seconds: float) -> None:
-        self._next_global = max(self._next_global, time.monotonic() + seconds)
+        self._next_global = max(self._next_global, self.clock() + seconds)
 
 
 class Deliverer:

@@ -9,6 +9,8 @@ import asyncio
 import contextlib
 import logging
 import signal
+import socket
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import uvicorn
@@ -88,6 +90,18 @@ async def start_bot(ctx: AppContext) -> dict[str, Any]:
     return parts
 
 
+def check_port_free(host: str, port: int) -> None:
+    """Fail early with a clear line instead of uvicorn's exit after the bot already started."""
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:
+        try:
+            probe.bind((host, port))
+        except OSError:
+            raise ConfigError(
+                f"WORKVOICE_CONSOLE_PORT: {host}:{port} is already in use (is another workvoice "
+                "running?). Stop it or choose another port."
+            ) from None
+
+
 async def serve(
     settings: Settings,
     *,
@@ -97,8 +111,13 @@ async def serve(
     auto_upgrade: bool = False,
     ready: asyncio.Event | None = None,
     stop: asyncio.Event | None = None,
+    prepare: Callable[[AppContext], Awaitable[None]] | None = None,
 ) -> None:
-    """Run until SIGINT/SIGTERM (or ``stop`` is set). ``ready`` is set once everything listens."""
+    """Run until SIGINT/SIGTERM (or ``stop`` is set). ``ready`` is set once everything listens.
+
+    ``prepare`` runs after the schema is current and before anything starts (demo seeding).
+    """
+    check_port_free(settings.console_host, settings.console_port)
     ctx = AppContext.create(settings)
     stop = stop or asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -110,6 +129,8 @@ async def serve(
     sched = None
     try:
         await check_schema(ctx, auto_upgrade=auto_upgrade)
+        if prepare is not None:
+            await prepare(ctx)
         if bot and settings.bot_token is not None:
             parts = await start_bot(ctx)
             if scheduler:

@@ -54,8 +54,15 @@ def main() -> None:
 
 
 @main.command()
-def run() -> None:
-    """Run everything in one process: bot, scheduler and console (the simple default)."""
+@click.pass_context
+def run(ctx: click.Context) -> None:
+    """Run everything in one process: bot, scheduler and console (the demo when no token is set)."""
+    if _settings().bot_token is None:
+        click.echo(
+            "WORKVOICE_BOT_TOKEN is not set: starting the demo (no Telegram needed).", err=True
+        )
+        ctx.invoke(demo)
+        return
     _serve(bot=True, console=True, scheduler=True, auto_upgrade=True)
 
 
@@ -75,9 +82,40 @@ def console() -> None:
 
 
 @main.command()
-def demo() -> None:
-    """Run the product on a laptop without a Telegram token."""
-    _serve(bot=True, console=True, scheduler=True, auto_upgrade=True)
+@click.option(
+    "--data-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Where the demo keeps its SQLite database (default: <WORKVOICE_DATA_DIR>/demo).",
+)
+@click.option(
+    "--seed/--no-seed",
+    default=True,
+    show_default=True,
+    help="Fill the database with realistic demo data (safe to repeat).",
+)
+@click.option(
+    "--port", type=int, default=None, help="Console port (default: WORKVOICE_CONSOLE_PORT)."
+)
+def demo(data_dir: Path | None, seed: bool, port: int | None) -> None:
+    """Run the whole product on a laptop without Telegram: bot, console and a phone simulator."""
+    from workvoice.demo import run_demo
+    from workvoice.logs import configure_logging
+
+    settings = _settings()
+    updates: dict[str, Any] = {
+        "data_dir": data_dir or settings.data_dir / "demo",
+        "database_url": None,
+    }
+    if port is not None:
+        updates["console_port"] = port
+    try:
+        settings = load_settings(**{**settings.model_dump(exclude_unset=True), **updates})
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from None
+    configure_logging(settings.log_level)
+    with contextlib.suppress(KeyboardInterrupt):
+        _run(lambda: run_demo(settings, seed=seed))
 
 
 @main.group()

@@ -1,0 +1,107 @@
+"""The phone simulator (demo mode only): simulated workers chatting with the real bot.
+
+Each phone is a view of the transcript that the bot really exchanged with the in-process
+Telegram-compatible server (``workvoice.simulator``): the page sends what a worker types or taps as
+Telegram updates and shows what the bot sent back, edits included. There is no second engine.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, HTTPException, Request
+from fastapi.responses import HTMLResponse, JSONResponse
+from pydantic import BaseModel, Field
+
+from admin.web import context, render
+from bot.i18n.languages import LANGUAGES
+
+router = APIRouter(prefix="/simulator")
+MAX_PHONES = 6
+
+
+class NewPhone(BaseModel):
+    language_code: str = Field(default="en", max_length=8)
+    name: str = Field(default="", max_length=40)
+
+
+class Typed(BaseModel):
+    text: str = Field(min_length=1, max_length=4096)
+
+
+class Tapped(BaseModel):
+    message_id: int
+    data: str = Field(min_length=1, max_length=64)
+
+
+def _phones(request: Request) -> Any:
+    phones = context(request).extras.get("phones")
+    if phones is None:  # not a demo: the simulator does not exist
+        raise HTTPException(status_code=404)
+    return phones
+
+
+@router.get("", response_class=HTMLResponse)
+async def simulator_page(request: Request) -> HTMLResponse:
+    _phones(request)
+    languages = [(code, lang.native_name) for code, lang in LANGUAGES.items()]
+    return render(
+        request,
+        "simulator/index.html",
+        languages=languages,  # type: ignore[no-any-return]
+        bot_username=context(request).extras.get("bot_username", "workvoice_demo_bot"),
+    )
+
+
+@router.get("/api/phones")
+async def list_phones(request: Request) -> JSONResponse:
+    return JSONResponse({"phones": [p.summary() for p in _phones(request).all()]})
+
+
+@router.post("/api/phones")
+async def new_phone(request: Request, body: NewPhone) -> JSONResponse:
+    phones = _phones(request)
+    if len(phones.all()) >= MAX_PHONES:
+        return JSONResponse({"error": "too many phones; reset one"}, status_code=400)
+    code = body.language_code if body.language_code in LANGUAGES else "en"
+    phone = phones.create(language_code=code, name=body.name.strip() or None)
+    return JSONResponse(phone.summary(), status_code=201)
+
+
+@router.get("/api/phones/{phone_id}/messages")
+async def messages(request: Request, phone_id: int, after: int = 0) -> JSONResponse:
+    phone = _phones(request).get(phone_id)
+    if phone is None:
+        raise HTTPException(status_code=404)
+    return JSONResponse(
+        {"version": phone.version, "messages": phone.transcript()}
+        if phone.version != after
+        else {"version": phone.version, "messages": None}
+    )
+
+
+@router.post("/api/phones/{phone_id}/send")
+async def send(request: Request, phone_id: int, body: Typed) -> JSONResponse:
+    phone = _phones(request).get(phone_id)
+    if phone is None:
+        raise HTTPException(status_code=404)
+    await phone.send(body.text)
+    return JSONResponse({"ok": True})
+
+
+@router.post("/api/phones/{phone_id}/tap")
+async def tap(request: Request, phone_id: int, body: Tapped) -> JSONResponse:
+    phone = _phones(request).get(phone_id)
+    if phone is None:
+        raise HTTPException(status_code=404)
+    await phone.tap(body.message_id, body.data)
+    return JSONResponse({"ok": True})
+
+
+@router.post("/api/phones/{phone_id}/reset")
+async def reset(request: Request, phone_id: int) -> JSONResponse:
+    phones = _phones(request)
+    if phones.get(phone_id) is None:
+        raise HTTPException(status_code=404)
+    phones.remove(phone_id)
+    return JSONResponse({"ok": True})

@@ -1,0 +1,132 @@
+"""The outbound port: what services enqueue is rendered in the reader's language and sent once."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import select
+
+from bot.delivery import RateLimiter, RenderContext, Rendered, renderer
+from bot.i18n import current_locale
+from bot.storage.db import transaction
+from bot.storage.models import OutboxMessage, OutboxStatus, User
+from services import outbox
+from services.clock import utcnow
+from tests.factories import make_worker
+from tests.harness import BotHarness
+
+
+@renderer("test.hello")
+async def _hello(ctx: RenderContext) -> Rendered:
+    return Rendered(f"hello {ctx.params['n']} in {current_locale()}")
+
+
+@renderer("test.drop")
+async def _drop(ctx: RenderContext) -> None:
+    return None
+
+
+async def _enqueue(app: BotHarness, user: User, kind: str = "test.hello", **kw: object) -> None:
+    async with transaction(app.sessions) as s:
+        await outbox.enqueue(s, kind, user_id=user.id, params={"n": 1}, **kw)  # type: ignore[arg-type]
+
+
+async def _statuses(app: BotHarness) -> list[str]:
+    async with app.sessions() as s:
+        return [
+            m.status
+            for m in (await s.scalars(select(OutboxMessage).order_by(OutboxMessage.id))).all()
+        ]
+
+
+async def test_message_is_rendered_in_the_readers_language(app: BotHarness) -> None:
+    user = await make_worker(app.sessions, 701, locale="km")
+    app.user(701, language_code="en")
+    await _enqueue(app, user)
+    assert await app.deliver() == 1
+    assert app.user(701).messages[-1].text == "hello 1 in km"
+    assert await _statuses(app) == ["sent"]
+    assert await app.deliver() == 0  # nothing sent twice
+
+
+async def test_429_puts_the_message_back_and_pauses(app: BotHarness) -> None:
+    user = await make_worker(app.sessions, 702)
+    app.user(702)
+    await _enqueue(app, user)
+    app.telegram.fail_next("sendMessage", retry_after=3)
+    await app.deliver()
+    async with app.sessions() as s:
+        row = await s.scalar(select(OutboxMessage))
+        assert row is not None and row.status == OutboxStatus.PENDING and row.error == "retry_after"
+        assert row.due_at > utcnow() + timedelta(seconds=2)
+    limiter = app.deliverer.limiter
+    assert limiter._next_global > limiter.clock() + 2  # every chat waits, as Telegram asks
+
+
+async def test_blocked_worker_is_marked_inactive(app: BotHarness) -> None:
+    user = await make_worker(app.sessions, 703)
+    app.user(703)
+    app.telegram.block(703)
+    await _enqueue(app, user)
+    await app.deliver()
+    assert await _statuses(app) == ["blocked"]
+    async with app.sessions() as s:
+        refreshed = await s.get(User, user.id)
+        assert refreshed is not None and not refreshed.active and refreshed.blocked_at is not None
+    await _enqueue(app, user)
+    await app.deliver()
+    assert (await _statuses(app))[-1] == "dropped"
+
+
+@pytest.mark.parametrize(
+    ("kind", "extra", "status"),
+    [
+        ("test.hello", {"expires_at": utcnow() - timedelta(seconds=1)}, "dropped"),
+        ("test.drop", {}, "dropped"),
+        ("test.nobody-renders-this", {}, "failed"),
+    ],
+)
+async def test_messages_that_cannot_be_useful_are_not_sent(
+    app: BotHarness, kind: str, extra: dict[str, object], status: str
+) -> None:
+    user = await make_worker(app.sessions, 704)
+    app.user(704)
+    await _enqueue(app, user, kind, **extra)
+    await app.deliver()
+    assert await _statuses(app) == [status]
+    assert app.user(704).messages == []
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 100.0
+        self.slept: list[float] = []
+
+    def __call__(self) -> float:
+        return self.now
+
+    async def sleep(self, seconds: float) -> None:
+        self.slept.append(round(seconds, 6))
+        self.now += seconds
+
+
+async def test_rate_limiter_paces_one_chat_and_all_chats() -> None:
+    clock = FakeClock()
+    limiter = RateLimiter(per_second=50, per_chat_interval=1.0, clock=clock, sleep=clock.sleep)
+    for _ in range(3):
+        await limiter.wait(1)
+    assert clock.slept == [1.0, 1.0]  # one message a second to one chat
+    clock.slept.clear()
+    for chat in range(2, 7):
+        await limiter.wait(chat)
+    # Other chats are not held back by chat 1, only by the global 50/s pace.
+    assert clock.slept == [0.02] * 4 or sum(clock.slept) <= 0.1
+
+
+async def test_retry_after_pauses_every_chat() -> None:
+    clock = FakeClock()
+    limiter = RateLimiter(per_second=50, per_chat_interval=0, clock=clock, sleep=clock.sleep)
+    limiter.pause(7)
+    await limiter.wait(42)
+    assert clock.slept == [7.0]

@@ -1,0 +1,756 @@
+"""A Telegram-compatible Bot API server that lives in this process.
+
+It serves two purposes with one engine: the demo's phone simulator (no Telegram needed) and the
+tests, where the real aiogram bot talks to it over real HTTP. It speaks the methods workvoice uses
+and validates what Telegram validates (message length, HTML entities, 64-byte callback data,
+"message is not modified", blocked chats), and can answer 429 with ``retry_after``.
+
+Simulated people are ``FakeUser`` objects: they send text, voice, photos and documents, tap
+buttons, and wait for the bot's replies.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import html
+import itertools
+import json
+import re
+import time
+from collections import defaultdict
+from dataclasses import dataclass
+from html.parser import HTMLParser
+from typing import Any
+
+from aiohttp import web
+
+ALLOWED_TAGS = {
+    "b",
+    "strong",
+    "i",
+    "em",
+    "u",
+    "ins",
+    "s",
+    "strike",
+    "del",
+    "span",
+    "tg-spoiler",
+    "a",
+    "code",
+    "pre",
+    "blockquote",
+    "tg-emoji",
+}
+TEXT_LIMIT = 4096
+CAPTION_LIMIT = 1024
+CALLBACK_DATA_LIMIT = 64
+ENTITY = re.compile(r"&(#\d+|#x[0-9a-fA-F]+|lt|gt|amp|quot);")
+
+
+class ApiError(Exception):
+    def __init__(self, code: int, description: str, **parameters: Any) -> None:
+        super().__init__(description)
+        self.code, self.description, self.parameters = code, description, parameters
+
+
+def bad_request(description: str) -> ApiError:
+    return ApiError(400, f"Bad Request: {description}")
+
+
+class _EntityParser(HTMLParser):
+    """Telegram's HTML parse mode: a few tags, properly nested, and only known entities."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.stack: list[str] = []
+        self.text: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag not in ALLOWED_TAGS:
+            raise bad_request(f'can\'t parse entities: Unsupported start tag "{tag}"')
+        if tag == "a" and not dict(attrs).get("href"):
+            raise bad_request('can\'t parse entities: Expected href attribute in an "a" tag')
+        self.stack.append(tag)
+
+    def handle_endtag(self, tag: str) -> None:
+        if not self.stack or self.stack[-1] != tag:
+            raise bad_request(f'can\'t parse entities: Unmatched end tag "{tag}"')
+        self.stack.pop()
+
+    def handle_data(self, data: str) -> None:
+        self.text.append(data)
+
+
+def visible_text(text: str, parse_mode: str | None) -> str:
+    """The text a reader sees, validating HTML like Telegram does."""
+    if (parse_mode or "").upper() != "HTML":
+        return text
+    for match in re.finditer(r"&[^\s;<>&]*;?", text):
+        if not ENTITY.fullmatch(match.group(0)):
+            raise bad_request(
+                f"can't parse entities: Unsupported entity at byte offset {match.start()}"
+            )
+    if re.search(r"<(?![a-zA-Z/])", text):
+        raise bad_request("can't parse entities: Unexpected character '<'")
+    parser = _EntityParser()
+    parser.feed(text)
+    parser.close()
+    if parser.stack:
+        raise bad_request(
+            f"can't parse entities: Can't find end tag corresponding to start tag \"{parser.stack[-1]}\""
+        )
+    return "".join(parser.text)
+
+
+def utf16_len(text: str) -> int:
+    return len(text.encode("utf-16-le")) // 2
+
+
+@dataclass
+class SentMessage:
+    chat_id: int
+    message_id: int
+    text: str | None
+    parse_mode: str | None
+    reply_markup: dict[str, Any] | None
+    method: str
+    document: bytes | None = None
+    filename: str | None = None
+    deleted: bool = False
+
+    def buttons(self) -> list[str]:
+        markup = self.reply_markup or {}
+        rows = markup.get("inline_keyboard") or markup.get("keyboard") or []
+        return [b["text"] if isinstance(b, dict) else str(b) for row in rows for b in row]
+
+    def plain_text(self) -> str:
+        return html.unescape(re.sub(r"<[^>]+>", "", self.text or ""))
+
+
+@dataclass
+class _File:
+    file_id: str
+    content: bytes
+    path: str
+
+
+class FakeTelegram:
+    def __init__(
+        self, *, token: str = "123456:TEST-token", bot_username: str = "workvoice_test_bot"
+    ) -> None:
+        self.token = token
+        self.bot_username = bot_username
+        self.bot_id = int(token.split(":", 1)[0])
+        self.base_url = ""
+        self.sent: list[SentMessage] = []
+        self.commands: dict[str, list[dict[str, Any]]] = {}
+        self.webhook: dict[str, Any] | None = None
+        self.calls: list[tuple[str, dict[str, Any]]] = []
+        self._updates: list[dict[str, Any]] = []
+        self._update_ids = itertools.count(1)
+        self._message_ids: dict[int, itertools.count[int]] = defaultdict(lambda: itertools.count(1))
+        self._current: dict[tuple[int, int], SentMessage] = {}
+        self._chats: dict[int, FakeUser] = {}
+        self._blocked: set[int] = set()
+        self._failures: dict[str, list[int]] = defaultdict(list)
+        self._files: dict[str, _File] = {}
+        self._file_ids = itertools.count(1)
+        self._changed = asyncio.Condition()
+        self._runner: web.AppRunner | None = None
+
+    # -- lifecycle -------------------------------------------------------------------------
+    async def start(self, host: str = "127.0.0.1", port: int = 0) -> None:
+        app = web.Application(client_max_size=60 * 1024 * 1024)
+        app.router.add_route("*", "/bot{token}/{method}", self._handle)
+        app.router.add_get("/file/bot{token}/{path:.+}", self._download)
+        self._runner = web.AppRunner(app, access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, host, port)
+        await site.start()
+        sockets = site._server.sockets  # type: ignore[union-attr]
+        self.base_url = f"http://{host}:{sockets[0].getsockname()[1]}"
+
+    async def stop(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+
+    # -- test controls ---------------------------------------------------------------------
+    def user(
+        self, user_id: int, *, language_code: str = "en", first_name: str = "Worker"
+    ) -> FakeUser:
+        if user_id not in self._chats:
+            self._chats[user_id] = FakeUser(
+                self, user_id, language_code=language_code, first_name=first_name
+            )
+        return self._chats[user_id]
+
+    def fail_next(self, method: str, *, retry_after: int = 1, times: int = 1) -> None:
+        self._failures[method].extend([retry_after] * times)
+
+    def block(self, chat_id: int) -> None:
+        self._blocked.add(chat_id)
+
+    def push_update(self, update: dict[str, Any]) -> int:
+        update.setdefault("update_id", next(self._update_ids))
+        self._updates.append(update)
+        asyncio.get_running_loop().create_task(self._notify())
+        return int(update["update_id"])
+
+    def make_message_update(
+        self, user_id: int, text: str, *, language_code: str = "en", first_name: str = "Worker"
+    ) -> dict[str, Any]:
+        user = self.user(user_id, language_code=language_code, first_name=first_name)
+        return {"update_id": next(self._update_ids), "message": user._message(text=text)}
+
+    def add_file(self, content: bytes, *, suffix: str = "bin") -> str:
+        number = next(self._file_ids)
+        file_id = f"FILE{number:06d}"
+        self._files[file_id] = _File(file_id, content, f"files/{number}.{suffix}")
+        return file_id
+
+    async def _notify(self) -> None:
+        async with self._changed:
+            self._changed.notify_all()
+
+    # -- HTTP ------------------------------------------------------------------------------
+    async def _params(self, request: web.Request) -> dict[str, Any]:
+        if request.content_type == "application/json":
+            body = await request.json()
+            return dict(body) if isinstance(body, dict) else {}
+        params: dict[str, Any] = {}
+        if request.content_type in {"multipart/form-data", "application/x-www-form-urlencoded"}:
+            form = await request.post()
+            for key, value in form.items():
+                if isinstance(value, web.FileField):
+                    params[key] = {"filename": value.filename, "content": value.file.read()}
+                else:
+                    params[key] = _decode(str(value))
+        params.update({k: _decode(v) for k, v in request.query.items()})
+        return params
+
+    async def _handle(self, request: web.Request) -> web.Response:
+        if request.match_info["token"] != self.token:
+            return web.json_response(
+                {"ok": False, "error_code": 401, "description": "Unauthorized"}, status=401
+            )
+        method = request.match_info["method"]
+        handler = getattr(self, f"_m_{method.lower()}", None)
+        if handler is None:
+            return web.json_response(
+                {"ok": False, "error_code": 404, "description": "Not Found"}, status=404
+            )
+        params = await self._params(request)
+        self.calls.append((method, params))
+        try:
+            if self._failures.get(method):
+                retry_after = self._failures[method].pop(0)
+                raise ApiError(
+                    429, f"Too Many Requests: retry after {retry_after}", retry_after=retry_after
+                )
+            result = await handler(params)
+        except ApiError as exc:
+            body: dict[str, Any] = {
+                "ok": False,
+                "error_code": exc.code,
+                "description": exc.description,
+            }
+            if exc.parameters:
+                body["parameters"] = exc.parameters
+            return web.json_response(body, status=exc.code)
+        return web.json_response({"ok": True, "result": result})
+
+    async def _download(self, request: web.Request) -> web.Response:
+        if request.match_info["token"] != self.token:
+            return web.Response(status=401)
+        for stored in self._files.values():
+            if stored.path == request.match_info["path"]:
+                return web.Response(body=stored.content)
+        return web.Response(status=404)
+
+    # -- methods ---------------------------------------------------------------------------
+    def _me(self) -> dict[str, Any]:
+        return {
+            "id": self.bot_id,
+            "is_bot": True,
+            "first_name": "workvoice",
+            "username": self.bot_username,
+            "can_join_groups": False,
+            "can_read_all_group_messages": False,
+            "supports_inline_queries": False,
+        }
+
+    async def _m_getme(self, p: dict[str, Any]) -> Any:
+        return self._me()
+
+    async def _m_getupdates(self, p: dict[str, Any]) -> Any:
+        offset = int(p.get("offset") or 0)
+        limit = int(p.get("limit") or 100)
+        timeout = float(p.get("timeout") or 0)
+        if offset:
+            self._updates = [u for u in self._updates if u["update_id"] >= offset]
+        deadline = time.monotonic() + timeout
+        async with self._changed:
+            while not self._updates and time.monotonic() < deadline:
+                try:
+                    await asyncio.wait_for(
+                        self._changed.wait(), timeout=deadline - time.monotonic()
+                    )
+                except TimeoutError:
+                    break
+        return self._updates[:limit]
+
+    async def _m_deletewebhook(self, p: dict[str, Any]) -> Any:
+        self.webhook = None
+        return True
+
+    async def _m_setwebhook(self, p: dict[str, Any]) -> Any:
+        self.webhook = p
+        return True
+
+    async def _m_getwebhookinfo(self, p: dict[str, Any]) -> Any:
+        return {
+            "url": (self.webhook or {}).get("url", ""),
+            "has_custom_certificate": False,
+            "pending_update_count": len(self._updates),
+        }
+
+    async def _m_setmycommands(self, p: dict[str, Any]) -> Any:
+        self.commands[str(p.get("language_code") or "")] = list(p.get("commands") or [])
+        return True
+
+    async def _m_getmycommands(self, p: dict[str, Any]) -> Any:
+        return self.commands.get(str(p.get("language_code") or ""), [])
+
+    async def _m_deletemycommands(self, p: dict[str, Any]) -> Any:
+        self.commands.pop(str(p.get("language_code") or ""), None)
+        return True
+
+    async def _m_setchatmenubutton(self, p: dict[str, Any]) -> Any:
+        return True
+
+    async def _m_sendchataction(self, p: dict[str, Any]) -> Any:
+        self._chat(p)
+        return True
+
+    async def _m_answercallbackquery(self, p: dict[str, Any]) -> Any:
+        for user in self._chats.values():
+            if str(p.get("callback_query_id", "")).startswith(f"{user.user_id}-"):
+                user.answered_callbacks.append(p)
+        return True
+
+    def _chat(self, p: dict[str, Any]) -> int:
+        try:
+            chat_id = int(p.get("chat_id"))  # type: ignore[arg-type]
+        except (TypeError, ValueError):
+            raise bad_request("chat not found") from None
+        if chat_id not in self._chats:
+            raise bad_request("chat not found")
+        if chat_id in self._blocked:
+            raise ApiError(403, "Forbidden: bot was blocked by the user")
+        return chat_id
+
+    @staticmethod
+    def _check_markup(markup: Any) -> dict[str, Any] | None:
+        if not markup:
+            return None
+        if not isinstance(markup, dict):
+            raise bad_request("can't parse reply keyboard markup JSON object")
+        for row in markup.get("inline_keyboard", []):
+            for button in row:
+                if not button.get("text"):
+                    raise bad_request("text buttons are unallowed in the inline keyboard")
+                data = button.get("callback_data")
+                if data is not None and not (0 < len(str(data).encode()) <= CALLBACK_DATA_LIMIT):
+                    raise bad_request("BUTTON_DATA_INVALID")
+                if data is None and not button.get("url"):
+                    raise bad_request("text buttons are unallowed in the inline keyboard")
+        return markup
+
+    def _store(
+        self, chat_id: int, method: str, text: str | None, p: dict[str, Any], **extra: Any
+    ) -> dict[str, Any]:
+        message = SentMessage(
+            chat_id=chat_id,
+            message_id=next(self._message_ids[chat_id]),
+            text=text,
+            parse_mode=p.get("parse_mode"),
+            reply_markup=self._check_markup(p.get("reply_markup")),
+            method=method,
+            **extra,
+        )
+        self.sent.append(message)
+        self._current[(chat_id, message.message_id)] = message
+        self._chats[chat_id]._arrived()
+        return self._message_json(message)
+
+    def _message_json(self, message: SentMessage) -> dict[str, Any]:
+        user = self._chats[message.chat_id]
+        body: dict[str, Any] = {
+            "message_id": message.message_id,
+            "date": int(time.time()),
+            "chat": {"id": message.chat_id, "type": "private", "first_name": user.first_name},
+            "from": self._me(),
+        }
+        if message.document is not None:
+            body["document"] = {
+                "file_id": f"DOC{message.message_id}",
+                "file_unique_id": f"D{message.message_id}",
+                "file_name": message.filename,
+            }
+            if message.text:
+                body["caption"] = visible_text(message.text, message.parse_mode)
+        elif message.text is not None:
+            body["text"] = visible_text(message.text, message.parse_mode)
+        if message.reply_markup and "inline_keyboard" in message.reply_markup:
+            body["reply_markup"] = message.reply_markup
+        return body
+
+    async def _m_sendmessage(self, p: dict[str, Any]) -> Any:
+        chat_id = self._chat(p)
+        text = str(p.get("text") or "")
+        if not text.strip():
+            raise bad_request("message text is empty")
+        if utf16_len(visible_text(text, p.get("parse_mode"))) > TEXT_LIMIT:
+            raise bad_request("message is too long")
+        return self._store(chat_id, "sendMessage", text, p)
+
+    async def _send_file(self, p: dict[str, Any], method: str, field_name: str) -> Any:
+        chat_id = self._chat(p)
+        caption = p.get("caption")
+        if caption and utf16_len(visible_text(str(caption), p.get("parse_mode"))) > CAPTION_LIMIT:
+            raise bad_request("message caption is too long")
+        upload = p.get(field_name)
+        content = upload["content"] if isinstance(upload, dict) else str(upload).encode()
+        filename = upload["filename"] if isinstance(upload, dict) else str(upload)
+        return self._store(chat_id, method, caption, p, document=content, filename=filename)
+
+    async def _m_senddocument(self, p: dict[str, Any]) -> Any:
+        return await self._send_file(p, "sendDocument", "document")
+
+    async def _m_sendphoto(self, p: dict[str, Any]) -> Any:
+        return await self._send_file(p, "sendPhoto", "photo")
+
+    async def _m_sendvoice(self, p: dict[str, Any]) -> Any:
+        return await self._send_file(p, "sendVoice", "voice")
+
+    def _existing(self, p: dict[str, Any], action: str) -> SentMessage:
+        chat_id = self._chat(p)
+        message = self._current.get((chat_id, int(p.get("message_id") or 0)))
+        if message is None or message.deleted:
+            raise bad_request(f"message to {action} not found")
+        return message
+
+    async def _m_editmessagetext(self, p: dict[str, Any]) -> Any:
+        old = self._existing(p, "edit")
+        text = str(p.get("text") or "")
+        if not text.strip():
+            raise bad_request("message text is empty")
+        if utf16_len(visible_text(text, p.get("parse_mode"))) > TEXT_LIMIT:
+            raise bad_request("message is too long")
+        markup = self._check_markup(p.get("reply_markup"))
+        if text == old.text and markup == old.reply_markup:
+            raise bad_request(
+                "message is not modified: specified new message content and reply markup are "
+                "exactly the same as a current content and reply markup of the message"
+            )
+        return self._replace(
+            old, "editMessageText", text=text, markup=markup, parse_mode=p.get("parse_mode")
+        )
+
+    async def _m_editmessagereplymarkup(self, p: dict[str, Any]) -> Any:
+        old = self._existing(p, "edit")
+        markup = self._check_markup(p.get("reply_markup"))
+        if markup == old.reply_markup:
+            raise bad_request(
+                "message is not modified: specified new message content and reply markup are "
+                "exactly the same as a current content and reply markup of the message"
+            )
+        return self._replace(
+            old, "editMessageReplyMarkup", text=old.text, markup=markup, parse_mode=old.parse_mode
+        )
+
+    def _replace(
+        self,
+        old: SentMessage,
+        method: str,
+        *,
+        text: str | None,
+        markup: dict[str, Any] | None,
+        parse_mode: str | None,
+    ) -> dict[str, Any]:
+        new = SentMessage(
+            chat_id=old.chat_id,
+            message_id=old.message_id,
+            text=text,
+            parse_mode=parse_mode,
+            reply_markup=markup,
+            method=method,
+            document=old.document,
+            filename=old.filename,
+        )
+        self.sent.append(new)
+        self._current[(old.chat_id, old.message_id)] = new
+        self._chats[old.chat_id]._arrived()
+        return self._message_json(new)
+
+    async def _m_deletemessage(self, p: dict[str, Any]) -> Any:
+        message = self._existing(p, "delete")
+        for sent in self.sent:
+            if sent.chat_id == message.chat_id and sent.message_id == message.message_id:
+                sent.deleted = True
+        self._chats[message.chat_id]._arrived()
+        return True
+
+    async def _m_getfile(self, p: dict[str, Any]) -> Any:
+        stored = self._files.get(str(p.get("file_id")))
+        if stored is None:
+            raise bad_request("invalid file_id")
+        return {
+            "file_id": stored.file_id,
+            "file_unique_id": stored.file_id + "u",
+            "file_size": len(stored.content),
+            "file_path": stored.path,
+        }
+
+    async def _m_close(self, p: dict[str, Any]) -> Any:
+        return True
+
+    async def _m_logout(self, p: dict[str, Any]) -> Any:
+        return True
+
+
+def _decode(value: str) -> Any:
+    """aiogram sends nested objects (reply_markup, commands) as JSON strings in form fields."""
+    if value[:1] in "[{":
+        try:
+            return json.loads(value)
+        except ValueError:
+            return value
+    return value
+
+
+class FakeUser:
+    """A simulated worker in a private chat with the bot."""
+
+    def __init__(
+        self, server: FakeTelegram, user_id: int, *, language_code: str, first_name: str
+    ) -> None:
+        self.server, self.user_id, self.chat_id = server, user_id, user_id
+        self.language_code, self.first_name = language_code, first_name
+        self.answered_callbacks: list[dict[str, Any]] = []
+        self._mark = 0  # index into server.sent at the last user action
+        self._seq = itertools.count(1)
+        self._arrival = asyncio.Event()
+        self._callbacks = itertools.count(1)
+
+    # -- what the bot showed -------------------------------------------------------------
+    @property
+    def messages(self) -> list[SentMessage]:
+        return [m for m in self.server.sent if m.chat_id == self.chat_id]
+
+    @property
+    def last(self) -> SentMessage:
+        current = [
+            m for m in self.server._current.values() if m.chat_id == self.chat_id and not m.deleted
+        ]
+        if not current:
+            raise AssertionError("the bot has not sent anything to this chat")
+        return max(current, key=lambda m: m.message_id)
+
+    def _arrived(self) -> None:
+        self._arrival.set()
+
+    def _since_mark(self) -> list[SentMessage]:
+        return [m for m in self.server.sent[self._mark :] if m.chat_id == self.chat_id]
+
+    def transcript(self) -> str:
+        return "\n".join(
+            f"  [{m.method} #{m.message_id}] {m.plain_text()!r} {m.buttons()}"
+            for m in self.messages
+        )
+
+    # -- actions -------------------------------------------------------------------------
+    def _from(self) -> dict[str, Any]:
+        return {
+            "id": self.user_id,
+            "is_bot": False,
+            "first_name": self.first_name,
+            "language_code": self.language_code,
+        }
+
+    def _message(self, **content: Any) -> dict[str, Any]:
+        message = {
+            "message_id": 100_000 + next(self._seq),
+            "date": int(time.time()),
+            "from": self._from(),
+            "chat": {"id": self.chat_id, "type": "private", "first_name": self.first_name},
+            **content,
+        }
+        text = content.get("text")
+        if isinstance(text, str) and text.startswith("/"):
+            command = text.split()[0]
+            message["entities"] = [
+                {"type": "bot_command", "offset": 0, "length": utf16_len(command)}
+            ]
+        return message
+
+    def _push(self, update: dict[str, Any]) -> None:
+        self._mark = len(self.server.sent)
+        self._arrival.clear()
+        self.server.push_update(update)
+
+    async def send(self, text: str) -> None:
+        self._push({"message": self._message(text=text)})
+
+    async def send_voice(
+        self, *, duration: int = 3, content: bytes = b"OggS\x00fake-voice"
+    ) -> None:
+        file_id = self.server.add_file(content, suffix="ogg")
+        self._push(
+            {
+                "message": self._message(
+                    voice={
+                        "file_id": file_id,
+                        "file_unique_id": file_id + "u",
+                        "duration": duration,
+                        "mime_type": "audio/ogg",
+                        "file_size": len(content),
+                    }
+                )
+            }
+        )
+
+    async def send_sticker(self) -> None:
+        self._push(
+            {
+                "message": self._message(
+                    sticker={
+                        "file_id": "STICKER1",
+                        "file_unique_id": "S1",
+                        "type": "regular",
+                        "width": 512,
+                        "height": 512,
+                        "is_animated": False,
+                        "is_video": False,
+                    }
+                )
+            }
+        )
+
+    async def send_photo(
+        self, *, caption: str | None = None, content: bytes = b"\xff\xd8\xff\xe0fake-jpeg"
+    ) -> None:
+        file_id = self.server.add_file(content, suffix="jpg")
+        photo = [
+            {
+                "file_id": file_id,
+                "file_unique_id": file_id + "u",
+                "width": 800,
+                "height": 600,
+                "file_size": len(content),
+            }
+        ]
+        extra = {"caption": caption} if caption else {}
+        self._push({"message": self._message(photo=photo, **extra)})
+
+    async def send_document(
+        self,
+        *,
+        file_name: str = "doc.pdf",
+        mime_type: str = "application/pdf",
+        file_size: int | None = None,
+        content: bytes = b"%PDF-1.4 test",
+    ) -> None:
+        file_id = self.server.add_file(
+            content, suffix=file_name.rsplit(".", 1)[-1] if "." in file_name else "bin"
+        )
+        document = {
+            "file_id": file_id,
+            "file_unique_id": file_id + "u",
+            "file_name": file_name,
+            "mime_type": mime_type,
+            "file_size": file_size if file_size is not None else len(content),
+        }
+        self._push({"message": self._message(document=document)})
+
+    async def tap(self, button_text: str, *, message: SentMessage | None = None) -> None:
+        candidates = (
+            [message]
+            if message is not None
+            else sorted(
+                (
+                    m
+                    for m in self.server._current.values()
+                    if m.chat_id == self.chat_id and not m.deleted
+                ),
+                key=lambda m: m.message_id,
+                reverse=True,
+            )
+        )
+        for candidate in candidates:
+            markup = candidate.reply_markup or {}
+            for row in markup.get("inline_keyboard", []):
+                for button in row:
+                    if button.get("text") == button_text and "callback_data" in button:
+                        await self.tap_data(
+                            button["callback_data"], message_id=candidate.message_id
+                        )
+                        return
+            for row in markup.get("keyboard", []):
+                for button in row:
+                    if (button.get("text") if isinstance(button, dict) else button) == button_text:
+                        await self.send(button_text)
+                        return
+        visible = [b for m in candidates for b in m.buttons()]
+        raise AssertionError(f"no button {button_text!r}; visible buttons: {visible}")
+
+    async def tap_data(self, callback_data: str, *, message_id: int | None = None) -> None:
+        message = self.server._current.get((self.chat_id, message_id or 0))
+        if message is None:
+            current = [m for m in self.server._current.values() if m.chat_id == self.chat_id]
+            message = max(current, key=lambda m: m.message_id) if current else None
+        query: dict[str, Any] = {
+            "id": f"{self.user_id}-{next(self._callbacks)}",
+            "from": self._from(),
+            "chat_instance": str(self.chat_id),
+            "data": callback_data,
+        }
+        if message is not None:
+            query["message"] = self.server._message_json(message)
+        self._push({"callback_query": query})
+
+    # -- waiting -------------------------------------------------------------------------
+    async def wait_reply(
+        self, *, timeout: float = 10.0, contains: str | None = None
+    ) -> SentMessage:
+        deadline = time.monotonic() + timeout
+        seen = 0
+        while True:
+            fresh = self._since_mark()
+            for message in fresh[seen:]:
+                if contains is None or contains in message.plain_text():
+                    return message
+            seen = len(fresh)
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                wanted = f" containing {contains!r}" if contains else ""
+                raise AssertionError(
+                    f"no reply{wanted} within {timeout}s; transcript:\n{self.transcript()}"
+                )
+            self._arrival.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._arrival.wait(), timeout=min(remaining, 0.5))
+
+    async def wait_idle(self, *, quiet: float = 0.3, timeout: float = 10.0) -> list[SentMessage]:
+        deadline = time.monotonic() + timeout
+        count = -1
+        while time.monotonic() < deadline:
+            now = len(self._since_mark())
+            if now == count and now > 0:
+                return self._since_mark()
+            count = now
+            await asyncio.sleep(quiet)
+        return self._since_mark()
