@@ -21,7 +21,10 @@ from workvoice.context import AppContext
 STATIC = Path(__file__).resolve().parent / "static"
 
 # One module per capability, each exposing ``router`` (a FastAPI APIRouter).
-CONSOLE_MODULES: tuple[str, ...] = ("admin.home",)
+CONSOLE_MODULES: tuple[str, ...] = (
+    "admin.home",
+    "admin.simulator",
+)
 
 
 def create_console(ctx: AppContext) -> FastAPI:

@@ -69,7 +69,7 @@ async def new_phone(request: Request, body: NewPhone) -> JSONResponse:
 
 
 @router.get("/api/phones/{phone_id}/messages")
-async def messages(request: Request, phone_id: int, after: int = 0) -> JSONResponse:
+async def messages(request: Request, phone_id: int, after: str = "") -> JSONResponse:
     phone = _phones(request).get(phone_id)
     if phone is None:
         raise HTTPException(status_code=404)

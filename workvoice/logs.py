@@ -14,4 +14,5 @@ def configure_logging(level: str = "INFO") -> None:
     root.setLevel(level)
     # aiogram.event logs every update id at INFO; keep it for debugging only.
     logging.getLogger("aiogram.event").setLevel(max(logging.WARNING, root.level))
-    logging.getLogger("uvicorn.access").setLevel(logging.WARNING)
+    for noisy in ("uvicorn.access", "alembic", "apscheduler", "aiogram.dispatcher"):
+        logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))

@@ -17,6 +17,7 @@
   function bubble(msg, phone) {
     const li = document.createElement("li");
     li.className = "bubble " + (msg.from === "user" ? "mine" : "bot");
+    li.dir = "auto";  // each message reads in its own script's direction
     const text = document.createElement("div");
     text.className = "text";
     if (msg.from === "bot") text.innerHTML = msg.html; else text.textContent = msg.text;
