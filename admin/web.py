@@ -18,7 +18,7 @@ from fastapi import Depends, Request
 from fastapi.templating import Jinja2Templates
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.i18n import current_locale, is_rtl, translations, use_locale
+from bot.i18n import N_, current_locale, is_rtl, translations, use_locale
 from bot.i18n.languages import LANGUAGES
 from bot.storage.models import Staff, StaffRole
 from services.errors import DomainError, Forbidden, NotFound
@@ -45,7 +45,7 @@ class NeedsSecondFactor(Exception):
 class CsrfFailed(DomainError):
     code = "csrf"
     status = 403
-    message = "This form has expired. Please go back, reload the page and try again."
+    message = N_("This form has expired. Please go back, reload the page and try again.")
 
 
 def context(request: Request) -> AppContext:

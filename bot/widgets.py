@@ -5,8 +5,10 @@ Flows never import each other; what they have in common lives here (import-linte
 
 from __future__ import annotations
 
+import contextlib
 from enum import StrEnum
 
+from aiogram.exceptions import TelegramBadRequest
 from aiogram.filters.callback_data import CallbackData
 from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup, Message
 from aiogram.utils.keyboard import InlineKeyboardBuilder
@@ -73,6 +75,15 @@ def home_button() -> InlineKeyboardButton:
     return InlineKeyboardButton(
         text=_("🏠 Main menu"), callback_data=MenuCallback(action=MenuAction.HOME).pack()
     )
+
+
+async def remove_buttons(message: Message) -> None:
+    """Take the buttons off a message once used, so an old tap cannot repeat an answer."""
+    if message.reply_markup is None:
+        return
+    # Too old to edit, already edited or deleted: then there is nothing to take off.
+    with contextlib.suppress(TelegramBadRequest):
+        await message.edit_reply_markup(reply_markup=None)
 
 
 def split_text(text: str, limit: int = TELEGRAM_TEXT_LIMIT) -> list[str]:

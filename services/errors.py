@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot.i18n import gettext
+from bot.i18n import N_, gettext
 
 
 class DomainError(Exception):
     """Raised by services when a request breaks a rule. ``message`` is an untranslated msgid."""
 
     code = "invalid"
-    message = "That could not be done."
+    message = N_("That could not be done.")
     status = 400  # for the console
 
     def __init__(
@@ -31,17 +31,17 @@ class DomainError(Exception):
 
 class NotFound(DomainError):
     code = "not_found"
-    message = "Not found."
+    message = N_("Not found.")
     status = 404
 
 
 class Forbidden(DomainError):
     code = "forbidden"
-    message = "You do not have access to this."
+    message = N_("You do not have access to this.")
     status = 403
 
 
 class Conflict(DomainError):
     code = "conflict"
-    message = "This was changed in the meantime. Please try again."
+    message = N_("This was changed in the meantime. Please try again.")
     status = 409

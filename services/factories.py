@@ -13,6 +13,7 @@ from zoneinfo import available_timezones
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.i18n import N_
 from bot.i18n.languages import LANGUAGES
 from bot.storage.models import Country, Factory
 from services.errors import DomainError, NotFound
@@ -24,7 +25,7 @@ CSV_COLUMNS = ("code", "name", "country", "timezone")
 
 class InvalidFactory(DomainError):
     code = "invalid_factory"
-    message = "Invalid factory: {reason}"
+    message = N_("Invalid factory: {reason}")
 
 
 @cache
@@ -152,7 +153,7 @@ class CsvProblem:
 
 class FactoryImportError(DomainError):
     code = "factory_import"
-    message = "The file was not imported: {count} problem(s)."
+    message = N_("The file was not imported: {count} problem(s).")
 
     def __init__(self, problems: list[CsvProblem]) -> None:
         super().__init__(count=len(problems))

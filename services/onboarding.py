@@ -1,16 +1,40 @@
-"""Workers joining: who they are to the bot, their language, consent and factory.
+"""Workers joining: who they are to the bot, their language, consent, factory and demographics.
 
 Logs about a worker use ``pseudonym(user)`` (the internal row id), never the Telegram id or name.
 """
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from enum import StrEnum
+
+from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.i18n.languages import supported
-from bot.storage.models import User
+from bot.i18n import N_
+from bot.i18n.languages import LANGUAGES, supported
+from bot.storage.models import Factory, Gender, OutboxMessage, User
 from services.clock import utcnow
+from services.errors import DomainError
+from services.factories import get_factory_by_code
+
+
+class AgeBand(StrEnum):
+    UNDER_18 = "under18"
+    FROM_18 = "18-24"
+    FROM_25 = "25-34"
+    FROM_35 = "35-44"
+    FROM_45 = "45plus"
+    UNDISCLOSED = "undisclosed"
+
+
+class UnknownFactory(DomainError):
+    code = "unknown_factory"
+    message = N_("No factory has the code {code}. Please check the poster and try again.")
+
+
+class UnknownLanguage(DomainError):
+    code = "unknown_language"
+    message = N_("This language is not available.")
 
 
 def pseudonym(user: User | None) -> str:
@@ -38,6 +62,70 @@ async def do_register(
     elif not user.active:
         user.active, user.blocked_at = True, None  # they wrote again, so they unblocked the bot
     return user
+
+
+async def do_choose_language(session: AsyncSession, user: User, code: str) -> User:
+    if code not in LANGUAGES:
+        raise UnknownLanguage()
+    user.locale = code
+    await session.flush()
+    return user
+
+
+async def do_consent(session: AsyncSession, user: User) -> User:
+    if user.consent_at is None:
+        user.consent_at = utcnow()
+        await session.flush()
+    return user
+
+
+async def do_attach_factory(session: AsyncSession, user: User, code: str) -> Factory:
+    """Attach the worker to the factory whose poster code they typed or scanned."""
+    factory = await get_factory_by_code(session, code)
+    if factory is None or not factory.active:
+        raise UnknownFactory(code=code.strip()[:32] or "?")
+    user.factory_id = factory.id
+    await session.flush()
+    return factory
+
+
+async def do_set_demographics(
+    session: AsyncSession, user: User, *, gender: str | None = None, age_band: str | None = None
+) -> User:
+    """Coarse demographics for survey breakdowns, only what the worker chose to give."""
+    if gender is not None:
+        user.gender = Gender(gender).value
+    if age_band is not None:
+        user.age_band = AgeBand(age_band).value
+    await session.flush()
+    return user
+
+
+def wants_optional_messages(user: User) -> bool:
+    """News and survey invitations go only to active workers who did not say /stop."""
+    return user.active and user.quiet_since is None and user.consent_at is not None
+
+
+async def do_stop_optional_messages(session: AsyncSession, user: User) -> None:
+    if user.quiet_since is None:
+        user.quiet_since = utcnow()
+        await session.flush()
+
+
+async def do_resume_optional_messages(session: AsyncSession, user: User) -> None:
+    user.quiet_since = None
+    await session.flush()
+
+
+async def do_delete_user(session: AsyncSession, user: User) -> None:
+    """``/delete``: remove the profile and everything queued for the worker.
+
+    Anonymous survey answers hold no link to the person and stay; records that only point at the
+    user (report chat links, committee seats) are unlinked by their foreign keys.
+    """
+    await session.execute(delete(OutboxMessage).where(OutboxMessage.user_id == user.id))
+    await session.delete(user)
+    await session.flush()
 
 
 async def do_mark_blocked(session: AsyncSession, user_id: int) -> None:

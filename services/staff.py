@@ -10,6 +10,7 @@ from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatc
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.i18n import N_
 from bot.storage.models import Country, Staff, StaffCountry, StaffRole
 from services.clock import utcnow
 from services.errors import DomainError
@@ -21,7 +22,7 @@ MIN_PASSWORD = 12
 
 class InvalidStaff(DomainError):
     code = "invalid_staff"
-    message = "Invalid staff account: {reason}"
+    message = N_("Invalid staff account: {reason}")
 
 
 def hash_password(password: str) -> str:

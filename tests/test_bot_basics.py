@@ -5,6 +5,7 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from bot.storage.models import RawUpdate, User
+from tests.factories import make_worker
 from tests.harness import BotHarness
 
 
@@ -16,6 +17,7 @@ async def test_start_gets_a_reply(app: BotHarness) -> None:
 
 
 async def test_unknown_command_gets_a_hint(app: BotHarness) -> None:
+    await make_worker(app.sessions, 502)
     worker = app.user(502)
     await worker.send("/frobnicate")
     reply = await worker.wait_reply(contains="/help")
@@ -23,6 +25,7 @@ async def test_unknown_command_gets_a_hint(app: BotHarness) -> None:
 
 
 async def test_sticker_gets_a_hint_and_nothing_breaks(app: BotHarness) -> None:
+    await make_worker(app.sessions, 503)
     worker = app.user(503)
     await worker.send_sticker()
     reply = await worker.wait_reply()
@@ -30,8 +33,9 @@ async def test_sticker_gets_a_hint_and_nothing_breaks(app: BotHarness) -> None:
 
 
 async def test_forged_callback_data_is_answered_not_crashed(app: BotHarness) -> None:
+    await make_worker(app.sessions, 504)
     worker = app.user(504)
-    await worker.send("/start")
+    await worker.send("/menu")
     await worker.wait_idle()
     await worker.tap_data("zz:not-ours:1")
     reply = await worker.wait_reply()
@@ -40,6 +44,7 @@ async def test_forged_callback_data_is_answered_not_crashed(app: BotHarness) -> 
 
 
 async def test_a_repeated_update_id_is_handled_once(app: BotHarness) -> None:
+    await make_worker(app.sessions, 505)
     update = app.telegram.make_message_update(505, "/frobnicate")
     app.telegram.push_update(dict(update))
     worker = app.user(505)

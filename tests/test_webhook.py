@@ -14,6 +14,7 @@ from bot.storage.db import transaction
 from bot.storage.models import RawUpdate, UpdateStatus
 from tests.conftest import Database
 from tests.console import make_context
+from tests.factories import make_worker
 from tests.harness import BotHarness
 from workvoice.web import create_web_app
 
@@ -50,6 +51,7 @@ async def test_replayed_update_is_handled_once(
     app: BotHarness, db: Database, tmp_path: Path
 ) -> None:
     client, processor = _client(app, db, tmp_path)
+    await make_worker(db.sessions, 602)
     update = app.telegram.make_message_update(602, "/frobnicate")
     headers = {"X-Telegram-Bot-Api-Secret-Token": SECRET}
     first = await client.post("/telegram/webhook", json=update, headers=headers)
@@ -80,6 +82,7 @@ async def test_bad_bodies_are_refused(app: BotHarness, db: Database, tmp_path: P
 
 async def test_stored_but_unhandled_updates_are_recovered(app: BotHarness, db: Database) -> None:
     """The process died after answering 200 and before handling: the next start handles it."""
+    await make_worker(db.sessions, 603)
     update = app.telegram.make_message_update(603, "/frobnicate")
     async with transaction(db.sessions) as s:
         assert await raw_updates.store(s, update["update_id"], update)

@@ -122,6 +122,11 @@ def lazy_gettext(message: str, /, **params: Any) -> LazyProxy:
     return LazyProxy(gettext, message, enable_cache=False, **params)
 
 
+def N_(message: str) -> str:
+    """Mark a message for extraction where it is defined; it is translated where it is shown."""
+    return message
+
+
 # The short names the extractor looks for (see workvoice/i18n_tools.py).
 _ = gettext
 _n = ngettext

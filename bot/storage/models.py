@@ -72,6 +72,8 @@ class User(Base):
     age_band: Mapped[str | None] = mapped_column(String(16))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     blocked_at: Mapped[datetime | None]
+    # Set by /stop: no news or survey invitations until the worker turns them back on.
+    quiet_since: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     factory: Mapped[Factory | None] = relationship(lazy="joined")
