@@ -14,11 +14,9 @@ class DomainError(Exception):
     message = N_("That could not be done.")
     status = 400  # for the console
 
-    def __init__(
-        self, message: str | None = None, /, *, code: str | None = None, **params: Any
-    ) -> None:
+    def __init__(self, message: str | None = None, /, **params: Any) -> None:
+        # ``code`` is a class attribute: keyword arguments are all message parameters.
         self.message = message or type(self).message
-        self.code = code or type(self).code
         self.params = params
         super().__init__(self.code)
 

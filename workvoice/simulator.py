@@ -731,6 +731,8 @@ class FakeUser:
         while True:
             fresh = self._since_mark()
             for message in fresh[seen:]:
+                if message.method == "editMessageReplyMarkup":
+                    continue  # buttons taken off an old message: not something the worker reads
                 if contains is None or contains in message.plain_text():
                     return message
             seen = len(fresh)
@@ -750,7 +752,8 @@ class FakeUser:
         while time.monotonic() < deadline:
             now = len(self._since_mark())
             if now == count and now > 0:
-                return self._since_mark()
+                break
             count = now
             await asyncio.sleep(quiet)
-        return self._since_mark()
+        # Buttons taken off old messages are bookkeeping, not replies: leave them out.
+        return [m for m in self._since_mark() if m.method != "editMessageReplyMarkup"]
