@@ -23,6 +23,11 @@ STATIC = Path(__file__).resolve().parent / "static"
 # One module per capability, each exposing ``router`` (a FastAPI APIRouter).
 CONSOLE_MODULES: tuple[str, ...] = (
     "admin.home",
+    "admin.accounts",
+    "admin.factories",
+    "admin.staff",
+    "admin.audit",
+    "admin.translations",
     "admin.simulator",
 )
 

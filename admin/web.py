@@ -10,6 +10,7 @@ from __future__ import annotations
 import secrets
 import time
 from collections.abc import AsyncIterator, Callable, Iterable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -113,20 +114,58 @@ async def current_staff(request: Request, session: AsyncSession = Depends(db)) -
     if not data.get("mfa") and (staff.role in MFA_REQUIRED or staff.totp_confirmed_at is not None):
         raise NeedsSecondFactor()
     data["seen"] = now
-    request.state.staff = staff
+    remember_viewer(request, staff)
     return staff
 
 
+@dataclass(frozen=True)
+class Viewer:
+    """Who is looking, copied out of the ORM row so error pages can show it after a rollback."""
+
+    id: int
+    email: str
+    role: str
+    locale: str
+
+
+def remember_viewer(request: Request, staff: Staff) -> None:
+    request.state.viewer = Viewer(staff.id, staff.email, staff.role, staff.locale)
+
+
 def require(*roles: StaffRole) -> Callable[..., Any]:
-    """Dependency: the signed-in staff member, if their role is one of ``roles`` (admin always is)."""
-    allowed = set(roles) | {StaffRole.ADMIN}
+    """Dependency: the signed-in staff member, if their role is one of ``roles`` (admin always is).
+
+    The allowed roles are kept on the dependency, so the authorization tests read every route's
+    policy from the app itself.
+    """
+    allowed = frozenset(roles) | {StaffRole.ADMIN}
 
     async def dependency(staff: Staff = Depends(current_staff)) -> Staff:
         if staff.role not in allowed:
             raise Forbidden()
         return staff
 
+    dependency.allowed_roles = allowed  # type: ignore[attr-defined]
     return dependency
+
+
+# Paths anyone may open (sign-in, invitations, the demo simulator); every other route must declare
+# its roles with ``require`` or ``current_staff`` (the authorization tests fail otherwise).
+PUBLIC_PATHS: set[str] = {"/login", "/login/totp", "/invite/{token}", "/logout"}
+
+
+async def pending_staff(request: Request, session: AsyncSession = Depends(db)) -> Staff:
+    """The staff member between password and second factor (or fully signed in)."""
+    staff_id = request.session.get("staff_id")
+    staff = await session.get(Staff, staff_id) if staff_id else None
+    if staff is None or not staff.active:
+        raise NotSignedIn("/")
+    remember_viewer(request, staff)
+    return staff
+
+
+def client_ip(request: Request) -> str | None:
+    return request.client.host if request.client else None
 
 
 def countries_of(staff: Staff) -> frozenset[str] | None:
@@ -147,8 +186,8 @@ def in_scope(staff: Staff, codes: Iterable[str]) -> list[str]:
 
 
 def _locale_for(request: Request) -> str:
-    staff: Staff | None = getattr(request.state, "staff", None)
-    return staff.locale if staff is not None and staff.locale in LANGUAGES else "en"
+    viewer: Viewer | None = getattr(request.state, "viewer", None)
+    return viewer.locale if viewer is not None and viewer.locale in LANGUAGES else "en"
 
 
 _env = jinja2.Environment(
@@ -171,7 +210,7 @@ def render(request: Request, template: str, status_code: int = 200, **values: An
             request,
             template,
             {
-                "staff": getattr(request.state, "staff", None),
+                "viewer": getattr(request.state, "viewer", None),
                 "csrf_token": csrf_token(request),
                 "locale": locale,
                 "rtl": is_rtl(locale),

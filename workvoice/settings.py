@@ -41,6 +41,8 @@ class Settings(BaseSettings):
     console_host: str = "127.0.0.1"
     console_port: Annotated[int, Field(ge=1, le=65535)] = 8080
     public_url: str | None = None
+    # For deep links and poster QR codes when the console runs without the bot in its process.
+    bot_username: str | None = None
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     # Raw Telegram updates carry names and message text: keep them only as long as dedupe needs.
     raw_update_retention_days: Annotated[int, Field(ge=1, le=90)] = 7

@@ -101,6 +101,8 @@ class Staff(Base):
     password_hash: Mapped[str | None] = mapped_column(String(255))  # None until the invite is used
     totp_secret: Mapped[str | None] = mapped_column(String(64))
     totp_confirmed_at: Mapped[datetime | None]
+    # The last 30-second TOTP step accepted: a code cannot be used twice.
+    totp_last_step: Mapped[int | None] = mapped_column(BigInteger)
     locale: Mapped[str] = mapped_column(String(8), default="en")
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     failed_logins: Mapped[int] = mapped_column(Integer, default=0)

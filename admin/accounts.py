@@ -1,0 +1,208 @@
+"""Sign-in with password and TOTP, sign-out, password change and accepting an invitation."""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+from fastapi import APIRouter, Depends, Form, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from admin.web import (
+    client_ip,
+    current_staff,
+    db,
+    end_session,
+    pending_staff,
+    render,
+    start_session,
+    verify_csrf,
+)
+from bot.i18n import gettext as _
+from bot.storage.models import Staff
+from services import accounts, audit
+from services.errors import DomainError
+
+router = APIRouter()
+
+
+def _safe_next(target: str | None) -> str:
+    """Only same-site paths: a sign-in link must not bounce staff to another site."""
+    if (
+        not target
+        or not target.startswith("/")
+        or target.startswith("//")
+        or urlsplit(target).netloc
+    ):
+        return "/"
+    return target
+
+
+@router.get("/login", response_class=HTMLResponse)
+async def login_page(request: Request, next: str = "/", expired: int = 0) -> Response:
+    notice = _("Your session ended. Please sign in again.") if expired else None
+    return render(request, "accounts/login.html", next=_safe_next(next), notice=notice, viewer=None)
+
+
+@router.post("/login", dependencies=[Depends(verify_csrf)])
+async def login(
+    request: Request,
+    email: str = Form("", max_length=254),
+    password: str = Form("", max_length=1024),
+    next: str = Form("/"),
+    session: AsyncSession = Depends(db),
+) -> Response:
+    try:
+        staff = await accounts.check_login(session, email, password, ip=client_ip(request))
+    except DomainError as exc:
+        await session.commit()  # keep the failure count and the audit row
+        return render(
+            request,
+            "accounts/login.html",
+            status_code=exc.status,
+            next=_safe_next(next),
+            error=exc.translated(),
+            email=email,
+            viewer=None,
+        )
+    second = accounts.needs_second_factor(staff)
+    start_session(request, staff, mfa=not second)
+    if second:
+        request.session["next"] = _safe_next(next)
+        return RedirectResponse("/login/totp", status_code=303)
+    await audit.record(session, "login.ok", actor=staff, ip=client_ip(request))
+    return RedirectResponse(_safe_next(next), status_code=303)
+
+
+@router.get("/login/totp", response_class=HTMLResponse)
+async def totp_page(request: Request, staff: Staff = Depends(pending_staff)) -> Response:
+    enrolling = staff.totp_confirmed_at is None
+    qr = accounts.totp_qr_svg(staff) if enrolling else None
+    return render(
+        request,
+        "accounts/totp.html",
+        enrolling=enrolling,
+        qr=qr,
+        secret=accounts.totp_secret(staff) if enrolling else None,
+        viewer=None,
+    )
+
+
+@router.post("/login/totp", dependencies=[Depends(verify_csrf)])
+async def totp_submit(
+    request: Request,
+    code: str = Form("", max_length=12),
+    staff: Staff = Depends(pending_staff),
+    session: AsyncSession = Depends(db),
+) -> Response:
+    try:
+        await accounts.check_totp(session, staff, code, ip=client_ip(request))
+    except DomainError as exc:
+        await session.commit()
+        enrolling = staff.totp_confirmed_at is None
+        return render(
+            request,
+            "accounts/totp.html",
+            status_code=exc.status,
+            error=exc.translated(),
+            enrolling=enrolling,
+            qr=accounts.totp_qr_svg(staff) if enrolling else None,
+            secret=staff.totp_secret if enrolling else None,
+            viewer=None,
+        )
+    target = request.session.pop("next", "/")
+    start_session(request, staff, mfa=True)
+    return RedirectResponse(_safe_next(target), status_code=303)
+
+
+@router.post("/logout", dependencies=[Depends(verify_csrf)])
+async def logout(request: Request) -> Response:
+    end_session(request)
+    return RedirectResponse("/login", status_code=303)
+
+
+@router.get("/account", response_class=HTMLResponse)
+async def account_page(request: Request, staff: Staff = Depends(current_staff)) -> Response:
+    return render(request, "accounts/account.html")
+
+
+@router.post("/account/password", dependencies=[Depends(verify_csrf)])
+async def change_password(
+    request: Request,
+    current: str = Form("", max_length=1024),
+    new: str = Form("", max_length=1024),
+    confirm: str = Form("", max_length=1024),
+    staff: Staff = Depends(current_staff),
+    session: AsyncSession = Depends(db),
+) -> Response:
+    if new != confirm:
+        return render(
+            request,
+            "accounts/account.html",
+            status_code=400,
+            error=_("The two new passwords are not the same."),
+        )
+    try:
+        await accounts.do_change_password(session, staff, current, new)
+    except DomainError as exc:
+        return render(request, "accounts/account.html", status_code=400, error=exc.translated())
+    return render(
+        request, "accounts/account.html", flashes=[("ok", _("Your password was changed."))]
+    )
+
+
+@router.post("/account/language", dependencies=[Depends(verify_csrf)])
+async def change_language(
+    request: Request,
+    locale: str = Form("en", max_length=8),
+    staff: Staff = Depends(current_staff),
+) -> Response:
+    from bot.i18n.languages import LANGUAGES
+
+    if locale in LANGUAGES:
+        staff.locale = locale
+    return RedirectResponse("/account", status_code=303)
+
+
+@router.get("/invite/{token}", response_class=HTMLResponse)
+async def invite_page(
+    request: Request, token: str, session: AsyncSession = Depends(db)
+) -> Response:
+    invited = await accounts.access_invite(session, token)
+    return render(request, "accounts/invite.html", invited=invited, token=token, viewer=None)
+
+
+@router.post("/invite/{token}", dependencies=[Depends(verify_csrf)])
+async def invite_accept(
+    request: Request,
+    token: str,
+    password: str = Form("", max_length=1024),
+    confirm: str = Form("", max_length=1024),
+    session: AsyncSession = Depends(db),
+) -> Response:
+    invited = await accounts.access_invite(session, token)
+    if password != confirm:
+        return render(
+            request,
+            "accounts/invite.html",
+            status_code=400,
+            invited=invited,
+            token=token,
+            error=_("The two passwords are not the same."),
+            viewer=None,
+        )
+    try:
+        staff = await accounts.do_accept_invite(session, token, password)
+    except DomainError as exc:
+        return render(
+            request,
+            "accounts/invite.html",
+            status_code=400,
+            invited=invited,
+            token=token,
+            error=exc.translated(),
+            viewer=None,
+        )
+    second = accounts.needs_second_factor(staff)
+    start_session(request, staff, mfa=not second)
+    return RedirectResponse("/login/totp" if second else "/", status_code=303)

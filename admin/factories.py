@@ -1,0 +1,312 @@
+"""Factories: list, create, edit, CSV import, and each factory's deep link, QR code and poster."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import segno
+from fastapi import APIRouter, Depends, Form, Request, UploadFile
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from admin.web import access_country, context, countries_of, db, render, require, verify_csrf
+from bot.i18n import gettext, is_rtl
+from bot.i18n import gettext as _
+from bot.i18n.languages import LANGUAGES
+from bot.i18n.phrases import POSTER_SCAN, POSTER_TITLE
+from bot.storage.models import Factory, Staff, StaffRole
+from services import audit
+from services.errors import DomainError, NotFound
+from services.factories import (
+    FactoryImportError,
+    FactoryInput,
+    do_add_factory,
+    do_import_factories,
+    do_update_factory,
+    list_countries,
+    list_factories,
+)
+
+router = APIRouter(prefix="/factories")
+VIEW = require(
+    StaffRole.COUNTRY_MANAGER, StaffRole.CASE_HANDLER, StaffRole.ANALYST, StaffRole.ORGANISER
+)
+MANAGE = require(StaffRole.COUNTRY_MANAGER)
+MAX_CSV_BYTES = 2_000_000
+
+
+def deep_link(request: Request, factory: Factory) -> str:
+    ctx = context(request)
+    username = ctx.extras.get("bot_username") or ctx.settings.bot_username or "your_workvoice_bot"
+    return f"https://t.me/{username}?start=f_{factory.code}"
+
+
+def qr_svg(link: str, *, scale: int = 6) -> str:
+    return str(segno.make(link, error="q").svg_inline(scale=scale, dark="#111"))
+
+
+async def _access(session: AsyncSession, staff: Staff, factory_id: int) -> Factory:
+    factory = await session.get(Factory, factory_id)
+    if factory is None:
+        raise NotFound()
+    access_country(staff, factory.country_code)
+    return factory
+
+
+async def _form_page(
+    request: Request,
+    session: AsyncSession,
+    staff: Staff,
+    *,
+    factory: Factory | None,
+    values: dict[str, Any],
+    error: str | None = None,
+    status: int = 200,
+) -> Response:
+    scope = countries_of(staff)
+    countries = [c for c in await list_countries(session) if scope is None or c.code in scope]
+    return render(
+        request,
+        "factories/form.html",
+        status_code=status,
+        factory=factory,
+        values=values,
+        error=error,
+        countries=countries,
+        languages=LANGUAGES,
+    )
+
+
+def _input(
+    code: str, name: str, country: str, timezone: str, size: str, languages: list[str]
+) -> FactoryInput:
+    return FactoryInput(
+        code=code,
+        name=name,
+        country=country,
+        timezone=timezone or None,
+        size=int(size) if size.strip().isdigit() else None,
+        languages=tuple(languages),
+    )
+
+
+@router.get("", response_class=HTMLResponse)
+async def factory_list(
+    request: Request, staff: Staff = Depends(VIEW), session: AsyncSession = Depends(db)
+) -> Response:
+    factories = await list_factories(session, countries=countries_of(staff))
+    return render(
+        request,
+        "factories/list.html",
+        factories=factories,
+        can_manage=staff.role in {StaffRole.ADMIN, StaffRole.COUNTRY_MANAGER},
+    )
+
+
+@router.get("/new", response_class=HTMLResponse)
+async def new_factory(
+    request: Request, staff: Staff = Depends(MANAGE), session: AsyncSession = Depends(db)
+) -> Response:
+    return await _form_page(request, session, staff, factory=None, values={})
+
+
+@router.post("/new", dependencies=[Depends(verify_csrf)])
+async def create_factory(
+    request: Request,
+    code: str = Form("", max_length=64),
+    name: str = Form("", max_length=300),
+    country: str = Form("", max_length=8),
+    timezone: str = Form("", max_length=64),
+    size: str = Form("", max_length=12),
+    languages: list[str] = Form(default_factory=list),
+    staff: Staff = Depends(MANAGE),
+    session: AsyncSession = Depends(db),
+) -> Response:
+    values = {
+        "code": code,
+        "name": name,
+        "country": country,
+        "timezone": timezone,
+        "size": size,
+        "languages": languages,
+    }
+    try:
+        access_country(staff, country.strip().upper())
+        async with session.begin_nested():
+            factory = await do_add_factory(
+                session, _input(code, name, country, timezone, size, languages)
+            )
+    except DomainError as exc:
+        return await _form_page(
+            request, session, staff, factory=None, values=values, error=exc.translated(), status=400
+        )
+    await audit.record(
+        session,
+        "factory.create",
+        actor=staff,
+        object_type="factory",
+        object_id=factory.id,
+        country_code=factory.country_code,
+        code=factory.code,
+    )
+    return RedirectResponse(f"/factories/{factory.id}", status_code=303)
+
+
+@router.get("/import", response_class=HTMLResponse)
+async def import_page(request: Request, staff: Staff = Depends(MANAGE)) -> Response:
+    return render(request, "factories/import.html")
+
+
+@router.post("/import", dependencies=[Depends(verify_csrf)])
+async def import_csv(
+    request: Request,
+    file: UploadFile,
+    staff: Staff = Depends(MANAGE),
+    session: AsyncSession = Depends(db),
+) -> Response:
+    raw = await file.read(MAX_CSV_BYTES + 1)
+    problems: list[str] = []
+    if len(raw) > MAX_CSV_BYTES:
+        problems = [_("The file is larger than 2 MB.")]
+    else:
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError:
+            problems = [_("The file is not UTF-8 text. Save it as 'CSV UTF-8' and try again.")]
+    if not problems:
+        try:
+            async with session.begin_nested():  # all rows or none
+                made = await do_import_factories(session, text)
+                for factory in made:
+                    access_country(staff, factory.country_code)
+        except FactoryImportError as exc:
+            problems = [
+                _("Line {line}: {reason}", line=p.line, reason=p.reason) for p in exc.problems
+            ]
+        except DomainError:
+            problems = [_("The file names a country you do not manage.")]
+    if problems:
+        return render(request, "factories/import.html", status_code=400, problems=problems)
+    await audit.record(
+        session, "factory.import", actor=staff, object_type="factory", count=len(made)
+    )
+    return render(request, "factories/import.html", imported=made)
+
+
+@router.get("/{factory_id}", response_class=HTMLResponse)
+async def factory_page(
+    request: Request,
+    factory_id: int,
+    staff: Staff = Depends(VIEW),
+    session: AsyncSession = Depends(db),
+) -> Response:
+    factory = await _access(session, staff, factory_id)
+    link = deep_link(request, factory)
+    return render(
+        request,
+        "factories/detail.html",
+        factory=factory,
+        link=link,
+        qr=qr_svg(link),
+        can_manage=staff.role in {StaffRole.ADMIN, StaffRole.COUNTRY_MANAGER},
+    )
+
+
+@router.get("/{factory_id}/edit", response_class=HTMLResponse)
+async def edit_factory(
+    request: Request,
+    factory_id: int,
+    staff: Staff = Depends(MANAGE),
+    session: AsyncSession = Depends(db),
+) -> Response:
+    factory = await _access(session, staff, factory_id)
+    values = {
+        "code": factory.code,
+        "name": factory.name,
+        "country": factory.country_code,
+        "timezone": factory.timezone,
+        "size": factory.size or "",
+        "languages": factory.languages,
+    }
+    return await _form_page(request, session, staff, factory=factory, values=values)
+
+
+@router.post("/{factory_id}/edit", dependencies=[Depends(verify_csrf)])
+async def update_factory(
+    request: Request,
+    factory_id: int,
+    code: str = Form("", max_length=64),
+    name: str = Form("", max_length=300),
+    country: str = Form("", max_length=8),
+    timezone: str = Form("", max_length=64),
+    size: str = Form("", max_length=12),
+    languages: list[str] = Form(default_factory=list),
+    staff: Staff = Depends(MANAGE),
+    session: AsyncSession = Depends(db),
+) -> Response:
+    factory = await _access(session, staff, factory_id)
+    values = {
+        "code": code,
+        "name": name,
+        "country": country,
+        "timezone": timezone,
+        "size": size,
+        "languages": languages,
+    }
+    try:
+        access_country(staff, country.strip().upper())
+        async with session.begin_nested():
+            await do_update_factory(
+                session, factory, _input(code, name, country, timezone, size, languages)
+            )
+    except DomainError as exc:
+        return await _form_page(
+            request,
+            session,
+            staff,
+            factory=factory,
+            values=values,
+            error=exc.translated(),
+            status=400,
+        )
+    await audit.record(
+        session,
+        "factory.update",
+        actor=staff,
+        object_type="factory",
+        object_id=factory.id,
+        country_code=factory.country_code,
+    )
+    return RedirectResponse(f"/factories/{factory.id}", status_code=303)
+
+
+@router.get("/{factory_id}/poster", response_class=HTMLResponse)
+async def poster(
+    request: Request,
+    factory_id: int,
+    staff: Staff = Depends(VIEW),
+    session: AsyncSession = Depends(db),
+) -> Response:
+    factory = await _access(session, staff, factory_id)
+    link = deep_link(request, factory)
+    codes = [c for c in (factory.languages or []) if c in LANGUAGES] or [
+        factory.country.default_locale,
+        "en",
+    ]
+    lines = [
+        {
+            "code": c,
+            "rtl": is_rtl(c),
+            "title": gettext(POSTER_TITLE, locale=c),
+            "scan": gettext(POSTER_SCAN, locale=c),
+        }
+        for c in dict.fromkeys(codes)
+    ]
+    return render(
+        request,
+        "factories/poster.html",
+        factory=factory,
+        link=link,
+        qr=qr_svg(link, scale=10),
+        lines=lines,
+    )

@@ -1,0 +1,19 @@
+"""Translation coverage per language and catalog, with the native-review status from REVIEW.md."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import HTMLResponse, Response
+
+from admin.web import render, require
+from bot.storage.models import Staff, StaffRole
+from workvoice.i18n_tools import coverage
+
+router = APIRouter(prefix="/translations")
+
+
+@router.get("", response_class=HTMLResponse)
+async def translations(
+    request: Request, staff: Staff = Depends(require(StaffRole.COUNTRY_MANAGER, StaffRole.ANALYST))
+) -> Response:
+    return render(request, "translations/list.html", rows=coverage())

@@ -1,0 +1,217 @@
+"""Signing in to the console: password, throttling, TOTP enrolment and use, invitations, sign-out."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pyotp
+import pytest
+import time_machine
+from sqlalchemy import select
+
+from bot.storage.models import AuditEvent, Staff
+from tests.console import PASSWORD, ConsoleHarness, csrf_of
+
+
+async def _login(client, email: str, password: str = PASSWORD, next: str = "/"):  # type: ignore[no-untyped-def]
+    page = await client.get("/login")
+    return await client.post(
+        "/login",
+        data={"email": email, "password": password, "next": next, "csrf_token": csrf_of(page.text)},
+    )
+
+
+async def _actions(console: ConsoleHarness) -> list[str]:
+    async with console.sessions() as s:
+        return [
+            e.action for e in (await s.scalars(select(AuditEvent).order_by(AuditEvent.id))).all()
+        ]
+
+
+async def _staff(console: ConsoleHarness, staff_id: int) -> Staff:
+    async with console.sessions() as s:
+        row = await s.get(Staff, staff_id)
+        assert row is not None
+        return row
+
+
+async def test_analyst_signs_in_with_a_password(console: ConsoleHarness) -> None:
+    staff = await console.staff("analyst", ["KH"])
+    client = console.anonymous()
+    r = await _login(client, staff.email.upper(), next="/factories")
+    assert r.status_code == 303 and r.headers["location"] == "/factories"
+    assert (
+        "httponly" in r.headers["set-cookie"].lower()
+        and "samesite=lax" in r.headers["set-cookie"].lower()
+    )
+    assert (await client.get("/")).status_code == 200
+    assert "login.ok" in await _actions(console)
+
+
+async def test_wrong_password_and_unknown_email_get_the_same_answer(
+    console: ConsoleHarness,
+) -> None:
+    staff = await console.staff("analyst", ["KH"])
+    wrong = await _login(console.anonymous(), staff.email, "wrong password!!")
+    unknown = await _login(console.anonymous(), "nobody@example.org", "wrong password!!")
+    assert wrong.status_code == unknown.status_code == 401
+    assert "not right" in wrong.text and "not right" in unknown.text
+
+
+async def test_repeated_failures_pause_the_account(console: ConsoleHarness) -> None:
+    staff = await console.staff("analyst", ["KH"])
+    for _ in range(5):
+        assert (
+            await _login(console.anonymous(), staff.email, "wrong password!!")
+        ).status_code == 401
+    paused = await _login(console.anonymous(), staff.email)  # even the right password waits
+    assert paused.status_code == 429 and "Too many failed attempts" in paused.text
+    with time_machine.travel(datetime.now(UTC) + timedelta(minutes=2)):
+        assert (await _login(console.anonymous(), staff.email)).status_code == 303
+    assert (await _staff(console, staff.id)).failed_logins == 0
+
+
+async def test_case_handler_enrols_totp_then_signs_in_with_it(console: ConsoleHarness) -> None:
+    staff = await console.staff("case_handler", ["BD"])
+    client = console.anonymous()
+    r = await _login(client, staff.email, next="/factories")
+    assert r.headers["location"] == "/login/totp"
+    assert (await client.get("/")).headers[
+        "location"
+    ] == "/login/totp"  # nothing before the 2nd step
+    page = await client.get("/login/totp")
+    assert "<svg" in page.text and "authenticator" in page.text
+    secret = (await _staff(console, staff.id)).totp_secret
+    assert secret and secret in page.text
+    bad = await client.post(
+        "/login/totp", data={"code": "000000", "csrf_token": csrf_of(page.text)}
+    )
+    assert bad.status_code == 401
+    code = pyotp.TOTP(secret).now()
+    ok = await client.post("/login/totp", data={"code": code, "csrf_token": csrf_of(page.text)})
+    assert ok.status_code == 303 and ok.headers["location"] == "/factories"
+    assert (await client.get("/")).status_code == 200
+    assert (await _staff(console, staff.id)).totp_confirmed_at is not None
+
+    # Next time: the same code cannot be replayed; the next one works.
+    again = console.anonymous()
+    await _login(again, staff.email)
+    page = await again.get("/login/totp")
+    assert "<svg" not in page.text
+    replay = await again.post("/login/totp", data={"code": code, "csrf_token": csrf_of(page.text)})
+    assert replay.status_code == 401
+    with time_machine.travel(datetime.now(UTC) + timedelta(seconds=31)):
+        fresh = pyotp.TOTP(secret).now()
+        assert (
+            await again.post("/login/totp", data={"code": fresh, "csrf_token": csrf_of(page.text)})
+        ).status_code == 303
+
+
+async def test_forms_without_csrf_are_refused(console: ConsoleHarness) -> None:
+    staff = await console.staff("analyst", ["KH"])
+    r = await console.anonymous().post("/login", data={"email": staff.email, "password": PASSWORD})
+    assert r.status_code == 403 and "expired" in r.text
+    client = console.client_for(staff)
+    assert (await client.post("/logout", data={"csrf_token": "forged"})).status_code == 403
+
+
+async def test_open_redirects_are_not_followed(console: ConsoleHarness) -> None:
+    staff = await console.staff("analyst", ["KH"])
+    r = await _login(console.anonymous(), staff.email, next="//evil.example/x")
+    assert r.headers["location"] == "/"
+
+
+async def test_logout_ends_the_session(console: ConsoleHarness) -> None:
+    staff = await console.staff("analyst", ["KH"])
+    client = console.anonymous()
+    await _login(client, staff.email)
+    page = await client.get("/")
+    out = await client.post("/logout", data={"csrf_token": csrf_of(page.text)})
+    assert out.status_code == 303
+    assert (await client.get("/")).status_code == 303
+
+
+async def test_password_change(console: ConsoleHarness) -> None:
+    staff = await console.staff("analyst", ["KH"])
+    client = console.client_for(staff)
+    page = await client.get("/account")
+    token = csrf_of(page.text)
+    short = await client.post(
+        "/account/password",
+        data={"current": PASSWORD, "new": "short", "confirm": "short", "csrf_token": token},
+    )
+    assert short.status_code == 400 and "12 characters" in short.text
+    ok = await client.post(
+        "/account/password",
+        data={
+            "current": PASSWORD,
+            "new": "a much longer secret",
+            "confirm": "a much longer secret",
+            "csrf_token": token,
+        },
+    )
+    assert ok.status_code == 200 and "changed" in ok.text
+    assert (
+        await _login(console.anonymous(), staff.email, "a much longer secret")
+    ).status_code == 303
+
+
+async def test_manager_invites_a_handler_who_sets_a_password_and_enrols(
+    console: ConsoleHarness,
+) -> None:
+    manager = await console.staff("country_manager", ["KH"])
+    client = console.client_for(manager)
+    page = await client.get("/staff")
+    r = await client.post(
+        "/staff/invite",
+        data={
+            "email": "new@example.org",
+            "role": "case_handler",
+            "countries": ["KH"],
+            "csrf_token": csrf_of(page.text),
+        },
+    )
+    assert r.status_code == 200
+    link = r.text.split("/invite/")[1].split("<")[0]
+    invitee = console.anonymous()
+    form = await invitee.get(f"/invite/{link}")
+    assert "new@example.org" in form.text
+    done = await invitee.post(
+        f"/invite/{link}",
+        data={
+            "password": "invited person pw",
+            "confirm": "invited person pw",
+            "csrf_token": csrf_of(form.text),
+        },
+    )
+    assert done.status_code == 303 and done.headers["location"] == "/login/totp"
+    assert (await console.anonymous().get(f"/invite/{link}")).status_code == 404  # used up
+
+    # A manager cannot invite into a country they do not manage, nor another manager.
+    page = await client.get("/staff")
+    for data in (
+        {"email": "x@example.org", "role": "analyst", "countries": ["BD"]},
+        {"email": "y@example.org", "role": "country_manager", "countries": ["KH"]},
+    ):
+        refused = await client.post(
+            "/staff/invite", data={**data, "csrf_token": csrf_of(page.text)}
+        )
+        assert "do not have access" in refused.text
+
+
+async def test_audit_log_page_filters(console: ConsoleHarness) -> None:
+    admin = await console.staff("admin")
+    analyst = await console.staff("analyst", ["KH"])
+    await _login(console.anonymous(), analyst.email, "wrong password!!")
+    page = await console.client_for(admin).get("/audit", params={"action": "login.failed"})
+    assert page.status_code == 200 and "login.failed" in page.text and analyst.email in page.text
+    assert (await console.client_for(admin).get("/audit", params={"action": "nothing"})).text.count(
+        "login.failed"
+    ) == 0
+
+
+@pytest.mark.parametrize("path", ["/factories/999999", "/invite/not-a-token", "/factories/abc"])
+async def test_unknown_ids_are_clear_404s(console: ConsoleHarness, path: str) -> None:
+    staff = await console.staff("country_manager", ["KH"])
+    r = await console.client_for(staff).get(path)
+    assert r.status_code in (404, 400) and "Traceback" not in r.text
