@@ -16,7 +16,7 @@ from bot.i18n.languages import LANGUAGES
 from bot.i18n.phrases import POSTER_SCAN, POSTER_TITLE
 from bot.storage.models import Factory, Staff, StaffRole
 from services import audit
-from services.errors import DomainError, NotFound
+from services.errors import DomainError, Forbidden, NotFound
 from services.factories import (
     FactoryImportError,
     FactoryInput,
@@ -77,6 +77,13 @@ async def _form_page(
     )
 
 
+def _check_scope(staff: Staff, country: str) -> None:
+    """A form naming a country outside the staff member's scope is refused, and says why."""
+    scope = countries_of(staff)
+    if scope is not None and country.strip().upper() not in scope:
+        raise Forbidden()
+
+
 def _input(
     code: str, name: str, country: str, timezone: str, size: str, languages: list[str]
 ) -> FactoryInput:
@@ -131,7 +138,7 @@ async def create_factory(
         "languages": languages,
     }
     try:
-        access_country(staff, country.strip().upper())
+        _check_scope(staff, country)
         async with session.begin_nested():
             factory = await do_add_factory(
                 session, _input(code, name, country, timezone, size, languages)
@@ -254,7 +261,7 @@ async def update_factory(
         "languages": languages,
     }
     try:
-        access_country(staff, country.strip().upper())
+        _check_scope(staff, country)
         async with session.begin_nested():
             await do_update_factory(
                 session, factory, _input(code, name, country, timezone, size, languages)

@@ -1,0 +1,130 @@
+"""The authorization matrix, generated from the console's own routes.
+
+Every route declares who may use it (``require(...)``, ``current_staff`` or ``PUBLIC_PATHS``); this
+test reads those declarations from the app, then tries every route as every role, on an object in
+the staff member's country and on one outside it:
+role not allowed → 403; allowed but another country's object → 404; allowed and in scope → not
+refused. A route that declares nothing fails the test, so new pages cannot skip the check.
+"""
+
+from __future__ import annotations
+
+import importlib
+import re
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import pytest
+from fastapi.routing import APIRoute
+
+from admin.app import CONSOLE_MODULES
+from admin.web import PUBLIC_PATHS, current_staff
+from bot.storage.models import StaffRole
+from tests.console import ConsoleHarness
+from tests.factories import make_factory
+
+ROLES = [r.value for r in StaffRole]
+PUBLIC_PREFIXES = ("/simulator",)  # demo only: 404 unless the demo runs
+
+
+def policy(route: APIRoute) -> frozenset[str] | None:
+    """Allowed roles, ``None`` for any signed-in staff; raises if the route declares nothing."""
+
+    def walk(dependant: Any) -> Any:
+        for dep in dependant.dependencies:
+            if hasattr(dep.call, "allowed_roles"):
+                return frozenset(dep.call.allowed_roles)
+            if dep.call is current_staff:
+                return "any"
+            found = walk(dep)
+            if found is not None:
+                return found
+        return None
+
+    found = walk(route.dependant)
+    if found == "any":
+        return None
+    if found is None:
+        raise AssertionError(f"{route.path} declares no access policy")
+    return found  # type: ignore[no-any-return]
+
+
+# How to make an object in (True) or out of (False) the staff member's country, per path parameter.
+# Capabilities adding routes with new parameters add their maker here.
+Maker = Callable[[ConsoleHarness, bool], Awaitable[str]]
+
+
+async def _factory(console: ConsoleHarness, inside: bool) -> str:
+    factory = await make_factory(
+        console.sessions, "IN-1" if inside else "OUT-1", country="BD" if inside else "KH"
+    )
+    return str(factory.id)
+
+
+async def _staff(console: ConsoleHarness, inside: bool) -> str:
+    member = await console.staff(
+        "analyst",
+        ["BD"] if inside else ["KH"],
+        email=f"member-{'in' if inside else 'out'}@example.org",
+    )
+    return str(member.id)
+
+
+PARAM_MAKERS: dict[str, Maker] = {"factory_id": _factory, "staff_id": _staff}
+
+
+def routes(console: ConsoleHarness) -> list[tuple[str, str, APIRoute]]:
+    """Every route of every console module (the app's own list nests them in newer FastAPI)."""
+    found = []
+    every = [r for name in CONSOLE_MODULES for r in importlib.import_module(name).router.routes]
+    for route in every:
+        if not isinstance(route, APIRoute):
+            continue
+        if route.path in PUBLIC_PATHS or route.path.startswith(PUBLIC_PREFIXES):
+            continue
+        for method in sorted(route.methods - {"HEAD"}):
+            found.append((method, route.path, route))
+    return found
+
+
+async def test_every_route_declares_a_policy(console: ConsoleHarness) -> None:
+    paths = routes(console)
+    assert len(paths) >= 15
+    for _, _, route in paths:
+        policy(route)
+
+
+@pytest.mark.parametrize("role", ROLES)
+async def test_authorization_matrix(console: ConsoleHarness, role: str) -> None:
+    staff = await console.staff(role, ["BD"], email=f"matrix-{role}@example.org")
+    client = console.client_for(staff)
+    made: dict[tuple[str, bool], str] = {}
+    checked = 0
+    for method, path, route in routes(console):
+        allowed = policy(route)
+        params = re.findall(r"{(\w+)}", path)
+        for inside in (True, False) if params else (True,):
+            url = path
+            for name in params:
+                if name not in PARAM_MAKERS:
+                    raise AssertionError(
+                        f"no object maker for {{{name}}} in {path}: add one to PARAM_MAKERS"
+                    )
+                key = (name, inside)
+                if key not in made:
+                    made[key] = await PARAM_MAKERS[name](console, inside)
+                url = url.replace("{" + name + "}", made[key])
+            if method == "GET":
+                r = await client.get(url)
+            else:
+                r = await client.request(method, url, data={"csrf_token": client.csrf})  # type: ignore[attr-defined]
+            may = allowed is None or role in allowed
+            where = f"{method} {url} as {role} ({'in' if inside else 'out of'} country)"
+            if not may:
+                assert r.status_code == 403, where
+            elif not inside and role != "admin":
+                assert r.status_code == 404, where
+            else:
+                assert r.status_code not in (401, 403, 404, 500), f"{where}: {r.status_code}"
+            checked += 1
+    assert checked >= 15
