@@ -123,7 +123,7 @@ async def logout(request: Request) -> Response:
 
 @router.get("/account", response_class=HTMLResponse)
 async def account_page(request: Request, staff: Staff = Depends(current_staff)) -> Response:
-    return render(request, "accounts/account.html")
+    return render(request, "accounts/account.html", totp_on=staff.totp_confirmed_at is not None)
 
 
 @router.post("/account/password", dependencies=[Depends(verify_csrf)])
@@ -141,13 +141,23 @@ async def change_password(
             "accounts/account.html",
             status_code=400,
             error=_("The two new passwords are not the same."),
+            totp_on=staff.totp_confirmed_at is not None,
         )
     try:
         await accounts.do_change_password(session, staff, current, new)
     except DomainError as exc:
-        return render(request, "accounts/account.html", status_code=400, error=exc.translated())
+        return render(
+            request,
+            "accounts/account.html",
+            status_code=400,
+            error=exc.translated(),
+            totp_on=staff.totp_confirmed_at is not None,
+        )
     return render(
-        request, "accounts/account.html", flashes=[("ok", _("Your password was changed."))]
+        request,
+        "accounts/account.html",
+        flashes=[("ok", _("Your password was changed."))],
+        totp_on=staff.totp_confirmed_at is not None,
     )
 
 

@@ -215,3 +215,21 @@ async def test_unknown_ids_are_clear_404s(console: ConsoleHarness, path: str) ->
     staff = await console.staff("country_manager", ["KH"])
     r = await console.client_for(staff).get(path)
     assert r.status_code in (404, 400) and "Traceback" not in r.text
+
+
+async def test_country_manager_turns_on_two_step_sign_in(console: ConsoleHarness) -> None:
+    manager = await console.staff("country_manager", ["KH"])
+    client = console.anonymous()
+    assert (await _login(client, manager.email)).headers["location"] == "/"  # optional for managers
+    account = await client.get("/account")
+    assert "Set up two-step sign-in" in account.text
+    page = await client.get("/login/totp")
+    secret = (await _staff(console, manager.id)).totp_secret
+    assert secret
+    r = await client.post(
+        "/login/totp", data={"code": pyotp.TOTP(secret).now(), "csrf_token": csrf_of(page.text)}
+    )
+    assert r.status_code == 303
+    assert "On: you enter a code" in (await client.get("/account")).text
+    # From now on the manager's sign-in asks for the code too.
+    assert (await _login(console.anonymous(), manager.email)).headers["location"] == "/login/totp"
