@@ -19,9 +19,11 @@ from admin.web import (
     verify_csrf,
 )
 from bot.i18n import gettext as _
+from bot.i18n.languages import LANGUAGES
 from bot.storage.models import Staff
 from services import accounts, audit
 from services.errors import DomainError
+from workvoice.i18n_tools import po_path
 
 router = APIRouter()
 
@@ -121,9 +123,31 @@ async def logout(request: Request) -> Response:
     return RedirectResponse("/login", status_code=303)
 
 
+def console_languages() -> list[tuple[str, str]]:
+    """English plus every language whose console catalog exists (translated as a whole)."""
+    return [
+        (code, lang.native_name)
+        for code, lang in LANGUAGES.items()
+        if code == "en" or po_path(code, "console").exists()
+    ]
+
+
+def _account_page(
+    request: Request, staff: Staff, status_code: int = 200, **values: object
+) -> Response:
+    return render(
+        request,
+        "accounts/account.html",
+        status_code=status_code,
+        totp_on=staff.totp_confirmed_at is not None,
+        languages=console_languages(),
+        **values,
+    )
+
+
 @router.get("/account", response_class=HTMLResponse)
 async def account_page(request: Request, staff: Staff = Depends(current_staff)) -> Response:
-    return render(request, "accounts/account.html", totp_on=staff.totp_confirmed_at is not None)
+    return _account_page(request, staff)
 
 
 @router.post("/account/password", dependencies=[Depends(verify_csrf)])
@@ -136,40 +160,21 @@ async def change_password(
     session: AsyncSession = Depends(db),
 ) -> Response:
     if new != confirm:
-        return render(
-            request,
-            "accounts/account.html",
-            status_code=400,
-            error=_("The two new passwords are not the same."),
-            totp_on=staff.totp_confirmed_at is not None,
+        return _account_page(
+            request, staff, 400, error=_("The two new passwords are not the same.")
         )
     try:
         await accounts.do_change_password(session, staff, current, new)
     except DomainError as exc:
-        return render(
-            request,
-            "accounts/account.html",
-            status_code=400,
-            error=exc.translated(),
-            totp_on=staff.totp_confirmed_at is not None,
-        )
-    return render(
-        request,
-        "accounts/account.html",
-        flashes=[("ok", _("Your password was changed."))],
-        totp_on=staff.totp_confirmed_at is not None,
-    )
+        return _account_page(request, staff, 400, error=exc.translated())
+    return _account_page(request, staff, flashes=[("ok", _("Your password was changed."))])
 
 
 @router.post("/account/language", dependencies=[Depends(verify_csrf)])
 async def change_language(
-    request: Request,
-    locale: str = Form("en", max_length=8),
-    staff: Staff = Depends(current_staff),
+    request: Request, locale: str = Form("en", max_length=8), staff: Staff = Depends(current_staff)
 ) -> Response:
-    from bot.i18n.languages import LANGUAGES
-
-    if locale in LANGUAGES:
+    if locale in dict(console_languages()):
         staff.locale = locale
     return RedirectResponse("/account", status_code=303)
 
