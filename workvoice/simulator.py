@@ -49,6 +49,11 @@ CALLBACK_DATA_LIMIT = 64
 ENTITY = re.compile(r"&(#\d+|#x[0-9a-fA-F]+|lt|gt|amp|quot);")
 
 
+# Telegram's update ids only grow for a bot; one sequence per process keeps a restarted fake from
+# reusing ids that the bot already stored as handled.
+_UPDATE_IDS = itertools.count(int(time.time()) % 100_000 * 10_000)
+
+
 class ApiError(Exception):
     def __init__(self, code: int, description: str, **parameters: Any) -> None:
         super().__init__(description)
@@ -149,7 +154,7 @@ class FakeTelegram:
         self.webhook: dict[str, Any] | None = None
         self.calls: list[tuple[str, dict[str, Any]]] = []
         self._updates: list[dict[str, Any]] = []
-        self._update_ids = itertools.count(1)
+        self._update_ids = _UPDATE_IDS
         self._message_ids: dict[int, itertools.count[int]] = defaultdict(lambda: itertools.count(1))
         self._current: dict[tuple[int, int], SentMessage] = {}
         self._chats: dict[int, FakeUser] = {}
