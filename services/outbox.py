@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.storage.db import is_postgres
 from bot.storage.models import OutboxMessage, OutboxStatus
+from services.claims import claim_ids
 from services.clock import utcnow
 
 # A claim older than this is presumed abandoned by a crashed replica and may be taken again.
@@ -75,38 +76,16 @@ async def claim_due(
         or_(OutboxMessage.claimed_at.is_(None), OutboxMessage.claimed_at < now - CLAIM_TIMEOUT),
     )
     order = (OutboxMessage.priority, OutboxMessage.due_at, OutboxMessage.id)
-    if is_postgres(session):
-        ids = (
-            await session.scalars(
-                select(OutboxMessage.id)
-                .where(due)
-                .order_by(*order)
-                .limit(limit)
-                .with_for_update(skip_locked=True)
-            )
-        ).all()
-    else:
-        candidates = (
-            await session.scalars(select(OutboxMessage.id).where(due).order_by(*order).limit(limit))
-        ).all()
-        ids = []
-        for row_id in candidates:
-            # The WHERE repeats the due test: whichever replica updates first wins the row.
-            won = await session.execute(
-                update(OutboxMessage)
-                .where(OutboxMessage.id == row_id, due)
-                .values(claimed_at=now, claimed_by=worker)
-            )
-            if won.rowcount:  # type: ignore[attr-defined]
-                ids.append(row_id)
+    ids = await claim_ids(
+        session,
+        OutboxMessage,
+        due,
+        order_by=order,
+        limit=limit,
+        values={"claimed_at": now, "claimed_by": worker, "attempts": OutboxMessage.attempts + 1},
+    )
     if not ids:
         return []
-    await session.execute(
-        update(OutboxMessage)
-        .where(OutboxMessage.id.in_(ids))
-        .values(claimed_at=now, claimed_by=worker, attempts=OutboxMessage.attempts + 1)
-        .execution_options(synchronize_session=False)
-    )
     return (
         await session.scalars(
             select(OutboxMessage)

@@ -36,9 +36,23 @@ async def purge_raw_updates(ctx: AppContext) -> None:
         log.info("raw_updates.purged count=%s", removed)
 
 
+async def case_tasks(ctx: AppContext) -> None:
+    from services.reports.jobs import run_case_tasks
+
+    await run_case_tasks(ctx)
+
+
+async def purge_closed_cases(ctx: AppContext) -> None:
+    from services.reports.jobs import purge_closed_cases as purge
+
+    await purge(ctx)
+
+
 # Every capability adds its jobs here (deadlines, reminders, invitations, retention).
 JOBS: list[Job] = [
     Job("purge_raw_updates", 3600, purge_raw_updates),
+    Job("case_tasks", 30, case_tasks),
+    Job("purge_closed_cases", 6 * 3600, purge_closed_cases),
 ]
 
 

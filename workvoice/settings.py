@@ -49,6 +49,12 @@ class Settings(BaseSettings):
     # Small-group suppression threshold (DESIGN §4.2): configurable, never below 3.
     suppression_k: Annotated[int, Field(ge=3, le=100)] = 5
     demo: bool = False
+    # Report encryption (sealed boxes). The bot needs only the public key; the console the private
+    # one. Neither set: a pair is generated once into the data directory (laptops and demos).
+    report_public_key: str | None = None
+    report_private_key: SecretStr | None = None
+    report_old_private_keys: SecretStr | None = None  # comma-separated, after a rotation
+    case_retention_days: Annotated[int, Field(ge=30, le=3650)] = 730
 
     @field_validator("bot_token")
     @classmethod

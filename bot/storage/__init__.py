@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import importlib
 
-MODEL_MODULES: tuple[str, ...] = ("bot.storage.models",)
+MODEL_MODULES: tuple[str, ...] = (
+    "bot.storage.models",
+    "bot.storage.reports",
+)
 
 
 def import_all_models() -> None:

@@ -1,0 +1,107 @@
+"""Sealed boxes (libsodium via PyNaCl) for everything a reporter tells us.
+
+Anyone holding the public key can seal; only the private key opens. The bot process is configured
+with the public key alone, so a compromised bot host cannot read past reports. Every ciphertext is
+stored with the id of the key that sealed it, so keys can rotate: new reports use the new public
+key, and the console keeps old private keys (``REPORT_OLD_PRIVATE_KEYS``) to open older ones.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import os
+from dataclasses import dataclass, field
+
+from nacl.exceptions import CryptoError
+from nacl.public import PrivateKey, PublicKey, SealedBox
+
+from bot.i18n import N_
+from services.errors import DomainError
+from workvoice.settings import Settings
+
+
+class CannotDecrypt(DomainError):
+    code = "cannot_decrypt"
+    status = 503
+    message = N_("This server cannot open reports: its private key is not configured.")
+
+
+def key_id(public: PublicKey) -> str:
+    return hashlib.sha256(bytes(public)).hexdigest()[:16]
+
+
+def _b64(data: bytes) -> str:
+    return base64.b64encode(data).decode()
+
+
+def generate_pair() -> tuple[str, str]:
+    """A new (public, private) pair as base64, for ``workvoice keys generate``."""
+    private = PrivateKey.generate()
+    return _b64(bytes(private.public_key)), _b64(bytes(private))
+
+
+@dataclass
+class KeyRing:
+    public: PublicKey
+    private: dict[str, PrivateKey] = field(default_factory=dict)  # key id -> private key
+
+    @property
+    def current_id(self) -> str:
+        return key_id(self.public)
+
+    def seal(self, plaintext: bytes) -> bytes:
+        return SealedBox(self.public).encrypt(plaintext)
+
+    def seal_text(self, text: str) -> bytes:
+        return self.seal(text.encode("utf-8"))
+
+    def open(self, ciphertext: bytes, kid: str) -> bytes:
+        private = self.private.get(kid)
+        if private is None:
+            raise CannotDecrypt()
+        try:
+            return SealedBox(private).decrypt(ciphertext)
+        except CryptoError:
+            raise CannotDecrypt() from None
+
+    def open_text(self, ciphertext: bytes, kid: str) -> str:
+        return self.open(ciphertext, kid).decode("utf-8")
+
+    @property
+    def can_open(self) -> bool:
+        return self.current_id in self.private
+
+
+def _load_private(value: str) -> PrivateKey:
+    return PrivateKey(base64.b64decode(value.strip()))
+
+
+def keyring(settings: Settings) -> KeyRing:
+    """The configured keys, or a pair kept in the data directory when none is configured."""
+    if settings.report_public_key or settings.report_private_key:
+        privates = []
+        if settings.report_private_key is not None:
+            privates.append(_load_private(settings.report_private_key.get_secret_value()))
+        if settings.report_old_private_keys is not None:
+            privates += [
+                _load_private(v)
+                for v in settings.report_old_private_keys.get_secret_value().split(",")
+                if v.strip()
+            ]
+        public = (
+            PublicKey(base64.b64decode(settings.report_public_key))
+            if settings.report_public_key
+            else privates[0].public_key
+        )
+        return KeyRing(public, {key_id(p.public_key): p for p in privates})
+    path = settings.data_dir / "report_key"
+    if path.exists():
+        private = _load_private(path.read_text())
+    else:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        private = PrivateKey.generate()
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            fh.write(_b64(bytes(private)))
+    return KeyRing(private.public_key, {key_id(private.public_key): private})

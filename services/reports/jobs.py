@@ -1,0 +1,165 @@
+"""Scheduled work for cases: deadlines and escalation, critical alerts, reporter check-ins,
+retention. Each due ``CaseTask`` is claimed once (``services.claims``), so replicas never repeat it."""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+from datetime import datetime, timedelta
+
+from sqlalchemy import and_, delete, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.storage.db import is_postgres, transaction
+from bot.storage.models import Staff, StaffCountry, StaffRole
+from bot.storage.reports import Case, CaseTask, ClosedCaseCount
+from services import outbox
+from services.claims import claim_ids
+from services.clock import utcnow
+from services.reports.cases import notify_reporter, record_event
+from services.reports.protocol import State
+from workvoice.context import AppContext
+
+log = logging.getLogger(__name__)
+CLAIM_TIMEOUT = timedelta(minutes=5)
+WORKER = f"{socket.gethostname()}:{os.getpid()}"
+OPEN_BEFORE = {
+    "ack_deadline": {State.NEW},
+    "triage_deadline": {State.NEW, State.ACKNOWLEDGED},
+    "followup_deadline": {State.NEW, State.ACKNOWLEDGED, State.TRIAGED},
+}
+
+
+async def managers_of(session: AsyncSession, country_code: str) -> list[Staff]:
+    """Country managers of the case's country, then admins: who hears about escalations."""
+    rows = await session.scalars(
+        select(Staff).where(
+            Staff.active.is_(True),
+            or_(
+                Staff.role == StaffRole.ADMIN,
+                and_(
+                    Staff.role == StaffRole.COUNTRY_MANAGER,
+                    Staff.id.in_(
+                        select(StaffCountry.staff_id).where(
+                            StaffCountry.country_code == country_code
+                        )
+                    ),
+                ),
+            ),
+        )
+    )
+    return list(rows.all())
+
+
+async def _alert_managers(session: AsyncSession, case: Case, reason: str) -> int:
+    sent = 0
+    for manager in await managers_of(session, case.country_code):
+        if manager.telegram_id is not None:
+            await outbox.enqueue(
+                session,
+                "reports.alert",
+                staff_id=manager.id,
+                priority=5,
+                params={"case_id": case.id, "reason": reason, "severity": case.severity},
+                dedupe_key=f"case-alert:{case.id}:{reason}:{manager.id}",
+            )
+            sent += 1
+    return sent
+
+
+async def handle_task(session: AsyncSession, task: CaseTask, now: datetime) -> str:
+    case = await session.get(Case, task.case_id)
+    if case is None:
+        return "gone"
+    if task.kind == "critical_alert":
+        record_event(case, "escalated", who="system", reason="critical")
+        await _alert_managers(session, case, "critical")
+        return "alerted"
+    if task.kind in OPEN_BEFORE:
+        if case.state not in OPEN_BEFORE[task.kind] or case.pending_close:
+            return "met"
+        case.overdue = True
+        record_event(case, "escalated", who="system", reason=task.kind)
+        await _alert_managers(session, case, task.kind)
+        return "escalated"
+    if task.kind.startswith("checkin_"):
+        if case.state != State.CLOSED:
+            return "reopened"
+        await notify_reporter(
+            session, case, "reports.checkin", kind=task.kind.removeprefix("checkin_")
+        )
+        return "asked"
+    log.warning("case_task.unknown kind=%s", task.kind)
+    return "unknown"
+
+
+async def run_case_tasks(ctx: AppContext, *, now: datetime | None = None, limit: int = 100) -> int:
+    """Claim and handle every due case task; returns how many were handled."""
+    now = now or utcnow()
+    due = and_(
+        CaseTask.done_at.is_(None),
+        CaseTask.due_at <= now,
+        or_(CaseTask.claimed_at.is_(None), CaseTask.claimed_at < now - CLAIM_TIMEOUT),
+    )
+    handled = 0
+    while True:
+        async with transaction(ctx.sessions) as session:
+            ids = await claim_ids(
+                session,
+                CaseTask,
+                due,
+                order_by=(CaseTask.due_at, CaseTask.id),
+                limit=limit,
+                values={"claimed_at": now, "claimed_by": WORKER},
+            )
+        if not ids:
+            return handled
+        for task_id in ids:
+            async with transaction(ctx.sessions) as session:
+                task = await session.get(CaseTask, task_id)
+                if task is None or task.done_at is not None:
+                    continue
+                task.result = await handle_task(session, task, now)
+                task.done_at = now
+                handled += 1
+
+
+async def purge_closed_cases(ctx: AppContext, *, now: datetime | None = None) -> int:
+    """Delete cases closed longer ago than the retention period, keeping only counts."""
+    now = now or utcnow()
+    cutoff = now - timedelta(days=ctx.settings.case_retention_days)
+    async with transaction(ctx.sessions) as session:
+        old = list(
+            (
+                await session.scalars(
+                    select(Case)
+                    .where(Case.state == State.CLOSED, Case.closed_at < cutoff)
+                    .limit(500)
+                    .with_for_update(skip_locked=True)
+                    if is_postgres(session)
+                    else select(Case)
+                    .where(Case.state == State.CLOSED, Case.closed_at < cutoff)
+                    .limit(500)
+                )
+            ).all()
+        )
+        for case in old:
+            key = dict(
+                country_code=case.country_code,
+                month=case.submitted_at.strftime("%Y-%m"),
+                category=case.category,
+                severity=case.severity,
+                outcome=case.outcome or "",
+            )
+            counter = await session.get(ClosedCaseCount, tuple(key.values()))
+            if counter is None:
+                session.add(ClosedCaseCount(**key, count=1))
+            else:
+                counter.count += 1
+            await session.flush()
+        if old:
+            await session.execute(delete(Case).where(Case.id.in_([c.id for c in old])))
+    if old:
+        log.info("cases.purged count=%s", len(old))
+    return len(old)

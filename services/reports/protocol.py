@@ -1,0 +1,177 @@
+"""The remediation protocol as data (DESIGN §5): categories, severity, states, transitions, deadlines.
+
+The console draws its buttons from ``TRANSITIONS``; the services refuse anything not in it.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from enum import StrEnum
+
+
+class Category(StrEnum):
+    """Better Work's compliance clusters plus violence and harassment (ILO C190)."""
+
+    CHILD_LABOUR = "child_labour"
+    DISCRIMINATION = "discrimination"
+    FORCED_LABOUR = "forced_labour"
+    FREEDOM_OF_ASSOCIATION = "association"
+    COMPENSATION = "compensation"
+    CONTRACTS = "contracts"
+    SAFETY = "safety"
+    WORKING_TIME = "working_time"
+    HARASSMENT = "harassment"
+    DORMITORY = "dormitory"
+    OTHER = "other"
+
+
+class Harm(StrEnum):
+    """The structured answer that most decides severity: what happened, in the worker's words' place."""
+
+    SEXUAL_HARASSMENT = "sexual_harassment"
+    PHYSICAL_VIOLENCE = "physical_violence"
+    VERBAL_ABUSE = "verbal_abuse"
+    THREATS = "threats"
+    UNDER_15 = "under_15"
+    UNDER_18_HAZARDOUS = "under_18_hazardous"
+    NOT_ALLOWED_TO_LEAVE = "not_allowed_to_leave"
+    DOCUMENTS_KEPT = "documents_kept"
+    DEBT = "debt"
+    PUNISHED_FOR_UNION = "punished_for_union"
+    UNION_BLOCKED = "union_blocked"
+    UNPAID_WAGES = "unpaid_wages"
+    RETALIATION = "retaliation"
+    CORPORAL_PUNISHMENT = "corporal_punishment"
+    PUNISHED_FOR_LEAVING_DANGER = "punished_for_leaving_danger"
+    OTHER = "other"
+
+
+class Severity(StrEnum):
+    CRITICAL = "critical"
+    HIGH = "high"
+    NORMAL = "normal"
+
+
+SEVERITY_ORDER = {Severity.CRITICAL: 0, Severity.HIGH: 1, Severity.NORMAL: 2}
+
+# Better Work's Zero Tolerance issues: always critical. (Sexual harassment without violence or
+# danger is "other harassment": high.)
+ZERO_TOLERANCE = {
+    Harm.PHYSICAL_VIOLENCE,
+    Harm.UNDER_15,
+    Harm.UNDER_18_HAZARDOUS,
+    Harm.NOT_ALLOWED_TO_LEAVE,
+    Harm.CORPORAL_PUNISHMENT,
+    Harm.PUNISHED_FOR_LEAVING_DANGER,
+    Harm.PUNISHED_FOR_UNION,
+}
+HIGH_HARMS = {
+    Harm.SEXUAL_HARASSMENT,
+    Harm.VERBAL_ABUSE,
+    Harm.THREATS,
+    Harm.UNPAID_WAGES,
+    Harm.RETALIATION,
+    Harm.DOCUMENTS_KEPT,
+    Harm.DEBT,
+    Harm.UNION_BLOCKED,
+}
+
+
+def severity_for(category: Category, harm: Harm | None, *, danger: bool) -> Severity:
+    """Zero Tolerance issues and anyone in danger now are critical; harassment, unpaid wages and
+    retaliation are high; the rest is normal."""
+    if danger or harm in ZERO_TOLERANCE:
+        return Severity.CRITICAL
+    if category in {Category.CHILD_LABOUR, Category.FORCED_LABOUR}:
+        return Severity.CRITICAL
+    if harm in HIGH_HARMS or category == Category.HARASSMENT:
+        return Severity.HIGH
+    return Severity.NORMAL
+
+
+# The structured question per category: which harms a worker can choose from.
+HARMS_BY_CATEGORY: dict[Category, tuple[Harm, ...]] = {
+    Category.HARASSMENT: (
+        Harm.SEXUAL_HARASSMENT,
+        Harm.PHYSICAL_VIOLENCE,
+        Harm.VERBAL_ABUSE,
+        Harm.THREATS,
+        Harm.CORPORAL_PUNISHMENT,
+    ),
+    Category.CHILD_LABOUR: (Harm.UNDER_15, Harm.UNDER_18_HAZARDOUS, Harm.OTHER),
+    Category.FORCED_LABOUR: (
+        Harm.NOT_ALLOWED_TO_LEAVE,
+        Harm.DOCUMENTS_KEPT,
+        Harm.DEBT,
+        Harm.THREATS,
+    ),
+    Category.FREEDOM_OF_ASSOCIATION: (Harm.PUNISHED_FOR_UNION, Harm.UNION_BLOCKED, Harm.OTHER),
+    Category.COMPENSATION: (Harm.UNPAID_WAGES, Harm.OTHER),
+    Category.SAFETY: (Harm.PUNISHED_FOR_LEAVING_DANGER, Harm.OTHER),
+    Category.DISCRIMINATION: (Harm.RETALIATION, Harm.VERBAL_ABUSE, Harm.OTHER),
+    Category.CONTRACTS: (Harm.DOCUMENTS_KEPT, Harm.OTHER),
+    Category.WORKING_TIME: (Harm.OTHER,),
+    Category.DORMITORY: (Harm.THREATS, Harm.OTHER),
+    Category.OTHER: (Harm.OTHER,),
+}
+
+
+class State(StrEnum):
+    NEW = "new"
+    ACKNOWLEDGED = "acknowledged"
+    TRIAGED = "triaged"
+    INVESTIGATING = "investigating"
+    REMEDIATION = "remediation"
+    VERIFICATION = "verification"
+    CLOSED = "closed"
+
+
+class Outcome(StrEnum):
+    RESOLVED = "resolved"
+    UNSUBSTANTIATED = "unsubstantiated"
+    WITHDRAWN = "withdrawn"
+    REFERRED = "referred"
+
+
+# Where a case may go from each state. Closing goes through ``close`` (four eyes may apply);
+# ``reopen`` is the way back from closed (retaliation found at a check-in, or a staff decision).
+TRANSITIONS: dict[State, tuple[State, ...]] = {
+    State.NEW: (State.ACKNOWLEDGED, State.CLOSED),
+    State.ACKNOWLEDGED: (State.TRIAGED, State.CLOSED),
+    State.TRIAGED: (State.INVESTIGATING, State.CLOSED),
+    State.INVESTIGATING: (State.REMEDIATION, State.CLOSED),
+    State.REMEDIATION: (State.VERIFICATION, State.INVESTIGATING, State.CLOSED),
+    State.VERIFICATION: (State.CLOSED, State.REMEDIATION),
+    State.CLOSED: (),
+}
+
+
+class Referral(StrEnum):
+    LABOUR_AUTHORITY = "labour_authority"
+    UNION = "union"
+    BRAND_ALERT = "brand_alert"
+    OTHER_HOTLINE = "other_hotline"
+
+
+# Calendar-hour deadlines from submission (DESIGN §5).
+ACK_DEADLINE = {
+    Severity.CRITICAL: timedelta(hours=24),
+    Severity.HIGH: timedelta(hours=48),
+    Severity.NORMAL: timedelta(days=5),
+}
+TRIAGE_DEADLINE = {
+    Severity.CRITICAL: timedelta(hours=48),
+    Severity.HIGH: timedelta(days=5),
+    Severity.NORMAL: timedelta(days=10),
+}
+CRITICAL_FOLLOW_UP = timedelta(hours=72)
+CHECKINS = (
+    ("outcome", timedelta(days=1)),
+    ("day30", timedelta(days=30)),
+    ("day90", timedelta(days=90)),
+)
+
+
+def needs_second_person(severity: Severity, outcome: Outcome) -> bool:
+    """Four eyes: a critical case, or any case closed as unsubstantiated."""
+    return severity == Severity.CRITICAL or outcome == Outcome.UNSUBSTANTIATED

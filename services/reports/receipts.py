@@ -1,0 +1,116 @@
+"""Receipts: 16 digits shown once, stored as an HMAC lookup key plus an argon2 hash.
+
+The HMAC (keyed with the server secret) finds the case without storing anything guessable: a copy
+of the database alone does not let anyone test receipt numbers. argon2 then verifies. Guessing is
+limited per chat; a wrong and an unknown number get the same answer after the same short delay.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from datetime import datetime, timedelta
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.i18n import N_
+from bot.storage.reports import Case, ReceiptAttempt
+from services.clock import utcnow
+from services.errors import DomainError
+
+_hasher = PasswordHasher(time_cost=3, memory_cost=32 * 1024)
+MAX_FAILURES = 5
+WINDOW = timedelta(minutes=15)
+GUESS_DELAY_SECONDS = 1.0
+
+
+class ReceiptNotFound(DomainError):
+    code = "receipt_not_found"
+    status = 404
+    message = N_("No report matches this number. Check the 16 digits and try again.")
+
+
+class TooManyGuesses(DomainError):
+    code = "receipt_rate_limited"
+    status = 429
+    message = N_("Too many tries. Please wait 15 minutes and try again.")
+
+
+def new_receipt() -> str:
+    """Sixteen random digits in groups of four, easy to write down or read aloud."""
+    digits = "".join(str(secrets.randbelow(10)) for _ in range(16))
+    return format_receipt(digits)
+
+
+def normalise(text: str) -> str | None:
+    digits = "".join(ch for ch in text if ch.isdigit())
+    # Workers may type with their own digits (০১২, ០១២, ٠١٢...): int() reads them all.
+    digits = "".join(str(int(ch)) for ch in digits)
+    return digits if len(digits) == 16 else None
+
+
+def format_receipt(digits: str) -> str:
+    return " ".join(digits[i : i + 4] for i in range(0, 16, 4))
+
+
+def lookup_key(secret_key: str, digits: str) -> str:
+    return hmac.new(secret_key.encode(), f"receipt:{digits}".encode(), hashlib.sha256).hexdigest()
+
+
+def hash_receipt(digits: str) -> str:
+    return _hasher.hash(digits)
+
+
+def _verify(stored: str, digits: str) -> bool:
+    try:
+        return _hasher.verify(stored, digits)
+    except (VerifyMismatchError, VerificationError, InvalidHashError):
+        return False
+
+
+def attempt_key(secret_key: str, chat_ref: str) -> str:
+    return hmac.new(
+        secret_key.encode(), f"attempts:{chat_ref}".encode(), hashlib.sha256
+    ).hexdigest()
+
+
+async def check_attempts(
+    session: AsyncSession, key: str, *, now: datetime | None = None
+) -> ReceiptAttempt:
+    now = now or utcnow()
+    row = await session.get(ReceiptAttempt, key, with_for_update=True)
+    if row is None:
+        row = ReceiptAttempt(key=key, window_start=now, failures=0)
+        session.add(row)
+    elif row.window_start < now - WINDOW:
+        row.window_start, row.failures = now, 0
+    if row.failures >= MAX_FAILURES:
+        raise TooManyGuesses()
+    return row
+
+
+async def access_case_by_receipt(
+    session: AsyncSession, text: str, *, secret_key: str, chat_ref: str, now: datetime | None = None
+) -> Case | None:
+    """The case for a receipt typed by a worker, or None; wrong guesses are counted for this chat.
+
+    It returns rather than raises on a wrong number, so the caller's transaction commits the count
+    (an exception would roll it back and make guessing free). Too many guesses raise at once.
+    """
+    attempts = await check_attempts(session, attempt_key(secret_key, chat_ref), now=now)
+    digits = normalise(text)
+    case = None
+    if digits is not None:
+        case = await session.scalar(
+            select(Case).where(Case.receipt_lookup == lookup_key(secret_key, digits))
+        )
+    if case is None or digits is None or not _verify(case.receipt_hash, digits):
+        attempts.failures += 1
+        await session.flush()
+        return None
+    attempts.failures = 0
+    return case
