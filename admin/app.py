@@ -28,6 +28,7 @@ CONSOLE_MODULES: tuple[str, ...] = (
     "admin.staff",
     "admin.audit",
     "admin.translations",
+    "admin.reports",
     "admin.simulator",
 )
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -52,3 +53,47 @@ async def make_worker(
         user.gender, user.age_band = gender, age_band
         await session.flush()
         return user
+
+
+async def make_case(
+    sessions: async_sessionmaker[AsyncSession],
+    settings: Any,
+    *,
+    telegram_id: int = 8001,
+    country: str = "BD",
+    narrative: str = "They shout at us every day.",
+    **intake: Any,
+) -> Any:
+    """A submitted report, through the real service (keys from ``settings``, as the console has)."""
+    import secrets
+
+    from services.reports.cases import Intake, do_submit_report
+    from services.reports.crypto import keyring
+    from services.reports.protocol import Category, Harm
+
+    factory = await make_factory(sessions, f"{country}-C1", country=country)
+    worker = await make_worker(sessions, telegram_id, factory_code=factory.code, country=country)
+    values: dict[str, Any] = dict(
+        category=Category.HARASSMENT,
+        harm=Harm.VERBAL_ABUSE,
+        narrative=narrative,
+        danger=False,
+        affects_others=None,
+        follow_up_in_chat=True,
+        consent_to_share=False,
+        consent_to_name=False,
+        language="bn",
+        submission_token=secrets.token_hex(12),
+    )
+    values.update(intake)
+    async with transaction(sessions) as session:
+        case, _ = await do_submit_report(
+            session,
+            Intake(**values),
+            keys=keyring(settings),
+            secret_key=settings.effective_secret_key,
+            reporter_user_id=worker.id,
+            factory=factory,
+            country_code=country,
+        )
+        return case

@@ -1,0 +1,363 @@
+"""Case triage: the queue by severity and deadline, the case page, and every protocol action.
+
+Opening a case, downloading evidence and every change are audited (``services.reports.cases``).
+Handlers never see a Telegram id or name: the case holds none to show.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Depends, Form, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from sqlalchemy import case as sql_case
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from admin.web import client_ip, context, countries_of, db, render, require, verify_csrf
+from bot.storage.models import Factory, Staff, StaffCountry, StaffRole
+from bot.storage.reports import Case, CaseEvidence
+from services import audit
+from services.errors import DomainError, NotFound
+from services.reports import cases
+from services.reports.crypto import KeyRing, keyring
+from services.reports.protocol import SEVERITY_ORDER, Category, Outcome, Referral, State
+
+router = APIRouter(prefix="/reports")
+HANDLE = require(StaffRole.COUNTRY_MANAGER, StaffRole.CASE_HANDLER)
+COUNTS = require(StaffRole.COUNTRY_MANAGER, StaffRole.CASE_HANDLER, StaffRole.ANALYST)
+OPEN_STATES = [s.value for s in State if s != State.CLOSED]
+
+
+def keys_for(request: Request) -> KeyRing:
+    ctx = context(request)
+    if "report_keys" not in ctx.extras:
+        ctx.extras["report_keys"] = keyring(ctx.settings)
+    return ctx.extras["report_keys"]  # type: ignore[no-any-return]
+
+
+@router.get("", response_class=HTMLResponse)
+async def queue(
+    request: Request,
+    country: str = "",
+    factory: str = "",
+    category: str = "",
+    state: str = "open",
+    staff: Staff = Depends(HANDLE),
+    session: AsyncSession = Depends(db),
+) -> Response:
+    severity_rank = sql_case(
+        *[(Case.severity == s.value, rank) for s, rank in SEVERITY_ORDER.items()], else_=9
+    )
+    query = select(Case, Factory.code).outerjoin(Factory, Factory.id == Case.factory_id)
+    scope = countries_of(staff)
+    if scope is not None:
+        query = query.where(Case.country_code.in_(scope))
+    if country:
+        query = query.where(Case.country_code == country.upper()[:2])
+    if factory:
+        query = query.where(Factory.code == factory.upper()[:32])
+    if category in {c.value for c in Category}:
+        query = query.where(Case.category == category)
+    if state == "open":
+        query = query.where(Case.state.in_(OPEN_STATES))
+    elif state in {s.value for s in State}:
+        query = query.where(Case.state == state)
+    rows = (
+        await session.execute(
+            query.order_by(Case.overdue.desc(), severity_rank, Case.ack_due_at, Case.id).limit(500)
+        )
+    ).all()
+    await audit.record(session, "case.queue", actor=staff, count=len(rows))
+    return render(
+        request,
+        "reports/queue.html",
+        rows=rows,
+        categories=list(Category),
+        states=list(State),
+        filters={"country": country, "factory": factory, "category": category, "state": state},
+    )
+
+
+@router.get("/counts", response_class=HTMLResponse)
+async def counts(
+    request: Request, staff: Staff = Depends(COUNTS), session: AsyncSession = Depends(db)
+) -> Response:
+    """Numbers without cases, for analysts: groups under the suppression threshold are hidden."""
+    k = context(request).settings.suppression_k
+    query = select(Case.country_code, Case.category, Case.severity, func.count()).group_by(
+        Case.country_code, Case.category, Case.severity
+    )
+    scope = countries_of(staff)
+    if scope is not None:
+        query = query.where(Case.country_code.in_(scope))
+    rows = [
+        (c, cat, sev, n if n >= k else None)
+        for c, cat, sev, n in (await session.execute(query)).all()
+    ]
+    return render(request, "reports/counts.html", rows=rows, k=k)
+
+
+async def _handlers(session: AsyncSession, case: Case) -> list[Staff]:
+    in_country = select(StaffCountry.staff_id).where(StaffCountry.country_code == case.country_code)
+    return list(
+        (
+            await session.scalars(
+                select(Staff)
+                .where(
+                    Staff.active.is_(True),
+                    Staff.role.in_([StaffRole.CASE_HANDLER, StaffRole.COUNTRY_MANAGER]),
+                    Staff.id.in_(in_country),
+                )
+                .order_by(Staff.email)
+            )
+        ).all()
+    )
+
+
+async def _page(
+    request: Request,
+    session: AsyncSession,
+    staff: Staff,
+    case: Case,
+    *,
+    status: int = 200,
+    **values: Any,
+) -> Response:
+    keys = keys_for(request)
+    narrative = error = None
+    history: list[dict[str, Any]] = []
+    try:
+        narrative = keys.open_text(case.narrative, case.key_id) if case.narrative else None
+        history = cases.opened_events(case, keys)
+    except DomainError as exc:
+        error = exc.translated()
+    evidence = (
+        await session.scalars(select(CaseEvidence).where(CaseEvidence.case_id == case.id))
+    ).all()
+    factory = await session.get(Factory, case.factory_id) if case.factory_id else None
+    pending = case.pending_close
+    can_confirm = (
+        bool(pending)
+        and staff.role in cases.CONFIRMING_ROLES
+        and pending["proposed_by"] != staff.id
+    )
+    return render(
+        request,
+        "reports/case.html",
+        status_code=status,
+        case=case,
+        factory=factory,
+        narrative=narrative,
+        history=history,
+        evidence=evidence,
+        targets=[t for t in cases.allowed_targets(case) if t != State.CLOSED],
+        can_close=State.CLOSED in cases.allowed_targets(case) and not pending,
+        can_confirm=can_confirm,
+        outcomes=list(Outcome),
+        referrals=list(Referral),
+        handlers=await _handlers(session, case),
+        key_error=error,
+        **values,
+    )
+
+
+@router.get("/{case_id}", response_class=HTMLResponse)
+async def case_page(
+    request: Request,
+    case_id: int,
+    staff: Staff = Depends(HANDLE),
+    session: AsyncSession = Depends(db),
+) -> Response:
+    case = await cases.access_case(session, staff, case_id, ip=client_ip(request))
+    return await _page(request, session, staff, case)
+
+
+@router.get("/{case_id}/evidence/{evidence_id}")
+async def evidence(
+    request: Request,
+    case_id: int,
+    evidence_id: int,
+    staff: Staff = Depends(HANDLE),
+    session: AsyncSession = Depends(db),
+) -> Response:
+    case = await cases.access_case(session, staff, case_id, audit_view=False)
+    item = await session.get(CaseEvidence, evidence_id)
+    if item is None or item.case_id != case.id:
+        raise NotFound()
+    content = keys_for(request).open(item.content, case.key_id)
+    await audit.record(
+        session,
+        "case.evidence",
+        actor=staff,
+        object_type="case",
+        object_id=case.id,
+        country_code=case.country_code,
+        evidence=item.id,
+        ip=client_ip(request),
+    )
+    extension = {"image/jpeg": "jpg", "image/png": "png", "application/pdf": "pdf"}.get(
+        item.mime_type, "bin"
+    )
+    return Response(
+        content,
+        media_type=item.mime_type,
+        headers={
+            "Content-Disposition": f'attachment; filename="case-{case.id}-evidence-{item.id}.{extension}"',
+            "Cache-Control": "no-store",
+        },
+    )
+
+
+async def _act(
+    request: Request, session: AsyncSession, staff: Staff, case_id: int, action: Any
+) -> Response:
+    """Run one protocol action; on a refusal show the case again with the reason."""
+    case = await cases.access_case(session, staff, case_id, audit_view=False)
+    try:
+        async with session.begin_nested():
+            await action(case)
+    except DomainError as exc:
+        return await _page(request, session, staff, case, status=exc.status, error=exc.translated())
+    return RedirectResponse(f"/reports/{case.id}", status_code=303)
+
+
+@router.post("/{case_id}/transition", dependencies=[Depends(verify_csrf)])
+async def transition(
+    request: Request,
+    case_id: int,
+    to: str = Form(""),
+    note: str = Form("", max_length=2000),
+    staff: Staff = Depends(HANDLE),
+    session: AsyncSession = Depends(db),
+) -> Response:
+    keys = keys_for(request)
+
+    async def act(case: Case) -> None:
+        if to not in {s.value for s in State}:
+            raise cases.TransitionRefused(current=case.state, target=to[:20] or "?")
+        await cases.do_transition(
+            session, case, State(to), actor=staff, note=note.strip() or None, keys=keys
+        )
+
+    return await _act(request, session, staff, case_id, act)
+
+
+@router.post("/{case_id}/close", dependencies=[Depends(verify_csrf)])
+async def close(
+    request: Request,
+    case_id: int,
+    outcome: str = Form(""),
+    note: str = Form("", max_length=2000),
+    staff: Staff = Depends(HANDLE),
+    session: AsyncSession = Depends(db),
+) -> Response:
+    keys = keys_for(request)
+
+    async def act(case: Case) -> None:
+        if outcome not in {o.value for o in Outcome}:
+            raise cases.InvalidReport(reason="choose an outcome")
+        await cases.do_close(
+            session, case, Outcome(outcome), actor=staff, note=note.strip() or None, keys=keys
+        )
+
+    return await _act(request, session, staff, case_id, act)
+
+
+@router.post("/{case_id}/confirm-close", dependencies=[Depends(verify_csrf)])
+async def confirm_close(
+    request: Request,
+    case_id: int,
+    decision: str = Form("confirm"),
+    note: str = Form("", max_length=2000),
+    staff: Staff = Depends(HANDLE),
+    session: AsyncSession = Depends(db),
+) -> Response:
+    keys = keys_for(request)
+
+    async def act(case: Case) -> None:
+        verb = cases.do_confirm_close if decision == "confirm" else cases.do_reject_close
+        await verb(session, case, actor=staff, keys=keys, note=note.strip() or None)
+
+    return await _act(request, session, staff, case_id, act)
+
+
+@router.post("/{case_id}/assign", dependencies=[Depends(verify_csrf)])
+async def assign(
+    request: Request,
+    case_id: int,
+    handler_id: int = Form(0),
+    staff: Staff = Depends(HANDLE),
+    session: AsyncSession = Depends(db),
+) -> Response:
+    async def act(case: Case) -> None:
+        handler = await session.get(Staff, handler_id) if handler_id else None
+        if handler is None:
+            raise cases.InvalidReport(reason="choose a handler")
+        await cases.do_assign(session, case, handler, actor=staff)
+
+    return await _act(request, session, staff, case_id, act)
+
+
+@router.post("/{case_id}/note", dependencies=[Depends(verify_csrf)])
+async def note(
+    request: Request,
+    case_id: int,
+    text: str = Form("", max_length=4000),
+    staff: Staff = Depends(HANDLE),
+    session: AsyncSession = Depends(db),
+) -> Response:
+    keys = keys_for(request)
+    return await _act(
+        request,
+        session,
+        staff,
+        case_id,
+        lambda case: cases.do_add_note(session, case, text, actor=staff, keys=keys),
+    )
+
+
+@router.post("/{case_id}/message", dependencies=[Depends(verify_csrf)])
+async def message(
+    request: Request,
+    case_id: int,
+    text: str = Form("", max_length=4000),
+    staff: Staff = Depends(HANDLE),
+    session: AsyncSession = Depends(db),
+) -> Response:
+    keys = keys_for(request)
+    return await _act(
+        request,
+        session,
+        staff,
+        case_id,
+        lambda case: cases.do_message_reporter(session, case, text, actor=staff, keys=keys),
+    )
+
+
+@router.post("/{case_id}/refer", dependencies=[Depends(verify_csrf)])
+async def refer(
+    request: Request,
+    case_id: int,
+    to: str = Form(""),
+    note: str = Form("", max_length=2000),
+    name_worker: bool = Form(False),
+    staff: Staff = Depends(HANDLE),
+    session: AsyncSession = Depends(db),
+) -> Response:
+    keys = keys_for(request)
+
+    async def act(case: Case) -> None:
+        if to not in {r.value for r in Referral}:
+            raise cases.InvalidReport(reason="choose where the case is referred")
+        await cases.do_refer(
+            session,
+            case,
+            Referral(to),
+            actor=staff,
+            keys=keys,
+            note=note.strip() or None,
+            name_worker=name_worker,
+        )
+
+    return await _act(request, session, staff, case_id, act)
