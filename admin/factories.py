@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 import segno
 from fastapi import APIRouter, Depends, Form, Request, UploadFile
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from pydantic import BaseModel, Field
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from admin.web import access_country, context, countries_of, db, render, require, verify_csrf
@@ -84,19 +85,6 @@ def _check_scope(staff: Staff, country: str) -> None:
         raise Forbidden()
 
 
-def _input(
-    code: str, name: str, country: str, timezone: str, size: str, languages: list[str]
-) -> FactoryInput:
-    return FactoryInput(
-        code=code,
-        name=name,
-        country=country,
-        timezone=timezone or None,
-        size=int(size) if size.strip().isdigit() else None,
-        languages=tuple(languages),
-    )
-
-
 @router.get("", response_class=HTMLResponse)
 async def factory_list(
     request: Request, staff: Staff = Depends(VIEW), session: AsyncSession = Depends(db)
@@ -117,39 +105,51 @@ async def new_factory(
     return await _form_page(request, session, staff, factory=None, values={})
 
 
-@router.post("/new", dependencies=[Depends(verify_csrf)])
-async def create_factory(
+class FactoryForm(BaseModel):
+    code: str = Field("", max_length=64)
+    name: str = Field("", max_length=300)
+    country: str = Field("", max_length=8)
+    timezone: str = Field("", max_length=64)
+    size: str = Field("", max_length=12)
+    languages: list[str] = Field(default_factory=list, max_length=32)
+
+
+async def _save(
     request: Request,
-    code: str = Form("", max_length=64),
-    name: str = Form("", max_length=300),
-    country: str = Form("", max_length=8),
-    timezone: str = Form("", max_length=64),
-    size: str = Form("", max_length=12),
-    languages: list[str] = Form(default_factory=list),
-    staff: Staff = Depends(MANAGE),
-    session: AsyncSession = Depends(db),
+    session: AsyncSession,
+    staff: Staff,
+    form: FactoryForm,
+    factory: Factory | None,
 ) -> Response:
-    values = {
-        "code": code,
-        "name": name,
-        "country": country,
-        "timezone": timezone,
-        "size": size,
-        "languages": languages,
-    }
+    """Create (``factory`` None) or update from the form; on a problem show the form again."""
+    data = FactoryInput(
+        code=form.code,
+        name=form.name,
+        country=form.country,
+        timezone=form.timezone or None,
+        size=int(form.size) if form.size.strip().isdigit() else None,
+        languages=tuple(form.languages),
+    )
     try:
-        _check_scope(staff, country)
+        _check_scope(staff, form.country)
         async with session.begin_nested():
-            factory = await do_add_factory(
-                session, _input(code, name, country, timezone, size, languages)
-            )
+            if factory is None:
+                factory = await do_add_factory(session, data)
+            else:
+                await do_update_factory(session, factory, data)
     except DomainError as exc:
         return await _form_page(
-            request, session, staff, factory=None, values=values, error=exc.translated(), status=400
+            request,
+            session,
+            staff,
+            factory=factory,
+            values=form.model_dump(),
+            error=exc.translated(),
+            status=400,
         )
     await audit.record(
         session,
-        "factory.create",
+        "factory.save",
         actor=staff,
         object_type="factory",
         object_id=factory.id,
@@ -157,6 +157,16 @@ async def create_factory(
         code=factory.code,
     )
     return RedirectResponse(f"/factories/{factory.id}", status_code=303)
+
+
+@router.post("/new", dependencies=[Depends(verify_csrf)])
+async def create_factory(
+    request: Request,
+    form: Annotated[FactoryForm, Form()],
+    staff: Staff = Depends(MANAGE),
+    session: AsyncSession = Depends(db),
+) -> Response:
+    return await _save(request, session, staff, form, None)
 
 
 @router.get("/import", response_class=HTMLResponse)
@@ -242,49 +252,11 @@ async def edit_factory(
 async def update_factory(
     request: Request,
     factory_id: int,
-    code: str = Form("", max_length=64),
-    name: str = Form("", max_length=300),
-    country: str = Form("", max_length=8),
-    timezone: str = Form("", max_length=64),
-    size: str = Form("", max_length=12),
-    languages: list[str] = Form(default_factory=list),
+    form: Annotated[FactoryForm, Form()],
     staff: Staff = Depends(MANAGE),
     session: AsyncSession = Depends(db),
 ) -> Response:
-    factory = await _access(session, staff, factory_id)
-    values = {
-        "code": code,
-        "name": name,
-        "country": country,
-        "timezone": timezone,
-        "size": size,
-        "languages": languages,
-    }
-    try:
-        _check_scope(staff, country)
-        async with session.begin_nested():
-            await do_update_factory(
-                session, factory, _input(code, name, country, timezone, size, languages)
-            )
-    except DomainError as exc:
-        return await _form_page(
-            request,
-            session,
-            staff,
-            factory=factory,
-            values=values,
-            error=exc.translated(),
-            status=400,
-        )
-    await audit.record(
-        session,
-        "factory.update",
-        actor=staff,
-        object_type="factory",
-        object_id=factory.id,
-        country_code=factory.country_code,
-    )
-    return RedirectResponse(f"/factories/{factory.id}", status_code=303)
+    return await _save(request, session, staff, form, await _access(session, staff, factory_id))
 
 
 @router.get("/{factory_id}/poster", response_class=HTMLResponse)

@@ -38,7 +38,7 @@ async def test_manager_adds_a_factory_and_sees_its_qr_code(console: ConsoleHarne
             await s.scalar(
                 select(func.count())
                 .select_from(AuditEvent)
-                .where(AuditEvent.action == "factory.create")
+                .where(AuditEvent.action == "factory.save")
             )
             == 1
         )

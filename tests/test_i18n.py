@@ -115,8 +115,8 @@ def _edit(path: Path, msgid: str, new: str | None = None, *, fuzzy: bool = False
     ("change", "problem"),
     [
         ({"new": "{factory} ?"}, "placeholders"),
-        ({"new": "<b>gone"}, "never closed"),
-        ({"new": "<blink>x</blink> {factory}"}, "not allowed"),
+        ({"new": "<b>gone"}, "can't parse entities"),
+        ({"new": "<blink>x</blink> {factory}"}, "Unsupported start tag"),
         ({"new": ""}, "untranslated"),
         ({"fuzzy": True}, "fuzzy"),
     ],

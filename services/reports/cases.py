@@ -88,6 +88,29 @@ class Intake:
     submission_token: str
 
 
+async def _audit(
+    session: AsyncSession, case: Case, action: str, actor: Staff, **detail: Any
+) -> None:
+    await audit.record(
+        session,
+        action,
+        actor=actor,
+        object_type="case",
+        object_id=case.id,
+        country_code=case.country_code,
+        **detail,
+    )
+
+
+def _clean_text(text: str, what: str) -> str:
+    text = text.strip()
+    if not text:
+        raise InvalidReport(reason=f"the {what} is empty")
+    if len(text) > MESSAGE_LIMIT:
+        raise TextTooLong(limit=MESSAGE_LIMIT)
+    return text
+
+
 def check_intake(data: Intake) -> Intake:
     if data.harm is not None and data.harm not in HARMS_BY_CATEGORY[data.category]:
         raise InvalidReport(reason="the answer does not belong to this kind of problem")
@@ -225,15 +248,7 @@ async def access_case(
     if staff.role != StaffRole.ADMIN and case.country_code not in staff.country_codes:
         raise NotFound()
     if audit_view:
-        await audit.record(
-            session,
-            "case.view",
-            actor=staff,
-            object_type="case",
-            object_id=case.id,
-            country_code=case.country_code,
-            ip=ip,
-        )
+        await _audit(session, case, "case.view", staff, ip=ip)
     return case
 
 
@@ -265,15 +280,7 @@ async def do_transition(
     record_event(
         case, "transition", actor=actor, from_state=current, to_state=target, text=note, keys=keys
     )
-    await audit.record(
-        session,
-        "case.transition",
-        actor=actor,
-        object_type="case",
-        object_id=case.id,
-        country_code=case.country_code,
-        to=target.value,
-    )
+    await _audit(session, case, "case.transition", actor, to=target.value)
     await notify_reporter(session, case, "reports.update", state=target.value)
     await session.flush()
     return case
@@ -307,15 +314,7 @@ async def do_close(
             text=note,
             keys=keys,
         )
-        await audit.record(
-            session,
-            "case.close_proposed",
-            actor=actor,
-            object_type="case",
-            object_id=case.id,
-            country_code=case.country_code,
-            outcome=outcome.value,
-        )
+        await _audit(session, case, "case.close_proposed", actor, outcome=outcome.value)
         await session.flush()
         return case
     return await _finish_close(session, case, outcome, actor=actor, note=note, keys=keys)
@@ -349,14 +348,7 @@ async def do_reject_close(
         raise SecondPersonNeeded()
     case.pending_close = None
     record_event(case, "close_rejected", actor=actor, text=note, keys=keys)
-    await audit.record(
-        session,
-        "case.close_rejected",
-        actor=actor,
-        object_type="case",
-        object_id=case.id,
-        country_code=case.country_code,
-    )
+    await _audit(session, case, "case.close_rejected", actor)
     await session.flush()
     return case
 
@@ -385,16 +377,7 @@ async def _finish_close(
         text=note,
         keys=keys,
     )
-    await audit.record(
-        session,
-        "case.close",
-        actor=actor,
-        object_type="case",
-        object_id=case.id,
-        country_code=case.country_code,
-        outcome=outcome.value,
-        confirmed=confirmed,
-    )
+    await _audit(session, case, "case.close", actor, outcome=outcome.value, confirmed=confirmed)
     for kind, after in CHECKINS:
         _schedule(session, case, f"checkin_{kind}", now + after)
     await notify_reporter(
@@ -456,35 +439,16 @@ async def do_assign(session: AsyncSession, case: Case, handler: Staff, *, actor:
         raise Forbidden()
     case.assigned_staff_id = handler.id
     record_event(case, "assigned", actor=actor, to_staff=handler.id)
-    await audit.record(
-        session,
-        "case.assign",
-        actor=actor,
-        object_type="case",
-        object_id=case.id,
-        country_code=case.country_code,
-        to_staff=handler.id,
-    )
+    await _audit(session, case, "case.assign", actor, to_staff=handler.id)
     await session.flush()
 
 
 async def do_add_note(
     session: AsyncSession, case: Case, text: str, *, actor: Staff, keys: KeyRing
 ) -> None:
-    text = text.strip()
-    if not text:
-        raise InvalidReport(reason="the note is empty")
-    if len(text) > MESSAGE_LIMIT:
-        raise TextTooLong(limit=MESSAGE_LIMIT)
+    text = _clean_text(text, "note")
     record_event(case, "note", actor=actor, text=text, keys=keys)
-    await audit.record(
-        session,
-        "case.note",
-        actor=actor,
-        object_type="case",
-        object_id=case.id,
-        country_code=case.country_code,
-    )
+    await _audit(session, case, "case.note", actor)
     await session.flush()
 
 
@@ -504,16 +468,7 @@ async def do_refer(
     record_event(
         case, "referral", actor=actor, to=to.value, worker_named=name_worker, text=note, keys=keys
     )
-    await audit.record(
-        session,
-        "case.refer",
-        actor=actor,
-        object_type="case",
-        object_id=case.id,
-        country_code=case.country_code,
-        to=to.value,
-        worker_named=name_worker,
-    )
+    await _audit(session, case, "case.refer", actor, to=to.value, worker_named=name_worker)
     await session.flush()
 
 
@@ -521,20 +476,9 @@ async def do_message_reporter(
     session: AsyncSession, case: Case, text: str, *, actor: Staff, keys: KeyRing
 ) -> CaseEvent:
     """A handler writes to the anonymous reporter; the bot delivers it if they follow in a chat."""
-    text = text.strip()
-    if not text:
-        raise InvalidReport(reason="the message is empty")
-    if len(text) > MESSAGE_LIMIT:
-        raise TextTooLong(limit=MESSAGE_LIMIT)
+    text = _clean_text(text, "message")
     event = record_event(case, "message_to_reporter", actor=actor, text=text, keys=keys)
-    await audit.record(
-        session,
-        "case.message",
-        actor=actor,
-        object_type="case",
-        object_id=case.id,
-        country_code=case.country_code,
-    )
+    await _audit(session, case, "case.message", actor)
     await session.flush()
     await notify_reporter(session, case, "reports.message", event_id=event.id)
     return event
@@ -543,11 +487,7 @@ async def do_message_reporter(
 async def do_reporter_message(
     session: AsyncSession, case: Case, text: str, *, keys: KeyRing
 ) -> CaseEvent:
-    text = text.strip()
-    if not text:
-        raise InvalidReport(reason="the message is empty")
-    if len(text) > MESSAGE_LIMIT:
-        raise TextTooLong(limit=MESSAGE_LIMIT)
+    text = _clean_text(text, "message")
     event = record_event(case, "message_from_reporter", who="reporter", text=text, keys=keys)
     await session.flush()
     return event
