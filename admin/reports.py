@@ -331,7 +331,14 @@ async def message(
         session,
         staff,
         case_id,
-        lambda case: cases.do_message_reporter(session, case, text, actor=staff, keys=keys),
+        lambda case: cases.do_message_reporter(
+            session,
+            case,
+            text,
+            actor=staff,
+            keys=keys,
+            secret_key=context(request).settings.effective_secret_key,
+        ),
     )
 
 

@@ -99,3 +99,32 @@ def test_create_staff_refuses_bad_input(
     env = {"WORKVOICE_DATABASE_URL": db.url, "WORKVOICE_DATA_DIR": str(tmp_path)}
     out = wv("create-staff", "--email", "a@example.org", *args, env=env)
     assert out.returncode == 1 and says in out.stderr
+
+
+def test_keys_generate_and_rotate_keep_old_reports_readable(tmp_path: Path) -> None:
+    import base64
+
+    from services.reports.crypto import keyring
+    from workvoice.settings import load_settings
+
+    first = dict(line.split("=", 1) for line in wv("keys", "generate").stdout.split())
+    sealed = keyring(
+        load_settings(data_dir=tmp_path, report_public_key=first["WORKVOICE_REPORT_PUBLIC_KEY"])
+    )
+    secret = sealed.seal_text("old report")
+    env = {
+        "WORKVOICE_REPORT_PRIVATE_KEY": first["WORKVOICE_REPORT_PRIVATE_KEY"],
+        "WORKVOICE_DATA_DIR": str(tmp_path),
+    }
+    rotated = dict(line.split("=", 1) for line in wv("keys", "rotate", env=env).stdout.split())
+    assert rotated["WORKVOICE_REPORT_OLD_PRIVATE_KEYS"] == first["WORKVOICE_REPORT_PRIVATE_KEY"]
+    console = keyring(
+        load_settings(
+            data_dir=tmp_path,
+            report_private_key=rotated["WORKVOICE_REPORT_PRIVATE_KEY"],
+            report_old_private_keys=rotated["WORKVOICE_REPORT_OLD_PRIVATE_KEYS"],
+        )
+    )
+    assert console.open_text(secret, sealed.current_id) == "old report"
+    assert console.current_id != sealed.current_id
+    assert len(base64.b64decode(rotated["WORKVOICE_REPORT_PUBLIC_KEY"])) == 32

@@ -31,8 +31,10 @@ from services.reports.cases import (
     do_message_reporter,
     do_refer,
     do_reopen_as_retaliation,
+    do_reporter_message,
     do_submit_report,
     do_transition,
+    messages_for_reporter,
     opened_events,
 )
 from services.reports.crypto import CannotDecrypt, KeyRing, generate_pair, keyring
@@ -314,13 +316,26 @@ async def test_messages_reach_only_reporters_who_follow_in_their_chat(
         for case_id in (in_chat.id, by_receipt.id):
             case = await access_case(s, handler, case_id)
             await do_message_reporter(
-                s, case, "Which line do you work on?", actor=handler, keys=keys
+                s, case, "Which line do you work on?", actor=handler, keys=keys, secret_key=SECRET
             )
     async with db.sessions() as s:
         rows = (await s.scalars(select(OutboxMessage))).all()
         assert [(r.kind, r.params["case_id"]) for r in rows] == [("reports.message", in_chat.id)]
         raw = (await s.execute(text("SELECT * FROM case_events"))).all()
         assert "Which line" not in repr(raw)
+    async with db.sessions() as s:
+        stored = await s.get(Case, in_chat.id)
+        assert stored is not None
+        await do_reporter_message(
+            s, stored, "Line 4, the night shift.", keys=keys, secret_key=SECRET
+        )
+        # The reporter's view (what the bot can open with the server secret alone) has both sides.
+        assert [(text_, mine) for _, text_, mine in messages_for_reporter(stored, SECRET)] == [
+            ("Which line do you work on?", True),
+            ("Line 4, the night shift.", False),
+        ]
+        with pytest.raises(CannotDecrypt):
+            messages_for_reporter(stored, "another server's secret")
 
 
 async def test_missed_acknowledgement_escalates_once_with_two_replicas(

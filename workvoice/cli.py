@@ -268,6 +268,45 @@ def factory_import(csv_file: Path) -> None:
 
 
 @main.group()
+def keys() -> None:
+    """Report encryption keys (sealed boxes): generate a pair, rotate."""
+
+
+@keys.command("generate")
+def keys_generate() -> None:
+    """Print a new key pair for WORKVOICE_REPORT_PUBLIC_KEY / WORKVOICE_REPORT_PRIVATE_KEY."""
+    from services.reports.crypto import generate_pair
+
+    public, private = generate_pair()
+    click.echo(f"WORKVOICE_REPORT_PUBLIC_KEY={public}")
+    click.echo(f"WORKVOICE_REPORT_PRIVATE_KEY={private}")
+    click.echo(
+        "# Give the bot only the public key; keep the private key on the console host.", err=True
+    )
+
+
+@keys.command("rotate")
+def keys_rotate() -> None:
+    """Print a new pair and the settings that keep older reports readable."""
+    from services.reports.crypto import generate_pair
+
+    settings = _settings()
+    public, private = generate_pair()
+    old = [
+        v for v in (settings.report_private_key, settings.report_old_private_keys) if v is not None
+    ]
+    old_value = ",".join(v.get_secret_value() for v in old)
+    click.echo(f"WORKVOICE_REPORT_PUBLIC_KEY={public}")
+    click.echo(f"WORKVOICE_REPORT_PRIVATE_KEY={private}")
+    click.echo(f"WORKVOICE_REPORT_OLD_PRIVATE_KEYS={old_value}")
+    click.echo(
+        "# New reports use the new public key at once; the console opens older ones with the old "
+        "private keys. Restart the bot and the console with these settings.",
+        err=True,
+    )
+
+
+@main.group()
 def i18n() -> None:
     """Translation catalogs: extract, update, compile, check."""
 

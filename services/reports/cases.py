@@ -21,7 +21,7 @@ from services import audit, outbox
 from services.clock import utcnow
 from services.errors import DomainError, Forbidden, NotFound
 from services.reports import receipts
-from services.reports.crypto import KeyRing
+from services.reports.crypto import KeyRing, open_for_reporter, seal_for_reporter
 from services.reports.protocol import (
     ACK_DEADLINE,
     CHECKINS,
@@ -473,22 +473,57 @@ async def do_refer(
 
 
 async def do_message_reporter(
-    session: AsyncSession, case: Case, text: str, *, actor: Staff, keys: KeyRing
+    session: AsyncSession, case: Case, text: str, *, actor: Staff, keys: KeyRing, secret_key: str
 ) -> CaseEvent:
-    """A handler writes to the anonymous reporter; the bot delivers it if they follow in a chat."""
+    """A handler writes to the anonymous reporter.
+
+    Two sealed copies: one for the console (the case key) and one the bot can open to show the
+    reporter (``seal_for_reporter``). It is delivered in their chat if they chose that, and shown
+    when they check with their receipt otherwise.
+    """
     text = _clean_text(text, "message")
-    event = record_event(case, "message_to_reporter", actor=actor, text=text, keys=keys)
+    event = record_event(
+        case,
+        "message_to_reporter",
+        actor=actor,
+        text=text,
+        keys=keys,
+        for_reporter=seal_for_reporter(secret_key, text),
+    )
     await _audit(session, case, "case.message", actor)
     await session.flush()
     await notify_reporter(session, case, "reports.message", event_id=event.id)
     return event
 
 
+def messages_for_reporter(case: Case, secret_key: str) -> list[tuple[datetime, str, bool]]:
+    """The conversation as the reporter sees it: (when, text, from the handler?)."""
+    out = []
+    for event in case.events:
+        if event.kind == "message_to_reporter" and "for_reporter" in event.detail:
+            out.append(
+                (event.at, open_for_reporter(secret_key, event.detail["for_reporter"]), True)
+            )
+        elif event.kind == "message_from_reporter" and "for_reporter" in event.detail:
+            out.append(
+                (event.at, open_for_reporter(secret_key, event.detail["for_reporter"]), False)
+            )
+    return out
+
+
 async def do_reporter_message(
-    session: AsyncSession, case: Case, text: str, *, keys: KeyRing
+    session: AsyncSession, case: Case, text: str, *, keys: KeyRing, secret_key: str
 ) -> CaseEvent:
+    """The reporter answers the handler (from their chat or after checking with the receipt)."""
     text = _clean_text(text, "message")
-    event = record_event(case, "message_from_reporter", who="reporter", text=text, keys=keys)
+    event = record_event(
+        case,
+        "message_from_reporter",
+        who="reporter",
+        text=text,
+        keys=keys,
+        for_reporter=seal_for_reporter(secret_key, text),
+    )
     await session.flush()
     return event
 

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 
 from nacl.exceptions import CryptoError
 from nacl.public import PrivateKey, PublicKey, SealedBox
+from nacl.secret import SecretBox
 
 from bot.i18n import N_
 from services.errors import DomainError
@@ -105,3 +106,20 @@ def keyring(settings: Settings) -> KeyRing:
         with os.fdopen(fd, "w") as fh:
             fh.write(_b64(bytes(private)))
     return KeyRing(private.public_key, {key_id(private.public_key): private})
+
+
+def reporter_box(secret_key: str) -> SecretBox:
+    """Encrypts what a handler writes *to* a reporter, so the bot (which has the server secret but
+    not the private key) can show it to them, while it stays encrypted at rest."""
+    return SecretBox(hashlib.sha256(f"workvoice:reporter-messages:{secret_key}".encode()).digest())
+
+
+def seal_for_reporter(secret_key: str, text: str) -> str:
+    return base64.b64encode(reporter_box(secret_key).encrypt(text.encode("utf-8"))).decode()
+
+
+def open_for_reporter(secret_key: str, sealed: str) -> str:
+    try:
+        return reporter_box(secret_key).decrypt(base64.b64decode(sealed)).decode("utf-8")
+    except (CryptoError, ValueError):
+        raise CannotDecrypt() from None
