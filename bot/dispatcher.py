@@ -27,6 +27,7 @@ log = logging.getLogger(__name__)
 # catch-all for anything no flow took, so it stays last.
 FLOW_MODULES: tuple[str, ...] = (
     "bot.flows.onboarding",
+    "bot.flows.reports",
     "bot.flows.basics",
 )
 

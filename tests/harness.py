@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import tempfile
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 from aiogram import Bot, Dispatcher
@@ -19,7 +21,9 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot.delivery import Deliverer, RateLimiter
 from bot.dispatcher import create_dispatcher
 from bot.runtime import ALLOWED_UPDATES, create_bot
+from tests.console import TEST_SECRET
 from tests.telegram_fake import FakeTelegram, FakeUser
+from workvoice.settings import Settings, load_settings
 
 
 class SessionsProxy:
@@ -40,7 +44,10 @@ _dispatcher: Dispatcher | None = None
 def shared_dispatcher() -> tuple[Dispatcher, SessionsProxy]:
     global _dispatcher
     if _dispatcher is None:
-        _dispatcher = create_dispatcher(_proxy, default_locale="en")  # type: ignore[arg-type]
+        settings = load_settings(
+            data_dir=Path(tempfile.mkdtemp(prefix="wv-bot-")), secret_key=TEST_SECRET
+        )
+        _dispatcher = create_dispatcher(_proxy, default_locale="en", settings=settings)  # type: ignore[arg-type]
     return _dispatcher, _proxy
 
 
@@ -57,6 +64,10 @@ class BotHarness:
         self.deliverer = Deliverer(
             bot, sessions, limiter=RateLimiter(per_second=10_000, per_chat_interval=0)
         )
+
+    @property
+    def settings(self) -> Settings:
+        return self.dp.workflow_data["settings"]  # type: ignore[no-any-return]
 
     def user(
         self, user_id: int, *, language_code: str = "en", first_name: str = "Worker"

@@ -510,7 +510,7 @@ async def resume_messages(query: CallbackQuery, session: AsyncSession, user: Use
 @router.message(Command("menu"))
 async def menu(message: Message, user: User | None, state: FSMContext) -> None:
     if user is not None and user.onboarded:
-        await state.set_state(None)  # leaving an unfinished optional step is fine
+        await state.clear()  # leaving a step or an unsent report keeps nothing of it
     await show_step(message, user, state)
 
 

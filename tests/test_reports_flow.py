@@ -1,0 +1,291 @@
+"""A worker reports through the bot, anonymously, and follows up with the receipt (DESIGN §5)."""
+
+from __future__ import annotations
+
+from sqlalchemy import func, select, text
+
+from bot.i18n import gettext
+from bot.storage.reports import Case
+from services.reports.crypto import keyring
+from tests.console import ConsoleHarness, csrf_of
+from tests.factories import make_worker
+from tests.harness import BotHarness
+
+STORY = "সুপারভাইজার প্রতিদিন আমাকে খারাপ কথা বলে এবং গায়ে হাত দেয়"
+
+
+def t(message: str, **params: object) -> str:
+    return gettext(message, locale="bn", **params)
+
+
+async def file_report(
+    app: BotHarness, telegram_id: int, *, follow: str = "🔢 Receipt number only", danger: str = "No"
+) -> str:
+    worker = app.user(telegram_id, language_code="bn")
+    await worker.send("/report")
+    await worker.wait_reply()
+    await worker.tap(t("Harassment, violence or abuse"))
+    await worker.wait_reply(contains=t("What happened?"))
+    await worker.tap(t("Sexual harassment"))
+    await worker.wait_reply()
+    await worker.send(STORY)
+    await worker.wait_reply()
+    await worker.tap(t("Skip"))
+    await worker.wait_reply()
+    await worker.tap(t(danger))
+    await worker.wait_idle()
+    await worker.tap(t("Yes"))
+    await worker.wait_reply()
+    await worker.tap(t(follow))
+    await worker.wait_reply()
+    await worker.tap(t("No"))
+    review = await worker.wait_reply()
+    assert t("Sexual harassment") in review.plain_text()
+    await worker.tap(t("✅ Send report"))
+    receipt_reply = await worker.wait_reply()
+    async with app.sessions() as s:  # the receipt is only ever shown for a case already committed
+        assert await s.scalar(select(func.count()).select_from(Case)) >= 1
+    await worker.wait_idle()
+    receipt_message = receipt_reply.plain_text()
+    digits = "".join(ch for ch in receipt_message if ch.isdigit())
+    assert len(digits) == 16, receipt_message
+    return digits
+
+
+async def test_bangla_worker_reports_and_follows_up_with_the_receipt(
+    app: BotHarness, tmp_path: object
+) -> None:
+    await make_worker(app.sessions, 4001, locale="bn")
+    receipt = await file_report(app, 4001)
+    async with app.sessions() as s:
+        case = await s.scalar(select(Case))
+        assert case is not None and (case.severity, case.language, case.reporter_user_id) == (
+            "high",
+            "bn",
+            None,
+        )
+        raw = (await s.execute(text("SELECT * FROM cases"))).all()
+        assert STORY not in repr(raw)  # only ciphertext at rest
+        assert keyring(app.settings).open_text(case.narrative or b"", case.key_id) == STORY
+
+    # A handler acknowledges and asks a question in the console (same database, same secret).
+    from tests.console import make_context
+
+    console = ConsoleHarness(make_context(app.sessions, None, app.settings.data_dir))
+    console.ctx.settings = app.settings
+    handler = await console.staff("case_handler", ["BD"])
+    client = console.client_for(handler)
+    queue = await client.get("/reports")
+    assert f"/reports/{case.id}" in queue.text and "high" in queue.text
+    page = await client.get(f"/reports/{case.id}")
+    assert STORY in page.text
+    token = csrf_of(page.text)
+    await client.post(
+        f"/reports/{case.id}/transition", data={"to": "acknowledged", "csrf_token": token}
+    )
+    await client.post(
+        f"/reports/{case.id}/message",
+        data={"text": "Which line do you work on?", "csrf_token": token},
+    )
+    assert await app.deliver() == 0  # an anonymous reporter is not messaged in a chat
+
+    # The worker checks from a different phone with the receipt, reads the question and answers.
+    other = app.user(4002, language_code="bn")
+    await make_worker(app.sessions, 4002, locale="bn")
+    await other.send("/follow")
+    await other.wait_reply()
+    await other.send("1234 5678 9012 3456")
+    wrong = await other.wait_reply()
+    assert wrong.plain_text() == t(
+        "No report matches this number. Check the 16 digits and try again."
+    )
+    await other.send(receipt)
+    shown = await other.wait_reply()
+    assert (
+        "Which line do you work on?" in shown.plain_text() and t("received") in shown.plain_text()
+    )
+    await other.tap(t("✍️ Write to the case handler"))
+    await other.wait_reply()
+    await other.send("লাইন ৪, রাতের শিফট")
+    await other.wait_reply(contains=t("Your message was sent to the case handler."))
+    await other.wait_idle()
+    page = await client.get(f"/reports/{case.id}")
+    assert "লাইন ৪, রাতের শিফট" in page.text
+    token = csrf_of(page.text)
+    await client.post(
+        f"/reports/{case.id}/close", data={"outcome": "resolved", "csrf_token": token}
+    )
+    await other.send("/follow")
+    await other.wait_reply()
+    await other.send(receipt)
+    closed = await other.wait_reply()
+    assert (
+        t("closed") in closed.plain_text()
+        and t("✍️ Write to the case handler") not in closed.buttons()
+    )
+    await console.close()
+
+
+async def test_danger_shows_helplines_at_once_and_makes_it_critical(app: BotHarness) -> None:
+    await make_worker(app.sessions, 4003, locale="bn")
+    worker = app.user(4003, language_code="bn")
+    await file_report(app, 4003, danger="Yes", follow="💬 In this chat")
+    assert any("999" in m.plain_text() for m in worker.messages)  # Bangladesh's emergency number
+    async with app.sessions() as s:
+        case = await s.scalar(select(Case))
+        assert (
+            case is not None and case.severity == "critical" and case.reporter_user_id is not None
+        )
+
+
+async def test_replayed_send_creates_one_case(app: BotHarness) -> None:
+    await make_worker(app.sessions, 4004, locale="bn")
+    await file_report(app, 4004)
+    worker = app.user(4004)
+    send = next(m for m in reversed(worker.messages) if t("✅ Send report") in str(m.reply_markup))
+    data = send.reply_markup["inline_keyboard"][0][0]["callback_data"]  # type: ignore[index]
+    await worker.tap_data(data, message_id=send.message_id)  # a second tap on the old button
+    await worker.wait_idle()
+    async with app.sessions() as s:
+        assert await s.scalar(select(func.count()).select_from(Case)) == 1
+
+
+async def test_cancel_keeps_nothing_and_unknown_input_is_reasked(app: BotHarness) -> None:
+    await make_worker(app.sessions, 4005, locale="bn")
+    worker = app.user(4005, language_code="bn")
+    await worker.send("/report")
+    await worker.wait_reply()
+    await worker.send_sticker()
+    assert (await worker.wait_reply()).plain_text() == t(
+        "Please use the buttons above, or tap Cancel."
+    )
+    await worker.tap(t("✖️ Cancel"))
+    assert (await worker.wait_reply()).plain_text() == t(
+        "Your report was not sent. Nothing was kept."
+    )
+    async with app.sessions() as s:
+        assert await s.scalar(select(func.count()).select_from(Case)) == 0
+
+
+async def test_handler_message_reaches_a_chat_follower(app: BotHarness) -> None:
+    await make_worker(app.sessions, 4006, locale="bn")
+    await file_report(app, 4006, follow="💬 In this chat")
+    from services.reports.cases import do_message_reporter
+    from tests.console import ConsoleHarness, make_context
+
+    console = ConsoleHarness(make_context(app.sessions, None, app.settings.data_dir))
+    handler = await console.staff("case_handler", ["BD"])
+    async with app.sessions() as s:
+        case = await s.scalar(select(Case))
+        assert case is not None
+        await do_message_reporter(
+            s,
+            case,
+            "Are you safe now?",
+            actor=handler,
+            keys=keyring(app.settings),
+            secret_key=app.settings.effective_secret_key,
+        )
+        await s.commit()
+    await app.deliver()
+    worker = app.user(4006)
+    note = worker.messages[-1]
+    assert t("Open my report") in note.buttons() and "Are you safe now?" not in note.plain_text()
+    await worker.tap(t("Open my report"))
+    opened = await worker.wait_reply()
+    assert "Are you safe now?" in opened.plain_text()
+    await console.close()
+
+
+async def test_voice_note_and_evidence_are_kept_encrypted_and_bad_files_refused(
+    app: BotHarness,
+) -> None:
+    from bot.storage.reports import CaseEvidence
+
+    await make_worker(app.sessions, 4007, locale="bn")
+    worker = app.user(4007, language_code="bn")
+    await worker.send("/report")
+    await worker.wait_reply()
+    await worker.tap(t("Working hours and rest"))
+    await worker.wait_reply()
+    await worker.send_voice(content=b"OggS-secret-voice")
+    await worker.wait_idle()
+    await worker.send_document(file_name="pay.exe", mime_type="application/x-msdownload")
+    refused = await worker.wait_reply()
+    assert refused.plain_text() == t(
+        "This file is too big or of a kind we cannot keep. Please send a photo, a PDF or a voice note under 10 MB."
+    )
+    await worker.send_photo(content=b"\xff\xd8\xff-secret-photo")
+    await worker.wait_reply()
+    await worker.tap(t("Skip"))
+    await worker.wait_reply()
+    await worker.tap(t("No"))
+    await worker.wait_idle()
+    await worker.tap(t("No"))
+    await worker.wait_reply()
+    await worker.tap(t("🔢 Receipt number only"))
+    await worker.wait_reply()
+    await worker.tap(t("Yes"))
+    await worker.wait_reply()
+    await worker.tap(t("✅ Send report"))
+    await worker.wait_idle()
+    async with app.sessions() as s:
+        case = await s.scalar(select(Case))
+        assert case is not None and case.severity == "normal" and case.narrative is None
+        items = (await s.scalars(select(CaseEvidence).order_by(CaseEvidence.id))).all()
+        assert [(e.kind, e.mime_type) for e in items] == [
+            ("voice", "audio/ogg"),
+            ("photo", "image/jpeg"),
+        ]
+        assert b"secret" not in b"".join(e.content for e in items)
+        keys = keyring(app.settings)
+        assert keys.open(items[0].content, case.key_id) == b"OggS-secret-voice"
+
+
+async def test_chat_follower_gets_checkins_and_retaliation_reopens(app: BotHarness) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    import time_machine
+
+    from services.reports.cases import do_close
+    from services.reports.jobs import run_case_tasks
+    from services.reports.protocol import Outcome
+    from tests.console import ConsoleHarness, make_context
+
+    await make_worker(app.sessions, 4008, locale="bn")
+    await file_report(app, 4008, follow="💬 In this chat")
+    console = ConsoleHarness(make_context(app.sessions, None, app.settings.data_dir))
+    handler = await console.staff("case_handler", ["BD"])
+    async with app.sessions() as s:
+        case = await s.scalar(select(Case))
+        assert case is not None
+        await do_close(s, case, Outcome.RESOLVED, actor=handler, keys=keyring(app.settings))
+        await s.commit()
+    ctx = console.ctx
+    worker = app.user(4008)
+    with time_machine.travel(datetime.now(UTC) + timedelta(days=2)):
+        await run_case_tasks(ctx)
+        await app.deliver()
+    assert any(
+        m.plain_text() == t("Your report {number} was closed. Did this help you?", number=case.id)
+        for m in worker.messages
+    )
+    await worker.tap(t("Yes"))
+    assert (await worker.wait_reply()).plain_text() == t("Thank you for telling us.")
+    with time_machine.travel(datetime.now(UTC) + timedelta(days=31)):
+        await run_case_tasks(ctx)
+        await app.deliver()
+    await worker.tap(t("Yes"))  # someone treated me badly because of the report
+    reopened = await worker.wait_reply()
+    assert reopened.plain_text() == t(
+        "We are sorry. We opened a new case about this and will contact you here."
+    )
+    await worker.wait_idle()
+    async with app.sessions() as s:
+        cases_ = (await s.scalars(select(Case).order_by(Case.id))).all()
+        assert (
+            len(cases_) == 2
+            and cases_[1].reopened_from_id == case.id
+            and cases_[1].severity == "high"
+        )
+    await console.close()
