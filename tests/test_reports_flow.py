@@ -213,7 +213,8 @@ async def test_voice_note_and_evidence_are_kept_encrypted_and_bad_files_refused(
     await worker.send_document(file_name="pay.exe", mime_type="application/x-msdownload")
     refused = await worker.wait_reply()
     assert refused.plain_text() == t(
-        "This file is too big or of a kind we cannot keep. Please send a photo, a PDF or a voice note under 10 MB."
+        "This file is too big or of a kind we cannot keep. "
+        "Please send a photo, a PDF or a voice note under 10 MB."
     )
     await worker.send_photo(content=b"\xff\xd8\xff-secret-photo")
     await worker.wait_reply()
