@@ -170,6 +170,20 @@ async def change_password(
     return _account_page(request, staff, flashes=[("ok", _("Your password was changed."))])
 
 
+@router.post("/account/telegram", dependencies=[Depends(verify_csrf)])
+async def telegram_link(
+    request: Request,
+    unlink: bool = Form(False),
+    staff: Staff = Depends(current_staff),
+    session: AsyncSession = Depends(db),
+) -> Response:
+    if unlink:
+        await accounts.do_unlink_telegram(session, staff)
+        return _account_page(request, staff, flashes=[("ok", _("Telegram alerts are off."))])
+    code = await accounts.do_start_telegram_link(session, staff)
+    return _account_page(request, staff, link_code=code)
+
+
 @router.post("/account/language", dependencies=[Depends(verify_csrf)])
 async def change_language(
     request: Request, locale: str = Form("en", max_length=8), staff: Staff = Depends(current_staff)

@@ -26,6 +26,7 @@ log = logging.getLogger(__name__)
 # One router per conversation, in the order they get a chance at an update; ``basics`` is the
 # catch-all for anything no flow took, so it stays last.
 FLOW_MODULES: tuple[str, ...] = (
+    "bot.flows.staff",  # before onboarding: staff need not onboard as workers to link alerts
     "bot.flows.onboarding",
     "bot.flows.reports",
     "bot.flows.basics",

@@ -111,6 +111,9 @@ class Staff(Base):
     invite_expires_at: Mapped[datetime | None]
     # Optional link to the staff member's own Telegram account, for urgent case alerts.
     telegram_id: Mapped[int | None] = mapped_column(BigInteger, unique=True)
+    # A short-lived code the staff member sends to the bot (/staff CODE) to link that account.
+    telegram_link_hash: Mapped[str | None] = mapped_column(String(64))
+    telegram_link_expires_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     countries: Mapped[list[StaffCountry]] = relationship(
