@@ -53,6 +53,33 @@ async def simulator_page(request: Request) -> HTMLResponse:
     )
 
 
+@router.get("/api/codes")
+async def demo_codes(request: Request) -> JSONResponse:
+    """Current sign-in codes of the seeded demo accounts (demo only), so anyone can try the console."""
+    _phones(request)
+    import pyotp
+    from sqlalchemy import select
+
+    from bot.storage.models import Staff
+
+    async with context(request).sessions() as session:
+        rows = (
+            await session.scalars(
+                select(Staff).where(
+                    Staff.email.like("%@demo.workvoice.org"), Staff.totp_secret.is_not(None)
+                )
+            )
+        ).all()
+    return JSONResponse(
+        {
+            "codes": [
+                {"email": s.email, "role": s.role, "code": pyotp.TOTP(s.totp_secret).now()}
+                for s in rows
+            ]
+        }
+    )
+
+
 @router.get("/api/phones")
 async def list_phones(request: Request) -> JSONResponse:
     return JSONResponse({"phones": [p.summary() for p in _phones(request).all()]})

@@ -126,7 +126,12 @@ class Phones:
 
 
 async def run_demo(
-    settings: Settings, *, seed: bool = True, announce: Callable[[str], None] = print
+    settings: Settings,
+    *,
+    seed: bool = True,
+    announce: Callable[[str], None] = print,
+    ready: asyncio.Event | None = None,
+    stop: asyncio.Event | None = None,
 ) -> None:
     from workvoice.app import serve
 
@@ -172,6 +177,8 @@ async def run_demo(
             scheduler=True,
             auto_upgrade=True,
             prepare=prepare,
+            ready=ready,
+            stop=stop,
         )
     finally:
         await telegram.stop()

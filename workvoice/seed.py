@@ -2,10 +2,18 @@
 
 from __future__ import annotations
 
+import pyotp
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.storage.db import transaction
+from bot.storage.reports import Case
+from services.clock import utcnow
 from services.factories import FactoryInput, do_add_factory, get_factory_by_code
+from services.onboarding import do_register
+from services.reports.cases import Intake, do_submit_report, do_transition
+from services.reports.crypto import keyring
+from services.reports.protocol import Category, Harm, State
 from services.staff import do_create_staff, get_staff_by_email
 from workvoice.context import AppContext
 
@@ -50,8 +58,9 @@ async def _factories(session: AsyncSession) -> None:
 async def _staff(session: AsyncSession) -> list[tuple[str, str, str]]:
     accounts = []
     for role, email, countries in DEMO_STAFF:
-        if await get_staff_by_email(session, email) is None:
-            await do_create_staff(
+        staff = await get_staff_by_email(session, email)
+        if staff is None:
+            staff = await do_create_staff(
                 session,
                 email=email,
                 role=role,
@@ -59,12 +68,96 @@ async def _staff(session: AsyncSession) -> list[tuple[str, str, str]]:
                 password=DEMO_PASSWORD,
                 name=role.replace("_", " ").title(),
             )
+        if staff.totp_secret is None:
+            # Demo accounts come enrolled; the simulator page shows their current codes.
+            staff.totp_secret, staff.totp_confirmed_at = pyotp.random_base32(), utcnow()
         accounts.append((role, email, DEMO_PASSWORD))
     return accounts
+
+
+# (worker telegram id, factory, category, harm, narrative, language, how far the handler got)
+DEMO_CASES = [
+    (
+        7_900_001,
+        "DEMO-DK",
+        Category.HARASSMENT,
+        Harm.SEXUAL_HARASSMENT,
+        "লাইন সুপারভাইজার রাতের শিফটে মেয়েদের অশালীন কথা বলে।",
+        "bn",
+        State.NEW,
+    ),
+    (
+        7_900_002,
+        "DEMO-PP",
+        Category.COMPENSATION,
+        Harm.UNPAID_WAGES,
+        "ប្រាក់ឈ្នួលខែមុនមិនទាន់បានបើកទេ។",
+        "km",
+        State.ACKNOWLEDGED,
+    ),
+    (
+        7_900_003,
+        "DEMO-IR",
+        Category.FORCED_LABOUR,
+        Harm.DOCUMENTS_KEPT,
+        "The agent keeps our passports and says we cannot leave before the debt is paid.",
+        "en",
+        State.TRIAGED,
+    ),
+    (
+        7_900_004,
+        "DEMO-HC",
+        Category.WORKING_TIME,
+        Harm.OTHER,
+        "Chúng tôi phải làm thêm giờ vào Chủ nhật mà không được báo trước.",
+        "vi",
+        State.NEW,
+    ),
+]
+
+
+async def _cases(session: AsyncSession, ctx: AppContext) -> None:
+    if await session.scalar(select(func.count()).select_from(Case)):
+        return
+    keys = keyring(ctx.settings)
+    handler = await get_staff_by_email(session, "handler@demo.workvoice.org")
+    assert handler is not None
+    for telegram_id, code, category, harm, story, language, reached in DEMO_CASES:
+        factory = await get_factory_by_code(session, code)
+        assert factory is not None
+        worker = await do_register(session, telegram_id, locale=language)
+        worker.consent_at, worker.factory_id = utcnow(), factory.id
+        intake = Intake(
+            category=category,
+            harm=harm,
+            narrative=story,
+            danger=False,
+            affects_others=True,
+            follow_up_in_chat=False,
+            consent_to_share=True,
+            consent_to_name=False,
+            language=language,
+            submission_token=f"demo-{telegram_id}",
+        )
+        case, _ = await do_submit_report(
+            session,
+            intake,
+            keys=keys,
+            secret_key=ctx.settings.effective_secret_key,
+            reporter_user_id=worker.id,
+            factory=factory,
+            country_code=factory.country_code,
+        )
+        for step in (State.ACKNOWLEDGED, State.TRIAGED):
+            if list(State).index(reached) >= list(State).index(step):
+                await do_transition(session, case, step, actor=handler, keys=keys)
 
 
 async def seed_demo(ctx: AppContext) -> list[tuple[str, str, str]]:
     """Seed everything; returns the demo accounts (role, email, password) to print."""
     async with transaction(ctx.sessions) as session:
         await _factories(session)
-        return await _staff(session)
+        accounts = await _staff(session)
+    async with transaction(ctx.sessions) as session:
+        await _cases(session, ctx)
+    return accounts

@@ -105,6 +105,17 @@
   });
 
   api("/phones").then((data) => data.phones.forEach(mount));
+  const codesEl = document.getElementById("demo-codes");
+  async function codes() {
+    const data = await api("/codes");
+    codesEl.replaceChildren(...data.codes.map((c) => {
+      const li = document.createElement("li");
+      li.textContent = `${c.role}: ${c.email} — ${c.code}`;
+      return li;
+    }));
+  }
+  codes();
+  setInterval(() => codes().catch(() => {}), 10000);
   setInterval(() => {
     for (const el of phonesEl.querySelectorAll(".phone")) refresh({id: Number(el.dataset.phone)}).catch(() => {});
   }, 1000);

@@ -1,0 +1,180 @@
+"""The demo as a visitor meets it: a simulated worker reports through the phone simulator in a real
+browser, and the case handler finds the case in the console. Screenshots go to build/screenshots/."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import socket
+import sys
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pyotp
+import pytest
+from sqlalchemy import select
+
+from bot.i18n import gettext
+from tests.test_browser import ARGS, CHROMIUM, SHOTS
+
+pytestmark = pytest.mark.skipif(
+    not Path(CHROMIUM).exists(), reason="Debian's chromium is not installed"
+)
+
+
+def bn(message: str) -> str:
+    return gettext(message, locale="bn")
+
+
+@pytest.fixture
+async def demo(tmp_path: Path) -> AsyncIterator[tuple[str, Path]]:
+    """``workvoice demo`` as a user starts it, in its own process (it owns its bot and simulator)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("WORKVOICE_")},
+        "WORKVOICE_DATA_DIR": str(tmp_path),
+    }
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "workvoice.cli",
+        "demo",
+        "--port",
+        str(port),
+        env=env,
+        cwd=tmp_path,
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        async with httpx.AsyncClient() as client:
+            for _ in range(600):  # aiogram takes seconds to import; migrations and seeding follow
+                try:
+                    if (await client.get(f"{url}/healthz")).status_code == 200:
+                        break
+                except httpx.HTTPError:
+                    pass
+                assert proc.returncode is None, "the demo exited"
+                await asyncio.sleep(0.1)
+        yield url, tmp_path / "demo" / "workvoice.db"
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        await asyncio.wait_for(proc.wait(), timeout=30)
+
+
+async def tap(page: Any, phone: Any, label: str) -> None:
+    await phone.locator("button.kb", has_text=label).last.click()
+
+
+async def test_tour_report_in_bangla_then_find_it_in_the_console(
+    demo: tuple[str, Path],
+) -> None:
+    from playwright.async_api import async_playwright
+
+    url, database = demo
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    async with async_playwright() as p:
+        browser = await p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        page = await browser.new_page(viewport={"width": 1400, "height": 1000})
+        await page.goto(f"{url}/simulator")
+        await page.select_option("#sim-lang", "bn")
+        await page.click("#new-phone button")
+        phone = page.locator(".phone").last
+        composer = phone.locator("input[name=text]")
+
+        async def say(text: str) -> None:
+            await composer.fill(text)
+            await phone.locator(".composer button").click()
+
+        async def step(label: str, expect: str) -> None:
+            """Tap a button, then wait until the bot's next prompt is on the phone."""
+            await tap(page, phone, label)
+            await phone.locator(".bubble.bot", has_text=expect).last.wait_for()
+
+        await say("/start")
+        await phone.locator("button.kb", has_text="বাংলা").wait_for()
+        await step("বাংলা", bn("✅ I agree"))
+        await step(bn("✅ I agree"), "DK-01")
+        await say("DEMO-DK")
+        await phone.locator("button.kb", has_text=bn("Woman")).wait_for()
+        await step(bn("Woman"), bn("Your age group?"))
+        await step(bn("Prefer not to say"), bn("Thank you. You are all set."))
+        await step(
+            bn("📣 Report a problem"),
+            bn(
+                "What is the problem about? Your report is safe: your name is "
+                "never shown to the factory."
+            )[:20],
+        )
+        await step(bn("Harassment, violence or abuse"), bn("What happened?"))
+        await step(
+            bn("Sexual harassment"),
+            bn(
+                "Tell us what happened in your own words: when, where, who. You "
+                "can also send a voice note. Only the case handler can read it."
+            )[:20],
+        )
+        await say("সুপারভাইজার রাতের শিফটে খারাপ কথা বলে")
+        await phone.locator(
+            ".bubble.bot",
+            has_text=bn("You can add a photo or a PDF as evidence now, or tap Skip.")[:20],
+        ).wait_for()
+        await step(bn("Skip"), bn("Is anyone in danger right now?"))
+        await step(bn("No"), bn("Does this also happen to other workers?"))
+        await step(bn("Yes"), bn("🔢 Receipt number only")[2:])
+        await step(
+            bn("🔢 Receipt number only"),
+            bn(
+                "May we tell the factory about the problem so it can be "
+                "fixed? We never give your name."
+            )[:20],
+        )
+        await step(bn("No"), bn("✅ Send report")[2:])
+        await tap(page, phone, bn("✅ Send report"))
+        receipt = phone.locator(".bubble.bot code").last
+        await receipt.wait_for()
+        digits = "".join(ch for ch in await receipt.inner_text() if ch.isdigit())
+        assert len(digits) == 16
+
+        for index, code in ((1, "ar"), (2, "my")):  # more scripts on screen for the screenshot
+            await page.select_option("#sim-lang", code)
+            await page.click("#new-phone button")
+            other = page.locator(".phone").nth(index)
+            await other.wait_for()
+            await other.locator("input[name=text]").fill("/start")
+            await other.locator(".composer button").click()
+        await page.wait_for_timeout(3000)
+        content = await page.inner_text("#phones")
+        assert "اختر لغتك" in content and "သင့်ဘာသာစကားကို ရွေးပါ" in content  # ar and my prompts
+        await page.screenshot(path=str(SHOTS / "demo-simulator.png"), full_page=True)
+
+        # The case handler signs in with the demo password and the code the simulator shows.
+        from bot.storage.db import create_engine, create_sessionmaker
+        from bot.storage.models import Staff
+
+        engine = create_engine(f"sqlite+aiosqlite:///{database}")
+        async with create_sessionmaker(engine)() as s:
+            handler = await s.scalar(
+                select(Staff).where(Staff.email == "handler@demo.workvoice.org")
+            )
+            assert handler is not None and handler.totp_secret
+            secret = handler.totp_secret
+        await engine.dispose()
+        console = await browser.new_page(viewport={"width": 1280, "height": 900})
+        await console.goto(f"{url}/login")
+        await console.fill("#email", "handler@demo.workvoice.org")
+        await console.fill("#password", "demo-password-2026")
+        await console.click("main button[type=submit]")
+        await console.fill("#code", pyotp.TOTP(secret).now())
+        await console.click("main button[type=submit]")
+        await console.goto(f"{url}/reports")
+        rows = await console.inner_text("table")
+        assert "sexual_harassment" in rows and "high" in rows
+        await console.screenshot(path=str(SHOTS / "demo-queue.png"), full_page=True)
+        await browser.close()
