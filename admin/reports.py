@@ -30,10 +30,7 @@ OPEN_STATES = [s.value for s in State if s != State.CLOSED]
 
 
 def keys_for(request: Request) -> KeyRing:
-    ctx = context(request)
-    if "report_keys" not in ctx.extras:
-        ctx.extras["report_keys"] = keyring(ctx.settings)
-    return ctx.extras["report_keys"]  # type: ignore[no-any-return]
+    return keyring(context(request).settings)
 
 
 @router.get("", response_class=HTMLResponse)

@@ -583,18 +583,21 @@ async def open_own_case(
     user: User | None,
     settings: Settings,
 ) -> None:
-    await query.answer()
-    case = await session.get(Case, callback_data.case_id)
-    if (
-        case is None
-        or user is None
-        or case.reporter_user_id != user.id
-        or not isinstance(query.message, Message)
-    ):
+    case = await _own_case(session, user, callback_data.case_id)
+    if case is None or not isinstance(query.message, Message):
         await query.answer(_("This button is no longer active."))
         return
+    await query.answer()
     await state.update_data(case_id=case.id)
     await show_case(query.message, case, settings)
+
+
+async def _own_case(session: AsyncSession, user: User | None, case_id: int) -> Case | None:
+    """A case this chat may open without a receipt: only one its reporter chose to follow here."""
+    case = await session.get(Case, case_id)
+    if case is None or user is None or case.reporter_user_id != user.id:
+        return None
+    return case
 
 
 async def show_case(message: Message, case: Case, settings: Settings) -> None:
@@ -665,13 +668,8 @@ async def checkin_answered(
     settings: Settings,
 ) -> None:
     await query.answer()
-    case = await session.get(Case, callback_data.case_id)
-    if (
-        case is None
-        or user is None
-        or case.reporter_user_id != user.id
-        or not isinstance(query.message, Message)
-    ):
+    case = await _own_case(session, user, callback_data.case_id)
+    if case is None or not isinstance(query.message, Message):
         return
     await remove_buttons(query.message)
     if callback_data.value == "retaliation":

@@ -12,6 +12,8 @@ import base64
 import hashlib
 import os
 from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
 
 from nacl.exceptions import CryptoError
 from nacl.public import PrivateKey, PublicKey, SealedBox
@@ -40,6 +42,14 @@ def generate_pair() -> tuple[str, str]:
     """A new (public, private) pair as base64, for ``workvoice keys generate``."""
     private = PrivateKey.generate()
     return _b64(bytes(private.public_key)), _b64(bytes(private))
+
+
+@dataclass(frozen=True)
+class _KeySettings:
+    data_dir: Path
+    report_public_key: str | None
+    report_private_key: str | None
+    report_old_private_keys: str | None
 
 
 @dataclass
@@ -79,16 +89,31 @@ def _load_private(value: str) -> PrivateKey:
 
 
 def keyring(settings: Settings) -> KeyRing:
-    """The configured keys, or a pair kept in the data directory when none is configured."""
+    """The configured keys, or a pair kept in the data directory when none is configured.
+
+    Cached per configuration: handlers call this on every report without reading files again.
+    """
+    secret = settings.report_private_key.get_secret_value() if settings.report_private_key else None
+    old = (
+        settings.report_old_private_keys.get_secret_value()
+        if settings.report_old_private_keys
+        else None
+    )
+    return _keyring(str(settings.data_dir.resolve()), settings.report_public_key, secret, old)
+
+
+@cache
+def _keyring(
+    data_dir: str, public_key: str | None, private_key: str | None, old_keys: str | None
+) -> KeyRing:
+    settings = _KeySettings(Path(data_dir), public_key, private_key, old_keys)
     if settings.report_public_key or settings.report_private_key:
         privates = []
         if settings.report_private_key is not None:
-            privates.append(_load_private(settings.report_private_key.get_secret_value()))
+            privates.append(_load_private(settings.report_private_key))
         if settings.report_old_private_keys is not None:
             privates += [
-                _load_private(v)
-                for v in settings.report_old_private_keys.get_secret_value().split(",")
-                if v.strip()
+                _load_private(v) for v in settings.report_old_private_keys.split(",") if v.strip()
             ]
         public = (
             PublicKey(base64.b64decode(settings.report_public_key))
