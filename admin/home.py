@@ -13,4 +13,4 @@ router = APIRouter()
 
 @router.get("/", response_class=HTMLResponse)
 async def home(request: Request, staff: Staff = Depends(current_staff)) -> HTMLResponse:
-    return render(request, "home.html")  # type: ignore[no-any-return]
+    return render(request, "home.html")

@@ -135,7 +135,7 @@ async def _page(
     factory = await session.get(Factory, case.factory_id) if case.factory_id else None
     pending = case.pending_close
     can_confirm = (
-        bool(pending)
+        pending is not None
         and staff.role in cases.CONFIRMING_ROLES
         and pending["proposed_by"] != staff.id
     )

@@ -48,7 +48,7 @@ async def simulator_page(request: Request) -> HTMLResponse:
     return render(
         request,
         "simulator/index.html",
-        languages=languages,  # type: ignore[no-any-return]
+        languages=languages,
         bot_username=context(request).extras.get("bot_username", "workvoice_demo_bot"),
     )
 
@@ -73,7 +73,7 @@ async def demo_codes(request: Request) -> JSONResponse:
     return JSONResponse(
         {
             "codes": [
-                {"email": s.email, "role": s.role, "code": pyotp.TOTP(s.totp_secret).now()}
+                {"email": s.email, "role": s.role, "code": pyotp.TOTP(str(s.totp_secret)).now()}
                 for s in rows
             ]
         }

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, Response
 from sqlalchemy import select
@@ -28,9 +30,7 @@ async def _team(session: AsyncSession, actor: Staff) -> list[Staff]:
     return list((await session.scalars(query)).all())
 
 
-async def _page(
-    request: Request, session: AsyncSession, actor: Staff, **values: object
-) -> Response:
+async def _page(request: Request, session: AsyncSession, actor: Staff, **values: Any) -> Response:
     countries = [
         c
         for c in await list_countries(session)

@@ -50,7 +50,7 @@ class CsrfFailed(DomainError):
 
 
 def context(request: Request) -> AppContext:
-    return request.app.state.ctx  # type: ignore[no-any-return]
+    return request.app.state.ctx
 
 
 async def db(request: Request) -> AsyncIterator[AsyncSession]:

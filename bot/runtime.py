@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import hmac
 import logging
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiogram import Bot, Dispatcher
@@ -77,7 +78,9 @@ class UpdateProcessor:
             await asyncio.gather(*self._tasks, return_exceptions=True)
 
 
-def webhook_endpoint(processor: UpdateProcessor, secret: str):  # type: ignore[no-untyped-def]
+def webhook_endpoint(
+    processor: UpdateProcessor, secret: str
+) -> Callable[[Request], Awaitable[Response]]:
     """A Starlette endpoint: check the secret in constant time, store, answer 200, then handle."""
 
     async def telegram_webhook(request: Request) -> Response:

@@ -101,15 +101,3 @@ def split_text(text: str, limit: int = TELEGRAM_TEXT_LIMIT) -> list[str]:
     if rest or not parts:
         parts.append(rest)
     return parts
-
-
-async def answer_long(message: Message, text: str, **kwargs: object) -> None:
-    """Send plain text of any length (HTML-escaped parts), the keyboard on the last part."""
-    from html import escape
-
-    parts = split_text(text)
-    markup = kwargs.pop("reply_markup", None)
-    for i, part in enumerate(parts):
-        await message.answer(
-            escape(part), reply_markup=markup if i == len(parts) - 1 else None, **kwargs
-        )  # type: ignore[arg-type]

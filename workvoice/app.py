@@ -154,7 +154,6 @@ async def serve(
             lifespan="off",
         )
         server = uvicorn.Server(config)
-        server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
         tasks.append(asyncio.create_task(server.serve()))
         while not server.started:
             if tasks[-1].done():

@@ -182,11 +182,18 @@ def check() -> list[str]:
                     continue
                 if msg.fuzzy:
                     problems.append(f"{where}: fuzzy")
-                strings = msg.string if isinstance(msg.string, tuple) else (msg.string,)
+                strings = [
+                    str(x)
+                    for x in (
+                        msg.string if isinstance(msg.string, (tuple, list)) else (msg.string,)
+                    )
+                ]
                 if not all(strings):
                     problems.append(f"{where}: untranslated")
                     continue
-                source = tmpl.id if isinstance(tmpl.id, tuple) else (tmpl.id,)
+                source = [
+                    str(x) for x in (tmpl.id if isinstance(tmpl.id, (tuple, list)) else (tmpl.id,))
+                ]
                 wanted = set().union(*(_placeholders(s) for s in source))
                 for s in strings:
                     got = _placeholders(s)
