@@ -15,6 +15,7 @@ import pyotp
 import pytest
 import uvicorn
 
+from bot.storage.models import Staff
 from tests.console import PASSWORD, ConsoleHarness
 from tests.factories import make_factory
 
@@ -127,3 +128,15 @@ async def test_main_pages_render(
         response = await page.goto(f"{live}{path}")
         assert response.status == 200, path
         await page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
+    # The same console in Arabic, right to left.
+    async with console.sessions() as s:
+        row = await s.get(Staff, admin.id)
+        assert row is not None
+        row.locale = "ar"
+        await s.commit()
+    await page.goto(f"{live}/factories")
+    assert await page.get_attribute("html", "dir") == "rtl"
+    assert "المصانع" in await page.inner_text("main")
+    # Nothing pushes a right-to-left page wider than the window.
+    assert await page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+    await page.screenshot(path=str(SHOTS / "factories-ar.png"), full_page=True)

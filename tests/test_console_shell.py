@@ -54,3 +54,15 @@ async def test_arabic_console_reads_right_to_left(console: ConsoleHarness) -> No
         await s.commit()
     r = await console.client_for(staff).get("/")
     assert 'lang="ar" dir="rtl"' in r.text
+    assert "مرحبًا" in r.text and "تسجيل الخروج" in r.text  # the Arabic console catalog is used
+
+
+async def test_staff_choose_the_console_language(console: ConsoleHarness) -> None:
+    from tests.console import csrf_of
+
+    staff = await console.staff("analyst", ["JO"])
+    client = console.client_for(staff)
+    page = await client.get("/account")
+    assert 'value="ar"' in page.text and 'value="bn"' not in page.text  # only complete catalogs
+    await client.post("/account/language", data={"locale": "ar", "csrf_token": csrf_of(page.text)})
+    assert 'dir="rtl"' in (await client.get("/factories")).text
