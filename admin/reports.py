@@ -15,6 +15,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from admin.web import client_ip, context, countries_of, db, render, require, verify_csrf
+from bot.i18n import N_
 from bot.storage.models import Factory, Staff, StaffCountry, StaffRole
 from bot.storage.reports import Case, CaseEvidence
 from services import audit
@@ -253,7 +254,7 @@ async def close(
 
     async def act(case: Case) -> None:
         if outcome not in {o.value for o in Outcome}:
-            raise cases.InvalidReport(reason="choose an outcome")
+            raise cases.InvalidReport(reason=N_("choose an outcome"))
         await cases.do_close(
             session, case, Outcome(outcome), actor=staff, note=note.strip() or None, keys=keys
         )
@@ -290,7 +291,7 @@ async def assign(
     async def act(case: Case) -> None:
         handler = await session.get(Staff, handler_id) if handler_id else None
         if handler is None:
-            raise cases.InvalidReport(reason="choose a handler")
+            raise cases.InvalidReport(reason=N_("choose a handler"))
         await cases.do_assign(session, case, handler, actor=staff)
 
     return await _act(request, session, staff, case_id, act)
@@ -353,7 +354,7 @@ async def refer(
 
     async def act(case: Case) -> None:
         if to not in {r.value for r in Referral}:
-            raise cases.InvalidReport(reason="choose where the case is referred")
+            raise cases.InvalidReport(reason=N_("choose where the case is referred"))
         await cases.do_refer(
             session,
             case,

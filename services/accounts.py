@@ -206,7 +206,7 @@ async def do_accept_invite(session: AsyncSession, token: str, password: str) -> 
 
 async def do_change_password(session: AsyncSession, staff: Staff, current: str, new: str) -> None:
     if not verify_password(staff.password_hash, current):
-        raise InvalidStaff(reason="the current password is not right")
+        raise InvalidStaff(reason=N_("the current password is not right"))
     staff.password_hash = hash_password(check_password(new))
     await audit.record(
         session, "staff.password_changed", actor=staff, object_type="staff", object_id=staff.id
@@ -215,7 +215,7 @@ async def do_change_password(session: AsyncSession, staff: Staff, current: str, 
 
 async def do_set_active(session: AsyncSession, *, actor: Staff, staff: Staff, active: bool) -> None:
     if staff.id == actor.id:
-        raise InvalidStaff(reason="you cannot deactivate your own account")
+        raise InvalidStaff(reason=N_("you cannot deactivate your own account"))
     staff.active = active
     await audit.record(
         session,

@@ -21,7 +21,12 @@ class DomainError(Exception):
         super().__init__(self.code)
 
     def translated(self, locale: str | None = None) -> str:
-        return gettext(self.message, locale=locale, **self.params)
+        # Parameters marked with N_ (reasons) are messages too; other values come back unchanged.
+        params = {
+            k: gettext(v, locale=locale) if isinstance(v, str) else v
+            for k, v in self.params.items()
+        }
+        return gettext(self.message, locale=locale, **params)
 
     def __str__(self) -> str:  # English, for operators and tests; never contains worker text
         return gettext(self.message, locale="en", **self.params)

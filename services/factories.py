@@ -45,7 +45,7 @@ def check_timezone(name: str) -> str:
 def normalise_code(code: str) -> str:
     code = code.strip().upper()
     if not FACTORY_CODE.match(code):
-        raise InvalidFactory(reason="the code must be 2-32 letters, digits or '-'")
+        raise InvalidFactory(reason=N_("the code must be 2-32 letters, digits or '-'"))
     return code
 
 
@@ -101,11 +101,11 @@ async def check_factory(
     code = normalise_code(data.code)
     name = data.name.strip()
     if not name or len(name) > 200:
-        raise InvalidFactory(reason="the name must be 1-200 characters")
+        raise InvalidFactory(reason=N_("the name must be 1-200 characters"))
     country = await get_country(session, data.country)
     timezone = check_timezone(data.timezone) if data.timezone else country.timezone
     if data.size is not None and not 0 < data.size < 1_000_000:
-        raise InvalidFactory(reason="the size must be a positive number of workers")
+        raise InvalidFactory(reason=N_("the size must be a positive number of workers"))
     unknown = [lang for lang in data.languages if lang not in LANGUAGES]
     if unknown:
         raise InvalidFactory(reason=f"unknown language {unknown[0]!r}")

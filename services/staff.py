@@ -59,14 +59,14 @@ async def do_create_staff(
 ) -> Staff:
     email = email.strip().lower()
     if not EMAIL.match(email):
-        raise InvalidStaff(reason="the e-mail address is not valid")
+        raise InvalidStaff(reason=N_("the e-mail address is not valid"))
     if role not in set(StaffRole):
         raise InvalidStaff(reason=f"the role must be one of {', '.join(StaffRole)}")
     if await get_staff_by_email(session, email) is not None:
-        raise InvalidStaff(reason="an account with this e-mail exists")
+        raise InvalidStaff(reason=N_("an account with this e-mail exists"))
     codes = sorted({c.strip().upper() for c in countries if c.strip()})
     if role != StaffRole.ADMIN and not codes:
-        raise InvalidStaff(reason="name at least one country (admins see all)")
+        raise InvalidStaff(reason=N_("name at least one country (admins see all)"))
     for code in codes:
         if await session.get(Country, code) is None:
             raise InvalidStaff(reason=f"unknown country {code}")

@@ -11,6 +11,7 @@ from babel.messages.pofile import read_po, write_po
 
 from bot.i18n import (
     LANGUAGES,
+    N_,
     _n,
     bidi,
     format_datetime,
@@ -140,3 +141,14 @@ def test_check_catches_broken_translations(
 def test_check_reports_a_missing_catalog(scratch_locales: Path) -> None:
     (scratch_locales / "my" / "LC_MESSAGES" / "core.po").unlink()
     assert any("my/LC_MESSAGES/core.po: missing" in p for p in i18n_tools.check())
+
+
+def test_reasons_inside_errors_are_translated_too() -> None:
+    from services.factories import InvalidFactory
+    from services.reports.cases import InvalidReport
+
+    error = InvalidReport(reason=N_("the message is empty"))
+    assert error.translated("es") == "Este reporte no está completo: el mensaje está vacío"
+    assert str(error) == "This report is not complete: the message is empty"
+    # Data in a parameter (a code the worker typed) passes through untouched.
+    assert "NOPE-9" in InvalidFactory(reason="NOPE-9").translated("ar")

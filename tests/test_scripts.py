@@ -22,12 +22,20 @@ def _sandbox(tmp_path: Path) -> Path:
 
 def test_bootstrap_installs_the_app_and_the_dev_tools(tmp_path: Path) -> None:
     box = _sandbox(tmp_path)
-    run = subprocess.run(["bash", str(box / "scripts" / "bootstrap")], capture_output=True, text=True)
+    run = subprocess.run(
+        ["bash", str(box / "scripts" / "bootstrap")], capture_output=True, text=True
+    )
     assert run.returncode == 0, run.stderr
-    dev = subprocess.run(["bash", str(box / "scripts" / "bootstrap"), "dev"], capture_output=True, text=True)
+    dev = subprocess.run(
+        ["bash", str(box / "scripts" / "bootstrap"), "dev"], capture_output=True, text=True
+    )
     assert dev.returncode == 0, dev.stderr
     calls = (box / "calls").read_text().splitlines()
     assert calls == ["-m pip install --quiet -e .", "-m pip install --quiet -e .[dev]"]
     assert (box / ".venv" / ".installed").exists() and (box / ".venv" / ".installed-dev").exists()
-    again = subprocess.run(["bash", str(box / "scripts" / "bootstrap")], capture_output=True, text=True)
-    assert again.returncode == 0 and len((box / "calls").read_text().splitlines()) == 2  # nothing to redo
+    again = subprocess.run(
+        ["bash", str(box / "scripts" / "bootstrap")], capture_output=True, text=True
+    )
+    assert (
+        again.returncode == 0 and len((box / "calls").read_text().splitlines()) == 2
+    )  # nothing to redo

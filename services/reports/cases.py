@@ -105,7 +105,9 @@ async def _audit(
 def _clean_text(text: str, what: str) -> str:
     text = text.strip()
     if not text:
-        raise InvalidReport(reason=f"the {what} is empty")
+        raise InvalidReport(
+            reason=N_("the note is empty") if what == "note" else N_("the message is empty")
+        )
     if len(text) > MESSAGE_LIMIT:
         raise TextTooLong(limit=MESSAGE_LIMIT)
     return text
@@ -113,11 +115,11 @@ def _clean_text(text: str, what: str) -> str:
 
 def check_intake(data: Intake) -> Intake:
     if data.harm is not None and data.harm not in HARMS_BY_CATEGORY[data.category]:
-        raise InvalidReport(reason="the answer does not belong to this kind of problem")
+        raise InvalidReport(reason=N_("the answer does not belong to this kind of problem"))
     if data.narrative is not None and len(data.narrative) > NARRATIVE_LIMIT:
         raise TextTooLong(limit=NARRATIVE_LIMIT)
     if not data.submission_token or len(data.submission_token) > 64:
-        raise InvalidReport(reason="no submission token")
+        raise InvalidReport(reason=N_("no submission token"))
     return data
 
 
@@ -212,7 +214,7 @@ async def do_submit_report(
     record_event(case, "submitted", who="reporter", to_state=State.NEW, severity=severity)
     for kind, mime, content in evidence:
         if mime not in EVIDENCE_TYPES or len(content) > EVIDENCE_LIMIT:
-            raise InvalidReport(reason="evidence type or size not allowed")
+            raise InvalidReport(reason=N_("evidence type or size not allowed"))
         session.add(
             CaseEvidence(
                 case_id=case.id,
