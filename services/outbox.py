@@ -65,6 +65,42 @@ async def enqueue(
     return bool(result.rowcount)  # type: ignore[attr-defined]
 
 
+async def enqueue_many(
+    session: AsyncSession,
+    kind: str,
+    recipients: Sequence[tuple[int, str, datetime]],
+    *,
+    params: dict[str, Any],
+    expires_at: datetime | None = None,
+    priority: int = 100,
+) -> int:
+    """Queue one message per ``(user_id, dedupe_key, due_at)`` in one statement (survey invitations
+    to a whole country); keys already queued are skipped. Returns how many rows were added."""
+    if not recipients:
+        return 0
+    now = utcnow()
+    rows = [
+        dict(
+            kind=kind,
+            user_id=user_id,
+            staff_id=None,
+            params=params,
+            due_at=due_at,
+            expires_at=expires_at,
+            dedupe_key=dedupe_key,
+            priority=priority,
+            status=OutboxStatus.PENDING,
+            attempts=0,
+            created_at=now,
+        )
+        for user_id, dedupe_key, due_at in recipients
+    ]
+    insert = pg_insert if is_postgres(session) else sqlite_insert
+    stmt = insert(OutboxMessage).values(rows).on_conflict_do_nothing(index_elements=["dedupe_key"])
+    result = await session.execute(stmt)
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
 async def claim_due(
     session: AsyncSession, *, worker: str, limit: int = 50, now: datetime | None = None
 ) -> Sequence[OutboxMessage]:

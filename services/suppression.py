@@ -9,7 +9,7 @@ protect it. Survey results, report counts and every export go through ``suppress
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Mapping
+from collections.abc import Collection, Hashable, Mapping
 from dataclasses import dataclass
 
 MIN_K = 3
@@ -34,10 +34,13 @@ def suppress(
     k: int,
     rows: list[Hashable] | None = None,
     columns: list[Hashable] | None = None,
+    hidden_row_totals: Collection[Hashable] = (),
 ) -> SuppressedTable:
     """Suppress a two-way table of counts (rows × columns) with its margins.
 
     Missing cells count as zero. Zero cells are shown: an empty group identifies no one.
+    ``hidden_row_totals`` names rows whose totals are already hidden elsewhere (a chart of the same
+    answers shown beside this breakdown), so the two stay consistent.
     """
     if k < MIN_K:
         raise ValueError(f"k must be at least {MIN_K}")
@@ -48,8 +51,18 @@ def suppress(
     row_total = {r: sum(value[(r, c)] for c in columns) for r in rows}
     column_total = {c: sum(value[(r, c)] for r in rows) for c in columns}
     grand = sum(row_total.values())
-    hidden_rows = {r for r, n in row_total.items() if 0 < n < k}
+    hidden_rows = {r for r, n in row_total.items() if 0 < n < k} | (
+        set(hidden_row_totals) & set(rows)
+    )
     hidden_columns = {c for c, n in column_total.items() if 0 < n < k}
+    # A total hidden elsewhere would come back as the sum of its cells if they all showed.
+    for r in hidden_rows:
+        nonzero = sorted(
+            ((r, c) for c in columns if value[(r, c)] > 0),
+            key=lambda cell: (value[cell], str(cell)),
+        )
+        if nonzero and not any(cell in hidden for cell in nonzero):
+            hidden.add(nonzero[0])
 
     # A line whose total is hidden shows none of its small cells either (they were hidden above);
     # a line whose total is shown needs two hidden cells, or none, so subtraction recovers nothing.

@@ -4,6 +4,8 @@ so any number of replicas can run the same jobs and each piece of due work happe
 from __future__ import annotations
 
 import logging
+import os
+import socket
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import timedelta
@@ -18,6 +20,7 @@ from workvoice import metrics
 from workvoice.context import AppContext
 
 log = logging.getLogger(__name__)
+WORKER = f"{socket.gethostname()}:{os.getpid()}"
 JobFn = Callable[[AppContext], Awaitable[Any]]
 
 
@@ -48,11 +51,22 @@ async def purge_closed_cases(ctx: AppContext) -> None:
     await purge(ctx)
 
 
+async def survey_waves(ctx: AppContext) -> None:
+    from services.surveys.waves import close_ended_waves, open_due_waves
+
+    async with transaction(ctx.sessions) as session:
+        opened = await open_due_waves(session, worker=WORKER)
+        closed = await close_ended_waves(session)
+    if opened or closed:
+        log.info("survey_waves opened=%s closed=%s", len(opened), closed)
+
+
 # Every capability adds its jobs here (deadlines, reminders, invitations, retention).
 JOBS: list[Job] = [
     Job("purge_raw_updates", 3600, purge_raw_updates),
     Job("case_tasks", 30, case_tasks),
     Job("purge_closed_cases", 6 * 3600, purge_closed_cases),
+    Job("survey_waves", 60, survey_waves),
 ]
 
 

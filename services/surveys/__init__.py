@@ -1,0 +1,1 @@
+"""Anonymous pulse surveys: definitions, building and publishing, waves, answering, results."""

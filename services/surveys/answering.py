@@ -1,0 +1,428 @@
+"""Answering a wave: one question at a time, back and skip, resume later, counted once.
+
+The engine knows nothing of Telegram. It keeps a worker's answers so far in their participation
+row (found by an HMAC of the Telegram id, never the id itself) and, when they finish, writes them
+as rows that carry no person: wave, question, answer, factory, the demographics the worker chose
+to give, and the day. The participation row keeps only "finished on that day".
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+import unicodedata
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.i18n import N_
+from bot.storage.models import Factory, User
+from bot.storage.surveys import (
+    SurveyAnswer,
+    SurveyParticipation,
+    SurveyResponse,
+    SurveyVersion,
+    SurveyWave,
+)
+from services.clock import utcnow
+from services.errors import DomainError
+from services.surveys.definition import (
+    COUNTED_TYPES,
+    Question,
+    QuestionType,
+    SurveyDefinition,
+)
+from services.surveys.waves import WaveStatus, audience_of, audience_query
+
+Answer = str | list[str] | float
+# A multiple-choice answer adds this row besides one per ticked option, so results know how many
+# people answered the question (option keys cannot contain "*").
+ANSWERED = "*"
+
+
+class SurveyClosed(DomainError):
+    code = "survey_closed"
+    message = N_("This survey has closed. Thank you for your interest.")
+
+
+class AlreadyAnswered(DomainError):
+    code = "survey_answered"
+    message = N_("You have already answered this survey. Thank you!")
+
+
+class NotInvited(DomainError):
+    code = "survey_not_for_you"
+    message = N_("This survey is not open to you.")
+
+
+class StaleQuestion(DomainError):
+    code = "survey_stale"
+    message = N_("This question was already answered. Here is where you are now.")
+
+
+class InvalidAnswer(DomainError):
+    code = "survey_invalid_answer"
+    message = N_("Please use the buttons to answer.")
+
+
+class NumberOutOfRange(InvalidAnswer):
+    code = "survey_number_range"
+    message = N_("Please send a number from {min} to {max}.")
+
+
+class NotANumber(InvalidAnswer):
+    code = "survey_not_number"
+    message = N_("Please send a number, for example {example}.")
+
+
+class AnswerTooLong(InvalidAnswer):
+    code = "survey_text_long"
+    message = N_("Please keep your answer under {limit} characters.")
+
+
+class AnswerRequired(InvalidAnswer):
+    code = "survey_required"
+    message = N_("This question needs an answer.")
+
+
+def person_key(secret_key: str, telegram_id: int) -> str:
+    """Who took part, without saying who: an HMAC no copy of the database alone can reverse."""
+    return hmac.new(
+        secret_key.encode(), f"survey-participation:{telegram_id}".encode(), hashlib.sha256
+    ).hexdigest()
+
+
+@dataclass
+class Step:
+    """Where a worker is in a wave: the question to show now, or ``done`` when finished."""
+
+    wave: SurveyWave
+    definition: SurveyDefinition
+    participation: SurveyParticipation
+    question: Question | None
+    index: int  # the question's position in the definition
+    number: int  # "3 of 8": this question's place among those the worker will see
+    total: int
+    answers: dict[str, Any]
+
+    @property
+    def done(self) -> bool:
+        return self.question is None
+
+    @property
+    def selected(self) -> list[str]:
+        """Options already ticked on a multiple-choice question."""
+        value = self.answers.get(self.question.key) if self.question else None
+        return list(value) if isinstance(value, list) else []
+
+
+# --- which questions a worker sees ------------------------------------------------------------
+
+
+def shown(question: Question, answers: dict[str, Any]) -> bool | None:
+    """Whether skip logic shows a question: True, False, or None while its condition is unanswered."""
+    condition = question.show_if
+    if condition is None:
+        return True
+    if condition.question not in answers:
+        return None
+    value = answers[condition.question]
+    chosen = set(value) if isinstance(value, list) else {str(value)}
+    return bool(chosen & set(condition.equals))
+
+
+def next_index(definition: SurveyDefinition, answers: dict[str, Any], after: int) -> int | None:
+    for i in range(after + 1, len(definition.questions)):
+        if shown(definition.questions[i], answers):
+            return i
+    return None
+
+
+def visible(definition: SurveyDefinition, answers: dict[str, Any]) -> list[int]:
+    """Questions the worker will see given what they answered so far; those still depending on an
+    unanswered question count, so the total only ever shrinks."""
+    return [i for i, q in enumerate(definition.questions) if shown(q, answers) is not False]
+
+
+# --- loading ---------------------------------------------------------------------------------
+
+
+async def _wave_for(session: AsyncSession, user: User, wave_id: int) -> SurveyWave:
+    wave = await session.get(SurveyWave, wave_id)
+    if wave is None:
+        raise NotInvited()
+    if wave.status != WaveStatus.OPEN or wave.ends_at <= utcnow():
+        raise SurveyClosed()
+    in_audience = await session.scalar(
+        audience_query(audience_of(wave)).where(User.id == user.id).limit(1)
+    )
+    if in_audience is None:
+        raise NotInvited()
+    return wave
+
+
+async def _definition(session: AsyncSession, wave: SurveyWave) -> SurveyDefinition:
+    version = await session.get(SurveyVersion, wave.version_id)
+    assert version is not None
+    return SurveyDefinition.model_validate(version.definition)
+
+
+async def _participation(
+    session: AsyncSession, wave: SurveyWave, key: str, *, create: bool
+) -> SurveyParticipation | None:
+    found = await session.scalar(
+        select(SurveyParticipation).where(
+            SurveyParticipation.wave_id == wave.id, SurveyParticipation.person_key == key
+        )
+    )
+    if found is not None or not create:
+        return found
+    participation = SurveyParticipation(
+        wave_id=wave.id, person_key=key, started_on=_today(), position=0, draft={}
+    )
+    session.add(participation)
+    await session.flush()
+    return participation
+
+
+def _today() -> date:
+    return utcnow().date()
+
+
+def _step(
+    wave: SurveyWave, definition: SurveyDefinition, participation: SurveyParticipation
+) -> Step:
+    draft = participation.draft or {}
+    answers: dict[str, Any] = dict(draft.get("answers", {}))
+    index = participation.position
+    question = definition.questions[index] if index < len(definition.questions) else None
+    seen = visible(definition, answers)
+    number = seen.index(index) + 1 if index in seen else len(seen)
+    return Step(wave, definition, participation, question, index, number, len(seen), answers)
+
+
+async def open_waves_for(
+    session: AsyncSession, user: User, *, secret_key: str
+) -> list[tuple[SurveyWave, SurveyDefinition, bool]]:
+    """Open waves this worker may answer, with whether they already started (not finished ones)."""
+    now = utcnow()
+    waves = (
+        await session.scalars(
+            select(SurveyWave)
+            .where(SurveyWave.status == WaveStatus.OPEN, SurveyWave.ends_at > now)
+            .order_by(SurveyWave.ends_at)
+        )
+    ).all()
+    key = person_key(secret_key, user.telegram_id)
+    found = []
+    for wave in waves:
+        if (
+            await session.scalar(audience_query(audience_of(wave)).where(User.id == user.id))
+            is None
+        ):
+            continue
+        participation = await _participation(session, wave, key, create=False)
+        if participation is not None and participation.completed_on is not None:
+            continue
+        found.append((wave, await _definition(session, wave), participation is not None))
+    return found
+
+
+async def do_begin(session: AsyncSession, user: User, wave_id: int, *, secret_key: str) -> Step:
+    """Start a wave, or come back to it exactly where the worker left off."""
+    wave = await _wave_for(session, user, wave_id)
+    definition = await _definition(session, wave)
+    participation = await _participation(
+        session, wave, person_key(secret_key, user.telegram_id), create=True
+    )
+    assert participation is not None
+    if participation.completed_on is not None:
+        raise AlreadyAnswered()
+    return _step(wave, definition, participation)
+
+
+async def _current(
+    session: AsyncSession, user: User, wave_id: int, index: int, secret_key: str
+) -> Step:
+    step = await do_begin(session, user, wave_id, secret_key=secret_key)
+    if step.index != index:
+        raise StaleQuestion()
+    return step
+
+
+def parse_number(text: str, question: Question) -> float:
+    """Digits in any script (০-৯, ០-៩, ٠-٩ ...), a comma or a dot for decimals."""
+    cleaned = "".join(
+        str(unicodedata.digit(ch)) if ch.isdigit() else ch for ch in text.strip().replace(",", ".")
+    )
+    try:
+        value = float(cleaned)
+    except ValueError:
+        raise NotANumber(example=_plain(question.min or 0)) from None
+    if value != value or value in (float("inf"), float("-inf")):  # NaN or infinity
+        raise NotANumber(example=_plain(question.min or 0))
+    assert question.min is not None and question.max is not None
+    if not question.min <= value <= question.max:
+        raise NumberOutOfRange(min=_plain(question.min), max=_plain(question.max))
+    return value
+
+
+def _plain(value: float) -> str:
+    return str(int(value)) if float(value).is_integer() else str(value)
+
+
+def check_answer(question: Question, raw: str) -> Answer:
+    """A button's value or typed text, checked against the question."""
+    if question.type in COUNTED_TYPES and question.type != QuestionType.MULTI:
+        if raw not in question.values():
+            raise InvalidAnswer()
+        return raw
+    if question.type == QuestionType.NUMBER:
+        return parse_number(raw, question)
+    if question.type == QuestionType.TEXT:
+        text = raw.strip()
+        if not text:
+            raise AnswerRequired()
+        if len(text) > question.max_length:
+            raise AnswerTooLong(limit=question.max_length)
+        return text
+    raise InvalidAnswer()
+
+
+async def _advance(session: AsyncSession, user: User, step: Step, answers: dict[str, Any]) -> Step:
+    path = [*step.participation.draft.get("path", []), step.index]
+    nxt = next_index(step.definition, answers, step.index)
+    step.participation.draft = {"answers": answers, "path": path}
+    if nxt is None:
+        return await _complete(session, user, step, answers)
+    step.participation.position = nxt
+    await session.flush()
+    return _step(step.wave, step.definition, step.participation)
+
+
+async def do_answer(
+    session: AsyncSession, user: User, wave_id: int, index: int, raw: str, *, secret_key: str
+) -> Step:
+    """Answer the current question (``index`` guards against old buttons) and move on."""
+    step = await _current(session, user, wave_id, index, secret_key)
+    assert step.question is not None
+    value = check_answer(step.question, raw)
+    return await _advance(session, user, step, {**step.answers, step.question.key: value})
+
+
+async def do_toggle(
+    session: AsyncSession, user: User, wave_id: int, index: int, option: str, *, secret_key: str
+) -> Step:
+    """Tick or untick one option of a multiple-choice question (kept until "Done")."""
+    step = await _current(session, user, wave_id, index, secret_key)
+    question = step.question
+    assert question is not None
+    if question.type != QuestionType.MULTI or option not in question.values():
+        raise InvalidAnswer()
+    chosen = set(step.selected) ^ {option}
+    ordered = [v for v in question.values() if v in chosen]
+    answers = {**step.answers, question.key: ordered}
+    step.participation.draft = {**step.participation.draft, "answers": answers}
+    await session.flush()
+    return _step(step.wave, step.definition, step.participation)
+
+
+async def do_finish_choice(
+    session: AsyncSession, user: User, wave_id: int, index: int, *, secret_key: str
+) -> Step:
+    """ "Done" on a multiple-choice question: at least one option unless it may be skipped."""
+    step = await _current(session, user, wave_id, index, secret_key)
+    assert step.question is not None
+    if not step.selected:
+        if step.question.required:
+            raise AnswerRequired()
+        return await do_skip(session, user, wave_id, index, secret_key=secret_key)
+    return await _advance(session, user, step, step.answers)
+
+
+async def do_skip(
+    session: AsyncSession, user: User, wave_id: int, index: int, *, secret_key: str
+) -> Step:
+    step = await _current(session, user, wave_id, index, secret_key)
+    assert step.question is not None
+    if step.question.required:
+        raise AnswerRequired()
+    answers = {k: v for k, v in step.answers.items() if k != step.question.key}
+    return await _advance(session, user, step, answers)
+
+
+async def do_back(
+    session: AsyncSession, user: User, wave_id: int, index: int, *, secret_key: str
+) -> Step:
+    """Go back to the question before; its answer can be changed, later answers stay until then."""
+    step = await _current(session, user, wave_id, index, secret_key)
+    path = list(step.participation.draft.get("path", []))
+    if not path:
+        return step
+    step.participation.position = path.pop()
+    step.participation.draft = {**step.participation.draft, "path": path}
+    await session.flush()
+    return _step(step.wave, step.definition, step.participation)
+
+
+async def _complete(session: AsyncSession, user: User, step: Step, answers: dict[str, Any]) -> Step:
+    """Counted once: only the transaction that marks the participation finished writes the rows."""
+    today = _today()
+    won = await session.execute(
+        update(SurveyParticipation)
+        .where(
+            SurveyParticipation.id == step.participation.id,
+            SurveyParticipation.completed_on.is_(None),
+        )
+        .values(completed_on=today, draft={}, position=len(step.definition.questions))
+        .execution_options(synchronize_session=False)
+    )
+    if not won.rowcount:  # type: ignore[attr-defined]
+        raise AlreadyAnswered()
+    factory = await session.get(Factory, user.factory_id) if user.factory_id else None
+    group: dict[str, Any] = dict(
+        wave_id=step.wave.id,
+        factory_id=factory.id if factory else None,
+        country_code=factory.country_code if factory else None,
+        language=user.locale or step.definition.source_locale,
+        # "Rather not say" and not answering are the same to results: not in that breakdown.
+        gender=user.gender if user.gender not in (None, "undisclosed") else None,
+        age_band=user.age_band if user.age_band not in (None, "undisclosed") else None,
+    )
+    session.add(SurveyResponse(id=_random_id(), completed_on=today, **group))
+    for question in step.definition.questions:
+        if question.key not in answers or not shown(question, answers):
+            continue  # skipped, or hidden by an answer changed after going back
+        value = answers[question.key]
+        for row in _answer_rows(question, value):
+            session.add(
+                SurveyAnswer(
+                    id=_random_id(), question_key=question.key, answered_on=today, **row, **group
+                )
+            )
+    await session.flush()
+    await session.refresh(step.participation)
+    return Step(step.wave, step.definition, step.participation, None, -1, 0, 0, answers)
+
+
+def _answer_rows(question: Question, value: Any) -> list[dict[str, Any]]:
+    if question.type == QuestionType.MULTI:
+        return [{"value": ANSWERED}, *({"value": v} for v in value)]
+    if question.type == QuestionType.NUMBER:
+        return [{"number": float(value)}]
+    if question.type == QuestionType.TEXT:
+        return [{"text": str(value)}]
+    return [{"value": str(value)}]
+
+
+def _random_id() -> int:
+    # Random, not sequential: ids must not line answers up with the order people finished.
+    return secrets.randbits(62) + 1
+
+
+def thank_you(definition: SurveyDefinition, locale: str) -> str | None:
+    return definition.text(definition.thanks, locale) if definition.thanks else None

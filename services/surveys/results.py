@@ -1,0 +1,392 @@
+"""Results of a wave for staff: every number goes through small-group suppression (DESIGN §4.2).
+
+Counting happens in SQL (one grouped query per breakdown); Python only suppresses and arranges.
+A breakdown (answers by factory, gender, age band or language) is one table per question with
+the options as rows and the groups as columns, including "not given"; its row totals are the
+question's chart, so a bar hidden in the chart stays hidden in every breakdown. Free text is listed
+only when at least ``k`` people wrote one, in random order and with nothing beside it.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections import defaultdict
+from collections.abc import Hashable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import Integer, cast, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.storage.models import Factory
+from bot.storage.surveys import SurveyAnswer, SurveyResponse, SurveyVersion, SurveyWave
+from services.suppression import SuppressedTable, suppress, suppress_counts
+from services.surveys.answering import ANSWERED
+from services.surveys.definition import (
+    COUNTED_TYPES,
+    Question,
+    QuestionType,
+    SurveyDefinition,
+)
+
+DIMENSIONS = ("factory", "gender", "age_band", "language")
+NOT_GIVEN = "-"
+NUMBER_BINS = 5
+MAX_TEXTS = 200
+_COLUMN = {
+    "factory": SurveyAnswer.factory_id,
+    "gender": SurveyAnswer.gender,
+    "age_band": SurveyAnswer.age_band,
+    "language": SurveyAnswer.language,
+}
+_RESPONSE_COLUMN = {
+    "factory": SurveyResponse.factory_id,
+    "gender": SurveyResponse.gender,
+    "age_band": SurveyResponse.age_band,
+    "language": SurveyResponse.language,
+}
+
+
+@dataclass
+class NumberSummary:
+    answered: int | None
+    mean: float | None
+    bins: list[tuple[str, int | None]]  # "0–60" → count
+
+
+@dataclass
+class QuestionResult:
+    question: Question
+    answered: int | None  # people who gave an answer (multiple choice: who ticked anything)
+    counts: dict[Hashable, int | None] = field(default_factory=dict)  # value → count, suppressed
+    breakdowns: dict[str, SuppressedTable] = field(default_factory=dict)
+    numbers: NumberSummary | None = None
+    texts: list[str] | None = None  # None: fewer than k wrote one
+    text_count: int | None = None
+
+    def share(self, value: str) -> float | None:
+        n = self.counts.get(value)
+        return None if n is None or not self.answered else n / self.answered
+
+
+@dataclass
+class WaveResults:
+    wave: SurveyWave
+    definition: SurveyDefinition
+    k: int
+    invited: int
+    respondents: int | None
+    respondents_by: dict[str, dict[Hashable, int | None]]
+    groups: dict[str, list[Hashable]]
+    questions: list[QuestionResult]
+    factory_names: dict[Hashable, str]
+
+    @property
+    def response_rate(self) -> float | None:
+        if self.respondents is None or not self.invited:
+            return None
+        return min(1.0, self.respondents / self.invited)
+
+
+def _group(value: Any) -> Hashable:
+    return NOT_GIVEN if value is None else value
+
+
+async def wave_results(
+    session: AsyncSession, wave: SurveyWave, *, k: int, with_texts: bool = True
+) -> WaveResults:
+    version = await session.get(SurveyVersion, wave.version_id)
+    assert version is not None
+    definition = SurveyDefinition.model_validate(version.definition)
+
+    total = int(
+        await session.scalar(
+            select(func.count())
+            .select_from(SurveyResponse)
+            .where(SurveyResponse.wave_id == wave.id)
+        )
+        or 0
+    )
+    respondents_by: dict[str, dict[Hashable, int | None]] = {}
+    groups: dict[str, list[Hashable]] = {}
+    for dim, column in _RESPONSE_COLUMN.items():
+        rows = (
+            await session.execute(
+                select(column, func.count())
+                .where(SurveyResponse.wave_id == wave.id)
+                .group_by(column)
+            )
+        ).all()
+        counts = {_group(g): int(n) for g, n in rows}
+        groups[dim] = sorted(counts, key=lambda g: (g == NOT_GIVEN, str(g)))
+        respondents_by[dim] = suppress_counts(counts, k=k) if counts else {}
+
+    # value counts overall and per breakdown, for every counted question, in a few grouped queries
+    counted = [q for q in definition.questions if q.type in COUNTED_TYPES]
+    base = select(SurveyAnswer.question_key, SurveyAnswer.value).where(
+        SurveyAnswer.wave_id == wave.id, SurveyAnswer.value.is_not(None)
+    )
+    overall: dict[str, dict[str, int]] = defaultdict(dict)
+    for qkey, value, n in (
+        await session.execute(
+            base.add_columns(func.count()).group_by(SurveyAnswer.question_key, SurveyAnswer.value)
+        )
+    ).all():
+        overall[qkey][value] = int(n)
+    by_dim: dict[str, dict[str, dict[tuple[Hashable, Hashable], int]]] = {}
+    for dim, column in _COLUMN.items():
+        cells: dict[str, dict[tuple[Hashable, Hashable], int]] = defaultdict(dict)
+        for qkey, value, group, n in (
+            await session.execute(
+                base.add_columns(column, func.count()).group_by(
+                    SurveyAnswer.question_key, SurveyAnswer.value, column
+                )
+            )
+        ).all():
+            cells[qkey][(value, _group(group))] = int(n)
+        by_dim[dim] = cells
+    # Respondents per question (a multiple-choice answer has one row per ticked option).
+    answered_rows = (
+        await session.execute(
+            select(SurveyAnswer.question_key, func.count())
+            .where(SurveyAnswer.wave_id == wave.id)
+            .group_by(SurveyAnswer.question_key)
+        )
+    ).all()
+    answered = {q: int(n) for q, n in answered_rows}
+
+    results: list[QuestionResult] = []
+    for question in definition.questions:
+        if question in counted:
+            results.append(_counted(question, overall.get(question.key, {}), by_dim, groups, k))
+        elif question.type == QuestionType.NUMBER:
+            results.append(
+                QuestionResult(
+                    question,
+                    _shown(answered.get(question.key, 0), k),
+                    numbers=await _numbers(session, wave, question, k),
+                )
+            )
+        else:
+            n = answered.get(question.key, 0)
+            texts = await _texts(session, wave, question) if with_texts and n >= k else None
+            results.append(
+                QuestionResult(question, _shown(n, k), texts=texts, text_count=_shown(n, k))
+            )
+
+    factory_ids = [g for g in groups.get("factory", []) if g != NOT_GIVEN]
+    names: dict[Hashable, str] = {
+        fid: f"{code} · {name}"
+        for fid, code, name in (
+            await session.execute(
+                select(Factory.id, Factory.code, Factory.name).where(Factory.id.in_(factory_ids))
+            )
+        ).all()
+    }
+    return WaveResults(
+        wave=wave,
+        definition=definition,
+        k=k,
+        invited=wave.invited_count,
+        respondents=_shown(total, k),
+        respondents_by=respondents_by,
+        groups=groups,
+        questions=results,
+        factory_names=names,
+    )
+
+
+def _base(question: Question, counts: dict[str, int]) -> int:
+    """Who answered a counted question. Ticks of a multiple choice are not parts of one whole:
+    its base is the ``ANSWERED`` row each respondent adds once."""
+    if question.type == QuestionType.MULTI:
+        return counts.get(ANSWERED, 0)
+    return sum(n for v, n in counts.items() if v != ANSWERED)
+
+
+def _shown(n: int, k: int) -> int | None:
+    return n if n == 0 or n >= k else None
+
+
+def _counted(
+    question: Question,
+    overall: dict[str, int],
+    by_dim: dict[str, dict[str, dict[tuple[Hashable, Hashable], int]]],
+    groups: dict[str, list[Hashable]],
+    k: int,
+) -> QuestionResult:
+    values = question.values()
+    chart = suppress_counts({v: overall.get(v, 0) for v in values}, k=k)
+    hidden = [v for v in values if chart[v] is None]
+    breakdowns = {
+        dim: suppress(
+            by_dim[dim].get(question.key, {}),
+            k=k,
+            rows=list(values),
+            columns=list(groups[dim]),
+            hidden_row_totals=hidden,
+        )
+        for dim in DIMENSIONS
+        if groups.get(dim)
+    }
+    answered_n = _base(question, overall)
+    return QuestionResult(question, _shown(answered_n, k), counts=chart, breakdowns=breakdowns)
+
+
+async def _numbers(
+    session: AsyncSession, wave: SurveyWave, question: Question, k: int
+) -> NumberSummary:
+    assert question.min is not None and question.max is not None
+    low, high = question.min, question.max
+    where = (SurveyAnswer.wave_id == wave.id) & (SurveyAnswer.question_key == question.key)
+    n, mean = (
+        await session.execute(
+            select(func.count(SurveyAnswer.number), func.avg(SurveyAnswer.number)).where(where)
+        )
+    ).one()
+    width = (high - low) / NUMBER_BINS
+    bin_expr = cast((SurveyAnswer.number - low) / width, Integer)
+    counts: dict[int, int] = defaultdict(int)
+    for b, c in (
+        await session.execute(select(bin_expr, func.count()).where(where).group_by(bin_expr))
+    ).all():
+        counts[min(int(b), NUMBER_BINS - 1)] += int(c)
+    labels = [f"{_fmt(low + i * width)}–{_fmt(low + (i + 1) * width)}" for i in range(NUMBER_BINS)]
+    shown = suppress_counts({labels[i]: counts.get(i, 0) for i in range(NUMBER_BINS)}, k=k)
+    n = int(n or 0)
+    return NumberSummary(
+        answered=_shown(n, k),
+        mean=float(mean) if n >= k and mean is not None else None,
+        bins=[(label, shown[label]) for label in labels],
+    )
+
+
+def _fmt(value: float) -> str:
+    return str(round(value)) if abs(value - round(value)) < 1e-9 else f"{value:.1f}"
+
+
+async def _texts(session: AsyncSession, wave: SurveyWave, question: Question) -> list[str]:
+    return [
+        text
+        for text in (
+            await session.scalars(
+                select(SurveyAnswer.text)
+                .where(
+                    SurveyAnswer.wave_id == wave.id,
+                    SurveyAnswer.question_key == question.key,
+                    SurveyAnswer.text.is_not(None),
+                )
+                .order_by(func.random())
+                .limit(MAX_TEXTS)
+            )
+        ).all()
+        if text is not None
+    ]
+
+
+# --- trends ----------------------------------------------------------------------------------
+
+
+@dataclass
+class Trend:
+    question: Question
+    waves: list[SurveyWave]
+    shares: dict[int, dict[str, float | None]]  # wave id → value → share of answers, suppressed
+
+
+async def trends(
+    session: AsyncSession, waves: Sequence[SurveyWave], definition: SurveyDefinition, *, k: int
+) -> list[Trend]:
+    """How each counted question's answers moved across waves of one survey (same keys)."""
+    ids = [w.id for w in waves]
+    counts: dict[tuple[int, str], dict[str, int]] = defaultdict(dict)
+    if ids:
+        for wave_id, qkey, value, n in (
+            await session.execute(
+                select(
+                    SurveyAnswer.wave_id,
+                    SurveyAnswer.question_key,
+                    SurveyAnswer.value,
+                    func.count(),
+                )
+                .where(SurveyAnswer.wave_id.in_(ids), SurveyAnswer.value.is_not(None))
+                .group_by(SurveyAnswer.wave_id, SurveyAnswer.question_key, SurveyAnswer.value)
+            )
+        ).all():
+            counts[(wave_id, qkey)][str(value)] = int(n)
+    found = []
+    for question in definition.questions:
+        if question.type not in COUNTED_TYPES:
+            continue
+        shares: dict[int, dict[str, float | None]] = {}
+        for wave in waves:
+            raw = counts.get((wave.id, question.key), {})
+            values = question.values()
+            shown = suppress_counts({v: raw.get(v, 0) for v in values}, k=k)
+            base = _base(question, raw)
+            shares[wave.id] = {
+                v: (count / base if (count := shown[v]) is not None and base >= k else None)
+                for v in values
+            }
+        found.append(Trend(question, list(waves), shares))
+    return found
+
+
+# --- export ----------------------------------------------------------------------------------
+
+
+def results_csv(results: WaveResults, *, fewer_than: str, locale: str) -> str:
+    """The aggregated tables as CSV: one row per question, breakdown, group and answer. Hidden cells
+    read "fewer than k" exactly as on screen; no row is about a person."""
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(["wave", "question", "breakdown", "group", "answer", "count"])
+    d = results.definition
+
+    def cell(n: int | None) -> str | int:
+        return fewer_than if n is None else n
+
+    wave = results.wave.name
+    writer.writerow([wave, "", "", "", "respondents", cell(results.respondents)])
+    writer.writerow([wave, "", "", "", "invited", results.invited])
+    for dim, counts in results.respondents_by.items():
+        for group, n in counts.items():
+            writer.writerow([wave, "", dim, _label(results, dim, group), "respondents", cell(n)])
+    for qr in results.questions:
+        q = qr.question
+        title = d.text(q.text, locale)
+        for value, n in qr.counts.items():
+            writer.writerow([wave, title, "", "", _value_label(d, q, value, locale), cell(n)])
+        for dim, table in qr.breakdowns.items():
+            for (value, group), n in table.cells.items():
+                writer.writerow(
+                    [
+                        wave,
+                        title,
+                        dim,
+                        _label(results, dim, group),
+                        _value_label(d, q, str(value), locale),
+                        cell(n),
+                    ]
+                )
+        if qr.numbers is not None:
+            writer.writerow([wave, title, "", "", "answered", cell(qr.numbers.answered)])
+            for label, n in qr.numbers.bins:
+                writer.writerow([wave, title, "", "", label, cell(n)])
+    return out.getvalue()
+
+
+def _label(results: WaveResults, dim: str, group: Hashable) -> str:
+    if group == NOT_GIVEN:
+        return "not given"
+    if dim == "factory":
+        return results.factory_names.get(group, str(group))
+    return str(group)
+
+
+def _value_label(d: SurveyDefinition, q: Question, value: Hashable, locale: str) -> str:
+    for option in q.options:
+        if option.key == value:
+            return d.text(option.text, locale)
+    return str(value)

@@ -1,0 +1,384 @@
+"""Waves: a published survey version run for an audience between two moments.
+
+The scheduler opens due waves (claimed once across replicas), queues one invitation per worker at
+a sensible local hour of their factory, and one reminder that is dropped at send time for those
+who finished; it closes ended waves and empties the drafts left in them. A repeating wave queues
+its successor when it opens.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, time, timedelta
+from enum import StrEnum
+from typing import Any, cast
+from zoneinfo import ZoneInfo
+
+from dateutil.relativedelta import relativedelta
+from sqlalchemy import Select, func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.i18n import N_
+from bot.i18n.languages import LANGUAGES
+from bot.storage.models import Factory, Gender, Staff, User
+from bot.storage.surveys import Survey, SurveyParticipation, SurveyVersion, SurveyWave
+from services import audit, outbox
+from services.claims import claim_ids
+from services.clock import utcnow
+from services.errors import Conflict, DomainError, NotFound
+from services.onboarding import AgeBand
+from services.surveys.builder import Scope, in_scope, latest_published
+
+BATCH = 1000
+MAX_DURATION = timedelta(days=92)
+# Invitations go out between these local hours; outside them they wait for the next morning.
+DAY_STARTS, DAY_ENDS = 8, 20
+REPEATS: dict[str, relativedelta | None] = {
+    "none": None,
+    "monthly": relativedelta(months=1),
+    "quarterly": relativedelta(months=3),
+}
+
+
+class WaveStatus(StrEnum):
+    SCHEDULED = "scheduled"
+    OPEN = "open"
+    CLOSED = "closed"
+    CANCELLED = "cancelled"
+
+
+class InvalidWave(DomainError):
+    code = "invalid_wave"
+    message = N_("The wave cannot be scheduled: {reason}")
+
+
+@dataclass
+class Audience:
+    """Who a wave is for. Empty lists mean anyone; countries are always named."""
+
+    countries: list[str]
+    factory_ids: list[int] = field(default_factory=list)
+    languages: list[str] = field(default_factory=list)
+    genders: list[str] = field(default_factory=list)
+    age_bands: list[str] = field(default_factory=list)
+
+
+@dataclass
+class WaveInput:
+    version_id: int
+    name: str
+    audience: Audience
+    starts_at: datetime
+    ends_at: datetime
+    repeat: str = "none"
+    invite_hour: int = 12
+    reminder_after_hours: int = 72
+
+
+async def check_audience(session: AsyncSession, audience: Audience, scope: Scope) -> Audience:
+    countries = sorted({c.strip().upper() for c in audience.countries if c.strip()})
+    if not countries:
+        raise InvalidWave(reason=N_("choose at least one country"))
+    if scope is not None and not set(countries) <= scope:
+        raise InvalidWave(reason=N_("you can only survey workers in your own countries"))
+    factory_ids = sorted(set(audience.factory_ids))
+    if factory_ids:
+        found = (
+            await session.execute(
+                select(Factory.id, Factory.country_code).where(Factory.id.in_(factory_ids))
+            )
+        ).all()
+        if len(found) != len(factory_ids) or any(c not in countries for _i, c in found):
+            raise InvalidWave(reason=N_("a chosen factory is not in the chosen countries"))
+    if not set(audience.languages) <= set(LANGUAGES):
+        raise InvalidWave(reason=N_("unknown language"))
+    if not set(audience.genders) <= {g.value for g in Gender if g != Gender.UNDISCLOSED}:
+        raise InvalidWave(reason=N_("unknown gender"))
+    if not set(audience.age_bands) <= {a.value for a in AgeBand if a != AgeBand.UNDISCLOSED}:
+        raise InvalidWave(reason=N_("unknown age band"))
+    return Audience(
+        countries,
+        factory_ids,
+        sorted(set(audience.languages)),
+        sorted(set(audience.genders)),
+        sorted(set(audience.age_bands)),
+    )
+
+
+def audience_query(audience: Audience) -> Select[Any]:
+    """Workers a wave reaches: onboarded, not blocked, not silenced with /stop, in the audience."""
+    query = (
+        select(User.id, User.telegram_id, Factory.timezone)
+        .join(Factory, Factory.id == User.factory_id)
+        .where(
+            User.active.is_(True),
+            User.consent_at.is_not(None),
+            User.quiet_since.is_(None),
+            Factory.active.is_(True),
+            Factory.country_code.in_(audience.countries),
+        )
+    )
+    if audience.factory_ids:
+        query = query.where(Factory.id.in_(audience.factory_ids))
+    if audience.languages:
+        query = query.where(User.locale.in_(audience.languages))
+    if audience.genders:
+        query = query.where(User.gender.in_(audience.genders))
+    if audience.age_bands:
+        query = query.where(User.age_band.in_(audience.age_bands))
+    return cast(Select[Any], query)
+
+
+async def audience_size(session: AsyncSession, audience: Audience, *, k: int) -> int | None:
+    """How many workers a wave would reach, or None when fewer than ``k`` (it could single
+    someone out, e.g. the only woman over 45 at a small factory)."""
+    count = int(
+        await session.scalar(select(func.count()).select_from(audience_query(audience).subquery()))
+        or 0
+    )
+    return count if count == 0 or count >= k else None
+
+
+def audience_of(wave: SurveyWave) -> Audience:
+    return Audience(
+        list(wave.countries),
+        list(wave.factory_ids),
+        list(wave.languages),
+        list(wave.genders),
+        list(wave.age_bands),
+    )
+
+
+async def check_wave(
+    session: AsyncSession, data: WaveInput, *, scope: Scope, now: datetime | None = None
+) -> tuple[SurveyVersion, Audience]:
+    now = now or utcnow()
+    version = await session.get(SurveyVersion, data.version_id)
+    survey = await session.get(Survey, version.survey_id) if version else None
+    if version is None or survey is None or not in_scope(survey, scope):
+        raise NotFound()
+    if version.published_at is None:
+        raise InvalidWave(reason=N_("publish the survey first"))
+    if not data.name.strip():
+        raise InvalidWave(reason=N_("give the wave a name"))
+    if data.starts_at.tzinfo is None or data.ends_at.tzinfo is None:
+        raise InvalidWave(reason=N_("dates need a time zone"))
+    if data.ends_at <= data.starts_at or data.ends_at <= now:
+        raise InvalidWave(reason=N_("the end must be after the start and in the future"))
+    if data.ends_at - data.starts_at > MAX_DURATION:
+        raise InvalidWave(reason=N_("a wave can last at most 92 days"))
+    if data.repeat not in REPEATS:
+        raise InvalidWave(reason=N_("unknown repetition"))
+    period = REPEATS[data.repeat]
+    if period is not None and data.starts_at + period < data.ends_at:
+        raise InvalidWave(reason=N_("a repeating wave must end before the next one starts"))
+    if not DAY_STARTS <= data.invite_hour < DAY_ENDS:
+        raise InvalidWave(reason=N_("invitations go out between 8:00 and 20:00"))
+    hours = (data.ends_at - data.starts_at).total_seconds() / 3600
+    if data.reminder_after_hours < 0 or (
+        data.reminder_after_hours and data.reminder_after_hours >= hours
+    ):
+        raise InvalidWave(reason=N_("the reminder must come before the wave ends"))
+    return version, await check_audience(session, data.audience, scope)
+
+
+async def do_create_wave(
+    session: AsyncSession, data: WaveInput, *, scope: Scope, actor: Staff | None
+) -> SurveyWave:
+    version, audience = await check_wave(session, data, scope=scope)
+    wave = _new_wave(version, data.name.strip()[:120], audience, data, actor)
+    session.add(wave)
+    await session.flush()
+    await audit.record(
+        session,
+        "wave.create",
+        actor=actor,
+        object_type="wave",
+        object_id=wave.id,
+        countries=audience.countries,
+        starts_at=data.starts_at.isoformat(),
+    )
+    return wave
+
+
+def _new_wave(
+    version: SurveyVersion,
+    name: str,
+    audience: Audience,
+    data: WaveInput,
+    actor: Staff | None,
+    previous: SurveyWave | None = None,
+) -> SurveyWave:
+    return SurveyWave(
+        survey_id=version.survey_id,
+        version_id=version.id,
+        name=name,
+        countries=audience.countries,
+        factory_ids=audience.factory_ids,
+        languages=audience.languages,
+        genders=audience.genders,
+        age_bands=audience.age_bands,
+        starts_at=data.starts_at,
+        ends_at=data.ends_at,
+        repeat=data.repeat,
+        invite_hour=data.invite_hour,
+        reminder_after_hours=data.reminder_after_hours,
+        status=WaveStatus.SCHEDULED,
+        invited_count=0,
+        previous_wave_id=previous.id if previous else None,
+        created_by_staff_id=actor.id
+        if actor
+        else (previous.created_by_staff_id if previous else None),
+        created_at=utcnow(),
+    )
+
+
+async def access_wave(session: AsyncSession, wave_id: int, scope: Scope) -> SurveyWave:
+    wave = await session.get(SurveyWave, wave_id)
+    if wave is None or (scope is not None and not set(wave.countries) <= scope):
+        raise NotFound()
+    return wave
+
+
+async def list_waves(
+    session: AsyncSession, scope: Scope, *, survey_id: int | None = None
+) -> Sequence[SurveyWave]:
+    query = select(SurveyWave).order_by(SurveyWave.starts_at.desc()).limit(500)
+    if survey_id is not None:
+        query = query.where(SurveyWave.survey_id == survey_id)
+    waves = (await session.scalars(query)).all()
+    return [w for w in waves if scope is None or set(w.countries) <= scope]
+
+
+async def do_cancel_wave(session: AsyncSession, wave: SurveyWave, *, actor: Staff | None) -> None:
+    """A scheduled wave is cancelled; an open one closes now (no more answers or invitations)."""
+    if wave.status == WaveStatus.SCHEDULED:
+        wave.status = WaveStatus.CANCELLED
+    elif wave.status == WaveStatus.OPEN:
+        await _close(session, wave, utcnow())
+    else:
+        raise Conflict()
+    await session.flush()
+    await audit.record(session, "wave.cancel", actor=actor, object_type="wave", object_id=wave.id)
+
+
+# --- the scheduler's side -------------------------------------------------------------------
+
+
+def invite_at(starts_at: datetime, now: datetime, tz: str, hour: int) -> datetime:
+    """When a worker of a factory in ``tz`` should get the invitation: ``hour`` local time on the
+    first day of the wave; if that has passed, now while it is day there, else the next morning."""
+    zone = ZoneInfo(tz)
+    start = max(starts_at, now).astimezone(zone)
+    planned = datetime.combine(start.date(), time(hour), tzinfo=zone)
+    if planned >= start:
+        return planned.astimezone(starts_at.tzinfo)
+    if DAY_STARTS <= start.hour < DAY_ENDS:
+        return max(starts_at, now)
+    day = start.date() + timedelta(days=1 if start.hour >= DAY_ENDS else 0)
+    return datetime.combine(day, time(hour), tzinfo=zone).astimezone(starts_at.tzinfo)
+
+
+async def open_due_waves(
+    session: AsyncSession, *, worker: str, now: datetime | None = None
+) -> list[int]:
+    """Open the waves whose start has come (each by one replica) and queue their invitations."""
+    now = now or utcnow()
+    due = (SurveyWave.status == WaveStatus.SCHEDULED) & (SurveyWave.starts_at <= now)
+    opened = await claim_ids(
+        session,
+        SurveyWave,
+        due,
+        order_by=(SurveyWave.starts_at, SurveyWave.id),
+        limit=5,
+        values={
+            "status": WaveStatus.OPEN,
+            "opened_at": now,
+            "claimed_at": now,
+            "claimed_by": worker,
+        },
+    )
+    for wave_id in opened:
+        wave = await session.get(SurveyWave, wave_id, populate_existing=True)
+        assert wave is not None
+        wave.invited_count = await _invite(session, wave, now)
+        await _schedule_next(session, wave)
+    await session.flush()
+    return opened
+
+
+async def _invite(session: AsyncSession, wave: SurveyWave, now: datetime) -> int:
+    if wave.ends_at <= now:
+        return 0
+    invited = 0
+    last_id = 0
+    query = audience_query(audience_of(wave)).order_by(User.id)
+    while True:
+        rows = (await session.execute(query.where(User.id > last_id).limit(BATCH))).all()
+        if not rows:
+            return invited
+        last_id = rows[-1][0]
+        invites, reminders = [], []
+        for user_id, _telegram_id, tz in rows:
+            at = invite_at(wave.starts_at, now, tz, wave.invite_hour)
+            invites.append((user_id, f"survey:{wave.id}:invite:{user_id}", at))
+            if wave.reminder_after_hours:
+                remind = at + timedelta(hours=wave.reminder_after_hours)
+                if remind < wave.ends_at:
+                    reminders.append((user_id, f"survey:{wave.id}:remind:{user_id}", remind))
+        params = {"wave_id": wave.id}
+        invited += await outbox.enqueue_many(
+            session, "surveys.invite", invites, params=params, expires_at=wave.ends_at
+        )
+        await outbox.enqueue_many(
+            session, "surveys.reminder", reminders, params=params, expires_at=wave.ends_at
+        )
+
+
+async def _schedule_next(session: AsyncSession, wave: SurveyWave) -> None:
+    period = REPEATS.get(wave.repeat)
+    if period is None:
+        return
+    survey = await session.get(Survey, wave.survey_id)
+    version = await latest_published(session, survey) if survey else None
+    if version is None:
+        return
+    data = WaveInput(
+        version_id=version.id,
+        name=wave.name,
+        audience=audience_of(wave),
+        starts_at=wave.starts_at + period,
+        ends_at=wave.ends_at + period,
+        repeat=wave.repeat,
+        invite_hour=wave.invite_hour,
+        reminder_after_hours=wave.reminder_after_hours,
+    )
+    session.add(_new_wave(version, wave.name, data.audience, data, None, previous=wave))
+
+
+async def close_ended_waves(session: AsyncSession, *, now: datetime | None = None) -> int:
+    now = now or utcnow()
+    ended = (
+        await session.scalars(
+            select(SurveyWave).where(
+                SurveyWave.status == WaveStatus.OPEN, SurveyWave.ends_at <= now
+            )
+        )
+    ).all()
+    for wave in ended:
+        await _close(session, wave, now)
+    return len(ended)
+
+
+async def _close(session: AsyncSession, wave: SurveyWave, now: datetime) -> None:
+    wave.status, wave.closed_at = WaveStatus.CLOSED, now
+    if wave.ends_at > now:
+        wave.ends_at = now
+    # Unfinished answers are never counted; they are not kept either.
+    await session.execute(
+        update(SurveyParticipation)
+        .where(SurveyParticipation.wave_id == wave.id, SurveyParticipation.completed_on.is_(None))
+        .values(draft={})
+    )
+    await session.flush()

@@ -1,0 +1,86 @@
+"""A small survey that uses every question type and skip logic, for the survey tests."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot.storage.db import transaction
+from bot.storage.surveys import SurveyWave
+from services.surveys.builder import do_create_survey, do_publish
+from services.surveys.definition import validate
+from services.surveys.waves import Audience, WaveInput, do_create_wave, open_due_waves
+
+
+def texts(en: str, **others: str) -> dict[str, str]:
+    return {"en": en, **others}
+
+
+SAMPLE: dict[str, Any] = {
+    "key": "sample",
+    "title": texts("Sample pulse", bn="নমুনা জরিপ", km="ការស្ទង់មតិគំរូ"),
+    "thanks": texts("Thank you!", bn="ধন্যবাদ!", km="អរគុណ!"),
+    "questions": [
+        {"key": "mood", "type": "scale", "text": texts("How do you feel?", bn="আপনি কেমন আছেন?", km="អ្នកសុខសប្បាយទេ?")},
+        {"key": "safe", "type": "yesno", "text": texts("Do you feel safe?", bn="আপনি কি নিরাপদ বোধ করেন?", km="តើអ្នកមានសុវត្ថិភាពទេ?")},
+        {
+            "key": "why",
+            "type": "multi",
+            "show_if": {"question": "safe", "equals": ["no"]},
+            "text": texts("What makes you feel unsafe?", bn="কী আপনাকে অনিরাপদ করে?", km="អ្វីធ្វើឱ្យអ្នកមិនមានសុវត្ថិភាព?"),
+            "options": [
+                {"key": "fire", "text": texts("Fire exits", bn="অগ্নি নির্গমন", km="ច្រកចេញភ្លើង")},
+                {"key": "machines", "text": texts("Machines", bn="মেশিন", km="ម៉ាស៊ីន")},
+                {"key": "people", "text": texts("People", bn="মানুষ", km="មនុស្ស")},
+            ],
+        },
+        {
+            "key": "shift",
+            "type": "single",
+            "text": texts("Which shift?", bn="কোন শিফট?", km="វេនណា?"),
+            "options": [
+                {"key": "day", "text": texts("Day", bn="দিন", km="ថ្ងៃ")},
+                {"key": "night", "text": texts("Night", bn="রাত", km="យប់")},
+            ],
+        },
+        {"key": "hours", "type": "number", "min": 0, "max": 100, "text": texts("Hours last week?", bn="গত সপ্তাহে কত ঘণ্টা?", km="ម៉ោងប៉ុន្មានសប្តាហ៍មុន?")},
+        {"key": "else", "type": "text", "required": False, "max_length": 50, "text": texts("Anything else?", bn="আর কিছু?", km="មានអ្វីទៀតទេ?")},
+    ],
+}
+
+
+async def make_wave(
+    sessions: async_sessionmaker[AsyncSession],
+    *,
+    countries: tuple[str, ...] = ("BD",),
+    definition: dict[str, Any] | None = None,
+    start: datetime | None = None,
+    days: int = 14,
+    open_now: bool = True,
+    **audience: Any,
+) -> SurveyWave:
+    """A published sample survey and a wave for it, opened (invitations queued) unless told not to."""
+    start = start or datetime.now(UTC) - timedelta(minutes=1)
+    async with transaction(sessions) as session:
+        survey = await do_create_survey(
+            session, validate(definition or SAMPLE), country_code=countries[0], actor=None
+        )
+        version = await do_publish(session, survey, scope=None, actor=None)
+        wave = await do_create_wave(
+            session,
+            WaveInput(
+                version_id=version.id,
+                name="Pulse",
+                audience=Audience(list(countries), **audience),
+                starts_at=start,
+                ends_at=start + timedelta(days=days),
+                reminder_after_hours=min(72, days * 12),
+            ),
+            scope=None,
+            actor=None,
+        )
+        if open_now:
+            await open_due_waves(session, worker="test", now=max(start, datetime.now(UTC)))
+        return wave

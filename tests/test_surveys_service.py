@@ -1,0 +1,259 @@
+"""The survey engine without Telegram: definitions, waves, answering, anonymity, results."""
+
+from __future__ import annotations
+
+import copy
+from datetime import UTC, datetime, timedelta
+
+import pytest
+import time_machine
+from hypothesis import given
+from hypothesis import strategies as st
+from sqlalchemy import select
+
+from bot.storage.db import transaction
+from bot.storage.models import OutboxMessage
+from bot.storage.surveys import SurveyAnswer, SurveyParticipation, SurveyResponse, SurveyWave
+from services.surveys import answering, results
+from services.surveys.answering import (
+    AlreadyAnswered,
+    AnswerTooLong,
+    NumberOutOfRange,
+    StaleQuestion,
+    SurveyClosed,
+)
+from services.surveys.builder import template_definitions
+from services.surveys.definition import (
+    InvalidDefinition,
+    InvalidDefinitionAt,
+    parse_definition,
+    to_json,
+    to_yaml,
+    validate,
+)
+from services.surveys.waves import close_ended_waves, invite_at
+from tests.conftest import sql_count
+from tests.factories import make_worker
+from tests.surveys_data import SAMPLE, make_wave
+
+SECRET = "test-secret"
+
+
+# --- definitions ------------------------------------------------------------------------------
+
+
+def test_yaml_and_json_round_trip() -> None:
+    definition = validate(SAMPLE)
+    assert parse_definition(to_yaml(definition)) == definition
+    assert parse_definition(to_json(definition).encode()) == definition
+
+
+def test_invalid_file_names_line_and_reason() -> None:
+    text = to_yaml(validate(SAMPLE)).replace("type: number", "type: slider")
+    with pytest.raises(InvalidDefinitionAt) as err:
+        parse_definition(text)
+    line = text.splitlines().index(next(ln for ln in text.splitlines() if "slider" in ln)) + 1
+    assert err.value.params["line"] == line
+    assert "unknown question type" in str(err.value)
+
+
+@pytest.mark.parametrize(
+    ("change", "reason"),
+    [
+        (lambda d: d["questions"][1].update(key="mood"), "same key"),
+        (lambda d: d["questions"][2]["show_if"].update(question="hours"), "earlier question"),
+        (lambda d: d["questions"][2]["show_if"].update(equals=["maybe"]), "does not have"),
+        (lambda d: d["questions"][4].update(min=100, max=0), "min below max"),
+        (lambda d: d["questions"][3].update(options=d["questions"][3]["options"][:1]), "2 to 12"),
+        (lambda d: d["questions"][0]["text"].pop("en"), "source language"),
+        (lambda d: d["questions"][0]["text"].update(xx="?"), "unknown language"),
+    ],
+)
+def test_rules_beyond_types(change, reason: str) -> None:  # type: ignore[no-untyped-def]
+    data = copy.deepcopy(SAMPLE)
+    change(data)
+    with pytest.raises(InvalidDefinition) as err:
+        validate(data)
+    assert reason in str(err.value)
+
+
+@given(st.text(max_size=300))
+def test_any_text_is_rejected_cleanly_or_parsed(content: str) -> None:
+    try:
+        parse_definition(content)
+    except InvalidDefinition:
+        pass
+
+
+def test_templates_are_complete_in_all_16_languages() -> None:
+    found = {d.key: d for d in template_definitions()}
+    assert set(found) == {"wellbeing-pulse", "worker-wellbeing"}
+    assert len(found["wellbeing-pulse"].questions) == 5
+    for definition in found.values():
+        assert len(definition.locales()) == 16, definition.key
+    types = {q.type.value for q in found["worker-wellbeing"].questions}
+    assert types == {"single", "multi", "scale", "yesno", "number", "text"}
+
+
+# --- waves ------------------------------------------------------------------------------------
+
+
+def test_invitation_goes_out_at_a_sensible_local_hour() -> None:
+    start = datetime(2026, 12, 1, 0, 0, tzinfo=UTC)  # 06:00 in Dhaka
+    at = invite_at(start, start, "Asia/Dhaka", 12)
+    assert at == datetime(2026, 12, 1, 6, 0, tzinfo=UTC)  # 12:00 in Dhaka
+    late = datetime(2026, 12, 1, 16, 0, tzinfo=UTC)  # 22:00 in Dhaka: wait for the morning
+    assert invite_at(start, late, "Asia/Dhaka", 12) == datetime(2026, 12, 2, 6, 0, tzinfo=UTC)
+    afternoon = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)  # 15:00 in Dhaka: now
+    assert invite_at(start, afternoon, "Asia/Dhaka", 12) == afternoon
+
+
+async def test_opening_a_wave_queues_one_invitation_and_reminder_each(sessions) -> None:  # type: ignore[no-untyped-def]
+    for i in range(3):
+        await make_worker(sessions, 5000 + i, locale="bn")
+    await make_worker(sessions, 5100, locale="km", factory_code="PP-1", country="KH")
+    wave = await make_wave(sessions)
+    assert await sql_count(sessions, "SELECT count(*) FROM outbox WHERE kind='surveys.invite'") == 3
+    assert await sql_count(sessions, "SELECT count(*) FROM outbox WHERE kind='surveys.reminder'") == 3
+    async with transaction(sessions) as session:
+        again = await session.get(SurveyWave, wave.id)
+        assert again is not None and again.invited_count == 3 and again.status == "open"
+
+
+# --- answering --------------------------------------------------------------------------------
+
+
+async def answer_all(sessions, user, wave_id: int, *, safe: str = "yes") -> None:  # type: ignore[no-untyped-def]
+    async with transaction(sessions) as s:
+        step = await answering.do_begin(s, user, wave_id, secret_key=SECRET)
+        step = await answering.do_answer(s, user, wave_id, step.index, "4", secret_key=SECRET)
+        step = await answering.do_answer(s, user, wave_id, step.index, safe, secret_key=SECRET)
+        if safe == "no":
+            step = await answering.do_toggle(s, user, wave_id, step.index, "fire", secret_key=SECRET)
+            step = await answering.do_toggle(s, user, wave_id, step.index, "people", secret_key=SECRET)
+            step = await answering.do_finish_choice(s, user, wave_id, step.index, secret_key=SECRET)
+        step = await answering.do_answer(s, user, wave_id, step.index, "day", secret_key=SECRET)
+        step = await answering.do_answer(s, user, wave_id, step.index, "৪৮", secret_key=SECRET)
+        step = await answering.do_skip(s, user, wave_id, step.index, secret_key=SECRET)
+        assert step.done
+
+
+async def test_answers_carry_no_person_and_count_once(sessions) -> None:  # type: ignore[no-untyped-def]
+    worker = await make_worker(sessions, 987654321, locale="bn", gender="woman")
+    wave = await make_wave(sessions)
+    await answer_all(sessions, worker, wave.id, safe="no")
+    async with transaction(sessions) as s:
+        rows = (await s.scalars(select(SurveyAnswer))).all()
+        assert {(r.question_key, r.value) for r in rows if r.value} == {
+            ("mood", "4"), ("safe", "no"), ("why", "*"), ("why", "fire"), ("why", "people"),
+            ("shift", "day"),
+        }
+        assert [r.number for r in rows if r.number is not None] == [48.0]  # Bangla digits read
+        assert all(r.gender == "woman" and r.language == "bn" for r in rows)
+        participation = (await s.scalars(select(SurveyParticipation))).one()
+        assert participation.completed_on is not None and participation.draft == {}
+        assert str(worker.telegram_id) not in participation.person_key
+        with pytest.raises(AlreadyAnswered):
+            await answering.do_begin(s, worker, wave.id, secret_key=SECRET)
+    # No column of the answer tables can hold a user or chat id.
+    for table in (SurveyAnswer.__table__, SurveyResponse.__table__):
+        assert not {"user_id", "chat_id", "telegram_id"} & set(table.columns.keys())
+    assert await sql_count(sessions, "SELECT count(*) FROM survey_responses") == 1
+
+
+async def test_resume_back_skip_logic_and_stale_buttons(sessions) -> None:  # type: ignore[no-untyped-def]
+    worker = await make_worker(sessions, 4242)
+    wave = await make_wave(sessions)
+    async with transaction(sessions) as s:
+        step = await answering.do_begin(s, worker, wave.id, secret_key=SECRET)
+        assert (step.number, step.total) == (1, 6)
+        step = await answering.do_answer(s, worker, wave.id, 0, "2", secret_key=SECRET)
+        step = await answering.do_answer(s, worker, wave.id, 1, "yes", secret_key=SECRET)
+        assert step.question is not None and step.question.key == "shift"  # "why" skipped
+        assert (step.number, step.total) == (3, 5)
+    async with transaction(sessions) as s:  # later, in another transaction: where they left off
+        step = await answering.do_begin(s, worker, wave.id, secret_key=SECRET)
+        assert step.question is not None and step.question.key == "shift"
+        with pytest.raises(StaleQuestion):
+            await answering.do_answer(s, worker, wave.id, 0, "5", secret_key=SECRET)
+        step = await answering.do_back(s, worker, wave.id, step.index, secret_key=SECRET)
+        assert step.question is not None and step.question.key == "safe"
+        step = await answering.do_answer(s, worker, wave.id, 1, "no", secret_key=SECRET)
+        assert step.question is not None and step.question.key == "why"
+        with pytest.raises(answering.AnswerRequired):
+            await answering.do_finish_choice(s, worker, wave.id, step.index, secret_key=SECRET)
+
+
+async def test_bad_numbers_and_long_text_are_refused(sessions) -> None:  # type: ignore[no-untyped-def]
+    worker = await make_worker(sessions, 4343)
+    wave = await make_wave(sessions)
+    async with transaction(sessions) as s:
+        for index, value in ((0, "3"), (1, "yes"), (3, "night")):
+            await answering.do_answer(s, worker, wave.id, index, value, secret_key=SECRET)
+        with pytest.raises(NumberOutOfRange):
+            await answering.do_answer(s, worker, wave.id, 4, "101", secret_key=SECRET)
+        with pytest.raises(answering.NotANumber):
+            await answering.do_answer(s, worker, wave.id, 4, "many", secret_key=SECRET)
+        await answering.do_answer(s, worker, wave.id, 4, "12,5", secret_key=SECRET)
+        with pytest.raises(AnswerTooLong):
+            await answering.do_answer(s, worker, wave.id, 5, "x" * 51, secret_key=SECRET)
+
+
+async def test_a_wave_that_ends_mid_answer_counts_nothing(sessions) -> None:  # type: ignore[no-untyped-def]
+    worker = await make_worker(sessions, 4444)
+    wave = await make_wave(sessions, days=1)
+    async with transaction(sessions) as s:
+        await answering.do_begin(s, worker, wave.id, secret_key=SECRET)
+        await answering.do_answer(s, worker, wave.id, 0, "1", secret_key=SECRET)
+    with time_machine.travel(datetime.now(UTC) + timedelta(days=2)):
+        async with transaction(sessions) as s:
+            assert await close_ended_waves(s) == 1
+        async with transaction(sessions) as s:
+            with pytest.raises(SurveyClosed):
+                await answering.do_answer(s, worker, wave.id, 1, "yes", secret_key=SECRET)
+    async with transaction(sessions) as s:
+        assert (await s.scalars(select(SurveyParticipation))).one().draft == {}
+    assert await sql_count(sessions, "SELECT count(*) FROM survey_answers") == 0
+
+
+# --- results ----------------------------------------------------------------------------------
+
+
+async def test_results_suppress_small_groups_everywhere(sessions) -> None:  # type: ignore[no-untyped-def]
+    from services.surveys.waves import open_due_waves
+
+    wave = await make_wave(sessions, open_now=False)
+    workers = [
+        await make_worker(sessions, 6000 + i, gender="woman" if i < 8 else "man")
+        for i in range(10)
+    ]
+    async with transaction(sessions) as s:
+        await open_due_waves(s, worker="t")
+    for i, worker in enumerate(workers):
+        await answer_all(sessions, worker, wave.id, safe="no" if i == 9 else "yes")
+    async with transaction(sessions) as s:
+        fresh = await s.get(SurveyWave, wave.id)
+        assert fresh is not None
+        found = await results.wave_results(s, fresh, k=5)
+    assert found.respondents == 10 and found.invited == 10
+    # 2 men are too few; 8 women would give them back as 10 - 8 (complementary suppression).
+    assert found.respondents_by["gender"] == {"woman": None, "man": None}
+    safe = next(q for q in found.questions if q.question.key == "safe")
+    # One "no": hidden, and the 9 "yes" too, since 10 answered is shown.
+    assert safe.counts == {"yes": None, "no": None} and safe.answered == 10
+    mood = next(q for q in found.questions if q.question.key == "mood")
+    assert mood.counts == {"1": 0, "2": 0, "3": 0, "4": 10, "5": 0}
+    # The men's column (2) is hidden, and the lone "no" cannot be worked out from any total.
+    table = safe.breakdowns["gender"]
+    assert table.shown("no", "man") is None and table.column_totals["man"] is None
+    assert table.shown("yes", "man") is None
+    assert table.row_totals["no"] is None
+    hours = next(q for q in found.questions if q.question.key == "hours")
+    assert hours.numbers is not None and hours.numbers.mean == 48.0
+    other = next(q for q in found.questions if q.question.key == "else")
+    assert other.texts is None  # nobody wrote: nothing to list
+    csv_text = results.results_csv(found, fewer_than="fewer than 5", locale="en")
+    assert "fewer than 5" in csv_text and ",man," in csv_text
+    for line in csv_text.splitlines():
+        if ",man," in line and "respondents" not in line:
+            assert line.endswith("fewer than 5") or line.endswith(",0"), line
