@@ -382,3 +382,80 @@ async def _close(session: AsyncSession, wave: SurveyWave, now: datetime) -> None
         .values(draft={})
     )
     await session.flush()
+
+
+# --- closing the loop -------------------------------------------------------------------------
+
+LOOP_TEXT_LIMIT = 1000
+
+
+async def do_close_the_loop(
+    session: AsyncSession,
+    wave: SurveyWave,
+    texts: dict[str, str],
+    *,
+    secret_key: str,
+    actor: Staff | None,
+) -> int:
+    """Send the people who answered a wave "what we learned / what changes", once, each in their
+    language (the survey's source language where no version in theirs was written).
+
+    Who answered is known only by HMAC, so the audience is walked and each worker's key checked;
+    returns how many messages were queued.
+    """
+    from services.surveys.answering import person_key
+
+    texts = {
+        code: text.strip() for code, text in texts.items() if code in LANGUAGES and text.strip()
+    }
+    if not texts:
+        raise InvalidWave(reason=N_("write the message in at least one language"))
+    if any(len(t) > LOOP_TEXT_LIMIT for t in texts.values()):
+        raise InvalidWave(reason=N_("the message is too long"))
+    if wave.loop_sent_at is not None:
+        raise Conflict(N_("This message was already sent to this wave."))
+    finished = set(
+        (
+            await session.scalars(
+                select(SurveyParticipation.person_key).where(
+                    SurveyParticipation.wave_id == wave.id,
+                    SurveyParticipation.completed_on.is_not(None),
+                )
+            )
+        ).all()
+    )
+    wave.loop_message, wave.loop_sent_at = texts, utcnow()
+    queued, last_id = 0, 0
+    # Respondents may since have said /stop; closing the loop still reaches them, as it answers
+    # something they gave, unless they blocked the bot or deleted their data.
+    query = (
+        select(User.id, User.telegram_id)
+        .join(Factory, Factory.id == User.factory_id)
+        .where(User.active.is_(True), Factory.country_code.in_(wave.countries))
+        .order_by(User.id)
+    )
+    now = utcnow()
+    while finished:
+        rows = (await session.execute(query.where(User.id > last_id).limit(BATCH))).all()
+        if not rows:
+            break
+        last_id = rows[-1][0]
+        recipients = [
+            (user_id, f"survey:{wave.id}:loop:{user_id}", now)
+            for user_id, telegram_id in rows
+            if person_key(secret_key, telegram_id) in finished
+        ]
+        queued += await outbox.enqueue_many(
+            session, "surveys.loop", recipients, params={"wave_id": wave.id}
+        )
+    await session.flush()
+    await audit.record(
+        session,
+        "wave.close_the_loop",
+        actor=actor,
+        object_type="wave",
+        object_id=wave.id,
+        queued=queued,
+        languages=sorted(texts),
+    )
+    return queued
