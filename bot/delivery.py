@@ -36,6 +36,7 @@ from services import outbox
 from services.clock import utcnow
 from services.onboarding import do_mark_blocked
 from workvoice import metrics
+from workvoice.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +54,8 @@ class RenderContext:
     user: User | None
     staff: Staff | None
     locale: str
+    # For renderers that must recompute a keyed value (a survey participation HMAC).
+    settings: Settings | None = None
 
     @property
     def params(self) -> dict[str, Any]:
@@ -109,9 +112,11 @@ class Deliverer:
         *,
         limiter: RateLimiter | None = None,
         batch: int = 50,
+        settings: Settings | None = None,
     ) -> None:
         self.bot = bot
         self.sessions = sessions
+        self.settings = settings
         self.limiter = limiter or RateLimiter()
         self.batch = batch
         self.worker = f"{socket.gethostname()}:{os.getpid()}:{id(self):x}"
@@ -164,7 +169,9 @@ class Deliverer:
             return OutboxStatus.FAILED, "no_renderer", None
         locale = (user.locale if user else staff.locale if staff else None) or "en"
         with use_locale(locale) as code:
-            rendered = await render(RenderContext(session, message, user, staff, code))
+            rendered = await render(
+                RenderContext(session, message, user, staff, code, self.settings)
+            )
         if rendered is None:
             return OutboxStatus.DROPPED, "renderer_dropped", None
         parts = rendered if isinstance(rendered, list) else [rendered]

@@ -62,7 +62,10 @@ class BotHarness:
         self.telegram, self.bot, self.dp, self.sessions = telegram, bot, dp, sessions
         # No pacing in tests: the limiter is tested on its own.
         self.deliverer = Deliverer(
-            bot, sessions, limiter=RateLimiter(per_second=10_000, per_chat_interval=0)
+            bot,
+            sessions,
+            limiter=RateLimiter(per_second=10_000, per_chat_interval=0),
+            settings=dp.workflow_data["settings"],
         )
 
     @property

@@ -23,13 +23,27 @@ SAMPLE: dict[str, Any] = {
     "title": texts("Sample pulse", bn="নমুনা জরিপ", km="ការស្ទង់មតិគំរូ"),
     "thanks": texts("Thank you!", bn="ধন্যবাদ!", km="អរគុណ!"),
     "questions": [
-        {"key": "mood", "type": "scale", "text": texts("How do you feel?", bn="আপনি কেমন আছেন?", km="អ្នកសុខសប្បាយទេ?")},
-        {"key": "safe", "type": "yesno", "text": texts("Do you feel safe?", bn="আপনি কি নিরাপদ বোধ করেন?", km="តើអ្នកមានសុវត្ថិភាពទេ?")},
+        {
+            "key": "mood",
+            "type": "scale",
+            "text": texts("How do you feel?", bn="আপনি কেমন আছেন?", km="អ្នកសុខសប្បាយទេ?"),
+        },
+        {
+            "key": "safe",
+            "type": "yesno",
+            "text": texts(
+                "Do you feel safe?", bn="আপনি কি নিরাপদ বোধ করেন?", km="តើអ្នកមានសុវត្ថិភាពទេ?"
+            ),
+        },
         {
             "key": "why",
             "type": "multi",
             "show_if": {"question": "safe", "equals": ["no"]},
-            "text": texts("What makes you feel unsafe?", bn="কী আপনাকে অনিরাপদ করে?", km="អ្វីធ្វើឱ្យអ្នកមិនមានសុវត្ថិភាព?"),
+            "text": texts(
+                "What makes you feel unsafe?",
+                bn="কী আপনাকে অনিরাপদ করে?",
+                km="អ្វីធ្វើឱ្យអ្នកមិនមានសុវត្ថិភាព?",
+            ),
             "options": [
                 {"key": "fire", "text": texts("Fire exits", bn="অগ্নি নির্গমন", km="ច្រកចេញភ្លើង")},
                 {"key": "machines", "text": texts("Machines", bn="মেশিন", km="ម៉ាស៊ីន")},
@@ -45,8 +59,20 @@ SAMPLE: dict[str, Any] = {
                 {"key": "night", "text": texts("Night", bn="রাত", km="យប់")},
             ],
         },
-        {"key": "hours", "type": "number", "min": 0, "max": 100, "text": texts("Hours last week?", bn="গত সপ্তাহে কত ঘণ্টা?", km="ម៉ោងប៉ុន្មានសប្តាហ៍មុន?")},
-        {"key": "else", "type": "text", "required": False, "max_length": 50, "text": texts("Anything else?", bn="আর কিছু?", km="មានអ្វីទៀតទេ?")},
+        {
+            "key": "hours",
+            "type": "number",
+            "min": 0,
+            "max": 100,
+            "text": texts("Hours last week?", bn="গত সপ্তাহে কত ঘণ্টা?", km="ម៉ោងប៉ុន្មានសប្តាហ៍មុន?"),
+        },
+        {
+            "key": "else",
+            "type": "text",
+            "required": False,
+            "max_length": 50,
+            "text": texts("Anything else?", bn="আর কিছু?", km="មានអ្វីទៀតទេ?"),
+        },
     ],
 }
 

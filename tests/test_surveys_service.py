@@ -114,7 +114,9 @@ async def test_opening_a_wave_queues_one_invitation_and_reminder_each(sessions) 
     await make_worker(sessions, 5100, locale="km", factory_code="PP-1", country="KH")
     wave = await make_wave(sessions)
     assert await sql_count(sessions, "SELECT count(*) FROM outbox WHERE kind='surveys.invite'") == 3
-    assert await sql_count(sessions, "SELECT count(*) FROM outbox WHERE kind='surveys.reminder'") == 3
+    assert (
+        await sql_count(sessions, "SELECT count(*) FROM outbox WHERE kind='surveys.reminder'") == 3
+    )
     async with transaction(sessions) as session:
         again = await session.get(SurveyWave, wave.id)
         assert again is not None and again.invited_count == 3 and again.status == "open"
@@ -129,8 +131,12 @@ async def answer_all(sessions, user, wave_id: int, *, safe: str = "yes") -> None
         step = await answering.do_answer(s, user, wave_id, step.index, "4", secret_key=SECRET)
         step = await answering.do_answer(s, user, wave_id, step.index, safe, secret_key=SECRET)
         if safe == "no":
-            step = await answering.do_toggle(s, user, wave_id, step.index, "fire", secret_key=SECRET)
-            step = await answering.do_toggle(s, user, wave_id, step.index, "people", secret_key=SECRET)
+            step = await answering.do_toggle(
+                s, user, wave_id, step.index, "fire", secret_key=SECRET
+            )
+            step = await answering.do_toggle(
+                s, user, wave_id, step.index, "people", secret_key=SECRET
+            )
             step = await answering.do_finish_choice(s, user, wave_id, step.index, secret_key=SECRET)
         step = await answering.do_answer(s, user, wave_id, step.index, "day", secret_key=SECRET)
         step = await answering.do_answer(s, user, wave_id, step.index, "৪৮", secret_key=SECRET)
@@ -145,7 +151,11 @@ async def test_answers_carry_no_person_and_count_once(sessions) -> None:  # type
     async with transaction(sessions) as s:
         rows = (await s.scalars(select(SurveyAnswer))).all()
         assert {(r.question_key, r.value) for r in rows if r.value} == {
-            ("mood", "4"), ("safe", "no"), ("why", "*"), ("why", "fire"), ("why", "people"),
+            ("mood", "4"),
+            ("safe", "no"),
+            ("why", "*"),
+            ("why", "fire"),
+            ("why", "people"),
             ("shift", "day"),
         }
         assert [r.number for r in rows if r.number is not None] == [48.0]  # Bangla digits read
@@ -224,8 +234,7 @@ async def test_results_suppress_small_groups_everywhere(sessions) -> None:  # ty
 
     wave = await make_wave(sessions, open_now=False)
     workers = [
-        await make_worker(sessions, 6000 + i, gender="woman" if i < 8 else "man")
-        for i in range(10)
+        await make_worker(sessions, 6000 + i, gender="woman" if i < 8 else "man") for i in range(10)
     ]
     async with transaction(sessions) as s:
         await open_due_waves(s, worker="t")

@@ -66,7 +66,11 @@ async def start_bot(ctx: AppContext) -> dict[str, Any]:
     me = await bot.get_me()
     ctx.extras.update(bot=bot, dispatcher=dp, bot_username=me.username)
     await dp.emit_startup(bot=bot)
-    parts: dict[str, Any] = {"bot": bot, "dp": dp, "deliverer": Deliverer(bot, ctx.sessions)}
+    parts: dict[str, Any] = {
+        "bot": bot,
+        "dp": dp,
+        "deliverer": Deliverer(bot, ctx.sessions, settings=settings),
+    }
     if settings.webhook_mode:
         assert settings.webhook_url is not None and settings.webhook_secret is not None
         processor = UpdateProcessor(bot, dp, ctx.sessions)
