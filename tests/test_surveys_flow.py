@@ -62,7 +62,7 @@ async def answer_through_the_bot(
 async def test_a_bangla_worker_answers_every_kind_of_question(app: BotHarness) -> None:
     await make_worker(app.sessions, 7001, locale="bn", gender="woman")
     worker = app.user(7001, language_code="bn")
-    wave = await make_wave(app.sessions)
+    await make_wave(app.sessions)
     assert await app.deliver() == 1  # the invitation now; the reminder is not due yet
     invitation = await worker.wait_reply(contains="নমুনা জরিপ")
     assert t("▶️ Start") in invitation.buttons()
@@ -152,7 +152,7 @@ async def test_resume_after_a_restart_and_old_buttons(app: BotHarness) -> None:
         in resumed.text
     )
     # A button on the first question's message (removed from view, but replayed): stale.
-    await worker.tap_data("sv:a:%d:0:0" % resumed_wave(listing), message_id=first.message_id)
+    await worker.tap_data(f"sv:a:{resumed_wave(listing)}:0:0", message_id=first.message_id)
     await worker.wait_reply(contains="វេនណា?")
     assert worker.answered_callbacks[-1]["text"] == t(
         "This question was already answered. Here is where you are now.", "km"
