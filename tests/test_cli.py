@@ -28,7 +28,17 @@ def wv(
 def test_help_lists_every_command() -> None:
     out = wv("--help")
     assert out.returncode == 0
-    for command in ("run", "bot", "console", "db", "create-staff", "factory", "demo", "i18n"):
+    for command in (
+        "run",
+        "bot",
+        "console",
+        "db",
+        "create-staff",
+        "factory",
+        "demo",
+        "i18n",
+        "survey",
+    ):
         assert f"  {command}" in out.stdout
 
 
@@ -128,3 +138,32 @@ def test_keys_generate_and_rotate_keep_old_reports_readable(tmp_path: Path) -> N
     assert console.open_text(secret, sealed.current_id) == "old report"
     assert console.current_id != sealed.current_id
     assert len(base64.b64decode(rotated["WORKVOICE_REPORT_PUBLIC_KEY"])) == 32
+
+
+def test_survey_import_export_round_trip_and_bad_files(db: Database, tmp_path: Path) -> None:
+    from services.surveys.definition import parse_definition, to_yaml, validate
+    from tests.surveys_data import SAMPLE
+
+    env = {"WORKVOICE_DATABASE_URL": db.url, "WORKVOICE_DATA_DIR": str(tmp_path)}
+    good = tmp_path / "sample.yaml"
+    good.write_text(to_yaml(validate(SAMPLE)), encoding="utf-8")
+    made = wv("survey", "import", str(good), "--country", "bd", "--publish", env=env)
+    assert made.returncode == 0 and "imported survey sample" in made.stdout, made.stderr
+    exported = wv("survey", "export", "sample", env=env)
+    assert parse_definition(exported.stdout) == validate(SAMPLE)
+    as_json = wv("survey", "export", "sample", "--format", "json", env=env)
+    assert parse_definition(as_json.stdout) == validate(SAMPLE)
+    # A file with a broken option: refused with its line, and nothing stored.
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(
+        good.read_text(encoding="utf-8")
+        .replace("key: sample", "key: other")
+        .replace("type: number", "type: slider"),
+        encoding="utf-8",
+    )
+    refused = wv("survey", "import", str(bad), env=env)
+    line = next(i for i, ln in enumerate(bad.read_text().splitlines(), 1) if "slider" in ln)
+    assert refused.returncode != 0 and f"line {line}" in refused.stderr, refused.stderr
+    assert wv("survey", "export", "other", env=env).returncode != 0
+    templates = wv("survey", "templates", env=env)
+    assert "wellbeing-pulse" in templates.stdout and "worker-wellbeing" in templates.stdout

@@ -268,6 +268,77 @@ def factory_import(csv_file: Path) -> None:
 
 
 @main.group()
+def survey() -> None:
+    """Survey definitions as YAML or JSON files: export, import, install the built-in templates."""
+
+
+@survey.command("export")
+@click.argument("key")
+@click.option("--format", "fmt", type=click.Choice(["yaml", "json"]), default="yaml")
+@click.option("--version", "number", type=int, default=None, help="Default: the latest.")
+def survey_export(key: str, fmt: str, number: int | None) -> None:
+    """Print a survey's definition (for review, sharing or version control)."""
+    from sqlalchemy import select
+
+    from bot.storage.surveys import Survey, SurveyVersion
+    from services.surveys.builder import definition_of, latest_version
+    from services.surveys.definition import to_json, to_yaml
+
+    async def load(session: Any) -> Any:
+        found = await session.scalar(select(Survey).where(Survey.key == key))
+        if found is None:
+            raise click.ClickException(f"no survey with the key {key!r}")
+        if number is None:
+            return definition_of(await latest_version(session, found))
+        version = await session.scalar(
+            select(SurveyVersion).where(
+                SurveyVersion.survey_id == found.id, SurveyVersion.number == number
+            )
+        )
+        if version is None:
+            raise click.ClickException(f"survey {key!r} has no version {number}")
+        return definition_of(version)
+
+    definition = _run(lambda: _in_transaction(_settings(), load))
+    click.echo(to_yaml(definition) if fmt == "yaml" else to_json(definition), nl=False)
+
+
+@survey.command("import")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--country", default=None, help="ISO code of the owning country; none: shared.")
+@click.option("--publish", is_flag=True, help="Publish it at once (freeze the first version).")
+def survey_import(path: Path, country: str | None, publish: bool) -> None:
+    """Create a survey from a YAML or JSON file; an invalid file imports nothing."""
+    from services.errors import DomainError
+    from services.surveys.builder import do_import_survey, do_publish
+
+    content = path.read_bytes()
+
+    async def create(session: Any) -> Any:
+        made = await do_import_survey(
+            session, content, country_code=country.upper() if country else None, actor=None
+        )
+        if publish:
+            await do_publish(session, made, scope=None, actor=None)
+        return made
+
+    try:
+        made = _run(lambda: _in_transaction(_settings(), create))
+    except DomainError as exc:
+        raise click.ClickException(f"{path}: {exc}") from None
+    click.echo(f"imported survey {made.key} (id {made.id}){' and published it' if publish else ''}")
+
+
+@survey.command("templates")
+def survey_templates() -> None:
+    """Install the built-in wellbeing templates as shared, published surveys (idempotent)."""
+    from services.surveys.builder import do_install_templates
+
+    made = _run(lambda: _in_transaction(_settings(), do_install_templates))
+    click.echo("templates: " + ", ".join(s.key for s in made))
+
+
+@main.group()
 def keys() -> None:
     """Report encryption keys (sealed boxes): generate a pair, rotate."""
 
