@@ -16,9 +16,10 @@ from collections.abc import Hashable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Integer, cast, func, select
+from sqlalchemy import Integer, cast, func, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.storage.db import is_postgres
 from bot.storage.models import Factory
 from bot.storage.surveys import SurveyAnswer, SurveyResponse, SurveyVersion, SurveyWave
 from services.suppression import SuppressedTable, suppress, suppress_counts
@@ -100,76 +101,41 @@ async def wave_results(
     assert version is not None
     definition = SurveyDefinition.model_validate(version.definition)
 
-    total = int(
-        await session.scalar(
-            select(func.count())
-            .select_from(SurveyResponse)
-            .where(SurveyResponse.wave_id == wave.id)
-        )
-        or 0
-    )
+    wave_answers = (SurveyAnswer.wave_id == wave.id) & SurveyAnswer.value.is_not(None)
+    # Respondents overall and per group (from responses), value counts overall and per group
+    # (from answers): one scan of each table on PostgreSQL (GROUPING SETS), a few on SQLite.
+    by_response = await _grouped(session, [], _RESPONSE_COLUMN, SurveyResponse.wave_id == wave.id)
+    total = by_response[None].get((), 0)
     respondents_by: dict[str, dict[Hashable, int | None]] = {}
     groups: dict[str, list[Hashable]] = {}
-    for dim, column in _RESPONSE_COLUMN.items():
-        rows = (
-            await session.execute(
-                select(column, func.count())
-                .where(SurveyResponse.wave_id == wave.id)
-                .group_by(column)
-            )
-        ).all()
-        counts = {_group(g): int(n) for g, n in rows}
+    for dim in DIMENSIONS:
+        counts = {key[0]: n for key, n in by_response[dim].items()}
         groups[dim] = sorted(counts, key=lambda g: (g == NOT_GIVEN, str(g)))
         respondents_by[dim] = suppress_counts(counts, k=k) if counts else {}
 
-    # value counts overall and per breakdown, for every counted question, in a few grouped queries
     counted = [q for q in definition.questions if q.type in COUNTED_TYPES]
-    base = select(SurveyAnswer.question_key, SurveyAnswer.value).where(
-        SurveyAnswer.wave_id == wave.id, SurveyAnswer.value.is_not(None)
+    by_answer = await _grouped(
+        session, [SurveyAnswer.question_key, SurveyAnswer.value], _COLUMN, wave_answers
     )
     overall: dict[str, dict[str, int]] = defaultdict(dict)
-    for qkey, value, n in (
-        await session.execute(
-            base.add_columns(func.count()).group_by(SurveyAnswer.question_key, SurveyAnswer.value)
-        )
-    ).all():
-        overall[qkey][value] = int(n)
+    for (qkey, value), n in by_answer[None].items():
+        overall[str(qkey)][str(value)] = n
     by_dim: dict[str, dict[str, dict[tuple[Hashable, Hashable], int]]] = {}
-    for dim, column in _COLUMN.items():
+    for dim in DIMENSIONS:
         cells: dict[str, dict[tuple[Hashable, Hashable], int]] = defaultdict(dict)
-        for qkey, value, group, n in (
-            await session.execute(
-                base.add_columns(column, func.count()).group_by(
-                    SurveyAnswer.question_key, SurveyAnswer.value, column
-                )
-            )
-        ).all():
-            cells[qkey][(value, _group(group))] = int(n)
+        for (qkey, value, group), n in by_answer[dim].items():
+            cells[str(qkey)][(value, group)] = n
         by_dim[dim] = cells
-    # Respondents per question (a multiple-choice answer has one row per ticked option).
-    answered_rows = (
-        await session.execute(
-            select(SurveyAnswer.question_key, func.count())
-            .where(SurveyAnswer.wave_id == wave.id)
-            .group_by(SurveyAnswer.question_key)
-        )
-    ).all()
-    answered = {q: int(n) for q, n in answered_rows}
 
     results: list[QuestionResult] = []
     for question in definition.questions:
         if question in counted:
             results.append(_counted(question, overall.get(question.key, {}), by_dim, groups, k))
         elif question.type == QuestionType.NUMBER:
-            results.append(
-                QuestionResult(
-                    question,
-                    _shown(answered.get(question.key, 0), k),
-                    numbers=await _numbers(session, wave, question, k),
-                )
-            )
+            numbers = await _numbers(session, wave, question, k)
+            results.append(QuestionResult(question, numbers.answered, numbers=numbers))
         else:
-            n = answered.get(question.key, 0)
+            n = await _text_count(session, wave, question)
             texts = await _texts(session, wave, question) if with_texts and n >= k else None
             results.append(
                 QuestionResult(question, _shown(n, k), texts=texts, text_count=_shown(n, k))
@@ -203,6 +169,66 @@ def _base(question: Question, counts: dict[str, int]) -> int:
     if question.type == QuestionType.MULTI:
         return counts.get(ANSWERED, 0)
     return sum(n for v, n in counts.items() if v != ANSWERED)
+
+
+async def _grouped(
+    session: AsyncSession,
+    keys: list[Any],
+    dimensions: dict[str, Any],
+    where: Any,
+) -> dict[str | None, dict[tuple[Hashable, ...], int]]:
+    """Counts by ``keys`` overall (under None) and by ``keys`` plus each dimension (under its name).
+
+    PostgreSQL does it in one pass with GROUPING SETS; ``GROUPING()`` tells which set a row is
+    from. SQLite runs one GROUP BY per set. Missing groups come back as ``NOT_GIVEN``.
+    """
+    found: dict[str | None, dict[tuple[Hashable, ...], int]] = {None: {}}
+    found.update({dim: {} for dim in dimensions})
+    if is_postgres(session):
+        columns = list(dimensions.values())
+        sets = (
+            [tuple_(*keys)] + [tuple_(*keys, column) for column in columns]
+            if keys
+            else [tuple_()] + [tuple_(column) for column in columns]
+        )
+        query = (
+            select(*keys, *columns, func.grouping(*columns), func.count())
+            .where(where)
+            .group_by(func.grouping_sets(*sets))
+        )
+        width = len(columns)
+        for row in (await session.execute(query)).all():
+            key, groups, mask, n = row[: len(keys)], row[len(keys) : -2], row[-2], row[-1]
+            if mask == (1 << width) - 1:
+                found[None][tuple(key)] = int(n)
+                continue
+            index = next(i for i in range(width) if not mask & (1 << (width - 1 - i)))
+            found[list(dimensions)[index]][(*key, _group(groups[index]))] = int(n)
+        return found
+    for dim, column in [(None, None), *dimensions.items()]:
+        group_by = [*keys] + ([column] if column is not None else [])
+        query = select(*group_by, func.count()).where(where)
+        if group_by:
+            query = query.group_by(*group_by)
+        for row in (await session.execute(query)).all():
+            key = tuple(row[: len(keys)])
+            if column is not None:
+                key = (*key, _group(row[len(keys)]))
+            found[dim][key] = int(row[-1])
+    return found
+
+
+async def _text_count(session: AsyncSession, wave: SurveyWave, question: Question) -> int:
+    return int(
+        await session.scalar(
+            select(func.count()).where(
+                SurveyAnswer.wave_id == wave.id,
+                SurveyAnswer.question_key == question.key,
+                SurveyAnswer.text.is_not(None),
+            )
+        )
+        or 0
+    )
 
 
 def _shown(n: int, k: int) -> int | None:
