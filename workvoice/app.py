@@ -42,6 +42,19 @@ async def check_schema(ctx: AppContext, *, auto_upgrade: bool) -> None:
     log.info("db.upgraded from=%s to=%s", current, head)
 
 
+async def install_survey_templates(ctx: AppContext) -> None:
+    """The built-in survey templates are there from the first start (idempotent)."""
+    from sqlalchemy.exc import IntegrityError
+
+    from bot.storage.db import transaction
+    from services.surveys.builder import do_install_templates
+
+    # Two replicas starting at once: one inserts, the other's unique key fails; both are fine.
+    with contextlib.suppress(IntegrityError):
+        async with transaction(ctx.sessions) as session:
+            await do_install_templates(session)
+
+
 async def start_bot(ctx: AppContext) -> dict[str, Any]:
     """Create the bot and dispatcher and start receiving updates; returns what to stop later."""
     from bot.delivery import Deliverer
@@ -133,6 +146,7 @@ async def serve(
     sched = None
     try:
         await check_schema(ctx, auto_upgrade=auto_upgrade)
+        await install_survey_templates(ctx)
         if prepare is not None:
             await prepare(ctx)
         if bot and settings.bot_token is not None:

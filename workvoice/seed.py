@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import random
+from datetime import timedelta
+
 import pyotp
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.storage.db import transaction
+from bot.storage.models import OutboxMessage, User
 from bot.storage.reports import Case
+from bot.storage.surveys import SurveyWave
 from services.clock import utcnow
 from services.factories import FactoryInput, do_add_factory, get_factory_by_code
 from services.onboarding import do_register
@@ -15,6 +20,16 @@ from services.reports.cases import Intake, do_submit_report, do_transition
 from services.reports.crypto import keyring
 from services.reports.protocol import Category, Harm, State
 from services.staff import do_create_staff, get_staff_by_email
+from services.surveys import answering
+from services.surveys.builder import do_install_templates, latest_published
+from services.surveys.definition import QuestionType
+from services.surveys.waves import (
+    Audience,
+    WaveInput,
+    do_cancel_wave,
+    do_create_wave,
+    open_due_waves,
+)
 from workvoice.context import AppContext
 
 DEMO_PASSWORD = "demo-password-2026"  # noqa: S105 (printed at demo start; demo data only)
@@ -153,6 +168,95 @@ async def _cases(session: AsyncSession, ctx: AppContext) -> None:
                 await do_transition(session, case, step, actor=handler, keys=keys)
 
 
+SYNTHETIC_WORKERS = 320  # enough for results to show, with some groups still too small
+SYNTHETIC_IDS = 7_800_000
+
+
+async def _surveys(session: AsyncSession, ctx: AppContext) -> None:
+    """The templates, a closed wave of the wellbeing pulse last month and an open one now, both
+    answered by synthetic workers through the real engine, so results, trends and suppression show."""
+    templates = {s.key: s for s in await do_install_templates(session)}
+    if await session.scalar(select(func.count()).select_from(SurveyWave)):
+        return
+    pulse = templates["wellbeing-pulse"]
+    version = await latest_published(session, pulse)
+    assert version is not None
+    countries = sorted({f.country for f in DEMO_FACTORIES})
+    manager = await get_staff_by_email(session, "manager@demo.workvoice.org")
+    now = utcnow()
+    rng = random.Random(2026)
+    workers = []
+    for i in range(SYNTHETIC_WORKERS):
+        factory = await get_factory_by_code(session, DEMO_FACTORIES[i % len(DEMO_FACTORIES)].code)
+        assert factory is not None
+        worker = await do_register(session, SYNTHETIC_IDS + i, locale=factory.languages[i % 2])
+        worker.consent_at, worker.factory_id = now, factory.id
+        # Most give their gender and age group; a few men and older workers make small groups.
+        worker.gender = rng.choices(["woman", "man", None], [72, 20, 8])[0]
+        worker.age_band = rng.choices(
+            ["18-24", "25-34", "35-44", "45plus", None], [30, 35, 20, 5, 10]
+        )[0]
+        workers.append(worker)
+    await session.flush()
+    for name, share, close in (
+        ("Wellbeing pulse (last month)", 0.6, True),
+        ("Wellbeing pulse", 0.8, False),
+    ):
+        wave = await do_create_wave(
+            session,
+            WaveInput(
+                version_id=version.id,
+                name=name,
+                audience=Audience(countries),
+                starts_at=now - timedelta(minutes=5),
+                ends_at=now + timedelta(days=14),
+            ),
+            scope=None,
+            actor=manager,
+        )
+        await open_due_waves(session, worker="seed", now=now)
+        for worker in workers:
+            if rng.random() < share:
+                await _answer(session, ctx, worker, wave.id, rng, mood_shift=0 if close else 1)
+        if close:
+            await do_cancel_wave(session, wave, actor=manager)
+    # Seeded workers have no phone to deliver to: invitations are only for the simulator's.
+    seeded = select(User.id).where(User.telegram_id.between(SYNTHETIC_IDS, 7_999_999))
+    await session.execute(delete(OutboxMessage).where(OutboxMessage.user_id.in_(seeded)))
+
+
+async def _answer(
+    session: AsyncSession,
+    ctx: AppContext,
+    worker: User,
+    wave_id: int,
+    rng: random.Random,
+    *,
+    mood_shift: int,
+) -> None:
+    secret = ctx.settings.effective_secret_key
+    step = await answering.do_begin(session, worker, wave_id, secret_key=secret)
+    while not step.done:
+        question = step.question
+        assert question is not None
+        if question.type == QuestionType.MULTI:
+            for value in rng.sample(question.values(), 2):
+                step = await answering.do_toggle(
+                    session, worker, wave_id, step.index, value, secret_key=secret
+                )
+            step = await answering.do_finish_choice(
+                session, worker, wave_id, step.index, secret_key=secret
+            )
+            continue
+        if question.type == QuestionType.SCALE:
+            value = str(min(5, rng.choice([2, 3, 3, 4, 4, 5]) + mood_shift))
+        else:
+            value = rng.choice(question.values())
+        step = await answering.do_answer(
+            session, worker, wave_id, step.index, value, secret_key=secret
+        )
+
+
 async def seed_demo(ctx: AppContext) -> list[tuple[str, str, str]]:
     """Seed everything; returns the demo accounts (role, email, password) to print."""
     async with transaction(ctx.sessions) as session:
@@ -160,4 +264,6 @@ async def seed_demo(ctx: AppContext) -> list[tuple[str, str, str]]:
         accounts = await _staff(session)
     async with transaction(ctx.sessions) as session:
         await _cases(session, ctx)
+    async with transaction(ctx.sessions) as session:
+        await _surveys(session, ctx)
     return accounts
