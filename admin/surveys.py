@@ -1,0 +1,1325 @@
+"""Surveys in the console: the builder (questions, skip rules, translations, preview, publish,
+import and export), waves with their audience, and results that never show a small group.
+
+Every change of a definition goes through ``services.surveys.builder.do_save_draft``; a problem
+re-shows the form with what was typed and the reason. Results and their CSV pass through the
+service's suppression untouched: a hidden cell is ``None`` and reads "fewer than k" everywhere.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Hashable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
+
+from fastapi import APIRouter, Depends, Form, Request, UploadFile
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from markupsafe import Markup, escape
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from admin.web import context, countries_of, db, render, require, verify_csrf
+from bot.i18n import N_, is_rtl, translations
+from bot.i18n import gettext as _
+from bot.i18n.languages import LANGUAGES
+from bot.storage.models import Country, Factory, Gender, Staff, StaffRole
+from bot.storage.surveys import Survey, SurveyResponse, SurveyVersion, SurveyWave
+from services import audit
+from services.errors import DomainError, NotFound
+from services.onboarding import AgeBand
+from services.surveys import builder, results, waves
+from services.surveys.definition import (
+    COUNTED_TYPES,
+    KEY_PATTERN,
+    SCALE_FACES,
+    InvalidDefinition,
+    QuestionType,
+    SurveyDefinition,
+    coverage,
+    text_slots,
+    to_json,
+    to_yaml,
+    validate,
+    with_translation,
+)
+
+router = APIRouter(prefix="/surveys")
+SURVEYS = require(StaffRole.COUNTRY_MANAGER, StaffRole.ANALYST)
+MAX_UPLOAD_BYTES = 512 * 1024
+DIMENSION_LABELS = {
+    "factory": N_("factory"),
+    "gender": N_("gender"),
+    "age_band": N_("age band"),
+    "language": N_("language"),
+}
+GENDER_LABELS = {"woman": N_("women"), "man": N_("men"), "other": N_("other")}
+TYPE_LABELS = {
+    QuestionType.SINGLE: N_("single choice"),
+    QuestionType.MULTI: N_("multiple choice"),
+    QuestionType.SCALE: N_("scale 1–5"),
+    QuestionType.YESNO: N_("yes / no"),
+    QuestionType.NUMBER: N_("number"),
+    QuestionType.TEXT: N_("short text"),
+}
+# The bot's own words (catalog "surveys"), looked up in the worker's language for the preview.
+BOT_YES, BOT_NO, BOT_SKIP, BOT_DONE = "Yes", "No", "Skip", "Done ➡️"
+BOT_MULTI = "Tick all that apply, then tap Done."
+BOT_NUMBER = "Send a number from {min} to {max}."
+BOT_TEXT = "Type your answer (up to {limit} characters)."
+BOT_HEADER = "<b>{title}</b> · question {number} of {total}"
+AGE_BANDS = [a.value for a in AgeBand if a != AgeBand.UNDISCLOSED]
+GENDERS = [g.value for g in Gender if g != Gender.UNDISCLOSED]
+
+
+def scope_of(staff: Staff) -> builder.Scope:
+    return countries_of(staff)
+
+
+def k_of(request: Request) -> int:
+    return int(context(request).settings.suppression_k)
+
+
+def staff_locale(staff: Staff) -> str:
+    return staff.locale if staff.locale in LANGUAGES else "en"
+
+
+def can_edit(survey: Survey, staff: Staff) -> bool:
+    return survey.country_code is not None or scope_of(staff) is None
+
+
+def worker_text(message: str, locale: str, **params: Any) -> str:
+    text = translations(locale).ugettext(message)
+    return text.format(**params) if params else text
+
+
+def slug(text: str, taken: set[str]) -> str:
+    """An option key from its text (latin letters and digits), else o1, o2 ..."""
+    plain = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode().lower()
+    base = re.sub(r"[^a-z0-9]+", "-", plain).strip("-")[:24].strip("-")
+    candidates = [base] if base and KEY_PATTERN.match(base) else []
+    candidates += [f"{base}-{i}" if base else f"o{i}" for i in range(1, 100)]
+    return next(c for c in candidates if c not in taken)
+
+
+def shown_count(n: int, k: int) -> int | None:
+    """A count as staff may see it: None ("fewer than k") when it could single someone out."""
+    return n if n == 0 or n >= k else None
+
+
+def plain_number(value: float | None) -> str:
+    if value is None:
+        return ""
+    return str(int(value)) if float(value).is_integer() else str(value)
+
+
+# --- list, create, import, copy -------------------------------------------------------------
+
+
+async def _countries(session: AsyncSession, staff: Staff) -> list[Country]:
+    scope = scope_of(staff)
+    rows = (await session.scalars(select(Country).order_by(Country.name))).all()
+    return [c for c in rows if scope is None or c.code in scope]
+
+
+async def _list_page(
+    request: Request,
+    session: AsyncSession,
+    staff: Staff,
+    *,
+    status: int = 200,
+    **values: Any,
+) -> Response:
+    found = await builder.list_surveys(session, scope_of(staff))
+    ids = [s.id for s in found]
+    latest: dict[int, SurveyVersion] = {}
+    wave_counts: dict[int, int] = {}
+    if ids:
+        for version in (
+            await session.scalars(
+                select(SurveyVersion)
+                .where(SurveyVersion.survey_id.in_(ids))
+                .order_by(SurveyVersion.number)
+            )
+        ).all():
+            latest[version.survey_id] = version
+        scoped = await waves.list_waves(session, scope_of(staff))
+        for wave in scoped:
+            wave_counts[wave.survey_id] = wave_counts.get(wave.survey_id, 0) + 1
+    rows = [(s, latest.get(s.id), wave_counts.get(s.id, 0)) for s in found]
+    return render(
+        request,
+        "surveys/list.html",
+        status_code=status,
+        rows=rows,
+        countries=await _countries(session, staff),
+        values=values.pop("values", {}),
+        **values,
+    )
+
+
+@router.get("", response_class=HTMLResponse)
+async def survey_list(
+    request: Request, staff: Staff = Depends(SURVEYS), session: AsyncSession = Depends(db)
+) -> Response:
+    return await _list_page(request, session, staff)
+
+
+def _starter(key: str, title: str) -> dict[str, Any]:
+    """A minimal definition to start from: one yes/no question the builder then edits."""
+    return {
+        "key": key.strip().lower(),
+        "title": {"en": title.strip()},
+        "questions": [
+            {"key": "q1", "type": "yesno", "text": {"en": "Is this question useful?"}},
+        ],
+    }
+
+
+@router.post("/new", dependencies=[Depends(verify_csrf)])
+async def create_survey(
+    request: Request,
+    key: str = Form("", max_length=64),
+    title: str = Form("", max_length=600),
+    country: str = Form("", max_length=8),
+    staff: Staff = Depends(SURVEYS),
+    session: AsyncSession = Depends(db),
+) -> Response:
+    try:
+        code = _country_in_scope(staff, country, await _countries(session, staff))
+        async with session.begin_nested():
+            survey = await builder.do_create_survey(
+                session, validate(_starter(key, title)), country_code=code, actor=staff
+            )
+    except DomainError as exc:
+        return await _list_page(
+            request,
+            session,
+            staff,
+            status=400,
+            create_error=exc.translated(),
+            values={"key": key, "title": title, "country": country},
+        )
+    return RedirectResponse(f"/surveys/{survey.id}", status_code=303)
+
+
+def _country_in_scope(staff: Staff, country: str, allowed: list[Country]) -> str | None:
+    """The country a new survey belongs to: one of the staff member's (admins may leave it empty
+    for a shared template)."""
+    code = country.strip().upper()
+    if not code and scope_of(staff) is None:
+        return None
+    if code not in {c.code for c in allowed}:
+        raise InvalidDefinition(where="country", reason=N_("choose one of your countries"))
+    return code
+
+
+@router.get("/import", response_class=HTMLResponse)
+async def import_page(
+    request: Request, staff: Staff = Depends(SURVEYS), session: AsyncSession = Depends(db)
+) -> Response:
+    return render(
+        request, "surveys/import.html", countries=await _countries(session, staff), values={}
+    )
+
+
+@router.post("/import", dependencies=[Depends(verify_csrf)])
+async def import_survey(
+    request: Request,
+    file: UploadFile | None = None,
+    content: str = Form("", max_length=MAX_UPLOAD_BYTES),
+    country: str = Form("", max_length=8),
+    staff: Staff = Depends(SURVEYS),
+    session: AsyncSession = Depends(db),
+) -> Response:
+    countries = await _countries(session, staff)
+    raw: bytes | str = content
+    error: str | None = None
+    if file is not None and file.filename:
+        data = await file.read(MAX_UPLOAD_BYTES + 1)
+        if len(data) > MAX_UPLOAD_BYTES:
+            error = _("The file is larger than 512 KB.")
+        elif b"\x00" in data:
+            error = _("This is not a text file. Upload a YAML or JSON survey file.")
+        raw = data
+    if error is None and not raw.strip():
+        error = _("Choose a file or paste the survey.")
+    if error is None:
+        try:
+            code = _country_in_scope(staff, country, countries)
+            async with session.begin_nested():
+                survey = await builder.do_import_survey(
+                    session, raw, country_code=code, actor=staff
+                )
+        except DomainError as exc:
+            error = exc.translated()
+    if error is not None:
+        return render(
+            request,
+            "surveys/import.html",
+            status_code=400,
+            error=error,
+            countries=countries,
+            values={"content": content, "country": country},
+        )
+    return RedirectResponse(f"/surveys/{survey.id}", status_code=303)
+
+
+# --- the builder ----------------------------------------------------------------------------
+
+
+@dataclass
+class Draft:
+    survey: Survey
+    version: SurveyVersion
+    definition: SurveyDefinition
+
+
+async def _load(session: AsyncSession, staff: Staff, survey_id: int) -> Draft:
+    survey = await builder.access_survey(session, survey_id, scope_of(staff))
+    version = await builder.latest_version(session, survey)
+    return Draft(survey, version, builder.definition_of(version))
+
+
+def _coverage_rows(definition: SurveyDefinition) -> list[dict[str, Any]]:
+    rows = []
+    for code, (done, total) in coverage(definition).items():
+        lang = LANGUAGES[code]
+        rows.append(
+            {
+                "code": code,
+                "native": lang.native_name,
+                "done": done,
+                "total": total,
+                "percent": round(100 * done / total) if total else 0,
+                "rtl": lang.rtl,
+                "source": code == definition.source_locale,
+            }
+        )
+    return rows
+
+
+def _question_form(definition: SurveyDefinition, key: str) -> dict[str, Any]:
+    q = definition.question(key)
+    if q is None:
+        return {}
+    source = definition.source_locale
+    options = "\n".join(f"{o.key}: {o.text.get(source, '')}" for o in q.options)
+    return {
+        "original": q.key,
+        "key": q.key,
+        "type": q.type.value,
+        "text": q.text.get(source, ""),
+        "options": options,
+        "min": plain_number(q.min),
+        "max": plain_number(q.max),
+        "max_length": str(q.max_length) if q.type == QuestionType.TEXT else "",
+        "required": q.required,
+        "show_if_question": q.show_if.question if q.show_if else "",
+        "show_if_values": ", ".join(q.show_if.equals) if q.show_if else "",
+    }
+
+
+async def _builder_page(
+    request: Request,
+    session: AsyncSession,
+    staff: Staff,
+    found: Draft,
+    *,
+    status: int = 200,
+    edit: str = "",
+    **values: Any,
+) -> Response:
+    d = found.definition
+    published = await builder.latest_published(session, found.survey)
+    history = await builder.versions(session, found.survey)
+    qform = values.pop("qform", None)
+    if qform is None:
+        qform = _question_form(d, edit) if edit else {}
+    return render(
+        request,
+        "surveys/builder.html",
+        status_code=status,
+        survey=found.survey,
+        version=found.version,
+        definition=d,
+        source=d.source_locale,
+        is_draft=found.version.published_at is None,
+        published=published,
+        history=history,
+        editable=can_edit(found.survey, staff),
+        coverage=_coverage_rows(d),
+        types=[(t.value, _(TYPE_LABELS[t])) for t in QuestionType],
+        counted=[q for q in d.questions if q.type in COUNTED_TYPES],
+        qform=qform,
+        countries=await _countries(session, staff),
+        wave_count=len(await waves.list_waves(session, scope_of(staff), survey_id=found.survey.id)),
+        **values,
+    )
+
+
+@router.get("/{survey_id}", response_class=HTMLResponse)
+async def survey_page(
+    request: Request,
+    survey_id: int,
+    edit: str = "",
+    staff: Staff = Depends(SURVEYS),
+    session: AsyncSession = Depends(db),
+) -> Response:
+    found = await _load(session, staff, survey_id)
+    return await _builder_page(request, session, staff, found, edit=edit[:32])
+
+
+async def _save(
+    request: Request,
+    session: AsyncSession,
+    staff: Staff,
+    found: Draft,
+    change: Any,
+    *,
+    anchor: str = "",
+    **on_error: Any,
+) -> Response:
+    """Apply ``change`` (data → data) to the definition and save it as the draft; on a problem
+    show the builder again with the reason and what was typed."""
+    try:
+        data = found.definition.model_dump(mode="json")
+        change(data)
+        definition = validate(data)
+        async with session.begin_nested():
+            await builder.do_save_draft(
+                session, found.survey, definition, scope=scope_of(staff), actor=staff
+            )
+    except DomainError as exc:
+        return await _builder_page(
+            request, session, staff, found, status=exc.status, error=exc.translated(), **on_error
+        )
+    return RedirectResponse(f"/surveys/{found.survey.id}{anchor}", status_code=303)
+
+
+@router.post("/{survey_id}/texts", dependencies=[Depends(verify_csrf)])
+async def save_texts(
+    request: Request,
+    survey_id: int,
+    title: str = Form("", max_length=2000),
+    intro: str = Form("", max_length=2000),
+    thanks: str = Form("", max_length=2000),
+    staff: Staff = Depends(SURVEYS),
+    session: AsyncSession = Depends(db),
+) -> Response:
+    found = await _load(session, staff, survey_id)
+    source = found.definition.source_locale
+
+    def change(data: dict[str, Any]) -> None:
+        for name, value in (("title", title), ("intro", intro), ("thanks", thanks)):
+            if value.strip():
+                data[name][source] = value.strip()
+            else:
+                data[name].pop(source, None)
+                if name != "title" and not any(data[name].values()):
+                    data[name] = {}
+
+    return await _save(
+        request,
+        session,
+        staff,
+        found,
+        change,
+        texts_form={"title": title, "intro": intro, "thanks": thanks},
+    )
+
+
+def _parse_options(text: str, previous: list[dict[str, Any]], source: str) -> list[dict[str, Any]]:
+    """One option per line, ``key: text`` or just the text (a key is made from it). Translations
+    of options that keep their key are kept."""
+    before = {o["key"]: o["text"] for o in previous}
+    options: list[dict[str, Any]] = []
+    taken: set[str] = set()
+    for line in text.splitlines():
+        line = line.strip()
+        if not line:
+            continue
+        key, sep, rest = line.partition(":")
+        if sep and KEY_PATTERN.match(key.strip().lower()) and rest.strip():
+            key, label = key.strip().lower(), rest.strip()
+        else:
+            key, label = slug(line, taken | set(before)), line
+        taken.add(key)
+        texts = dict(before.get(key, {}))
+        texts[source] = label
+        options.append({"key": key, "text": texts})
+    return options
+
+
+def _number(value: str, where: str) -> float | None:
+    value = value.strip().replace(",", ".")
+    if not value:
+        return None
+    try:
+        number = float(value)
+    except ValueError:
+        raise InvalidDefinition(where=where, reason=N_("wrong kind of value")) from None
+    if number != number or abs(number) > 1e12:  # NaN or absurd
+        raise InvalidDefinition(where=where, reason=N_("wrong kind of value"))
+    return number
+
+
+@router.post("/{survey_id}/questions", dependencies=[Depends(verify_csrf)])
+async def save_question(
+    request: Request,
+    survey_id: int,
+    original: str = Form("", max_length=64),
+    key: str = Form("", max_length=64),
+    type: str = Form("", max_length=16),
+    text: str = Form("", max_length=2000),
+    options: str = Form("", max_length=20000),
+    min: str = Form("", max_length=32),
+    max: str = Form("", max_length=32),
+    max_length: str = Form("", max_length=8),
+    required: bool = Form(False),
+    show_if_question: str = Form("", max_length=64),
+    show_if_values: str = Form("", max_length=1000),
+    staff: Staff = Depends(SURVEYS),
+    session: AsyncSession = Depends(db),
+) -> Response:
+    """Add a question (``original`` empty) or change the one with key ``original``."""
+    found = await _load(session, staff, survey_id)
+    source = found.definition.source_locale
+    typed = {
+        "original": original,
+        "key": key,
+        "type": type,
+        "text": text,
+        "options": options,
+        "min": min,
+        "max": max,
+        "max_length": max_length,
+        "required": required,
+        "show_if_question": show_if_question,
+        "show_if_values": show_if_values,
+    }
+
+    def change(data: dict[str, Any]) -> None:
+        questions: list[dict[str, Any]] = data["questions"]
+        index = next((i for i, q in enumerate(questions) if q["key"] == original), None)
+        if original and index is None:
+            raise InvalidDefinition(where="questions", reason=N_("this question was removed"))
+        previous = questions[index] if index is not None else {"text": {}, "options": []}
+        if type not in {t.value for t in QuestionType}:
+            raise InvalidDefinition(where="type", reason=N_("unknown question type"))
+        kind = QuestionType(type)
+        question: dict[str, Any] = {
+            "key": key.strip().lower(),
+            "type": kind.value,
+            "text": {**previous["text"], source: text.strip()},
+            "required": required,
+        }
+        if kind in {QuestionType.SINGLE, QuestionType.MULTI}:
+            question["options"] = _parse_options(options, previous.get("options", []), source)
+        if kind == QuestionType.NUMBER:
+            question["min"] = _number(min, "min")
+            question["max"] = _number(max, "max")
+        if kind == QuestionType.TEXT and max_length.strip():
+            if not max_length.strip().isdigit():
+                raise InvalidDefinition(where="max_length", reason=N_("wrong kind of value"))
+            question["max_length"] = int(max_length.strip()[:6])
+        if show_if_question.strip():
+            equals = [v.strip().lower() for v in re.split(r"[,\n]", show_if_values) if v.strip()]
+            question["show_if"] = {"question": show_if_question.strip(), "equals": equals}
+        if index is None:
+            questions.append(question)
+        else:
+            questions[index] = question
+
+    return await _save(
+        request, session, staff, found, change, anchor="#questions", qform=typed
+    )
+
+
+@router.post("/{survey_id}/questions/delete", dependencies=[Depends(verify_csrf)])
+async def delete_question(
+    request: Request,
+    survey_id: int,
+    key: str = Form("", max_length=64),
+    staff: Staff = Depends(SURVEYS),
+    session: AsyncSession = Depends(db),
+) -> Response:
+    found = await _load(session, staff, survey_id)
+
+    def change(data: dict[str, Any]) -> None:
+        kept = [q for q in data["questions"] if q["key"] != key]
+        if len(kept) == len(data["questions"]):
+            raise InvalidDefinition(where="questions", reason=N_("this question was removed"))
+        data["questions"] = kept
+
+    return await _save(request, session, staff, found, change, anchor="#questions")
+
+
+@router.post("/{survey_id}/questions/move", dependencies=[Depends(verify_csrf)])
+async def move_question(
+    request: Request,
+    survey_id: int,
+    key: str = Form("", max_length=64),
+    direction: str = Form("", max_length=8),
+    staff: Staff = Depends(SURVEYS),
+    session: AsyncSession = Depends(db),
+) -> Response:
+    found = await _load(session, staff, survey_id)
+
+    def change(data: dict[str, Any]) -> None:
+        questions = data["questions"]
+        index = next((i for i, q in enumerate(questions) if q["key"] == key), None)
+        if index is None:
+            raise InvalidDefinition(where="questions", reason=N_("this question was removed"))
+        other = index - 1 if direction == "up" else index + 1
+        if 0 <= other < len(questions):
+            questions[index], questions[other] = questions[other], questions[index]
+
+    return await _save(request, session, staff, found, change, anchor="#questions")
+
+
+@router.post("/{survey_id}/publish", dependencies=[Depends(verify_csrf)])
+async def publish(
+    request: Request,
+    survey_id: int,
+    staff: Staff = Depends(SURVEYS),
+    session: AsyncSession = Depends(db),
+) -> Response:
+    found = await _load(session, staff, survey_id)
+    try:
+        async with session.begin_nested():
+            await builder.do_publish(session, found.survey, scope=scope_of(staff), actor=staff)
+    except DomainError as exc:
+        return await _builder_page(
+            request, session, staff, found, status=exc.status, error=exc.translated()
+        )
+    return RedirectResponse(f"/surveys/{found.survey.id}", status_code=303)
+
+
+@router.post("/{survey_id}/draft", dependencies=[Depends(verify_csrf)])
+async def start_draft(
+    request: Request,
+    survey_id: int,
+    staff: Staff = Depends(SURVEYS),
+    session: AsyncSession = Depends(db),
+) -> Response:
+    """Edit a published survey: a new draft copied from the latest version."""
+    found = await _load(session, staff, survey_id)
+    try:
+        builder.check_can_edit(found.survey, scope_of(staff))
+    except DomainError as exc:
+        return await _builder_page(
+            request, session, staff, found, status=exc.status, error=exc.translated()
+        )
+    draft = await builder.draft_version(session, found.survey)
+    await audit.record(
+        session,
+        "survey.edit",
+        actor=staff,
+        object_type="survey",
+        object_id=found.survey.id,
+        country_code=found.survey.country_code,
+        version=draft.number,
+    )
+    return RedirectResponse(f"/surveys/{found.survey.id}", status_code=303)
+
+
+@router.post("/{survey_id}/copy", dependencies=[Depends(verify_csrf)])
+async def copy_survey(
+    request: Request,
+    survey_id: int,
+    key: str = Form("", max_length=64),
+    country: str = Form("", max_length=8),
+    staff: Staff = Depends(SURVEYS),
+    session: AsyncSession = Depends(db),
+) -> Response:
+    found = await _load(session, staff, survey_id)
+    try:
+        code = _country_in_scope(staff, country, await _countries(session, staff))
+        if code is None:
+            raise InvalidDefinition(where="country", reason=N_("choose one of your countries"))
+        async with session.begin_nested():
+            copy = await builder.do_copy_survey(
+                session, found.survey, key=key, country_code=code, actor=staff
+            )
+    except DomainError as exc:
+        return await _builder_page(
+            request,
+            session,
+            staff,
+            found,
+            status=exc.status,
+            copy_error=exc.translated(),
+            copy_form={"key": key, "country": country},
+        )
+    return RedirectResponse(f"/surveys/{copy.id}", status_code=303)
+
+
+def _export(found: Draft, kind: str) -> Response:
+    body = to_yaml(found.definition) if kind == "yaml" else to_json(found.definition)
+    media = "application/yaml" if kind == "yaml" else "application/json"
+    name = f"{found.survey.key}-v{found.version.number}.{kind}"
+    return Response(
+        body.encode("utf-8"),
+        media_type=f"{media}; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{name}"'},
+    )
+
+
+@router.get("/{survey_id}/export.yaml")
+async def export_yaml(
+    survey_id: int, staff: Staff = Depends(SURVEYS), session: AsyncSession = Depends(db)
+) -> Response:
+    return _export(await _load(session, staff, survey_id), "yaml")
+
+
+@router.get("/{survey_id}/export.json")
+async def export_json(
+    survey_id: int, staff: Staff = Depends(SURVEYS), session: AsyncSession = Depends(db)
+) -> Response:
+    return _export(await _load(session, staff, survey_id), "json")
+
+
+# --- translations and preview ---------------------------------------------------------------
+
+
+def _known_locale(locale: str) -> str:
+    if locale not in LANGUAGES:
+        raise NotFound()
+    return locale
+
+
+def _slots(definition: SurveyDefinition, locale: str) -> list[dict[str, Any]]:
+    source = definition.source_locale
+    return [
+        {"path": path, "source": texts.get(source, ""), "value": texts.get(locale, "")}
+        for path, texts in text_slots(definition)
+    ]
+
+
+async def _translate_page(
+    request: Request,
+    found: Draft,
+    staff: Staff,
+    locale: str,
+    *,
+    status: int = 200,
+    typed: dict[str, str] | None = None,
+    error: str | None = None,
+) -> Response:
+    slots = _slots(found.definition, locale)
+    if typed is not None:
+        for slot in slots:
+            slot["value"] = typed.get(slot["path"], slot["value"])
+    done, total = coverage(found.definition)[locale]
+    return render(
+        request,
+        "surveys/translate.html",
+        status_code=status,
+        survey=found.survey,
+        version=found.version,
+        definition=found.definition,
+        target=locale,
+        language=LANGUAGES[locale],
+        source_language=LANGUAGES[found.definition.source_locale],
+        target_rtl=is_rtl(locale),
+        source_rtl=is_rtl(found.definition.source_locale),
+        slots=slots,
+        done=done,
+        total=total,
+        editable=can_edit(found.survey, staff),
+        error=error,
+    )
+
+
+@router.get("/{survey_id}/translate/{locale}", response_class=HTMLResponse)
+async def translate_page(
+    request: Request,
+    survey_id: int,
+    locale: str,
+    staff: Staff = Depends(SURVEYS),
+    session: AsyncSession = Depends(db),
+) -> Response:
+    found = await _load(session, staff, survey_id)
+    return await _translate_page(request, found, staff, _known_locale(locale))
+
+
+@router.post("/{survey_id}/translate/{locale}", dependencies=[Depends(verify_csrf)])
+async def save_translation(
+    request: Request,
+    survey_id: int,
+    locale: str,
+    staff: Staff = Depends(SURVEYS),
+    session: AsyncSession = Depends(db),
+) -> Response:
+    found = await _load(session, staff, survey_id)
+    _known_locale(locale)
+    form = await request.form()
+    paths = {path for path, _texts in text_slots(found.definition)}
+    typed = {
+        name[2:]: value
+        for name, value in form.multi_items()
+        if name.startswith("t:") and name[2:] in paths and isinstance(value, str)
+    }
+    try:
+        definition = with_translation(found.definition, locale, typed)
+        async with session.begin_nested():
+            await builder.do_save_draft(
+                session, found.survey, definition, scope=scope_of(staff), actor=staff
+            )
+    except DomainError as exc:
+        return await _translate_page(
+            request, found, staff, locale, status=exc.status, typed=typed, error=exc.translated()
+        )
+    return RedirectResponse(f"/surveys/{found.survey.id}#coverage", status_code=303)
+
+
+def preview_screens(definition: SurveyDefinition, locale: str) -> list[dict[str, Any]]:
+    """Each question as the bot shows it: header, text, hint and buttons, in ``locale``."""
+    title = definition.text(definition.title, locale)
+    total = len(definition.questions)
+    screens = []
+    for number, q in enumerate(definition.questions, start=1):
+        header = worker_text(
+            BOT_HEADER, locale, title=escape(title), number=number, total=total
+        )
+        hint = ""
+        rows: list[list[str]] = []
+        if q.type == QuestionType.SCALE:
+            rows.append([f"{face} {i + 1}" for i, face in enumerate(SCALE_FACES)])
+        elif q.type == QuestionType.YESNO:
+            rows.append([worker_text(BOT_YES, locale), worker_text(BOT_NO, locale)])
+        elif q.type in (QuestionType.SINGLE, QuestionType.MULTI):
+            rows.extend([definition.text(o.text, locale)] for o in q.options)
+            if q.type == QuestionType.MULTI:
+                hint = worker_text(BOT_MULTI, locale)
+                rows.append([worker_text(BOT_DONE, locale)])
+        elif q.type == QuestionType.NUMBER:
+            hint = worker_text(
+                BOT_NUMBER, locale, min=plain_number(q.min), max=plain_number(q.max)
+            )
+        elif q.type == QuestionType.TEXT:
+            hint = worker_text(BOT_TEXT, locale, limit=q.max_length)
+        if not q.required:
+            rows.append([worker_text(BOT_SKIP, locale)])
+        screens.append(
+            {
+                "question": q,
+                "header": Markup(header),  # noqa: S704 - catalog text; the title is escaped
+                "text": definition.text(q.text, locale),
+                "translated": bool(q.text.get(locale)),
+                "hint": hint,
+                "rows": rows,
+            }
+        )
+    return screens
+
+
+@router.get("/{survey_id}/preview", response_class=HTMLResponse)
+async def preview(
+    request: Request,
+    survey_id: int,
+    locale: str = "",
+    staff: Staff = Depends(SURVEYS),
+    session: AsyncSession = Depends(db),
+) -> Response:
+    found = await _load(session, staff, survey_id)
+    locale = _known_locale(locale or found.definition.source_locale)
+    return render(
+        request,
+        "surveys/preview.html",
+        survey=found.survey,
+        definition=found.definition,
+        target=locale,
+        target_rtl=is_rtl(locale),
+        languages=LANGUAGES,
+        screens=preview_screens(found.definition, locale),
+    )
+
+
+# --- waves ----------------------------------------------------------------------------------
+
+
+async def _respondent_counts(
+    session: AsyncSession, wave_ids: list[int], k: int
+) -> dict[int, int | None]:
+    if not wave_ids:
+        return {}
+    rows = (
+        await session.execute(
+            select(SurveyResponse.wave_id, func.count())
+            .where(SurveyResponse.wave_id.in_(wave_ids))
+            .group_by(SurveyResponse.wave_id)
+        )
+    ).all()
+    counts = {int(w): int(n) for w, n in rows}
+    return {w: shown_count(counts.get(w, 0), k) for w in wave_ids}
+
+
+@router.get("/{survey_id}/waves", response_class=HTMLResponse)
+async def wave_list(
+    request: Request,
+    survey_id: int,
+    staff: Staff = Depends(SURVEYS),
+    session: AsyncSession = Depends(db),
+) -> Response:
+    found = await _load(session, staff, survey_id)
+    k = k_of(request)
+    listed = await waves.list_waves(session, scope_of(staff), survey_id=found.survey.id)
+    counts = await _respondent_counts(session, [w.id for w in listed], k)
+    return render(
+        request,
+        "surveys/waves.html",
+        survey=found.survey,
+        rows=[(w, counts.get(w.id)) for w in listed],
+        k=k,
+        published=await builder.latest_published(session, found.survey),
+    )
+
+
+def _parse_local(value: str, zone: ZoneInfo, what: str) -> datetime:
+    try:
+        local = datetime.fromisoformat(value.strip())
+    except ValueError:
+        raise waves.InvalidWave(reason=what) from None
+    if local.tzinfo is not None:
+        return local.astimezone(UTC)
+    return local.replace(tzinfo=zone).astimezone(UTC)
+
+
+def _int(value: str, default: int) -> int:
+    value = value.strip()
+    if not value:
+        return default
+    if not re.fullmatch(r"-?\d{1,6}", value):
+        raise waves.InvalidWave(reason=N_("hours must be whole numbers"))
+    return int(value)
+
+
+@dataclass
+class WaveForm:
+    version_id: str
+    name: str
+    countries: list[str]
+    factory_ids: list[str]
+    languages: list[str]
+    genders: list[str]
+    age_bands: list[str]
+    starts: str
+    ends: str
+    timezone: str
+    repeat: str
+    invite_hour: str
+    reminder_after_hours: str
+
+    def audience(self) -> waves.Audience:
+        ids = []
+        for raw in self.factory_ids:
+            if not raw.strip().isdigit():
+                raise waves.InvalidWave(reason=N_("a chosen factory is not in the chosen countries"))
+            ids.append(int(raw))
+        return waves.Audience(
+            countries=list(self.countries),
+            factory_ids=ids,
+            languages=list(self.languages),
+            genders=list(self.genders),
+            age_bands=list(self.age_bands),
+        )
+
+    def wave_input(self) -> waves.WaveInput:
+        try:
+            zone = ZoneInfo(self.timezone.strip())
+        except (ZoneInfoNotFoundError, ValueError):
+            raise waves.InvalidWave(reason=N_("unknown time zone")) from None
+        if not self.version_id.strip().isdigit():
+            raise waves.InvalidWave(reason=N_("publish the survey first"))
+        return waves.WaveInput(
+            version_id=int(self.version_id),
+            name=self.name,
+            audience=self.audience(),
+            starts_at=_parse_local(self.starts, zone, N_("the start is not a date and time")),
+            ends_at=_parse_local(self.ends, zone, N_("the end is not a date and time")),
+            repeat=self.repeat,
+            invite_hour=_int(self.invite_hour, 12),
+            reminder_after_hours=_int(self.reminder_after_hours, 72),
+        )
+
+
+async def _wave_form_page(
+    request: Request,
+    session: AsyncSession,
+    staff: Staff,
+    found: Draft,
+    *,
+    values: dict[str, Any],
+    status: int = 200,
+    **extra: Any,
+) -> Response:
+    countries = await _countries(session, staff)
+    codes = [c.code for c in countries]
+    factories = [
+        f
+        for f in await _factories(session, codes)
+        if not values.get("countries") or f.country_code in values["countries"]
+    ] or await _factories(session, codes)
+    published = [
+        v for v in await builder.versions(session, found.survey) if v.published_at is not None
+    ]
+    return render(
+        request,
+        "surveys/wave_form.html",
+        status_code=status,
+        survey=found.survey,
+        versions=published,
+        values=values,
+        countries=countries,
+        factories=factories,
+        languages=LANGUAGES,
+        genders=[(g, _(GENDER_LABELS[g])) for g in GENDERS],
+        age_bands=AGE_BANDS,
+        repeats=[("none", _("once")), ("monthly", _("every month")), ("quarterly", _("every quarter"))],
+        timezones=sorted(available_timezones()),
+        k=k_of(request),
+        **extra,
+    )
+
+
+async def _factories(session: AsyncSession, codes: list[str]) -> list[Factory]:
+    if not codes:
+        return []
+    return list(
+        (
+            await session.scalars(
+                select(Factory)
+                .where(Factory.country_code.in_(codes), Factory.active.is_(True))
+                .order_by(Factory.country_code, Factory.code)
+            )
+        ).all()
+    )
+
+
+@router.get("/{survey_id}/waves/new", response_class=HTMLResponse)
+async def new_wave(
+    request: Request,
+    survey_id: int,
+    staff: Staff = Depends(SURVEYS),
+    session: AsyncSession = Depends(db),
+) -> Response:
+    found = await _load(session, staff, survey_id)
+    countries = await _countries(session, staff)
+    published = await builder.latest_published(session, found.survey)
+    first = countries[0] if countries else None
+    if found.survey.country_code:
+        first = next((c for c in countries if c.code == found.survey.country_code), first)
+    values = {
+        "version_id": str(published.id) if published else "",
+        "name": found.survey.name,
+        "countries": [first.code] if first else [],
+        "timezone": first.timezone if first else "UTC",
+        "repeat": "none",
+        "invite_hour": "12",
+        "reminder_after_hours": "72",
+    }
+    return await _wave_form_page(request, session, staff, found, values=values)
+
+
+@router.post("/{survey_id}/waves/new", dependencies=[Depends(verify_csrf)])
+async def create_wave(
+    request: Request,
+    survey_id: int,
+    action: str = Form("create", max_length=16),
+    version_id: str = Form("", max_length=20),
+    name: str = Form("", max_length=200),
+    countries: list[str] = Form([], max_length=40),
+    factory_ids: list[str] = Form([], max_length=500),
+    languages: list[str] = Form([], max_length=20),
+    genders: list[str] = Form([], max_length=5),
+    age_bands: list[str] = Form([], max_length=8),
+    starts: str = Form("", max_length=40),
+    ends: str = Form("", max_length=40),
+    timezone: str = Form("UTC", max_length=64),
+    repeat: str = Form("none", max_length=16),
+    invite_hour: str = Form("12", max_length=8),
+    reminder_after_hours: str = Form("72", max_length=8),
+    staff: Staff = Depends(SURVEYS),
+    session: AsyncSession = Depends(db),
+) -> Response:
+    found = await _load(session, staff, survey_id)
+    form = WaveForm(
+        version_id,
+        name,
+        countries,
+        factory_ids,
+        languages,
+        genders,
+        age_bands,
+        starts,
+        ends,
+        timezone,
+        repeat,
+        invite_hour,
+        reminder_after_hours,
+    )
+    values = dict(form.__dict__)
+    k = k_of(request)
+    try:
+        if action == "preview":
+            audience = await waves.check_audience(session, form.audience(), scope_of(staff))
+            size = await waves.audience_size(session, audience, k=k)
+            return await _wave_form_page(
+                request, session, staff, found, values=values, previewed=True, size=size
+            )
+        data = form.wave_input()
+        version = await session.get(SurveyVersion, data.version_id)
+        if version is None or version.survey_id != found.survey.id:
+            raise waves.InvalidWave(reason=N_("publish the survey first"))
+        async with session.begin_nested():
+            await waves.do_create_wave(session, data, scope=scope_of(staff), actor=staff)
+    except DomainError as exc:
+        return await _wave_form_page(
+            request, session, staff, found, values=values, status=400, error=exc.translated()
+        )
+    return RedirectResponse(f"/surveys/{found.survey.id}/waves", status_code=303)
+
+
+@router.post("/waves/{wave_id}/cancel", dependencies=[Depends(verify_csrf)])
+async def cancel_wave(
+    request: Request,
+    wave_id: int,
+    staff: Staff = Depends(SURVEYS),
+    session: AsyncSession = Depends(db),
+) -> Response:
+    wave = await waves.access_wave(session, wave_id, scope_of(staff))
+    try:
+        async with session.begin_nested():
+            await waves.do_cancel_wave(session, wave, actor=staff)
+    except DomainError as exc:
+        return render(request, "error.html", status_code=exc.status, message=exc.translated())
+    return RedirectResponse(f"/surveys/{wave.survey_id}/waves", status_code=303)
+
+
+# --- results --------------------------------------------------------------------------------
+
+
+def group_label(found: results.WaveResults, dim: str, group: Hashable) -> str:
+    if group == results.NOT_GIVEN:
+        return _("not given")
+    if dim == "factory":
+        return found.factory_names.get(group, str(group))
+    if dim == "gender" and str(group) in GENDER_LABELS:
+        return _(GENDER_LABELS[str(group)])
+    if dim == "language" and str(group) in LANGUAGES:
+        return LANGUAGES[str(group)].native_name
+    return str(group)
+
+
+def value_label(definition: SurveyDefinition, question: Any, value: str, locale: str) -> str:
+    for option in question.options:
+        if option.key == value:
+            return definition.text(option.text, locale)
+    if question.type == QuestionType.SCALE and value in {"1", "2", "3", "4", "5"}:
+        return f"{SCALE_FACES[int(value) - 1]} {value}"
+    if question.type == QuestionType.YESNO:
+        return {"yes": _("yes"), "no": _("no")}.get(value, value)
+    return value
+
+
+def bars(items: list[tuple[str, int | None]], base: int | None) -> list[dict[str, Any]]:
+    """Rows of a bar chart: label, count (None: hidden), share of ``base`` and bar width (0–1)."""
+    shown = [n for _label, n in items if n is not None]
+    scale = base or (max(shown) if shown else 0)
+    return [
+        {
+            "label": label,
+            "count": n,
+            "share": (n / base) if n is not None and base else None,
+            "width": (n / scale) if n is not None and scale else 0.0,
+        }
+        for label, n in items
+    ]
+
+
+async def _wave_and_results(
+    request: Request, session: AsyncSession, staff: Staff, wave_id: int
+) -> tuple[SurveyWave, Survey, results.WaveResults]:
+    wave = await waves.access_wave(session, wave_id, scope_of(staff))
+    survey = await builder.access_survey(session, wave.survey_id, scope_of(staff))
+    found = await results.wave_results(session, wave, k=k_of(request))
+    return wave, survey, found
+
+
+async def _results_page(
+    request: Request,
+    session: AsyncSession,
+    staff: Staff,
+    wave_id: int,
+    *,
+    dim: str = "gender",
+    status: int = 200,
+    **extra: Any,
+) -> Response:
+    wave, survey, found = await _wave_and_results(request, session, staff, wave_id)
+    await audit.record(
+        session,
+        "survey.results.view",
+        actor=staff,
+        object_type="wave",
+        object_id=wave.id,
+        country_code=wave.countries[0] if len(wave.countries) == 1 else None,
+    )
+    k, d = found.k, found.definition
+    locale = staff_locale(staff)
+    dim = dim if dim in results.DIMENSIONS else "gender"
+    questions = []
+    for qr in found.questions:
+        q = qr.question
+        entry: dict[str, Any] = {"result": qr, "text": d.text(q.text, locale), "type": q.type}
+        if qr.counts:
+            values = [str(v) for v in qr.counts]
+            entry["bars"] = bars(
+                [(value_label(d, q, v, locale), qr.counts[v]) for v in values], qr.answered
+            )
+            table = qr.breakdowns.get(dim)
+            if table is not None:
+                entry["table"] = {
+                    "columns": [
+                        (g, group_label(found, dim, g)) for g in found.groups.get(dim, [])
+                    ],
+                    "rows": [(v, value_label(d, q, v, locale)) for v in values],
+                    "data": table,
+                }
+        if qr.numbers is not None:
+            entry["bars"] = bars(list(qr.numbers.bins), qr.numbers.answered)
+        questions.append(entry)
+    respondents_by = {
+        name: [
+            (group_label(found, name, g), n)
+            for g, n in sorted(
+                counts.items(), key=lambda item: (item[0] == results.NOT_GIVEN, str(item[0]))
+            )
+        ]
+        for name, counts in found.respondents_by.items()
+    }
+    # Trends: the waves of this survey that ran, oldest first, on this wave's questions.
+    ran = sorted(
+        [
+            w
+            for w in await waves.list_waves(session, scope_of(staff), survey_id=survey.id)
+            if w.status in (waves.WaveStatus.OPEN, waves.WaveStatus.CLOSED)
+        ],
+        key=lambda w: (w.starts_at, w.id),
+    )[-8:]
+    trend_rows = []
+    if len(ran) >= 2:
+        for trend in await results.trends(session, ran, d, k=k):
+            trend_rows.append(
+                {
+                    "text": d.text(trend.question.text, locale),
+                    "values": [
+                        (v, value_label(d, trend.question, v, locale))
+                        for v in trend.question.values()
+                    ],
+                    "shares": trend.shares,
+                }
+            )
+    loop_languages = list(dict.fromkeys(["en", *wave.languages]))
+    return render(
+        request,
+        "surveys/results.html",
+        status_code=status,
+        wave=wave,
+        survey=survey,
+        found=found,
+        k=k,
+        dim=dim,
+        dimensions=[(name, _(DIMENSION_LABELS[name])) for name in results.DIMENSIONS],
+        questions=questions,
+        respondents_by=respondents_by,
+        dimension_labels={name: _(label) for name, label in DIMENSION_LABELS.items()},
+        trend_waves=ran,
+        trends=trend_rows,
+        languages=LANGUAGES,
+        loop_languages=loop_languages,
+        other_languages=[c for c in LANGUAGES if c not in loop_languages],
+        **extra,
+    )
+
+
+@router.get("/waves/{wave_id}/results", response_class=HTMLResponse)
+async def wave_results_page(
+    request: Request,
+    wave_id: int,
+    dim: str = "gender",
+    staff: Staff = Depends(SURVEYS),
+    session: AsyncSession = Depends(db),
+) -> Response:
+    return await _results_page(request, session, staff, wave_id, dim=dim)
+
+
+@router.get("/waves/{wave_id}/results.csv")
+async def wave_results_csv(
+    request: Request,
+    wave_id: int,
+    staff: Staff = Depends(SURVEYS),
+    session: AsyncSession = Depends(db),
+) -> Response:
+    wave, _survey, found = await _wave_and_results(request, session, staff, wave_id)
+    locale = staff_locale(staff)
+    # The same words as on screen (the templates' "fewer than %(k)s").
+    fewer = translations(locale).ugettext("fewer than %(k)s") % {"k": found.k}
+    body = results.results_csv(found, fewer_than=fewer, locale=locale)
+    await audit.record(
+        session,
+        "survey.results.export",
+        actor=staff,
+        object_type="wave",
+        object_id=wave.id,
+        country_code=wave.countries[0] if len(wave.countries) == 1 else None,
+    )
+    return Response(
+        body.encode("utf-8"),
+        media_type="text/csv; charset=utf-8",
+        headers={
+            "Content-Disposition": f'attachment; filename="wave-{wave.id}-results.csv"',
+            "Cache-Control": "no-store",
+        },
+    )
+
+
+@router.post("/waves/{wave_id}/loop", dependencies=[Depends(verify_csrf)])
+async def close_the_loop(
+    request: Request,
+    wave_id: int,
+    staff: Staff = Depends(SURVEYS),
+    session: AsyncSession = Depends(db),
+) -> Response:
+    wave = await waves.access_wave(session, wave_id, scope_of(staff))
+    form = await request.form()
+    texts = {
+        name[5:]: value
+        for name, value in form.multi_items()
+        if name.startswith("loop:") and name[5:] in LANGUAGES and isinstance(value, str)
+    }
+    try:
+        async with session.begin_nested():
+            queued = await waves.do_close_the_loop(
+                session,
+                wave,
+                texts,
+                secret_key=context(request).settings.effective_secret_key,
+                actor=staff,
+            )
+    except DomainError as exc:
+        return await _results_page(
+            request,
+            session,
+            staff,
+            wave_id,
+            status=exc.status,
+            loop_error=exc.translated(),
+            loop_typed=texts,
+        )
+    return await _results_page(request, session, staff, wave_id, loop_queued=queued)

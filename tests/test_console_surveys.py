@@ -1,0 +1,533 @@
+"""Surveys in the console: builder, translations, preview, import/export, waves, results with
+suppression, CSV, audit and closing the loop, with the country scope and roles."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+from html.parser import HTMLParser
+from typing import Any
+
+import yaml
+from sqlalchemy import func, select
+
+from admin.surveys import BOT_HEADER, BOT_SKIP, worker_text
+from bot.storage.db import transaction
+from bot.storage.models import AuditEvent, OutboxMessage
+from bot.storage.surveys import Survey, SurveyVersion, SurveyWave
+from services.surveys import answering
+from services.surveys.builder import do_create_survey, do_install_templates
+from services.surveys.definition import coverage, parse_definition, validate
+from services.surveys.waves import open_due_waves
+from tests.console import ConsoleHarness
+from tests.factories import make_factory, make_worker
+from tests import test_console_authz
+from tests.surveys_data import SAMPLE, make_wave
+
+# --- helpers ----------------------------------------------------------------------------------
+
+
+class _Tables(HTMLParser):
+    """Every <table> of a page as rows of cell texts, with the table's class."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.tables: list[tuple[str, list[list[str]]]] = []
+        self._stack: list[tuple[str, list[list[str]]]] = []
+        self._cell: list[str] | None = None
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag == "table":
+            self._stack.append((dict(attrs).get("class") or "", []))
+        elif tag == "tr" and self._stack:
+            self._stack[-1][1].append([])
+        elif tag in ("td", "th") and self._stack:
+            self._cell = []
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in ("td", "th") and self._cell is not None and self._stack:
+            self._stack[-1][1][-1].append(" ".join("".join(self._cell).split()))
+            self._cell = None
+        elif tag == "table" and self._stack:
+            self.tables.append(self._stack.pop())
+
+    def handle_data(self, data: str) -> None:
+        if self._cell is not None:
+            self._cell.append(data)
+
+
+def tables(html: str, cls: str) -> list[list[list[str]]]:
+    parser = _Tables()
+    parser.feed(html)
+    return [rows for c, rows in parser.tables if cls in c.split()]
+
+
+async def audit_count(console: ConsoleHarness, action: str) -> int:
+    async with console.sessions() as s:
+        return int(
+            await s.scalar(
+                select(func.count()).select_from(AuditEvent).where(AuditEvent.action == action)
+            )
+            or 0
+        )
+
+
+async def definition_of(console: ConsoleHarness, survey_id: int) -> dict[str, Any]:
+    async with console.sessions() as s:
+        version = await s.scalar(
+            select(SurveyVersion)
+            .where(SurveyVersion.survey_id == survey_id)
+            .order_by(SurveyVersion.number.desc())
+            .limit(1)
+        )
+        assert version is not None
+        return dict(version.definition)
+
+
+async def answer_all(console: ConsoleHarness, user: Any, wave_id: int, *, safe: str) -> None:
+    """One worker answers the sample survey to the end (with the console's secret, so closing
+    the loop can find them)."""
+    key = console.ctx.settings.effective_secret_key
+    async with transaction(console.sessions) as s:
+        step = await answering.do_begin(s, user, wave_id, secret_key=key)
+        step = await answering.do_answer(s, user, wave_id, step.index, "4", secret_key=key)
+        step = await answering.do_answer(s, user, wave_id, step.index, safe, secret_key=key)
+        if safe == "no":
+            step = await answering.do_toggle(s, user, wave_id, step.index, "fire", secret_key=key)
+            step = await answering.do_finish_choice(s, user, wave_id, step.index, secret_key=key)
+        step = await answering.do_answer(s, user, wave_id, step.index, "night", secret_key=key)
+        step = await answering.do_answer(s, user, wave_id, step.index, "48", secret_key=key)
+        step = await answering.do_skip(s, user, wave_id, step.index, secret_key=key)
+        assert step.done
+
+
+async def survey_in(console: ConsoleHarness, country: str, key: str) -> Survey:
+    data = {**SAMPLE, "key": key}
+    async with transaction(console.sessions) as s:
+        return await do_create_survey(s, validate(data), country_code=country, actor=None)
+
+
+# The authorization matrix (tests/test_console_authz.py) needs objects for the survey routes'
+# path parameters, in and out of the staff member's country.
+
+
+async def _authz_survey(console: ConsoleHarness, inside: bool) -> str:
+    survey = await survey_in(console, "BD" if inside else "KH", f"authz-{inside:d}")
+    return str(survey.id)
+
+
+async def _authz_wave(console: ConsoleHarness, inside: bool) -> str:
+    wave = await make_wave(
+        console.sessions,
+        countries=("BD" if inside else "KH",),
+        definition={**SAMPLE, "key": f"authz-wave-{inside:d}"},
+    )
+    return str(wave.id)
+
+
+async def _authz_locale(console: ConsoleHarness, inside: bool) -> str:
+    return "bn"
+
+
+test_console_authz.PARAM_MAKERS.setdefault("survey_id", _authz_survey)
+test_console_authz.PARAM_MAKERS.setdefault("wave_id", _authz_wave)
+test_console_authz.PARAM_MAKERS.setdefault("locale", _authz_locale)
+
+
+# --- the builder ------------------------------------------------------------------------------
+
+
+async def test_build_translate_preview_publish_export_and_import_back(
+    console: ConsoleHarness,
+) -> None:
+    manager = await console.staff("country_manager", ["BD"])
+    client = console.client_for(manager)
+    token = client.csrf  # type: ignore[attr-defined]
+    assert "New survey" in (await client.get("/surveys")).text
+    r = await client.post(
+        "/surveys/new",
+        data={"key": "canteen", "title": "Canteen check", "country": "BD", "csrf_token": token},
+    )
+    assert r.status_code == 303, r.text
+    url = r.headers["location"]
+    survey_id = int(url.rsplit("/", 1)[1])
+
+    async def add(**fields: str) -> Any:
+        return await client.post(f"{url}/questions", data={"csrf_token": token, **fields})
+
+    r = await add(key="shift", type="single", text="Which shift?", options="day: Day\nNight shift",
+                  required="true")  # fmt: skip
+    assert r.status_code == 303, r.text
+    r = await add(key="meals", type="number", text="Meals a week?", min="0", max="21")
+    assert r.status_code == 303, r.text
+    r = await add(key="food", type="scale", text="How is the food?", required="true",
+                  show_if_question="shift", show_if_values="night-shift")  # fmt: skip
+    assert r.status_code == 303, r.text
+    d = await definition_of(console, survey_id)
+    assert [q["key"] for q in d["questions"]] == ["q1", "shift", "meals", "food"]
+    assert [o["key"] for o in d["questions"][1]["options"]] == ["day", "night-shift"]
+    assert d["questions"][2]["min"] == 0 and d["questions"][2]["max"] == 21
+    assert d["questions"][2]["required"] is False  # the box was not ticked
+    assert d["questions"][3]["show_if"] == {"question": "shift", "equals": ["night-shift"]}
+
+    # A question that breaks a rule: the reason, what was typed, and nothing saved.
+    r = await add(key="bad", type="single", text="Only one way out?", options="only")
+    assert r.status_code == 400 and "2 to 12 options" in r.text and "Only one way out?" in r.text
+    r = await add(key="late", type="number", text="How late?", min="ten", max="20")
+    assert r.status_code == 400 and "How late?" in r.text
+    assert await definition_of(console, survey_id) == d
+
+    # Edit, move and delete.
+    page = await client.get(f"{url}?edit=meals")
+    assert 'value="Meals a week?"' not in page.text and "Meals a week?" in page.text
+    r = await add(original="meals", key="meals", type="number", text="Hot meals a week?",
+                  min="0", max="14")  # fmt: skip
+    assert r.status_code == 303
+    r = await client.post(
+        f"{url}/questions/move", data={"csrf_token": token, "key": "meals", "direction": "up"}
+    )
+    assert r.status_code == 303
+    r = await client.post(f"{url}/questions/delete", data={"csrf_token": token, "key": "q1"})
+    assert r.status_code == 303
+    d = await definition_of(console, survey_id)
+    assert [q["key"] for q in d["questions"]] == ["meals", "shift", "food"]
+    assert d["questions"][0]["text"] == {"en": "Hot meals a week?"}
+    r = await client.post(
+        f"{url}/texts",
+        data={"csrf_token": token, "title": "Canteen check", "intro": "Two minutes.",
+              "thanks": "Thank you!"},  # fmt: skip
+    )
+    assert r.status_code == 303
+
+    # Translations: coverage per language, RTL inputs, unknown locale.
+    page = await client.get(url)
+    assert "বাংলা" in page.text and "0%" in page.text
+    form = await client.get(f"{url}/translate/bn")
+    assert "Hot meals a week?" in form.text and 'name="t:q.shift.o.day"' in form.text
+    r = await client.post(
+        f"{url}/translate/bn",
+        data={"csrf_token": token, "t:title": "ক্যান্টিন", "t:q.meals": "সপ্তাহে কত বেলা গরম খাবার?",
+              "t:q.shift": "কোন শিফট?", "t:q.shift.o.day": "দিন"},  # fmt: skip
+    )
+    assert r.status_code == 303
+    defn = validate(await definition_of(console, survey_id))
+    done, total = coverage(defn)["bn"]
+    assert (done, total) == (4, 8)
+    page = await client.get(url)
+    assert f"{round(100 * done / total)}%" in page.text and "(4/8)" in page.text
+    ar = await client.get(f"{url}/translate/ar")
+    assert 'name="t:title"' in ar.text and 'lang="ar" dir="rtl"' in ar.text
+    assert (await client.get(f"{url}/translate/xx")).status_code == 404
+    assert (await client.get(f"{url}/preview?locale=xx")).status_code == 404
+
+    # Preview as a worker reading Bangla: translated where written, faces, skip where optional.
+    preview = await client.get(f"{url}/preview?locale=bn")
+    assert preview.status_code == 200
+    assert "সপ্তাহে কত বেলা গরম খাবার?" in preview.text and "দিন" in preview.text
+    assert "How is the food?" in preview.text  # not translated: the source text
+    assert "😞 1" in preview.text and "😄 5" in preview.text
+    header = worker_text(BOT_HEADER, "bn", title="ক্যান্টিন", number=3, total=3)
+    assert header in preview.text  # "question 3 of 3", in the bot's words
+    assert preview.text.count(f">{worker_text(BOT_SKIP, 'bn')}<") == 1  # only "meals" is optional
+    assert 'dir="rtl"' in (await client.get(f"{url}/preview?locale=ur")).text
+
+    # Publish freezes: the page is read-only and offers a new draft.
+    r = await client.post(f"{url}/publish", data={"csrf_token": token})
+    assert r.status_code == 303
+    page = await client.get(url)
+    assert "published" in page.text and 'action="/surveys/%d/questions"' % survey_id not in page.text
+    assert "Edit (starts a new draft)" in page.text
+    assert await audit_count(console, "survey.publish") == 1
+
+    # Export, then import the same file under a new key: the same survey.
+    exported = await client.get(f"{url}/export.yaml")
+    assert exported.status_code == 200
+    assert exported.headers["content-disposition"].startswith("attachment;")
+    assert "canteen-v1.yaml" in exported.headers["content-disposition"]
+    as_json = await client.get(f"{url}/export.json")
+    assert as_json.headers["content-type"].startswith("application/json")
+    assert parse_definition(as_json.content) == parse_definition(exported.content)
+    copy = exported.text.replace("key: canteen", "key: canteen-2", 1)
+    r = await client.post(
+        "/surveys/import",
+        data={"csrf_token": token, "country": "BD"},
+        files={"file": ("canteen.yaml", copy.encode(), "application/yaml")},
+    )
+    assert r.status_code == 303, r.text
+    new_id = int(r.headers["location"].rsplit("/", 1)[1])
+    original = parse_definition(exported.content).model_dump()
+    imported = validate(await definition_of(console, new_id)).model_dump()
+    assert imported == {**original, "key": "canteen-2"}
+
+    # "Edit" starts version 2 from version 1.
+    r = await client.post(f"{url}/draft", data={"csrf_token": token})
+    assert r.status_code == 303
+    page = await client.get(url)
+    assert "version 2" in page.text and "Add a question" in page.text
+
+
+async def test_an_invalid_file_names_its_line_and_stores_nothing(console: ConsoleHarness) -> None:
+    manager = await console.staff("country_manager", ["BD"])
+    client = console.client_for(manager)
+    token = client.csrf  # type: ignore[attr-defined]
+    text = yaml.safe_dump(SAMPLE, allow_unicode=True, sort_keys=False).replace(
+        "type: number", "type: slider"
+    )
+    line = next(i for i, ln in enumerate(text.splitlines(), start=1) if "slider" in ln)
+    r = await client.post(
+        "/surveys/import",
+        data={"csrf_token": token, "country": "BD"},
+        files={"file": ("s.yaml", text.encode(), "application/yaml")},
+    )
+    assert r.status_code == 400
+    assert f"line {line}" in r.text and "unknown question type" in r.text
+    r = await client.post(
+        "/surveys/import", data={"csrf_token": token, "country": "BD", "content": "key: [unclosed"}
+    )
+    assert r.status_code == 400 and "not valid YAML or JSON" in r.text
+    assert "key: [unclosed" in r.text  # what was pasted is still there
+    for content, says in (
+        (b"\x89PNG\r\n\x1a\n\x00\x00", "not a text file"),
+        (b"a" * (600 * 1024), "larger than 512 KB"),
+        (b"\xff\xfe\xfa", "not UTF-8"),
+    ):
+        r = await client.post(
+            "/surveys/import",
+            data={"csrf_token": token, "country": "BD"},
+            files={"file": ("s.yaml", content, "application/octet-stream")},
+        )
+        assert r.status_code == 400 and says in r.text, r.text[-500:]
+    # Someone else's country, and a missing CSRF token: refused as well.
+    good = yaml.safe_dump(SAMPLE, allow_unicode=True)
+    r = await client.post(
+        "/surveys/import", data={"csrf_token": token, "country": "KH", "content": good}
+    )
+    assert r.status_code == 400 and "choose one of your countries" in r.text
+    r = await client.post("/surveys/import", data={"country": "BD", "content": good})
+    assert r.status_code == 403
+    async with console.sessions() as s:
+        assert await s.scalar(select(func.count()).select_from(Survey)) == 0
+
+
+async def test_scope_roles_and_shared_templates(console: ConsoleHarness) -> None:
+    theirs = await survey_in(console, "KH", "kh-pulse")
+    mine = await survey_in(console, "BD", "bd-pulse")
+    async with transaction(console.sessions) as s:
+        templates = await do_install_templates(s)
+    analyst = await console.staff("analyst", ["BD"])
+    client = console.client_for(analyst)
+    listing = await client.get("/surveys")
+    assert "bd-pulse" in listing.text and "kh-pulse" not in listing.text
+    assert "shared template" in listing.text
+    for path in ("", "/export.yaml", "/waves", "/waves/new", "/translate/bn", "/preview"):
+        assert (await client.get(f"/surveys/{theirs.id}{path}")).status_code == 404, path
+        assert (await client.get(f"/surveys/{mine.id}{path}")).status_code == 200, path
+    r = await client.post(
+        f"/surveys/{theirs.id}/publish", data={"csrf_token": client.csrf}  # type: ignore[attr-defined]
+    )
+    assert r.status_code == 404
+    handler = await console.staff("case_handler", ["BD"])
+    other = console.client_for(handler)
+    assert (await other.get("/surveys")).status_code == 403
+    assert (await other.get(f"/surveys/{mine.id}")).status_code == 403
+    assert "/surveys" not in (await other.get("/")).text
+
+    # A shared template is read-only for a country: it offers a copy instead.
+    shared = templates[0]
+    page = await client.get(f"/surveys/{shared.id}")
+    assert "Copy to my country" in page.text and "Add a question" not in page.text
+    r = await client.post(
+        f"/surveys/{shared.id}/questions/delete",
+        data={"csrf_token": client.csrf, "key": "mood"},  # type: ignore[attr-defined]
+    )
+    assert r.status_code == 403 and "Copy it to your country" in r.text
+    r = await client.post(
+        f"/surveys/{shared.id}/copy",
+        data={"csrf_token": client.csrf, "key": "pulse-bd", "country": "KH"},  # type: ignore[attr-defined]
+    )
+    assert r.status_code == 400 and "choose one of your countries" in r.text
+    r = await client.post(
+        f"/surveys/{shared.id}/copy",
+        data={"csrf_token": client.csrf, "key": "pulse-bd", "country": "BD"},  # type: ignore[attr-defined]
+    )
+    assert r.status_code == 303
+    copied = await client.get(r.headers["location"])
+    assert "pulse-bd" in copied.text and "Copy to my country" not in copied.text
+
+
+# --- waves ------------------------------------------------------------------------------------
+
+
+async def test_wave_form_previews_the_audience_and_schedules(console: ConsoleHarness) -> None:
+    survey = await survey_in(console, "BD", "bd-wave")
+    factory = await make_factory(console.sessions, "DK-01", country="BD")
+    kh = await make_factory(console.sessions, "PP-01", country="KH")
+    for i in range(3):
+        await make_worker(console.sessions, 7100 + i, gender="woman")
+    for i in range(6):
+        await make_worker(console.sessions, 7200 + i, gender="man")
+    manager = await console.staff("country_manager", ["BD"])
+    client = console.client_for(manager)
+    token = client.csrf  # type: ignore[attr-defined]
+    url = f"/surveys/{survey.id}"
+    page = await client.get(f"{url}/waves/new")
+    assert "Publish the survey before" in page.text
+    await client.post(f"{url}/publish", data={"csrf_token": token})
+    page = await client.get(f"{url}/waves/new")
+    assert 'value="BD"' in page.text and 'value="KH"' not in page.text
+    assert "<option selected>Asia/Dhaka</option>" in page.text  # the country's time zone
+    assert "DK-01" in page.text and "PP-01" not in page.text
+    base = {"csrf_token": token, "action": "preview", "countries": "BD", "name": "December"}
+    r = await client.post(f"{url}/waves/new", data={**base, "genders": "woman"})
+    assert r.status_code == 200 and "fewer than 5 workers" in r.text and "reaches 3" not in r.text
+    r = await client.post(f"{url}/waves/new", data={**base, "genders": "man"})
+    assert "reaches 6 workers" in r.text
+    r = await client.post(f"{url}/waves/new", data={**base, "genders": "other"})
+    assert "reaches no one" in r.text
+    r = await client.post(f"{url}/waves/new", data={**base, "factory_ids": str(kh.id)})
+    assert r.status_code == 400 and "not in the chosen countries" in r.text
+    r = await client.post(f"{url}/waves/new", data={**base, "countries": "KH"})
+    assert r.status_code == 400 and "your own countries" in r.text
+
+    page = await client.get(f"{url}/waves/new")
+    version_id = re.search(r'name="version_id"><option value="(\d+)"', page.text)
+    assert version_id
+    create = {
+        "csrf_token": token,
+        "action": "create",
+        "version_id": version_id.group(1),
+        "name": "December pulse",
+        "countries": "BD",
+        "factory_ids": str(factory.id),
+        "timezone": "Asia/Dhaka",
+        "starts": "2099-12-01T09:00",
+        "ends": "2099-12-15T18:00",
+        "repeat": "none",
+        "invite_hour": "11",
+        "reminder_after_hours": "48",
+    }
+    for change, says in (
+        ({"ends": "2099-11-01T09:00"}, "end must be after the start"),
+        ({"starts": "tomorrow"}, "start is not a date"),
+        ({"timezone": "Mars/Olympus"}, "unknown time zone"),
+        ({"invite_hour": "3"}, "between 8:00 and 20:00"),
+        ({"invite_hour": "noon"}, "whole numbers"),
+        ({"version_id": "999999"}, "publish the survey first"),
+    ):
+        r = await client.post(f"{url}/waves/new", data={**create, **change})
+        assert r.status_code == 400 and says in r.text, (change, r.text[-600:])
+        assert 'value="December pulse"' in r.text
+    r = await client.post(f"{url}/waves/new", data=create)
+    assert r.status_code == 303, r.text[-600:]
+    async with console.sessions() as s:
+        wave = (await s.scalars(select(SurveyWave))).one()
+        assert wave.starts_at.replace(tzinfo=UTC) == datetime(2099, 12, 1, 3, 0, tzinfo=UTC)
+        assert wave.factory_ids == [factory.id] and wave.invite_hour == 11
+    listing = await client.get(f"{url}/waves")
+    assert "December pulse" in listing.text and "scheduled" in listing.text
+    r = await client.post(f"/surveys/waves/{wave.id}/cancel", data={"csrf_token": token})
+    assert r.status_code == 303
+    assert "cancelled" in (await client.get(f"{url}/waves")).text
+    r = await client.post(f"/surveys/waves/{wave.id}/cancel", data={})
+    assert r.status_code == 403  # no CSRF token
+
+
+# --- results ----------------------------------------------------------------------------------
+
+
+async def _answered_wave(console: ConsoleHarness) -> tuple[SurveyWave, list[Any]]:
+    """12 workers in BD, 2 of them men (who both answer "not safe"), plus one who never answers."""
+    wave = await make_wave(console.sessions, open_now=False)
+    workers = [
+        await make_worker(console.sessions, 9000 + i, gender="man" if i < 2 else "woman")
+        for i in range(12)
+    ]
+    silent = await make_worker(console.sessions, 9100, gender="woman")
+    async with transaction(console.sessions) as s:
+        await open_due_waves(s, worker="t")
+    for i, worker in enumerate(workers):
+        await answer_all(console, worker, wave.id, safe="no" if i < 2 else "yes")
+    return wave, [*workers, silent]
+
+
+async def test_results_hide_the_two_men_on_the_page_and_in_the_csv(
+    console: ConsoleHarness,
+) -> None:
+    wave, _workers = await _answered_wave(console)
+    analyst = await console.staff("analyst", ["BD"])
+    client = console.client_for(analyst)
+    page = await client.get(f"/surveys/waves/{wave.id}/results?dim=gender")
+    assert page.status_code == 200
+    html = page.text
+    assert "<svg" in html and "Respondents" in html and "12" in html
+    assert "also marks a few larger numbers hidden" in html
+    # Every breakdown by gender: the men's column holds nothing but "fewer than 5" (or 0).
+    breakdowns = tables(html, "breakdown")
+    assert len(breakdowns) == 4  # the counted questions: mood, safe, why, shift
+    for rows in breakdowns:
+        column = rows[0].index("men")
+        for row in rows[1:]:
+            assert row[column] in ("fewer than 5", "0"), (rows[0], row)
+    assert any(row[rows[0].index("men")] == "fewer than 5" for rows in breakdowns for row in rows)
+    respondents = next(t for t in tables(html, "compact") if any(r[0] == "men" for r in t))
+    assert dict(respondents)["men"] == "fewer than 5"
+    # The two men's "no" (2) and the women's "yes" (10) would give each other away.
+    safe = breakdowns[1]
+    assert {row[0]: row[-1] for row in safe[1:-1]} == {"yes": "fewer than 5", "no": "fewer than 5"}
+    assert "Shown only when at least 5 people wrote an answer" not in html  # nobody wrote
+    assert "Trends appear once a second wave" in html
+    other = await client.get(f"/surveys/waves/{wave.id}/results?dim=factory")
+    assert "Factory DK-01" in other.text
+
+    csv_response = await client.get(f"/surveys/waves/{wave.id}/results.csv")
+    assert csv_response.headers["content-type"] == "text/csv; charset=utf-8"
+    assert "attachment" in csv_response.headers["content-disposition"]
+    lines = csv_response.text.splitlines()
+    male = [ln for ln in lines if ",gender,man," in ln]
+    assert male and all(ln.endswith(",fewer than 5") or ln.endswith(",0") for ln in male), male
+    assert not any(ln.endswith(",2") for ln in male)
+    assert await audit_count(console, "survey.results.view") == 2
+    assert await audit_count(console, "survey.results.export") == 1
+    # Another country's analyst sees no such wave.
+    kh = console.client_for(await console.staff("analyst", ["KH"]))
+    assert (await kh.get(f"/surveys/waves/{wave.id}/results")).status_code == 404
+    assert (await kh.get(f"/surveys/waves/{wave.id}/results.csv")).status_code == 404
+    assert await audit_count(console, "survey.results.export") == 1
+
+
+async def test_closing_the_loop_reaches_only_those_who_answered(console: ConsoleHarness) -> None:
+    wave, people = await _answered_wave(console)
+    manager = await console.staff("country_manager", ["BD"])
+    client = console.client_for(manager)
+    token = client.csrf  # type: ignore[attr-defined]
+    url = f"/surveys/waves/{wave.id}/loop"
+    r = await client.post(url, data={"csrf_token": token, "loop:en": "   "})
+    assert r.status_code == 400 and "at least one language" in r.text
+    r = await client.post(url, data={"loop:en": "We fixed the fire exits."})
+    assert r.status_code == 403
+    r = await client.post(
+        url,
+        data={"csrf_token": token, "loop:en": "We fixed the fire exits.",
+              "loop:bn": "আমরা অগ্নি নির্গমন ঠিক করেছি।"},  # fmt: skip
+    )
+    assert r.status_code == 200 and "Queued for 12 people" in r.text
+    async with console.sessions() as s:
+        rows = (
+            await s.scalars(select(OutboxMessage).where(OutboxMessage.kind == "surveys.loop"))
+        ).all()
+    answered = {p.id for p in people[:12]}
+    assert {m.user_id for m in rows} == answered and len(rows) == 12
+    assert people[12].id not in {m.user_id for m in rows}
+    page = await client.get(f"/surveys/waves/{wave.id}/results")
+    assert "We fixed the fire exits." in page.text and "Send to respondents" not in page.text
+    r = await client.post(url, data={"csrf_token": token, "loop:en": "Again"})
+    assert r.status_code == 409 and "already sent" in r.text
+    async with console.sessions() as s:
+        assert (
+            await s.scalar(
+                select(func.count())
+                .select_from(OutboxMessage)
+                .where(OutboxMessage.kind == "surveys.loop")
+            )
+            == 12
+        )
