@@ -534,9 +534,7 @@ async def save_question(
         else:
             questions[index] = question
 
-    return await _save(
-        request, session, staff, found, change, anchor="#questions", qform=typed
-    )
+    return await _save(request, session, staff, found, change, anchor="#questions", qform=typed)
 
 
 @router.post("/{survey_id}/questions/delete", dependencies=[Depends(verify_csrf)])
@@ -783,9 +781,7 @@ def preview_screens(definition: SurveyDefinition, locale: str) -> list[dict[str,
     total = len(definition.questions)
     screens = []
     for number, q in enumerate(definition.questions, start=1):
-        header = worker_text(
-            BOT_HEADER, locale, title=escape(title), number=number, total=total
-        )
+        header = worker_text(BOT_HEADER, locale, title=escape(title), number=number, total=total)
         hint = ""
         rows: list[list[str]] = []
         if q.type == QuestionType.SCALE:
@@ -798,9 +794,7 @@ def preview_screens(definition: SurveyDefinition, locale: str) -> list[dict[str,
                 hint = worker_text(BOT_MULTI, locale)
                 rows.append([worker_text(BOT_DONE, locale)])
         elif q.type == QuestionType.NUMBER:
-            hint = worker_text(
-                BOT_NUMBER, locale, min=plain_number(q.min), max=plain_number(q.max)
-            )
+            hint = worker_text(BOT_NUMBER, locale, min=plain_number(q.min), max=plain_number(q.max))
         elif q.type == QuestionType.TEXT:
             hint = worker_text(BOT_TEXT, locale, limit=q.max_length)
         if not q.required:
@@ -919,7 +913,9 @@ class WaveForm:
         ids = []
         for raw in self.factory_ids:
             if not raw.strip().isdigit():
-                raise waves.InvalidWave(reason=N_("a chosen factory is not in the chosen countries"))
+                raise waves.InvalidWave(
+                    reason=N_("a chosen factory is not in the chosen countries")
+                )
             ids.append(int(raw))
         return waves.Audience(
             countries=list(self.countries),
@@ -980,7 +976,11 @@ async def _wave_form_page(
         languages=LANGUAGES,
         genders=[(g, _(GENDER_LABELS[g])) for g in GENDERS],
         age_bands=AGE_BANDS,
-        repeats=[("none", _("once")), ("monthly", _("every month")), ("quarterly", _("every quarter"))],
+        repeats=[
+            ("none", _("once")),
+            ("monthly", _("every month")),
+            ("quarterly", _("every quarter")),
+        ],
         timezones=sorted(available_timezones()),
         k=k_of(request),
         **extra,
@@ -1185,9 +1185,7 @@ async def _results_page(
             table = qr.breakdowns.get(dim)
             if table is not None:
                 entry["table"] = {
-                    "columns": [
-                        (g, group_label(found, dim, g)) for g in found.groups.get(dim, [])
-                    ],
+                    "columns": [(g, group_label(found, dim, g)) for g in found.groups.get(dim, [])],
                     "rows": [(v, value_label(d, q, v, locale)) for v in values],
                     "data": table,
                 }
