@@ -342,10 +342,10 @@ async def _open_wave(ctx: RenderContext) -> tuple[SurveyWave, SurveyDefinition] 
     wave = await ctx.session.get(SurveyWave, ctx.params["wave_id"])
     if ctx.user is None or wave is None or ctx.settings is None:
         return None
-    found = await answering.open_waves_for(
-        ctx.session, ctx.user, secret_key=ctx.settings.effective_secret_key
+    can = await answering.answerable(
+        ctx.session, ctx.user, wave, secret_key=ctx.settings.effective_secret_key
     )
-    return next(((w, d) for w, d, _started in found if w.id == wave.id), None)
+    return (wave, can[0]) if can is not None else None
 
 
 def _start_button(wave: SurveyWave, label: str) -> InlineKeyboardMarkup:

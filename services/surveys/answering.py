@@ -205,30 +205,40 @@ def _step(
     return Step(wave, definition, participation, question, index, number, len(seen), answers)
 
 
+async def answerable(
+    session: AsyncSession, user: User, wave: SurveyWave, *, secret_key: str
+) -> tuple[SurveyDefinition, bool] | None:
+    """Whether this worker may answer ``wave`` now (open, in its audience, not finished), with its
+    definition and whether they already started."""
+    country = user.factory.country_code if user.factory is not None else None
+    if wave.status != WaveStatus.OPEN or wave.ends_at <= utcnow() or country not in wave.countries:
+        return None
+    query = audience_query(audience_of(wave)).where(User.id == user.id)
+    if await session.scalar(query) is None:
+        return None
+    key = person_key(secret_key, user.telegram_id)
+    participation = await _participation(session, wave, key, create=False)
+    if participation is not None and participation.completed_on is not None:
+        return None
+    return await _definition(session, wave), participation is not None
+
+
 async def open_waves_for(
     session: AsyncSession, user: User, *, secret_key: str
 ) -> list[tuple[SurveyWave, SurveyDefinition, bool]]:
     """Open waves this worker may answer, with whether they already started (not finished ones)."""
-    now = utcnow()
     waves = (
         await session.scalars(
             select(SurveyWave)
-            .where(SurveyWave.status == WaveStatus.OPEN, SurveyWave.ends_at > now)
+            .where(SurveyWave.status == WaveStatus.OPEN, SurveyWave.ends_at > utcnow())
             .order_by(SurveyWave.ends_at)
         )
     ).all()
-    key = person_key(secret_key, user.telegram_id)
     found = []
     for wave in waves:
-        if (
-            await session.scalar(audience_query(audience_of(wave)).where(User.id == user.id))
-            is None
-        ):
-            continue
-        participation = await _participation(session, wave, key, create=False)
-        if participation is not None and participation.completed_on is not None:
-            continue
-        found.append((wave, await _definition(session, wave), participation is not None))
+        can = await answerable(session, user, wave, secret_key=secret_key)
+        if can is not None:
+            found.append((wave, *can))
     return found
 
 
