@@ -264,3 +264,19 @@ async def test_results_suppress_small_groups_everywhere(sessions) -> None:  # ty
     for line in csv_text.splitlines():
         if ",man," in line and "respondents" not in line:
             assert line.endswith(("fewer than 5", ",0")), line
+
+
+BANGLA_DIGITS = "০১২৩৪৫৬৭৮৯"
+
+
+@given(st.integers(min_value=-1000, max_value=1000), st.booleans())
+def test_numbers_in_any_script_are_read_and_bounded(value: int, bangla: bool) -> None:
+    question = validate(SAMPLE).questions[4]  # hours: 0 to 100
+    written = str(value)
+    if bangla:
+        written = "".join(BANGLA_DIGITS[int(ch)] if ch.isdigit() else ch for ch in written)
+    if 0 <= value <= 100:
+        assert answering.parse_number(written, question) == value
+    else:
+        with pytest.raises(NumberOutOfRange):
+            answering.parse_number(written, question)
