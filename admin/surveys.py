@@ -357,6 +357,7 @@ async def _builder_page(
         qform=qform,
         countries=await _countries(session, staff),
         wave_count=len(await waves.list_waves(session, scope_of(staff), survey_id=found.survey.id)),
+        plain=plain_number,
         **values,
     )
 
@@ -533,6 +534,11 @@ async def save_question(
             questions.append(question)
         else:
             questions[index] = question
+            if original != question["key"]:  # skip rules follow a renamed question
+                for other in questions:
+                    rule = other.get("show_if")
+                    if rule and rule["question"] == original:
+                        rule["question"] = question["key"]
 
     return await _save(request, session, staff, found, change, anchor="#questions", qform=typed)
 
@@ -1216,7 +1222,7 @@ async def _results_page(
             trend_rows.append(
                 {
                     "text": d.text(trend.question.text, locale),
-                    "values": [
+                    "answers": [
                         (v, value_label(d, trend.question, v, locale))
                         for v in trend.question.values()
                     ],

@@ -4,7 +4,7 @@ suppression, CSV, audit and closing the loop, with the country scope and roles."
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from html.parser import HTMLParser
 from typing import Any
 
@@ -18,7 +18,7 @@ from bot.storage.surveys import Survey, SurveyVersion, SurveyWave
 from services.surveys import answering
 from services.surveys.builder import do_create_survey, do_install_templates
 from services.surveys.definition import coverage, parse_definition, validate
-from services.surveys.waves import open_due_waves
+from services.surveys.waves import Audience, WaveInput, do_create_wave, open_due_waves
 from tests import test_console_authz
 from tests.console import ConsoleHarness
 from tests.factories import make_factory, make_worker
@@ -286,6 +286,21 @@ async def test_build_translate_preview_publish_export_and_import_back(
     page = await client.get(url)
     assert "version 2" in page.text and "Add a question" in page.text
 
+    # Renaming a question carries the skip rules that name it.
+    r = await add(
+        original="shift",
+        key="work-shift",
+        type="single",
+        text="Which shift?",
+        options="day: Day\nnight-shift: Night shift",
+        required="true",
+    )
+    assert r.status_code == 303, r.text
+    d = await definition_of(console, survey_id)
+    assert d["questions"][2]["show_if"] == {"question": "work-shift", "equals": ["night-shift"]}
+    assert d["questions"][1]["text"]["bn"] == "কোন শিফট?"  # translations kept
+    assert d["questions"][1]["options"][0]["text"] == {"en": "Day", "bn": "দিন"}
+
 
 async def test_an_invalid_file_names_its_line_and_stores_nothing(console: ConsoleHarness) -> None:
     manager = await console.staff("country_manager", ["BD"])
@@ -515,6 +530,37 @@ async def test_results_hide_the_two_men_on_the_page_and_in_the_csv(
     assert (await kh.get(f"/surveys/waves/{wave.id}/results")).status_code == 404
     assert (await kh.get(f"/surveys/waves/{wave.id}/results.csv")).status_code == 404
     assert await audit_count(console, "survey.results.export") == 1
+
+
+async def test_trends_compare_the_waves_of_a_survey(console: ConsoleHarness) -> None:
+    first, people = await _answered_wave(console)
+    async with transaction(console.sessions) as s:
+        wave = await s.get(SurveyWave, first.id)
+        assert wave is not None
+        start = datetime.now(UTC) - timedelta(minutes=1)
+        second = await do_create_wave(
+            s,
+            WaveInput(
+                version_id=wave.version_id,
+                name="Pulse again",
+                audience=Audience(["BD"]),
+                starts_at=start,
+                ends_at=start + timedelta(days=7),
+            ),
+            scope=None,
+            actor=None,
+        )
+        await open_due_waves(s, worker="t")
+    for worker in people[2:8]:  # six women, all "safe"
+        await answer_all(console, worker, second.id, safe="yes")
+    client = console.client_for(await console.staff("analyst", ["BD"]))
+    page = await client.get(f"/surveys/waves/{second.id}/results")
+    assert "Trends appear once" not in page.text
+    trend = tables(page.text, "trend")
+    assert len(trend) == 4  # mood, safe, why, shift
+    safe = {row[0]: row[1:] for row in trend[1][1:]}
+    # First wave: 10 "yes" and 2 "no" hide each other; second: 6 "yes" of 6.
+    assert safe == {"yes": ["fewer than 5", "100%"], "no": ["fewer than 5", "0%"]}
 
 
 async def test_closing_the_loop_reaches_only_those_who_answered(console: ConsoleHarness) -> None:
