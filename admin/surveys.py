@@ -23,8 +23,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from admin.web import context, countries_of, db, render, require, verify_csrf
-from bot.i18n import N_, is_rtl, translations
-from bot.i18n import gettext as _
+from bot.i18n import N_, gettext, is_rtl, translations
 from bot.i18n.languages import LANGUAGES
 from bot.storage.models import Country, Factory, Gender, Staff, StaffRole
 from bot.storage.surveys import Survey, SurveyResponse, SurveyVersion, SurveyWave
@@ -73,6 +72,26 @@ BOT_TEXT = "Type your answer (up to {limit} characters)."
 BOT_HEADER = "<b>{title}</b> · question {number} of {total}"
 AGE_BANDS = [a.value for a in AgeBand if a != AgeBand.UNDISCLOSED]
 GENDERS = [g.value for g in Gender if g != Gender.UNDISCLOSED]
+
+
+class Later:
+    """A message translated when the page is rendered, in the viewer's language (``render`` sets
+    it); handlers run before that, in no particular language."""
+
+    def __init__(self, message: str | DomainError, **params: Any) -> None:
+        self.message, self.params = message, params
+
+    def __str__(self) -> str:
+        if isinstance(self.message, DomainError):
+            return self.message.translated()
+        return gettext(self.message, **self.params)
+
+    def __html__(self) -> str:
+        return str(escape(str(self)))
+
+
+def _(message: str, **params: Any) -> Later:  # marks msgids for extraction, like gettext
+    return Later(message, **params)
 
 
 def scope_of(staff: Staff) -> builder.Scope:
@@ -200,7 +219,7 @@ async def create_survey(
             session,
             staff,
             status=400,
-            create_error=exc.translated(),
+            create_error=Later(exc),
             values={"key": key, "title": title, "country": country},
         )
     return RedirectResponse(f"/surveys/{survey.id}", status_code=303)
@@ -237,7 +256,7 @@ async def import_survey(
 ) -> Response:
     countries = await _countries(session, staff)
     raw: bytes | str = content
-    error: str | None = None
+    error: Later | None = None
     if file is not None and file.filename:
         data = await file.read(MAX_UPLOAD_BYTES + 1)
         if len(data) > MAX_UPLOAD_BYTES:
@@ -255,7 +274,7 @@ async def import_survey(
                     session, raw, country_code=code, actor=staff
                 )
         except DomainError as exc:
-            error = exc.translated()
+            error = Later(exc)
     if error is not None:
         return render(
             request,
@@ -396,7 +415,7 @@ async def _save(
             )
     except DomainError as exc:
         return await _builder_page(
-            request, session, staff, found, status=exc.status, error=exc.translated(), **on_error
+            request, session, staff, found, status=exc.status, error=Later(exc), **on_error
         )
     return RedirectResponse(f"/surveys/{found.survey.id}{anchor}", status_code=303)
 
@@ -598,7 +617,7 @@ async def publish(
             await builder.do_publish(session, found.survey, scope=scope_of(staff), actor=staff)
     except DomainError as exc:
         return await _builder_page(
-            request, session, staff, found, status=exc.status, error=exc.translated()
+            request, session, staff, found, status=exc.status, error=Later(exc)
         )
     return RedirectResponse(f"/surveys/{found.survey.id}", status_code=303)
 
@@ -616,7 +635,7 @@ async def start_draft(
         builder.check_can_edit(found.survey, scope_of(staff))
     except DomainError as exc:
         return await _builder_page(
-            request, session, staff, found, status=exc.status, error=exc.translated()
+            request, session, staff, found, status=exc.status, error=Later(exc)
         )
     draft = await builder.draft_version(session, found.survey)
     await audit.record(
@@ -656,7 +675,7 @@ async def copy_survey(
             staff,
             found,
             status=exc.status,
-            copy_error=exc.translated(),
+            copy_error=Later(exc),
             copy_form={"key": key, "country": country},
         )
     return RedirectResponse(f"/surveys/{copy.id}", status_code=303)
@@ -712,7 +731,7 @@ async def _translate_page(
     *,
     status: int = 200,
     typed: dict[str, str] | None = None,
-    error: str | None = None,
+    error: Later | None = None,
 ) -> Response:
     slots = _slots(found.definition, locale)
     if typed is not None:
@@ -776,7 +795,7 @@ async def save_translation(
             )
     except DomainError as exc:
         return await _translate_page(
-            request, found, staff, locale, status=exc.status, typed=typed, error=exc.translated()
+            request, found, staff, locale, status=exc.status, typed=typed, error=Later(exc)
         )
     return RedirectResponse(f"/surveys/{found.survey.id}#coverage", status_code=303)
 
@@ -1086,7 +1105,7 @@ async def create_wave(
             await waves.do_create_wave(session, data, scope=scope_of(staff), actor=staff)
     except DomainError as exc:
         return await _wave_form_page(
-            request, session, staff, found, values=values, status=400, error=exc.translated()
+            request, session, staff, found, values=values, status=400, error=Later(exc)
         )
     return RedirectResponse(f"/surveys/{found.survey.id}/waves", status_code=303)
 
@@ -1103,14 +1122,14 @@ async def cancel_wave(
         async with session.begin_nested():
             await waves.do_cancel_wave(session, wave, actor=staff)
     except DomainError as exc:
-        return render(request, "error.html", status_code=exc.status, message=exc.translated())
+        return render(request, "error.html", status_code=exc.status, message=Later(exc))
     return RedirectResponse(f"/surveys/{wave.survey_id}/waves", status_code=303)
 
 
 # --- results --------------------------------------------------------------------------------
 
 
-def group_label(found: results.WaveResults, dim: str, group: Hashable) -> str:
+def group_label(found: results.WaveResults, dim: str, group: Hashable) -> str | Later:
     if group == results.NOT_GIVEN:
         return _("not given")
     if dim == "factory":
@@ -1122,7 +1141,9 @@ def group_label(found: results.WaveResults, dim: str, group: Hashable) -> str:
     return str(group)
 
 
-def value_label(definition: SurveyDefinition, question: Any, value: str, locale: str) -> str:
+def value_label(
+    definition: SurveyDefinition, question: Any, value: str, locale: str
+) -> str | Later:
     for option in question.options:
         if option.key == value:
             return definition.text(option.text, locale)
@@ -1133,7 +1154,7 @@ def value_label(definition: SurveyDefinition, question: Any, value: str, locale:
     return value
 
 
-def bars(items: list[tuple[str, int | None]], base: int | None) -> list[dict[str, Any]]:
+def bars(items: list[tuple[str | Later, int | None]], base: int | None) -> list[dict[str, Any]]:
     """Rows of a bar chart: label, count (None: hidden), share of ``base`` and bar width (0–1)."""
     shown = [n for _label, n in items if n is not None]
     scale = base or (max(shown) if shown else 0)
@@ -1323,7 +1344,7 @@ async def close_the_loop(
             staff,
             wave_id,
             status=exc.status,
-            loop_error=exc.translated(),
+            loop_error=Later(exc),
             loop_typed=texts,
         )
     return await _results_page(request, session, staff, wave_id, loop_queued=queued)

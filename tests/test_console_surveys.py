@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 
 from admin.surveys import BOT_HEADER, BOT_SKIP, worker_text
 from bot.storage.db import transaction
-from bot.storage.models import AuditEvent, OutboxMessage
+from bot.storage.models import AuditEvent, OutboxMessage, Staff
 from bot.storage.surveys import Survey, SurveyVersion, SurveyWave
 from services.surveys import answering
 from services.surveys.builder import do_create_survey, do_install_templates
@@ -530,6 +530,28 @@ async def test_results_hide_the_two_men_on_the_page_and_in_the_csv(
     assert (await kh.get(f"/surveys/waves/{wave.id}/results")).status_code == 404
     assert (await kh.get(f"/surveys/waves/{wave.id}/results.csv")).status_code == 404
     assert await audit_count(console, "survey.results.export") == 1
+
+
+async def test_an_arabic_reader_gets_every_label_and_reason_in_arabic(
+    console: ConsoleHarness,
+) -> None:
+    wave, _workers = await _answered_wave(console)
+    analyst = await console.staff("analyst", ["BD"])
+    async with transaction(console.sessions) as s:
+        staff = await s.get(Staff, analyst.id)
+        assert staff is not None
+        staff.locale = "ar"
+    client = console.client_for(analyst)
+    page = await client.get(f"/surveys/waves/{wave.id}/results?dim=gender")
+    assert 'dir="rtl"' in page.text and "أقل من 5" in page.text and "fewer than" not in page.text
+    assert "الرجال" in page.text and ">men<" not in page.text  # groups are labelled in Arabic
+    csv_text = (await client.get(f"/surveys/waves/{wave.id}/results.csv")).text
+    assert "أقل من 5" in csv_text and "fewer than" not in csv_text
+    r = await client.post(
+        "/surveys/import",
+        data={"csrf_token": client.csrf, "country": "KH", "content": "key: x"},  # type: ignore[attr-defined]
+    )
+    assert r.status_code == 400 and "اختر أحد بلدانك" in r.text
 
 
 async def test_trends_compare_the_waves_of_a_survey(console: ConsoleHarness) -> None:
