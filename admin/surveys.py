@@ -893,7 +893,7 @@ async def wave_list(
         request,
         "surveys/waves.html",
         survey=found.survey,
-        rows=[(w, counts.get(w.id)) for w in listed],
+        rows=[(w, shown_count(w.invited_count, k), counts.get(w.id)) for w in listed],
         k=k,
         published=await builder.latest_published(session, found.survey),
     )
@@ -1259,6 +1259,7 @@ async def _results_page(
         survey=survey,
         found=found,
         k=k,
+        invited=shown_count(found.invited, k),
         dim=dim,
         dimensions=[(name, _(DIMENSION_LABELS[name])) for name in results.DIMENSIONS],
         questions=questions,

@@ -59,7 +59,7 @@ class _Tables(HTMLParser):
 def tables(html: str, cls: str) -> list[list[list[str]]]:
     parser = _Tables()
     parser.feed(html)
-    return [rows for c, rows in parser.tables if cls in c.split()]
+    return [rows for c, rows in parser.tables if not cls or cls in c.split()]
 
 
 async def audit_count(console: ConsoleHarness, action: str) -> int:
@@ -552,6 +552,19 @@ async def test_an_arabic_reader_gets_every_label_and_reason_in_arabic(
         data={"csrf_token": client.csrf, "country": "KH", "content": "key: x"},  # type: ignore[attr-defined]
     )
     assert r.status_code == 400 and "اختر أحد بلدانك" in r.text
+
+
+async def test_a_small_wave_hides_how_many_were_invited(console: ConsoleHarness) -> None:
+    for i in range(3):
+        await make_worker(console.sessions, 9500 + i)
+    wave = await make_wave(console.sessions)
+    client = console.client_for(await console.staff("analyst", ["BD"]))
+    listing = await client.get(f"/surveys/{wave.survey_id}/waves")
+    row = next(r for r in tables(listing.text, "") if r and r[0][0] == "Wave")[1]
+    assert row[5:7] == ["fewer than 5", "0"]  # invited 3: hidden; respondents: none
+    page = await client.get(f"/surveys/waves/{wave.id}/results")
+    assert "Invited: fewer than 5" in " ".join(re.sub(r"<[^>]+>", "", page.text).split())
+    assert "Response rate" not in page.text
 
 
 async def test_trends_compare_the_waves_of_a_survey(console: ConsoleHarness) -> None:
