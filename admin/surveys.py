@@ -297,8 +297,21 @@ class Draft:
     definition: SurveyDefinition
 
 
+MAX_ID = 2**63 - 1  # a forged id beyond the database's integers is simply not found
+
+
+def checked_id(value: int) -> int:
+    if not 0 < value <= MAX_ID:
+        raise NotFound()
+    return value
+
+
+async def _wave(session: AsyncSession, staff: Staff, wave_id: int) -> SurveyWave:
+    return await waves.access_wave(session, checked_id(wave_id), scope_of(staff))
+
+
 async def _load(session: AsyncSession, staff: Staff, survey_id: int) -> Draft:
-    survey = await builder.access_survey(session, survey_id, scope_of(staff))
+    survey = await builder.access_survey(session, checked_id(survey_id), scope_of(staff))
     version = await builder.latest_version(session, survey)
     return Draft(survey, version, builder.definition_of(version))
 
@@ -937,7 +950,7 @@ class WaveForm:
     def audience(self) -> waves.Audience:
         ids = []
         for raw in self.factory_ids:
-            if not raw.strip().isdigit():
+            if not raw.strip().isdigit() or int(raw) > MAX_ID:
                 raise waves.InvalidWave(
                     reason=N_("a chosen factory is not in the chosen countries")
                 )
@@ -955,7 +968,7 @@ class WaveForm:
             zone = ZoneInfo(self.timezone.strip())
         except (ZoneInfoNotFoundError, ValueError):
             raise waves.InvalidWave(reason=N_("unknown time zone")) from None
-        if not self.version_id.strip().isdigit():
+        if not self.version_id.strip().isdigit() or int(self.version_id) > MAX_ID:
             raise waves.InvalidWave(reason=N_("publish the survey first"))
         return waves.WaveInput(
             version_id=int(self.version_id),
@@ -1117,7 +1130,7 @@ async def cancel_wave(
     staff: Staff = Depends(SURVEYS),
     session: AsyncSession = Depends(db),
 ) -> Response:
-    wave = await waves.access_wave(session, wave_id, scope_of(staff))
+    wave = await _wave(session, staff, wave_id)
     try:
         async with session.begin_nested():
             await waves.do_cancel_wave(session, wave, actor=staff)
@@ -1172,7 +1185,7 @@ def bars(items: list[tuple[str | Later, int | None]], base: int | None) -> list[
 async def _wave_and_results(
     request: Request, session: AsyncSession, staff: Staff, wave_id: int
 ) -> tuple[SurveyWave, Survey, results.WaveResults]:
-    wave = await waves.access_wave(session, wave_id, scope_of(staff))
+    wave = await _wave(session, staff, wave_id)
     survey = await builder.access_survey(session, wave.survey_id, scope_of(staff))
     found = await results.wave_results(session, wave, k=k_of(request))
     return wave, survey, found
@@ -1322,7 +1335,7 @@ async def close_the_loop(
     staff: Staff = Depends(SURVEYS),
     session: AsyncSession = Depends(db),
 ) -> Response:
-    wave = await waves.access_wave(session, wave_id, scope_of(staff))
+    wave = await _wave(session, staff, wave_id)
     form = await request.form()
     texts = {
         name[5:]: value

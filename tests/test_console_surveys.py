@@ -363,6 +363,14 @@ async def test_scope_roles_and_shared_templates(console: ConsoleHarness) -> None
         data={"csrf_token": client.csrf},  # type: ignore[attr-defined]
     )
     assert r.status_code == 404
+    for forged in (
+        "/surveys/99999999999999999999",
+        "/surveys/waves/-1/results",
+        "/surveys/waves/99999999999999999999/results.csv",
+        "/surveys/abc",
+    ):
+        r = await client.get(forged)
+        assert r.status_code in (404, 400), (forged, r.status_code)
     handler = await console.staff("case_handler", ["BD"])
     other = console.client_for(handler)
     assert (await other.get("/surveys")).status_code == 403
@@ -450,6 +458,8 @@ async def test_wave_form_previews_the_audience_and_schedules(console: ConsoleHar
         ({"invite_hour": "3"}, "between 8:00 and 20:00"),
         ({"invite_hour": "noon"}, "whole numbers"),
         ({"version_id": "999999"}, "publish the survey first"),
+        ({"version_id": "99999999999999999999"}, "publish the survey first"),
+        ({"factory_ids": "99999999999999999999"}, "not in the chosen countries"),
     ):
         r = await client.post(f"{url}/waves/new", data={**create, **change})
         assert r.status_code == 400 and says in r.text, (change, r.text[-600:])
