@@ -19,9 +19,13 @@ from fastapi.routing import APIRoute
 
 from admin.app import CONSOLE_MODULES
 from admin.web import PUBLIC_PATHS, current_staff
+from bot.storage.db import transaction
 from bot.storage.models import StaffRole
+from services.surveys.builder import do_create_survey
+from services.surveys.definition import validate
 from tests.console import ConsoleHarness
 from tests.factories import make_case, make_factory
+from tests.surveys_data import SAMPLE, make_wave
 
 ROLES = [r.value for r in StaffRole]
 PUBLIC_PREFIXES = ("/simulator",)  # demo only: 404 unless the demo runs
@@ -84,7 +88,34 @@ async def _evidence(console: ConsoleHarness, inside: bool) -> str:
     return "1"  # no evidence exists: allowed roles get a 404 for it, which the matrix accepts below
 
 
+async def _survey(console: ConsoleHarness, inside: bool) -> str:
+    async with transaction(console.sessions) as s:
+        survey = await do_create_survey(
+            s,
+            validate({**SAMPLE, "key": f"authz-{inside:d}"}),
+            country_code="BD" if inside else "KH",
+            actor=None,
+        )
+    return str(survey.id)
+
+
+async def _wave(console: ConsoleHarness, inside: bool) -> str:
+    wave = await make_wave(
+        console.sessions,
+        countries=("BD" if inside else "KH",),
+        definition={**SAMPLE, "key": f"authz-wave-{inside:d}"},
+    )
+    return str(wave.id)
+
+
+async def _locale(console: ConsoleHarness, inside: bool) -> str:
+    return "bn"  # a language, not an object: the survey in the path decides the scope
+
+
 PARAM_MAKERS: dict[str, Maker] = {
+    "survey_id": _survey,
+    "wave_id": _wave,
+    "locale": _locale,
     "factory_id": _factory,
     "staff_id": _staff,
     "case_id": _case,

@@ -19,7 +19,6 @@ from services.surveys import answering
 from services.surveys.builder import do_create_survey, do_install_templates
 from services.surveys.definition import coverage, parse_definition, validate
 from services.surveys.waves import Audience, WaveInput, do_create_wave, open_due_waves
-from tests import test_console_authz
 from tests.console import ConsoleHarness
 from tests.factories import make_factory, make_worker
 from tests.surveys_data import SAMPLE, make_wave
@@ -105,33 +104,6 @@ async def survey_in(console: ConsoleHarness, country: str, key: str) -> Survey:
     data = {**SAMPLE, "key": key}
     async with transaction(console.sessions) as s:
         return await do_create_survey(s, validate(data), country_code=country, actor=None)
-
-
-# The authorization matrix (tests/test_console_authz.py) needs objects for the survey routes'
-# path parameters, in and out of the staff member's country.
-
-
-async def _authz_survey(console: ConsoleHarness, inside: bool) -> str:
-    survey = await survey_in(console, "BD" if inside else "KH", f"authz-{inside:d}")
-    return str(survey.id)
-
-
-async def _authz_wave(console: ConsoleHarness, inside: bool) -> str:
-    wave = await make_wave(
-        console.sessions,
-        countries=("BD" if inside else "KH",),
-        definition={**SAMPLE, "key": f"authz-wave-{inside:d}"},
-    )
-    return str(wave.id)
-
-
-async def _authz_locale(console: ConsoleHarness, inside: bool) -> str:
-    return "bn"
-
-
-test_console_authz.PARAM_MAKERS.setdefault("survey_id", _authz_survey)
-test_console_authz.PARAM_MAKERS.setdefault("wave_id", _authz_wave)
-test_console_authz.PARAM_MAKERS.setdefault("locale", _authz_locale)
 
 
 # --- the builder ------------------------------------------------------------------------------

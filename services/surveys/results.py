@@ -375,7 +375,7 @@ def results_csv(results: WaveResults, *, fewer_than: str, locale: str) -> str:
 
     wave = results.wave.name
     writer.writerow([wave, "", "", "", "respondents", cell(results.respondents)])
-    writer.writerow([wave, "", "", "", "invited", results.invited])
+    writer.writerow([wave, "", "", "", "invited", cell(_shown(results.invited, results.k))])
     for dim, counts in results.respondents_by.items():
         for group, n in counts.items():
             writer.writerow([wave, "", dim, _label(results, dim, group), "respondents", cell(n)])
