@@ -38,7 +38,8 @@ def suppress(
 ) -> SuppressedTable:
     """Suppress a two-way table of counts (rows × columns) with its margins.
 
-    Missing cells count as zero. Zero cells are shown: an empty group identifies no one.
+    Missing cells count as zero. Zero cells are shown, except in a row or column whose total is
+hidden: there a zero would say what the rest of the small group answered.
     ``hidden_row_totals`` names rows whose totals are already hidden elsewhere (a chart of the same
     answers shown beside this breakdown), so the two stay consistent.
     """
@@ -89,6 +90,9 @@ def suppress(
 
     # The grand total would give back a lone hidden row or column total.
     grand_hidden = 0 < grand < k or len(hidden_rows) == 1 or len(hidden_columns) == 1
+    # A small group shows nothing, not even its zeros: "no man chose 'yes'" would tell what the
+    # two men answered as surely as their count would.
+    hidden |= {(r, c) for (r, c) in value if r in hidden_rows or c in hidden_columns}
     return SuppressedTable(
         cells={cell: None if cell in hidden else n for cell, n in value.items()},
         row_totals={r: None if r in hidden_rows else n for r, n in row_total.items()},

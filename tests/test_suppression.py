@@ -110,3 +110,11 @@ def test_k_below_three_is_refused() -> None:
 
     with pytest.raises(ValueError):
         suppress({("a", "b"): 1}, k=2)
+
+
+def test_a_small_group_shows_not_even_its_zeros() -> None:
+    # Two men, both answered "no": a shown 0 for ("yes", men) would give their answers away.
+    counts = {("yes", "men"): 0, ("no", "men"): 2, ("yes", "women"): 10, ("no", "women"): 0}
+    result = suppress(counts, k=5, rows=["yes", "no"], columns=["men", "women"])
+    assert result.shown("yes", "men") is None and result.shown("no", "men") is None
+    assert result.column_totals["men"] is None
