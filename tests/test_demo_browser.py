@@ -1,5 +1,6 @@
-"""The demo as a visitor meets it: a simulated worker reports through the phone simulator in a real
-browser, and the case handler finds the case in the console. Screenshots go to build/screenshots/."""
+"""The demo as a visitor meets it: simulated workers report and answer the seeded survey through
+the phone simulator in a real browser, and staff find the case and the answers in the console.
+Screenshots go to build/screenshots/."""
 
 from __future__ import annotations
 
@@ -177,4 +178,112 @@ async def test_tour_report_in_bangla_then_find_it_in_the_console(
         rows = await console.inner_text("table")
         assert "sexual_harassment" in rows and "high" in rows
         await console.screenshot(path=str(SHOTS / "demo-queue.png"), full_page=True)
+        await browser.close()
+
+
+async def sign_in(browser: Any, url: str, database: Path, email: str) -> Any:
+    """A console page signed in as a seeded demo account, with the code the simulator shows."""
+    from bot.storage.db import create_engine, create_sessionmaker
+    from bot.storage.models import Staff
+
+    engine = create_engine(f"sqlite+aiosqlite:///{database}")
+    async with create_sessionmaker(engine)() as s:
+        staff = await s.scalar(select(Staff).where(Staff.email == email))
+        assert staff is not None and staff.totp_secret
+        secret = staff.totp_secret
+    await engine.dispose()
+    page = await browser.new_page(viewport={"width": 1280, "height": 900})
+    await page.goto(f"{url}/login")
+    await page.fill("#email", email)
+    await page.fill("#password", "demo-password-2026")
+    await page.click("main button[type=submit]")
+    await page.fill("#code", pyotp.TOTP(secret).now())
+    await page.click("main button[type=submit]")
+    return page
+
+
+async def open_wave_and_respondents(database: Path) -> tuple[int, int]:
+    from sqlalchemy import func
+
+    from bot.storage.db import create_engine, create_sessionmaker
+    from bot.storage.surveys import SurveyResponse, SurveyWave
+
+    engine = create_engine(f"sqlite+aiosqlite:///{database}")
+    async with create_sessionmaker(engine)() as s:
+        wave_id = await s.scalar(select(SurveyWave.id).where(SurveyWave.status == "open"))
+        assert wave_id is not None
+        count = await s.scalar(
+            select(func.count())
+            .select_from(SurveyResponse)
+            .where(SurveyResponse.wave_id == wave_id)
+        )
+    await engine.dispose()
+    return wave_id, int(count or 0)
+
+
+async def test_tour_survey_in_bangla_then_results_in_the_console(
+    demo: tuple[str, Path],
+) -> None:
+    from playwright.async_api import async_playwright
+
+    from services.surveys.builder import template_definitions
+
+    pulse = next(d for d in template_definitions() if d.key == "wellbeing-pulse")
+    url, database = demo
+    wave_id, before = await open_wave_and_respondents(database)
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    async with async_playwright() as p:
+        browser = await p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        page = await browser.new_page(viewport={"width": 1400, "height": 1000})
+        await page.goto(f"{url}/simulator")
+        await page.select_option("#sim-lang", "bn")
+        await page.click("#new-phone button")
+        phone = page.locator(".phone").last
+        composer = phone.locator("input[name=text]")
+
+        async def say(text: str) -> None:
+            await composer.fill(text)
+            await phone.locator(".composer button").click()
+
+        async def step(label: str, expect: str) -> None:
+            await tap(page, phone, label)
+            await phone.locator(".bubble.bot", has_text=expect).last.wait_for()
+
+        def text(texts: dict[str, str]) -> str:
+            return texts["bn"]
+
+        await say("/start")
+        await phone.locator("button.kb", has_text="বাংলা").wait_for()
+        await step("বাংলা", bn("✅ I agree"))
+        await step(bn("✅ I agree"), "DK-01")
+        await say("DEMO-DK")
+        await phone.locator("button.kb", has_text=bn("Woman")).wait_for()
+        await step(bn("Woman"), bn("Your age group?"))
+        await step(bn("Prefer not to say"), bn("Thank you. You are all set."))
+        questions = pulse.questions
+        await step(bn("📋 Surveys"), bn("Surveys open for you. Your answers are anonymous."))
+        await step("📋 " + text(pulse.title), text(questions[0].text))
+        await step("🙂 4", text(questions[1].text))
+        await step(bn("Yes"), text(questions[2].text))
+        await step(text(questions[2].options[0].text), text(questions[3].text))
+        await step(text(questions[3].options[0].text), text(questions[4].text))
+        await tap(page, phone, text(questions[4].options[0].text))
+        await phone.locator(
+            "button.kb", has_text="✅ " + text(questions[4].options[0].text)
+        ).wait_for()
+        await page.screenshot(path=str(SHOTS / "demo-survey-bangla.png"), full_page=True)
+        await step(
+            bn("Done ➡️"),
+            bn("Thank you! Your answers were saved anonymously. Nobody can see who gave them.")[
+                :15
+            ],
+        )
+
+        _, after = await open_wave_and_respondents(database)
+        assert after == before + 1
+        console = await sign_in(browser, url, database, "analyst@demo.workvoice.org")
+        await console.goto(f"{url}/surveys/waves/{wave_id}/results")
+        body = await console.inner_text("main")
+        assert f"Respondents: {after}" in body and "fewer than 5" in body
+        await console.screenshot(path=str(SHOTS / "demo-survey-results.png"), full_page=True)
         await browser.close()
