@@ -23,7 +23,8 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from admin.web import context, countries_of, db, render, require, verify_csrf
-from bot.i18n import N_, gettext, is_rtl, translations
+from bot.i18n import N_, is_rtl, translations
+from bot.i18n import gettext as _
 from bot.i18n.languages import LANGUAGES
 from bot.storage.models import Country, Factory, Gender, Staff, StaffRole
 from bot.storage.surveys import Survey, SurveyResponse, SurveyVersion, SurveyWave
@@ -72,26 +73,6 @@ BOT_TEXT = "Type your answer (up to {limit} characters)."
 BOT_HEADER = "<b>{title}</b> · question {number} of {total}"
 AGE_BANDS = [a.value for a in AgeBand if a != AgeBand.UNDISCLOSED]
 GENDERS = [g.value for g in Gender if g != Gender.UNDISCLOSED]
-
-
-class Later:
-    """A message translated when the page is rendered, in the viewer's language (``render`` sets
-    it); handlers run before that, in no particular language."""
-
-    def __init__(self, message: str | DomainError, **params: Any) -> None:
-        self.message, self.params = message, params
-
-    def __str__(self) -> str:
-        if isinstance(self.message, DomainError):
-            return self.message.translated()
-        return gettext(self.message, **self.params)
-
-    def __html__(self) -> str:
-        return str(escape(str(self)))
-
-
-def _(message: str, **params: Any) -> Later:  # marks msgids for extraction, like gettext
-    return Later(message, **params)
 
 
 def scope_of(staff: Staff) -> builder.Scope:
@@ -219,7 +200,7 @@ async def create_survey(
             session,
             staff,
             status=400,
-            create_error=Later(exc),
+            create_error=exc.translated(),
             values={"key": key, "title": title, "country": country},
         )
     return RedirectResponse(f"/surveys/{survey.id}", status_code=303)
@@ -256,7 +237,7 @@ async def import_survey(
 ) -> Response:
     countries = await _countries(session, staff)
     raw: bytes | str = content
-    error: Later | None = None
+    error: str | None = None
     if file is not None and file.filename:
         data = await file.read(MAX_UPLOAD_BYTES + 1)
         if len(data) > MAX_UPLOAD_BYTES:
@@ -274,7 +255,7 @@ async def import_survey(
                     session, raw, country_code=code, actor=staff
                 )
         except DomainError as exc:
-            error = Later(exc)
+            error = exc.translated()
     if error is not None:
         return render(
             request,
@@ -428,7 +409,7 @@ async def _save(
             )
     except DomainError as exc:
         return await _builder_page(
-            request, session, staff, found, status=exc.status, error=Later(exc), **on_error
+            request, session, staff, found, status=exc.status, error=exc.translated(), **on_error
         )
     return RedirectResponse(f"/surveys/{found.survey.id}{anchor}", status_code=303)
 
@@ -630,7 +611,7 @@ async def publish(
             await builder.do_publish(session, found.survey, scope=scope_of(staff), actor=staff)
     except DomainError as exc:
         return await _builder_page(
-            request, session, staff, found, status=exc.status, error=Later(exc)
+            request, session, staff, found, status=exc.status, error=exc.translated()
         )
     return RedirectResponse(f"/surveys/{found.survey.id}", status_code=303)
 
@@ -648,7 +629,7 @@ async def start_draft(
         builder.check_can_edit(found.survey, scope_of(staff))
     except DomainError as exc:
         return await _builder_page(
-            request, session, staff, found, status=exc.status, error=Later(exc)
+            request, session, staff, found, status=exc.status, error=exc.translated()
         )
     draft = await builder.draft_version(session, found.survey)
     await audit.record(
@@ -688,7 +669,7 @@ async def copy_survey(
             staff,
             found,
             status=exc.status,
-            copy_error=Later(exc),
+            copy_error=exc.translated(),
             copy_form={"key": key, "country": country},
         )
     return RedirectResponse(f"/surveys/{copy.id}", status_code=303)
@@ -744,7 +725,7 @@ async def _translate_page(
     *,
     status: int = 200,
     typed: dict[str, str] | None = None,
-    error: Later | None = None,
+    error: str | None = None,
 ) -> Response:
     slots = _slots(found.definition, locale)
     if typed is not None:
@@ -808,7 +789,7 @@ async def save_translation(
             )
     except DomainError as exc:
         return await _translate_page(
-            request, found, staff, locale, status=exc.status, typed=typed, error=Later(exc)
+            request, found, staff, locale, status=exc.status, typed=typed, error=exc.translated()
         )
     return RedirectResponse(f"/surveys/{found.survey.id}#coverage", status_code=303)
 
@@ -1118,7 +1099,7 @@ async def create_wave(
             await waves.do_create_wave(session, data, scope=scope_of(staff), actor=staff)
     except DomainError as exc:
         return await _wave_form_page(
-            request, session, staff, found, values=values, status=400, error=Later(exc)
+            request, session, staff, found, values=values, status=400, error=exc.translated()
         )
     return RedirectResponse(f"/surveys/{found.survey.id}/waves", status_code=303)
 
@@ -1135,14 +1116,14 @@ async def cancel_wave(
         async with session.begin_nested():
             await waves.do_cancel_wave(session, wave, actor=staff)
     except DomainError as exc:
-        return render(request, "error.html", status_code=exc.status, message=Later(exc))
+        return render(request, "error.html", status_code=exc.status, message=exc.translated())
     return RedirectResponse(f"/surveys/{wave.survey_id}/waves", status_code=303)
 
 
 # --- results --------------------------------------------------------------------------------
 
 
-def group_label(found: results.WaveResults, dim: str, group: Hashable) -> str | Later:
+def group_label(found: results.WaveResults, dim: str, group: Hashable) -> str:
     if group == results.NOT_GIVEN:
         return _("not given")
     if dim == "factory":
@@ -1154,9 +1135,7 @@ def group_label(found: results.WaveResults, dim: str, group: Hashable) -> str | 
     return str(group)
 
 
-def value_label(
-    definition: SurveyDefinition, question: Any, value: str, locale: str
-) -> str | Later:
+def value_label(definition: SurveyDefinition, question: Any, value: str, locale: str) -> str:
     for option in question.options:
         if option.key == value:
             return definition.text(option.text, locale)
@@ -1167,7 +1146,7 @@ def value_label(
     return value
 
 
-def bars(items: list[tuple[str | Later, int | None]], base: int | None) -> list[dict[str, Any]]:
+def bars(items: list[tuple[str, int | None]], base: int | None) -> list[dict[str, Any]]:
     """Rows of a bar chart: label, count (None: hidden), share of ``base`` and bar width (0–1)."""
     shown = [n for _label, n in items if n is not None]
     scale = base or (max(shown) if shown else 0)
@@ -1358,7 +1337,7 @@ async def close_the_loop(
             staff,
             wave_id,
             status=exc.status,
-            loop_error=Later(exc),
+            loop_error=exc.translated(),
             loop_typed=texts,
         )
     return await _results_page(request, session, staff, wave_id, loop_queued=queued)

@@ -19,7 +19,7 @@ from fastapi import Depends, Request
 from fastapi.templating import Jinja2Templates
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.i18n import N_, current_locale, is_rtl, translations, use_locale
+from bot.i18n import N_, current_locale, is_rtl, set_locale, translations, use_locale
 from bot.i18n.languages import LANGUAGES
 from bot.storage.models import Staff, StaffRole
 from services.errors import DomainError, Forbidden, NotFound
@@ -130,6 +130,9 @@ class Viewer:
 
 def remember_viewer(request: Request, staff: Staff) -> None:
     request.state.viewer = Viewer(staff.id, staff.email, staff.role, staff.locale)
+    # The rest of the request speaks the staff member's language, so messages made before the
+    # page is rendered (a refused form's reason) are in it too.
+    set_locale(staff.locale)
 
 
 def require(*roles: StaffRole) -> Callable[..., Any]:

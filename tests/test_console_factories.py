@@ -124,3 +124,25 @@ async def test_translations_page_shows_coverage_and_review(console: ConsoleHarne
     page = await console.client_for(analyst).get("/translations")
     assert page.status_code == 200 and "বাংলা" in page.text and "needs native review" in page.text
     assert "100%" in page.text
+
+
+async def test_a_refused_form_explains_in_the_staff_members_language(
+    console: ConsoleHarness,
+) -> None:
+    from bot.i18n import gettext
+
+    manager = await console.staff("country_manager", ["KH"])
+    async with console.sessions() as s:
+        row = await s.get(type(manager), manager.id)
+        assert row is not None
+        row.locale = "ar"
+        await s.commit()
+    client = console.client_for(manager)
+    form = await client.get("/factories/new")
+    r = await client.post(
+        "/factories/new",
+        data={"code": "x", "name": "A", "country": "KH", "csrf_token": csrf_of(form.text)},
+    )
+    reason = gettext("the code must be 2-32 letters, digits or '-'", locale="ar")
+    assert r.status_code == 400 and reason != "the code must be 2-32 letters, digits or '-'"
+    assert reason in r.text
