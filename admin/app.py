@@ -30,6 +30,7 @@ CONSOLE_MODULES: tuple[str, ...] = (
     "admin.translations",
     "admin.reports",
     "admin.surveys",
+    "admin.survey_waves",
     "admin.simulator",
 )
 
