@@ -73,6 +73,38 @@ async def tap(page: Any, phone: Any, label: str) -> None:
     await phone.locator("button.kb", has_text=label).last.click()
 
 
+class Phone:
+    """One simulated phone on the simulator page, driven as a visitor would."""
+
+    def __init__(self, page: Any, locator: Any) -> None:
+        self.page, self.locator = page, locator
+
+    async def say(self, text: str) -> None:
+        await self.locator.locator("input[name=text]").fill(text)
+        await self.locator.locator(".composer button").click()
+
+    async def step(self, label: str, expect: str) -> None:
+        """Tap a button, then wait until the bot's next prompt is on the phone."""
+        await tap(self.page, self.locator, label)
+        await self.locator.locator(".bubble.bot", has_text=expect).last.wait_for()
+
+    async def onboard_in_bangla(self) -> None:
+        await self.say("/start")
+        await self.locator.locator("button.kb", has_text="বাংলা").wait_for()
+        await self.step("বাংলা", bn("✅ I agree"))
+        await self.step(bn("✅ I agree"), "DK-01")
+        await self.say("DEMO-DK")
+        await self.locator.locator("button.kb", has_text=bn("Woman")).wait_for()
+        await self.step(bn("Woman"), bn("Your age group?"))
+        await self.step(bn("Prefer not to say"), bn("Thank you. You are all set."))
+
+
+async def new_phone(page: Any, language_code: str) -> Phone:
+    await page.select_option("#sim-lang", language_code)
+    await page.click("#new-phone button")
+    return Phone(page, page.locator(".phone").last)
+
+
 async def test_tour_report_in_bangla_then_find_it_in_the_console(
     demo: tuple[str, Path],
 ) -> None:
@@ -84,28 +116,9 @@ async def test_tour_report_in_bangla_then_find_it_in_the_console(
         browser = await p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
         page = await browser.new_page(viewport={"width": 1400, "height": 1000})
         await page.goto(f"{url}/simulator")
-        await page.select_option("#sim-lang", "bn")
-        await page.click("#new-phone button")
-        phone = page.locator(".phone").last
-        composer = phone.locator("input[name=text]")
-
-        async def say(text: str) -> None:
-            await composer.fill(text)
-            await phone.locator(".composer button").click()
-
-        async def step(label: str, expect: str) -> None:
-            """Tap a button, then wait until the bot's next prompt is on the phone."""
-            await tap(page, phone, label)
-            await phone.locator(".bubble.bot", has_text=expect).last.wait_for()
-
-        await say("/start")
-        await phone.locator("button.kb", has_text="বাংলা").wait_for()
-        await step("বাংলা", bn("✅ I agree"))
-        await step(bn("✅ I agree"), "DK-01")
-        await say("DEMO-DK")
-        await phone.locator("button.kb", has_text=bn("Woman")).wait_for()
-        await step(bn("Woman"), bn("Your age group?"))
-        await step(bn("Prefer not to say"), bn("Thank you. You are all set."))
+        worker = await new_phone(page, "bn")
+        phone, say, step = worker.locator, worker.say, worker.step
+        await worker.onboard_in_bangla()
         await step(
             bn("📣 Report a problem"),
             bn(
@@ -156,24 +169,7 @@ async def test_tour_report_in_bangla_then_find_it_in_the_console(
         await page.screenshot(path=str(SHOTS / "demo-simulator.png"), full_page=True)
 
         # The case handler signs in with the demo password and the code the simulator shows.
-        from bot.storage.db import create_engine, create_sessionmaker
-        from bot.storage.models import Staff
-
-        engine = create_engine(f"sqlite+aiosqlite:///{database}")
-        async with create_sessionmaker(engine)() as s:
-            handler = await s.scalar(
-                select(Staff).where(Staff.email == "handler@demo.workvoice.org")
-            )
-            assert handler is not None and handler.totp_secret
-            secret = handler.totp_secret
-        await engine.dispose()
-        console = await browser.new_page(viewport={"width": 1280, "height": 900})
-        await console.goto(f"{url}/login")
-        await console.fill("#email", "handler@demo.workvoice.org")
-        await console.fill("#password", "demo-password-2026")
-        await console.click("main button[type=submit]")
-        await console.fill("#code", pyotp.TOTP(secret).now())
-        await console.click("main button[type=submit]")
+        console = await sign_in(browser, url, database, "handler@demo.workvoice.org")
         await console.goto(f"{url}/reports")
         rows = await console.inner_text("table")
         assert "sexual_harassment" in rows and "high" in rows
@@ -236,30 +232,13 @@ async def test_tour_survey_in_bangla_then_results_in_the_console(
         browser = await p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
         page = await browser.new_page(viewport={"width": 1400, "height": 1000})
         await page.goto(f"{url}/simulator")
-        await page.select_option("#sim-lang", "bn")
-        await page.click("#new-phone button")
-        phone = page.locator(".phone").last
-        composer = phone.locator("input[name=text]")
-
-        async def say(text: str) -> None:
-            await composer.fill(text)
-            await phone.locator(".composer button").click()
-
-        async def step(label: str, expect: str) -> None:
-            await tap(page, phone, label)
-            await phone.locator(".bubble.bot", has_text=expect).last.wait_for()
+        worker = await new_phone(page, "bn")
+        phone, step = worker.locator, worker.step
 
         def text(texts: dict[str, str]) -> str:
             return texts["bn"]
 
-        await say("/start")
-        await phone.locator("button.kb", has_text="বাংলা").wait_for()
-        await step("বাংলা", bn("✅ I agree"))
-        await step(bn("✅ I agree"), "DK-01")
-        await say("DEMO-DK")
-        await phone.locator("button.kb", has_text=bn("Woman")).wait_for()
-        await step(bn("Woman"), bn("Your age group?"))
-        await step(bn("Prefer not to say"), bn("Thank you. You are all set."))
+        await worker.onboard_in_bangla()
         questions = pulse.questions
         await step(bn("📋 Surveys"), bn("Surveys open for you. Your answers are anonymous."))
         await step("📋 " + text(pulse.title), text(questions[0].text))
