@@ -220,3 +220,30 @@ async def test_thirty_workers_in_three_languages(app: BotHarness) -> None:
     # A dump of the answer tables holds no Telegram id.
     ids = {str(telegram_id) for telegram_id, _locale in people}
     assert dump and not any(str(v) in ids for row in dump for v in row)
+
+
+async def test_closing_the_loop_reaches_respondents_in_their_language(app: BotHarness) -> None:
+    from bot.storage.db import transaction
+    from services.surveys.waves import do_close_the_loop
+
+    await make_worker(app.sessions, 7011, locale="bn")
+    await make_worker(app.sessions, 7012, locale="km")
+    answered, silent = app.user(7011, language_code="bn"), app.user(7012, language_code="km")
+    wave = await make_wave(app.sessions)
+    await app.deliver()
+    await answer_through_the_bot(app, 7011, "bn")
+    async with transaction(app.sessions) as s:
+        row = await s.get(SurveyWave, wave.id)
+        assert row is not None
+        queued = await do_close_the_loop(
+            s,
+            row,
+            {"en": "Canteen water will be fixed.", "bn": "ক্যান্টিনের পানি ঠিক করা হবে।"},
+            secret_key=app.settings.effective_secret_key,
+            actor=None,
+        )
+    assert queued == 1
+    await app.deliver()
+    message = await answered.wait_reply(contains="ক্যান্টিনের পানি ঠিক করা হবে।")
+    assert "নমুনা জরিপ" in message.plain_text()
+    assert not any("Canteen" in m.plain_text() for m in silent.messages)

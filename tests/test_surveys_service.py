@@ -280,3 +280,70 @@ def test_numbers_in_any_script_are_read_and_bounded(value: int, bangla: bool) ->
     else:
         with pytest.raises(NumberOutOfRange):
             answering.parse_number(written, question)
+
+
+async def test_a_monthly_wave_schedules_the_next_when_it_opens(sessions) -> None:  # type: ignore[no-untyped-def]
+    from services.surveys.builder import do_create_survey, do_publish
+    from services.surveys.waves import Audience, WaveInput, do_create_wave, open_due_waves
+
+    start = datetime.now(UTC) + timedelta(hours=1)
+    async with transaction(sessions) as s:
+        survey = await do_create_survey(s, validate(SAMPLE), country_code="BD", actor=None)
+        version = await do_publish(s, survey, scope=None, actor=None)
+        wave = await do_create_wave(
+            s,
+            WaveInput(
+                version_id=version.id,
+                name="Monthly pulse",
+                audience=Audience(["BD"]),
+                starts_at=start,
+                ends_at=start + timedelta(days=7),
+                repeat="monthly",
+            ),
+            scope=None,
+            actor=None,
+        )
+        assert await open_due_waves(s, worker="a") == []  # not yet
+    with time_machine.travel(start + timedelta(minutes=1)):
+        async with transaction(sessions) as s:
+            assert await open_due_waves(s, worker="a") == [wave.id]
+            assert await open_due_waves(s, worker="b") == []  # claimed once
+    async with transaction(sessions) as s:
+        waves = (await s.scalars(select(SurveyWave).order_by(SurveyWave.id))).all()
+        assert [w.status for w in waves] == ["open", "scheduled"]
+        assert waves[1].previous_wave_id == wave.id
+        assert waves[1].starts_at.month == (start.month % 12) + 1
+
+
+@pytest.mark.parametrize(
+    ("change", "reason"),
+    [
+        ({"countries": []}, "at least one country"),
+        ({"countries": ["KH"]}, "your own countries"),
+        ({"days": 100}, "at most 92 days"),
+        ({"invite_hour": 23}, "between 8:00 and 20:00"),
+        ({"reminder_after_hours": 24 * 30}, "before the wave ends"),
+        ({"repeat": "weekly-ish"}, "unknown repetition"),
+    ],
+)
+async def test_wave_input_is_checked(sessions, change: dict, reason: str) -> None:  # type: ignore[no-untyped-def,type-arg]
+    from services.surveys.builder import do_create_survey, do_publish
+    from services.surveys.waves import Audience, InvalidWave, WaveInput, check_wave
+
+    start = datetime.now(UTC)
+    async with transaction(sessions) as s:
+        survey = await do_create_survey(s, validate(SAMPLE), country_code="BD", actor=None)
+        version = await do_publish(s, survey, scope=None, actor=None)
+        data = WaveInput(
+            version_id=version.id,
+            name="Pulse",
+            audience=Audience(change.get("countries", ["BD"])),
+            starts_at=start,
+            ends_at=start + timedelta(days=change.get("days", 14)),
+            repeat=change.get("repeat", "none"),
+            invite_hour=change.get("invite_hour", 12),
+            reminder_after_hours=change.get("reminder_after_hours", 72),
+        )
+        with pytest.raises(InvalidWave) as err:
+            await check_wave(s, data, scope=frozenset({"BD"}))
+        assert reason in str(err.value)
