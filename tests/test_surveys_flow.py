@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -190,7 +191,7 @@ async def test_reminder_only_for_those_who_have_not_finished_and_closed_waves(
     await waiting.wait_reply(contains="This survey has closed")
 
 
-async def test_thirty_workers_in_three_languages(app: BotHarness) -> None:
+async def test_thirty_workers_in_three_languages(app: BotHarness, console: Any) -> None:
     people = (
         [(8000 + i, "bn") for i in range(12)]
         + [(8100 + i, "km") for i in range(10)]
@@ -217,6 +218,15 @@ async def test_thirty_workers_in_three_languages(app: BotHarness) -> None:
     safe = next(q for q in found.questions if q.question.key == "safe")
     assert safe.counts == {"yes": 27, "no": None} or safe.counts == {"yes": None, "no": None}
     assert safe.answered == 30
+    # The console shows the same counts; the three men appear only as "fewer than 5".
+    analyst = await console.staff("analyst", ["BD"])
+    page = await console.client_for(analyst).get(f"/surveys/waves/{wave.id}/results")
+    assert page.status_code == 200
+    assert "Respondents: <strong>30</strong>" in page.text
+    assert "fewer than 5" in page.text
+    csv_text = (await console.client_for(analyst).get(f"/surveys/waves/{wave.id}/results.csv")).text
+    men = [line for line in csv_text.splitlines() if ",gender,man," in line]
+    assert men and all(line.endswith("fewer than 5") for line in men), men
     # A dump of the answer tables holds no Telegram id.
     ids = {str(telegram_id) for telegram_id, _locale in people}
     assert dump and not any(str(v) in ids for row in dump for v in row)
