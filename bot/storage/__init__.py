@@ -12,6 +12,7 @@ import importlib
 MODEL_MODULES: tuple[str, ...] = (
     "bot.storage.models",
     "bot.storage.reports",
+    "bot.storage.committees",
 )
 
 
