@@ -29,6 +29,7 @@ FLOW_MODULES: tuple[str, ...] = (
     "bot.flows.staff",  # before onboarding: staff need not onboard as workers to link alerts
     "bot.flows.onboarding",
     "bot.flows.reports",
+    "bot.flows.committees",
     "bot.flows.basics",
 )
 
