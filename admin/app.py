@@ -29,6 +29,7 @@ CONSOLE_MODULES: tuple[str, ...] = (
     "admin.audit",
     "admin.translations",
     "admin.reports",
+    "admin.committees",
     "admin.simulator",
 )
 

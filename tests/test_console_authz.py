@@ -84,11 +84,26 @@ async def _evidence(console: ConsoleHarness, inside: bool) -> str:
     return "1"  # no evidence exists: allowed roles get a 404 for it, which the matrix accepts below
 
 
+async def _committee(console: ConsoleHarness, inside: bool) -> str:
+    from bot.storage.db import transaction
+    from services.committees.core import do_create_committee
+
+    factory = await make_factory(
+        console.sessions, "IN-C" if inside else "OUT-C", country="BD" if inside else "KH"
+    )
+    async with transaction(console.sessions) as session:
+        committee = await do_create_committee(
+            session, factory, kind="pc", name="Participation Committee", acting=None
+        )
+        return str(committee.id)
+
+
 PARAM_MAKERS: dict[str, Maker] = {
     "factory_id": _factory,
     "staff_id": _staff,
     "case_id": _case,
     "evidence_id": _evidence,
+    "committee_id": _committee,
 }
 # Routes whose object may legitimately not exist even for an allowed role in scope.
 MAY_BE_MISSING = {"/reports/{case_id}/evidence/{evidence_id}"}
