@@ -273,13 +273,10 @@ async def rsvp(
         raise NotFound()
     seat = await core.seat_in(session, user, meeting.committee_id)
     await core.do_rsvp(session, meeting, seat, callback_data.answer)
-    await query.answer(
-        _("Thank you. Your answer is saved: {answer}", answer=rsvp_label(callback_data.answer))
-    )
+    saved = _("Your answer is saved: {answer}", answer=rsvp_label(callback_data.answer))
+    await query.answer(saved)
     if isinstance(query.message, Message):
-        await query.message.answer(
-            _("Your answer is saved: {answer}", answer=rsvp_label(callback_data.answer))
-        )
+        await query.message.answer(saved)
 
 
 @router.callback_query(Open.filter(F.what == "agenda"))
@@ -518,7 +515,10 @@ async def render_joined(ctx: RenderContext) -> Rendered | None:
     name = html.escape(committee.name)
     if ctx.params.get("approved"):
         return Rendered(
-            _("Welcome to <b>{committee}</b>. Open the menu and tap Committee.", committee=name),
+            _(
+                "Welcome to <b>{committee}</b>. You will get meeting reminders here.",
+                committee=name,
+            ),
             main_menu_keyboard(),
         )
     return Rendered(_("Your request to join <b>{committee}</b> was not accepted.", committee=name))
