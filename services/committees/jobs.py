@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import os
 import socket
+from collections import defaultdict
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -23,7 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.storage.committees import ActionItem, Committee, CommitteeMember, CommitteeTask, Meeting
 from bot.storage.db import is_postgres, transaction
-from bot.storage.models import User
+from bot.storage.models import OutboxMessage, OutboxStatus, User
 from services import outbox
 from services.claims import claim_ids
 from services.clock import utcnow
@@ -173,40 +174,86 @@ async def extend_horizons(ctx: AppContext, *, now: datetime | None = None, limit
     return total
 
 
-async def _handle_reminder(session: AsyncSession, task: CommitteeTask, now: datetime) -> str:
-    meeting = await session.get(Meeting, task.meeting_id) if task.meeting_id else None
-    if meeting is None or meeting.status != MeetingStatus.PLANNED:
-        return "cancelled"
-    if meeting.starts_at <= now:
-        return "expired"
-    factory = meeting.committee.factory
-    rows = await session.execute(
-        select(CommitteeMember, User)
-        .join(User, User.id == CommitteeMember.user_id)
-        .where(
-            CommitteeMember.committee_id == meeting.committee_id,
-            CommitteeMember.status == MemberStatus.ACTIVE,
-            User.active.is_(True),
-        )
-    )
-    values: list[dict[str, Any]] = [
+async def _enqueue_rows(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
+    """Queue many outbox messages in a few multi-row INSERTs.
+
+    The same rows ``services.outbox.enqueue`` writes (and the same "a repeated dedupe key is a
+    no-op"), but a few batched statements instead of one per member: a country's committees
+    often meet at the same hour, and one statement per message capped the dispatcher at about
+    1,300 messages a second (benchmarks/committees.py).
+    """
+    created = utcnow()
+    full = [
         dict(
-            user_id=user.id,
-            params={
-                "meeting_id": meeting.id,
-                "member_id": member.id,
-                "locale": member_locale(member, user, factory),
-            },
-            dedupe_key=f"cmr:{task.id}:{member.id}",
-            expires_at=meeting.starts_at,
-            priority=50,
-            due_at=now,
+            staff_id=None,
+            status=OutboxStatus.PENDING,
+            attempts=0,
+            created_at=created,
+            **row,
         )
-        for member, user in rows.all()
+        for row in rows
     ]
-    for value in values:
-        await outbox.enqueue(session, "committees.reminder", **value)
-    return "sent"
+    if full:
+        # executemany: SQLAlchemy batches these into multi-row INSERTs with one cached statement.
+        await session.execute(
+            _insert(session)(OutboxMessage).on_conflict_do_nothing(index_elements=["dedupe_key"]),
+            full,
+        )
+
+
+async def _send_reminders(
+    session: AsyncSession, tasks: list[CommitteeTask], now: datetime
+) -> dict[int, str]:
+    """Reminders for a batch of tasks: three queries and a few INSERTs, however many members."""
+    meeting_ids = {t.meeting_id for t in tasks if t.meeting_id is not None}
+    meetings = {
+        m.id: m
+        for m in (await session.scalars(select(Meeting).where(Meeting.id.in_(meeting_ids)))).all()
+    }
+    seats: dict[int, list[tuple[CommitteeMember, User]]] = defaultdict(list)
+    for member, user in (
+        await session.execute(
+            select(CommitteeMember, User)
+            .join(User, User.id == CommitteeMember.user_id)
+            .where(
+                CommitteeMember.committee_id.in_({m.committee_id for m in meetings.values()}),
+                CommitteeMember.status == MemberStatus.ACTIVE,
+                User.active.is_(True),
+            )
+        )
+    ).all():
+        seats[member.committee_id].append((member, user))
+    results: dict[int, str] = {}
+    rows: list[dict[str, Any]] = []
+    for task in tasks:
+        meeting = meetings.get(task.meeting_id or 0)
+        if meeting is None or meeting.status != MeetingStatus.PLANNED:
+            results[task.id] = "cancelled"
+            continue
+        if meeting.starts_at <= now:
+            results[task.id] = "expired"
+            continue
+        factory = meeting.committee.factory
+        rows.extend(
+            dict(
+                kind="committees.reminder",
+                user_id=user.id,
+                params={
+                    "meeting_id": meeting.id,
+                    "member_id": member.id,
+                    "locale": member_locale(member, user, factory),
+                },
+                dedupe_key=f"cmr:{task.id}:{member.id}",
+                expires_at=meeting.starts_at,  # dropped by the delivery loop once it began
+                priority=50,
+                due_at=now,
+            )
+            for member, user in seats[meeting.committee_id]
+        )
+        results[task.id] = "sent"
+    if rows:
+        await _enqueue_rows(session, rows)
+    return results
 
 
 async def _handle_quorum(session: AsyncSession, task: CommitteeTask, now: datetime) -> str:
@@ -253,7 +300,7 @@ async def handle_task(session: AsyncSession, task: CommitteeTask, now: datetime)
     if task.expires_at is not None and task.expires_at <= now:
         return "expired"  # the meeting has begun: a late reminder helps no one
     if task.kind == "reminder":
-        return await _handle_reminder(session, task, now)
+        return (await _send_reminders(session, [task], now))[task.id]
     if task.kind == "quorum":
         return await _handle_quorum(session, task, now)
     if task.kind == "action":
@@ -293,8 +340,12 @@ async def run_due(
                     .execution_options(populate_existing=True)
                 )
             ).all()
+            live = [t for t in tasks if t.expires_at is None or t.expires_at > now]
+            reminders = await _send_reminders(
+                session, [t for t in live if t.kind == "reminder"], now
+            )
             for task in tasks:
-                task.result = await handle_task(session, task, now)
+                task.result = reminders.get(task.id) or await handle_task(session, task, now)
                 task.done_at = now
                 handled += 1
 
