@@ -141,12 +141,14 @@ async def _results(url: str, tag: str) -> dict[str, Any]:
                 )
             ).all()
         )
+        # Each scenario gives a meeting one reminder task: a member with two messages for one
+        # meeting would be a duplicate (the dedupe key alone could not show a double claim).
         duplicates = await conn.scalar(
             text(
                 """SELECT count(*) FROM (
                      SELECT user_id, params->>'meeting_id' FROM outbox
-                     WHERE kind = 'committees.reminder' AND dedupe_key LIKE 'cmr:%'
-                     GROUP BY user_id, params->>'meeting_id', dedupe_key HAVING count(*) > 1) d"""
+                     WHERE kind = 'committees.reminder'
+                     GROUP BY user_id, params->>'meeting_id' HAVING count(*) > 1) d"""
             )
         )
         await conn.execute(text("DELETE FROM outbox"))
