@@ -22,8 +22,9 @@ from bot.storage.committees import ActionItem, Committee, CommitteeInvite, Commi
 from bot.storage.models import Factory, Gender, Staff, StaffRole
 from services import audit
 from services.clock import utcnow
-from services.committees import core
-from services.committees.core import Kind, MemberStatus, Role, Side, Stats
+from services.committees import core, meetings
+from services.committees.core import Kind, MemberStatus, Role, Side
+from services.committees.meetings import Stats
 from services.committees.schedule import WEEKDAYS, friendly_rrule
 from services.errors import NotFound
 
@@ -89,7 +90,7 @@ async def committee_list(
             query.where(Committee.active.is_(True)).order_by(Factory.code, Committee.name)
         )
     ).all()
-    stats = await core.committee_stats(session, [c.id for c, _f in rows])
+    stats = await meetings.committee_stats(session, [c.id for c, _f in rows])
     per_country: dict[str, Stats] = {}
     for committee, factory in rows:
         per_country.setdefault(factory.country_code, Stats()).add(stats[committee.id])
@@ -138,9 +139,9 @@ async def committee_page(
     active = [m for m in members if m.status == MemberStatus.ACTIVE]
     names = {m.id: m.display_name for m in members}
     now = utcnow()
-    upcoming = await core.upcoming(session, committee.id, now=now)
-    past = await core.past(session, committee.id, now=now)
-    counts = {m.id: await core.rsvp_counts(session, m.id) for m in upcoming}
+    upcoming = await meetings.upcoming(session, committee.id, now=now)
+    past = await meetings.past(session, committee.id, now=now)
+    counts = {m.id: await meetings.rsvp_counts(session, m.id) for m in upcoming}
     invites = (
         await session.scalars(
             select(CommitteeInvite)
@@ -156,7 +157,7 @@ async def committee_page(
             .limit(100)
         )
     ).all()
-    stats = (await core.committee_stats(session, [committee.id], now=now))[committee.id]
+    stats = (await meetings.committee_stats(session, [committee.id], now=now))[committee.id]
     await _record(request, session, staff, committee, "view")
     return render(
         request,
@@ -177,7 +178,7 @@ async def committee_page(
         invites=invites,
         actions=actions,
         stats=stats,
-        local=lambda moment: core.local_text(moment, committee),
+        local=lambda moment: meetings.local_text(moment, committee),
         ambiguous=[a for a in ambiguous.split(",") if a],
         cancelled=cancelled,
         kinds=list(Kind),
@@ -300,7 +301,7 @@ async def schedule_set(
         if mode == "raw"
         else friendly_rrule(freq=freq, weekday=weekday, ordinal=ordinal, interval=interval)
     )
-    result = await core.do_set_schedule(
+    result = await meetings.do_set_schedule(
         session,
         committee,
         rule=rule,
@@ -327,7 +328,7 @@ async def meeting_add(
     staff: Staff = Depends(MANAGE),
     session: AsyncSession = Depends(db),
 ) -> Response:
-    meeting, ambiguous = await core.do_add_meeting(
+    meeting, ambiguous = await meetings.do_add_meeting(
         session, committee, local_start=starts, location=location, acting=staff
     )
     await _record(request, session, staff, committee, "meeting_add", meeting_id=meeting.id)
@@ -335,7 +336,7 @@ async def meeting_add(
 
 
 async def _meeting(session: AsyncSession, committee: Committee, meeting_id: int) -> Meeting:
-    return await core.access_meeting(session, committee, meeting_id)
+    return await meetings.access_meeting(session, committee, meeting_id)
 
 
 @router.post("/{committee_id}/meetings/change", dependencies=[Depends(verify_csrf)])
@@ -352,9 +353,9 @@ async def meeting_change(
     meeting = await _meeting(session, committee, meeting_id)
     ambiguous = False
     if op == "cancel":
-        await core.do_cancel_meeting(session, meeting, acting=staff)
+        await meetings.do_cancel_meeting(session, meeting, acting=staff)
     else:
-        ambiguous = await core.do_move_meeting(
+        ambiguous = await meetings.do_move_meeting(
             session, meeting, local_start=starts, location=location, acting=staff
         )
     await _record(request, session, staff, committee, f"meeting_{op[:8]}", meeting_id=meeting.id)
@@ -370,7 +371,7 @@ async def holiday_add(
     staff: Staff = Depends(MANAGE),
     session: AsyncSession = Depends(db),
 ) -> Response:
-    cancelled = await core.do_mark_holiday(session, committee, day=day, name=name, acting=staff)
+    cancelled = await meetings.do_mark_holiday(session, committee, day=day, name=name, acting=staff)
     await _record(request, session, staff, committee, "holiday", day=day[:10])
     return _back(committee, cancelled=str(cancelled))
 
@@ -385,7 +386,7 @@ async def attendance(
     session: AsyncSession = Depends(db),
 ) -> Response:
     meeting = await _meeting(session, committee, meeting_id)
-    await core.do_record_attendance(session, meeting, set(present or []), acting=staff)
+    await meetings.do_record_attendance(session, meeting, set(present or []), acting=staff)
     await _record(request, session, staff, committee, "attendance", meeting_id=meeting.id)
     return _back(committee)
 
@@ -400,7 +401,7 @@ async def minutes(
     session: AsyncSession = Depends(db),
 ) -> Response:
     meeting = await _meeting(session, committee, meeting_id)
-    await core.do_post_minutes(session, meeting, text, acting=staff)
+    await meetings.do_post_minutes(session, meeting, text, acting=staff)
     await _record(request, session, staff, committee, "minutes", meeting_id=meeting.id)
     return _back(committee)
 
@@ -418,7 +419,7 @@ async def action_add(
 ) -> Response:
     if meeting_id is not None:
         await _meeting(session, committee, meeting_id)
-    action = await core.do_add_action(
+    action = await meetings.do_add_action(
         session,
         committee,
         text=text,
@@ -442,6 +443,6 @@ async def action_done(
     action = await session.get(ActionItem, action_id)
     if action is None or action.committee_id != committee.id:
         raise NotFound()
-    await core.do_complete_action(session, action, acting=staff)
+    await meetings.do_complete_action(session, action, acting=staff)
     await _record(request, session, staff, committee, "action_done", action_id=action.id)
     return _back(committee)

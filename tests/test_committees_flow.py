@@ -14,7 +14,7 @@ from bot.i18n import format_time, gettext
 from bot.storage.committees import Committee, CommitteeMember, Meeting, MeetingResponse
 from bot.storage.db import transaction
 from bot.storage.models import OutboxMessage
-from services.committees import core, jobs
+from services.committees import core, jobs, meetings
 from tests.factories import make_factory, make_worker
 from tests.harness import BotHarness
 from workvoice.context import AppContext
@@ -63,7 +63,7 @@ async def make_picc(app: BotHarness) -> tuple[int, dict[int, int]]:
                 acting=None,
             )
             seats[telegram_id] = member.id
-        result = await core.do_set_schedule(
+        result = await meetings.do_set_schedule(
             session,
             committee,
             rule="FREQ=MONTHLY;BYDAY=1TU",
@@ -144,13 +144,13 @@ async def test_picc_reminders_rsvp_quorum_minutes_and_actions(app: BotHarness) -
         async with transaction(app.sessions) as session:
             meeting = await session.scalar(select(Meeting).where(Meeting.starts_at == FIRST))
             assert meeting is not None
-            await core.do_record_attendance(
+            await meetings.do_record_attendance(
                 session, meeting, {seats[7001], seats[7002], seats[7005], seats[7006]}, acting=None
             )
-            await core.do_post_minutes(session, meeting, "Water fixed by Friday.", acting=None)
+            await meetings.do_post_minutes(session, meeting, "Water fixed by Friday.", acting=None)
             committee = await session.get(Committee, committee_id)
             assert committee is not None
-            action = await core.do_add_action(
+            action = await meetings.do_add_action(
                 session,
                 committee,
                 text="Install a water filter on floor 3",
@@ -181,8 +181,8 @@ async def test_picc_reminders_rsvp_quorum_minutes_and_actions(app: BotHarness) -
     await users[7002].tap(gettext("✅ Mark as done", locale="km"), message=reminder)
     await users[7002].wait_idle()
     async with app.sessions() as s:
-        assert await core.open_actions(s, committee_id) == []
-        stats = (await core.committee_stats(s, [committee_id], now=after))[committee_id]
+        assert await meetings.open_actions(s, committee_id) == []
+        stats = (await meetings.committee_stats(s, [committee_id], now=after))[committee_id]
         assert (stats.planned, stats.held, stats.attended, stats.expected) == (1, 1, 4, 6)
         assert stats.women_share == 2 / 3
         del action
@@ -272,7 +272,7 @@ async def test_bad_input_gets_clear_messages(app: BotHarness) -> None:
     async with transaction(app.sessions) as session:
         meeting = await session.scalar(select(Meeting).where(Meeting.starts_at == FIRST))
         assert meeting is not None
-        await core.do_cancel_meeting(session, meeting, acting=None)
+        await meetings.do_cancel_meeting(session, meeting, acting=None)
     await app.deliver()
     cancelled = (
         gettext(

@@ -22,7 +22,7 @@ from bot.storage.committees import (
 )
 from bot.storage.db import transaction
 from bot.storage.models import Factory, OutboxMessage, User
-from services.committees import core, jobs
+from services.committees import core, jobs, meetings
 from services.committees.core import MeetingClosed, member_locale
 from services.onboarding import do_delete_user
 from tests.factories import make_factory, make_worker
@@ -92,7 +92,9 @@ async def test_holidays_skip_and_cancel_meetings(
         committee = await session.get(Committee, committee_id)
         assert committee is not None
         assert (
-            await core.do_mark_holiday(session, committee, day="2027-02-02", acting=None, now=NOW)
+            await meetings.do_mark_holiday(
+                session, committee, day="2027-02-02", acting=None, now=NOW
+            )
             == 0
         )
         await jobs.do_materialise(session, committee, now=NOW)
@@ -103,7 +105,9 @@ async def test_holidays_skip_and_cancel_meetings(
         committee = await session.get(Committee, committee_id)
         assert committee is not None
         assert (
-            await core.do_mark_holiday(session, committee, day="2027-01-05", acting=None, now=NOW)
+            await meetings.do_mark_holiday(
+                session, committee, day="2027-01-05", acting=None, now=NOW
+            )
             == 1
         )
     async with sessions() as s:
@@ -130,7 +134,7 @@ async def test_move_replans_reminders_and_closed_meetings_refuse(
         await jobs.do_materialise(session, committee, now=NOW)
         meeting = await session.scalar(select(Meeting).where(Meeting.starts_at == FIRST))
         assert meeting is not None
-        ambiguous = await core.do_move_meeting(
+        ambiguous = await meetings.do_move_meeting(
             session, meeting, local_start="2027-01-06T09:00", acting=None, now=NOW
         )
         assert not ambiguous and meeting.starts_at == datetime(2027, 1, 6, 2, 0, tzinfo=UTC)
@@ -144,14 +148,14 @@ async def test_move_replans_reminders_and_closed_meetings_refuse(
         # Past meetings refuse RSVPs and agenda items with a clear error.
         with time_machine.travel(meeting.starts_at + timedelta(minutes=1), tick=False):
             with pytest.raises(MeetingClosed):
-                await core.do_rsvp(session, meeting, member, "yes")
+                await meetings.do_rsvp(session, meeting, member, "yes")
             with pytest.raises(MeetingClosed):
-                await core.do_add_agenda_item(session, meeting, member, "Late point")
-        await core.do_cancel_meeting(session, meeting, acting=None, now=NOW)
+                await meetings.do_add_agenda_item(session, meeting, member, "Late point")
+        await meetings.do_cancel_meeting(session, meeting, acting=None, now=NOW)
         with pytest.raises(MeetingClosed):
-            await core.do_rsvp(session, meeting, member, "yes")
+            await meetings.do_rsvp(session, meeting, member, "yes")
         with pytest.raises(MeetingClosed):
-            await core.do_cancel_meeting(session, meeting, acting=None, now=NOW)
+            await meetings.do_cancel_meeting(session, meeting, acting=None, now=NOW)
 
 
 def test_member_language_falls_back_to_factory_then_english() -> None:
@@ -186,7 +190,7 @@ async def test_delete_leaves_no_row_naming_the_worker(
         assert seat is not None
         committee = await session.get(Committee, committee_id)
         assert committee is not None
-        await core.do_add_action(
+        await meetings.do_add_action(
             session,
             committee,
             text="Check exits",

@@ -32,7 +32,7 @@ from bot.widgets import (
     main_menu_keyboard,
     remove_buttons,
 )
-from services.committees import core
+from services.committees import core, meetings
 from services.committees.core import MeetingStatus, MemberStatus, Rsvp
 from services.errors import DomainError, NotFound
 from services.onboarding import pseudonym
@@ -116,7 +116,7 @@ async def meeting_text(session: AsyncSession, meeting: Meeting) -> str:
     ]
     if meeting.location:
         lines.append(_("Place: {place}", place=html.escape(meeting.location)))
-    agenda = await core.agenda_of(session, meeting.id)
+    agenda = await meetings.agenda_of(session, meeting.id)
     if agenda:
         lines.append("")
         lines.append(_("<b>Agenda so far:</b>"))
@@ -245,7 +245,7 @@ async def show_committees(
 
 async def show_seat(message: Message, session: AsyncSession, seat: CommitteeMember) -> None:
     committee = await core.access_committee(session, seat.committee_id)
-    meeting = await core.next_meeting(session, committee.id)
+    meeting = await meetings.next_meeting(session, committee.id)
     builder = InlineKeyboardBuilder()
     if meeting is None:
         text = f"<b>{html.escape(committee.name)}</b>\n" + _("No meeting is planned yet.")
@@ -272,7 +272,7 @@ async def rsvp(
     if meeting is None:
         raise NotFound()
     seat = await core.seat_in(session, user, meeting.committee_id)
-    await core.do_rsvp(session, meeting, seat, callback_data.answer)
+    await meetings.do_rsvp(session, meeting, seat, callback_data.answer)
     saved = _("Your answer is saved: {answer}", answer=rsvp_label(callback_data.answer))
     await query.answer(saved)
     if isinstance(query.message, Message):
@@ -288,7 +288,7 @@ async def agenda_start(
     user: User | None,
 ) -> None:
     seat = await core.access_seat(session, user, callback_data.member_id)
-    meeting = await core.next_meeting(session, seat.committee_id)
+    meeting = await meetings.next_meeting(session, seat.committee_id)
     if meeting is None:
         raise core.MeetingClosed()
     await query.answer()
@@ -310,7 +310,7 @@ async def agenda_typed(
     meeting = await session.get(Meeting, int(data.get("meeting_id", 0)))
     if meeting is None:
         raise NotFound()
-    await core.do_add_agenda_item(session, meeting, seat, message.text or "")
+    await meetings.do_add_agenda_item(session, meeting, seat, message.text or "")
     await message.answer(_("Added to the agenda. Thank you."), reply_markup=main_menu_keyboard())
 
 
@@ -327,7 +327,7 @@ async def actions_list(
     await query.answer()
     if not isinstance(query.message, Message):
         return
-    actions = await core.open_actions(session, seat.committee_id)
+    actions = await meetings.open_actions(session, seat.committee_id)
     if not actions:
         await query.message.answer(_("No open actions. Well done!"))
         return
@@ -361,8 +361,8 @@ def done_keyboard(action: ActionItem) -> InlineKeyboardMarkup:
 async def action_done(
     query: CallbackQuery, callback_data: Done, session: AsyncSession, user: User | None
 ) -> None:
-    action = await core.access_own_action(session, user, callback_data.action_id)
-    await core.do_complete_action(session, action)
+    action = await meetings.access_own_action(session, user, callback_data.action_id)
+    await meetings.do_complete_action(session, action)
     await query.answer(_("Marked as done. Thank you."))
     if isinstance(query.message, Message):
         await remove_buttons(query.message)

@@ -28,15 +28,9 @@ from bot.storage.models import OutboxMessage, OutboxStatus, User
 from services import outbox
 from services.claims import claim_ids
 from services.clock import utcnow
-from services.committees.core import (
-    QUORUM_CHECK_BEFORE,
-    MeetingStatus,
-    MemberStatus,
-    check_quorum,
-    holidays_of,
-    member_locale,
-    zone,
-)
+from services.committees import core
+from services.committees.core import MeetingStatus, MemberStatus, member_locale, zone
+from services.committees.meetings import QUORUM_CHECK_BEFORE, check_quorum, holidays_of
 from services.committees.schedule import check_rrule, occurrences, parse_local
 from workvoice.context import AppContext
 
@@ -257,15 +251,13 @@ async def _send_reminders(
 
 
 async def _handle_quorum(session: AsyncSession, task: CommitteeTask, now: datetime) -> str:
-    from services.committees.core import notify_chairs
-
     meeting = await session.get(Meeting, task.meeting_id) if task.meeting_id else None
     if meeting is None or meeting.status != MeetingStatus.PLANNED or meeting.starts_at <= now:
         return "cancelled"
     quorum = await check_quorum(session, meeting)
     if quorum.met:
         return "met"
-    chairs = await notify_chairs(
+    chairs = await core.notify_chairs(
         session,
         meeting.committee,
         "committees.quorum",
