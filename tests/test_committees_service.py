@@ -208,3 +208,61 @@ async def test_delete_leaves_no_row_naming_the_worker(
         assert rows == []
         action = await s.scalar(select(ActionItem))
         assert action is not None and action.owner_member_id is None  # the committee keeps its work
+
+
+async def test_changing_the_schedule_keeps_shared_meetings_and_cancels_the_rest(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    committee_id = await scheduled(sessions)
+    async with transaction(sessions) as session:
+        committee = await session.get(Committee, committee_id)
+        assert committee is not None
+        await meetings.do_set_schedule(
+            session,
+            committee,
+            rule="FREQ=MONTHLY;BYDAY=1TU",
+            local_start="2027-01-05T14:00",
+            acting=None,
+            now=NOW,
+        )
+        first = await session.scalar(select(Meeting).where(Meeting.starts_at == FIRST))
+        assert first is not None
+        member = (await core.members_of(session, committee_id))[0]
+        await meetings.do_rsvp(session, first, member, "yes")
+        # Same meetings, other reminder offsets: RSVPs stay, reminders are re-planned.
+        await meetings.do_set_schedule(
+            session,
+            committee,
+            rule="FREQ=MONTHLY;BYDAY=1TU",
+            local_start="2027-01-05T14:00",
+            offsets=[60],
+            acting=None,
+            now=NOW,
+        )
+        assert (await meetings.rsvp_counts(session, first.id)) == {("worker", "yes"): 1}
+        keys = (
+            await session.scalars(
+                select(CommitteeTask.key).where(CommitteeTask.meeting_id == first.id)
+            )
+        ).all()
+        assert sorted(k.rsplit(":", 1)[1] for k in keys) == ["q", "r60"]
+        # Another weekday: the Tuesday meetings are cancelled and members are told.
+        await meetings.do_set_schedule(
+            session,
+            committee,
+            rule="FREQ=MONTHLY;BYDAY=1WE",
+            local_start="2027-01-05T14:00",
+            acting=None,
+            now=NOW,
+        )
+        statuses = dict((await session.execute(select(Meeting.occurrence, Meeting.status))).all())
+    assert statuses["2027-01-05T14:00"] == "cancelled" and statuses["2027-01-06T14:00"] == "planned"
+    async with sessions() as s:
+        assert (
+            await s.scalar(
+                select(func.count())
+                .select_from(OutboxMessage)
+                .where(OutboxMessage.kind == "committees.changed")
+            )
+            == 2
+        )  # the two Tuesday meetings within the horizon

@@ -46,6 +46,7 @@ from services.committees.schedule import (
     LOCAL_FORMAT,
     check_schedule,
     local_key,
+    occurrences,
     parse_local,
     to_utc,
 )
@@ -78,14 +79,18 @@ async def do_set_schedule(
     acting: Staff | None,
     now: datetime | None = None,
 ) -> ScheduleResult:
-    """Set (or replace) the recurring schedule. Future planned meetings that the new schedule no
-    longer produces are removed; moved or cancelled ones stay as the staff left them."""
-    from services.committees.jobs import do_materialise
+    """Set (or replace) the recurring schedule and materialise it.
+
+    Future meetings of the old schedule that the new one also produces stay (with their RSVPs and
+    agenda, moved to the new place); the others are cancelled and their members told at once.
+    One-off meetings, and meetings staff moved or cancelled, stay as they are.
+    """
+    from services.committees.jobs import HORIZON, do_materialise
 
     now = now or utcnow()
     start = parse_local(local_start)
-    rrule_obj, ambiguous = check_schedule(rule, start, zone(committee))
-    del rrule_obj
+    tz = zone(committee)
+    rule_obj, ambiguous = check_schedule(rule, start, tz)
     if offsets is not None:
         if not offsets or any(not 0 < o <= 60 * 24 * 30 for o in offsets):
             raise InvalidInput()
@@ -98,16 +103,23 @@ async def do_set_schedule(
     committee.local_start = local_key(start)
     committee.location = location.strip()[:200]
     committee.duration_minutes = max(15, min(duration_minutes, 24 * 60))
-    # Unsent future meetings of the old schedule go; the horizon is rebuilt from now.
-    await session.execute(
-        delete(Meeting).where(
-            Meeting.committee_id == committee.id,
-            Meeting.status == MeetingStatus.PLANNED,
-            Meeting.starts_at > now,
-            ~Meeting.occurrence.startswith("x:"),
-            ~Meeting.occurrence.startswith("m:"),
+    keep = {o.key for o in occurrences(rule_obj, tz, after_utc=now, before_utc=now + HORIZON)}
+    scheduled = (
+        await session.scalars(
+            select(Meeting).where(
+                Meeting.committee_id == committee.id,
+                Meeting.status == MeetingStatus.PLANNED,
+                Meeting.starts_at > now,
+                ~Meeting.occurrence.startswith("x:"),
+            )
         )
-    )
+    ).all()
+    for meeting in scheduled:
+        if meeting.occurrence in keep:
+            meeting.location = committee.location
+            await _drop_open_tasks(session, meeting)  # re-planned below with the new offsets
+        else:
+            await do_cancel_meeting(session, meeting, acting=acting, reason="unscheduled", now=now)
     committee.materialised_until = None
     add_event(
         session, committee.id, "schedule_set", acting, rrule=committee.rrule, start=local_start
