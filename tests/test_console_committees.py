@@ -140,7 +140,17 @@ async def test_staff_run_a_committee_from_the_console(console: ConsoleHarness) -
         async with console.sessions() as s:
             committee = await s.get(Committee, cid)
             assert committee is not None and committee.rrule == "FREQ=MONTHLY;BYDAY=1TU"
-            starts = (await s.scalars(select(Meeting.starts_at).order_by(Meeting.starts_at))).all()
+            starts = (
+                await s.scalars(
+                    select(Meeting.starts_at)
+                    .where(Meeting.status == "planned")
+                    .order_by(Meeting.starts_at)
+                )
+            ).all()
+            # The first-Sunday meetings of the replaced schedule were cancelled, not deleted.
+            assert await s.scalar(
+                select(func.count()).select_from(Meeting).where(Meeting.status == "cancelled")
+            )
         # 2 March (before DST: UTC-5) and 6 April (after: UTC-4), both 14:00 on the factory clock.
         assert starts[:2] == [
             datetime(2027, 3, 2, 19, 0, tzinfo=UTC),
@@ -156,13 +166,22 @@ async def test_staff_run_a_committee_from_the_console(console: ConsoleHarness) -
         async with console.sessions() as s:
             april = await s.scalar(select(Meeting).where(Meeting.starts_at == starts[1]))
             assert april is not None
+        # Two first-Sunday meetings of the replaced schedule were cancelled with notice already.
+        told = await count(console, OutboxMessage, OutboxMessage.kind == "committees.changed")
+        assert told == 2
         r = await client.post(
             f"{url}/holidays",
             data={"csrf_token": client.csrf, "day": "2027-04-06", "name": "Easter"},
         )
         assert r.status_code == 303 and "cancelled=1" in r.headers["location"]
-        assert await count(console, Meeting, Meeting.status == "cancelled") == 1
-        assert await count(console, OutboxMessage, OutboxMessage.kind == "committees.changed") == 1
+        assert (
+            await count(
+                console, Meeting, Meeting.starts_at == starts[1], Meeting.status == "cancelled"
+            )
+            == 1
+        )
+        changes = await count(console, OutboxMessage, OutboxMessage.kind == "committees.changed")
+        assert changes == told + 1
 
         # Move the March meeting by an hour.
         async with console.sessions() as s:
