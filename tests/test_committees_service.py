@@ -266,3 +266,39 @@ async def test_changing_the_schedule_keeps_shared_meetings_and_cancels_the_rest(
             )
             == 2
         )  # the two Tuesday meetings within the horizon
+
+
+async def test_after_downtime_only_the_latest_useful_reminder_goes(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    committee_id = await scheduled(sessions)
+    async with transaction(sessions) as session:
+        committee = await session.get(Committee, committee_id)
+        assert committee is not None
+        await jobs.do_materialise(session, committee, now=NOW)
+    # Down from before the 3-day reminder until 20 hours before the meeting.
+    back = FIRST - timedelta(hours=20)
+    with time_machine.travel(back, tick=False):
+        await jobs.run_due(ctx(sessions), now=back)
+    async with sessions() as s:
+        results = dict(
+            (await s.execute(select(CommitteeTask.key, CommitteeTask.result))).tuples().all()
+        )
+        reminders = (
+            await s.scalars(
+                select(OutboxMessage.dedupe_key).where(OutboxMessage.kind == "committees.reminder")
+            )
+        ).all()
+    stamp = int(FIRST.timestamp())
+    first = await _meeting_id(sessions, FIRST)
+    assert results[f"m:{first}:{stamp}:r4320"] == "superseded"
+    assert results[f"m:{first}:{stamp}:r1440"] == "sent"
+    assert results[f"m:{first}:{stamp}:r120"] is None  # not due yet
+    assert len(reminders) == 1  # one member, one reminder
+
+
+async def _meeting_id(sessions: async_sessionmaker[AsyncSession], starts_at: datetime) -> int:
+    async with sessions() as s:
+        meeting_id = await s.scalar(select(Meeting.id).where(Meeting.starts_at == starts_at))
+        assert meeting_id is not None
+        return int(meeting_id)

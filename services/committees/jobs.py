@@ -17,7 +17,7 @@ from collections import defaultdict
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import and_, func, or_, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -217,12 +217,32 @@ async def _send_reminders(
         )
     ).all():
         seats[member.committee_id].append((member, user))
+    # After downtime several reminders of one meeting can be due at once (3 days and 1 day
+    # before): members get only the latest, not a pile of them.
+    latest = dict(
+        (
+            await session.execute(
+                select(CommitteeTask.meeting_id, func.max(CommitteeTask.due_at))
+                .where(
+                    CommitteeTask.meeting_id.in_(meeting_ids),
+                    CommitteeTask.kind == "reminder",
+                    CommitteeTask.due_at <= now,
+                )
+                .group_by(CommitteeTask.meeting_id)
+            )
+        )
+        .tuples()
+        .all()
+    )
     results: dict[int, str] = {}
     rows: list[dict[str, Any]] = []
     for task in tasks:
         meeting = meetings.get(task.meeting_id or 0)
         if meeting is None or meeting.status != MeetingStatus.PLANNED:
             results[task.id] = "cancelled"
+            continue
+        if task.due_at < latest.get(meeting.id, task.due_at):
+            results[task.id] = "superseded"
             continue
         if meeting.starts_at <= now:
             results[task.id] = "expired"
