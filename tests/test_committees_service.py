@@ -281,9 +281,7 @@ async def test_after_downtime_only_the_latest_useful_reminder_goes(
     with time_machine.travel(back, tick=False):
         await jobs.run_due(ctx(sessions), now=back)
     async with sessions() as s:
-        results = dict(
-            (await s.execute(select(CommitteeTask.key, CommitteeTask.result))).tuples().all()
-        )
+        results = dict((await s.execute(select(CommitteeTask.key, CommitteeTask.result))).all())
         reminders = (
             await s.scalars(
                 select(OutboxMessage.dedupe_key).where(OutboxMessage.kind == "committees.reminder")

@@ -230,9 +230,7 @@ async def _send_reminders(
                 )
                 .group_by(CommitteeTask.meeting_id)
             )
-        )
-        .tuples()
-        .all()
+        ).all()
     )
     results: dict[int, str] = {}
     rows: list[dict[str, Any]] = []
