@@ -142,6 +142,8 @@ async def committee_page(
     upcoming = await meetings.upcoming(session, committee.id, now=now)
     past = await meetings.past(session, committee.id, now=now)
     counts = {m.id: await meetings.rsvp_counts(session, m.id) for m in upcoming}
+    agenda = {m.id: await meetings.agenda_of(session, m.id) for m in upcoming}
+    attendance = await meetings.attendance_of(session, [m.id for m in past])
     invites = (
         await session.scalars(
             select(CommitteeInvite)
@@ -175,6 +177,8 @@ async def committee_page(
         upcoming=upcoming,
         past=past,
         counts=counts,
+        agenda=agenda,
+        attendance=attendance,
         invites=invites,
         actions=actions,
         stats=stats,

@@ -203,6 +203,16 @@ async def test_staff_run_a_committee_from_the_console(console: ConsoleHarness) -
         )
         assert r.status_code == 400 and "does not exist" in r.text
 
+        # Agenda items members sent in the bot show in the calendar.
+        from services.committees.meetings import do_add_agenda_item
+
+        async with transaction(console.sessions) as s:
+            meeting = await s.get(Meeting, march.id)
+            seat = await s.get(CommitteeMember, marie.id)
+            assert meeting is not None and seat is not None
+            await do_add_agenda_item(s, meeting, seat, "Blocked fire exit, floor 2")
+        assert "Blocked fire exit, floor 2" in (await client.get(url)).text
+
         r = await client.post(f"{url}/invites", data={"csrf_token": client.csrf, "side": "worker"})
         assert r.status_code == 303
         assert await count(console, CommitteeInvite) == 1
@@ -232,6 +242,7 @@ async def test_staff_run_a_committee_from_the_console(console: ConsoleHarness) -
         assert r.status_code == 303
         page = await client.get(url)
         assert "Fire exits cleared." in page.text and "Buy extinguishers" in page.text
+        assert "attended: 1 of 3" in page.text
         listing = await client.get("/committees")
         assert "1 / 1" in listing.text and "33%" in listing.text and "50%" in listing.text
     assert await count(console, MeetingResponse, MeetingResponse.attended.is_(True)) == 1

@@ -416,6 +416,28 @@ async def agenda_of(session: AsyncSession, meeting_id: int) -> list[AgendaItem]:
     )
 
 
+async def attendance_of(
+    session: AsyncSession, meeting_ids: Sequence[int]
+) -> dict[int, tuple[int, int]]:
+    """Meeting id → (attended, recorded) for meetings whose attendance was recorded."""
+    if not meeting_ids:
+        return {}
+    found: dict[int, tuple[int, int]] = {}
+    for meeting_id, attended, n in (
+        await session.execute(
+            select(MeetingResponse.meeting_id, MeetingResponse.attended, func.count())
+            .where(
+                MeetingResponse.meeting_id.in_(list(meeting_ids)),
+                MeetingResponse.attended.is_not(None),
+            )
+            .group_by(MeetingResponse.meeting_id, MeetingResponse.attended)
+        )
+    ).all():
+        came, recorded = found.get(meeting_id, (0, 0))
+        found[meeting_id] = (came + (n if attended else 0), recorded + n)
+    return found
+
+
 # --- after the meeting: attendance, minutes, action items ----------------------------------
 
 
