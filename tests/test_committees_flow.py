@@ -293,3 +293,27 @@ async def test_bad_input_gets_clear_messages(app: BotHarness) -> None:
             break
         await asyncio.sleep(0.05)
     assert member.answered_callbacks[-1]["text"] == closed
+
+
+async def test_the_secretary_writes_minutes_in_the_bot(app: BotHarness) -> None:
+    with time_machine.travel(START, tick=False):
+        await make_picc(app)
+    secretary = app.user(7002, language_code="km")
+    member = app.user(7006)
+    after = FIRST + timedelta(hours=4)
+    with time_machine.travel(after, tick=True):
+        await secretary.send("/committee")
+        await secretary.wait_reply()
+        await secretary.tap(gettext("📄 Write minutes", locale="km"))
+        await secretary.wait_reply()
+        await secretary.send("Water filter agreed. Next: canteen.")
+        await secretary.wait_reply(
+            contains=gettext("Thank you. The minutes were sent to all members.", locale="km")
+        )
+        await secretary.wait_idle()
+        assert await app.deliver() == 6
+    assert "Water filter agreed. Next: canteen." in member.messages[-1].plain_text()
+    # Other members have no such button.
+    await member.send("/committee")
+    page = await member.wait_reply()
+    assert "📄 Write minutes" not in page.buttons()

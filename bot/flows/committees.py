@@ -53,6 +53,10 @@ class Agenda(StatesGroup):
     text = State()
 
 
+class Minutes(StatesGroup):
+    text = State()
+
+
 class Answer(CallbackData, prefix="cr"):
     """An RSVP: ``answer`` is yes / no / maybe."""
 
@@ -260,7 +264,13 @@ async def show_seat(message: Message, session: AsyncSession, seat: CommitteeMemb
         )
     builder.button(text=_("📌 Open actions"), callback_data=Open(member_id=seat.id, what="actions"))
     builder.button(text=_("🚪 Leave"), callback_data=Open(member_id=seat.id, what="leave"))
-    builder.adjust(*([3] if meeting else []), 1, 2)
+    rows = [*([3, 1] if meeting else []), 2]
+    if seat.role == core.Role.SECRETARY:
+        builder.button(
+            text=_("📄 Write minutes"), callback_data=Open(member_id=seat.id, what="minutes")
+        )
+        rows.append(1)
+    builder.adjust(*rows)
     await message.answer(text, reply_markup=builder.as_markup())
 
 
@@ -317,6 +327,62 @@ async def agenda_typed(
 @router.message(StateFilter(Agenda.text))
 async def agenda_other_input(message: Message) -> None:
     await message.answer(_("Please type the agenda item as text."))
+
+
+@router.callback_query(Open.filter(F.what == "minutes"))
+async def minutes_start(
+    query: CallbackQuery,
+    callback_data: Open,
+    state: FSMContext,
+    session: AsyncSession,
+    user: User | None,
+) -> None:
+    seat = await core.access_seat(session, user, callback_data.member_id)
+    if seat.role != core.Role.SECRETARY:
+        raise NotFound()
+    await query.answer()
+    if not isinstance(query.message, Message):
+        return
+    held = [
+        m
+        for m in await meetings.past(session, seat.committee_id, limit=3)
+        if m.status != "cancelled"
+    ]
+    if not held:
+        await query.message.answer(_("There is no past meeting to write minutes for yet."))
+        return
+    meeting = held[0]
+    await state.set_state(Minutes.text)
+    await state.set_data({"meeting_id": meeting.id, "member_id": seat.id})
+    await query.message.answer(
+        _(
+            "Type the minutes of the meeting on {when} in one message. "
+            "They will be sent to all members.",
+            when=when_text(meeting.starts_at, meeting.committee),
+        )
+    )
+
+
+@router.message(StateFilter(Minutes.text), F.text, ~F.text.startswith("/"))
+async def minutes_typed(
+    message: Message, state: FSMContext, session: AsyncSession, user: User | None
+) -> None:
+    data = await state.get_data()
+    await state.clear()
+    seat = await core.access_seat(session, user, int(data.get("member_id", 0)))
+    meeting = await session.get(Meeting, int(data.get("meeting_id", 0)))
+    if meeting is None or meeting.committee_id != seat.committee_id:
+        raise NotFound()
+    await meetings.do_post_minutes(session, meeting, message.text or "", acting=None)
+    log.info("committee.minutes_posted meeting=%s by=%s", meeting.id, pseudonym(user))
+    await message.answer(
+        _("Thank you. The minutes were sent to all members."), reply_markup=main_menu_keyboard()
+    )
+
+
+@router.message(StateFilter(Minutes.text))
+async def minutes_other_input(message: Message) -> None:
+    await message.answer(_("Please type the minutes as text."))
 
 
 @router.callback_query(Open.filter(F.what == "actions"))
