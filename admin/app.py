@@ -31,6 +31,7 @@ CONSOLE_MODULES: tuple[str, ...] = (
     "admin.reports",
     "admin.surveys",
     "admin.survey_waves",
+    "admin.committees",
     "admin.simulator",
 )
 

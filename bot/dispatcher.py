@@ -30,6 +30,7 @@ FLOW_MODULES: tuple[str, ...] = (
     "bot.flows.onboarding",
     "bot.flows.reports",
     "bot.flows.surveys",
+    "bot.flows.committees",
     "bot.flows.basics",
 )
 

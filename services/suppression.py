@@ -38,10 +38,10 @@ def suppress(
 ) -> SuppressedTable:
     """Suppress a two-way table of counts (rows × columns) with its margins.
 
-    Missing cells count as zero. Zero cells are shown, except in a row or column whose total is
-hidden: there a zero would say what the rest of the small group answered.
-    ``hidden_row_totals`` names rows whose totals are already hidden elsewhere (a chart of the same
-    answers shown beside this breakdown), so the two stay consistent.
+        Missing cells count as zero. Zero cells are shown, except in a row or column whose total is
+    hidden: there a zero would say what the rest of the small group answered.
+        ``hidden_row_totals`` names rows whose totals are already hidden elsewhere (a chart of the same
+        answers shown beside this breakdown), so the two stay consistent.
     """
     if k < MIN_K:
         raise ValueError(f"k must be at least {MIN_K}")

@@ -112,6 +112,20 @@ async def _locale(console: ConsoleHarness, inside: bool) -> str:
     return "bn"  # a language, not an object: the survey in the path decides the scope
 
 
+async def _committee(console: ConsoleHarness, inside: bool) -> str:
+    from bot.storage.db import transaction
+    from services.committees.core import do_create_committee
+
+    factory = await make_factory(
+        console.sessions, "IN-C" if inside else "OUT-C", country="BD" if inside else "KH"
+    )
+    async with transaction(console.sessions) as session:
+        committee = await do_create_committee(
+            session, factory, kind="pc", name="Participation Committee", acting=None
+        )
+        return str(committee.id)
+
+
 PARAM_MAKERS: dict[str, Maker] = {
     "survey_id": _survey,
     "wave_id": _wave,
@@ -120,6 +134,7 @@ PARAM_MAKERS: dict[str, Maker] = {
     "staff_id": _staff,
     "case_id": _case,
     "evidence_id": _evidence,
+    "committee_id": _committee,
 }
 # Routes whose object may legitimately not exist even for an allowed role in scope.
 MAY_BE_MISSING = {"/reports/{case_id}/evidence/{evidence_id}"}

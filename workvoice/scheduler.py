@@ -61,12 +61,19 @@ async def survey_waves(ctx: AppContext) -> None:
         log.info("survey_waves opened=%s closed=%s", len(opened), closed)
 
 
+async def committees(ctx: AppContext) -> None:
+    from services.committees.jobs import run_committees
+
+    await run_committees(ctx)
+
+
 # Every capability adds its jobs here (deadlines, reminders, invitations, retention).
 JOBS: list[Job] = [
     Job("purge_raw_updates", 3600, purge_raw_updates),
     Job("case_tasks", 30, case_tasks),
     Job("purge_closed_cases", 6 * 3600, purge_closed_cases),
     Job("survey_waves", 60, survey_waves),
+    Job("committees", 1, committees),
 ]
 
 

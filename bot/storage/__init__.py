@@ -13,6 +13,7 @@ MODEL_MODULES: tuple[str, ...] = (
     "bot.storage.models",
     "bot.storage.reports",
     "bot.storage.surveys",
+    "bot.storage.committees",
 )
 
 

@@ -1,0 +1,606 @@
+"""Committee members in the bot: join with an invitation, see the next meeting, answer whether
+they will come, add agenda items, see and close their action items, leave.
+
+Reminders, quorum warnings, changes, minutes and action items arrive from the outbox; the
+renderers below write them in each member's own language with the factory's local time.
+"""
+
+from __future__ import annotations
+
+import html
+import logging
+from datetime import datetime
+
+from aiogram import F, Router
+from aiogram.filters import Command, CommandObject, CommandStart, StateFilter
+from aiogram.filters.callback_data import CallbackData
+from aiogram.fsm.context import FSMContext
+from aiogram.fsm.state import State, StatesGroup
+from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
+from aiogram.utils.keyboard import InlineKeyboardBuilder
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.delivery import RenderContext, Rendered, renderer
+from bot.i18n import _, bidi, format_date, format_time, use_locale
+from bot.storage.committees import ActionItem, Committee, CommitteeMember, Meeting
+from bot.storage.models import User
+from bot.widgets import (
+    MenuAction,
+    MenuCallback,
+    enable_menu,
+    home_button,
+    main_menu_keyboard,
+    remove_buttons,
+)
+from services.committees import core, meetings
+from services.committees.core import MeetingStatus, MemberStatus, Rsvp
+from services.errors import DomainError, NotFound
+from services.onboarding import pseudonym
+
+log = logging.getLogger(__name__)
+router = Router(name=__name__)
+enable_menu(MenuAction.COMMITTEE)
+
+INVITE_PAYLOAD = "c_"
+
+
+class Join(StatesGroup):
+    code = State()
+    name = State()
+
+
+class Agenda(StatesGroup):
+    text = State()
+
+
+class Minutes(StatesGroup):
+    text = State()
+
+
+class Answer(CallbackData, prefix="cr"):
+    """An RSVP: ``answer`` is yes / no / maybe."""
+
+    meeting_id: int
+    answer: Rsvp
+
+
+class Open(CallbackData, prefix="co"):
+    """Something about one seat: ``what`` is agenda / actions / leave / leave_ok / show."""
+
+    member_id: int
+    what: str
+
+
+class Done(CallbackData, prefix="cd"):
+    action_id: int
+
+
+class Decide(CallbackData, prefix="cj"):
+    """The chair approves or refuses a request to join."""
+
+    member_id: int
+    approve: bool
+
+
+# --- texts ---------------------------------------------------------------------------------
+
+
+def when_text(moment: datetime, committee: Committee) -> str:
+    """Date and time in the reader's language, on the factory's clock."""
+    tz = committee.factory.timezone
+    return bidi(f"{format_date(moment, tz=tz, format='full')}, {format_time(moment, tz=tz)}")
+
+
+def rsvp_label(answer: str) -> str:
+    return {
+        Rsvp.YES: _("✅ I will come"),
+        Rsvp.NO: _("❌ I cannot come"),
+        Rsvp.MAYBE: _("🤔 Maybe"),
+    }[Rsvp(answer)]
+
+
+def rsvp_keyboard(meeting: Meeting, member: CommitteeMember) -> InlineKeyboardMarkup:
+    builder = InlineKeyboardBuilder()
+    for answer in Rsvp:
+        builder.button(
+            text=rsvp_label(answer), callback_data=Answer(meeting_id=meeting.id, answer=answer)
+        )
+    builder.button(
+        text=_("📝 Add to the agenda"), callback_data=Open(member_id=member.id, what="agenda")
+    )
+    builder.adjust(3, 1)
+    return builder.as_markup()
+
+
+async def meeting_text(session: AsyncSession, meeting: Meeting) -> str:
+    committee = meeting.committee
+    lines = [
+        f"<b>{html.escape(committee.name)}</b>",
+        _("Meeting: {when}", when=when_text(meeting.starts_at, committee)),
+    ]
+    if meeting.location:
+        lines.append(_("Place: {place}", place=html.escape(meeting.location)))
+    agenda = await meetings.agenda_of(session, meeting.id)
+    if agenda:
+        lines.append("")
+        lines.append(_("<b>Agenda so far:</b>"))
+        lines.extend(f"• {html.escape(item.text)}" for item in agenda)
+    return "\n".join(lines)
+
+
+# --- joining -------------------------------------------------------------------------------
+
+
+@router.message(CommandStart(deep_link=True, magic=F.args.startswith(INVITE_PAYLOAD)))
+async def invite_link(
+    message: Message,
+    command: CommandObject,
+    state: FSMContext,
+    session: AsyncSession,
+    user: User | None,
+) -> None:
+    # Onboarding takes the link first for workers who have not finished; it sends them back here.
+    code = (command.args or "").strip()[len(INVITE_PAYLOAD) :]
+    await check_code(message, state, session, user, code)
+
+
+async def check_code(
+    message: Message, state: FSMContext, session: AsyncSession, user: User | None, code: str
+) -> None:
+    if user is None:
+        return
+    try:
+        _invite, committee = await core.check_join(session, user, code)
+    except DomainError as exc:
+        await state.clear()
+        await message.answer(exc.translated(), reply_markup=main_menu_keyboard())
+        return
+    await state.set_state(Join.name)
+    await state.set_data({"code": code})
+    await message.answer(
+        _(
+            "You are invited to join <b>{committee}</b>. "
+            "Please type your name as the committee knows you.",
+            committee=html.escape(committee.name),
+        )
+    )
+
+
+@router.message(StateFilter(Join.code), F.text, ~F.text.startswith("/"))
+async def code_typed(
+    message: Message, state: FSMContext, session: AsyncSession, user: User | None
+) -> None:
+    await check_code(message, state, session, user, (message.text or "").strip())
+
+
+@router.message(StateFilter(Join.name), F.text, ~F.text.startswith("/"))
+async def name_typed(
+    message: Message, state: FSMContext, session: AsyncSession, user: User | None
+) -> None:
+    if user is None:
+        return
+    data = await state.get_data()
+    await state.clear()
+    member = await core.do_request_join(
+        session, user, data.get("code", ""), display_name=(message.text or "")[:120]
+    )
+    log.info("committee.join_request user=%s member=%s", pseudonym(user), member.id)
+    await message.answer(
+        _("Thank you. The committee chair will confirm you soon. We will tell you here."),
+        reply_markup=main_menu_keyboard(),
+    )
+
+
+@router.message(StateFilter(Join))
+async def join_other_input(message: Message, state: FSMContext) -> None:
+    if await state.get_state() == Join.code.state:
+        await message.answer(_("Please type the invitation code, for example K7M2Q9XA."))
+    else:
+        await message.answer(_("Please type your name."))
+
+
+@router.callback_query(Decide.filter())
+async def chair_decides(
+    query: CallbackQuery, callback_data: Decide, session: AsyncSession, user: User | None
+) -> None:
+    member = await session.get(CommitteeMember, callback_data.member_id)
+    if member is None:
+        raise NotFound()
+    await core.check_chair(session, user, member.committee_id)
+    await core.do_approve_member(session, member, approve=callback_data.approve, acting=None)
+    await query.answer(_("Saved."))
+    if isinstance(query.message, Message):
+        await remove_buttons(query.message)
+
+
+# --- the committee page ------------------------------------------------------------------
+
+
+@router.message(Command("committee"))
+async def committee_command(
+    message: Message, state: FSMContext, session: AsyncSession, user: User | None
+) -> None:
+    await show_committees(message, state, session, user)
+
+
+@router.callback_query(MenuCallback.filter(F.action == MenuAction.COMMITTEE))
+async def committee_menu(
+    query: CallbackQuery, state: FSMContext, session: AsyncSession, user: User | None
+) -> None:
+    await query.answer()
+    if isinstance(query.message, Message):
+        await show_committees(query.message, state, session, user)
+
+
+async def show_committees(
+    message: Message, state: FSMContext, session: AsyncSession, user: User | None
+) -> None:
+    seats = await core.memberships(session, user) if user is not None else []
+    if not seats:
+        await state.set_state(Join.code)
+        await message.answer(
+            _("You are not on a committee yet. If you have an invitation code, type it here."),
+            reply_markup=InlineKeyboardMarkup(inline_keyboard=[[home_button()]]),
+        )
+        return
+    for seat in seats:
+        await show_seat(message, session, seat)
+
+
+async def show_seat(message: Message, session: AsyncSession, seat: CommitteeMember) -> None:
+    committee = await core.access_committee(session, seat.committee_id)
+    meeting = await meetings.next_meeting(session, committee.id)
+    builder = InlineKeyboardBuilder()
+    if meeting is None:
+        text = f"<b>{html.escape(committee.name)}</b>\n" + _("No meeting is planned yet.")
+    else:
+        text = await meeting_text(session, meeting)
+        for answer in Rsvp:
+            builder.button(
+                text=rsvp_label(answer), callback_data=Answer(meeting_id=meeting.id, answer=answer)
+            )
+        builder.button(
+            text=_("📝 Add to the agenda"), callback_data=Open(member_id=seat.id, what="agenda")
+        )
+    builder.button(text=_("📌 Open actions"), callback_data=Open(member_id=seat.id, what="actions"))
+    builder.button(text=_("🚪 Leave"), callback_data=Open(member_id=seat.id, what="leave"))
+    rows = [*([3, 1] if meeting else []), 2]
+    if seat.role == core.Role.SECRETARY:
+        builder.button(
+            text=_("📄 Write minutes"), callback_data=Open(member_id=seat.id, what="minutes")
+        )
+        rows.append(1)
+    builder.adjust(*rows)
+    await message.answer(text, reply_markup=builder.as_markup())
+
+
+@router.callback_query(Answer.filter())
+async def rsvp(
+    query: CallbackQuery, callback_data: Answer, session: AsyncSession, user: User | None
+) -> None:
+    meeting = await session.get(Meeting, callback_data.meeting_id)
+    if meeting is None:
+        raise NotFound()
+    seat = await core.seat_in(session, user, meeting.committee_id)
+    await meetings.do_rsvp(session, meeting, seat, callback_data.answer)
+    saved = _("Your answer is saved: {answer}", answer=rsvp_label(callback_data.answer))
+    await query.answer(saved)
+    if isinstance(query.message, Message):
+        await query.message.answer(saved)
+
+
+@router.callback_query(Open.filter(F.what == "agenda"))
+async def agenda_start(
+    query: CallbackQuery,
+    callback_data: Open,
+    state: FSMContext,
+    session: AsyncSession,
+    user: User | None,
+) -> None:
+    seat = await core.access_seat(session, user, callback_data.member_id)
+    meeting = await meetings.next_meeting(session, seat.committee_id)
+    if meeting is None:
+        raise core.MeetingClosed()
+    await query.answer()
+    await state.set_state(Agenda.text)
+    await state.set_data({"meeting_id": meeting.id, "member_id": seat.id})
+    if isinstance(query.message, Message):
+        await query.message.answer(
+            _("What should the committee talk about? Type it in one message.")
+        )
+
+
+@router.message(StateFilter(Agenda.text), F.text, ~F.text.startswith("/"))
+async def agenda_typed(
+    message: Message, state: FSMContext, session: AsyncSession, user: User | None
+) -> None:
+    data = await state.get_data()
+    await state.clear()
+    seat = await core.access_seat(session, user, int(data.get("member_id", 0)))
+    meeting = await session.get(Meeting, int(data.get("meeting_id", 0)))
+    if meeting is None:
+        raise NotFound()
+    await meetings.do_add_agenda_item(session, meeting, seat, message.text or "")
+    await message.answer(_("Added to the agenda. Thank you."), reply_markup=main_menu_keyboard())
+
+
+@router.message(StateFilter(Agenda.text))
+async def agenda_other_input(message: Message) -> None:
+    await message.answer(_("Please type the agenda item as text."))
+
+
+@router.callback_query(Open.filter(F.what == "minutes"))
+async def minutes_start(
+    query: CallbackQuery,
+    callback_data: Open,
+    state: FSMContext,
+    session: AsyncSession,
+    user: User | None,
+) -> None:
+    seat = await core.access_seat(session, user, callback_data.member_id)
+    if seat.role != core.Role.SECRETARY:
+        raise NotFound()
+    await query.answer()
+    if not isinstance(query.message, Message):
+        return
+    held = [
+        m
+        for m in await meetings.past(session, seat.committee_id, limit=3)
+        if m.status != "cancelled"
+    ]
+    if not held:
+        await query.message.answer(_("There is no past meeting to write minutes for yet."))
+        return
+    meeting = held[0]
+    await state.set_state(Minutes.text)
+    await state.set_data({"meeting_id": meeting.id, "member_id": seat.id})
+    await query.message.answer(
+        _(
+            "Type the minutes of the meeting on {when} in one message. "
+            "They will be sent to all members.",
+            when=when_text(meeting.starts_at, meeting.committee),
+        )
+    )
+
+
+@router.message(StateFilter(Minutes.text), F.text, ~F.text.startswith("/"))
+async def minutes_typed(
+    message: Message, state: FSMContext, session: AsyncSession, user: User | None
+) -> None:
+    data = await state.get_data()
+    await state.clear()
+    seat = await core.access_seat(session, user, int(data.get("member_id", 0)))
+    meeting = await session.get(Meeting, int(data.get("meeting_id", 0)))
+    if meeting is None or meeting.committee_id != seat.committee_id:
+        raise NotFound()
+    await meetings.do_post_minutes(session, meeting, message.text or "", acting=None)
+    log.info("committee.minutes_posted meeting=%s by=%s", meeting.id, pseudonym(user))
+    await message.answer(
+        _("Thank you. The minutes were sent to all members."), reply_markup=main_menu_keyboard()
+    )
+
+
+@router.message(StateFilter(Minutes.text))
+async def minutes_other_input(message: Message) -> None:
+    await message.answer(_("Please type the minutes as text."))
+
+
+@router.callback_query(Open.filter(F.what == "actions"))
+async def actions_list(
+    query: CallbackQuery, callback_data: Open, session: AsyncSession, user: User | None
+) -> None:
+    seat = await core.access_seat(session, user, callback_data.member_id)
+    await query.answer()
+    if not isinstance(query.message, Message):
+        return
+    actions = await meetings.open_actions(session, seat.committee_id)
+    if not actions:
+        await query.message.answer(_("No open actions. Well done!"))
+        return
+    for action in actions:
+        mine = action.owner_member_id == seat.id
+        await query.message.answer(
+            await action_text(session, action),
+            reply_markup=done_keyboard(action) if mine else None,
+        )
+
+
+async def action_text(session: AsyncSession, action: ActionItem) -> str:
+    owner = (
+        await session.get(CommitteeMember, action.owner_member_id)
+        if action.owner_member_id
+        else None
+    )
+    lines = [f"📌 {html.escape(action.text)}", _("Due: {day}", day=bidi(action.due_on))]
+    if owner is not None:
+        lines.append(_("Who: {name}", name=html.escape(owner.display_name)))
+    return "\n".join(lines)
+
+
+def done_keyboard(action: ActionItem) -> InlineKeyboardMarkup:
+    builder = InlineKeyboardBuilder()
+    builder.button(text=_("✅ Mark as done"), callback_data=Done(action_id=action.id))
+    return builder.as_markup()
+
+
+@router.callback_query(Done.filter())
+async def action_done(
+    query: CallbackQuery, callback_data: Done, session: AsyncSession, user: User | None
+) -> None:
+    action = await meetings.access_own_action(session, user, callback_data.action_id)
+    await meetings.do_complete_action(session, action)
+    await query.answer(_("Marked as done. Thank you."))
+    if isinstance(query.message, Message):
+        await remove_buttons(query.message)
+
+
+@router.callback_query(Open.filter(F.what == "leave"))
+async def leave_ask(
+    query: CallbackQuery, callback_data: Open, session: AsyncSession, user: User | None
+) -> None:
+    seat = await core.access_seat(session, user, callback_data.member_id)
+    await query.answer()
+    builder = InlineKeyboardBuilder()
+    builder.button(text=_("Yes, leave"), callback_data=Open(member_id=seat.id, what="leave_ok"))
+    builder.add(home_button())
+    if isinstance(query.message, Message):
+        await query.message.answer(
+            _("Do you want to leave this committee?"), reply_markup=builder.as_markup()
+        )
+
+
+@router.callback_query(Open.filter(F.what == "leave_ok"))
+async def leave_confirmed(
+    query: CallbackQuery, callback_data: Open, session: AsyncSession, user: User | None
+) -> None:
+    seat = await core.access_seat(session, user, callback_data.member_id)
+    await core.do_leave(session, seat)
+    await query.answer()
+    if isinstance(query.message, Message):
+        await remove_buttons(query.message)
+        await query.message.answer(
+            _("You have left the committee."), reply_markup=main_menu_keyboard()
+        )
+
+
+# --- messages from the outbox -------------------------------------------------------------
+
+
+async def _meeting_and_seat(
+    ctx: RenderContext,
+) -> tuple[Meeting, CommitteeMember] | None:
+    meeting = await ctx.session.get(Meeting, ctx.params["meeting_id"])
+    member = await ctx.session.get(CommitteeMember, ctx.params["member_id"])
+    if meeting is None or member is None or member.status != MemberStatus.ACTIVE:
+        return None
+    return meeting, member
+
+
+@renderer("committees.reminder")
+async def render_reminder(ctx: RenderContext) -> Rendered | None:
+    found = await _meeting_and_seat(ctx)
+    if found is None:
+        return None
+    meeting, member = found
+    if meeting.status != MeetingStatus.PLANNED:
+        return None
+    with use_locale(ctx.params.get("locale")):
+        text = _("⏰ <b>Reminder</b>") + "\n" + await meeting_text(ctx.session, meeting)
+        text += "\n\n" + _("Will you come?")
+        return Rendered(text, rsvp_keyboard(meeting, member))
+
+
+@renderer("committees.changed")
+async def render_changed(ctx: RenderContext) -> Rendered | None:
+    found = await _meeting_and_seat(ctx)
+    if found is None:
+        return None
+    meeting, member = found
+    with use_locale(ctx.params.get("locale")):
+        name = html.escape(meeting.committee.name)
+        when = when_text(meeting.starts_at, meeting.committee)
+        if ctx.params.get("change") == "cancelled":
+            return Rendered(
+                _(
+                    "❗ <b>{committee}</b>: the meeting on {when} is cancelled.",
+                    committee=name,
+                    when=when,
+                )
+            )
+        text = _("❗ <b>{committee}</b>: the meeting has moved.", committee=name)
+        text += "\n" + await meeting_text(ctx.session, meeting)
+        return Rendered(text, rsvp_keyboard(meeting, member))
+
+
+@renderer("committees.minutes")
+async def render_minutes(ctx: RenderContext) -> Rendered | None:
+    found = await _meeting_and_seat(ctx)
+    if found is None or not found[0].minutes:
+        return None
+    meeting, _member = found
+    with use_locale(ctx.params.get("locale")):
+        head = _(
+            "📄 <b>{committee}</b>: minutes of the meeting on {when}",
+            committee=html.escape(meeting.committee.name),
+            when=when_text(meeting.starts_at, meeting.committee),
+        )
+        # Minutes are written by the secretary in the committee's working language: as typed.
+        body = html.escape(meeting.minutes or "")[:3500]
+        return Rendered(f"{head}\n\n{body}")
+
+
+@renderer("committees.quorum")
+async def render_quorum(ctx: RenderContext) -> Rendered | None:
+    meeting = await ctx.session.get(Meeting, ctx.params["meeting_id"])
+    if meeting is None or meeting.status != MeetingStatus.PLANNED:
+        return None
+    p = ctx.params
+    return Rendered(
+        _(
+            "⚠️ <b>{committee}</b>: too few members have confirmed the meeting on {when}.\n"
+            "Workers: {workers} of {workers_needed} needed.\n"
+            "Management: {managers} of {managers_needed} needed.\n"
+            "Please remind them, or move the meeting.",
+            committee=html.escape(meeting.committee.name),
+            when=when_text(meeting.starts_at, meeting.committee),
+            workers=p["workers"],
+            workers_needed=p["workers_needed"],
+            managers=p["managers"],
+            managers_needed=p["managers_needed"],
+        )
+    )
+
+
+@renderer("committees.join_request")
+async def render_join_request(ctx: RenderContext) -> Rendered | None:
+    member = await ctx.session.get(CommitteeMember, ctx.params["member_id"])
+    if member is None or member.status != MemberStatus.PENDING:
+        return None
+    committee = await core.access_committee(ctx.session, member.committee_id)
+    side = _("workers") if member.side == core.Side.WORKER else _("management")
+    builder = InlineKeyboardBuilder()
+    builder.button(text=_("✅ Approve"), callback_data=Decide(member_id=member.id, approve=True))
+    builder.button(text=_("✖️ Refuse"), callback_data=Decide(member_id=member.id, approve=False))
+    return Rendered(
+        _(
+            "<b>{committee}</b>: {name} asks to join (side: {side}).",
+            committee=html.escape(committee.name),
+            name=html.escape(member.display_name),
+            side=side,
+        ),
+        builder.as_markup(),
+    )
+
+
+@renderer("committees.joined")
+async def render_joined(ctx: RenderContext) -> Rendered | None:
+    member = await ctx.session.get(CommitteeMember, ctx.params["member_id"])
+    if member is None:
+        return None
+    committee = await core.access_committee(ctx.session, member.committee_id)
+    name = html.escape(committee.name)
+    if ctx.params.get("approved"):
+        return Rendered(
+            _(
+                "Welcome to <b>{committee}</b>. You will get meeting reminders here.",
+                committee=name,
+            ),
+            main_menu_keyboard(),
+        )
+    return Rendered(_("Your request to join <b>{committee}</b> was not accepted.", committee=name))
+
+
+@renderer("committees.action")
+async def render_action(ctx: RenderContext) -> Rendered | None:
+    action = await ctx.session.get(ActionItem, ctx.params["action_id"])
+    if action is None or action.status != "open":
+        return None
+    committee = await core.access_committee(ctx.session, action.committee_id)
+    head = (
+        _("📌 <b>{committee}</b>: a new action for you.", committee=html.escape(committee.name))
+        if ctx.params.get("new")
+        else _(
+            "⏰ <b>{committee}</b>: your action is due soon.", committee=html.escape(committee.name)
+        )
+    )
+    return Rendered(f"{head}\n{await action_text(ctx.session, action)}", done_keyboard(action))

@@ -1,0 +1,367 @@
+"""The committee scheduler: the database is the source of truth, the job only claims rows.
+
+``do_materialise`` turns a committee's schedule into meeting rows for the next ``HORIZON`` and each
+meeting into due ``CommitteeTask`` rows (one per reminder offset, one quorum check). ``run_due``
+claims due tasks atomically (``services.claims``: FOR UPDATE SKIP LOCKED on PostgreSQL), queues
+the messages and marks the tasks done in the same transaction, so two replicas never handle one
+task twice, and outbox dedupe keys make even a re-run after a crash harmless. A task whose
+meeting has begun is dropped, not sent late; the outbox rows expire at the meeting start too.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+from collections import defaultdict
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import and_, func, or_, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.storage.committees import ActionItem, Committee, CommitteeMember, CommitteeTask, Meeting
+from bot.storage.db import is_postgres, transaction
+from bot.storage.models import OutboxMessage, OutboxStatus, User
+from services import outbox
+from services.claims import claim_ids
+from services.clock import utcnow
+from services.committees import core
+from services.committees.core import MeetingStatus, MemberStatus, member_locale, zone
+from services.committees.meetings import QUORUM_CHECK_BEFORE, check_quorum, holidays_of
+from services.committees.schedule import check_rrule, occurrences, parse_local
+from workvoice.context import AppContext
+
+log = logging.getLogger(__name__)
+HORIZON = timedelta(days=60)
+# Extend a committee's meetings once less than this is left of its horizon.
+REFILL_BEFORE = timedelta(days=59)
+CLAIM_TIMEOUT = timedelta(minutes=5)
+WORKER = f"{socket.gethostname()}:{os.getpid()}"
+
+
+def _insert(session: AsyncSession) -> Any:
+    return pg_insert if is_postgres(session) else sqlite_insert
+
+
+async def do_plan_tasks(session: AsyncSession, meeting: Meeting, *, now: datetime) -> int:
+    """Due rows for one meeting: a reminder per offset and the quorum check (only future ones).
+
+    The keys carry the start time, so a moved meeting gets fresh reminders for its new time.
+    """
+    stamp = int(meeting.starts_at.timestamp())
+    rows = []
+    for offset in meeting.committee.reminder_offsets or []:
+        due = meeting.starts_at - timedelta(minutes=int(offset))
+        if due > now:
+            rows.append(("reminder", f"m:{meeting.id}:{stamp}:r{offset}", due))
+    quorum_at = meeting.starts_at - QUORUM_CHECK_BEFORE
+    if quorum_at > now:
+        rows.append(("quorum", f"m:{meeting.id}:{stamp}:q", quorum_at))
+    if not rows:
+        return 0
+    stmt = (
+        _insert(session)(CommitteeTask)
+        .values(
+            [
+                dict(
+                    key=key,
+                    kind=kind,
+                    meeting_id=meeting.id,
+                    due_at=due,
+                    expires_at=meeting.starts_at,
+                )
+                for kind, key, due in rows
+            ]
+        )
+        .on_conflict_do_nothing(index_elements=["key"])
+    )
+    await session.execute(stmt)
+    return len(rows)
+
+
+async def do_materialise(
+    session: AsyncSession, committee: Committee, *, now: datetime | None = None
+) -> int:
+    """Meeting rows (and their tasks) from the schedule for [now, now + HORIZON).
+
+    Idempotent: an occurrence that already has a row (even a moved or cancelled one) is left as
+    it is, so running it again, or on two replicas, changes nothing."""
+    now = now or utcnow()
+    until = now + HORIZON
+    if not committee.rrule or not committee.local_start or not committee.active:
+        committee.materialised_until = until
+        return 0
+    tz = zone(committee)
+    rule = check_rrule(committee.rrule, parse_local(committee.local_start))
+    holidays = await holidays_of(session, committee.factory_id)
+    found = [
+        occ
+        for occ in occurrences(rule, tz, after_utc=now, before_utc=until)
+        if occ.starts_at.astimezone(tz).date().isoformat() not in holidays
+    ]
+    committee.materialised_until = until
+    if not found:
+        await session.flush()
+        return 0
+    await session.execute(
+        _insert(session)(Meeting)
+        .values(
+            [
+                dict(
+                    committee_id=committee.id,
+                    occurrence=occ.key,
+                    starts_at=occ.starts_at,
+                    location=committee.location,
+                    status=MeetingStatus.PLANNED,
+                    created_at=now,
+                )
+                for occ in found
+            ]
+        )
+        .on_conflict_do_nothing(index_elements=["committee_id", "occurrence"])
+    )
+    meetings = (
+        await session.scalars(
+            select(Meeting).where(
+                Meeting.committee_id == committee.id,
+                Meeting.occurrence.in_([occ.key for occ in found]),
+                Meeting.status == MeetingStatus.PLANNED,
+            )
+        )
+    ).all()
+    for meeting in meetings:
+        await do_plan_tasks(session, meeting, now=now)
+    await session.flush()
+    return len(meetings)
+
+
+async def extend_horizons(ctx: AppContext, *, now: datetime | None = None, limit: int = 50) -> int:
+    """Materialise committees whose horizon runs short; each is claimed by one replica."""
+    now = now or utcnow()
+    due = and_(
+        Committee.active.is_(True),
+        Committee.rrule.is_not(None),
+        or_(
+            Committee.materialised_until.is_(None),
+            Committee.materialised_until < now + REFILL_BEFORE,
+        ),
+    )
+    total = 0
+    async with transaction(ctx.sessions) as session:
+        # The claim itself moves the horizon, so a second replica no longer sees these as due;
+        # on PostgreSQL the row locks hold until this transaction commits the new meetings.
+        ids = await claim_ids(
+            session,
+            Committee,
+            due,
+            order_by=(Committee.id,),
+            limit=limit,
+            values={"materialised_until": now + HORIZON},
+        )
+        for committee_id in ids:
+            committee = await session.get(Committee, committee_id, populate_existing=True)
+            if committee is not None:
+                total += await do_materialise(session, committee, now=now)
+    return total
+
+
+async def _enqueue_rows(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
+    """Queue many outbox messages in a few multi-row INSERTs.
+
+    The same rows ``services.outbox.enqueue`` writes (and the same "a repeated dedupe key is a
+    no-op"), but a few batched statements instead of one per member: a country's committees
+    often meet at the same hour, and one statement per message capped the dispatcher at about
+    1,300 messages a second (benchmarks/committees.py).
+    """
+    created = utcnow()
+    full = [
+        dict(
+            staff_id=None,
+            status=OutboxStatus.PENDING,
+            attempts=0,
+            created_at=created,
+            **row,
+        )
+        for row in rows
+    ]
+    if full:
+        # executemany: SQLAlchemy batches these into multi-row INSERTs with one cached statement.
+        await session.execute(
+            _insert(session)(OutboxMessage).on_conflict_do_nothing(index_elements=["dedupe_key"]),
+            full,
+        )
+
+
+async def _send_reminders(
+    session: AsyncSession, tasks: list[CommitteeTask], now: datetime
+) -> dict[int, str]:
+    """Reminders for a batch of tasks: three queries and a few INSERTs, however many members."""
+    meeting_ids = {t.meeting_id for t in tasks if t.meeting_id is not None}
+    meetings = {
+        m.id: m
+        for m in (await session.scalars(select(Meeting).where(Meeting.id.in_(meeting_ids)))).all()
+    }
+    seats: dict[int, list[tuple[CommitteeMember, User]]] = defaultdict(list)
+    for member, user in (
+        await session.execute(
+            select(CommitteeMember, User)
+            .join(User, User.id == CommitteeMember.user_id)
+            .where(
+                CommitteeMember.committee_id.in_({m.committee_id for m in meetings.values()}),
+                CommitteeMember.status == MemberStatus.ACTIVE,
+                User.active.is_(True),
+            )
+        )
+    ).all():
+        seats[member.committee_id].append((member, user))
+    # After downtime several reminders of one meeting can be due at once (3 days and 1 day
+    # before): members get only the latest, not a pile of them.
+    latest = dict(
+        (
+            await session.execute(
+                select(CommitteeTask.meeting_id, func.max(CommitteeTask.due_at))
+                .where(
+                    CommitteeTask.meeting_id.in_(meeting_ids),
+                    CommitteeTask.kind == "reminder",
+                    CommitteeTask.due_at <= now,
+                )
+                .group_by(CommitteeTask.meeting_id)
+            )
+        ).all()
+    )
+    results: dict[int, str] = {}
+    rows: list[dict[str, Any]] = []
+    for task in tasks:
+        meeting = meetings.get(task.meeting_id or 0)
+        if meeting is None or meeting.status != MeetingStatus.PLANNED:
+            results[task.id] = "cancelled"
+            continue
+        if task.due_at < latest.get(meeting.id, task.due_at):
+            results[task.id] = "superseded"
+            continue
+        if meeting.starts_at <= now:
+            results[task.id] = "expired"
+            continue
+        factory = meeting.committee.factory
+        rows.extend(
+            dict(
+                kind="committees.reminder",
+                user_id=user.id,
+                params={
+                    "meeting_id": meeting.id,
+                    "member_id": member.id,
+                    "locale": member_locale(member, user, factory),
+                },
+                dedupe_key=f"cmr:{task.id}:{member.id}",
+                expires_at=meeting.starts_at,  # dropped by the delivery loop once it began
+                priority=50,
+                due_at=now,
+            )
+            for member, user in seats[meeting.committee_id]
+        )
+        results[task.id] = "sent"
+    if rows:
+        await _enqueue_rows(session, rows)
+    return results
+
+
+async def _handle_quorum(session: AsyncSession, task: CommitteeTask, now: datetime) -> str:
+    meeting = await session.get(Meeting, task.meeting_id) if task.meeting_id else None
+    if meeting is None or meeting.status != MeetingStatus.PLANNED or meeting.starts_at <= now:
+        return "cancelled"
+    quorum = await check_quorum(session, meeting)
+    if quorum.met:
+        return "met"
+    chairs = await core.notify_chairs(
+        session,
+        meeting.committee,
+        "committees.quorum",
+        meeting_id=meeting.id,
+        workers=quorum.confirmed["worker"],
+        workers_needed=quorum.needed["worker"],
+        managers=quorum.confirmed["management"],
+        managers_needed=quorum.needed["management"],
+    )
+    log.info("committee.quorum_low meeting=%s chairs=%s", meeting.id, chairs)
+    return "warned"
+
+
+async def _handle_action(session: AsyncSession, task: CommitteeTask) -> str:
+    action = await session.get(ActionItem, task.action_id) if task.action_id else None
+    if action is None or action.status != "open" or action.owner_member_id is None:
+        return "closed"
+    owner = await session.get(CommitteeMember, action.owner_member_id)
+    if owner is None or owner.user_id is None or owner.status != MemberStatus.ACTIVE:
+        return "no_owner"
+    await outbox.enqueue(
+        session,
+        "committees.action",
+        user_id=owner.user_id,
+        params={"action_id": action.id, "new": False},
+        dedupe_key=f"cma:{action.id}:{task.id}",
+    )
+    return "sent"
+
+
+async def handle_task(session: AsyncSession, task: CommitteeTask, now: datetime) -> str:
+    if task.expires_at is not None and task.expires_at <= now:
+        return "expired"  # the meeting has begun: a late reminder helps no one
+    if task.kind == "reminder":
+        return (await _send_reminders(session, [task], now))[task.id]
+    if task.kind == "quorum":
+        return await _handle_quorum(session, task, now)
+    if task.kind == "action":
+        return await _handle_action(session, task)
+    log.warning("committee_task.unknown kind=%s", task.kind)
+    return "unknown"
+
+
+async def run_due(
+    ctx: AppContext, *, now: datetime | None = None, limit: int = 200, worker: str = WORKER
+) -> int:
+    """Claim due tasks in batches and handle each batch in the claiming transaction."""
+    now = now or utcnow()
+    due = and_(
+        CommitteeTask.done_at.is_(None),
+        CommitteeTask.due_at <= now,
+        or_(CommitteeTask.claimed_at.is_(None), CommitteeTask.claimed_at < now - CLAIM_TIMEOUT),
+    )
+    handled = 0
+    while True:
+        async with transaction(ctx.sessions) as session:
+            ids = await claim_ids(
+                session,
+                CommitteeTask,
+                due,
+                order_by=(CommitteeTask.due_at, CommitteeTask.id),
+                limit=limit,
+                values={"claimed_at": now, "claimed_by": worker},
+            )
+            if not ids:
+                return handled
+            tasks = (
+                await session.scalars(
+                    select(CommitteeTask)
+                    .where(CommitteeTask.id.in_(ids))
+                    .order_by(CommitteeTask.due_at, CommitteeTask.id)
+                    .execution_options(populate_existing=True)
+                )
+            ).all()
+            live = [t for t in tasks if t.expires_at is None or t.expires_at > now]
+            reminders = await _send_reminders(
+                session, [t for t in live if t.kind == "reminder"], now
+            )
+            for task in tasks:
+                task.result = reminders.get(task.id) or await handle_task(session, task, now)
+                task.done_at = now
+                handled += 1
+
+
+async def run_committees(ctx: AppContext, *, now: datetime | None = None) -> int:
+    """The scheduler job: keep the horizon filled, then send what is due."""
+    now = now or utcnow()
+    await extend_horizons(ctx, now=now)
+    return await run_due(ctx, now=now)
