@@ -44,11 +44,16 @@ def _phones(request: Request) -> Any:
 @router.get("", response_class=HTMLResponse)
 async def simulator_page(request: Request) -> HTMLResponse:
     _phones(request)
+    from workvoice.seed import demo_committee_code
+
     languages = [(code, lang.native_name) for code, lang in LANGUAGES.items()]
+    async with context(request).sessions() as session:
+        committee_code = await demo_committee_code(session)
     return render(
         request,
         "simulator/index.html",
         languages=languages,
+        committee_code=committee_code,
         bot_username=context(request).extras.get("bot_username", "workvoice_demo_bot"),
     )
 

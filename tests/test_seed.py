@@ -3,27 +3,38 @@ survey results with suppression."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+from zoneinfo import ZoneInfo
+
 from sqlalchemy import func, select
 
+from bot.storage.committees import Committee, CommitteeMember, Meeting
 from bot.storage.models import OutboxMessage, User
 from bot.storage.surveys import Survey, SurveyWave
+from services.clock import utcnow
 from services.surveys.results import trends, wave_results
 from tests.conftest import sql_count
-from workvoice.seed import SYNTHETIC_IDS, seed_demo
+from workvoice.seed import SYNTHETIC_IDS, demo_committee_code, seed_demo
+
+TABLES = (
+    "surveys",
+    "survey_waves",
+    "survey_answers",
+    "users",
+    "cases",
+    "committees",
+    "committee_members",
+    "committee_meetings",
+    "committee_invites",
+)
 
 
 async def test_seed_is_idempotent_and_shows_survey_results(console) -> None:  # type: ignore[no-untyped-def]
     ctx = console.ctx
     await seed_demo(ctx)
-    counts = [
-        await sql_count(ctx.sessions, f"SELECT count(*) FROM {table}")
-        for table in ("surveys", "survey_waves", "survey_answers", "users", "cases")
-    ]
+    counts = [await sql_count(ctx.sessions, f"SELECT count(*) FROM {table}") for table in TABLES]
     await seed_demo(ctx)  # a second start changes nothing
-    again = [
-        await sql_count(ctx.sessions, f"SELECT count(*) FROM {table}")
-        for table in ("surveys", "survey_waves", "survey_answers", "users", "cases")
-    ]
+    again = [await sql_count(ctx.sessions, f"SELECT count(*) FROM {table}") for table in TABLES]
     assert counts == again
     async with ctx.sessions() as s:
         keys = set((await s.scalars(select(Survey.key))).all())
@@ -46,3 +57,18 @@ async def test_seed_is_idempotent_and_shows_survey_results(console) -> None:  # 
             select(func.count()).select_from(OutboxMessage).where(OutboxMessage.user_id.in_(seeded))
         )
         assert queued == 0  # nothing waits for workers who have no phone
+
+    # A committee at the Dhaka factory meets tomorrow at 14:00 there; a code lets a worker join.
+    async with ctx.sessions() as s:
+        committee = (await s.scalars(select(Committee))).one()
+        members = (await s.scalars(select(CommitteeMember))).all()
+        assert committee.kind == "pc" and len(members) == 6
+        assert {m.side for m in members} == {"worker", "management"}
+        now = utcnow()
+        soon = (
+            await s.scalars(
+                select(Meeting).where(Meeting.starts_at.between(now, now + timedelta(days=2)))
+            )
+        ).all()
+        assert len(soon) == 1 and soon[0].starts_at.astimezone(ZoneInfo("Asia/Dhaka")).hour == 14
+        assert await demo_committee_code(s)

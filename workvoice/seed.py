@@ -4,16 +4,20 @@ from __future__ import annotations
 
 import random
 from datetime import timedelta
+from zoneinfo import ZoneInfo
 
 import pyotp
 from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.storage.committees import Committee, CommitteeInvite, Meeting
 from bot.storage.db import transaction
-from bot.storage.models import OutboxMessage, User
+from bot.storage.models import Factory, OutboxMessage, User
 from bot.storage.reports import Case
 from bot.storage.surveys import SurveyWave
 from services.clock import utcnow
+from services.committees.core import do_add_member, do_create_committee, do_create_invite
+from services.committees.meetings import do_add_meeting, do_set_schedule
 from services.factories import FactoryInput, do_add_factory, get_factory_by_code
 from services.onboarding import do_register
 from services.reports.cases import Intake, do_submit_report, do_transition
@@ -257,6 +261,85 @@ async def _answer(
         )
 
 
+# (display name, side, role, gender, language) of the seeded committee's members
+DEMO_COMMITTEE = [
+    ("Rahima Khatun", "worker", "chair", "woman", "bn"),
+    ("Shapla Begum", "worker", "secretary", "woman", "bn"),
+    ("Abdul Karim", "worker", "member", "man", "bn"),
+    ("Nasrin Akter", "management", "member", "woman", "bn"),
+    ("Tanvir Hasan", "management", "member", "man", "en"),
+    ("Mahmud Alam", "management", "member", "man", "bn"),
+]
+
+
+async def _committee(session: AsyncSession) -> None:
+    """A Participation Committee at the Dhaka demo factory: monthly on the first Tuesday, a meeting
+    tomorrow at 14:00 there, and a worker-side invitation code the simulator page shows."""
+    factory = await get_factory_by_code(session, "DEMO-DK")
+    assert factory is not None
+    committee = await session.scalar(select(Committee).where(Committee.factory_id == factory.id))
+    now = utcnow()
+    if committee is None:
+        manager = await get_staff_by_email(session, "manager@demo.workvoice.org")
+        committee = await do_create_committee(
+            session, factory, kind="pc", name="Participation Committee", acting=manager
+        )
+        for name, side, role, gender, language in DEMO_COMMITTEE:
+            await do_add_member(
+                session,
+                committee,
+                display_name=name,
+                side=side,
+                role=role,
+                gender=gender,
+                language=language,
+                acting=manager,
+            )
+        local_now = now.astimezone(ZoneInfo(factory.timezone))
+        await do_set_schedule(
+            session,
+            committee,
+            rule="FREQ=MONTHLY;BYDAY=1TU",
+            local_start=f"{local_now:%Y-%m}-01T14:00",
+            location="Canteen, 2nd floor",
+            acting=manager,
+        )
+    soon = await session.scalar(
+        select(Meeting.id).where(
+            Meeting.committee_id == committee.id,
+            Meeting.status == "planned",
+            Meeting.starts_at.between(now, now + timedelta(days=2)),
+        )
+    )
+    if soon is None:  # whenever the demo starts, there is a meeting to be reminded of tomorrow
+        tomorrow = now.astimezone(ZoneInfo(factory.timezone)).date() + timedelta(days=1)
+        await do_add_meeting(
+            session,
+            committee,
+            local_start=f"{tomorrow:%Y-%m-%d}T14:00",
+            location="Canteen, 2nd floor",
+            acting=None,
+        )
+    if await demo_committee_code(session) is None:  # codes expire: a fresh one at each start
+        await do_create_invite(session, committee, side="worker", acting=None)
+
+
+async def demo_committee_code(session: AsyncSession) -> str | None:
+    """The seeded committee's current worker invitation code, for the simulator's tour."""
+    return await session.scalar(
+        select(CommitteeInvite.code)
+        .join(Committee, Committee.id == CommitteeInvite.committee_id)
+        .join(Factory, Factory.id == Committee.factory_id)
+        .where(
+            Factory.code == "DEMO-DK",
+            CommitteeInvite.side == "worker",
+            CommitteeInvite.expires_at > utcnow() + timedelta(days=1),
+        )
+        .order_by(CommitteeInvite.expires_at.desc())
+        .limit(1)
+    )
+
+
 async def seed_demo(ctx: AppContext) -> list[tuple[str, str, str]]:
     """Seed everything; returns the demo accounts (role, email, password) to print."""
     async with transaction(ctx.sessions) as session:
@@ -266,4 +349,6 @@ async def seed_demo(ctx: AppContext) -> list[tuple[str, str, str]]:
         await _cases(session, ctx)
     async with transaction(ctx.sessions) as session:
         await _surveys(session, ctx)
+    async with transaction(ctx.sessions) as session:
+        await _committee(session)
     return accounts

@@ -115,7 +115,7 @@ class Meeting(Base):
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     committee_id: Mapped[int] = mapped_column(ForeignKey("committees.id", ondelete="CASCADE"))
-    occurrence: Mapped[str] = mapped_column(String(24))
+    occurrence: Mapped[str] = mapped_column(String(40))  # "x:<local start>:<6 hex>" for one-off meetings
     starts_at: Mapped[datetime]
     location: Mapped[str] = mapped_column(String(200), default="")
     status: Mapped[str] = mapped_column(String(16), default="planned")  # planned/cancelled/held

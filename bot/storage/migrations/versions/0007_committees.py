@@ -130,7 +130,7 @@ def upgrade() -> None:
         sa.Column(
             "committee_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
         ),
-        sa.Column("occurrence", sa.String(length=24), nullable=False),
+        sa.Column("occurrence", sa.String(length=40), nullable=False),
         sa.Column("starts_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("location", sa.String(length=200), nullable=False),
         sa.Column("status", sa.String(length=16), nullable=False),
