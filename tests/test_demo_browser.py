@@ -217,7 +217,7 @@ async def open_wave_and_respondents(database: Path) -> tuple[int, int]:
     return wave_id, int(count or 0)
 
 
-async def test_tour_survey_in_bangla_then_results_in_the_console(
+async def test_tour_survey_and_committee_in_bangla_then_results_in_the_console(
     demo: tuple[str, Path],
 ) -> None:
     from playwright.async_api import async_playwright
@@ -257,6 +257,25 @@ async def test_tour_survey_in_bangla_then_results_in_the_console(
                 :15
             ],
         )
+
+        # The tour's committee step: the join code printed on the page, typed on the phone.
+        tour = await page.inner_text(".tour")
+        command = next(word for word in tour.split() if word.startswith("c_"))
+        await worker.say(f"/start {command.rstrip('.,')}")
+        invited = (
+            gettext(
+                "You are invited to join <b>{committee}</b>. "
+                "Please type your name as the committee knows you.",
+                locale="bn",
+                committee="Participation Committee",
+            )
+            .replace("<b>", "")
+            .replace("</b>", "")
+        )
+        await phone.locator(".bubble.bot", has_text=invited[:25]).last.wait_for()
+        await worker.say("শাহনাজ")
+        thanks = bn("Thank you. The committee chair will confirm you soon. We will tell you here.")
+        await phone.locator(".bubble.bot", has_text=thanks[:25]).last.wait_for()
 
         _, after = await open_wave_and_respondents(database)
         assert after == before + 1
