@@ -45,6 +45,8 @@ log = logging.getLogger(__name__)
 class Rendered:
     text: str
     reply_markup: InlineKeyboardMarkup | None = None
+    # A Telegram file id to send as a document, with ``text`` as its caption (up to 1024).
+    document: str | None = None
 
 
 @dataclass
@@ -178,7 +180,12 @@ class Deliverer:
         try:
             for part in parts:
                 await self.limiter.wait(chat_id)
-                await self.bot.send_message(chat_id, part.text, reply_markup=part.reply_markup)
+                if part.document is not None:
+                    await self.bot.send_document(
+                        chat_id, part.document, caption=part.text, reply_markup=part.reply_markup
+                    )
+                else:
+                    await self.bot.send_message(chat_id, part.text, reply_markup=part.reply_markup)
         except TelegramRetryAfter as exc:
             self.limiter.pause(exc.retry_after)
             return (

@@ -317,3 +317,34 @@ async def test_the_secretary_writes_minutes_in_the_bot(app: BotHarness) -> None:
     await member.send("/committee")
     page = await member.wait_reply()
     assert "📄 Write minutes" not in page.buttons()
+
+
+async def test_the_secretary_sends_the_minutes_as_a_file(app: BotHarness) -> None:
+    with time_machine.travel(START, tick=False):
+        await make_picc(app)
+    secretary = app.user(7002, language_code="km")
+    member = app.user(7006)
+    with time_machine.travel(FIRST + timedelta(hours=4), tick=True):
+        await secretary.send("/committee")
+        await secretary.wait_reply()
+        await secretary.tap(gettext("📄 Write minutes", locale="km"))
+        await secretary.wait_reply()
+        await secretary.send_sticker()  # not minutes: asked again, nothing lost
+        await secretary.wait_reply(
+            contains=gettext(
+                "Please type the minutes as text, or send them as a file.", locale="km"
+            )
+        )
+        await secretary.send_document(file_name="minutes-jan.pdf", content=b"%PDF-1.4 minutes")
+        await secretary.wait_reply(
+            contains=gettext("Thank you. The minutes were sent to all members.", locale="km")
+        )
+        await secretary.wait_idle()
+        assert await app.deliver() == 6
+    async with app.sessions() as s:
+        meeting = await s.scalar(select(Meeting).where(Meeting.minutes_document.is_not(None)))
+    assert meeting is not None and meeting.minutes_document_name == "minutes-jan.pdf"
+    # Members get the very file the secretary sent (by Telegram's file id), with a heading.
+    sent = [m for m in member.messages if m.method == "sendDocument"]
+    assert len(sent) == 1 and sent[0].document == meeting.minutes_document.encode()
+    assert "minutes of the meeting" in (sent[0].text or "")

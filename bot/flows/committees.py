@@ -31,6 +31,7 @@ from bot.widgets import (
     home_button,
     main_menu_keyboard,
     remove_buttons,
+    split_text,
 )
 from services.committees import core, meetings
 from services.committees.core import MeetingStatus, MemberStatus, Rsvp
@@ -356,8 +357,8 @@ async def minutes_start(
     await state.set_data({"meeting_id": meeting.id, "member_id": seat.id})
     await query.message.answer(
         _(
-            "Type the minutes of the meeting on {when} in one message. "
-            "They will be sent to all members.",
+            "Type the minutes of the meeting on {when} in one message, or send them as a "
+            "file (PDF, photo or document). They will be sent to all members.",
             when=when_text(meeting.starts_at, meeting.committee),
         )
     )
@@ -380,9 +381,34 @@ async def minutes_typed(
     )
 
 
+@router.message(StateFilter(Minutes.text), F.document)
+async def minutes_sent_as_file(
+    message: Message, state: FSMContext, session: AsyncSession, user: User | None
+) -> None:
+    assert message.document is not None
+    data = await state.get_data()
+    await state.clear()
+    seat = await core.access_seat(session, user, int(data.get("member_id", 0)))
+    meeting = await session.get(Meeting, int(data.get("meeting_id", 0)))
+    if meeting is None or meeting.committee_id != seat.committee_id:
+        raise NotFound()
+    name = message.document.file_name or "minutes"
+    await meetings.do_post_minutes(
+        session,
+        meeting,
+        message.caption or "",
+        document=(message.document.file_id, name),
+        acting=None,
+    )
+    log.info("committee.minutes_posted meeting=%s by=%s file=1", meeting.id, pseudonym(user))
+    await message.answer(
+        _("Thank you. The minutes were sent to all members."), reply_markup=main_menu_keyboard()
+    )
+
+
 @router.message(StateFilter(Minutes.text))
 async def minutes_other_input(message: Message) -> None:
-    await message.answer(_("Please type the minutes as text."))
+    await message.answer(_("Please type the minutes as text, or send them as a file."))
 
 
 @router.callback_query(Open.filter(F.what == "actions"))
@@ -513,9 +539,9 @@ async def render_changed(ctx: RenderContext) -> Rendered | None:
 
 
 @renderer("committees.minutes")
-async def render_minutes(ctx: RenderContext) -> Rendered | None:
+async def render_minutes(ctx: RenderContext) -> list[Rendered] | None:
     found = await _meeting_and_seat(ctx)
-    if found is None or not found[0].minutes:
+    if found is None or not (found[0].minutes or found[0].minutes_document):
         return None
     meeting, _member = found
     with use_locale(ctx.params.get("locale")):
@@ -525,8 +551,11 @@ async def render_minutes(ctx: RenderContext) -> Rendered | None:
             when=when_text(meeting.starts_at, meeting.committee),
         )
         # Minutes are written by the secretary in the committee's working language: as typed.
-        body = html.escape(meeting.minutes or "")[:3500]
-        return Rendered(f"{head}\n\n{body}")
+        body = html.escape(meeting.minutes or "")
+        if meeting.minutes_document:
+            parts = [Rendered(head, document=meeting.minutes_document)]
+            return parts + [Rendered(text) for text in split_text(body)] if body else parts
+        return [Rendered(text) for text in split_text(f"{head}\n\n{body}")]
 
 
 @renderer("committees.quorum")

@@ -115,11 +115,16 @@ class Meeting(Base):
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     committee_id: Mapped[int] = mapped_column(ForeignKey("committees.id", ondelete="CASCADE"))
-    occurrence: Mapped[str] = mapped_column(String(40))  # "x:<local start>:<6 hex>" for one-off meetings
+    occurrence: Mapped[str] = mapped_column(
+        String(40)
+    )  # "x:<local start>:<6 hex>" for one-off meetings
     starts_at: Mapped[datetime]
     location: Mapped[str] = mapped_column(String(200), default="")
     status: Mapped[str] = mapped_column(String(16), default="planned")  # planned/cancelled/held
     minutes: Mapped[str | None] = mapped_column(Text)
+    # Minutes sent as a file: Telegram's file id (the file stays with Telegram) and its name.
+    minutes_document: Mapped[str | None] = mapped_column(String(255))
+    minutes_document_name: Mapped[str | None] = mapped_column(String(200))
     minutes_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 

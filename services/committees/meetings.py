@@ -462,13 +462,22 @@ async def do_record_attendance(
 
 
 async def do_post_minutes(
-    session: AsyncSession, meeting: Meeting, text: str, *, acting: Staff | None
+    session: AsyncSession,
+    meeting: Meeting,
+    text: str,
+    *,
+    document: tuple[str, str] | None = None,
+    acting: Staff | None,
 ) -> None:
+    """Minutes as text, or as a file (Telegram file id and name) with an optional note."""
     if meeting.status == MeetingStatus.CANCELLED or meeting.starts_at > utcnow():
         raise MeetingClosed()
-    if not text.strip():
+    if not text.strip() and document is None:
         raise InvalidInput()
-    meeting.minutes, meeting.minutes_at = text.strip()[:20_000], utcnow()
+    meeting.minutes, meeting.minutes_at = text.strip()[:20_000] or None, utcnow()
+    if document is not None:
+        meeting.minutes_document = document[0][:255]
+        meeting.minutes_document_name = document[1][:200]
     meeting.status = MeetingStatus.HELD
     add_event(session, meeting.committee_id, "minutes", acting, meeting_id=meeting.id)
     await notify_members(session, meeting, "committees.minutes", key=f"cmn:{meeting.id}")

@@ -135,6 +135,8 @@ def upgrade() -> None:
         sa.Column("location", sa.String(length=200), nullable=False),
         sa.Column("status", sa.String(length=16), nullable=False),
         sa.Column("minutes", sa.Text(), nullable=True),
+        sa.Column("minutes_document", sa.String(length=255), nullable=True),
+        sa.Column("minutes_document_name", sa.String(length=200), nullable=True),
         sa.Column("minutes_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
