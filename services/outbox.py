@@ -65,40 +65,31 @@ async def enqueue(
     return bool(result.rowcount)  # type: ignore[attr-defined]
 
 
-async def enqueue_many(
-    session: AsyncSession,
-    kind: str,
-    recipients: Sequence[tuple[int, str, datetime]],
-    *,
-    params: dict[str, Any],
-    expires_at: datetime | None = None,
-    priority: int = 100,
-) -> int:
-    """Queue one message per ``(user_id, dedupe_key, due_at)`` in one statement (survey invitations
-    to a whole country); keys already queued are skipped. Returns how many rows were added."""
-    if not recipients:
+async def enqueue_many(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> int:
+    """Queue many messages at once (a wave's invitations, a meeting's reminders): each row takes
+    ``enqueue``'s keywords (``kind`` and ``user_id`` required). Repeated dedupe keys are skipped,
+    as by ``enqueue``. Returns how many rows were added.
+
+    One cached statement that SQLAlchemy batches into multi-row INSERTs: one statement per
+    message capped the committee dispatcher at about 1,300 messages a second.
+    """
+    if not rows:
         return 0
     now = utcnow()
-    rows = [
-        dict(
-            kind=kind,
-            user_id=user_id,
-            staff_id=None,
-            params=params,
-            due_at=due_at,
-            expires_at=expires_at,
-            dedupe_key=dedupe_key,
-            priority=priority,
-            status=OutboxStatus.PENDING,
-            attempts=0,
-            created_at=now,
-        )
-        for user_id, dedupe_key, due_at in recipients
+    defaults: dict[str, Any] = dict(
+        staff_id=None, params={}, due_at=now, expires_at=None, dedupe_key=None, priority=100
+    )
+    full = [
+        {**defaults, **row, "status": OutboxStatus.PENDING, "attempts": 0, "created_at": now}
+        for row in rows
     ]
     insert = pg_insert if is_postgres(session) else sqlite_insert
-    stmt = insert(OutboxMessage).values(rows).on_conflict_do_nothing(index_elements=["dedupe_key"])
-    result = await session.execute(stmt)
-    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+    stmt = (
+        insert(OutboxMessage)
+        .on_conflict_do_nothing(index_elements=["dedupe_key"])
+        .returning(OutboxMessage.id)
+    )
+    return len((await session.execute(stmt, full)).all())
 
 
 async def claim_due(

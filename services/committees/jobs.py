@@ -24,7 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.storage.committees import ActionItem, Committee, CommitteeMember, CommitteeTask, Meeting
 from bot.storage.db import is_postgres, transaction
-from bot.storage.models import OutboxMessage, OutboxStatus, User
+from bot.storage.models import User
 from services import outbox
 from services.claims import claim_ids
 from services.clock import utcnow
@@ -168,33 +168,6 @@ async def extend_horizons(ctx: AppContext, *, now: datetime | None = None, limit
     return total
 
 
-async def _enqueue_rows(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
-    """Queue many outbox messages in a few multi-row INSERTs.
-
-    The same rows ``services.outbox.enqueue`` writes (and the same "a repeated dedupe key is a
-    no-op"), but a few batched statements instead of one per member: a country's committees
-    often meet at the same hour, and one statement per message capped the dispatcher at about
-    1,300 messages a second (benchmarks/committees.py).
-    """
-    created = utcnow()
-    full = [
-        dict(
-            staff_id=None,
-            status=OutboxStatus.PENDING,
-            attempts=0,
-            created_at=created,
-            **row,
-        )
-        for row in rows
-    ]
-    if full:
-        # executemany: SQLAlchemy batches these into multi-row INSERTs with one cached statement.
-        await session.execute(
-            _insert(session)(OutboxMessage).on_conflict_do_nothing(index_elements=["dedupe_key"]),
-            full,
-        )
-
-
 async def _send_reminders(
     session: AsyncSession, tasks: list[CommitteeTask], now: datetime
 ) -> dict[int, str]:
@@ -263,8 +236,7 @@ async def _send_reminders(
             for member, user in seats[meeting.committee_id]
         )
         results[task.id] = "sent"
-    if rows:
-        await _enqueue_rows(session, rows)
+    await outbox.enqueue_many(session, rows)
     return results
 
 

@@ -320,20 +320,28 @@ async def _invite(session: AsyncSession, wave: SurveyWave, now: datetime) -> int
             return invited
         last_id = rows[-1][0]
         invites, reminders = [], []
+        message = {"params": {"wave_id": wave.id}, "expires_at": wave.ends_at}
         for user_id, _telegram_id, tz in rows:
             at = invite_at(wave.starts_at, now, tz, wave.invite_hour)
-            invites.append((user_id, f"survey:{wave.id}:invite:{user_id}", at))
+            key = f"survey:{wave.id}:invite:{user_id}"
+            invites.append(
+                dict(kind="surveys.invite", user_id=user_id, due_at=at, dedupe_key=key, **message)
+            )
             if wave.reminder_after_hours:
                 remind = at + timedelta(hours=wave.reminder_after_hours)
                 if remind < wave.ends_at:
-                    reminders.append((user_id, f"survey:{wave.id}:remind:{user_id}", remind))
-        params = {"wave_id": wave.id}
-        invited += await outbox.enqueue_many(
-            session, "surveys.invite", invites, params=params, expires_at=wave.ends_at
-        )
-        await outbox.enqueue_many(
-            session, "surveys.reminder", reminders, params=params, expires_at=wave.ends_at
-        )
+                    key = f"survey:{wave.id}:remind:{user_id}"
+                    reminders.append(
+                        dict(
+                            kind="surveys.reminder",
+                            user_id=user_id,
+                            due_at=remind,
+                            dedupe_key=key,
+                            **message,
+                        )
+                    )
+        invited += await outbox.enqueue_many(session, invites)
+        await outbox.enqueue_many(session, reminders)
 
 
 async def _schedule_next(session: AsyncSession, wave: SurveyWave) -> None:
@@ -440,13 +448,19 @@ async def do_close_the_loop(
         if not rows:
             break
         last_id = rows[-1][0]
-        recipients = [
-            (user_id, f"survey:{wave.id}:loop:{user_id}", now)
-            for user_id, telegram_id in rows
-            if person_key(secret_key, telegram_id) in finished
-        ]
         queued += await outbox.enqueue_many(
-            session, "surveys.loop", recipients, params={"wave_id": wave.id}
+            session,
+            [
+                dict(
+                    kind="surveys.loop",
+                    user_id=user_id,
+                    params={"wave_id": wave.id},
+                    dedupe_key=f"survey:{wave.id}:loop:{user_id}",
+                    due_at=now,
+                )
+                for user_id, telegram_id in rows
+                if person_key(secret_key, telegram_id) in finished
+            ],
         )
     await session.flush()
     await audit.record(
