@@ -8,12 +8,23 @@ transaction updates first wins. Either way the caller commits, then does the wor
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, select, update
+from sqlalchemy import ColumnElement, and_, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.storage.db import is_postgres
+
+
+def due_task(model: Any, now: datetime, *, claim_timeout: timedelta) -> ColumnElement[bool]:
+    """A task row (``due_at``, ``done_at``, ``claimed_at``) that is due and not held by a live
+    claim: a claim older than ``claim_timeout`` is presumed lost with a crashed replica."""
+    return and_(
+        model.done_at.is_(None),
+        model.due_at <= now,
+        or_(model.claimed_at.is_(None), model.claimed_at < now - claim_timeout),
+    )
 
 
 async def claim_ids(

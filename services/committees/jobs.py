@@ -26,7 +26,7 @@ from bot.storage.committees import ActionItem, Committee, CommitteeMember, Commi
 from bot.storage.db import is_postgres, transaction
 from bot.storage.models import User
 from services import outbox
-from services.claims import claim_ids
+from services.claims import claim_ids, due_task
 from services.clock import utcnow
 from services.committees import core
 from services.committees.core import MeetingStatus, MemberStatus, member_locale, zone
@@ -296,11 +296,7 @@ async def run_due(
 ) -> int:
     """Claim due tasks in batches and handle each batch in the claiming transaction."""
     now = now or utcnow()
-    due = and_(
-        CommitteeTask.done_at.is_(None),
-        CommitteeTask.due_at <= now,
-        or_(CommitteeTask.claimed_at.is_(None), CommitteeTask.claimed_at < now - CLAIM_TIMEOUT),
-    )
+    due = due_task(CommitteeTask, now, claim_timeout=CLAIM_TIMEOUT)
     handled = 0
     while True:
         async with transaction(ctx.sessions) as session:

@@ -15,7 +15,7 @@ from bot.storage.db import is_postgres, transaction
 from bot.storage.models import Staff, StaffCountry, StaffRole
 from bot.storage.reports import Case, CaseTask, ClosedCaseCount
 from services import outbox
-from services.claims import claim_ids
+from services.claims import claim_ids, due_task
 from services.clock import utcnow
 from services.reports.cases import notify_reporter, record_event
 from services.reports.protocol import State
@@ -97,11 +97,7 @@ async def handle_task(session: AsyncSession, task: CaseTask, now: datetime) -> s
 async def run_case_tasks(ctx: AppContext, *, now: datetime | None = None, limit: int = 100) -> int:
     """Claim and handle every due case task; returns how many were handled."""
     now = now or utcnow()
-    due = and_(
-        CaseTask.done_at.is_(None),
-        CaseTask.due_at <= now,
-        or_(CaseTask.claimed_at.is_(None), CaseTask.claimed_at < now - CLAIM_TIMEOUT),
-    )
+    due = due_task(CaseTask, now, claim_timeout=CLAIM_TIMEOUT)
     handled = 0
     while True:
         async with transaction(ctx.sessions) as session:
