@@ -257,3 +257,18 @@ async def test_closing_the_loop_reaches_respondents_in_their_language(app: BotHa
     message = await answered.wait_reply(contains="ক্যান্টিনের পানি ঠিক করা হবে।")
     assert "নমুনা জরিপ" in message.plain_text()
     assert not any("Canteen" in m.plain_text() for m in silent.messages)
+
+
+async def test_logs_never_say_who_answered(
+    app: BotHarness, caplog: pytest.LogCaptureFixture
+) -> None:
+    worker = await make_worker(app.sessions, 7021, locale="en")
+    app.user(7021)
+    await make_wave(app.sessions)
+    await app.deliver()
+    with caplog.at_level("INFO"):  # the product's level (workvoice.logs)
+        await answer_through_the_bot(app, 7021, "en")
+    text = caplog.text
+    assert "survey.completed" in text
+    for forbidden in ("7021", f"u{worker.id}", "Worker"):
+        assert forbidden not in text, forbidden

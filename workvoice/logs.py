@@ -14,5 +14,6 @@ def configure_logging(level: str = "INFO") -> None:
     root.setLevel(level)
     # aiogram.event logs every update id at INFO; keep it for debugging only.
     logging.getLogger("aiogram.event").setLevel(max(logging.WARNING, root.level))
-    for noisy in ("uvicorn.access", "alembic", "apscheduler", "aiogram.dispatcher"):
+    # aiosqlite logs every statement with its parameters (Telegram ids among them) at DEBUG.
+    for noisy in ("uvicorn.access", "alembic", "apscheduler", "aiogram.dispatcher", "aiosqlite"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))

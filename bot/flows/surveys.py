@@ -33,7 +33,6 @@ from bot.widgets import (
     remove_buttons,
 )
 from services.errors import DomainError
-from services.onboarding import pseudonym
 from services.surveys import answering
 from services.surveys.answering import InvalidAnswer, StaleQuestion, Step
 from services.surveys.definition import SCALE_FACES, QuestionType, SurveyDefinition
@@ -292,7 +291,8 @@ async def tapped(
     await remove_buttons(query.message)
     if step.done:
         await session.commit()  # "thank you" only once the answers are safely stored
-        log.info("survey.completed wave=%s by=%s", wave, pseudonym(user))
+        # No pseudonym here: who finished, and when, would line a person up with their answers.
+        log.info("survey.completed wave=%s", wave)
     await show(query.message, step, state)
 
 
@@ -325,7 +325,8 @@ async def typed(
         return
     if step.done:
         await session.commit()  # "thank you" only once the answers are safely stored
-        log.info("survey.completed wave=%s by=%s", wave, pseudonym(user))
+        # No pseudonym here: who finished, and when, would line a person up with their answers.
+        log.info("survey.completed wave=%s", wave)
     await show(message, step, state)
 
 
