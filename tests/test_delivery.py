@@ -130,3 +130,19 @@ async def test_retry_after_pauses_every_chat() -> None:
     limiter.pause(7)
     await limiter.wait(42)
     assert clock.slept == [7.0]
+
+
+async def test_handled_messages_are_purged_after_the_retention(app: BotHarness) -> None:
+    import time_machine
+
+    user = await make_worker(app.sessions, 705)
+    app.user(705)
+    await _enqueue(app, user)  # sent below
+    await _enqueue(app, user, "test.drop")  # dropped below
+    await app.deliver()
+    await _enqueue(app, user, due_at=utcnow() + timedelta(days=30))  # still waiting: kept
+    with time_machine.travel(utcnow() + timedelta(days=8)):
+        async with transaction(app.sessions) as s:
+            removed = await outbox.purge_handled(s, older_than=utcnow() - timedelta(days=7))
+    assert removed == 2
+    assert await _statuses(app) == ["pending"]

@@ -39,6 +39,16 @@ async def purge_raw_updates(ctx: AppContext) -> None:
         log.info("raw_updates.purged count=%s", removed)
 
 
+async def purge_outbox(ctx: AppContext) -> None:
+    from services.outbox import purge_handled
+
+    older = utcnow() - timedelta(days=ctx.settings.outbox_retention_days)
+    async with transaction(ctx.sessions) as session:
+        removed = await purge_handled(session, older_than=older)
+    if removed:
+        log.info("outbox.purged count=%s", removed)
+
+
 async def case_tasks(ctx: AppContext) -> None:
     from services.reports.jobs import run_case_tasks
 
@@ -70,6 +80,7 @@ async def committees(ctx: AppContext) -> None:
 # Every capability adds its jobs here (deadlines, reminders, invitations, retention).
 JOBS: list[Job] = [
     Job("purge_raw_updates", 3600, purge_raw_updates),
+    Job("purge_outbox", 3600, purge_outbox),
     Job("case_tasks", 30, case_tasks),
     Job("purge_closed_cases", 6 * 3600, purge_closed_cases),
     Job("survey_waves", 60, survey_waves),

@@ -46,6 +46,9 @@ class Settings(BaseSettings):
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     # Raw Telegram updates carry names and message text: keep them only as long as dedupe needs.
     raw_update_retention_days: Annotated[int, Field(ge=1, le=90)] = 7
+    # Handled outbox rows say who was sent (or spared) what: e.g. a survey reminder dropped because
+    # the worker had finished. Kept only a few days, for delivery statistics and support.
+    outbox_retention_days: Annotated[int, Field(ge=1, le=90)] = 7
     # Small-group suppression threshold (DESIGN §4.2): configurable, never below 3.
     suppression_k: Annotated[int, Field(ge=3, le=100)] = 5
     demo: bool = False
