@@ -11,7 +11,7 @@ import time_machine
 from sqlalchemy import func, select
 
 from bot.i18n import format_time, gettext
-from bot.storage.committees import Committee, CommitteeMember, Meeting, MeetingResponse
+from bot.storage.committees import ActionItem, Committee, CommitteeMember, Meeting, MeetingResponse
 from bot.storage.db import transaction
 from bot.storage.models import OutboxMessage
 from services.committees import core, jobs, meetings
@@ -348,3 +348,43 @@ async def test_the_secretary_sends_the_minutes_as_a_file(app: BotHarness) -> Non
     sent = [m for m in member.messages if m.method == "sendDocument"]
     assert len(sent) == 1 and sent[0].document == meeting.minutes_document.encode()
     assert "minutes of the meeting" in (sent[0].text or "")
+
+
+async def test_the_secretary_adds_an_action_item_in_the_bot(app: BotHarness) -> None:
+    with time_machine.travel(START, tick=False):
+        _committee_id, seats = await make_picc(app)
+    secretary = app.user(7002, language_code="km")
+    owner = app.user(7005)
+    km = lambda message, **kw: gettext(message, locale="km", **kw)  # noqa: E731
+    with time_machine.travel(FIRST + timedelta(hours=4), tick=True):
+        await secretary.send("/committee")
+        await secretary.wait_reply()
+        await secretary.tap(km("➕ Action item"))
+        await secretary.wait_reply(
+            contains=km("What needs to be done? Type it in one short message.")
+        )
+        await secretary.send("x" * 501)  # too long: asked again, nothing saved
+        await secretary.wait_reply(
+            contains=km("Please keep it under {limit} characters.", limit=500)
+        )
+        await secretary.send("Fix the fire exit lock on floor 2")
+        await secretary.wait_reply(contains=km("Who will do it?"))
+        await secretary.tap("Member 7005")
+        await secretary.wait_reply(
+            contains=km("By when? Tap one, or type a date like {example}.", example="2027-01-31")[
+                :10
+            ]
+        )
+        await secretary.send("2026-01-01")  # in the past
+        await secretary.wait_reply(
+            contains=km("Please type a date from today on, like {example}.", example="2027-01-31")
+        )
+        await secretary.tap(km("In 1 week"))
+        done = await secretary.wait_reply()
+        assert "Member 7005" in done.plain_text()
+        await secretary.wait_idle()
+        await app.deliver()
+    async with app.sessions() as s:
+        action = (await s.scalars(select(ActionItem))).one()
+    assert action.owner_member_id == seats[7005] and action.due_on == "2027-01-12"
+    assert "Fix the fire exit lock on floor 2" in owner.messages[-1].plain_text()

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import html
 import logging
-from datetime import datetime
+from datetime import date, datetime, timedelta
 
 from aiogram import F, Router
 from aiogram.filters import Command, CommandObject, CommandStart, StateFilter
@@ -43,6 +43,7 @@ router = Router(name=__name__)
 enable_menu(MenuAction.COMMITTEE)
 
 INVITE_PAYLOAD = "c_"
+ACTION_TEXT_LIMIT = 500  # as the service keeps it
 
 
 class Join(StatesGroup):
@@ -56,6 +57,14 @@ class Agenda(StatesGroup):
 
 class Minutes(StatesGroup):
     text = State()
+
+
+class NewAction(StatesGroup):
+    """The secretary adds an action item: what, then who (a tap), then by when."""
+
+    text = State()
+    owner = State()
+    due = State()
 
 
 class Answer(CallbackData, prefix="cr"):
@@ -74,6 +83,14 @@ class Open(CallbackData, prefix="co"):
 
 class Done(CallbackData, prefix="cd"):
     action_id: int
+
+
+class ActionPick(CallbackData, prefix="ca"):
+    """A step of a new action item: ``step`` owner (``value`` a member id) or due (days ahead)."""
+
+    member_id: int
+    step: str
+    value: int
 
 
 class Decide(CallbackData, prefix="cj"):
@@ -270,7 +287,10 @@ async def show_seat(message: Message, session: AsyncSession, seat: CommitteeMemb
         builder.button(
             text=_("📄 Write minutes"), callback_data=Open(member_id=seat.id, what="minutes")
         )
-        rows.append(1)
+        builder.button(
+            text=_("➕ Action item"), callback_data=Open(member_id=seat.id, what="new_action")
+        )
+        rows.append(2)
     builder.adjust(*rows)
     await message.answer(text, reply_markup=builder.as_markup())
 
@@ -409,6 +429,168 @@ async def minutes_sent_as_file(
 @router.message(StateFilter(Minutes.text))
 async def minutes_other_input(message: Message) -> None:
     await message.answer(_("Please type the minutes as text, or send them as a file."))
+
+
+# --- the secretary's action items -------------------------------------------------------------
+
+DUE_CHOICES = (7, 14, 30)
+
+
+async def _secretary_seat(
+    session: AsyncSession, user: User | None, member_id: int
+) -> CommitteeMember:
+    seat = await core.access_seat(session, user, member_id)
+    if seat.role != core.Role.SECRETARY:
+        raise NotFound()
+    return seat
+
+
+@router.callback_query(Open.filter(F.what == "new_action"))
+async def action_start(
+    query: CallbackQuery,
+    callback_data: Open,
+    state: FSMContext,
+    session: AsyncSession,
+    user: User | None,
+) -> None:
+    seat = await _secretary_seat(session, user, callback_data.member_id)
+    await query.answer()
+    if not isinstance(query.message, Message):
+        return
+    await state.set_state(NewAction.text)
+    await state.set_data({"member_id": seat.id})
+    await query.message.answer(_("What needs to be done? Type it in one short message."))
+
+
+@router.message(StateFilter(NewAction.text), F.text, ~F.text.startswith("/"))
+async def action_typed(
+    message: Message, state: FSMContext, session: AsyncSession, user: User | None
+) -> None:
+    data = await state.get_data()
+    seat = await _secretary_seat(session, user, int(data.get("member_id", 0)))
+    text = (message.text or "").strip()
+    if len(text) > ACTION_TEXT_LIMIT:
+        await message.answer(_("Please keep it under {limit} characters.", limit=ACTION_TEXT_LIMIT))
+        return
+    await state.update_data(text=text)
+    await state.set_state(NewAction.owner)
+    builder = InlineKeyboardBuilder()
+    for member in await core.members_of(session, seat.committee_id):
+        builder.button(
+            text=member.display_name[:40],
+            callback_data=ActionPick(member_id=seat.id, step="owner", value=member.id),
+        )
+    builder.adjust(2)
+    await message.answer(_("Who will do it?"), reply_markup=builder.as_markup())
+
+
+@router.callback_query(StateFilter(NewAction.owner), ActionPick.filter(F.step == "owner"))
+async def action_owner(
+    query: CallbackQuery,
+    callback_data: ActionPick,
+    state: FSMContext,
+    session: AsyncSession,
+    user: User | None,
+) -> None:
+    seat = await _secretary_seat(session, user, callback_data.member_id)
+    owner = await session.get(CommitteeMember, callback_data.value)
+    if owner is None or owner.committee_id != seat.committee_id:
+        raise NotFound()
+    await query.answer()
+    if not isinstance(query.message, Message):
+        return
+    await remove_buttons(query.message)
+    await state.update_data(owner=owner.id)
+    await state.set_state(NewAction.due)
+    builder = InlineKeyboardBuilder()
+    labels = {7: _("In 1 week"), 14: _("In 2 weeks"), 30: _("In 1 month")}
+    for days in DUE_CHOICES:
+        builder.button(
+            text=labels[days], callback_data=ActionPick(member_id=seat.id, step="due", value=days)
+        )
+    builder.adjust(3)
+    await query.message.answer(
+        _("By when? Tap one, or type a date like {example}.", example="2027-01-31"),
+        reply_markup=builder.as_markup(),
+    )
+
+
+@router.callback_query(StateFilter(NewAction.due), ActionPick.filter(F.step == "due"))
+async def action_due_tapped(
+    query: CallbackQuery,
+    callback_data: ActionPick,
+    state: FSMContext,
+    session: AsyncSession,
+    user: User | None,
+) -> None:
+    seat = await _secretary_seat(session, user, callback_data.member_id)
+    if callback_data.value not in DUE_CHOICES or not isinstance(query.message, Message):
+        await query.answer(_("This button is no longer active."))
+        return
+    await query.answer()
+    await remove_buttons(query.message)
+    committee = await core.access_committee(session, seat.committee_id)
+    today = datetime.now(core.zone(committee)).date()
+    due = today + timedelta(days=callback_data.value)
+    await _save_action(query.message, state, session, seat, committee, due.isoformat())
+
+
+@router.message(StateFilter(NewAction.due), F.text, ~F.text.startswith("/"))
+async def action_due_typed(
+    message: Message, state: FSMContext, session: AsyncSession, user: User | None
+) -> None:
+    data = await state.get_data()
+    seat = await _secretary_seat(session, user, int(data.get("member_id", 0)))
+    committee = await core.access_committee(session, seat.committee_id)
+    typed = (message.text or "").strip()
+    today = datetime.now(core.zone(committee)).date()
+    try:
+        due = date.fromisoformat(typed)
+    except ValueError:
+        due = None
+    if due is None or due < today:
+        await message.answer(
+            _("Please type a date from today on, like {example}.", example="2027-01-31")
+        )
+        return
+    await _save_action(message, state, session, seat, committee, due.isoformat())
+
+
+async def _save_action(
+    message: Message,
+    state: FSMContext,
+    session: AsyncSession,
+    seat: CommitteeMember,
+    committee: Committee,
+    due_on: str,
+) -> None:
+    data = await state.get_data()
+    await state.clear()
+    held = await meetings.past(session, committee.id, limit=1)
+    action = await meetings.do_add_action(
+        session,
+        committee,
+        text=str(data.get("text", "")),
+        owner_member_id=int(data.get("owner", 0)),
+        due_on=due_on,
+        meeting_id=held[0].id if held else None,
+        acting=None,
+    )
+    owner = await session.get(CommitteeMember, action.owner_member_id)
+    log.info("committee.action_added action=%s committee=%s", action.id, committee.id)
+    await message.answer(
+        _(
+            "Saved: {owner} will do it by {day}, and will be reminded the day before.",
+            owner=html.escape(owner.display_name if owner else ""),
+            day=format_date(date.fromisoformat(due_on)),
+        ),
+        reply_markup=main_menu_keyboard(),
+    )
+
+
+@router.message(StateFilter(NewAction))
+async def action_other_input(message: Message) -> None:
+    await message.answer(_("Please answer with text or the buttons above."))
 
 
 @router.callback_query(Open.filter(F.what == "actions"))
