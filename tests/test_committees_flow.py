@@ -388,3 +388,26 @@ async def test_the_secretary_adds_an_action_item_in_the_bot(app: BotHarness) -> 
         action = (await s.scalars(select(ActionItem))).one()
     assert action.owner_member_id == seats[7005] and action.due_on == "2027-01-12"
     assert "Fix the fire exit lock on floor 2" in owner.messages[-1].plain_text()
+
+
+async def test_reminders_are_queued_a_minute_ahead_and_leave_at_their_time(
+    app: BotHarness,
+) -> None:
+    with time_machine.travel(START, tick=False):
+        await make_picc(app)
+    for telegram_id, locale, *_ in PEOPLE:
+        app.user(telegram_id, language_code=locale)
+    due = FIRST - timedelta(days=3)
+    # Half a minute early: the six reminders wait in the outbox, none is sent yet.
+    assert await run_job(app, due - timedelta(seconds=30)) == 0
+    async with app.sessions() as s:
+        queued = (
+            await s.scalars(
+                select(OutboxMessage).where(OutboxMessage.kind == "committees.reminder")
+            )
+        ).all()
+    assert len(queued) == 6 and {m.due_at for m in queued} == {due}
+    assert all(m.status == "pending" for m in queued)
+    # At their time they leave, once.
+    assert await run_job(app, due) == 6
+    assert await run_job(app, due + timedelta(seconds=5)) == 0

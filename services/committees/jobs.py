@@ -39,6 +39,10 @@ HORIZON = timedelta(days=60)
 # Extend a committee's meetings once less than this is left of its horizon.
 REFILL_BEFORE = timedelta(days=59)
 CLAIM_TIMEOUT = timedelta(minutes=5)
+# Reminders are queued this long before they are due (the outbox holds them until then), so when
+# every committee of a country meets at 14:00 the messages are ready at the minute, not seconds
+# after it. Quorum checks and action reminders still run at their moment.
+REMINDER_LEAD = timedelta(minutes=1)
 WORKER = f"{socket.gethostname()}:{os.getpid()}"
 
 
@@ -199,7 +203,7 @@ async def _send_reminders(
                 .where(
                     CommitteeTask.meeting_id.in_(meeting_ids),
                     CommitteeTask.kind == "reminder",
-                    CommitteeTask.due_at <= now,
+                    CommitteeTask.due_at <= now + REMINDER_LEAD,
                 )
                 .group_by(CommitteeTask.meeting_id)
             )
@@ -231,7 +235,7 @@ async def _send_reminders(
                 dedupe_key=f"cmr:{task.id}:{member.id}",
                 expires_at=meeting.starts_at,  # dropped by the delivery loop once it began
                 priority=50,
-                due_at=now,
+                due_at=max(task.due_at, now),
             )
             for member, user in seats[meeting.committee_id]
         )
@@ -296,7 +300,10 @@ async def run_due(
 ) -> int:
     """Claim due tasks in batches and handle each batch in the claiming transaction."""
     now = now or utcnow()
-    due = due_task(CommitteeTask, now, claim_timeout=CLAIM_TIMEOUT)
+    due = and_(
+        due_task(CommitteeTask, now + REMINDER_LEAD, claim_timeout=CLAIM_TIMEOUT),
+        or_(CommitteeTask.kind == "reminder", CommitteeTask.due_at <= now),
+    )
     handled = 0
     while True:
         async with transaction(ctx.sessions) as session:
