@@ -436,6 +436,11 @@ async def minutes_other_input(message: Message) -> None:
 DUE_CHOICES = (7, 14, 30)
 
 
+def _example_date(committee: Committee) -> str:
+    """A date two weeks ahead on the factory's calendar, written as the bot reads dates."""
+    return (datetime.now(core.zone(committee)).date() + timedelta(days=14)).isoformat()
+
+
 async def _secretary_seat(
     session: AsyncSession, user: User | None, member_id: int
 ) -> CommitteeMember:
@@ -509,8 +514,9 @@ async def action_owner(
             text=labels[days], callback_data=ActionPick(member_id=seat.id, step="due", value=days)
         )
     builder.adjust(3)
+    committee = await core.access_committee(session, seat.committee_id)
     await query.message.answer(
-        _("By when? Tap one, or type a date like {example}.", example="2027-01-31"),
+        _("By when? Tap one, or type a date like {example}.", example=_example_date(committee)),
         reply_markup=builder.as_markup(),
     )
 
@@ -550,7 +556,7 @@ async def action_due_typed(
         due = None
     if due is None or due < today:
         await message.answer(
-            _("Please type a date from today on, like {example}.", example="2027-01-31")
+            _("Please type a date from today on, like {example}.", example=_example_date(committee))
         )
         return
     await _save_action(message, state, session, seat, committee, due.isoformat())
