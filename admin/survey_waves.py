@@ -31,7 +31,6 @@ from admin.surveys import (
     k_of,
     load_draft,
     scope_of,
-    shown_count,
     staff_countries,
     staff_locale,
 )
@@ -43,6 +42,7 @@ from bot.storage.models import Factory, Staff
 from bot.storage.surveys import Survey, SurveyResponse, SurveyVersion, SurveyWave
 from services import audit
 from services.errors import DomainError
+from services.suppression import shown
 from services.surveys import builder, results, waves
 from services.surveys.definition import (
     SCALE_FACES,
@@ -73,7 +73,7 @@ async def _respondent_counts(
         )
     ).all()
     counts = {int(w): int(n) for w, n in rows}
-    return {w: shown_count(counts.get(w, 0), k) for w in wave_ids}
+    return {w: shown(counts.get(w, 0), k) for w in wave_ids}
 
 
 @router.get("/{survey_id}/waves", response_class=HTMLResponse)
@@ -91,7 +91,7 @@ async def wave_list(
         request,
         "surveys/waves.html",
         survey=found.survey,
-        rows=[(w, shown_count(w.invited_count, k), counts.get(w.id)) for w in listed],
+        rows=[(w, shown(w.invited_count, k), counts.get(w.id)) for w in listed],
         k=k,
         published=await builder.latest_published(session, found.survey),
     )
@@ -455,7 +455,7 @@ async def _results_page(
         survey=survey,
         found=found,
         k=k,
-        invited=shown_count(found.invited, k),
+        invited=shown(found.invited, k),
         dim=dim,
         dimensions=[(name, _(DIMENSION_LABELS[name])) for name in results.DIMENSIONS],
         questions=questions,

@@ -20,7 +20,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from admin.web import context, countries_of, db, render, require, verify_csrf
-from bot.i18n import N_, is_rtl, translations
+from bot.i18n import N_, gettext, is_rtl
 from bot.i18n import gettext as _
 from bot.i18n.languages import LANGUAGES
 from bot.storage.models import Country, Gender, Staff, StaffRole
@@ -37,6 +37,7 @@ from services.surveys.definition import (
     QuestionType,
     SurveyDefinition,
     coverage,
+    plain_number,
     text_slots,
     to_json,
     to_yaml,
@@ -85,12 +86,7 @@ def staff_locale(staff: Staff) -> str:
 
 
 def can_edit(survey: Survey, staff: Staff) -> bool:
-    return survey.country_code is not None or scope_of(staff) is None
-
-
-def worker_text(message: str, locale: str, **params: Any) -> str:
-    text = translations(locale).ugettext(message)
-    return text.format(**params) if params else text
+    return builder.can_edit(survey, scope_of(staff))
 
 
 def slug(text: str, taken: set[str]) -> str:
@@ -100,17 +96,6 @@ def slug(text: str, taken: set[str]) -> str:
     candidates = [base] if base and KEY_PATTERN.match(base) else []
     candidates += [f"{base}-{i}" if base else f"o{i}" for i in range(1, 100)]
     return next(c for c in candidates if c not in taken)
-
-
-def shown_count(n: int, k: int) -> int | None:
-    """A count as staff may see it: None ("fewer than k") when it could single someone out."""
-    return n if n == 0 or n >= k else None
-
-
-def plain_number(value: float | None) -> str:
-    if value is None:
-        return ""
-    return str(int(value)) if float(value).is_integer() else str(value)
 
 
 # --- list, create, import, copy -------------------------------------------------------------
@@ -793,24 +778,26 @@ def preview_screens(definition: SurveyDefinition, locale: str) -> list[dict[str,
     total = len(definition.questions)
     screens = []
     for number, q in enumerate(definition.questions, start=1):
-        header = worker_text(BOT_HEADER, locale, title=escape(title), number=number, total=total)
+        header = gettext(BOT_HEADER, locale=locale, title=escape(title), number=number, total=total)
         hint = ""
         rows: list[list[str]] = []
         if q.type == QuestionType.SCALE:
             rows.append([f"{face} {i + 1}" for i, face in enumerate(SCALE_FACES)])
         elif q.type == QuestionType.YESNO:
-            rows.append([worker_text(BOT_YES, locale), worker_text(BOT_NO, locale)])
+            rows.append([gettext(BOT_YES, locale=locale), gettext(BOT_NO, locale=locale)])
         elif q.type in (QuestionType.SINGLE, QuestionType.MULTI):
             rows.extend([definition.text(o.text, locale)] for o in q.options)
             if q.type == QuestionType.MULTI:
-                hint = worker_text(BOT_MULTI, locale)
-                rows.append([worker_text(BOT_DONE, locale)])
+                hint = gettext(BOT_MULTI, locale=locale)
+                rows.append([gettext(BOT_DONE, locale=locale)])
         elif q.type == QuestionType.NUMBER:
-            hint = worker_text(BOT_NUMBER, locale, min=plain_number(q.min), max=plain_number(q.max))
+            hint = gettext(
+                BOT_NUMBER, locale=locale, min=plain_number(q.min), max=plain_number(q.max)
+            )
         elif q.type == QuestionType.TEXT:
-            hint = worker_text(BOT_TEXT, locale, limit=q.max_length)
+            hint = gettext(BOT_TEXT, locale=locale, limit=q.max_length)
         if not q.required:
-            rows.append([worker_text(BOT_SKIP, locale)])
+            rows.append([gettext(BOT_SKIP, locale=locale)])
         screens.append(
             {
                 "question": q,

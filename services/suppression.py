@@ -101,6 +101,13 @@ def suppress(
     )
 
 
+def shown(n: int, k: int) -> int | None:
+    """A single count as staff may see it: None ("fewer than k") when it could single someone out."""
+    if k < MIN_K:
+        raise ValueError(f"k must be at least {MIN_K}")
+    return n if n == 0 or n >= k else None
+
+
 def suppress_counts(counts: Mapping[Hashable, int], *, k: int) -> dict[Hashable, int | None]:
     """A one-way breakdown (e.g. answers by gender) with its total shown."""
     table = suppress(

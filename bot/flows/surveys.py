@@ -35,7 +35,7 @@ from bot.widgets import (
 from services.errors import DomainError
 from services.surveys import answering
 from services.surveys.answering import InvalidAnswer, StaleQuestion, Step
-from services.surveys.definition import SCALE_FACES, QuestionType, SurveyDefinition
+from services.surveys.definition import SCALE_FACES, QuestionType, SurveyDefinition, plain_number
 from workvoice.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -76,19 +76,13 @@ def question_text(step: Step, locale: str) -> str:
     hint = {
         QuestionType.MULTI: _("Tick all that apply, then tap Done."),
         QuestionType.NUMBER: _(
-            "Send a number from {min} to {max}.", min=_plain(q.min), max=_plain(q.max)
+            "Send a number from {min} to {max}.", min=plain_number(q.min), max=plain_number(q.max)
         ),
         QuestionType.TEXT: _("Type your answer (up to {limit} characters).", limit=q.max_length),
     }.get(q.type)
     if hint:
         lines += ["", f"<i>{hint}</i>"]
     return "\n".join(lines)
-
-
-def _plain(value: float | None) -> str:
-    if value is None:
-        return ""
-    return str(int(value)) if float(value).is_integer() else str(value)
 
 
 def question_keyboard(step: Step, locale: str) -> InlineKeyboardMarkup:

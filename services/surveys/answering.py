@@ -35,6 +35,7 @@ from services.surveys.definition import (
     Question,
     QuestionType,
     SurveyDefinition,
+    plain_number,
 )
 from services.surveys.waves import WaveStatus, audience_of, audience_query
 
@@ -272,17 +273,13 @@ def parse_number(text: str, question: Question) -> float:
     try:
         value = float(cleaned)
     except ValueError:
-        raise NotANumber(example=_plain(question.min or 0)) from None
+        raise NotANumber(example=plain_number(question.min or 0)) from None
     if value != value or value in (float("inf"), float("-inf")):  # NaN or infinity
-        raise NotANumber(example=_plain(question.min or 0))
+        raise NotANumber(example=plain_number(question.min or 0))
     assert question.min is not None and question.max is not None
     if not question.min <= value <= question.max:
-        raise NumberOutOfRange(min=_plain(question.min), max=_plain(question.max))
+        raise NumberOutOfRange(min=plain_number(question.min), max=plain_number(question.max))
     return value
-
-
-def _plain(value: float) -> str:
-    return str(int(value)) if float(value).is_integer() else str(value)
 
 
 def check_answer(question: Question, raw: str) -> Answer:

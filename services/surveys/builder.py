@@ -56,8 +56,13 @@ async def access_survey(session: AsyncSession, survey_id: int, scope: Scope) -> 
     return survey
 
 
+def can_edit(survey: Survey, scope: Scope) -> bool:
+    """Shared templates are changed by administrators only; others copy them to their country."""
+    return survey.country_code is not None or scope is None
+
+
 def check_can_edit(survey: Survey, scope: Scope) -> None:
-    if survey.country_code is None and scope is not None:
+    if not can_edit(survey, scope):
         raise NotEditable()
 
 

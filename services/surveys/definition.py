@@ -125,6 +125,13 @@ class SurveyDefinition(_Strict):
         return [code for code in LANGUAGES if all(t.get(code) for t in slots)]
 
 
+def plain_number(value: float | None) -> str:
+    """A bound or an example as people write it: 100, not 100.0."""
+    if value is None:
+        return ""
+    return str(int(value)) if float(value).is_integer() else str(value)
+
+
 def text_slots(definition: SurveyDefinition) -> Iterator[tuple[str, Texts]]:
     """Every translatable text with a stable path (``q.mood``, ``q.mood.o.bad``, ``title`` ...)."""
     yield "title", definition.title

@@ -22,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.storage.db import is_postgres
 from bot.storage.models import Factory
 from bot.storage.surveys import SurveyAnswer, SurveyResponse, SurveyVersion, SurveyWave
-from services.suppression import SuppressedTable, suppress, suppress_counts
+from services.suppression import SuppressedTable, shown, suppress, suppress_counts
 from services.surveys.answering import ANSWERED
 from services.surveys.definition import (
     COUNTED_TYPES,
@@ -138,7 +138,7 @@ async def wave_results(
             n = await _text_count(session, wave, question)
             texts = await _texts(session, wave, question) if with_texts and n >= k else None
             results.append(
-                QuestionResult(question, _shown(n, k), texts=texts, text_count=_shown(n, k))
+                QuestionResult(question, shown(n, k), texts=texts, text_count=shown(n, k))
             )
 
     factory_ids = [g for g in groups.get("factory", []) if g != NOT_GIVEN]
@@ -155,7 +155,7 @@ async def wave_results(
         definition=definition,
         k=k,
         invited=wave.invited_count,
-        respondents=_shown(total, k),
+        respondents=shown(total, k),
         respondents_by=respondents_by,
         groups=groups,
         questions=results,
@@ -231,10 +231,6 @@ async def _text_count(session: AsyncSession, wave: SurveyWave, question: Questio
     )
 
 
-def _shown(n: int, k: int) -> int | None:
-    return n if n == 0 or n >= k else None
-
-
 def _counted(
     question: Question,
     overall: dict[str, int],
@@ -257,7 +253,7 @@ def _counted(
         if groups.get(dim)
     }
     answered_n = _base(question, overall)
-    return QuestionResult(question, _shown(answered_n, k), counts=chart, breakdowns=breakdowns)
+    return QuestionResult(question, shown(answered_n, k), counts=chart, breakdowns=breakdowns)
 
 
 async def _numbers(
@@ -279,12 +275,12 @@ async def _numbers(
     ).all():
         counts[min(int(b), NUMBER_BINS - 1)] += int(c)
     labels = [f"{_fmt(low + i * width)}–{_fmt(low + (i + 1) * width)}" for i in range(NUMBER_BINS)]
-    shown = suppress_counts({labels[i]: counts.get(i, 0) for i in range(NUMBER_BINS)}, k=k)
+    bins = suppress_counts({labels[i]: counts.get(i, 0) for i in range(NUMBER_BINS)}, k=k)
     n = int(n or 0)
     return NumberSummary(
-        answered=_shown(n, k),
+        answered=shown(n, k),
         mean=float(mean) if n >= k and mean is not None else None,
-        bins=[(label, shown[label]) for label in labels],
+        bins=[(label, bins[label]) for label in labels],
     )
 
 
@@ -349,10 +345,10 @@ async def trends(
         for wave in waves:
             raw = counts.get((wave.id, question.key), {})
             values = question.values()
-            shown = suppress_counts({v: raw.get(v, 0) for v in values}, k=k)
+            chart = suppress_counts({v: raw.get(v, 0) for v in values}, k=k)
             base = _base(question, raw)
             shares[wave.id] = {
-                v: (count / base if (count := shown[v]) is not None and base >= k else None)
+                v: (count / base if (count := chart[v]) is not None and base >= k else None)
                 for v in values
             }
         found.append(Trend(question, list(waves), shares))
@@ -375,7 +371,7 @@ def results_csv(results: WaveResults, *, fewer_than: str, locale: str) -> str:
 
     wave = results.wave.name
     writer.writerow([wave, "", "", "", "respondents", cell(results.respondents)])
-    writer.writerow([wave, "", "", "", "invited", cell(_shown(results.invited, results.k))])
+    writer.writerow([wave, "", "", "", "invited", cell(shown(results.invited, results.k))])
     for dim, counts in results.respondents_by.items():
         for group, n in counts.items():
             writer.writerow([wave, "", dim, _label(results, dim, group), "respondents", cell(n)])

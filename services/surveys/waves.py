@@ -28,6 +28,7 @@ from services.claims import claim_ids
 from services.clock import utcnow
 from services.errors import Conflict, DomainError, NotFound
 from services.onboarding import AgeBand
+from services.suppression import shown
 from services.surveys.builder import Scope, in_scope, latest_published
 
 BATCH = 1000
@@ -137,7 +138,7 @@ async def audience_size(session: AsyncSession, audience: Audience, *, k: int) ->
         await session.scalar(select(func.count()).select_from(audience_query(audience).subquery()))
         or 0
     )
-    return count if count == 0 or count >= k else None
+    return shown(count, k)
 
 
 def audience_of(wave: SurveyWave) -> Audience:
