@@ -25,7 +25,6 @@ from bot.i18n import gettext as _
 from bot.i18n.languages import LANGUAGES
 from bot.storage.models import Country, Gender, Staff, StaffRole
 from bot.storage.surveys import Survey, SurveyVersion
-from services import audit
 from services.errors import DomainError, NotFound
 from services.onboarding import AgeBand
 from services.surveys import builder, waves
@@ -604,21 +603,11 @@ async def start_draft(
     """Edit a published survey: a new draft copied from the latest version."""
     found = await load_draft(session, staff, survey_id)
     try:
-        builder.check_can_edit(found.survey, scope_of(staff))
+        await builder.do_start_draft(session, found.survey, scope=scope_of(staff), actor=staff)
     except DomainError as exc:
         return await _builder_page(
             request, session, staff, found, status=exc.status, error=exc.translated()
         )
-    draft = await builder.draft_version(session, found.survey)
-    await audit.record(
-        session,
-        "survey.edit",
-        actor=staff,
-        object_type="survey",
-        object_id=found.survey.id,
-        country_code=found.survey.country_code,
-        version=draft.number,
-    )
     return RedirectResponse(f"/surveys/{found.survey.id}", status_code=303)
 
 

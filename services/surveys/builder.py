@@ -180,13 +180,21 @@ async def do_save_draft(
     scope: Scope,
     actor: Staff | None,
 ) -> SurveyVersion:
-    check_can_edit(survey, scope)
+    draft = await do_start_draft(session, survey, scope=scope, actor=actor)
     if definition.key != survey.key:
         raise InvalidDefinition(where="key", reason=N_("the key of a survey cannot change"))
-    draft = await draft_version(session, survey)
     draft.definition = validate(definition.model_dump(mode="json")).model_dump(mode="json")
     survey.name = definition.text(definition.title, definition.source_locale)[:200]
     await session.flush()
+    return draft
+
+
+async def do_start_draft(
+    session: AsyncSession, survey: Survey, *, scope: Scope, actor: Staff | None
+) -> SurveyVersion:
+    """Open the draft for editing (a copy of a published latest version), audited."""
+    check_can_edit(survey, scope)
+    draft = await draft_version(session, survey)
     await audit.record(
         session,
         "survey.edit",
