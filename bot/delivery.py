@@ -66,6 +66,10 @@ class RenderContext:
 
 Renderer = Callable[[RenderContext], Awaitable[Rendered | list[Rendered] | None]]
 RENDERERS: dict[str, Renderer] = {}
+# Called in the delivery's transaction with a message's final status (sent, failed, blocked,
+# dropped), for kinds that keep their own delivery report (broadcasts).
+OutcomeHook = Callable[[AsyncSession, OutboxMessage, OutboxStatus], Awaitable[None]]
+OUTCOME_HOOKS: dict[str, OutcomeHook] = {}
 
 
 def renderer(kind: str) -> Callable[[Renderer], Renderer]:
@@ -75,6 +79,14 @@ def renderer(kind: str) -> Callable[[Renderer], Renderer]:
         if kind in RENDERERS and RENDERERS[kind] is not fn:
             raise ValueError(f"two renderers for {kind!r}")
         RENDERERS[kind] = fn
+        return fn
+
+    return register
+
+
+def on_outcome(kind: str) -> Callable[[OutcomeHook], OutcomeHook]:
+    def register(fn: OutcomeHook) -> OutcomeHook:
+        OUTCOME_HOOKS[kind] = fn
         return fn
 
     return register
@@ -153,6 +165,9 @@ class Deliverer:
                 return
             outcome, error, retry_at = await self._send(session, message)
             await outbox.mark(session, message.id, outcome, error=error, retry_at=retry_at)
+            hook = OUTCOME_HOOKS.get(message.kind)
+            if hook is not None and retry_at is None:
+                await hook(session, message, outcome)
             metrics.OUTBOX.labels(message.kind, "retry" if retry_at else outcome).inc()
 
     async def _send(

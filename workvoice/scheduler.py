@@ -77,6 +77,14 @@ async def committees(ctx: AppContext) -> None:
     await run_committees(ctx)
 
 
+async def broadcasts(ctx: AppContext) -> None:
+    from services.broadcasts.messages import fan_out_due
+
+    sent = await fan_out_due(ctx.sessions, worker=WORKER)
+    if sent:
+        log.info("broadcasts.queued count=%s", len(sent))
+
+
 # Every capability adds its jobs here (deadlines, reminders, invitations, retention).
 JOBS: list[Job] = [
     Job("purge_raw_updates", 3600, purge_raw_updates),
@@ -85,6 +93,7 @@ JOBS: list[Job] = [
     Job("purge_closed_cases", 6 * 3600, purge_closed_cases),
     Job("survey_waves", 60, survey_waves),
     Job("committees", 1, committees),
+    Job("broadcasts", 5, broadcasts),
 ]
 
 

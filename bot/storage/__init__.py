@@ -14,6 +14,7 @@ MODEL_MODULES: tuple[str, ...] = (
     "bot.storage.reports",
     "bot.storage.surveys",
     "bot.storage.committees",
+    "bot.storage.broadcasts",
 )
 
 
