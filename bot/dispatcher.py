@@ -31,6 +31,7 @@ FLOW_MODULES: tuple[str, ...] = (
     "bot.flows.reports",
     "bot.flows.surveys",
     "bot.flows.committees",
+    "bot.flows.broadcasts",
     "bot.flows.basics",
 )
 

@@ -8,6 +8,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
 
+from bot.storage.broadcasts import Broadcast, BroadcastTopic
 from bot.storage.committees import Committee, CommitteeMember, Meeting
 from bot.storage.models import OutboxMessage, User
 from bot.storage.surveys import Survey, SurveyWave
@@ -26,6 +27,9 @@ TABLES = (
     "committee_members",
     "committee_meetings",
     "committee_invites",
+    "broadcast_topics",
+    "broadcast_subscriptions",
+    "broadcasts",
 )
 
 
@@ -72,3 +76,17 @@ async def test_seed_is_idempotent_and_shows_survey_results(console) -> None:  # 
         ).all()
         assert len(soon) == 1 and soon[0].starts_at.astimezone(ZoneInfo("Asia/Dhaka")).hour == 14
         assert await demo_committee_code(s)
+
+    # Organisers' topics are followed by some workers; a message to migrants in Jordan was
+    # delivered (its report shows), and a draft for Dhaka waits for the tour to send it.
+    async with ctx.sessions() as s:
+        topics = (await s.scalars(select(BroadcastTopic).order_by(BroadcastTopic.key))).all()
+        assert [(t.key, t.country_code) for t in topics] == [
+            ("dhaka-union", "BD"),
+            ("migrant-rights", "JO"),
+        ]
+        assert await sql_count(ctx.sessions, "SELECT count(*) FROM broadcast_subscriptions") > 40
+        sent, draft = (await s.scalars(select(Broadcast).order_by(Broadcast.id))).all()
+        assert sent.status == "sent" and sent.queued_count > 20
+        assert sent.sent_count == sent.queued_count and {"ar", "bn", "my"} <= set(sent.texts)
+        assert draft.status == "draft" and draft.countries == ["BD"]

@@ -10,11 +10,14 @@ import pyotp
 from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.storage.broadcasts import Broadcast
 from bot.storage.committees import Committee, CommitteeInvite, Meeting
 from bot.storage.db import transaction
 from bot.storage.models import Factory, OutboxMessage, User
 from bot.storage.reports import Case
 from bot.storage.surveys import SurveyWave
+from services.broadcasts import messages as broadcasts
+from services.broadcasts.topics import TopicInput, do_create_topic, do_subscribe, topic_by_key
 from services.clock import utcnow
 from services.committees.core import do_add_member, do_create_committee, do_create_invite
 from services.committees.meetings import do_add_meeting, do_set_schedule
@@ -340,6 +343,126 @@ async def demo_committee_code(session: AsyncSession) -> str | None:
     )
 
 
+# Two topics organisers run: a union's news in Dhaka, and rights news for migrants in Jordan.
+DEMO_TOPICS = [
+    TopicInput(
+        "dhaka-union",
+        "BD",
+        "en",
+        {"en": "Union news", "bn": "ইউনিয়নের খবর"},
+    ),
+    TopicInput(
+        "migrant-rights",
+        "JO",
+        "en",
+        {
+            "en": "Rights of migrant workers",
+            "ar": "حقوق العمال المهاجرين",
+            "bn": "প্রবাসী শ্রমিকদের অধিকার",
+            "hi": "प्रवासी मज़दूरों के अधिकार",
+            "ne": "आप्रवासी कामदारका अधिकार",
+            "my": "ရွှေ့ပြောင်းအလုပ်သမားအခွင့်အရေး",
+            "si": "සංක්‍රමණික සේවකයන්ගේ අයිතිවාසිකම්",
+        },
+    ),
+]
+# Demo texts (machine-drafted like the catalogs): a sent message and a draft to try sending.
+OVERTIME = {
+    "en": "Overtime is paid at 125% of your hourly wage, 150% on rest days and holidays. Keep a "
+    "note of your hours. Questions? The union office near Gate 2 is open Thursday 17:00–19:00.",
+    "ar": "يُدفع العمل الإضافي بنسبة 125% من أجر الساعة، و150% في أيام الراحة والعطل. احتفظ "
+    "بسجل لساعاتك. لديك أسئلة؟ مكتب النقابة قرب البوابة 2 مفتوح يوم الخميس 17:00–19:00.",
+    "bn": "ওভারটাইমের মজুরি ঘণ্টাপ্রতি মজুরির ১২৫%, ছুটির দিনে ১৫০%। আপনার কাজের ঘণ্টা লিখে "
+    "রাখুন। প্রশ্ন আছে? গেট ২-এর কাছে ইউনিয়ন অফিস বৃহস্পতিবার ১৭:০০–১৯:০০ খোলা।",
+    "hi": "ओवरटाइम का भुगतान घंटे की मज़दूरी का 125% होता है, छुट्टी के दिन 150%। अपने घंटे लिखकर "
+    "रखें। सवाल हैं? गेट 2 के पास यूनियन दफ़्तर गुरुवार 17:00–19:00 खुला है।",
+    "ne": "ओभरटाइमको ज्याला घण्टाको ज्यालाको १२५%, बिदाको दिन १५०% हुन्छ। आफ्नो कामको घण्टा "
+    "लेखेर राख्नुहोस्। प्रश्न छ? गेट २ नजिकको युनियन कार्यालय बिहीबार १७:००–१९:०० खुला छ।",
+    "my": "အချိန်ပိုလုပ်ခကို တစ်နာရီလုပ်ခ၏ ၁၂၅% ၊ နားရက်နှင့် အားလပ်ရက်တွင် ၁၅၀% ပေးရသည်။ "
+    "သင့်အလုပ်ချိန်ကို မှတ်ထားပါ။ မေးစရာရှိပါက ဂိတ် ၂ အနီးရှိ သမဂ္ဂရုံးသို့ ကြာသပတေးနေ့ "
+    "၁၇:၀၀–၁၉:၀၀ လာပါ။",
+    "si": "අතිකාල වැඩ සඳහා පැයක වැටුපෙන් 125% ක්, නිවාඩු දිනවල 150% ක් ගෙවිය යුතුය. ඔබේ වැඩ "
+    "පැය සටහන් කර තබා ගන්න. ප්‍රශ්න තිබේද? ගේට්ටුව 2 අසල වෘත්තීය සමිති කාර්යාලය බ්‍රහස්පතින්දා "
+    "17:00–19:00 විවෘතයි.",
+}
+GENERAL_MEETING = {
+    "en": "General meeting of the factory union on Thursday after the shift, 17:30, in the "
+    "canteen. Everyone is welcome. Tea will be served.",
+    "bn": "বৃহস্পতিবার শিফটের পরে বিকেল ৫:৩০-এ ক্যান্টিনে কারখানা ইউনিয়নের সাধারণ সভা। সবাই "
+    "আমন্ত্রিত। চা পরিবেশন করা হবে।",
+}
+
+
+async def _broadcasts(ctx: AppContext) -> None:
+    """The two topics, followed by some synthetic workers, a message to migrants in Jordan already
+    delivered (its report shows), and a draft for Dhaka that the tour sends to a simulated phone."""
+    async with transaction(ctx.sessions) as session:
+        if await topic_by_key(session, "dhaka-union") is not None:
+            return
+        organiser = await get_staff_by_email(session, "organiser@demo.workvoice.org")
+        made = [
+            await do_create_topic(session, data, scope=None, actor=organiser)
+            for data in DEMO_TOPICS
+        ]
+        rng = random.Random(8)
+        followers = (
+            await session.scalars(
+                select(User)
+                .join(Factory, Factory.id == User.factory_id)
+                .where(
+                    User.telegram_id.between(SYNTHETIC_IDS, 7_999_999),
+                    Factory.code.in_(("DEMO-DK", "DEMO-IR")),
+                )
+            )
+        ).all()
+        for worker in followers:
+            if rng.random() < 0.7:
+                topic = made[0] if worker.factory.code == "DEMO-DK" else made[1]  # type: ignore[union-attr]
+                await do_subscribe(session, worker, topic.id)
+        sent = await broadcasts.do_create(
+            session,
+            broadcasts.BroadcastInput(
+                topic_id=made[1].id,
+                title="Overtime pay: know your rights",
+                countries=["JO"],
+                texts=OVERTIME,
+                default_locale="en",
+                fallback=True,
+            ),
+            scope=None,
+            actor=organiser,
+        )
+        await broadcasts.do_schedule(session, sent, scope=None, actor=organiser)
+        await broadcasts.do_create(
+            session,
+            broadcasts.BroadcastInput(
+                topic_id=made[0].id,
+                title="Union general meeting on Thursday",
+                countries=["BD"],
+                texts=GENERAL_MEETING,
+                default_locale="en",
+            ),
+            scope=None,
+            actor=organiser,
+        )
+        sent_id = sent.id
+    # Queued through the real fan-out; synthetic workers have no phone, so their deliveries are
+    # counted as the delivery loop would and their outbox rows removed.
+    await broadcasts.fan_out_due(ctx.sessions, worker="seed")
+    async with transaction(ctx.sessions) as session:
+        rows = (
+            await session.scalars(
+                select(OutboxMessage.id).where(
+                    OutboxMessage.dedupe_key.like(f"broadcast:{sent_id}:user:%")
+                )
+            )
+        ).all()
+        for _row in rows:
+            await broadcasts.record_outcome(session, sent_id, "sent")
+        await session.execute(delete(OutboxMessage).where(OutboxMessage.id.in_(rows)))
+        assert await session.get(Broadcast, sent_id) is not None
+
+
 async def seed_demo(ctx: AppContext) -> list[tuple[str, str, str]]:
     """Seed everything; returns the demo accounts (role, email, password) to print."""
     async with transaction(ctx.sessions) as session:
@@ -351,4 +474,5 @@ async def seed_demo(ctx: AppContext) -> list[tuple[str, str, str]]:
         await _surveys(session, ctx)
     async with transaction(ctx.sessions) as session:
         await _committee(session)
+    await _broadcasts(ctx)
     return accounts
