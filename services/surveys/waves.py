@@ -25,7 +25,7 @@ from bot.storage.models import Factory, Gender, Staff, User
 from bot.storage.surveys import Survey, SurveyParticipation, SurveyVersion, SurveyWave
 from services import audit, outbox
 from services.claims import claim_ids
-from services.clock import utcnow
+from services.clock import DAY_ENDS, DAY_STARTS, utcnow
 from services.errors import Conflict, DomainError, NotFound
 from services.onboarding import AgeBand
 from services.suppression import shown
@@ -33,8 +33,6 @@ from services.surveys.builder import Scope, in_scope, latest_published
 
 BATCH = 1000
 MAX_DURATION = timedelta(days=92)
-# Invitations go out between these local hours; outside them they wait for the next morning.
-DAY_STARTS, DAY_ENDS = 8, 20
 REPEATS: dict[str, relativedelta | None] = {
     "none": None,
     "monthly": relativedelta(months=1),
