@@ -267,6 +267,17 @@ async def test_messages_wait_for_daytime_at_each_factory(
         due = {r.user_id: r.due_at for r in await queued(session, broadcast_id)}
     assert due[amman.id] == datetime(2026, 3, 2, 16, 0, tzinfo=UTC)
     assert due[dhaka.id] == datetime(2026, 3, 3, 2, 0, tzinfo=UTC)  # 08:00 in Dhaka
+    # The demo sends at once, whatever the hour at the factory.
+    async with transaction(sessions) as session:
+        b = await messages.do_create(
+            session, message(topic.id, countries=["BD", "JO"]), scope=None, actor=None
+        )
+        await messages.do_schedule(session, b, scope=None, actor=None)
+    await messages.fan_out_due(sessions, worker="demo", at_night=True)
+    async with sessions() as session:
+        assert {r.due_at for r in await queued(session, b.id)} == {
+            datetime(2026, 3, 2, 16, 0, tzinfo=UTC)
+        }
 
 
 @given(

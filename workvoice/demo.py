@@ -142,6 +142,7 @@ async def run_demo(
             "bot_token": SecretStr(DEMO_TOKEN),
             "telegram_api_url": telegram.base_url,
             "demo": True,
+            "news_at_night": True,
             "webhook_url": None,
             "webhook_secret": None,
         }

@@ -80,7 +80,7 @@ async def committees(ctx: AppContext) -> None:
 async def broadcasts(ctx: AppContext) -> None:
     from services.broadcasts.messages import fan_out_due
 
-    sent = await fan_out_due(ctx.sessions, worker=WORKER)
+    sent = await fan_out_due(ctx.sessions, worker=WORKER, at_night=ctx.settings.news_at_night)
     if sent:
         log.info("broadcasts.queued count=%s", len(sent))
 

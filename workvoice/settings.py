@@ -52,6 +52,9 @@ class Settings(BaseSettings):
     # Small-group suppression threshold (DESIGN §4.2): configurable, never below 3.
     suppression_k: Annotated[int, Field(ge=3, le=100)] = 5
     demo: bool = False
+    # News waits for 08:00-20:00 at each factory (a phone buzzing at night can betray a worker).
+    # The demo turns this on so a visitor sees a message arrive whatever the hour in Dhaka.
+    news_at_night: bool = False
     # Report encryption (sealed boxes). The bot needs only the public key; the console the private
     # one. Neither set: a pair is generated once into the data directory (laptops and demos).
     report_public_key: str | None = None

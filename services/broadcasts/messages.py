@@ -394,12 +394,17 @@ async def preview_audience(
 
 
 async def fan_out_due(
-    sessions: async_sessionmaker[AsyncSession], *, worker: str, now: datetime | None = None
+    sessions: async_sessionmaker[AsyncSession],
+    *,
+    worker: str,
+    now: datetime | None = None,
+    at_night: bool = False,
 ) -> list[int]:
     """Queue the recipients of every due broadcast this replica can claim; returns their ids.
 
     Each batch commits on its own with the cursor, so another replica taking over after a crash
-    starts where this one stopped."""
+    starts where this one stopped. Messages wait for the day at each factory unless
+    ``at_night`` (the demo, whose visitors may be anywhere)."""
     done: list[int] = []
     while True:
         async with transaction(sessions) as session:
@@ -419,7 +424,7 @@ async def fan_out_due(
             )
         if not claimed:
             return done
-        await _fan_out(sessions, claimed[0], worker=worker, now=now)
+        await _fan_out(sessions, claimed[0], worker=worker, now=now, at_night=at_night)
         done.append(claimed[0])
 
 
@@ -429,6 +434,7 @@ async def _fan_out(
     *,
     worker: str,
     now: datetime | None,
+    at_night: bool,
 ) -> None:
     while True:
         async with transaction(sessions) as session:
@@ -452,7 +458,7 @@ async def _fan_out(
             ).all()
             messages = []
             for user_id, _locale, tz in rows:
-                due_at = in_daytime(at, tz)
+                due_at = at if at_night else in_daytime(at, tz)
                 messages.append(
                     dict(
                         kind=KIND,
