@@ -202,9 +202,11 @@ async def render_broadcast(ctx: RenderContext) -> Rendered | None:
     if delivery is None:
         return None  # cancelled, stopped, or no version in their language: counted as skipped
     name = topics.topic_name(delivery.topic, ctx.locale)
+    # Shorten the name, not the label: the verb and the closing quote must stay on the button.
+    short = name if len(name) <= 32 else name[:31] + "…"
     builder = InlineKeyboardBuilder()
     builder.button(
-        text=_("🔕 Stop “{topic}”", topic=name)[:LABEL_LIMIT],
+        text=_("🔕 Stop “{topic}”", topic=short),
         callback_data=TopicTap(topic=delivery.topic.id, on=False, src="m"),
     )
     text = _(
