@@ -125,6 +125,7 @@ async def test_stop_a_topic_from_the_message_undo_and_stop_all_news(app: BotHarn
     stop = gettext("🔕 Stop “{topic}”", locale="bn", topic=NAMES["bn"])
     await bn.tap(stop)
     answer = await bn.wait_reply()
+    await bn.wait_idle()
     assert gettext("You will get no more news about {topic}.", locale="bn", topic=NAMES["bn"]) in (
         answer.plain_text()
     )
@@ -137,6 +138,7 @@ async def test_stop_a_topic_from_the_message_undo_and_stop_all_news(app: BotHarn
     assert (await counts(app, second)).queued == 1
     await bn.tap(gettext("↩️ Undo", locale="bn"))
     await bn.wait_reply()
+    await bn.wait_idle()  # the reply leaves before the handler's transaction commits
     async with app.sessions() as session:
         assert await session.scalar(select(func.count()).select_from(BroadcastSubscription)) == 2
 
@@ -155,6 +157,7 @@ async def test_stop_a_topic_from_the_message_undo_and_stop_all_news(app: BotHarn
     await messages.fan_out_due(app.sessions, worker="test")
     await en.send("/stop")
     await en.wait_reply()
+    await en.wait_idle()
     await app.deliver()
     report = await counts(app, third)
     assert (report.queued, report.sent, report.skipped) == (2, 1, 1)
@@ -178,6 +181,7 @@ async def test_poster_link_forged_buttons_and_workers_without_a_factory(app: Bot
     worker = app.user(701)
     await worker.send("/start t_union-news")
     followed = await worker.wait_reply()
+    await worker.wait_idle()
     assert "You now follow Union news" in followed.plain_text()
     async with app.sessions() as session:
         user = await get_user(session, 701)
