@@ -37,6 +37,16 @@ class SendLimiter(Protocol):
     async def pause(self, seconds: float) -> None:
         """Hold every chat for ``seconds`` (Telegram's 429 ``retry_after``)."""
 
+    async def close(self) -> None:
+        """Release connections, at shutdown."""
+
+
+def create_send_limiter(redis_url: str | None, *, prefix: str = "workvoice:rate") -> SendLimiter:
+    """In process alone; shared by every replica when Redis is configured."""
+    if not redis_url:
+        return RateLimiter()
+    return RedisRateLimiter.from_url(redis_url, prefix=prefix)
+
 
 @dataclass
 class RateLimiter:
@@ -66,6 +76,9 @@ class RateLimiter:
 
     async def pause(self, seconds: float) -> None:
         self._next_global = max(self._next_global, self.clock() + seconds)
+
+    async def close(self) -> None:
+        pass  # nothing held
 
 
 # One slot on the shared schedule, taken atomically. Times are whole microseconds since the epoch

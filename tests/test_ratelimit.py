@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 from redis.asyncio import Redis
 
-from bot.ratelimit import RedisRateLimiter
+from bot.ratelimit import RateLimiter, RedisRateLimiter, create_send_limiter
 
 NOW = 1_000.0
 PER_SECOND = 50  # a slot every 20 ms
@@ -65,6 +65,20 @@ async def replica(redis_url: str, redis_prefix: str) -> AsyncIterator[MakeLimite
     await cleaner.aclose()
     for limiter in made:
         await limiter.close()
+
+
+async def test_the_budget_is_shared_only_when_redis_is_configured(
+    redis_url: str, redis_prefix: str
+) -> None:
+    assert isinstance(create_send_limiter(None), RateLimiter)  # SQLite, laptop, demo
+    shared = create_send_limiter(redis_url, prefix=redis_prefix)
+    assert isinstance(shared, RedisRateLimiter)
+    await shared.wait(7)
+    try:
+        assert await shared.redis.exists(shared.key(), shared.key(7)) == 2
+        await shared.redis.delete(shared.key(), shared.key(7))
+    finally:
+        await shared.close()
 
 
 def _closed_port() -> str:
