@@ -3,7 +3,8 @@
 Flows register a renderer per message kind with ``@renderer("kind")``; a renderer turns the stored
 params into text and buttons at send time, in the recipient's language (``use_locale`` is set).
 Sending keeps under Telegram's limits (about 30 messages a second per bot, one a second per chat)
-and honours 429 ``retry_after`` by pausing the whole loop, as Telegram asks.
+and honours 429 ``retry_after`` by pausing the whole loop, as Telegram asks; with Redis the budget
+and the pause are shared by every replica (``bot.ratelimit``).
 """
 
 from __future__ import annotations
@@ -13,9 +14,8 @@ import contextlib
 import logging
 import os
 import socket
-import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
@@ -30,6 +30,7 @@ from aiogram.types import InlineKeyboardMarkup
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.i18n import use_locale
+from bot.ratelimit import RateLimiter, SendLimiter
 from bot.storage.db import transaction
 from bot.storage.models import OutboxMessage, OutboxStatus, Staff, User
 from services import outbox
@@ -92,46 +93,20 @@ def on_outcome(kind: str) -> Callable[[OutcomeHook], OutcomeHook]:
     return register
 
 
-@dataclass
-class RateLimiter:
-    """Global messages-per-second and one-message-per-second-per-chat pacing, in this process."""
-
-    per_second: float = 25.0  # under Telegram's ~30/s, leaving room for replies to live updates
-    per_chat_interval: float = 1.0
-    clock: Callable[[], float] = time.monotonic
-    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
-    _next_global: float = 0.0
-    _next_chat: dict[int, float] = field(default_factory=dict)
-
-    async def wait(self, chat_id: int) -> None:
-        now = self.clock()
-        at = max(now, self._next_global, self._next_chat.get(chat_id, 0.0))
-        if at > now:
-            await self.sleep(at - now)
-        self._next_global = at + 1.0 / self.per_second
-        self._next_chat[chat_id] = at + self.per_chat_interval
-        if len(self._next_chat) > 10_000:  # forget chats whose pause has passed
-            cutoff = self.clock()
-            self._next_chat = {c: t for c, t in self._next_chat.items() if t > cutoff}
-
-    def pause(self, seconds: float) -> None:
-        self._next_global = max(self._next_global, self.clock() + seconds)
-
-
 class Deliverer:
     def __init__(
         self,
         bot: Bot,
         sessions: async_sessionmaker[AsyncSession],
         *,
-        limiter: RateLimiter | None = None,
+        limiter: SendLimiter | None = None,
         batch: int = 50,
         settings: Settings | None = None,
     ) -> None:
         self.bot = bot
         self.sessions = sessions
         self.settings = settings
-        self.limiter = limiter or RateLimiter()
+        self.limiter: SendLimiter = limiter or RateLimiter()
         self.batch = batch
         self.worker = f"{socket.gethostname()}:{os.getpid()}:{id(self):x}"
         self.wakeup = asyncio.Event()
@@ -202,7 +177,7 @@ class Deliverer:
                 else:
                     await self.bot.send_message(chat_id, part.text, reply_markup=part.reply_markup)
         except TelegramRetryAfter as exc:
-            self.limiter.pause(exc.retry_after)
+            await self.limiter.pause(exc.retry_after)
             return (
                 OutboxStatus.PENDING,
                 "retry_after",

@@ -18,8 +18,9 @@ from aiogram.fsm.storage.base import BaseStorage
 from aiogram.fsm.storage.memory import MemoryStorage
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.delivery import Deliverer, RateLimiter
+from bot.delivery import Deliverer
 from bot.dispatcher import create_dispatcher
+from bot.ratelimit import RateLimiter
 from bot.runtime import ALLOWED_UPDATES, create_bot
 from tests.console import TEST_SECRET
 from tests.telegram_fake import FakeTelegram, FakeUser

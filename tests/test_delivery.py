@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 
 import pytest
 from sqlalchemy import select
 
-from bot.delivery import RateLimiter, RenderContext, Rendered, renderer
+from bot.delivery import RenderContext, Rendered, renderer
 from bot.i18n import current_locale
+from bot.ratelimit import RateLimiter
 from bot.storage.db import transaction
 from bot.storage.models import OutboxMessage, OutboxStatus, User
 from services import outbox
@@ -124,10 +126,42 @@ async def test_rate_limiter_paces_one_chat_and_all_chats() -> None:
     assert clock.slept == [0.02] * 4 or sum(clock.slept) <= 0.1
 
 
+async def test_rate_limiter_gives_concurrent_senders_their_own_slots() -> None:
+    clock = FakeClock()
+    slept: list[float] = []
+
+    async def sleep_and_let_others_in(seconds: float) -> None:
+        slept.append(round(seconds, 6))
+        await asyncio.sleep(0)
+
+    limiter = RateLimiter(per_second=50, clock=clock, sleep=sleep_and_let_others_in)
+    await limiter.wait(1)
+    # Both ask while the clock stands still: the slot is taken when asked, not after the sleep.
+    await asyncio.gather(limiter.wait(2), limiter.wait(3))
+    assert slept == [0.02, 0.04]
+
+
+async def test_one_chat_waiting_its_second_does_not_hold_back_the_others() -> None:
+    clock = FakeClock()
+    slept: dict[int, float] = {}
+
+    limiter = RateLimiter(per_second=50, per_chat_interval=1.0, clock=clock)
+
+    async def send(chat: int) -> None:
+        now = clock()
+        slept[chat] = round(limiter.reserve(chat, now) - now, 6)
+
+    await send(1)
+    # A second part to chat 1 and a message to chat 2, asked at the same moment.
+    await send(1)
+    await send(2)
+    assert slept == {1: 1.0, 2: 0.04}
+
+
 async def test_retry_after_pauses_every_chat() -> None:
     clock = FakeClock()
     limiter = RateLimiter(per_second=50, per_chat_interval=0, clock=clock, sleep=clock.sleep)
-    limiter.pause(7)
+    await limiter.pause(7)
     await limiter.wait(42)
     assert clock.slept == [7.0]
 

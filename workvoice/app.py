@@ -59,6 +59,7 @@ async def start_bot(ctx: AppContext) -> dict[str, Any]:
     """Create the bot and dispatcher and start receiving updates; returns what to stop later."""
     from bot.delivery import Deliverer
     from bot.dispatcher import create_dispatcher, create_fsm_storage
+    from bot.ratelimit import create_send_limiter
     from bot.runtime import (
         ALLOWED_UPDATES,
         WEBHOOK_PATH,
@@ -79,10 +80,13 @@ async def start_bot(ctx: AppContext) -> dict[str, Any]:
     me = await bot.get_me()
     ctx.extras.update(bot=bot, dispatcher=dp, bot_username=me.username)
     await dp.emit_startup(bot=bot)
+    # With Redis, every replica draws on one Telegram send budget (and honours one 429 pause).
+    limiter = create_send_limiter(settings.redis_url)
     parts: dict[str, Any] = {
         "bot": bot,
         "dp": dp,
-        "deliverer": Deliverer(bot, ctx.sessions, settings=settings),
+        "limiter": limiter,
+        "deliverer": Deliverer(bot, ctx.sessions, limiter=limiter, settings=settings),
     }
     if settings.webhook_mode:
         assert settings.webhook_url is not None and settings.webhook_secret is not None
@@ -198,6 +202,8 @@ async def serve(
             if not task.done() and task is not tasks[-1]:
                 task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+        if "limiter" in parts:  # after the delivery loop above has stopped using it
+            await parts["limiter"].close()
         if "bot" in parts:
             await parts["bot"].session.close()
         await ctx.close()
