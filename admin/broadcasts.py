@@ -280,7 +280,8 @@ def planned_at(day: str, at: str, timezone: str, *, now: datetime) -> datetime:
     except (ZoneInfoNotFoundError, ValueError, OSError):
         raise InvalidPlan(reason=N_("unknown time zone")) from None
     try:
-        local = datetime.combine(date.fromisoformat(day.strip()), time.fromisoformat(at.strip()))
+        wall = time.fromisoformat(at.strip()).replace(tzinfo=None)  # the zone is the form's
+        local = datetime.combine(date.fromisoformat(day.strip()), wall)
     except ValueError:
         raise InvalidPlan(reason=N_("give a date and a time")) from None
     moment = local.replace(tzinfo=zone).astimezone(UTC)

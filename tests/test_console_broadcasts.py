@@ -5,11 +5,13 @@ back with the reason and what was typed; other countries' broadcasts do not exis
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 import time_machine
+from hypothesis import given
+from hypothesis import strategies as st
 from sqlalchemy import func, select
 
 from admin.broadcasts import InvalidPlan, planned_at
@@ -312,6 +314,10 @@ def test_planned_times_are_aware_and_refuse_what_does_not_exist() -> None:
     assert planned_at("2027-03-14", "09:30", "America/Port-au-Prince", now=now) == datetime(
         2027, 3, 14, 13, 30, tzinfo=UTC
     )
+    # The zone chosen in the form counts, not an offset typed into the time.
+    assert planned_at("2027-03-14", "10:00+05:00", "Asia/Dhaka", now=now) == datetime(
+        2027, 3, 14, 4, 0, tzinfo=UTC
+    )
     for day, at, tz, reason in [
         ("2027-03-14", "02:30", "America/Port-au-Prince", "clocks go forward"),
         ("2027-03-14", "", "Asia/Dhaka", "date and a time"),
@@ -323,6 +329,21 @@ def test_planned_times_are_aware_and_refuse_what_does_not_exist() -> None:
         with pytest.raises(InvalidPlan) as err:
             planned_at(day, at, tz, now=now)
         assert reason in str(err.value), (day, at, tz)
+
+
+@given(
+    day=st.text(max_size=12) | st.dates().map(str),
+    at=st.text(max_size=10) | st.times().map(str) | st.just("10:00+05:00"),
+    tz=st.text(max_size=20) | st.sampled_from(["Asia/Dhaka", "America/Port-au-Prince", "UTC"]),
+)
+def test_any_typed_time_is_a_utc_moment_or_a_reason(day: str, at: str, tz: str) -> None:
+    now = datetime(2027, 3, 1, tzinfo=UTC)
+    try:
+        moment = planned_at(day, at, tz, now=now)
+    except InvalidPlan as exc:
+        assert str(exc).startswith("The message cannot be planned: ")
+        return
+    assert moment.tzinfo == UTC and moment >= now - timedelta(minutes=1)
 
 
 # --- bad input ------------------------------------------------------------------------------
