@@ -32,6 +32,11 @@ CONSOLE_MODULES: tuple[str, ...] = (
     "admin.surveys",
     "admin.survey_waves",
     "admin.committees",
+    # Topics and the form before the rest: "/broadcasts/topics" and "/broadcasts/new" must not
+    # be read as a broadcast's id.
+    "admin.broadcast_topics",
+    "admin.broadcast_form",
+    "admin.broadcasts",
     "admin.simulator",
 )
 

@@ -36,10 +36,19 @@ MANAGE = require(StaffRole.COUNTRY_MANAGER)
 MAX_CSV_BYTES = 2_000_000
 
 
-def deep_link(request: Request, factory: Factory) -> str:
+def bot_username(request: Request) -> str | None:
+    """The bot's Telegram username, when the console knows it (settings, or the running bot)."""
     ctx = context(request)
-    username = ctx.extras.get("bot_username") or ctx.settings.bot_username or "your_workvoice_bot"
-    return f"https://t.me/{username}?start=f_{factory.code}"
+    return ctx.extras.get("bot_username") or ctx.settings.bot_username or None
+
+
+def start_link(username: str, payload: str) -> str:
+    """The link that opens the bot with ``/start <payload>`` (posters, QR codes)."""
+    return f"https://t.me/{username}?start={payload}"
+
+
+def deep_link(request: Request, factory: Factory) -> str:
+    return start_link(bot_username(request) or "your_workvoice_bot", f"f_{factory.code}")
 
 
 def qr_svg(link: str, *, scale: int = 6) -> str:

@@ -24,17 +24,15 @@ from admin.surveys import (
     DIMENSION_LABELS,
     GENDER_LABELS,
     GENDERS,
-    MAX_ID,
     SURVEYS,
     Draft,
-    checked_id,
     k_of,
     load_draft,
     scope_of,
     staff_countries,
     staff_locale,
 )
-from admin.web import context, db, render, verify_csrf
+from admin.web import MAX_ID, checked_id, context, db, render, verify_csrf
 from bot.i18n import N_, translations
 from bot.i18n import gettext as _
 from bot.i18n.languages import LANGUAGES

@@ -19,7 +19,7 @@ from markupsafe import Markup, escape
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from admin.web import context, countries_of, db, render, require, verify_csrf
+from admin.web import checked_id, context, countries_of, db, render, require, verify_csrf
 from bot.i18n import N_, gettext, is_rtl
 from bot.i18n import gettext as _
 from bot.i18n.languages import LANGUAGES
@@ -257,15 +257,6 @@ class Draft:
     survey: Survey
     version: SurveyVersion
     definition: SurveyDefinition
-
-
-MAX_ID = 2**63 - 1  # a forged id beyond the database's integers is simply not found
-
-
-def checked_id(value: int) -> int:
-    if not 0 < value <= MAX_ID:
-        raise NotFound()
-    return value
 
 
 async def load_draft(session: AsyncSession, staff: Staff, survey_id: int) -> Draft:

@@ -183,6 +183,15 @@ def access_country(staff: Staff, country_code: str) -> None:
         raise NotFound()
 
 
+MAX_ID = 2**63 - 1  # a forged id beyond the database's integers is simply not found
+
+
+def checked_id(value: int) -> int:
+    if not 0 < value <= MAX_ID:
+        raise NotFound()
+    return value
+
+
 def in_scope(staff: Staff, codes: Iterable[str]) -> list[str]:
     scope = countries_of(staff)
     return [c for c in codes if scope is None or c in scope]

@@ -140,3 +140,65 @@ async def test_main_pages_render(
     # Nothing pushes a right-to-left page wider than the window.
     assert await page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
     await page.screenshot(path=str(SHOTS / "factories-ar.png"), full_page=True)
+
+
+async def test_broadcast_pages_render_in_both_directions(
+    console: ConsoleHarness, live: str, page: Any, backend: str
+) -> None:
+    if backend != "sqlite":
+        pytest.skip("one database is enough for the browser")
+    from bot.storage.db import transaction
+    from bot.storage.models import OutboxStatus
+    from services.broadcasts import messages
+    from tests.test_console_broadcasts import make_draft, make_topic, subscribers
+
+    await make_factory(console.sessions, "DK-01", name="Dhaka Knit")
+    topic = await make_topic(console)
+    await subscribers(console, topic.id, ["bn"] * 6 + ["en"] * 5 + ["ar"] * 2, first_id=7300)
+    draft = await make_draft(
+        console,
+        topic,
+        texts={
+            "en": "Meeting on Friday at the gate.\n<b>Bring</b> your card.",
+            "ar": "اجتماع يوم الجمعة عند البوابة.",
+        },
+    )
+    sent = await make_draft(console, topic, title="Safety walk")
+    async with transaction(console.sessions) as s:
+        row = await s.get(messages.Broadcast, sent.id)
+        assert row is not None
+        await messages.do_schedule(s, row, scope=None, actor=None)
+    await messages.fan_out_due(console.sessions, worker="browser")
+    async with transaction(console.sessions) as s:
+        for outcome in [OutboxStatus.SENT] * 6 + [OutboxStatus.BLOCKED]:
+            await messages.record_outcome(s, sent.id, outcome)
+    organiser = await console.staff("organiser", ["BD"], email="organiser@example.org")
+    console.ctx.extras["bot_username"] = "workvoice_bot"
+    client = console.client_for(organiser)
+    cookie = client.cookies.get("wv_session")
+    await page.context.add_cookies([{"name": "wv_session", "value": cookie, "url": live}])
+    for locale in ("en", "ar"):
+        async with console.sessions() as s:
+            staff = await s.get(Staff, organiser.id)
+            assert staff is not None
+            staff.locale = locale
+            await s.commit()
+        for path, name in (
+            ("/broadcasts", "broadcasts"),
+            ("/broadcasts/new", "broadcast-form"),
+            (f"/broadcasts/{draft.id}", "broadcast-draft"),
+            (f"/broadcasts/{sent.id}", "broadcast-sent"),
+            ("/broadcasts/topics", "topics"),
+            (f"/broadcasts/topics/{topic.id}/poster", "topic-poster"),
+        ):
+            response = await page.goto(f"{live}{path}")
+            assert response.status == 200, path
+            wide = "document.documentElement.scrollWidth > window.innerWidth"
+            assert not await page.evaluate(wide), (locale, path)
+            await page.screenshot(path=str(SHOTS / f"{name}-{locale}.png"), full_page=True)
+    # In the Arabic console, each version keeps its own direction; typed markup stays text.
+    await page.goto(f"{live}/broadcasts/{draft.id}")
+    assert "الرسائل الجماعية" in await page.inner_text("nav")
+    assert await page.get_attribute(".message-text[lang=ar]", "dir") == "rtl"
+    assert await page.get_attribute(".message-text[lang=en]", "dir") == "ltr"
+    assert "<b>Bring</b>" in await page.inner_text(".message-text[lang=en]")

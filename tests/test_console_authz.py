@@ -126,6 +126,39 @@ async def _committee(console: ConsoleHarness, inside: bool) -> str:
         return str(committee.id)
 
 
+async def _topic(console: ConsoleHarness, inside: bool, key: str = "authz") -> str:
+    from services.broadcasts.topics import TopicInput, do_create_topic
+
+    async with transaction(console.sessions) as session:
+        topic = await do_create_topic(
+            session,
+            TopicInput(f"{key}-{inside:d}", "BD" if inside else "KH", "en", {"en": "News"}),
+            scope=None,
+            actor=None,
+        )
+        return str(topic.id)
+
+
+async def _broadcast(console: ConsoleHarness, inside: bool) -> str:
+    from services.broadcasts.messages import BroadcastInput, do_create
+
+    topic_id = int(await _topic(console, inside, key="authz-message"))
+    async with transaction(console.sessions) as session:
+        broadcast = await do_create(
+            session,
+            BroadcastInput(
+                topic_id=topic_id,
+                title="Authz",
+                countries=["BD" if inside else "KH"],
+                texts={"en": "Hello"},
+                default_locale="en",
+            ),
+            scope=None,
+            actor=None,
+        )
+        return str(broadcast.id)
+
+
 PARAM_MAKERS: dict[str, Maker] = {
     "survey_id": _survey,
     "wave_id": _wave,
@@ -135,6 +168,8 @@ PARAM_MAKERS: dict[str, Maker] = {
     "case_id": _case,
     "evidence_id": _evidence,
     "committee_id": _committee,
+    "topic_id": _topic,
+    "broadcast_id": _broadcast,
 }
 # Routes whose object may legitimately not exist even for an allowed role in scope.
 MAY_BE_MISSING = {"/reports/{case_id}/evidence/{evidence_id}"}

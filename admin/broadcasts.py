@@ -1,0 +1,350 @@
+"""Broadcasts in the console (DESIGN §8): an organiser writes one message with a version per
+language for a topic's subscribers, sees whom it will reach, sends or plans it, and follows its
+delivery. This module has the list, a broadcast's page and its actions; the form that writes one
+is in ``admin.broadcast_form``, topics and their posters in ``admin.broadcast_topics``.
+
+Country staff see only broadcasts whose countries are all theirs (others are a 404). Every count
+passes through suppression: the audience preview comes suppressed from the service, and the
+delivery figures are suppressed here the same way, or sending to a small audience and reading
+"queued: 3" would give back what the preview hid. Saving, sending and cancelling are the
+service's verbs, which audit them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Hashable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from typing import cast
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from admin.web import checked_id, context, countries_of, db, render, require, verify_csrf
+from bot.i18n import N_, format_datetime, is_rtl
+from bot.i18n import gettext as _
+from bot.i18n.languages import LANGUAGES
+from bot.storage.broadcasts import Broadcast, BroadcastTopic
+from bot.storage.models import Country, Factory, Staff, StaffRole
+from services.broadcasts import messages, topics
+from services.broadcasts.messages import BroadcastInput, BroadcastStatus, Report
+from services.broadcasts.topics import Scope
+from services.errors import DomainError
+from services.suppression import shown, suppress_counts
+
+router = APIRouter(prefix="/broadcasts")
+BROADCASTS = require(StaffRole.COUNTRY_MANAGER, StaffRole.ORGANISER)
+STATUS_LABELS = {
+    BroadcastStatus.DRAFT: N_("draft"),
+    BroadcastStatus.SCHEDULED: N_("planned"),
+    BroadcastStatus.SENDING: N_("sending"),
+    BroadcastStatus.SENT: N_("sent"),
+    BroadcastStatus.CANCELLED: N_("cancelled"),
+}
+OUTCOMES = {
+    "sent": N_("sent"),
+    "failed": N_("failed"),
+    "blocked": N_("blocked the bot"),
+    "skipped": N_("skipped"),
+    "waiting": N_("waiting"),
+}
+
+
+class InvalidPlan(DomainError):
+    code = "invalid_plan"
+    message = N_("The message cannot be planned: {reason}")
+
+
+class NotConfirmed(DomainError):
+    code = "not_confirmed"
+    message = N_("Tick the box to confirm, then try again.")
+
+
+def scope_of(staff: Staff) -> Scope:
+    return countries_of(staff)
+
+
+def k_of(request: Request) -> int:
+    return int(context(request).settings.suppression_k)
+
+
+def staff_locale(staff: Staff) -> str:
+    return staff.locale if staff.locale in LANGUAGES else "en"
+
+
+async def scoped(
+    broadcast_id: int, staff: Staff = Depends(BROADCASTS), session: AsyncSession = Depends(db)
+) -> Broadcast:
+    """The broadcast of the path, checked for role and scope before any form is read."""
+    return await messages.access_broadcast(session, checked_id(broadcast_id), scope_of(staff))
+
+
+# --- what the pages show --------------------------------------------------------------------
+
+
+@dataclass
+class Figures:
+    """A delivery report as staff may see it: ``None`` is "fewer than k"."""
+
+    queued: int | None
+    outcomes: list[tuple[str, str, int | None]]  # key, label, count
+    # (key, share of the queued messages) for a stacked bar; "hidden" is the suppressed rest.
+    bar: list[tuple[str, float]]
+
+
+def figures(report: Report, k: int) -> Figures:
+    counts = {
+        "sent": report.sent,
+        "failed": report.failed,
+        "blocked": report.blocked,
+        "skipped": report.skipped,
+        "waiting": report.waiting,
+    }
+    # One small outcome hidden alone would come back as queued minus the others: the breakdown is
+    # suppressed as a table, complementary cells included, and all of it when few were queued.
+    visible = suppress_counts(cast("Mapping[Hashable, int]", counts), k=k)
+    queued = shown(report.queued, k)
+    outcomes = [(key, _(OUTCOMES[key]), visible[key]) for key in counts]
+    bar: list[tuple[str, float]] = []
+    if queued:
+        bar = [(key, n / queued) for key, _label, n in outcomes if n]
+        rest = queued - sum(n for _key, _label, n in outcomes if n)
+        if rest > 0:
+            bar.append(("hidden", rest / queued))
+    return Figures(queued, outcomes, bar)
+
+
+def status_label(broadcast: Broadcast) -> str:
+    label = STATUS_LABELS.get(BroadcastStatus(broadcast.status))
+    return _(label) if label else broadcast.status
+
+
+def when_text(value: datetime | None, tz: str, locale: str) -> str:
+    if value is None:
+        return "—"
+    return f"{format_datetime(value, tz=tz, locale=locale, format='medium')} ({tz})"
+
+
+async def audience_zones(session: AsyncSession, data: BroadcastInput) -> list[str]:
+    """The time zones of the audience's factories, most factories first, then UTC."""
+    query = (
+        select(Factory.timezone, func.count())
+        .where(Factory.active.is_(True), Factory.country_code.in_(data.countries))
+        .group_by(Factory.timezone)
+        .order_by(func.count().desc(), Factory.timezone)
+    )
+    if data.factory_ids:
+        query = query.where(Factory.id.in_(data.factory_ids))
+    zones = [str(tz) for tz, _n in (await session.execute(query)).all()]
+    if not zones:
+        countries = (
+            await session.scalars(select(Country.timezone).where(Country.code.in_(data.countries)))
+        ).all()
+        zones = sorted(set(countries))
+    return [*zones, "UTC"] if "UTC" not in zones else zones
+
+
+# --- the list -------------------------------------------------------------------------------
+
+
+@router.get("", response_class=HTMLResponse)
+async def broadcast_list(
+    request: Request,
+    done: str = "",
+    staff: Staff = Depends(BROADCASTS),
+    session: AsyncSession = Depends(db),
+) -> Response:
+    k, locale = k_of(request), staff_locale(staff)
+    rows = [
+        {
+            "broadcast": b,
+            "topic": topics.topic_name(t, locale),
+            "status": status_label(b),
+            "figures": figures(messages.report(b), k)
+            if b.status != BroadcastStatus.DRAFT
+            else None,
+        }
+        for b, t in await messages.list_broadcasts(session, scope_of(staff))
+    ]
+    flashes = [("ok", _("The draft was deleted."))] if done == "deleted" else []
+    return render(
+        request,
+        "broadcasts/list.html",
+        rows=rows,
+        k=k,
+        flashes=flashes,
+        when=lambda value: format_datetime(value, tz="UTC", locale=locale, format="medium"),
+    )
+
+
+# --- one broadcast: versions, audience, sending, report ---------------------------------------
+
+
+DONE = {
+    "saved": N_("The draft is saved. Check the audience, then send it or plan it."),
+    "sending": N_(
+        "The message is on its way. Workers get it between 8:00 and 20:00 at their factory."
+    ),
+    "scheduled": N_("The message is planned."),
+    "cancelled": N_("The message is cancelled: what was still waiting will not be sent."),
+}
+
+
+async def _detail_page(
+    request: Request,
+    session: AsyncSession,
+    staff: Staff,
+    broadcast: Broadcast,
+    *,
+    done: str = "",
+    error: str | None = None,
+    schedule: dict[str, str] | None = None,
+    status: int = 200,
+) -> Response:
+    k, locale = k_of(request), staff_locale(staff)
+    data = messages.input_of(broadcast)
+    topic = await session.get(BroadcastTopic, broadcast.topic_id)
+    zones = await audience_zones(session, data)
+    codes = select(Factory.code).where(Factory.id.in_(broadcast.factory_ids)).order_by(Factory.code)
+    factories = (await session.scalars(codes)).all() if broadcast.factory_ids else []
+    preview = None
+    if broadcast.status in (BroadcastStatus.DRAFT, BroadcastStatus.SCHEDULED):
+        preview = await messages.preview_audience(session, data, k=k)
+    report = figures(messages.report(broadcast), k)
+    tomorrow = datetime.now(ZoneInfo(zones[0])).date() + timedelta(days=1)
+    return render(
+        request,
+        "broadcasts/detail.html",
+        status_code=status,
+        broadcast=broadcast,
+        topic_name=topics.topic_name(topic, locale) if topic else "—",
+        status_label=status_label(broadcast),
+        factories=factories,
+        versions=[
+            (code, LANGUAGES[code], is_rtl(code), broadcast.texts[code])
+            for code in LANGUAGES
+            if code in broadcast.texts
+        ],
+        languages=LANGUAGES,
+        preview=preview,
+        report=report,
+        k=k,
+        zones=zones,
+        scheduling=schedule is not None,
+        schedule=schedule or {"day": tomorrow.isoformat(), "at": "09:00", "timezone": zones[0]},
+        when=when_text(broadcast.send_at, zones[0], locale),
+        when_utc=when_text(broadcast.send_at, "UTC", locale) if zones[0] != "UTC" else "",
+        is_draft=broadcast.status == BroadcastStatus.DRAFT,
+        can_cancel=broadcast.status in (BroadcastStatus.SCHEDULED, BroadcastStatus.SENDING)
+        or (broadcast.status == BroadcastStatus.SENT and messages.report(broadcast).waiting > 0),
+        flashes=[("ok", _(DONE[done]))] if done in DONE else [],
+        error=error,
+    )
+
+
+@router.get("/{broadcast_id}", response_class=HTMLResponse)
+async def broadcast_page(
+    request: Request,
+    done: str = "",
+    broadcast: Broadcast = Depends(scoped),
+    staff: Staff = Depends(BROADCASTS),
+    session: AsyncSession = Depends(db),
+) -> Response:
+    return await _detail_page(request, session, staff, broadcast, done=done)
+
+
+@router.post("/{broadcast_id}/send", dependencies=[Depends(verify_csrf)])
+async def send_now(
+    request: Request,
+    broadcast: Broadcast = Depends(scoped),
+    staff: Staff = Depends(BROADCASTS),
+    session: AsyncSession = Depends(db),
+) -> Response:
+    try:
+        async with session.begin_nested():
+            await messages.do_schedule(session, broadcast, scope=scope_of(staff), actor=staff)
+    except DomainError as exc:
+        return await _detail_page(
+            request, session, staff, broadcast, error=exc.translated(), status=exc.status
+        )
+    return RedirectResponse(f"/broadcasts/{broadcast.id}?done=sending", status_code=303)
+
+
+def planned_at(day: str, at: str, timezone: str, *, now: datetime) -> datetime:
+    """A date and a wall-clock time in ``timezone`` as an aware UTC moment, or InvalidPlan."""
+    try:
+        zone = ZoneInfo(timezone.strip())
+    except (ZoneInfoNotFoundError, ValueError, OSError):
+        raise InvalidPlan(reason=N_("unknown time zone")) from None
+    try:
+        wall = time.fromisoformat(at.strip()).replace(tzinfo=None)  # the zone is the form's
+        local = datetime.combine(date.fromisoformat(day.strip()), wall)
+    except ValueError:
+        raise InvalidPlan(reason=N_("give a date and a time")) from None
+    moment = local.replace(tzinfo=zone).astimezone(UTC)
+    if moment.astimezone(zone).replace(tzinfo=None) != local:
+        raise InvalidPlan(
+            reason=N_("this time does not exist in that time zone: the clocks go forward then")
+        )
+    # The service sends a past time at once; a typing slip must not send to thousands.
+    if moment < now - timedelta(minutes=1):
+        raise InvalidPlan(reason=N_("this time has passed: choose a later one, or send now"))
+    return moment
+
+
+@router.post("/{broadcast_id}/schedule", dependencies=[Depends(verify_csrf)])
+async def schedule(
+    request: Request,
+    broadcast: Broadcast = Depends(scoped),
+    staff: Staff = Depends(BROADCASTS),
+    session: AsyncSession = Depends(db),
+) -> Response:
+    form = await request.form()
+    typed = {
+        name: value if isinstance(value := form.get(name), str) else ""
+        for name in ("day", "at", "timezone")
+    }
+    try:
+        send_at = planned_at(typed["day"], typed["at"], typed["timezone"], now=datetime.now(UTC))
+        async with session.begin_nested():
+            await messages.do_schedule(
+                session, broadcast, scope=scope_of(staff), actor=staff, send_at=send_at
+            )
+    except DomainError as exc:
+        return await _detail_page(
+            request,
+            session,
+            staff,
+            broadcast,
+            error=exc.translated(),
+            schedule=typed,
+            status=exc.status,
+        )
+    return RedirectResponse(f"/broadcasts/{broadcast.id}?done=scheduled", status_code=303)
+
+
+@router.post("/{broadcast_id}/cancel", dependencies=[Depends(verify_csrf)])
+async def cancel(
+    request: Request,
+    broadcast: Broadcast = Depends(scoped),
+    staff: Staff = Depends(BROADCASTS),
+    session: AsyncSession = Depends(db),
+) -> Response:
+    """Delete a draft, or stop a planned or running broadcast; both need the confirmation box."""
+    form = await request.form()
+    was_draft = broadcast.status == BroadcastStatus.DRAFT
+    try:
+        if form.get("confirm") != "yes":
+            raise NotConfirmed()
+        async with session.begin_nested():
+            await messages.do_cancel(session, broadcast, actor=staff)
+    except DomainError as exc:
+        return await _detail_page(
+            request, session, staff, broadcast, error=exc.translated(), status=exc.status
+        )
+    if was_draft:
+        return RedirectResponse("/broadcasts?done=deleted", status_code=303)
+    return RedirectResponse(f"/broadcasts/{broadcast.id}?done=cancelled", status_code=303)
