@@ -185,9 +185,7 @@ async def broadcast_list(
 
 DONE = {
     "saved": N_("The draft is saved. Check the audience, then send it or plan it."),
-    "sending": N_(
-        "The message is on its way. Workers get it between 8:00 and 20:00 at their factory."
-    ),
+    "sending": N_("The message is on its way."),
     "scheduled": N_("The message is planned."),
     "cancelled": N_("The message is cancelled: what was still waiting will not be sent."),
 }
@@ -238,6 +236,7 @@ async def _detail_page(
         when=when_text(broadcast.send_at, zones[0], locale),
         when_utc=when_text(broadcast.send_at, "UTC", locale) if zones[0] != "UTC" else "",
         is_draft=broadcast.status == BroadcastStatus.DRAFT,
+        at_night=context(request).settings.news_at_night,
         can_cancel=broadcast.status in (BroadcastStatus.SCHEDULED, BroadcastStatus.SENDING)
         or (broadcast.status == BroadcastStatus.SENT and messages.report(broadcast).waiting > 0),
         flashes=[("ok", _(DONE[done]))] if done in DONE else [],

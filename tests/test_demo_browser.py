@@ -285,3 +285,40 @@ async def test_tour_survey_and_committee_in_bangla_then_results_in_the_console(
         assert f"Respondents: {after}" in body and "fewer than 5" in body
         await console.screenshot(path=str(SHOTS / "demo-survey-results.png"), full_page=True)
         await browser.close()
+
+
+async def test_tour_news_follow_a_topic_then_the_organiser_sends_the_draft(
+    demo: tuple[str, Path],
+) -> None:
+    from playwright.async_api import async_playwright
+
+    from workvoice.seed import DEMO_TOPICS, GENERAL_MEETING
+
+    union = DEMO_TOPICS[0].names["bn"]
+    url, database = demo
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    async with async_playwright() as p:
+        browser = await p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        page = await browser.new_page(viewport={"width": 1400, "height": 1000})
+        await page.goto(f"{url}/simulator")
+        assert "Union general meeting on Thursday" in await page.inner_text(".tour")
+        worker = await new_phone(page, "bn")
+        phone = worker.locator
+        await worker.onboard_in_bangla()
+        await tap(page, phone, bn("📰 News from organisers"))
+        await phone.locator("button.kb", has_text=f"➕ {union}").wait_for()
+        await tap(page, phone, f"➕ {union}")
+        await phone.locator("button.kb", has_text=f"✅ {union}").wait_for()
+
+        # The organiser opens the seeded draft, sees who it reaches, and sends it.
+        console = await sign_in(browser, url, database, "organiser@demo.workvoice.org")
+        await console.goto(f"{url}/broadcasts")
+        await console.click("text=Union general meeting on Thursday")
+        await console.screenshot(path=str(SHOTS / "demo-broadcast-draft.png"), full_page=True)
+        await console.click("button:has-text('Send now')")
+        # The scheduler queues it within seconds; the phone shows it in Bangla under the topic.
+        arrived = phone.locator(".bubble.bot", has_text=GENERAL_MEETING["bn"][:20]).last
+        await arrived.wait_for(timeout=30_000)
+        assert union in await arrived.inner_text()
+        await page.screenshot(path=str(SHOTS / "demo-news-bangla.png"), full_page=True)
+        await browser.close()
