@@ -5,9 +5,11 @@ Logs about a worker use ``pseudonym(user)`` (the internal row id), never the Tel
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from enum import StrEnum
+from typing import TypeVar
 
-from sqlalchemy import delete, select
+from sqlalchemy import Select, delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.i18n import N_
@@ -104,6 +106,33 @@ async def do_set_demographics(
 def wants_optional_messages(user: User) -> bool:
     """News and survey invitations go only to active workers who did not say /stop."""
     return user.active and user.quiet_since is None and user.consent_at is not None
+
+
+Q = TypeVar("Q", bound=Select)
+
+
+def optional_audience(
+    query: Q,
+    *,
+    countries: Sequence[str],
+    factory_ids: Sequence[int] = (),
+    languages: Sequence[str] = (),
+) -> Q:
+    """``query`` (over ``User``) narrowed to the workers ``wants_optional_messages`` lets news and
+    invitations reach, at active factories of ``countries``, optionally some factories and
+    languages (empty: any)."""
+    query = query.join(Factory, Factory.id == User.factory_id).where(
+        User.active.is_(True),
+        User.consent_at.is_not(None),
+        User.quiet_since.is_(None),
+        Factory.active.is_(True),
+        Factory.country_code.in_(countries),
+    )
+    if factory_ids:
+        query = query.where(Factory.id.in_(factory_ids))
+    if languages:
+        query = query.where(User.locale.in_(languages))
+    return query
 
 
 async def do_stop_optional_messages(session: AsyncSession, user: User) -> None:

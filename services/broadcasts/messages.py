@@ -30,6 +30,7 @@ from services.broadcasts.topics import Scope, access_topic
 from services.claims import claim_ids
 from services.clock import in_daytime, utcnow
 from services.errors import Conflict, DomainError, NotFound
+from services.onboarding import optional_audience
 from services.suppression import shown, suppress_counts
 
 KIND = "broadcasts.message"
@@ -318,28 +319,18 @@ def audience_query(data: BroadcastInput, *, reachable_only: bool = True) -> Sele
     """Workers who opted into the topic, onboarded, not blocked, not silenced with /stop, in the
     chosen countries, factories and languages; with ``reachable_only``, only those with a version
     in their language (or everyone, with the fallback on)."""
-    query = (
-        select(User.id, User.locale, Factory.timezone)
-        .join(
+    query = optional_audience(
+        select(User.id, User.locale, Factory.timezone).join(
             BroadcastSubscription,
             and_(
                 BroadcastSubscription.user_id == User.id,
                 BroadcastSubscription.topic_id == data.topic_id,
             ),
-        )
-        .join(Factory, Factory.id == User.factory_id)
-        .where(
-            User.active.is_(True),
-            User.consent_at.is_not(None),
-            User.quiet_since.is_(None),
-            Factory.active.is_(True),
-            Factory.country_code.in_(data.countries),
-        )
+        ),
+        countries=data.countries,
+        factory_ids=data.factory_ids,
+        languages=data.languages,
     )
-    if data.factory_ids:
-        query = query.where(Factory.id.in_(data.factory_ids))
-    if data.languages:
-        query = query.where(User.locale.in_(data.languages))
     if reachable_only and not data.fallback:
         query = query.where(User.locale.in_(sorted(data.texts)))
     return cast(Select[Any], query)

@@ -27,7 +27,7 @@ from services import audit, outbox
 from services.claims import claim_ids
 from services.clock import DAY_ENDS, DAY_STARTS, utcnow
 from services.errors import Conflict, DomainError, NotFound
-from services.onboarding import AgeBand
+from services.onboarding import AgeBand, optional_audience
 from services.suppression import shown
 from services.surveys.builder import Scope, in_scope, latest_published
 
@@ -107,21 +107,12 @@ async def check_audience(session: AsyncSession, audience: Audience, scope: Scope
 
 def audience_query(audience: Audience) -> Select[Any]:
     """Workers a wave reaches: onboarded, not blocked, not silenced with /stop, in the audience."""
-    query = (
-        select(User.id, User.telegram_id, Factory.timezone)
-        .join(Factory, Factory.id == User.factory_id)
-        .where(
-            User.active.is_(True),
-            User.consent_at.is_not(None),
-            User.quiet_since.is_(None),
-            Factory.active.is_(True),
-            Factory.country_code.in_(audience.countries),
-        )
+    query = optional_audience(
+        select(User.id, User.telegram_id, Factory.timezone),
+        countries=audience.countries,
+        factory_ids=audience.factory_ids,
+        languages=audience.languages,
     )
-    if audience.factory_ids:
-        query = query.where(Factory.id.in_(audience.factory_ids))
-    if audience.languages:
-        query = query.where(User.locale.in_(audience.languages))
     if audience.genders:
         query = query.where(User.gender.in_(audience.genders))
     if audience.age_bands:
