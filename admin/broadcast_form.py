@@ -16,8 +16,8 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.datastructures import FormData
 
-from admin.broadcasts import BROADCASTS, k_of, scope_of, scoped, staff_locale
-from admin.web import MAX_ID, db, render, verify_csrf
+from admin.broadcasts import BROADCASTS, scoped
+from admin.web import MAX_ID, countries_of, db, k_of, render, staff_locale, verify_csrf
 from bot.i18n import N_, is_rtl
 from bot.i18n.languages import LANGUAGES, Language
 from bot.storage.broadcasts import Broadcast, BroadcastTopic
@@ -107,7 +107,7 @@ async def _offered_topics(
     session: AsyncSession, staff: Staff, broadcast: Broadcast | None
 ) -> dict[int, BroadcastTopic]:
     offered = {
-        t.id: t for t in await topics.list_topics(session, scope_of(staff), active_only=True)
+        t.id: t for t in await topics.list_topics(session, countries_of(staff), active_only=True)
     }
     if broadcast is not None and broadcast.topic_id not in offered:
         # Paused since the draft was saved: shown, so the service's reason makes sense.
@@ -161,7 +161,7 @@ async def _form_page(
     error: str | None = None,
     status: int = 200,
 ) -> Response:
-    scope = scope_of(staff)
+    scope = countries_of(staff)
     locale = staff_locale(staff)
     countries = [c for c in await list_countries(session) if scope is None or c.code in scope]
     factories: dict[str, list[Factory]] = {}
@@ -206,7 +206,7 @@ async def new_broadcast(
     staff: Staff = Depends(BROADCASTS),
     session: AsyncSession = Depends(db),
 ) -> Response:
-    scope = scope_of(staff)
+    scope = countries_of(staff)
     values = MessageForm(
         topic_id=str(topic) if topic else "",
         countries=sorted(scope) if scope is not None and len(scope) == 1 else [],
@@ -225,11 +225,11 @@ async def _save(
         async with session.begin_nested():
             if broadcast is None:
                 broadcast = await messages.do_create(
-                    session, data, scope=scope_of(staff), actor=staff
+                    session, data, scope=countries_of(staff), actor=staff
                 )
             else:
                 await messages.do_update(
-                    session, broadcast, data, scope=scope_of(staff), actor=staff
+                    session, broadcast, data, scope=countries_of(staff), actor=staff
                 )
     except DomainError as exc:
         return await _form_page(

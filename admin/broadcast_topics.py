@@ -15,9 +15,9 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.datastructures import FormData
 
-from admin.broadcasts import BROADCASTS, k_of, scope_of, staff_locale
+from admin.broadcasts import BROADCASTS
 from admin.factories import bot_username, qr_svg, start_link
-from admin.web import checked_id, db, render, verify_csrf
+from admin.web import checked_id, countries_of, db, k_of, render, staff_locale, verify_csrf
 from bot.i18n import gettext, is_rtl
 from bot.i18n.languages import LANGUAGES
 from bot.i18n.phrases import POSTER_SCAN
@@ -35,7 +35,7 @@ router = APIRouter(prefix="/broadcasts/topics")
 async def scoped(
     topic_id: int, staff: Staff = Depends(BROADCASTS), session: AsyncSession = Depends(db)
 ) -> BroadcastTopic:
-    return await topics.access_topic(session, checked_id(topic_id), scope_of(staff))
+    return await topics.access_topic(session, checked_id(topic_id), countries_of(staff))
 
 
 def topic_link(request: Request, topic: BroadcastTopic) -> str | None:
@@ -101,7 +101,7 @@ async def _list_page(
     error: str | None = None,
     status: int = 200,
 ) -> Response:
-    scope, k, locale = scope_of(staff), k_of(request), staff_locale(staff)
+    scope, k, locale = countries_of(staff), k_of(request), staff_locale(staff)
     found = await topics.list_topics(session, scope)
     counts = await topics.subscriber_counts(session, [t.id for t in found])
     return render(
@@ -145,7 +145,7 @@ async def create_topic(
     try:
         async with session.begin_nested():
             topic = await topics.do_create_topic(
-                session, values.to_input(), scope=scope_of(staff), actor=staff
+                session, values.to_input(), scope=countries_of(staff), actor=staff
             )
     except DomainError as exc:
         return await _list_page(
@@ -176,7 +176,7 @@ async def _topic_page(
         subscribers=shown(count, k),
         k=k,
         link=topic_link(request, topic),
-        can_manage=topics.can_manage(topic, scope_of(staff)),
+        can_manage=topics.can_manage(topic, countries_of(staff)),
         values=values or TopicForm.of(topic),
         names=_name_fields(),
         languages=LANGUAGES,
@@ -204,13 +204,13 @@ async def update_topic(
     staff: Staff = Depends(BROADCASTS),
     session: AsyncSession = Depends(db),
 ) -> Response:
-    if not topics.can_manage(topic, scope_of(staff)):
+    if not topics.can_manage(topic, countries_of(staff)):
         raise Forbidden()  # an every-country topic: for administrators
     values = TopicForm.parse(await request.form(), with_active=True)
     try:
         async with session.begin_nested():
             await topics.do_update_topic(
-                session, topic, values.to_input(), scope=scope_of(staff), actor=staff
+                session, topic, values.to_input(), scope=countries_of(staff), actor=staff
             )
     except DomainError as exc:
         await session.refresh(topic)  # the page shows the stored topic beside the typed form

@@ -23,7 +23,17 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from admin.web import checked_id, context, countries_of, db, render, require, verify_csrf
+from admin.web import (
+    checked_id,
+    context,
+    countries_of,
+    db,
+    k_of,
+    render,
+    require,
+    staff_locale,
+    verify_csrf,
+)
 from bot.i18n import N_, format_datetime, is_rtl
 from bot.i18n import gettext as _
 from bot.i18n.languages import LANGUAGES
@@ -31,7 +41,6 @@ from bot.storage.broadcasts import Broadcast, BroadcastTopic
 from bot.storage.models import Country, Factory, Staff, StaffRole
 from services.broadcasts import messages, topics
 from services.broadcasts.messages import BroadcastInput, BroadcastStatus, Report
-from services.broadcasts.topics import Scope
 from services.errors import DomainError
 from services.suppression import shown, suppress_counts
 
@@ -63,23 +72,11 @@ class NotConfirmed(DomainError):
     message = N_("Tick the box to confirm, then try again.")
 
 
-def scope_of(staff: Staff) -> Scope:
-    return countries_of(staff)
-
-
-def k_of(request: Request) -> int:
-    return int(context(request).settings.suppression_k)
-
-
-def staff_locale(staff: Staff) -> str:
-    return staff.locale if staff.locale in LANGUAGES else "en"
-
-
 async def scoped(
     broadcast_id: int, staff: Staff = Depends(BROADCASTS), session: AsyncSession = Depends(db)
 ) -> Broadcast:
     """The broadcast of the path, checked for role and scope before any form is read."""
-    return await messages.access_broadcast(session, checked_id(broadcast_id), scope_of(staff))
+    return await messages.access_broadcast(session, checked_id(broadcast_id), countries_of(staff))
 
 
 # --- what the pages show --------------------------------------------------------------------
@@ -167,7 +164,7 @@ async def broadcast_list(
             if b.status != BroadcastStatus.DRAFT
             else None,
         }
-        for b, t in await messages.list_broadcasts(session, scope_of(staff))
+        for b, t in await messages.list_broadcasts(session, countries_of(staff))
     ]
     flashes = [("ok", _("The draft was deleted."))] if done == "deleted" else []
     return render(
@@ -264,7 +261,7 @@ async def send_now(
 ) -> Response:
     try:
         async with session.begin_nested():
-            await messages.do_schedule(session, broadcast, scope=scope_of(staff), actor=staff)
+            await messages.do_schedule(session, broadcast, scope=countries_of(staff), actor=staff)
     except DomainError as exc:
         return await _detail_page(
             request, session, staff, broadcast, error=exc.translated(), status=exc.status
@@ -310,7 +307,7 @@ async def schedule(
         send_at = planned_at(typed["day"], typed["at"], typed["timezone"], now=datetime.now(UTC))
         async with session.begin_nested():
             await messages.do_schedule(
-                session, broadcast, scope=scope_of(staff), actor=staff, send_at=send_at
+                session, broadcast, scope=countries_of(staff), actor=staff, send_at=send_at
             )
     except DomainError as exc:
         return await _detail_page(

@@ -14,7 +14,7 @@ from sqlalchemy import case as sql_case
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from admin.web import client_ip, context, countries_of, db, render, require, verify_csrf
+from admin.web import client_ip, context, countries_of, db, k_of, render, require, verify_csrf
 from bot.i18n import N_
 from bot.storage.models import Factory, Staff, StaffCountry, StaffRole
 from bot.storage.reports import Case, CaseEvidence
@@ -82,7 +82,7 @@ async def counts(
     request: Request, staff: Staff = Depends(COUNTS), session: AsyncSession = Depends(db)
 ) -> Response:
     """Numbers without cases, for analysts: groups under the suppression threshold are hidden."""
-    k = context(request).settings.suppression_k
+    k = k_of(request)
     query = select(Case.country_code, Case.category, Case.severity, func.count()).group_by(
         Case.country_code, Case.category, Case.severity
     )

@@ -26,13 +26,11 @@ from admin.surveys import (
     GENDERS,
     SURVEYS,
     Draft,
-    k_of,
     load_draft,
     scope_of,
     staff_countries,
-    staff_locale,
 )
-from admin.web import MAX_ID, checked_id, context, db, render, verify_csrf
+from admin.web import MAX_ID, checked_id, context, db, k_of, render, staff_locale, verify_csrf
 from bot.i18n import N_, translations
 from bot.i18n import gettext as _
 from bot.i18n.languages import LANGUAGES

@@ -19,7 +19,14 @@ from markupsafe import Markup, escape
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from admin.web import checked_id, context, countries_of, db, render, require, verify_csrf
+from admin.web import (
+    checked_id,
+    countries_of,
+    db,
+    render,
+    require,
+    verify_csrf,
+)
 from bot.i18n import N_, gettext, is_rtl
 from bot.i18n import gettext as _
 from bot.i18n.languages import LANGUAGES
@@ -74,14 +81,6 @@ GENDERS = [g.value for g in Gender if g != Gender.UNDISCLOSED]
 
 def scope_of(staff: Staff) -> builder.Scope:
     return countries_of(staff)
-
-
-def k_of(request: Request) -> int:
-    return int(context(request).settings.suppression_k)
-
-
-def staff_locale(staff: Staff) -> str:
-    return staff.locale if staff.locale in LANGUAGES else "en"
 
 
 def can_edit(survey: Survey, staff: Staff) -> bool:

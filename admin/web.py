@@ -192,6 +192,15 @@ def checked_id(value: int) -> int:
     return value
 
 
+def k_of(request: Request) -> int:
+    """The small-group threshold: counts below it are shown as "fewer than k"."""
+    return int(context(request).settings.suppression_k)
+
+
+def staff_locale(staff: Staff) -> str:
+    return staff.locale if staff.locale in LANGUAGES else "en"
+
+
 def in_scope(staff: Staff, codes: Iterable[str]) -> list[str]:
     scope = countries_of(staff)
     return [c for c in codes if scope is None or c in scope]
