@@ -198,11 +198,13 @@ async def topics_for(session: AsyncSession, user: User) -> list[tuple[BroadcastT
 
 
 async def offered_topic(session: AsyncSession, user: User, topic_id: int) -> BroadcastTopic:
-    """A topic this worker may opt into; a forged or stale id is NotFound."""
-    for topic, _chosen in await topics_for(session, user):
-        if topic.id == topic_id:
-            return topic
-    raise NotFound()
+    """A topic this worker may opt into (the rule of ``topics_for``); a forged or stale id is
+    NotFound."""
+    topic = await session.get(BroadcastTopic, topic_id)
+    country = user.factory.country_code if user.factory is not None else None
+    if topic is None or not topic.active or topic.country_code not in (None, country):
+        raise NotFound()
+    return topic
 
 
 async def topic_by_key(session: AsyncSession, key: str) -> BroadcastTopic | None:
