@@ -8,6 +8,7 @@ service's suppression untouched: a hidden cell is ``None`` and reads "fewer than
 
 from __future__ import annotations
 
+import asyncio
 import re
 import unicodedata
 from dataclasses import dataclass
@@ -43,6 +44,7 @@ from services.surveys.definition import (
     QuestionType,
     SurveyDefinition,
     coverage,
+    parse_definition,
     plain_number,
     text_slots,
     to_json,
@@ -230,9 +232,12 @@ async def import_survey(
     if error is None:
         try:
             code = _country_in_scope(staff, country, countries)
+            # Parsing is CPU work on up to 512 KB: in a thread, so the event loop (and, in
+            # `workvoice run`, the bot) keeps serving meanwhile (M6).
+            definition = await asyncio.to_thread(parse_definition, raw)
             async with session.begin_nested():
-                survey = await builder.do_import_survey(
-                    session, raw, country_code=code, actor=staff
+                survey = await builder.do_create_survey(
+                    session, definition, country_code=code, actor=staff
                 )
         except DomainError as exc:
             error = exc.translated()

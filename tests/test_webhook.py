@@ -6,6 +6,7 @@ import asyncio
 from pathlib import Path
 
 import httpx
+import pytest
 from sqlalchemy import select
 
 from bot import updates as raw_updates
@@ -93,7 +94,10 @@ async def test_stored_but_unhandled_updates_are_recovered(app: BotHarness, db: D
     assert len(app.user(603).messages) == 1
 
 
-async def test_healthz_and_metrics(app: BotHarness, db: Database, tmp_path: Path) -> None:
+async def test_healthz_and_metrics(
+    app: BotHarness, db: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("WORKVOICE_METRICS_TOKEN", "scrape-me")  # /metrics needs it (L8)
     client, processor = _client(app, db, tmp_path)
     assert (await client.get("/healthz")).json() == {"status": "ok"}
     update = app.telegram.make_message_update(604, "/frobnicate")
@@ -101,6 +105,6 @@ async def test_healthz_and_metrics(app: BotHarness, db: Database, tmp_path: Path
         "/telegram/webhook", json=update, headers={"X-Telegram-Bot-Api-Secret-Token": SECRET}
     )
     await processor.drain()
-    metrics = (await client.get("/metrics")).text
+    metrics = (await client.get("/metrics", headers={"Authorization": "Bearer scrape-me"})).text
     assert 'workvoice_updates_total{type="message"}' in metrics
     assert "workvoice_update_seconds_bucket" in metrics

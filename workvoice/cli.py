@@ -11,7 +11,14 @@ from typing import Any, TypeVar
 
 import click
 
-from workvoice.settings import ConfigError, Settings, load_settings
+from workvoice.settings import (
+    ConfigError,
+    Role,
+    Settings,
+    is_loopback,
+    load_settings,
+    require_secrets,
+)
 
 T = TypeVar("T")
 
@@ -53,16 +60,32 @@ def main() -> None:
     """
 
 
+def _require_secrets(settings: Settings, role: Role) -> None:
+    try:
+        require_secrets(settings, role)
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
 @main.command()
 @click.pass_context
 def run(ctx: click.Context) -> None:
     """Run everything in one process: bot, scheduler and console (the demo when no token is set)."""
-    if _settings().bot_token is None:
+    settings = _settings()
+    if settings.bot_token is None:
+        if not (settings.demo or is_loopback(settings.console_host)):
+            # The container image listens on 0.0.0.0: without a token it must not quietly serve
+            # the demo (public password and sign-in codes) to the network (L8).
+            raise click.ClickException(
+                f"WORKVOICE_BOT_TOKEN: not set, and the demo listens on {settings.console_host} "
+                "only when asked: set the token, or WORKVOICE_DEMO=1 to serve the demo there"
+            )
         click.echo(
             "WORKVOICE_BOT_TOKEN is not set: starting the demo (no Telegram needed).", err=True
         )
         ctx.invoke(demo)
         return
+    _require_secrets(settings, "run")
     _serve(bot=True, console=True, scheduler=True, auto_upgrade=True)
 
 
@@ -72,12 +95,14 @@ def bot() -> None:
     settings = _settings()
     if settings.bot_token is None:
         raise click.ClickException("WORKVOICE_BOT_TOKEN: required to run the bot on its own")
+    _require_secrets(settings, "bot")
     _serve(bot=True, console=False, scheduler=True)
 
 
 @main.command()
 def console() -> None:
     """Run the web console only (for scaling out; needs `db upgrade` first)."""
+    _require_secrets(_settings(), "console")
     _serve(bot=False, console=True, scheduler=False)
 
 
@@ -97,18 +122,31 @@ def console() -> None:
 @click.option(
     "--port", type=int, default=None, help="Console port (default: WORKVOICE_CONSOLE_PORT)."
 )
-def demo(data_dir: Path | None, seed: bool, port: int | None) -> None:
+@click.option(
+    "--host",
+    default=None,
+    help="Listen here, e.g. 0.0.0.0 (default: WORKVOICE_CONSOLE_HOST if it is loopback or "
+    "WORKVOICE_DEMO=1 is set, else refused: the demo's password and codes are public).",
+)
+def demo(data_dir: Path | None, seed: bool, port: int | None, host: str | None) -> None:
     """Run the whole product on a laptop without Telegram: bot, console and a phone simulator."""
     from workvoice.demo import run_demo
     from workvoice.logs import configure_logging
 
     settings = _settings()
+    if host is None and not (settings.demo or is_loopback(settings.console_host)):
+        raise click.ClickException(
+            f"WORKVOICE_CONSOLE_HOST: the demo listens on {settings.console_host} only when asked "
+            "(its password and sign-in codes are public): pass --host or set WORKVOICE_DEMO=1"
+        )
     updates: dict[str, Any] = {
         "data_dir": data_dir or settings.data_dir / "demo",
         "database_url": None,
     }
     if port is not None:
         updates["console_port"] = port
+    if host is not None:
+        updates["console_host"] = host
     try:
         settings = load_settings(**{**settings.model_dump(exclude_unset=True), **updates})
     except ConfigError as exc:
@@ -131,7 +169,7 @@ def db_upgrade(revision: str) -> None:
 
     settings = _settings()
     if settings.effective_database_url.startswith("sqlite"):
-        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        settings.secure_data_dir()  # 0700 directory, 0600 database (L4)
     migrate.upgrade(settings.effective_database_url, revision)
     click.echo(f"database at {migrate.current(settings.effective_database_url)}")
 
@@ -143,6 +181,8 @@ def db_downgrade(revision: str) -> None:
     from bot.storage import migrate
 
     settings = _settings()
+    if settings.effective_database_url.startswith("sqlite"):
+        settings.secure_data_dir()
     migrate.downgrade(settings.effective_database_url, revision)
     click.echo(f"database at {migrate.current(settings.effective_database_url) or 'base'}")
 
@@ -153,6 +193,8 @@ def db_current() -> None:
     from bot.storage import migrate
 
     settings = _settings()
+    if settings.effective_database_url.startswith("sqlite"):
+        settings.secure_data_dir()
     click.echo(f"database: {migrate.current(settings.effective_database_url) or 'none'}")
     click.echo(f"code:     {migrate.head_revision()}")
 

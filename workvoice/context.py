@@ -24,7 +24,7 @@ class AppContext:
     def create(cls, settings: Settings) -> AppContext:
         import_all_models()
         if settings.effective_database_url.startswith("sqlite"):
-            settings.data_dir.mkdir(parents=True, exist_ok=True)
+            settings.secure_data_dir()  # 0700 directory, 0600 database (L4)
         engine = create_engine(settings.effective_database_url)
         return cls(settings=settings, engine=engine, sessions=create_sessionmaker(engine))
 

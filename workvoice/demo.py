@@ -145,8 +145,15 @@ async def run_demo(
             "news_at_night": True,
             "webhook_url": None,
             "webhook_secret": None,
+            # The demo's accounts and codes are public: it never holds the real server's secrets
+            # (L8); it generates its own into its data directory.
+            "secret_key": None,
+            "report_public_key": None,
+            "report_private_key": None,
+            "report_old_private_keys": None,
         }
     )
+    demo_settings.__dict__.pop("effective_secret_key", None)  # a cached copy of the real one
     phones = Phones(telegram)
     data_dir = os.path.abspath(settings.data_dir)  # noqa: ASYNC240 (once, at start-up)
 

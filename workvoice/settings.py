@@ -6,6 +6,8 @@ line that names the setting instead of a traceback from deep inside a library.
 
 from __future__ import annotations
 
+import contextlib
+import ipaddress
 import os
 import secrets
 from functools import cached_property
@@ -22,6 +24,16 @@ TELEGRAM_API_URL = "https://api.telegram.org"
 
 class ConfigError(Exception):
     """A setting is missing or wrong; the message names it and is fit to print as is."""
+
+
+def is_loopback(host: str) -> bool:
+    """Only this machine can connect (a laptop); anything else is reachable from a network."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 class Settings(BaseSettings):
@@ -56,11 +68,14 @@ class Settings(BaseSettings):
     # The demo turns this on so a visitor sees a message arrive whatever the hour in Dhaka.
     news_at_night: bool = False
     # Report encryption (sealed boxes). The bot needs only the public key; the console the private
-    # one. Neither set: a pair is generated once into the data directory (laptops and demos).
+    # one. Neither set: a pair is generated once into the data directory, but only by the demo or
+    # a process listening on loopback (see ``generates_secrets`` and ``require_secrets``).
     report_public_key: str | None = None
     report_private_key: SecretStr | None = None
     report_old_private_keys: SecretStr | None = None  # comma-separated, after a rotation
     case_retention_days: Annotated[int, Field(ge=30, le=3650)] = 730
+    # Prometheus /metrics answers only `Authorization: Bearer <this>`; unset, it answers 404.
+    metrics_token: SecretStr | None = None
 
     @field_validator("bot_token")
     @classmethod
@@ -138,6 +153,13 @@ class Settings(BaseSettings):
             return self.database_url
         return f"sqlite+aiosqlite:///{(self.data_dir / 'workvoice.db').resolve()}"
 
+    @property
+    def generates_secrets(self) -> bool:
+        """Missing secrets may be generated into DATA_DIR only by the demo or a process that listens
+        on loopback (a laptop). A process others can reach is given them, so the bot never makes
+        a private key of its own and two processes never hold different keys (M10)."""
+        return self.demo or is_loopback(self.console_host)
+
     @cached_property
     def effective_secret_key(self) -> str:
         """The configured key, or one generated once and kept in the data directory (laptops, demos)."""
@@ -146,16 +168,87 @@ class Settings(BaseSettings):
         path = self.data_dir / "secret_key"
         if path.exists():
             return path.read_text().strip()
-        self.data_dir.mkdir(parents=True, exist_ok=True)
+        if not self.generates_secrets:
+            raise ConfigError(
+                f"{ENV_PREFIX}SECRET_KEY: required when listening on {self.console_host} "
+                "(the same value for the bot and the console)"
+            )
+        self.secure_data_dir()
         key = secrets.token_urlsafe(48)
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "w") as fh:
             fh.write(key)
         return key
 
+    def secure_data_dir(self) -> None:
+        """DATA_DIR 0700 and the SQLite database 0600 (L4): only the service's user may read them.
+
+        The database file is created empty (SQLite takes an empty file as a new database) so that
+        its mode is ours, not the umask's; SQLite gives its -wal and -shm files the same mode."""
+        self.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+        _chmod_own(self.data_dir, 0o700)
+        scheme, _, rest = self.effective_database_url.partition(":///")
+        database = rest.split("?", 1)[0]
+        if not scheme.startswith("sqlite") or database in ("", ":memory:"):
+            return
+        db_file = Path(database)
+        db_file.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        with contextlib.suppress(FileExistsError):
+            os.close(os.open(db_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+        for path in (db_file, Path(f"{db_file}-wal"), Path(f"{db_file}-shm")):
+            _chmod_own(path, 0o600)
+
     @property
     def webhook_mode(self) -> bool:
         return self.webhook_url is not None
+
+
+def _chmod_own(path: Path, mode: int) -> None:
+    """Tighten a path we own; leave alone one that is missing or someone else's (a mounted volume)."""
+    try:
+        if path.stat().st_uid == os.getuid() and path.stat().st_mode & 0o777 != mode:
+            path.chmod(mode)
+    except FileNotFoundError:
+        pass
+
+
+Role = Literal["run", "bot", "console"]
+
+
+def require_secrets(settings: Settings, role: Role) -> None:
+    """Refuse to start without the secrets this role needs, in one line naming the setting (M10).
+
+    ``bot`` and ``console`` (the scale-out path) always need theirs; ``run`` with a token needs them
+    when it listens beyond loopback (on a laptop it generates them into DATA_DIR, as the demo does).
+    The bot gets the public report key and never the private one: a compromised bot host must not
+    read past reports."""
+    if role == "run" and is_loopback(settings.console_host):
+        return
+    command = f"`workvoice {role}`"
+    if role == "run":
+        command += f" listening on {settings.console_host}"
+    if settings.secret_key is None or not settings.secret_key.get_secret_value():
+        raise ConfigError(
+            f"{ENV_PREFIX}SECRET_KEY: required for {command} "
+            "(the same value for the bot and the console)"
+        )
+    if role == "bot":
+        for name in ("report_private_key", "report_old_private_keys"):
+            if getattr(settings, name) is not None:
+                raise ConfigError(
+                    f"{ENV_PREFIX}{name.upper()}: the bot must not hold it; give the bot only "
+                    f"{ENV_PREFIX}REPORT_PUBLIC_KEY and keep the private keys on the console"
+                )
+        if not settings.report_public_key:
+            raise ConfigError(
+                f"{ENV_PREFIX}REPORT_PUBLIC_KEY: required for {command} "
+                "(make a pair with `workvoice keys generate`)"
+            )
+    elif settings.report_private_key is None or not settings.report_private_key.get_secret_value():
+        raise ConfigError(
+            f"{ENV_PREFIX}REPORT_PRIVATE_KEY: required for {command} "
+            "(make a pair with `workvoice keys generate`)"
+        )
 
 
 def load_settings(**overrides: object) -> Settings:

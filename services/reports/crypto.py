@@ -21,7 +21,7 @@ from nacl.secret import SecretBox
 
 from bot.i18n import N_
 from services.errors import DomainError
-from workvoice.settings import Settings
+from workvoice.settings import ConfigError, Settings
 
 
 class CannotDecrypt(DomainError):
@@ -91,6 +91,9 @@ def _load_private(value: str) -> PrivateKey:
 def keyring(settings: Settings) -> KeyRing:
     """The configured keys, or a pair kept in the data directory when none is configured.
 
+    Only the demo or a process on loopback may generate that pair (``Settings.generates_secrets``);
+    the bot and console processes are refused at start without their keys (``require_secrets``),
+    so a bot given only the public key never makes a private key of its own (M10).
     Cached per configuration: handlers call this on every report without reading files again.
     """
     secret = settings.report_private_key.get_secret_value() if settings.report_private_key else None
@@ -99,12 +102,22 @@ def keyring(settings: Settings) -> KeyRing:
         if settings.report_old_private_keys
         else None
     )
-    return _keyring(str(settings.data_dir.resolve()), settings.report_public_key, secret, old)
+    return _keyring(
+        str(settings.data_dir.resolve()),
+        settings.report_public_key,
+        secret,
+        old,
+        settings.generates_secrets,
+    )
 
 
 @cache
 def _keyring(
-    data_dir: str, public_key: str | None, private_key: str | None, old_keys: str | None
+    data_dir: str,
+    public_key: str | None,
+    private_key: str | None,
+    old_keys: str | None,
+    may_generate: bool = True,
 ) -> KeyRing:
     settings = _KeySettings(Path(data_dir), public_key, private_key, old_keys)
     if settings.report_public_key or settings.report_private_key:
@@ -124,8 +137,13 @@ def _keyring(
     path = settings.data_dir / "report_key"
     if path.exists():
         private = _load_private(path.read_text())
+    elif not may_generate:
+        raise ConfigError(
+            "WORKVOICE_REPORT_PUBLIC_KEY: not set (the bot needs the public key, the console the "
+            "private one; make a pair with `workvoice keys generate`)"
+        )
     else:
-        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        settings.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
         private = PrivateKey.generate()
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "w") as fh:

@@ -290,11 +290,54 @@ def _invalid(
 # --- files ------------------------------------------------------------------------------------
 
 MAX_FILE_BYTES = 512 * 1024
+# A survey is a few levels deep (survey > questions > options > texts); nothing needs more.
+MAX_DEPTH = 32
+
+
+class _Refused(yaml.YAMLError):
+    """An anchor, alias or deep nesting: refused where it stands, before anything is built."""
+
+    def __init__(self, mark: yaml.Mark | None) -> None:
+        super().__init__()
+        self.problem_mark = mark
+
+
+class _PlainLoader(yaml.SafeLoader):
+    """SafeLoader without anchors and aliases: ten lines of ``&a [*b, *b, ...]`` (~340 bytes)
+    expand to 10^10 nodes for anything that walks the result (M6). Survey files never need them;
+    refusing them while composing keeps every later step linear in the file's size."""
+
+    _depth = 0
+
+    def compose_node(self, parent: yaml.Node | None, index: Any) -> yaml.Node | None:
+        event = self.peek_event()
+        if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None) is not None:
+            raise _Refused(event.start_mark)
+        self._depth += 1
+        try:
+            if self._depth > MAX_DEPTH:  # also keeps Python's recursion limit out of reach
+                raise _Refused(event.start_mark)
+            return super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
+
+
+def _load(content: str) -> tuple[yaml.Node | None, Any]:
+    """One pass: the node tree (for lines) and the plain data built from it."""
+    loader = _PlainLoader(content)
+    try:
+        node = loader.get_single_node()
+        return node, (loader.construct_document(node) if node is not None else None)
+    finally:
+        loader.dispose()
 
 
 def parse_definition(content: str | bytes) -> SurveyDefinition:
-    """Read a YAML or JSON survey file (JSON is YAML too), reporting problems with their line."""
-    if len(content) > MAX_FILE_BYTES:
+    """Read a YAML or JSON survey file (JSON is YAML too), reporting problems with their line.
+
+    Synchronous and CPU-bound: callers on an event loop run it in a thread."""
+    size = len(content.encode("utf-8")) if isinstance(content, str) else len(content)
+    if size > MAX_FILE_BYTES:
         raise InvalidDefinition(where="-", reason=N_("the file is too large"))
     if isinstance(content, bytes):
         try:
@@ -302,8 +345,7 @@ def parse_definition(content: str | bytes) -> SurveyDefinition:
         except UnicodeDecodeError:
             raise InvalidDefinition(where="-", reason=N_("the file is not UTF-8 text")) from None
     try:
-        node = yaml.compose(content, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(content)
+        node, data = _load(content)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         reason = N_("this is not valid YAML or JSON")
@@ -312,24 +354,37 @@ def parse_definition(content: str | bytes) -> SurveyDefinition:
         raise InvalidDefinition(where="-", reason=reason) from None
     if not isinstance(data, dict):
         raise InvalidDefinition(where="-", reason=N_("the file must describe one survey"))
+    try:
+        return validate(data)
+    except InvalidDefinition:
+        if node is None:
+            raise
+    # Lines only on the error path: validate again, now able to say where the problem is.
     lines: dict[tuple[Any, ...], int] = {}
-    if node is not None:
-        _collect_lines(node, (), lines)
+    _collect_lines(node, (), lines)
     return validate(data, lines=lines)
 
 
 def _collect_lines(
     node: yaml.Node, loc: tuple[Any, ...], lines: dict[tuple[Any, ...], int]
 ) -> None:
-    lines[loc] = node.start_mark.line + 1
-    if isinstance(node, yaml.MappingNode):
-        for key_node, value_node in node.value:
-            lines[(*loc, key_node.value)] = key_node.start_mark.line + 1
-            _collect_lines(value_node, (*loc, key_node.value), lines)
-            lines[(*loc, key_node.value)] = key_node.start_mark.line + 1
-    elif isinstance(node, yaml.SequenceNode):
-        for i, item in enumerate(node.value):
-            _collect_lines(item, (*loc, i), lines)
+    """Iterative, each node once (the loader refused aliases, so the graph is a tree)."""
+    stack: list[tuple[yaml.Node, tuple[Any, ...]]] = [(node, loc)]
+    seen: set[int] = set()
+    while stack:
+        current, where = stack.pop()
+        if id(current) in seen:
+            continue
+        seen.add(id(current))
+        lines.setdefault(where, current.start_mark.line + 1)
+        if isinstance(current, yaml.MappingNode):
+            for key_node, value_node in current.value:
+                # A key's own line, not its value's (a list value starts on the next line).
+                lines[(*where, key_node.value)] = key_node.start_mark.line + 1
+                stack.append((value_node, (*where, key_node.value)))
+        elif isinstance(current, yaml.SequenceNode):
+            for i, item in enumerate(current.value):
+                stack.append((item, (*where, i)))
 
 
 def to_yaml(definition: SurveyDefinition) -> str:
