@@ -234,7 +234,8 @@ def require_secrets(settings: Settings, role: Role) -> None:
         )
     if role == "bot":
         for name in ("report_private_key", "report_old_private_keys"):
-            if getattr(settings, name) is not None:
+            value = getattr(settings, name)
+            if value is not None and value.get_secret_value():
                 raise ConfigError(
                     f"{ENV_PREFIX}{name.upper()}: the bot must not hold it; give the bot only "
                     f"{ENV_PREFIX}REPORT_PUBLIC_KEY and keep the private keys on the console"
