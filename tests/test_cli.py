@@ -47,7 +47,10 @@ def test_commands_that_do_not_run_the_bot_do_not_import_aiogram() -> None:
     code = (
         "import sys; from click.testing import CliRunner; from workvoice.cli import main;"
         "[CliRunner().invoke(main, a) for a in (['--help'], ['db', '--help'], ['factory', '--help'],"
-        " ['i18n', 'check'])]; print('aiogram' in sys.modules)"
+        " ['i18n', 'check'])];"
+        # Refusing to start for a missing secret (issue 14, M10) happens before the bot is loaded.
+        "[CliRunner().invoke(main, a, env={'WORKVOICE_SECRET_KEY': ''}) for a in (['console'],"
+        " ['bot'])]; print('aiogram' in sys.modules)"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert out.stdout.strip() == "False", out.stderr
