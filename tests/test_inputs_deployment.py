@@ -345,6 +345,28 @@ def test_m10_commands_refuse_to_start_without_their_secrets(
     assert not (tmp_path / "data").exists()  # nothing generated, nothing created
 
 
+def test_m10_a_secret_missing_mid_command_is_one_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """E.g. `db upgrade` in a container whose migration needs SECRET_KEY and cannot generate it."""
+    from click.testing import CliRunner
+
+    import bot.storage.migrate
+    from workvoice.cli import main
+
+    def needs_the_secret(url: str, *args: Any, **kwargs: Any) -> None:
+        _ = load_settings(data_dir=tmp_path, console_host="0.0.0.0").effective_secret_key
+
+    monkeypatch.setattr(bot.storage.migrate, "upgrade", needs_the_secret)
+    result = CliRunner().invoke(main, ["db", "upgrade"], env={"WORKVOICE_DATA_DIR": str(tmp_path)})
+    assert result.exit_code == 1 and result.exception is not None
+    assert isinstance(result.exception, SystemExit)
+    assert result.output.startswith(
+        "Error: WORKVOICE_SECRET_KEY: required when listening on 0.0.0.0"
+    )
+    assert not (tmp_path / "secret_key").exists()
+
+
 def _compose_env(service: dict[str, Any]) -> dict[str, str]:
     """The variables a compose service gets from its env files (the shipped examples)."""
     values: dict[str, str] = {}

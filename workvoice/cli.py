@@ -51,7 +51,18 @@ def _serve(**kwargs: Any) -> None:
         _run(lambda: serve(settings, **kwargs))
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class _Main(click.Group):
+    """A missing or wrong setting met mid-command (e.g. a secret a migration needs, which a process
+    listening beyond loopback never generates) ends in its one line, not a traceback."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except ConfigError as exc:
+            raise click.ClickException(str(exc)) from None
+
+
+@click.group(cls=_Main, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="workvoice")
 def main() -> None:
     """workvoice: surveys, grievance reporting, committee reminders and broadcasts for factory workers.
