@@ -173,7 +173,8 @@ class Settings(BaseSettings):
                 f"{ENV_PREFIX}SECRET_KEY: required when listening on {self.console_host} "
                 "(the same value for the bot and the console)"
             )
-        self.secure_data_dir()
+        self.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+        _chmod_own(self.data_dir, 0o700)
         key = secrets.token_urlsafe(48)
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "w") as fh:
