@@ -8,7 +8,8 @@ stay in PostgreSQL's heap and WAL, its archives and base backups, even after it 
 UPDATE leaves the old row version behind. So only the id, a status and the claim time reach the
 database; the payload waits in a ``PayloadStore`` outside it: Redis with a TTL when configured
 (shared by replicas, kept in memory only), else this process's memory. What that means for
-recovery is spelled out on ``PayloadStore``.
+recovery is spelled out on ``PayloadStore``. With nothing personal left in the rows, the table
+needs no ``UNLOGGED``: its WAL records hold ids and times only.
 """
 
 from __future__ import annotations
