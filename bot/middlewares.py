@@ -1,14 +1,16 @@
-"""Per-update plumbing: dedupe, metrics, one database transaction, the worker and their language."""
+"""Per-update plumbing: dedupe, worker text cleaned, metrics, one database transaction, the worker
+and their language."""
 
 from __future__ import annotations
 
 import logging
 import time
+import unicodedata
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiogram import BaseMiddleware
-from aiogram.types import TelegramObject, Update
+from aiogram.types import CallbackQuery, Message, TelegramObject, Update
 from aiogram.types import User as TgUser
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -21,6 +23,41 @@ from workvoice import metrics
 
 log = logging.getLogger(__name__)
 Handler = Callable[[TelegramObject, dict[str, Any]], Awaitable[Any]]
+
+
+# Kept in worker text: line breaks and tabs. Dropped: other control characters (C0, DEL, C1) and
+# lone surrogates. PostgreSQL refuses NUL in text and JSONB, so a NUL in a survey answer made the
+# survey impossible to finish (M7); the rest has no business in a report or an answer either.
+# Format characters (zero-width joiners, direction marks) stay: Indic and Arabic text needs them.
+_KEEP = {"\n", "\t"}
+
+
+def clean_text(text: str) -> str:
+    if text.isprintable():  # the common case, in C
+        return text
+    return "".join(ch for ch in text if ch in _KEEP or unicodedata.category(ch) not in ("Cc", "Cs"))
+
+
+def _clean_message(message: Message) -> Message:
+    changes = {
+        field: clean_text(value)
+        for field in ("text", "caption")
+        if isinstance(value := getattr(message, field), str) and clean_text(value) != value
+    }
+    return message.model_copy(update=changes) if changes else message
+
+
+def clean_update(update: Update) -> Update:
+    """The update with control characters taken out of every text a worker can type."""
+    changes: dict[str, Any] = {}
+    for field in ("message", "edited_message"):
+        message = getattr(update, field)
+        if isinstance(message, Message) and (cleaned := _clean_message(message)) is not message:
+            changes[field] = cleaned
+    query = update.callback_query
+    if isinstance(query, CallbackQuery) and query.data and clean_text(query.data) != query.data:
+        changes["callback_query"] = query.model_copy(update={"data": clean_text(query.data)})
+    return update.model_copy(update=changes) if changes else update
 
 
 class UpdateMiddleware(BaseMiddleware):
@@ -36,13 +73,12 @@ class UpdateMiddleware(BaseMiddleware):
         if not data.get("from_store"):
             # Polling: remember the id before handling, so a repeat (or a second replica) skips it.
             async with transaction(self.sessions) as session:
-                fresh = await raw_updates.store(
-                    session, event.update_id, None, status=UpdateStatus.DONE
-                )
+                fresh = await raw_updates.store(session, event.update_id, status=UpdateStatus.DONE)
             if not fresh:
                 metrics.DUPLICATE_UPDATES.inc()
                 log.info("update.duplicate update_id=%s", event.update_id)
                 return None
+        event = clean_update(event)
         started = time.perf_counter()
         try:
             async with self.sessions() as session:

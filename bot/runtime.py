@@ -35,13 +35,31 @@ def create_bot(token: str, api_url: str) -> Bot:
     )
 
 
+MAX_BODY = 1024 * 1024  # Telegram's updates stay far below 1 MB (L6)
+
+
+class BodyTooLarge(Exception):
+    pass
+
+
 class UpdateProcessor:
-    """Handles stored updates: claim once, feed the dispatcher, clear the payload."""
+    """Handles stored updates: claim once, feed the dispatcher, mark done, drop the payload.
+
+    The database holds only ids (``bot.updates``); payloads wait in ``payloads``: Redis when
+    ``redis_url`` is given (every replica sees them), else this process's memory.
+    """
 
     def __init__(
-        self, bot: Bot, dp: Dispatcher, sessions: async_sessionmaker[AsyncSession]
+        self,
+        bot: Bot,
+        dp: Dispatcher,
+        sessions: async_sessionmaker[AsyncSession],
+        *,
+        redis_url: str | None = None,
+        payloads: raw_updates.PayloadStore | None = None,
     ) -> None:
         self.bot, self.dp, self.sessions = bot, dp, sessions
+        self.payloads = payloads or raw_updates.create_payload_store(redis_url)
         self._tasks: set[asyncio.Task[None]] = set()
 
     def spawn(self, update_id: int) -> None:
@@ -49,24 +67,55 @@ class UpdateProcessor:
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
+    async def receive(self, update_id: int, body: bytes) -> None:
+        """Keep the payload, then the id, before the webhook answers 200; handle it after."""
+        # Payload first: an id stored without its payload could not be handled, and a retry of
+        # it would be taken for a repeat.
+        await self.payloads.put(update_id, body)
+        async with transaction(self.sessions) as session:
+            fresh = await raw_updates.store(session, update_id)
+            waiting = fresh or await raw_updates.waiting(session, update_id)
+            repeat = not waiting and await raw_updates.handled(session, update_id)
+        if waiting:
+            # New, or a retry of one nobody handled yet (its payload was lost): claim() makes sure
+            # only one task on one replica handles it.
+            self.spawn(update_id)
+        elif repeat:
+            await self.payloads.discard(update_id)  # nobody needs this copy
+
     async def process(self, update_id: int) -> None:
         async with transaction(self.sessions) as session:
-            payload = await raw_updates.claim(session, update_id)
-        if payload is None:
+            claimed = await raw_updates.claim(session, update_id)
+        if not claimed:
+            return
+        body = await self.payloads.get(update_id)
+        if body is None:
+            async with transaction(self.sessions) as session:
+                await raw_updates.forget(session, update_id)
+            log.warning("webhook.update_lost update_id=%s", update_id)
             return
         ok = False
         try:
-            update = Update.model_validate(payload, context={"bot": self.bot})
+            update = Update.model_validate(raw_updates.decode(body), context={"bot": self.bot})
             await self.dp.feed_update(self.bot, update, from_store=True)
             ok = True
-        except Exception:
-            log.exception("webhook.update_failed update_id=%s", update_id)
+        except Exception as exc:
+            # Type only: the message of a validation or database error can quote the update.
+            log.error(
+                "webhook.update_failed update_id=%s error=%s",
+                update_id,
+                type(exc).__name__,
+                exc_info=exc,
+            )
         finally:
-            async with transaction(self.sessions) as session:
-                await raw_updates.finish(session, update_id, ok=ok)
+            try:
+                async with transaction(self.sessions) as session:
+                    await raw_updates.finish(session, update_id, ok=ok)
+            finally:
+                await self.payloads.discard(update_id)
 
     async def recover(self) -> int:
-        """Handle what a previous process stored but did not finish."""
+        """Handle what a previous process stored but did not finish (see ``PayloadStore``)."""
         async with transaction(self.sessions) as session:
             pending = await raw_updates.unfinished(session)
         for update_id in pending:
@@ -76,6 +125,25 @@ class UpdateProcessor:
     async def drain(self) -> None:
         if self._tasks:
             await asyncio.gather(*self._tasks, return_exceptions=True)
+
+    async def close(self) -> None:
+        await self.drain()
+        await self.payloads.close()
+
+
+async def read_body(request: Request, limit: int = MAX_BODY) -> bytes:
+    """The body, or BodyTooLarge as soon as it passes ``limit`` (the rest is never read)."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise BodyTooLarge
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise BodyTooLarge
+        chunks.append(chunk)
+    return b"".join(chunks)
 
 
 def webhook_endpoint(
@@ -88,16 +156,17 @@ def webhook_endpoint(
         if not hmac.compare_digest(given.encode(), secret.encode()):
             return JSONResponse({"ok": False, "error": "unauthorized"}, status_code=401)
         try:
-            payload: Any = await request.json()
-        except ValueError:
+            body = await read_body(request)
+        except BodyTooLarge:
+            return JSONResponse({"ok": False, "error": "too large"}, status_code=413)
+        try:
+            payload: Any = raw_updates.decode(body)
+        except ValueError:  # also UnicodeDecodeError
             return JSONResponse({"ok": False, "error": "invalid json"}, status_code=400)
-        update_id = payload.get("update_id") if isinstance(payload, dict) else None
+        update_id = payload.get("update_id")
         if not isinstance(update_id, int) or isinstance(update_id, bool):
             return JSONResponse({"ok": False, "error": "no update_id"}, status_code=400)
-        async with transaction(processor.sessions) as session:
-            fresh = await raw_updates.store(session, update_id, payload)
-        if fresh:
-            processor.spawn(update_id)
+        await processor.receive(update_id, body)
         return JSONResponse({"ok": True})
 
     return telegram_webhook

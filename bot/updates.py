@@ -1,13 +1,22 @@
-"""Raw Telegram updates: stored before the webhook answers, claimed once, then cleared.
+"""Raw Telegram updates: the id in the database, the payload never (DESIGN §4.7).
 
 Telegram retries a webhook call that failed and aiogram does not deduplicate, so the primary key
 ``update_id`` is what makes every update handled once, across replicas and restarts.
+
+The payload (names, Telegram ids, whatever the worker typed, a report narrative among it) would
+stay in PostgreSQL's heap and WAL, its archives and base backups, even after it was cleared: an
+UPDATE leaves the old row version behind. So only the id, a status and the claim time reach the
+database; the payload waits in a ``PayloadStore`` outside it: Redis with a TTL when configured
+(shared by replicas, kept in memory only), else this process's memory. What that means for
+recovery is spelled out on ``PayloadStore``. With nothing personal left in the rows, the table
+needs no ``UNLOGGED``: its WAL records hold ids and times only.
 """
 
 from __future__ import annotations
 
+import json
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import delete, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -19,66 +28,159 @@ from bot.storage.models import RawUpdate, UpdateStatus
 from services.clock import utcnow
 
 STALE_CLAIM = timedelta(minutes=5)
+# How long a payload may wait for a replica to handle it after a crash. Telegram itself keeps an
+# undelivered update for 24 hours; after that nobody expects an answer to it.
+PAYLOAD_TTL = timedelta(hours=24)
+
+
+class PayloadStore(Protocol):
+    """Where an update's payload waits between the webhook's 200 and its handling.
+
+    Recovery: with Redis, a replica (or the restarted process) handles what a crashed one stored,
+    as long as Redis kept it (``PAYLOAD_TTL``, and Redis here keeps nothing on disk: a Redis
+    restart loses what waited). In memory, a crash loses the updates that were received but not
+    yet handled (usually none or one: handling starts as the webhook answers); their ids are
+    forgotten at the next start so that a retry from Telegram, if it comes, is handled.
+    """
+
+    async def put(self, update_id: int, payload: bytes) -> None: ...
+
+    async def get(self, update_id: int) -> bytes | None: ...
+
+    async def discard(self, update_id: int) -> None: ...
+
+    async def close(self) -> None: ...
+
+
+class MemoryPayloads:
+    """One process alone (SQLite, or a single replica without Redis)."""
+
+    def __init__(self) -> None:
+        self._payloads: dict[int, bytes] = {}
+
+    async def put(self, update_id: int, payload: bytes) -> None:
+        self._payloads.setdefault(update_id, payload)
+
+    async def get(self, update_id: int) -> bytes | None:
+        return self._payloads.get(update_id)
+
+    async def discard(self, update_id: int) -> None:
+        self._payloads.pop(update_id, None)
+
+    async def close(self) -> None:
+        self._payloads.clear()
+
+
+class RedisPayloads:
+    """Shared by every replica; each payload expires on its own if nobody handles it."""
+
+    def __init__(self, redis: Any, *, prefix: str = "workvoice") -> None:
+        self.redis = redis
+        self.prefix = f"{prefix}:update:"
+
+    @classmethod
+    def from_url(cls, url: str, *, prefix: str = "workvoice") -> RedisPayloads:
+        from redis.asyncio import Redis
+
+        return cls(
+            Redis.from_url(url, socket_timeout=5.0, socket_connect_timeout=2.0), prefix=prefix
+        )
+
+    async def put(self, update_id: int, payload: bytes) -> None:
+        # NX: a retry of an update that waits already leaves the first copy alone.
+        await self.redis.set(
+            f"{self.prefix}{update_id}", payload, nx=True, ex=int(PAYLOAD_TTL.total_seconds())
+        )
+
+    async def get(self, update_id: int) -> bytes | None:
+        value = await self.redis.get(f"{self.prefix}{update_id}")
+        return bytes(value) if value is not None else None
+
+    async def discard(self, update_id: int) -> None:
+        await self.redis.delete(f"{self.prefix}{update_id}")
+
+    async def close(self) -> None:
+        await self.redis.aclose()
+
+
+def create_payload_store(redis_url: str | None, *, prefix: str = "workvoice") -> PayloadStore:
+    return RedisPayloads.from_url(redis_url, prefix=prefix) if redis_url else MemoryPayloads()
+
+
+def encode(payload: dict[str, Any]) -> bytes:
+    return json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode()
+
+
+def decode(payload: bytes) -> dict[str, Any]:
+    value = json.loads(payload)
+    if not isinstance(value, dict):
+        raise ValueError("an update is a JSON object")
+    return value
 
 
 async def store(
-    session: AsyncSession,
-    update_id: int,
-    payload: dict[str, Any] | None,
-    *,
-    status: UpdateStatus = UpdateStatus.PENDING,
+    session: AsyncSession, update_id: int, *, status: UpdateStatus = UpdateStatus.PENDING
 ) -> bool:
-    """Insert the update unless its id was seen before. Returns True when it is new."""
+    """Insert the update's id unless it was seen before. Returns True when it is new."""
     insert = pg_insert if is_postgres(session) else sqlite_insert
     result = await session.execute(
         insert(RawUpdate)
-        .values(update_id=update_id, payload=payload, status=status, received_at=utcnow())
+        .values(update_id=update_id, status=status, received_at=utcnow())
         .on_conflict_do_nothing(index_elements=["update_id"])
     )
     return bool(result.rowcount)  # type: ignore[attr-defined]
 
 
-async def claim(session: AsyncSession, update_id: int) -> dict[str, Any] | None:
-    """Take a stored update for handling; None if another task or replica has it already."""
+def _claimable(now: datetime) -> Any:
+    return or_(
+        RawUpdate.status == UpdateStatus.PENDING,
+        (RawUpdate.status == UpdateStatus.PROCESSING) & (RawUpdate.claimed_at < now - STALE_CLAIM),
+    )
+
+
+async def waiting(session: AsyncSession, update_id: int) -> bool:
+    """Stored and not handled yet (nor being handled by a live replica)."""
+    found = await session.scalar(
+        select(RawUpdate.update_id).where(RawUpdate.update_id == update_id, _claimable(utcnow()))
+    )
+    return found is not None
+
+
+async def handled(session: AsyncSession, update_id: int) -> bool:
+    status = await session.scalar(select(RawUpdate.status).where(RawUpdate.update_id == update_id))
+    return status in (UpdateStatus.DONE, UpdateStatus.FAILED)
+
+
+async def claim(session: AsyncSession, update_id: int) -> bool:
+    """Take a stored update for handling; False if another task or replica has it already."""
     now = utcnow()
     result = await session.execute(
         update(RawUpdate)
-        .where(
-            RawUpdate.update_id == update_id,
-            or_(
-                RawUpdate.status == UpdateStatus.PENDING,
-                (RawUpdate.status == UpdateStatus.PROCESSING)
-                & (RawUpdate.claimed_at < now - STALE_CLAIM),
-            ),
-        )
+        .where(RawUpdate.update_id == update_id, _claimable(now))
         .values(status=UpdateStatus.PROCESSING, claimed_at=now)
     )
-    if not result.rowcount:  # type: ignore[attr-defined]
-        return None
-    return await session.scalar(select(RawUpdate.payload).where(RawUpdate.update_id == update_id))
+    return bool(result.rowcount)  # type: ignore[attr-defined]
 
 
 async def finish(session: AsyncSession, update_id: int, *, ok: bool) -> None:
-    # The payload holds names and message text: drop it as soon as it has served.
+    # Only the status changes: the row never held more than the id and times.
     await session.execute(
         update(RawUpdate)
         .where(RawUpdate.update_id == update_id)
-        .values(status=UpdateStatus.DONE if ok else UpdateStatus.FAILED, payload=None)
+        .values(status=UpdateStatus.DONE if ok else UpdateStatus.FAILED)
     )
+
+
+async def forget(session: AsyncSession, update_id: int) -> None:
+    """Its payload is gone (crash without Redis, or expired): drop the id so a retry is handled."""
+    await session.execute(delete(RawUpdate).where(RawUpdate.update_id == update_id))
 
 
 async def unfinished(session: AsyncSession, *, limit: int = 500) -> list[int]:
     """Updates stored but not handled (the process died in between): handled at start-up."""
-    now = utcnow()
     rows = await session.scalars(
         select(RawUpdate.update_id)
-        .where(
-            or_(
-                RawUpdate.status == UpdateStatus.PENDING,
-                (RawUpdate.status == UpdateStatus.PROCESSING)
-                & (RawUpdate.claimed_at < now - STALE_CLAIM),
-            )
-        )
+        .where(_claimable(utcnow()))
         .order_by(RawUpdate.update_id)
         .limit(limit)
     )

@@ -1,6 +1,6 @@
 """Workers joining: who they are to the bot, their language, consent, factory and demographics.
 
-Logs about a worker use ``pseudonym(user)`` (the internal row id), never the Telegram id or name.
+Log lines never name a worker: no Telegram id, name, text, row id or pseudonym (DESIGN §4.5).
 """
 
 from __future__ import annotations
@@ -40,6 +40,8 @@ class UnknownLanguage(DomainError):
 
 
 def pseudonym(user: User | None) -> str:
+    # The row id maps 1:1 to the Telegram id: no log line may carry it (H2). Unused, kept until
+    # the reports flow's change lands; then it goes.
     return f"u{user.id}" if user is not None else "u-"
 
 

@@ -3,19 +3,24 @@
 from __future__ import annotations
 
 import asyncio
+import json
+import time
+import uuid
+from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 from bot import updates as raw_updates
-from bot.runtime import UpdateProcessor, webhook_endpoint
+from bot.runtime import MAX_BODY, UpdateProcessor, webhook_endpoint
 from bot.storage.db import transaction
 from bot.storage.models import RawUpdate, UpdateStatus
 from tests.conftest import Database
 from tests.console import make_context
-from tests.factories import make_worker
+from tests.factories import make_factory, make_worker
 from tests.harness import BotHarness
 from workvoice.web import create_web_app
 
@@ -66,7 +71,8 @@ async def test_replayed_update_is_handled_once(
     )
     async with db.sessions() as s:
         row = await s.get(RawUpdate, update["update_id"])
-        assert row is not None and row.status == UpdateStatus.DONE and row.payload is None
+        assert row is not None and row.status == UpdateStatus.DONE
+    assert await processor.payloads.get(update["update_id"]) is None
 
 
 async def test_bad_bodies_are_refused(app: BotHarness, db: Database, tmp_path: Path) -> None:
@@ -85,9 +91,11 @@ async def test_stored_but_unhandled_updates_are_recovered(app: BotHarness, db: D
     """The process died after answering 200 and before handling: the next start handles it."""
     await make_worker(db.sessions, 603)
     update = app.telegram.make_message_update(603, "/frobnicate")
+    payloads = raw_updates.MemoryPayloads()  # stands for Redis, which outlives the process
+    await payloads.put(update["update_id"], raw_updates.encode(update))
     async with transaction(db.sessions) as s:
-        assert await raw_updates.store(s, update["update_id"], update)
-    processor = UpdateProcessor(app.bot, app.dp, app.sessions)
+        assert await raw_updates.store(s, update["update_id"])
+    processor = UpdateProcessor(app.bot, app.dp, app.sessions, payloads=payloads)
     assert await processor.recover() == 1
     assert await processor.recover() == 0
     await asyncio.sleep(0)
@@ -108,3 +116,164 @@ async def test_healthz_and_metrics(
     metrics = (await client.get("/metrics", headers={"Authorization": "Bearer scrape-me"})).text
     assert 'workvoice_updates_total{type="message"}' in metrics
     assert "workvoice_update_seconds_bucket" in metrics
+
+
+# --- H6 / L6 (DESIGN §4.7: incoming webhook payloads never reach the database in plaintext) ---
+
+
+def _through_webhook(app: BotHarness, client: httpx.AsyncClient) -> list[asyncio.Task[Any]]:
+    """Every update a fake worker makes is POSTed to the webhook instead of waiting for polling."""
+    posts: list[asyncio.Task[Any]] = []
+
+    def push(update: dict[str, Any]) -> int:
+        update.setdefault("update_id", next(app.telegram._update_ids))
+        posts.append(
+            asyncio.get_running_loop().create_task(
+                client.post(
+                    "/telegram/webhook",
+                    json=update,
+                    headers={"X-Telegram-Bot-Api-Secret-Token": SECRET},
+                )
+            )
+        )
+        return int(update["update_id"])
+
+    app.telegram.push_update = push  # type: ignore[method-assign]
+    return posts
+
+
+def _files_holding(paths: list[Path], needle: bytes) -> list[str]:
+    found = []
+    for path in paths:
+        try:
+            if needle in path.read_bytes():
+                found.append(str(path))
+        except (FileNotFoundError, PermissionError):
+            continue
+    return found
+
+
+async def _database_files(db: Database, since: float) -> list[Path]:
+    """Every file a database reader would take: the SQLite file and its journals, or this
+    PostgreSQL database's relation files and the cluster's WAL written during the test."""
+    if db.backend == "sqlite":
+        base = Path(db.url.split("///", 1)[1])
+        return [base, Path(f"{base}-wal"), Path(f"{base}-journal")]
+    async with db.engine.connect() as conn:
+        await conn.execute(text("CHECKPOINT"))  # table pages from memory to their files
+        data_dir = Path((await conn.execute(text("SHOW data_directory"))).scalar_one())
+        oid = (
+            await conn.execute(
+                text("SELECT oid FROM pg_database WHERE datname = current_database()")
+            )
+        ).scalar_one()
+    try:
+        relations = list((data_dir / "base" / str(oid)).iterdir())
+        wal = [p for p in (data_dir / "pg_wal").iterdir() if p.is_file()]
+    except PermissionError:
+        pytest.skip(f"the PostgreSQL data directory {data_dir} is not readable by this test")
+    return relations + [p for p in wal if p.stat().st_mtime >= since - 1]
+
+
+async def test_h6_a_cancelled_report_sent_by_webhook_leaves_no_trace_in_database_files(
+    app: BotHarness, db: Database, tmp_path: Path
+) -> None:
+    """The audit's attack: a narrative typed in webhook mode, then cancelled; CHECKPOINT and grep
+    the data directory and WAL (or the SQLite file, -wal and -journal) for it."""
+    started = time.time()
+    marker = f"WEBHOOK-PLAINTEXT-{uuid.uuid4().hex}"
+    control = f"CONTROL-{uuid.uuid4().hex}"  # written to the database on purpose: the scan works
+    client, processor = _client(app, db, tmp_path)
+    posts = _through_webhook(app, client)
+    await make_factory(db.sessions, "WH-01", name=control)
+    await make_worker(db.sessions, 605, factory_code="WH-01")
+    worker = app.user(605)
+    await worker.send("/report")
+    await worker.wait_reply()
+    await worker.tap("Harassment, violence or abuse")
+    await worker.wait_reply(contains="What happened?")
+    await worker.tap("Sexual harassment")
+    await worker.wait_reply()
+    await worker.send(f"{marker} the night supervisor touched me in store room 3")
+    await worker.wait_reply()
+    await worker.tap("✖️ Cancel")
+    assert (await worker.wait_reply()).plain_text() == "Your report was not sent. Nothing was kept."
+    assert all(r.status_code == 200 for r in await asyncio.gather(*posts))
+    await processor.drain()
+    async with db.sessions() as s:
+        rows = (await s.scalars(select(RawUpdate))).all()
+    assert len(rows) == len(posts) and {r.status for r in rows} == {UpdateStatus.DONE}
+
+    files = await _database_files(db, started)
+    assert _files_holding(files, control.encode()), "the scan finds what was written"
+    assert _files_holding(files, marker.encode()) == []
+
+
+async def test_l6_a_body_over_1_mb_is_413_and_nothing_is_stored(
+    app: BotHarness, db: Database, tmp_path: Path
+) -> None:
+    client, processor = _client(app, db, tmp_path)
+    headers = {"X-Telegram-Bot-Api-Secret-Token": SECRET, "Content-Type": "application/json"}
+    update = app.telegram.make_message_update(606, "x" * (MAX_BODY + 1))
+    body = json.dumps(update).encode()
+    declared = await client.post("/telegram/webhook", content=body, headers=headers)
+    assert declared.status_code == 413
+
+    async def chunks() -> AsyncIterator[bytes]:  # no Content-Length: the read itself is capped
+        for start in range(0, len(body), 64 * 1024):
+            yield body[start : start + 64 * 1024]
+
+    streamed = await client.post("/telegram/webhook", content=chunks(), headers=headers)
+    assert streamed.status_code == 413
+    await processor.drain()
+    async with db.sessions() as s:
+        assert (await s.scalars(select(RawUpdate))).all() == []
+    assert await processor.payloads.get(update["update_id"]) is None
+    assert app.user(606).messages == []
+    # Just under the cap is still an update.
+    small = app.telegram.make_message_update(606, "/frobnicate")
+    assert (await client.post("/telegram/webhook", json=small, headers=headers)).status_code == 200
+
+
+async def test_a_retry_of_an_update_whose_payload_was_lost_is_handled(
+    app: BotHarness, db: Database
+) -> None:
+    """Without Redis a crash loses what waited in memory: the next start forgets those ids, so
+    Telegram's retry (it retries when the 200 never came) is handled, once."""
+    await make_worker(db.sessions, 607)
+    update = app.telegram.make_message_update(607, "/frobnicate")
+    async with transaction(db.sessions) as s:
+        assert await raw_updates.store(s, update["update_id"])  # the id, then the process died
+    processor = UpdateProcessor(app.bot, app.dp, app.sessions)
+    assert await processor.recover() == 1
+    async with db.sessions() as s:
+        assert await s.get(RawUpdate, update["update_id"]) is None
+    await processor.receive(update["update_id"], raw_updates.encode(update))
+    await processor.receive(update["update_id"], raw_updates.encode(update))
+    await processor.drain()
+    assert len(app.user(607).messages) == 1
+
+
+async def test_with_redis_another_replica_recovers_the_payload_and_it_expires(
+    app: BotHarness, db: Database, redis_url: str, redis_prefix: str
+) -> None:
+    await make_worker(db.sessions, 608)
+    update = app.telegram.make_message_update(608, "/frobnicate")
+    crashed = raw_updates.RedisPayloads.from_url(redis_url, prefix=redis_prefix)
+    await crashed.put(update["update_id"], raw_updates.encode(update))
+    async with transaction(db.sessions) as s:
+        assert await raw_updates.store(s, update["update_id"])
+    key = f"{redis_prefix}:update:{update['update_id']}"
+    ttl = await crashed.redis.ttl(key)
+    assert 0 < ttl <= raw_updates.PAYLOAD_TTL.total_seconds()
+    other = UpdateProcessor(
+        app.bot,
+        app.dp,
+        app.sessions,
+        payloads=raw_updates.RedisPayloads.from_url(redis_url, prefix=redis_prefix),
+    )
+    assert await other.recover() == 1
+    assert len(app.user(608).messages) == 1
+    assert await crashed.redis.exists(key) == 0  # handled: the payload is gone at once
+    await other.close()
+    await crashed.close()

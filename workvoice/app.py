@@ -90,7 +90,7 @@ async def start_bot(ctx: AppContext) -> dict[str, Any]:
     }
     if settings.webhook_mode:
         assert settings.webhook_url is not None and settings.webhook_secret is not None
-        processor = UpdateProcessor(bot, dp, ctx.sessions)
+        processor = UpdateProcessor(bot, dp, ctx.sessions, redis_url=settings.redis_url)
         await bot.set_webhook(
             settings.webhook_url + WEBHOOK_PATH,
             secret_token=settings.webhook_secret.get_secret_value(),
@@ -197,7 +197,7 @@ async def serve(
             with contextlib.suppress(RuntimeError):
                 await parts["dp"].stop_polling()
             if "processor" in parts:
-                await parts["processor"].drain()
+                await parts["processor"].close()
         for task in tasks:
             if not task.done() and task is not tasks[-1]:
                 task.cancel()

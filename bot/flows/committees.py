@@ -36,7 +36,6 @@ from bot.widgets import (
 from services.committees import core, meetings
 from services.committees.core import MeetingStatus, MemberStatus, Rsvp
 from services.errors import DomainError, NotFound
-from services.onboarding import pseudonym
 
 log = logging.getLogger(__name__)
 router = Router(name=__name__)
@@ -199,10 +198,10 @@ async def name_typed(
         return
     data = await state.get_data()
     await state.clear()
-    member = await core.do_request_join(
+    # No log line naming the seat or the worker: the service logs the request for the committee.
+    await core.do_request_join(
         session, user, data.get("code", ""), display_name=(message.text or "")[:120]
     )
-    log.info("committee.join_request user=%s member=%s", pseudonym(user), member.id)
     await message.answer(
         _("Thank you. The committee chair will confirm you soon. We will tell you here."),
         reply_markup=main_menu_keyboard(),
@@ -395,7 +394,7 @@ async def minutes_typed(
     if meeting is None or meeting.committee_id != seat.committee_id:
         raise NotFound()
     await meetings.do_post_minutes(session, meeting, message.text or "", acting=None)
-    log.info("committee.minutes_posted meeting=%s by=%s", meeting.id, pseudonym(user))
+    log.info("committee.minutes_posted meeting=%s", meeting.id)
     await message.answer(
         _("Thank you. The minutes were sent to all members."), reply_markup=main_menu_keyboard()
     )
@@ -420,7 +419,7 @@ async def minutes_sent_as_file(
         document=(message.document.file_id, name),
         acting=None,
     )
-    log.info("committee.minutes_posted meeting=%s by=%s file=1", meeting.id, pseudonym(user))
+    log.info("committee.minutes_posted meeting=%s file=1", meeting.id)
     await message.answer(
         _("Thank you. The minutes were sent to all members."), reply_markup=main_menu_keyboard()
     )

@@ -36,7 +36,6 @@ from bot.widgets import (
     split_text,
 )
 from services.errors import DomainError
-from services.onboarding import pseudonym
 from services.reports import cases, receipts
 from services.reports.crypto import keyring
 from services.reports.protocol import HARMS_BY_CATEGORY, Category, Harm
@@ -478,7 +477,7 @@ async def send_report(
     # The receipt is shown only once the case is safely stored.
     await session.commit()
     await state.clear()
-    log.info("report.submitted case=%s by=%s", case.id, pseudonym(user))
+    log.info("report.submitted case=%s", case.id)  # never who (H2)
     if receipt is None:  # the same report again (a double tap or a replayed update)
         await query.message.answer(
             _("This report was already sent."), reply_markup=main_menu_keyboard()

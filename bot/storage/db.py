@@ -65,7 +65,15 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+# The -wal file is truncated back to this size after a checkpoint instead of keeping its peak
+# size (and the old page images in it) for ever.
+SQLITE_JOURNAL_SIZE_LIMIT = 4 * 1024 * 1024
+
+
 def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
+    # SQL parameters are worker text and ids: never in a log line or an exception's message
+    # (an error's str() would otherwise end with "[parameters: ...]", DESIGN §4.5).
+    kwargs.setdefault("hide_parameters", True)
     if url.startswith("sqlite"):
         kwargs.setdefault("connect_args", {"timeout": 30})
         engine = create_async_engine(url, **kwargs)
@@ -77,6 +85,11 @@ def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
             cur.execute("PRAGMA journal_mode=WAL")
             cur.execute("PRAGMA foreign_keys=ON")
             cur.execute("PRAGMA busy_timeout=30000")
+            # Deleted rows are overwritten with zeros, not left in free pages for a database
+            # reader (DESIGN §4 threat model). Old page versions in the -wal file go when it is
+            # checkpointed and truncated; PostgreSQL has no such switch (see the README).
+            cur.execute("PRAGMA secure_delete=ON")
+            cur.execute(f"PRAGMA journal_size_limit={SQLITE_JOURNAL_SIZE_LIMIT}")
             cur.close()
 
         return engine

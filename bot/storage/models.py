@@ -158,9 +158,9 @@ class UpdateStatus(StrEnum):
 
 
 class RawUpdate(Base):
-    """Incoming Telegram updates: stored before answering the webhook, and the dedupe key.
+    """Incoming Telegram update ids: stored before answering the webhook, and the dedupe key.
 
-    The payload holds names and text, so it is cleared once handled; the row itself stays only for
+    No payload: names and text never reach the database (``bot.updates``). The row stays only for
     ``raw_update_retention_days`` to recognise Telegram's retries.
     """
 
@@ -170,7 +170,6 @@ class RawUpdate(Base):
     received_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
     status: Mapped[str] = mapped_column(String(16), default=UpdateStatus.PENDING)
     claimed_at: Mapped[datetime | None]
-    payload: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
 
 
 class OutboxStatus(StrEnum):

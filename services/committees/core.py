@@ -337,7 +337,7 @@ async def do_request_join(
     await session.flush()
     add_event(session, committee.id, "join_requested", None, member_id=member.id)
     await notify_chairs(session, committee, "committees.join_request", member_id=member.id)
-    log.info("committee.join_requested committee=%s member=%s", committee.id, member.id)
+    log.info("committee.join_requested committee=%s", committee.id)  # the seat names a person
     return member
 
 
