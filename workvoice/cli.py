@@ -132,7 +132,9 @@ def db_upgrade(revision: str) -> None:
     settings = _settings()
     if settings.effective_database_url.startswith("sqlite"):
         settings.data_dir.mkdir(parents=True, exist_ok=True)
-    migrate.upgrade(settings.effective_database_url, revision)
+    migrate.upgrade(
+        settings.effective_database_url, revision, secret_key=lambda: settings.effective_secret_key
+    )
     click.echo(f"database at {migrate.current(settings.effective_database_url)}")
 
 
@@ -143,7 +145,9 @@ def db_downgrade(revision: str) -> None:
     from bot.storage import migrate
 
     settings = _settings()
-    migrate.downgrade(settings.effective_database_url, revision)
+    migrate.downgrade(
+        settings.effective_database_url, revision, secret_key=lambda: settings.effective_secret_key
+    )
     click.echo(f"database at {migrate.current(settings.effective_database_url) or 'base'}")
 
 
