@@ -440,8 +440,10 @@ async def test_m8_the_console_answers_while_sign_ins_hash(
 
 
 @pytest.mark.parametrize("backend", ["memory", "redis"])
-async def test_m8_throttle_counts_expire_and_are_shared(backend: str, redis_prefix: str) -> None:
-    url = "redis://127.0.0.1:6379/0"
+async def test_m8_throttle_counts_expire_and_are_shared(
+    backend: str, request: pytest.FixtureRequest, redis_prefix: str
+) -> None:
+    url = "" if backend == "memory" else request.getfixturevalue("redis_url")
     make = (
         (lambda: MemoryThrottle())
         if backend == "memory"
@@ -460,6 +462,35 @@ async def test_m8_throttle_counts_expire_and_are_shared(backend: str, redis_pref
     assert await first.count("short") == 0
     for throttle in {id(first): first, id(second): second}.values():
         if isinstance(throttle, RedisThrottle):
+            await throttle.close()
+
+
+async def test_l1_pauses_hold_across_replicas_with_redis(
+    console: ConsoleHarness, redis_url: str, redis_prefix: str
+) -> None:
+    """With Redis, two console replicas share the counts: failures on one pause the other."""
+    replicas = [console.app, create_console(console.ctx)]
+    throttles = [RedisThrottle.from_url(redis_url, prefix=redis_prefix) for _ in replicas]
+    for app, throttle in zip(replicas, throttles, strict=True):
+        app.state.throttle = throttle
+    staff = await console.staff("analyst", ["KH"])
+    clients = []
+    for app in replicas:
+        client = httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app, client=("203.0.113.77", 1)),
+            base_url="http://console.test",
+        )
+        clients.append(client)
+    try:
+        for n in range(5):
+            r = await _login(clients[n % 2], staff.email, "wrong password!!")
+            assert r.status_code == 401
+        assert (await _login(clients[1], staff.email)).status_code == 429
+        assert (await _login(clients[0], staff.email)).status_code == 429
+    finally:
+        for client in clients:
+            await client.aclose()
+        for throttle in throttles:
             await throttle.close()
 
 
