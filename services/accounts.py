@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import ipaddress
 import logging
 import secrets
 from collections.abc import Iterable
@@ -103,6 +104,18 @@ def _minutes(seconds: float) -> int:
     return max(1, int(seconds // 60) + 1)
 
 
+def _where(ip: str | None) -> str:
+    """The client address as throttles count it: IPv6 by /64, since one host commonly holds a
+    whole /64 and could otherwise step through fresh addresses."""
+    try:
+        address = ipaddress.ip_address(ip or "")
+    except ValueError:
+        return ip or "-"
+    if address.version == 6:
+        return str(ipaddress.ip_network(f"{address}/64", strict=False))
+    return str(address)
+
+
 def _account_ref(email: str) -> str:
     """Throttle keys name an account by a hash, known or not (the same work either way)."""
     return hashlib.sha256(email.strip().lower().encode()).hexdigest()[:32]
@@ -113,7 +126,7 @@ async def admit(throttle: Throttle, endpoint: str, ip: str | None, *, hashes: bo
     if hashes and hashing_busy():
         log.info("signin.throttled reason=busy endpoint=%s", endpoint)
         raise SignInBusy()
-    if await throttle.hit(f"{endpoint}:ip:{ip or '-'}", WINDOW_SECONDS) > PER_ADDRESS:
+    if await throttle.hit(f"{endpoint}:ip:{_where(ip)}", WINDOW_SECONDS) > PER_ADDRESS:
         log.info("signin.throttled reason=address endpoint=%s", endpoint)
         raise SignInBusy()
     if await throttle.hit(f"{endpoint}:all", WINDOW_SECONDS) > EVERYONE:
@@ -137,7 +150,7 @@ async def check_login(
     """
     now = now or utcnow()
     await admit(throttle, "login", ip, hashes=True)
-    pair = f"{_account_ref(email)}:{ip or '-'}"
+    pair = f"{_account_ref(email)}:{_where(ip)}"
     staff = await get_staff_by_email(session, email) if EMAIL.match(email.strip()) else None
     wait = await throttle.remaining(f"login:pause:{pair}")
     if wait > 0:

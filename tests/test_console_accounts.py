@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import re
 import threading
 from datetime import UTC, datetime, timedelta
@@ -13,6 +14,8 @@ import httpx
 import pyotp
 import pytest
 import time_machine
+from hypothesis import given
+from hypothesis import strategies as st
 from nacl.exceptions import CryptoError
 from pydantic import SecretStr
 from sqlalchemy import select
@@ -663,3 +666,23 @@ async def test_m10_published_console_sets_a_secure_cookie(db: Any, tmp_path: Pat
     ) as client:
         r = await client.get("/login")
     assert "secure" in r.headers["set-cookie"].lower()
+
+
+@given(st.ip_addresses(v=6), st.integers(min_value=0, max_value=2**64 - 1))
+def test_l1_ipv6_hosts_are_counted_by_their_64(address: Any, host: int) -> None:
+    """A client stepping through the addresses of its /64 stays one client to the throttles."""
+    sibling = ipaddress.IPv6Address((int(address) & ~(2**64 - 1)) | host)
+    assert accounts._where(str(address)) == accounts._where(str(sibling))
+
+
+@given(st.ip_addresses(v=4))
+def test_l1_ipv4_addresses_are_counted_one_by_one(address: Any) -> None:
+    assert accounts._where(str(address)) == str(address)
+
+
+@given(st.text(alphabet="ABCDEFGHIJKLMNOPQRSTUVWXYZ234567", min_size=16, max_size=64))
+def test_l4_sealed_seeds_open_only_with_their_key(secret: str) -> None:
+    sealed = accounts.seal_totp(TEST_SECRET, secret)
+    assert secret not in sealed and accounts.open_totp(TEST_SECRET, sealed) == secret
+    with pytest.raises(CryptoError):
+        accounts.open_totp(TEST_SECRET + "x", sealed)
