@@ -18,6 +18,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from nacl.exceptions import CryptoError
 from pydantic import SecretStr
+from sqlalchemy import inspect as sa_inspect
 from sqlalchemy import select
 
 from admin.app import create_console, secure_cookies
@@ -560,34 +561,55 @@ async def test_l4_totp_seed_is_sealed_at_rest(console: ConsoleHarness) -> None:
         open_totp("some other secret key", str(handler.totp_sealed))
 
 
-def test_l4_migration_seals_existing_seeds_and_downgrade_unseals(tmp_path: Path) -> None:
-    import sqlalchemy as sa
+async def test_l4_migration_seals_existing_seeds_and_downgrade_unseals(
+    db: Any, tmp_path: Path
+) -> None:
+    """Migration 0011 seals seeds already in the table, and its downgrade gives them back."""
+    from sqlalchemy import text
 
-    url = f"sqlite+aiosqlite:///{tmp_path / 'm.db'}"
-    plain = f"sqlite:///{tmp_path / 'm.db'}"
-    key = "migration-test-secret-key"
-    migrate.upgrade(url, "0010_webhook_updates")
-    engine = sa.create_engine(plain)
-    with engine.begin() as conn:
-        conn.execute(
-            sa.text(
-                "INSERT INTO staff (email, name, role, totp_secret, locale, active, failed_logins,"
-                " created_at) VALUES ('a@x.org', '', 'admin', 'JBSWY3DPEHPK3PXP', 'en', 1, 0,"
-                " '2026-01-01 00:00:00')"
+    from bot.storage.db import create_engine
+
+    if db.backend == "sqlite":
+        url = f"sqlite+aiosqlite:///{tmp_path / 'm.db'}"
+    else:
+        from tests.conftest import _create_pg_database, _drop_pg_database
+
+        name = db.url.rsplit("/", 1)[1] + "_l4"
+        url = await _create_pg_database(name)
+    key, seed = "migration-test-secret-key", "JBSWY3DPEHPK3PXP"
+    engine = create_engine(url)
+    try:
+        await asyncio.to_thread(migrate.upgrade, url, "0010_webhook_updates")
+        async with engine.begin() as conn:
+            await conn.execute(
+                text(
+                    "INSERT INTO staff (email, name, role, totp_secret, locale, active,"
+                    " failed_logins, created_at) VALUES ('a@x.org', '', 'admin', :seed, 'en',"
+                    " true, 0, CURRENT_TIMESTAMP)"
+                ),
+                {"seed": seed},
             )
+        await asyncio.to_thread(
+            lambda: migrate.upgrade(url, "0011_staff_security", secret_key=lambda: key)
         )
-    migrate.upgrade(url, "0011_staff_security", secret_key=lambda: key)
-    with engine.connect() as conn:
-        sealed, version = conn.execute(
-            sa.text("SELECT totp_sealed, session_version FROM staff")
-        ).one()
-        columns = {c["name"] for c in sa.inspect(conn).get_columns("staff")}
-    assert "totp_secret" not in columns and "JBSWY3DPEHPK3PXP" not in sealed and version == 0
-    assert open_totp(key, sealed) == "JBSWY3DPEHPK3PXP"
-    migrate.downgrade(url, "0010_webhook_updates", secret_key=lambda: key)
-    with engine.connect() as conn:
-        assert conn.execute(sa.text("SELECT totp_secret FROM staff")).scalar() == "JBSWY3DPEHPK3PXP"
-    engine.dispose()
+        async with engine.connect() as conn:
+            sealed, version = (
+                await conn.execute(text("SELECT totp_sealed, session_version FROM staff"))
+            ).one()
+            columns = await conn.run_sync(
+                lambda c: {col["name"] for col in sa_inspect(c).get_columns("staff")}
+            )
+        assert "totp_secret" not in columns and seed not in sealed and version == 0
+        assert open_totp(key, sealed) == seed
+        await asyncio.to_thread(
+            lambda: migrate.downgrade(url, "0010_webhook_updates", secret_key=lambda: key)
+        )
+        async with engine.connect() as conn:
+            assert (await conn.execute(text("SELECT totp_secret FROM staff"))).scalar() == seed
+    finally:
+        await engine.dispose()
+        if db.backend == "postgres":
+            await _drop_pg_database(name)
 
 
 async def test_l2_security_headers_on_every_console_answer(console: ConsoleHarness) -> None:
