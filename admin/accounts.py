@@ -15,7 +15,9 @@ from admin.web import (
     end_session,
     pending_staff,
     render,
+    secret_key,
     start_session,
+    throttle,
     verify_csrf,
 )
 from bot.i18n import gettext as _
@@ -55,7 +57,9 @@ async def login(
     session: AsyncSession = Depends(db),
 ) -> Response:
     try:
-        staff = await accounts.check_login(session, email, password, ip=client_ip(request))
+        staff = await accounts.check_login(
+            session, email, password, throttle=throttle(request), ip=client_ip(request)
+        )
     except DomainError as exc:
         await session.commit()  # keep the failure count and the audit row
         return render(
@@ -78,14 +82,22 @@ async def login(
 
 @router.get("/login/totp", response_class=HTMLResponse)
 async def totp_page(request: Request, staff: Staff = Depends(pending_staff)) -> Response:
+    return _totp_page(request, staff)
+
+
+def _totp_page(
+    request: Request, staff: Staff, status_code: int = 200, error: str | None = None
+) -> Response:
     enrolling = staff.totp_confirmed_at is None
-    qr = accounts.totp_qr_svg(staff) if enrolling else None
+    key = secret_key(request)
     return render(
         request,
         "accounts/totp.html",
+        status_code=status_code,
+        error=error,
         enrolling=enrolling,
-        qr=qr,
-        secret=accounts.totp_secret(staff) if enrolling else None,
+        qr=accounts.totp_qr_svg(staff, key) if enrolling else None,
+        secret=accounts.totp_secret(staff, key) if enrolling else None,
         viewer=None,
     )
 
@@ -98,27 +110,30 @@ async def totp_submit(
     session: AsyncSession = Depends(db),
 ) -> Response:
     try:
-        await accounts.check_totp(session, staff, code, ip=client_ip(request))
-    except DomainError as exc:
-        await session.commit()
-        enrolling = staff.totp_confirmed_at is None
-        return render(
-            request,
-            "accounts/totp.html",
-            status_code=exc.status,
-            error=exc.translated(),
-            enrolling=enrolling,
-            qr=accounts.totp_qr_svg(staff) if enrolling else None,
-            secret=staff.totp_secret if enrolling else None,
-            viewer=None,
+        await accounts.check_totp(
+            session,
+            staff,
+            code,
+            secret_key=secret_key(request),
+            throttle=throttle(request),
+            ip=client_ip(request),
         )
+    except DomainError as exc:
+        await session.commit()  # keep the failure count and the audit rows
+        return _totp_page(request, staff, exc.status, exc.translated())
     target = request.session.pop("next", "/")
     start_session(request, staff, mfa=True)
     return RedirectResponse(_safe_next(target), status_code=303)
 
 
 @router.post("/logout", dependencies=[Depends(verify_csrf)])
-async def logout(request: Request) -> Response:
+async def logout(request: Request, session: AsyncSession = Depends(db)) -> Response:
+    """Ends this session and every other one of the account (a copied cookie included)."""
+    staff_id = request.session.get("staff_id")
+    staff = await session.get(Staff, staff_id) if isinstance(staff_id, int) else None
+    if staff is not None and request.session.get("ver") == staff.session_version:
+        accounts.revoke_sessions(staff)
+        await audit.record(session, "logout", actor=staff, ip=client_ip(request))
     end_session(request)
     return RedirectResponse("/login", status_code=303)
 
@@ -167,6 +182,8 @@ async def change_password(
         await accounts.do_change_password(session, staff, current, new)
     except DomainError as exc:
         return _account_page(request, staff, 400, error=exc.translated())
+    # Every other session ended with the old password; this one carries on with the new version.
+    start_session(request, staff, mfa=bool(request.session.get("mfa")))
     return _account_page(request, staff, flashes=[("ok", _("Your password was changed."))])
 
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import importlib
+import ipaddress
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from urllib.parse import quote
 
@@ -16,7 +18,9 @@ from starlette.middleware.sessions import SessionMiddleware
 from admin.web import SESSION_MAX_SECONDS, NeedsSecondFactor, NotSignedIn, render
 from bot.i18n import gettext as _
 from services.errors import DomainError
+from services.throttle import create_throttle
 from workvoice.context import AppContext
+from workvoice.settings import Settings
 
 STATIC = Path(__file__).resolve().parent / "static"
 
@@ -41,10 +45,45 @@ CONSOLE_MODULES: tuple[str, ...] = (
 )
 
 
+# No inline script anywhere (handlers live in /static/console.js); inline style *attributes* stay
+# allowed for the data-driven bar widths of results and delivery figures: they cannot run code.
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; style-src-attr 'unsafe-inline'; "
+    "img-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; "
+    "frame-ancestors 'none'"
+)
+SECURITY_HEADERS = {
+    "Content-Security-Policy": CONTENT_SECURITY_POLICY,
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+    "X-Frame-Options": "DENY",
+}
+HSTS = "max-age=31536000"
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def secure_cookies(settings: Settings) -> bool:
+    """Session cookies are Secure (sent over https only) unless the console is used locally: the
+    demo, or a console bound to loopback and not published at an https address (audit M10)."""
+    if settings.public_url and settings.public_url.startswith("https://"):
+        return True
+    return not (settings.demo_mode or _is_loopback(settings.console_host))
+
+
 def create_console(ctx: AppContext) -> FastAPI:
     app = FastAPI(title="workvoice console", docs_url=None, redoc_url=None, openapi_url=None)
     app.state.ctx = ctx
-    secure = bool(ctx.settings.public_url and ctx.settings.public_url.startswith("https://"))
+    app.state.throttle = create_throttle(ctx.settings.redis_url)
+    secure = secure_cookies(ctx.settings)
+    https_public = bool(ctx.settings.public_url and ctx.settings.public_url.startswith("https://"))
     app.add_middleware(
         SessionMiddleware,
         secret_key=ctx.settings.effective_secret_key,
@@ -54,6 +93,22 @@ def create_console(ctx: AppContext) -> FastAPI:
         https_only=secure,
     )
     app.mount("/static", StaticFiles(directory=str(STATIC)), name="static")
+
+    @app.middleware("http")
+    async def security_headers(
+        request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
+        """Every answer forbids framing, sniffing and inline script (audit L2); pages (all but
+        static files) are never cached, since most carry case details or survey figures."""
+        response = await call_next(request)
+        for name, value in SECURITY_HEADERS.items():
+            response.headers.setdefault(name, value)
+        if not request.url.path.startswith("/static/"):
+            response.headers["Cache-Control"] = "no-store"
+        if https_public or request.url.scheme == "https":
+            response.headers["Strict-Transport-Security"] = HSTS
+        return response
+
     for name in CONSOLE_MODULES:
         app.include_router(importlib.import_module(name).router)
 

@@ -66,19 +66,25 @@ async def demo_codes(request: Request) -> JSONResponse:
     from sqlalchemy import select
 
     from bot.storage.models import Staff
+    from services.accounts import open_totp
 
     async with context(request).sessions() as session:
         rows = (
             await session.scalars(
                 select(Staff).where(
-                    Staff.email.like("%@demo.workvoice.org"), Staff.totp_secret.is_not(None)
+                    Staff.email.like("%@demo.workvoice.org"), Staff.totp_sealed.is_not(None)
                 )
             )
         ).all()
+    key = context(request).settings.effective_secret_key
     return JSONResponse(
         {
             "codes": [
-                {"email": s.email, "role": s.role, "code": pyotp.TOTP(str(s.totp_secret)).now()}
+                {
+                    "email": s.email,
+                    "role": s.role,
+                    "code": pyotp.TOTP(open_totp(key, str(s.totp_sealed))).now(),
+                }
                 for s in rows
             ]
         }

@@ -1,8 +1,15 @@
 """What every console page shares: the database session, the signed-in staff member, role and
-country checks, CSRF, templates and error pages. Pages live in ``admin/<capability>.py``.
+country checks, CSRF, security headers, templates and error pages. Pages live in
+``admin/<capability>.py``.
 
-Session contents (a signed, HttpOnly, SameSite=Lax cookie; see ``create_console``):
-``staff_id``, ``mfa`` (second factor passed), ``csrf``, ``since`` and ``seen`` (epoch seconds).
+Session contents (a signed, HttpOnly, SameSite=Lax cookie, Secure outside local use; see
+``create_console``): ``staff_id``, ``ver`` (the account's ``session_version`` when the session
+began), ``mfa`` (second factor passed), ``csrf``, ``since`` and ``seen`` (epoch seconds).
+
+The cookie stays signed, not encrypted: what it says (an account number, the times) tells its
+holder nothing they could use, and it is no longer enough on its own. Every request checks ``ver``
+against the staff row, and sign-out, a password change or deactivation bump the row's version, so a
+copied cookie dies with them (audit M9) without a session table to keep and purge.
 """
 
 from __future__ import annotations
@@ -22,14 +29,19 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.i18n import N_, current_locale, is_rtl, set_locale, translations, use_locale
 from bot.i18n.languages import LANGUAGES
 from bot.storage.models import Staff, StaffRole
+from services.accounts import MFA_ROLES
 from services.errors import DomainError, Forbidden, NotFound
+from services.throttle import Throttle
 from workvoice.context import AppContext
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 SESSION_IDLE_SECONDS = 30 * 60  # signed out after 30 minutes without a request
 SESSION_MAX_SECONDS = 12 * 3600  # and after 12 hours in any case
-# Roles that see and change grievance cases must use a second factor (DESIGN §4.8).
-MFA_REQUIRED = {StaffRole.ADMIN, StaffRole.CASE_HANDLER}
+# Between the password and the second factor: a few minutes, then the password again (audit M2).
+PENDING_SECONDS = 5 * 60
+# Roles that see and change grievance cases must use a second factor (DESIGN §4.8): the same set
+# the case rules use, read from services.accounts so the two cannot drift (audit M1).
+MFA_REQUIRED = MFA_ROLES
 
 
 class NotSignedIn(Exception):
@@ -68,7 +80,12 @@ def start_session(request: Request, staff: Staff, *, mfa: bool) -> None:
     now = int(time.time())
     request.session.clear()
     request.session.update(
-        staff_id=staff.id, mfa=mfa, csrf=secrets.token_urlsafe(24), since=now, seen=now
+        staff_id=staff.id,
+        ver=staff.session_version,
+        mfa=mfa,
+        csrf=secrets.token_urlsafe(24),
+        since=now,
+        seen=now,
     )
 
 
@@ -108,14 +125,29 @@ async def current_staff(request: Request, session: AsyncSession = Depends(db)) -
         end_session(request)
         raise NotSignedIn(next_url, expired=True)
     staff = await session.get(Staff, staff_id)
-    if staff is None or not staff.active:
+    if not _still_valid(data, staff):
         end_session(request)
         raise NotSignedIn(next_url)
+    assert staff is not None
     if not data.get("mfa") and (staff.role in MFA_REQUIRED or staff.totp_confirmed_at is not None):
+        if now - int(data.get("since", 0)) > PENDING_SECONDS:
+            end_session(request)
+            raise NotSignedIn(next_url, expired=True)
         raise NeedsSecondFactor()
     data["seen"] = now
     remember_viewer(request, staff)
     return staff
+
+
+def _still_valid(data: Any, staff: Staff | None) -> bool:
+    """The account exists, is active, and has not ended its sessions since this one began."""
+    version = data.get("ver")
+    return (
+        staff is not None
+        and staff.active
+        and isinstance(version, int)
+        and version == staff.session_version
+    )
 
 
 @dataclass(frozen=True)
@@ -158,13 +190,31 @@ PUBLIC_PATHS: set[str] = {"/login", "/login/totp", "/invite/{token}", "/logout"}
 
 
 async def pending_staff(request: Request, session: AsyncSession = Depends(db)) -> Staff:
-    """The staff member between password and second factor (or fully signed in)."""
-    staff_id = request.session.get("staff_id")
+    """The staff member between password and second factor (or fully signed in).
+
+    The half-signed-in state lasts ``PENDING_SECONDS``: after that, the password again.
+    """
+    data = request.session
+    staff_id = data.get("staff_id")
     staff = await session.get(Staff, staff_id) if staff_id else None
-    if staff is None or not staff.active:
+    if not _still_valid(data, staff):
+        end_session(request)
         raise NotSignedIn("/")
+    assert staff is not None
+    if not data.get("mfa") and int(time.time()) - int(data.get("since", 0)) > PENDING_SECONDS:
+        end_session(request)
+        raise NotSignedIn("/", expired=True)
     remember_viewer(request, staff)
     return staff
+
+
+def throttle(request: Request) -> Throttle:
+    """Sign-in attempt counters (Redis when configured, else this process); see create_console."""
+    return request.app.state.throttle
+
+
+def secret_key(request: Request) -> str:
+    return context(request).settings.effective_secret_key
 
 
 def client_ip(request: Request) -> str | None:

@@ -1,14 +1,20 @@
-"""Signing staff in: passwords with throttling, TOTP second factor, invitations, password change."""
+"""Signing staff in: passwords with throttling, TOTP second factor, invitations, password change,
+and the session version that ends every console session of an account (DESIGN §4.8)."""
 
 from __future__ import annotations
 
+import base64
 import hashlib
+import hmac
+import ipaddress
+import logging
 import secrets
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 
 import pyotp
 import segno
+from nacl.secret import SecretBox
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -17,17 +23,33 @@ from bot.storage.models import Staff, StaffRole
 from services import audit
 from services.clock import utcnow
 from services.errors import DomainError, Forbidden
+from services.reports.cases import CASE_ROLES, CONFIRMING_ROLES
 from services.staff import (
     EMAIL,
     InvalidStaff,
     check_password,
     get_staff_by_email,
     hash_password,
-    verify_password,
+    hash_password_async,
+    hashing_busy,
+    verify_password_async,
 )
+from services.throttle import Throttle
 
-FREE_ATTEMPTS = 5  # wrong passwords before the account is paused
+log = logging.getLogger(__name__)
+
+# Every role that can read a narrative or confirm a close signs in with a second factor. Derived
+# from the case rules themselves so the two cannot drift apart (audit M1).
+MFA_ROLES: frozenset[StaffRole] = frozenset(CASE_ROLES | CONFIRMING_ROLES | {StaffRole.ADMIN})
+
+FREE_ATTEMPTS = 5  # wrong passwords (per account and address) or codes before pausing
 MAX_LOCK = timedelta(hours=1)
+FAILURE_MEMORY = timedelta(hours=1)  # failures older than this are forgotten
+# Sign-in requests (password or code) one client address, and everyone together, may make per
+# window; beyond that the answer is a cheap 429, before any argon2 work (audit M8).
+WINDOW_SECONDS = 60
+PER_ADDRESS = 20
+EVERYONE = 300
 INVITE_VALID = timedelta(days=7)
 TOTP_ISSUER = "workvoice"
 # Verifying against a real hash for unknown e-mails keeps both answers equally slow.
@@ -51,6 +73,12 @@ class LoginPaused(DomainError):
     message = N_("Too many failed attempts. Please wait {minutes} minute(s) and try again.")
 
 
+class SignInBusy(DomainError):
+    code = "sign_in_busy"
+    status = 429
+    message = N_("Too many sign-in attempts right now. Please wait a minute and try again.")
+
+
 class CodeRejected(DomainError):
     code = "totp_rejected"
     status = 401
@@ -69,7 +97,41 @@ def _token_hash(token: str) -> str:
 
 def _lock_for(failures: int) -> timedelta:
     # 1, 2, 4 ... minutes after the free attempts, at most an hour.
-    return min(MAX_LOCK, timedelta(minutes=2 ** max(0, failures - FREE_ATTEMPTS)))
+    return min(MAX_LOCK, timedelta(minutes=2 ** min(10, max(0, failures - FREE_ATTEMPTS))))
+
+
+def _minutes(seconds: float) -> int:
+    return max(1, int(seconds // 60) + 1)
+
+
+def _where(ip: str | None) -> str:
+    """The client address as throttles count it: IPv6 by /64, since one host commonly holds a
+    whole /64 and could otherwise step through fresh addresses."""
+    try:
+        address = ipaddress.ip_address(ip or "")
+    except ValueError:
+        return ip or "-"
+    if address.version == 6:
+        return str(ipaddress.ip_network(f"{address}/64", strict=False))
+    return str(address)
+
+
+def _account_ref(email: str) -> str:
+    """Throttle keys name an account by a hash, known or not (the same work either way)."""
+    return hashlib.sha256(email.strip().lower().encode()).hexdigest()[:32]
+
+
+async def admit(throttle: Throttle, endpoint: str, ip: str | None, *, hashes: bool) -> None:
+    """Refuse cheaply (429) when this address, or everyone together, asks too often."""
+    if hashes and hashing_busy():
+        log.info("signin.throttled reason=busy endpoint=%s", endpoint)
+        raise SignInBusy()
+    if await throttle.hit(f"{endpoint}:ip:{_where(ip)}", WINDOW_SECONDS) > PER_ADDRESS:
+        log.info("signin.throttled reason=address endpoint=%s", endpoint)
+        raise SignInBusy()
+    if await throttle.hit(f"{endpoint}:all", WINDOW_SECONDS) > EVERYONE:
+        log.info("signin.throttled reason=everyone endpoint=%s", endpoint)
+        raise SignInBusy()
 
 
 async def check_login(
@@ -77,51 +139,76 @@ async def check_login(
     email: str,
     password: str,
     *,
+    throttle: Throttle,
     ip: str | None = None,
     now: datetime | None = None,
 ) -> Staff:
-    """The staff member whose password this is, or LoginFailed / LoginPaused (same for unknown)."""
+    """The staff member whose password this is, or LoginFailed / LoginPaused / SignInBusy.
+
+    Unknown and known accounts take the same path and the same time. Failures pause only the
+    (account, address) pair: someone guessing elsewhere cannot lock the owner out (audit L1).
+    """
     now = now or utcnow()
+    await admit(throttle, "login", ip, hashes=True)
+    pair = f"{_account_ref(email)}:{_where(ip)}"
     staff = await get_staff_by_email(session, email) if EMAIL.match(email.strip()) else None
-    if staff is not None and staff.locked_until is not None and staff.locked_until > now:
-        minutes = max(1, int((staff.locked_until - now).total_seconds() // 60) + 1)
+    wait = await throttle.remaining(f"login:pause:{pair}")
+    if wait > 0:
         await audit.record(session, "login.paused", actor=staff, ip=ip)
-        raise LoginPaused(minutes=minutes)
-    if staff is None or not staff.active or not verify_password(staff.password_hash, password):
-        if staff is None:
-            verify_password(_DUMMY_HASH, password)
-        else:
-            staff.failed_logins += 1
-            if staff.failed_logins >= FREE_ATTEMPTS:
-                staff.locked_until = now + _lock_for(staff.failed_logins)
+        raise LoginPaused(minutes=_minutes(wait))
+    stored = staff.password_hash if staff is not None else None
+    right = await verify_password_async(stored or _DUMMY_HASH, password)
+    if staff is None or not staff.active or not stored or not right:
+        failures = await throttle.hit(f"login:fail:{pair}", FAILURE_MEMORY.total_seconds())
+        if failures >= FREE_ATTEMPTS:
+            await throttle.hold(f"login:pause:{pair}", _lock_for(failures).total_seconds())
         await audit.record(session, "login.failed", actor=staff, ip=ip)
         raise LoginFailed()
-    staff.failed_logins, staff.locked_until = 0, None
+    await throttle.clear(f"login:fail:{pair}")
     return staff
 
 
 def needs_second_factor(staff: Staff) -> bool:
-    return (
-        staff.role in {StaffRole.ADMIN, StaffRole.CASE_HANDLER}
-        or staff.totp_confirmed_at is not None
+    return staff.role in MFA_ROLES or staff.totp_confirmed_at is not None
+
+
+def revoke_sessions(staff: Staff) -> None:
+    """End every console session of this account at its next request (audit M9)."""
+    staff.session_version = (staff.session_version or 0) + 1
+
+
+def totp_box(secret_key: str) -> SecretBox:
+    """The key sealing TOTP seeds, derived from SECRET_KEY for this purpose only (audit L4)."""
+    return SecretBox(
+        hmac.new(secret_key.encode(), b"workvoice:totp-secret", hashlib.sha256).digest()
     )
 
 
-def totp_secret(staff: Staff) -> str:
+def seal_totp(secret_key: str, secret: str) -> str:
+    return base64.b64encode(totp_box(secret_key).encrypt(secret.encode())).decode()
+
+
+def open_totp(secret_key: str, sealed: str) -> str:
+    return totp_box(secret_key).decrypt(base64.b64decode(sealed)).decode()
+
+
+def totp_secret(staff: Staff, secret_key: str) -> str:
     """The secret being enrolled (created on first need) or in use."""
-    if not staff.totp_secret:
-        staff.totp_secret = pyotp.random_base32()
-    return staff.totp_secret
+    if not staff.totp_sealed:
+        staff.totp_sealed = seal_totp(secret_key, pyotp.random_base32())
+    return open_totp(secret_key, staff.totp_sealed)
 
 
-def totp_uri(staff: Staff) -> str:
-    return pyotp.TOTP(totp_secret(staff)).provisioning_uri(
+def totp_uri(staff: Staff, secret_key: str) -> str:
+    return pyotp.TOTP(totp_secret(staff, secret_key)).provisioning_uri(
         name=staff.email, issuer_name=TOTP_ISSUER
     )
 
 
-def totp_qr_svg(staff: Staff) -> str:
-    return str(segno.make(totp_uri(staff), error="m").svg_inline(scale=5, dark="#1d2330"))
+def totp_qr_svg(staff: Staff, secret_key: str) -> str:
+    return str(
+        segno.make(totp_uri(staff, secret_key), error="m").svg_inline(scale=5, dark="#1d2330")
+    )
 
 
 async def check_totp(
@@ -129,13 +216,23 @@ async def check_totp(
     staff: Staff,
     code: str,
     *,
+    secret_key: str,
+    throttle: Throttle,
     ip: str | None = None,
     now: datetime | None = None,
 ) -> None:
-    """Accept the current (or neighbouring) 30-second code once; enrolment completes on success."""
+    """Accept the current (or neighbouring) 30-second code once; enrolment completes on success.
+
+    After a few wrong codes the account's codes wait, longer each time (audit M2). Only someone who
+    already has the password can get here, so pausing the account itself is safe.
+    """
     now = now or utcnow()
+    await admit(throttle, "totp", ip, hashes=False)
+    if staff.totp_locked_until is not None and staff.totp_locked_until > now:
+        await audit.record(session, "login.totp_paused", actor=staff, ip=ip)
+        raise LoginPaused(minutes=_minutes((staff.totp_locked_until - now).total_seconds()))
     code = "".join(ch for ch in code if ch.isdigit())
-    totp = pyotp.TOTP(totp_secret(staff))
+    totp = pyotp.TOTP(totp_secret(staff, secret_key))
     step = int(now.timestamp()) // totp.interval
     for offset in (0, -1, 1):
         candidate = step + offset
@@ -145,12 +242,19 @@ async def check_totp(
             and (staff.totp_last_step is None or candidate > staff.totp_last_step)
         ):
             staff.totp_last_step = candidate
+            staff.totp_failures, staff.totp_locked_until = 0, None
             if staff.totp_confirmed_at is None:
                 staff.totp_confirmed_at = now
                 await audit.record(session, "totp.enrolled", actor=staff, ip=ip)
             await audit.record(session, "login.ok", actor=staff, ip=ip)
             return
+    staff.totp_failures = (staff.totp_failures or 0) + 1
     await audit.record(session, "login.totp_failed", actor=staff, ip=ip)
+    if staff.totp_failures >= FREE_ATTEMPTS:
+        staff.totp_locked_until = now + _lock_for(staff.totp_failures)
+        await audit.record(
+            session, "login.totp_locked", actor=staff, ip=ip, failures=staff.totp_failures
+        )
     raise CodeRejected()
 
 
@@ -196,8 +300,9 @@ async def access_invite(session: AsyncSession, token: str) -> Staff:
 
 async def do_accept_invite(session: AsyncSession, token: str, password: str) -> Staff:
     staff = await access_invite(session, token)
-    staff.password_hash = hash_password(check_password(password))
+    staff.password_hash = await hash_password_async(check_password(password))
     staff.invite_token_hash, staff.invite_expires_at = None, None
+    revoke_sessions(staff)
     await audit.record(
         session, "staff.invite_accepted", actor=staff, object_type="staff", object_id=staff.id
     )
@@ -205,9 +310,10 @@ async def do_accept_invite(session: AsyncSession, token: str, password: str) -> 
 
 
 async def do_change_password(session: AsyncSession, staff: Staff, current: str, new: str) -> None:
-    if not verify_password(staff.password_hash, current):
+    if not await verify_password_async(staff.password_hash, current):
         raise InvalidStaff(reason=N_("the current password is not right"))
-    staff.password_hash = hash_password(check_password(new))
+    staff.password_hash = await hash_password_async(check_password(new))
+    revoke_sessions(staff)  # a session someone else holds ends with the old password
     await audit.record(
         session, "staff.password_changed", actor=staff, object_type="staff", object_id=staff.id
     )
@@ -217,6 +323,7 @@ async def do_set_active(session: AsyncSession, *, actor: Staff, staff: Staff, ac
     if staff.id == actor.id:
         raise InvalidStaff(reason=N_("you cannot deactivate your own account"))
     staff.active = active
+    revoke_sessions(staff)
     await audit.record(
         session,
         "staff.activated" if active else "staff.deactivated",

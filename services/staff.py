@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
-from collections.abc import Iterable
+import threading
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
+from typing import TypeVar
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
@@ -16,6 +20,17 @@ from services.clock import utcnow
 from services.errors import DomainError
 
 _hasher = PasswordHasher()
+# argon2 takes ~100-200 ms of CPU and must never run on the event loop the bot and console share
+# (DESIGN §4.8). Two worker threads bound how much CPU sign-in can take however many requests
+# arrive; argon2-cffi releases the GIL while hashing. A pool (not an asyncio.Semaphore) so the
+# bound holds across event loops (tests run one loop per test).
+HASH_THREADS = 2
+# Requests allowed to wait for a hashing thread; beyond that callers refuse cheaply (see busy()).
+HASH_QUEUE = 16
+_pool = ThreadPoolExecutor(max_workers=HASH_THREADS, thread_name_prefix="argon2")
+_waiting = 0
+_waiting_lock = threading.Lock()
+T = TypeVar("T")
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 MIN_PASSWORD = 12
 
@@ -36,6 +51,30 @@ def verify_password(password_hash: str | None, password: str) -> bool:
         return _hasher.verify(password_hash, password)
     except (VerifyMismatchError, VerificationError, InvalidHashError):
         return False
+
+
+def hashing_busy() -> bool:
+    """True when enough argon2 work is already queued: the caller should answer 429 instead."""
+    return _waiting >= HASH_QUEUE
+
+
+async def _off_loop(fn: Callable[..., T], *args: object) -> T:
+    global _waiting
+    with _waiting_lock:
+        _waiting += 1
+    try:
+        return await asyncio.get_running_loop().run_in_executor(_pool, fn, *args)
+    finally:
+        with _waiting_lock:
+            _waiting -= 1
+
+
+async def hash_password_async(password: str) -> str:
+    return await _off_loop(hash_password, password)
+
+
+async def verify_password_async(password_hash: str | None, password: str) -> bool:
+    return await _off_loop(verify_password, password_hash, password)
 
 
 def check_password(password: str) -> str:
@@ -76,8 +115,9 @@ async def do_create_staff(
         role=role,
         locale="en",
         active=True,
-        failed_logins=0,
-        password_hash=hash_password(check_password(password)) if password else None,
+        session_version=0,
+        totp_failures=0,
+        password_hash=await hash_password_async(check_password(password)) if password else None,
         created_at=utcnow(),
         countries=[StaffCountry(country_code=c) for c in codes],
     )

@@ -54,6 +54,7 @@ class ConsoleHarness:
         now = int(time.time())
         data = {
             "staff_id": staff.id,
+            "ver": staff.session_version,
             "mfa": mfa,
             "csrf": secrets.token_urlsafe(24),
             "since": now,

@@ -59,8 +59,15 @@ async def page() -> AsyncIterator[Any]:
     async with async_playwright() as p:
         browser = await p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
         page = await browser.new_page(viewport={"width": 1280, "height": 860})
+        # The console's Content-Security-Policy must not block anything a page needs.
+        blocked: list[str] = []
+        page.on(
+            "console",
+            lambda m: blocked.append(m.text) if "Content Security Policy" in m.text else None,
+        )
         yield page
         await browser.close()
+        assert blocked == []
 
 
 async def test_manager_enrols_totp_signs_in_and_adds_a_factory_with_qr(
@@ -90,6 +97,10 @@ async def test_manager_enrols_totp_signs_in_and_adds_a_factory_with_qr(
     await page.goto(f"{live}/login")
     await page.fill("#email", manager2.email)
     await page.fill("#password", PASSWORD)
+    await page.click("button[type=submit]")
+    await page.wait_for_url(f"{live}/login/totp")  # managers read cases: a second factor too
+    secret = (await page.inner_text("code.secret")).strip()
+    await page.fill("#code", pyotp.TOTP(secret).now())
     await page.click("button[type=submit]")
     await page.wait_for_url(f"{live}/")
     await page.click("text=Factories")

@@ -18,7 +18,7 @@ import pytest
 from fastapi.routing import APIRoute
 
 from admin.app import CONSOLE_MODULES
-from admin.web import PUBLIC_PATHS, current_staff
+from admin.web import MFA_REQUIRED, PUBLIC_PATHS, current_staff
 from bot.storage.db import transaction
 from bot.storage.models import StaffRole
 from services.surveys.builder import do_create_survey
@@ -231,3 +231,28 @@ async def test_authorization_matrix(console: ConsoleHarness, role: str) -> None:
                 assert r.status_code not in refused, f"{where}: {r.status_code}"
             checked += 1
     assert checked >= 15
+
+
+def _opens_cases(path: str) -> bool:
+    """Routes that show or change a grievance case (narrative, evidence, close confirmation)."""
+    return "{case_id}" in path or path == "/reports"
+
+
+async def test_m1_every_role_that_can_open_a_case_needs_a_second_factor(
+    console: ConsoleHarness,
+) -> None:
+    """DESIGN §4.8 / audit M1: read from the routes' own policies, every role that can open a case
+    signs in with a second factor, and a password-only session of any such role is sent to it."""
+    case_routes = [(m, p, r) for m, p, r in routes(console) if _opens_cases(p)]
+    assert len(case_routes) >= 5
+    can_open: set[str] = set()
+    for _, path, route in case_routes:
+        allowed = policy(route)
+        assert allowed is not None, f"{path} is open to every role"
+        assert allowed <= MFA_REQUIRED, f"{path}: {sorted(allowed - MFA_REQUIRED)} without 2FA"
+        can_open |= allowed
+    case_id = await _case(console, True)
+    for role in sorted(can_open):
+        staff = await console.staff(role, ["BD"], email=f"mfa-{role}@example.org")
+        r = await console.client_for(staff, mfa=False).get(f"/reports/{case_id}")
+        assert (r.status_code, r.headers.get("location")) == (303, "/login/totp"), role

@@ -181,12 +181,15 @@ async def sign_in(browser: Any, url: str, database: Path, email: str) -> Any:
     """A console page signed in as a seeded demo account, with the code the simulator shows."""
     from bot.storage.db import create_engine, create_sessionmaker
     from bot.storage.models import Staff
+    from services.accounts import open_totp
+    from workvoice.settings import load_settings
 
     engine = create_engine(f"sqlite+aiosqlite:///{database}")
     async with create_sessionmaker(engine)() as s:
         staff = await s.scalar(select(Staff).where(Staff.email == email))
-        assert staff is not None and staff.totp_secret
-        secret = staff.totp_secret
+        assert staff is not None and staff.totp_sealed
+        key = load_settings(data_dir=database.parent).effective_secret_key
+        secret = open_totp(key, staff.totp_sealed)
     await engine.dispose()
     page = await browser.new_page(viewport={"width": 1280, "height": 900})
     await page.goto(f"{url}/login")

@@ -38,7 +38,11 @@ async def check_schema(ctx: AppContext, *, auto_upgrade: bool) -> None:
             "run `workvoice db upgrade` first"
         )
     # Alembic drives its own event loop: run it in a thread so ours keeps going.
-    await asyncio.to_thread(migrate.upgrade, ctx.settings.effective_database_url)
+    await asyncio.to_thread(
+        migrate.upgrade,
+        ctx.settings.effective_database_url,
+        secret_key=lambda: ctx.settings.effective_secret_key,
+    )
     log.info("db.upgraded from=%s to=%s", current, head)
 
 

@@ -181,7 +181,9 @@ def db_upgrade(revision: str) -> None:
     settings = _settings()
     if settings.effective_database_url.startswith("sqlite"):
         settings.secure_data_dir()  # 0700 directory, 0600 database (L4)
-    migrate.upgrade(settings.effective_database_url, revision)
+    migrate.upgrade(
+        settings.effective_database_url, revision, secret_key=lambda: settings.effective_secret_key
+    )
     click.echo(f"database at {migrate.current(settings.effective_database_url)}")
 
 
@@ -194,7 +196,9 @@ def db_downgrade(revision: str) -> None:
     settings = _settings()
     if settings.effective_database_url.startswith("sqlite"):
         settings.secure_data_dir()
-    migrate.downgrade(settings.effective_database_url, revision)
+    migrate.downgrade(
+        settings.effective_database_url, revision, secret_key=lambda: settings.effective_secret_key
+    )
     click.echo(f"database at {migrate.current(settings.effective_database_url) or 'base'}")
 
 

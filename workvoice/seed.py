@@ -16,6 +16,7 @@ from bot.storage.db import transaction
 from bot.storage.models import Factory, OutboxMessage, User
 from bot.storage.reports import Case
 from bot.storage.surveys import SurveyWave
+from services.accounts import seal_totp
 from services.broadcasts import messages as broadcasts
 from services.broadcasts.topics import TopicInput, do_create_topic, do_subscribe, topic_by_key
 from services.clock import utcnow
@@ -77,7 +78,7 @@ async def _factories(session: AsyncSession) -> None:
             await do_add_factory(session, data)
 
 
-async def _staff(session: AsyncSession) -> list[tuple[str, str, str]]:
+async def _staff(session: AsyncSession, secret_key: str) -> list[tuple[str, str, str]]:
     accounts = []
     for role, email, countries in DEMO_STAFF:
         staff = await get_staff_by_email(session, email)
@@ -90,9 +91,10 @@ async def _staff(session: AsyncSession) -> list[tuple[str, str, str]]:
                 password=DEMO_PASSWORD,
                 name=role.replace("_", " ").title(),
             )
-        if staff.totp_secret is None:
+        if staff.totp_sealed is None:
             # Demo accounts come enrolled; the simulator page shows their current codes.
-            staff.totp_secret, staff.totp_confirmed_at = pyotp.random_base32(), utcnow()
+            staff.totp_sealed = seal_totp(secret_key, pyotp.random_base32())
+            staff.totp_confirmed_at = utcnow()
         accounts.append((role, email, DEMO_PASSWORD))
     return accounts
 
@@ -467,7 +469,7 @@ async def seed_demo(ctx: AppContext) -> list[tuple[str, str, str]]:
     """Seed everything; returns the demo accounts (role, email, password) to print."""
     async with transaction(ctx.sessions) as session:
         await _factories(session)
-        accounts = await _staff(session)
+        accounts = await _staff(session, ctx.settings.effective_secret_key)
     async with transaction(ctx.sessions) as session:
         await _cases(session, ctx)
     async with transaction(ctx.sessions) as session:

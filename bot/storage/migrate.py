@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from pathlib import Path
 
 from alembic import command
@@ -16,19 +17,25 @@ from bot.storage.db import create_engine
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
 
-def alembic_config(url: str) -> Config:
+SecretKey = Callable[[], str]
+
+
+def alembic_config(url: str, secret_key: SecretKey | None = None) -> Config:
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS))
     cfg.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
+    # Migrations that seal or unseal data (0011: TOTP seeds) need the process's SECRET_KEY; asked
+    # for only when there is something to seal.
+    cfg.attributes["secret_key"] = secret_key
     return cfg
 
 
-def upgrade(url: str, revision: str = "head") -> None:
-    command.upgrade(alembic_config(url), revision)
+def upgrade(url: str, revision: str = "head", *, secret_key: SecretKey | None = None) -> None:
+    command.upgrade(alembic_config(url, secret_key), revision)
 
 
-def downgrade(url: str, revision: str = "-1") -> None:
-    command.downgrade(alembic_config(url), revision)
+def downgrade(url: str, revision: str = "-1", *, secret_key: SecretKey | None = None) -> None:
+    command.downgrade(alembic_config(url, secret_key), revision)
 
 
 def head_revision() -> str | None:

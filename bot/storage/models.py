@@ -99,14 +99,20 @@ class Staff(Base):
     name: Mapped[str] = mapped_column(String(120), default="")
     role: Mapped[str] = mapped_column(String(32))
     password_hash: Mapped[str | None] = mapped_column(String(255))  # None until the invite is used
-    totp_secret: Mapped[str | None] = mapped_column(String(64))
+    # The TOTP seed sealed with a key derived from SECRET_KEY (services.accounts.seal_totp): a
+    # database reader alone gets no second factor.
+    totp_sealed: Mapped[str | None] = mapped_column(String(255))
     totp_confirmed_at: Mapped[datetime | None]
     # The last 30-second TOTP step accepted: a code cannot be used twice.
     totp_last_step: Mapped[int | None] = mapped_column(BigInteger)
+    # Wrong codes since the last right one; past a few, codes wait until totp_locked_until.
+    totp_failures: Mapped[int] = mapped_column(Integer, default=0)
+    totp_locked_until: Mapped[datetime | None]
+    # Every console session carries the version it began with; bumping it (sign-out, password
+    # change, deactivation) ends all of them at their next request.
+    session_version: Mapped[int] = mapped_column(Integer, default=0)
     locale: Mapped[str] = mapped_column(String(8), default="en")
     active: Mapped[bool] = mapped_column(Boolean, default=True)
-    failed_logins: Mapped[int] = mapped_column(Integer, default=0)
-    locked_until: Mapped[datetime | None]
     invite_token_hash: Mapped[str | None] = mapped_column(String(128))
     invite_expires_at: Mapped[datetime | None]
     # Optional link to the staff member's own Telegram account, for urgent case alerts.
