@@ -167,6 +167,8 @@ async def case_page(
     staff: Staff = Depends(HANDLE),
     session: AsyncSession = Depends(db),
 ) -> Response:
+    # Reporters' messages wait sealed, not knowing their case, until a key holder files them.
+    await cases.attach_reporter_messages(session, keys_for(request))
     case = await cases.access_case(session, staff, case_id, ip=client_ip(request))
     return await _page(request, session, staff, case)
 

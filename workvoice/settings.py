@@ -61,6 +61,9 @@ class Settings(BaseSettings):
     report_private_key: SecretStr | None = None
     report_old_private_keys: SecretStr | None = None  # comma-separated, after a rotation
     case_retention_days: Annotated[int, Field(ge=30, le=3650)] = 730
+    # Conversation state (an unsent report's sealed draft, a survey or committee step) expires this
+    # long after its last change, in Redis and in memory alike; sealed draft files too (H1).
+    draft_ttl_minutes: Annotated[int, Field(ge=10, le=24 * 60)] = 120
 
     @field_validator("bot_token")
     @classmethod

@@ -148,3 +148,44 @@ def open_for_reporter(secret_key: str, sealed: str) -> str:
         return reporter_box(secret_key).decrypt(base64.b64decode(sealed)).decode("utf-8")
     except (CryptoError, ValueError):
         raise CannotDecrypt() from None
+
+
+# --- keys the reporter holds -------------------------------------------------------------------
+# Handler -> reporter messages are sealed to a public key stored on the case whose private half is
+# derived from the receipt: the bot can open them only in the moment the worker types it, never at
+# rest (DESIGN §4 rule 3). Argon2id over the receipt with a per-case random salt makes each guess
+# costly; note that a holder of SECRET_KEY can still test receipts through the HMAC lookup key, so
+# at rest this is as strong as 16 random digits against that HMAC, no stronger.
+REPORTER_SALT_BYTES = 16
+
+
+def new_reporter_salt() -> bytes:
+    return os.urandom(REPORTER_SALT_BYTES)
+
+
+def reporter_private_key(digits: str, salt: bytes) -> PrivateKey:
+    """The reporter's X25519 key for one case, from the receipt digits (CPU-bound: ~0.1 s)."""
+    from argon2.low_level import Type, hash_secret_raw
+
+    seed = hash_secret_raw(
+        digits.encode(),
+        salt,
+        time_cost=3,
+        memory_cost=32 * 1024,
+        parallelism=1,
+        hash_len=32,
+        type=Type.ID,
+    )
+    return PrivateKey(seed)
+
+
+def seal_to(public_key: bytes, text: str) -> str:
+    """Text sealed to a raw public key (a reporter's), as base64 for a JSON detail field."""
+    return _b64(SealedBox(PublicKey(public_key)).encrypt(text.encode("utf-8")))
+
+
+def open_with(private: PrivateKey, sealed: str) -> str:
+    try:
+        return SealedBox(private).decrypt(base64.b64decode(sealed)).decode("utf-8")
+    except (CryptoError, ValueError):
+        raise CannotDecrypt() from None
