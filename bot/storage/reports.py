@@ -66,7 +66,7 @@ class Case(Base):
         ForeignKey("cases.id", ondelete="SET NULL")
     )
     # What the worker sees instead of the sequential id (which would reveal report volume).
-    reference: Mapped[str] = mapped_column(String(12), unique=True)
+    reference: Mapped[str] = mapped_column(String(12), unique=True, index=True)
     # The public half of the reporter's key (derived from the receipt with this salt): handler
     # messages for the reporter are sealed to it. NULL on cases made before it existed.
     reporter_salt: Mapped[bytes | None] = mapped_column(LargeBinary)

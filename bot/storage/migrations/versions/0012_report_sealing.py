@@ -38,10 +38,11 @@ def _reference() -> str:
 
 
 def upgrade() -> None:
-    with op.batch_alter_table("cases", schema=None) as batch_op:
-        batch_op.add_column(sa.Column("reference", sa.String(length=12), nullable=True))
-        batch_op.add_column(sa.Column("reporter_salt", sa.LargeBinary(), nullable=True))
-        batch_op.add_column(sa.Column("reporter_public_key", sa.LargeBinary(), nullable=True))
+    # Plain ALTER TABLE ADD COLUMN, never a batch copy of ``cases``: on SQLite (foreign keys on)
+    # dropping the old copy would cascade-delete every case's events, evidence and tasks.
+    op.add_column("cases", sa.Column("reference", sa.String(length=12), nullable=True))
+    op.add_column("cases", sa.Column("reporter_salt", sa.LargeBinary(), nullable=True))
+    op.add_column("cases", sa.Column("reporter_public_key", sa.LargeBinary(), nullable=True))
     bind = op.get_bind()
     cases = sa.table("cases", sa.column("id", BigId), sa.column("reference", sa.String))
     used: set[str] = set()
@@ -51,9 +52,9 @@ def upgrade() -> None:
             reference = _reference()
         used.add(reference)
         bind.execute(cases.update().where(cases.c.id == case_id).values(reference=reference))
-    with op.batch_alter_table("cases", schema=None) as batch_op:
-        batch_op.alter_column("reference", existing_type=sa.String(length=12), nullable=False)
-        batch_op.create_unique_constraint(batch_op.f("uq_cases_reference"), ["reference"])
+    op.create_index(op.f("ix_cases_reference"), "cases", ["reference"], unique=True)
+    if bind.dialect.name != "sqlite":  # SQLite cannot add NOT NULL in place; the app always sets it
+        op.alter_column("cases", "reference", existing_type=sa.String(length=12), nullable=False)
 
     # H3: no bot-readable copy of what a reporter wrote stays in the database.
     events = sa.table(
@@ -100,8 +101,7 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_report_draft_files_draft"))
     op.drop_table("report_draft_files")
     op.drop_table("reporter_messages")
-    with op.batch_alter_table("cases", schema=None) as batch_op:
-        batch_op.drop_constraint(batch_op.f("uq_cases_reference"), type_="unique")
-        batch_op.drop_column("reporter_public_key")
-        batch_op.drop_column("reporter_salt")
-        batch_op.drop_column("reference")
+    op.drop_index(op.f("ix_cases_reference"), table_name="cases")
+    for column in ("reporter_public_key", "reporter_salt", "reference"):
+        # Native DROP COLUMN (SQLite >= 3.35, PostgreSQL): no table copy, so no cascade (above).
+        op.execute(f"ALTER TABLE cases DROP COLUMN {column}")
