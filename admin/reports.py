@@ -44,6 +44,8 @@ async def queue(
     staff: Staff = Depends(HANDLE),
     session: AsyncSession = Depends(db),
 ) -> Response:
+    # The console holds the private key: file reporters' waiting messages with their cases.
+    await cases.attach_reporter_messages(session, keys_for(request))
     severity_rank = sql_case(
         *[(Case.severity == s.value, rank) for s, rank in SEVERITY_ORDER.items()], else_=9
     )

@@ -633,7 +633,7 @@ async def show_my_reports(
             callback_data=CaseAction(action="open", ref=case.reference),
         )
     builder.adjust(1)
-    await state.clear()  # whatever case was open before is forgotten
+    await leave(state, session)  # an unsent draft or a case open before is forgotten
     await state.set_state(FollowUp.receipt)
     await message.answer(
         _("Type your 16-digit receipt number to see your report."),

@@ -1,9 +1,11 @@
 """Sealed boxes (libsodium via PyNaCl) for everything a reporter tells us.
 
 Anyone holding the public key can seal; only the private key opens. The bot process is configured
-with the public key alone, so a compromised bot host cannot read past reports. Every ciphertext is
-stored with the id of the key that sealed it, so keys can rotate: new reports use the new public
-key, and the console keeps old private keys (``REPORT_OLD_PRIVATE_KEYS``) to open older ones.
+with the public key alone, so a compromised bot host cannot read past reports, nor anything a
+reporter wrote later; handler messages for a reporter are sealed to a key derived from her
+receipt. Every ciphertext is stored with the id of the key that sealed it, so keys can rotate: new
+reports use the new public key, and the console keeps old private keys
+(``REPORT_OLD_PRIVATE_KEYS``) to open older ones.
 """
 
 from __future__ import annotations
@@ -134,8 +136,11 @@ def _keyring(
 
 
 def reporter_box(secret_key: str) -> SecretBox:
-    """Encrypts what a handler writes *to* a reporter, so the bot (which has the server secret but
-    not the private key) can show it to them, while it stays encrypted at rest."""
+    """The bot-readable copy of what a handler writes *to* a reporter, for the two cases where the
+    receipt-derived key (below) cannot serve: a reporter who chose to follow up in this chat (she
+    opens her case with a button, no receipt) and cases from before receipt-derived keys (kept
+    until their reporter next types the receipt). Anyone with SECRET_KEY and the database can read
+    these; never use it for what a reporter wrote."""
     return SecretBox(hashlib.sha256(f"workvoice:reporter-messages:{secret_key}".encode()).digest())
 
 
