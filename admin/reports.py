@@ -44,6 +44,8 @@ async def queue(
     staff: Staff = Depends(HANDLE),
     session: AsyncSession = Depends(db),
 ) -> Response:
+    # The console holds the private key: file reporters' waiting messages with their cases.
+    await cases.attach_reporter_messages(session, keys_for(request))
     severity_rank = sql_case(
         *[(Case.severity == s.value, rank) for s, rank in SEVERITY_ORDER.items()], else_=9
     )
@@ -167,6 +169,8 @@ async def case_page(
     staff: Staff = Depends(HANDLE),
     session: AsyncSession = Depends(db),
 ) -> Response:
+    # Reporters' messages wait sealed, not knowing their case, until a key holder files them.
+    await cases.attach_reporter_messages(session, keys_for(request))
     case = await cases.access_case(session, staff, case_id, ip=client_ip(request))
     return await _page(request, session, staff, case)
 

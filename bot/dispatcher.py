@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import importlib
 import logging
+import time
+from collections.abc import Callable, Mapping
+from datetime import timedelta
 from typing import Any
 
 from aiogram import Dispatcher, F, Router
 from aiogram.exceptions import TelegramForbiddenError
 from aiogram.filters import ExceptionTypeFilter
-from aiogram.fsm.storage.base import BaseStorage
+from aiogram.fsm.storage.base import BaseStorage, StateType, StorageKey
 from aiogram.fsm.storage.memory import MemoryStorage
 from aiogram.types import ErrorEvent
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -36,14 +39,78 @@ FLOW_MODULES: tuple[str, ...] = (
 )
 
 
-def create_fsm_storage(redis_url: str | None, *, prefix: str = "workvoice") -> BaseStorage:
+DEFAULT_STATE_TTL = timedelta(hours=2)
+
+
+class ExpiringMemoryStorage(MemoryStorage):
+    """aiogram's MemoryStorage, but a conversation's state and data vanish ``ttl`` after their
+    last change, as with Redis's ``state_ttl``/``data_ttl`` (an abandoned report draft must not
+    live as long as the process). ``clock`` is injectable for tests."""
+
+    def __init__(
+        self, ttl: timedelta = DEFAULT_STATE_TTL, *, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        super().__init__()
+        self.ttl = ttl.total_seconds()
+        self.clock = clock
+        self._changed: dict[StorageKey, float] = {}
+
+    def _expire(self, key: StorageKey) -> None:
+        changed = self._changed.get(key)
+        if changed is not None and self.clock() - changed >= self.ttl:
+            self.storage.pop(key, None)
+            self._changed.pop(key, None)
+
+    def _touch(self, key: StorageKey) -> None:
+        record = self.storage.get(key)
+        if record is None or (record.state is None and not record.data):
+            self.storage.pop(key, None)  # nothing left: forget the key itself too
+            self._changed.pop(key, None)
+        else:
+            self._changed[key] = self.clock()
+
+    async def set_state(self, key: StorageKey, state: StateType = None) -> None:
+        self._expire(key)
+        await super().set_state(key, state)
+        self._touch(key)
+
+    async def get_state(self, key: StorageKey) -> str | None:
+        self._expire(key)
+        return self.storage[key].state if key in self.storage else None
+
+    async def set_data(self, key: StorageKey, data: Mapping[str, Any]) -> None:
+        self._expire(key)
+        await super().set_data(key, data)
+        self._touch(key)
+
+    async def get_data(self, key: StorageKey) -> dict[str, Any]:
+        self._expire(key)
+        return self.storage[key].data.copy() if key in self.storage else {}
+
+    async def get_value(
+        self, storage_key: StorageKey, dict_key: str, default: Any | None = None
+    ) -> Any | None:
+        return (await self.get_data(storage_key)).get(dict_key, default)
+
+
+def create_fsm_storage(
+    redis_url: str | None, *, prefix: str = "workvoice", ttl: timedelta = DEFAULT_STATE_TTL
+) -> BaseStorage:
+    """Conversation state that expires ``ttl`` after its last change (``WORKVOICE_DRAFT_TTL_MINUTES``).
+
+    One TTL serves every flow: two hours is long for a report draft left open and still ample for
+    a survey or a committee step, which are saved elsewhere as they go.
+    """
     if not redis_url:
-        return MemoryStorage()
+        return ExpiringMemoryStorage(ttl)
     from aiogram.fsm.storage.base import DefaultKeyBuilder
     from aiogram.fsm.storage.redis import RedisStorage
 
     return RedisStorage.from_url(
-        redis_url, key_builder=DefaultKeyBuilder(prefix=prefix, with_destiny=True)
+        redis_url,
+        key_builder=DefaultKeyBuilder(prefix=prefix, with_destiny=True),
+        state_ttl=ttl,
+        data_ttl=ttl,
     )
 
 
@@ -54,7 +121,7 @@ def create_dispatcher(
     storage: BaseStorage | None = None,
     **workflow_data: Any,
 ) -> Dispatcher:
-    dp = Dispatcher(storage=storage or MemoryStorage(), sessions=sessions, **workflow_data)
+    dp = Dispatcher(storage=storage or ExpiringMemoryStorage(), sessions=sessions, **workflow_data)
     dp.update.outer_middleware(UpdateMiddleware(sessions, default_locale=default_locale))
     for name in FLOW_MODULES:
         module = importlib.import_module(name)

@@ -15,11 +15,10 @@ from typing import Any
 
 from aiogram import Bot, Dispatcher
 from aiogram.fsm.storage.base import BaseStorage
-from aiogram.fsm.storage.memory import MemoryStorage
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.delivery import Deliverer
-from bot.dispatcher import create_dispatcher
+from bot.dispatcher import ExpiringMemoryStorage, create_dispatcher
 from bot.ratelimit import RateLimiter
 from bot.runtime import ALLOWED_UPDATES, create_bot
 from tests.console import TEST_SECRET
@@ -94,7 +93,7 @@ async def running_bot(
     await telegram.start()
     dp, proxy = shared_dispatcher()
     proxy.current = sessions
-    dp.fsm.storage = storage or MemoryStorage()
+    dp.fsm.storage = storage or ExpiringMemoryStorage()
     bot = create_bot(telegram.token, telegram.base_url)
     polling = asyncio.create_task(
         dp.start_polling(

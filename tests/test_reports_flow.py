@@ -268,7 +268,8 @@ async def test_chat_follower_gets_checkins_and_retaliation_reopens(app: BotHarne
         await run_case_tasks(ctx)
         await app.deliver()
     assert any(
-        m.plain_text() == t("Your report {number} was closed. Did this help you?", number=case.id)
+        m.plain_text()
+        == t("Your report {number} was closed. Did this help you?", number=case.reference)
         for m in worker.messages
     )
     await worker.tap(t("Yes"))

@@ -11,6 +11,7 @@ import logging
 import signal
 import socket
 from collections.abc import Awaitable, Callable
+from datetime import timedelta
 from typing import Any
 
 import uvicorn
@@ -78,7 +79,9 @@ async def start_bot(ctx: AppContext) -> dict[str, Any]:
     dp = create_dispatcher(
         ctx.sessions,
         default_locale=settings.default_locale,
-        storage=create_fsm_storage(settings.redis_url),
+        storage=create_fsm_storage(
+            settings.redis_url, ttl=timedelta(minutes=settings.draft_ttl_minutes)
+        ),
         settings=settings,
     )
     me = await bot.get_me()

@@ -61,6 +61,18 @@ async def purge_closed_cases(ctx: AppContext) -> None:
     await purge(ctx)
 
 
+async def reporter_messages(ctx: AppContext) -> None:
+    from services.reports.jobs import attach_reporter_messages
+
+    await attach_reporter_messages(ctx)
+
+
+async def report_drafts(ctx: AppContext) -> None:
+    from services.reports.jobs import purge_draft_files
+
+    await purge_draft_files(ctx)
+
+
 async def survey_waves(ctx: AppContext) -> None:
     from services.surveys.waves import close_ended_waves, open_due_waves
 
@@ -91,6 +103,8 @@ JOBS: list[Job] = [
     Job("purge_outbox", 3600, purge_outbox),
     Job("case_tasks", 30, case_tasks),
     Job("purge_closed_cases", 6 * 3600, purge_closed_cases),
+    Job("reporter_messages", 30, reporter_messages),
+    Job("report_drafts", 600, report_drafts),
     Job("survey_waves", 60, survey_waves),
     Job("committees", 1, committees),
     Job("broadcasts", 5, broadcasts),

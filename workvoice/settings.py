@@ -76,6 +76,9 @@ class Settings(BaseSettings):
     case_retention_days: Annotated[int, Field(ge=30, le=3650)] = 730
     # Prometheus /metrics answers only `Authorization: Bearer <this>`; unset, it answers 404.
     metrics_token: SecretStr | None = None
+    # Conversation state (an unsent report's sealed draft, a survey or committee step) expires this
+    # long after its last change, in Redis and in memory alike; sealed draft files too (H1).
+    draft_ttl_minutes: Annotated[int, Field(ge=10, le=24 * 60)] = 120
 
     @field_validator("bot_token")
     @classmethod

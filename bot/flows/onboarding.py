@@ -271,6 +271,8 @@ async def start(
     payload = (command.args or "").strip()
     if user is not None and user.onboarded and payload and not payload.startswith(FACTORY_PAYLOAD):
         raise SkipHandler  # committee invitations and other links belong to later routers
+    if user is not None and user.onboarded:
+        await state.clear()  # like /menu: leaving a step or an unsent report keeps nothing of it
     user = await onboarding.do_register(session, message.from_user.id)
     if payload.startswith(FACTORY_PAYLOAD):
         await state.update_data(factory_code=payload[len(FACTORY_PAYLOAD) :])

@@ -2,23 +2,36 @@
 
 Intake: category → what happened → own words or a voice note → optional photo or PDF → danger now?
 (helplines at once) → does it affect others → how to follow up → may the factory be told → review →
-send. The draft lives only in the conversation state; cancelling or leaving keeps nothing. The
-receipt is shown once, and only after the case is committed.
+send. The receipt is shown once, and only after the case is committed.
+
+Sealed from the first keystroke (DESIGN §4 rule 3): the narrative is sealed with the report public
+key the moment it arrives, and files are downloaded and sealed into ``report_draft_files`` at once;
+the conversation state (which expires, ``WORKVOICE_DRAFT_TTL_MINUTES``) holds only sealed boxes,
+answers to the buttons and a count of files. The review screen therefore cannot, and does not,
+repeat the worker's words. Cancelling, sending, /menu, /start or an error clears it.
+
+Following up: a receipt-only reporter's case id is never kept under her Telegram id. After she types
+the receipt the state holds only a box sealed to the report public key naming the case (the bot
+cannot open it); her message is stored sealed together with that box, and the console attaches it.
 """
 
 from __future__ import annotations
 
+import base64
 import html
 import io
 import logging
 import secrets
+from datetime import timedelta
+from typing import Any
 
-from aiogram import Bot, F, Router
+from aiogram import Bot, Dispatcher, F, Router
+from aiogram.dispatcher.event.bases import SkipHandler
 from aiogram.filters import Command, StateFilter
 from aiogram.filters.callback_data import CallbackData
 from aiogram.fsm.context import FSMContext
 from aiogram.fsm.state import State, StatesGroup
-from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
+from aiogram.types import CallbackQuery, ErrorEvent, InlineKeyboardMarkup, Message
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -35,6 +48,7 @@ from bot.widgets import (
     remove_buttons,
     split_text,
 )
+from services.clock import utcnow
 from services.errors import DomainError
 from services.reports import cases, receipts
 from services.reports.crypto import keyring
@@ -46,6 +60,8 @@ log = logging.getLogger(__name__)
 router = Router(name=__name__)
 enable_menu(MenuAction.REPORT, MenuAction.MY_REPORTS)
 EVIDENCE_MIME = {"application/pdf", "image/jpeg", "image/png"}
+# How long after typing her receipt a reporter may write to the handler without typing it again.
+REPLY_WINDOW = timedelta(minutes=30)
 
 
 class Intake(StatesGroup):
@@ -74,7 +90,7 @@ class Pick(CallbackData, prefix="rp"):
 
 class CaseAction(CallbackData, prefix="rc"):
     action: str  # open / reply / checkin
-    case_id: int
+    ref: str  # the case's random reference (open, checkin) or this reply's nonce; never the id
     value: str = ""
 
 
@@ -164,7 +180,9 @@ async def start_report(message: Message, state: FSMContext, user: User | None) -
         )
         return
     await state.set_state(Intake.category)
-    await state.set_data({"token": secrets.token_hex(16), "evidence": []})
+    await state.set_data(
+        {"token": secrets.token_hex(16), "draft": secrets.token_hex(16), "files": 0}
+    )
     await message.answer(
         _(
             "What is the problem about? Your report is safe: your name is never shown to the factory."
@@ -185,10 +203,18 @@ async def report_menu(query: CallbackQuery, state: FSMContext, user: User | None
         await start_report(query.message, state, user)
 
 
-@router.callback_query(Pick.filter(F.step == "cancel"))
-async def cancel(query: CallbackQuery, state: FSMContext) -> None:
-    await query.answer()
+async def leave(state: FSMContext, session: AsyncSession | None = None) -> None:
+    """End a report draft or a follow-up: the state goes, and so do sealed files not sent."""
+    draft = (await state.get_data()).get("draft")
     await state.clear()
+    if session is not None and draft:
+        await cases.discard_draft(session, draft)
+
+
+@router.callback_query(Pick.filter(F.step == "cancel"))
+async def cancel(query: CallbackQuery, state: FSMContext, session: AsyncSession) -> None:
+    await query.answer()
+    await leave(state, session)
     if isinstance(query.message, Message):
         await remove_buttons(query.message)
         await query.message.answer(
@@ -242,7 +268,7 @@ async def ask_story(message: Message, state: FSMContext) -> None:
 
 
 @router.message(StateFilter(Intake.story), F.text, ~F.text.startswith("/"))
-async def story_written(message: Message, state: FSMContext) -> None:
+async def story_written(message: Message, state: FSMContext, settings: Settings) -> None:
     text = (message.text or "").strip()
     if len(text) > cases.NARRATIVE_LIMIT:
         await message.answer(
@@ -250,21 +276,43 @@ async def story_written(message: Message, state: FSMContext) -> None:
             reply_markup=skip_keyboard("story"),
         )
         return
-    await state.update_data(story=text)
+    keys = keyring(settings)  # sealed before it touches the conversation state (H1)
+    await state.update_data(story=[_b64(keys.seal_text(text)), keys.current_id])
     await ask_evidence(message, state)
 
 
+async def _keep_file(
+    message: Message,
+    state: FSMContext,
+    session: AsyncSession,
+    settings: Settings,
+    bot: Bot,
+    kind: str,
+    mime: str,
+    file_id: str,
+) -> None:
+    """Download a file now and keep it only sealed; the state just counts it."""
+    data = await state.get_data()
+    buffer = io.BytesIO()
+    await bot.download(file_id, destination=buffer)
+    await cases.add_draft_file(
+        session, data["draft"], kind, mime, buffer.getvalue(), keys=keyring(settings)
+    )
+    await state.update_data(files=int(data.get("files", 0)) + 1)
+
+
 @router.message(StateFilter(Intake.story, Intake.evidence), F.voice)
-async def voice_sent(message: Message, state: FSMContext) -> None:
+async def voice_sent(
+    message: Message, state: FSMContext, session: AsyncSession, settings: Settings, bot: Bot
+) -> None:
     assert message.voice is not None
     if (message.voice.file_size or 0) > cases.EVIDENCE_LIMIT:
         await message.answer(
             _("This file is too big. Please send a photo, a PDF or a voice note under 10 MB.")
         )
         return
-    data = await state.get_data()
-    await state.update_data(
-        evidence=[*data.get("evidence", []), ["voice", "audio/ogg", message.voice.file_id]]
+    await _keep_file(
+        message, state, session, settings, bot, "voice", "audio/ogg", message.voice.file_id
     )
     await message.answer(_("Voice note received."))
     if await state.get_state() == Intake.story.state:
@@ -288,7 +336,9 @@ async def ask_evidence(message: Message, state: FSMContext) -> None:
 
 
 @router.message(StateFilter(Intake.evidence), F.photo | F.document)
-async def evidence_sent(message: Message, state: FSMContext) -> None:
+async def evidence_sent(
+    message: Message, state: FSMContext, session: AsyncSession, settings: Settings, bot: Bot
+) -> None:
     if message.photo:
         photo = message.photo[-1]
         kind, mime, file_id, size = "photo", "image/jpeg", photo.file_id, photo.file_size or 0
@@ -306,11 +356,11 @@ async def evidence_sent(message: Message, state: FSMContext) -> None:
         )
         return
     data = await state.get_data()
-    if len(data.get("evidence", [])) >= 5:
+    if int(data.get("files", 0)) >= 5:
         await message.answer(_("That is enough files, thank you."))
         await ask_danger(message, state)
         return
-    await state.update_data(evidence=[*data.get("evidence", []), [kind, mime, file_id]])
+    await _keep_file(message, state, session, settings, bot, kind, mime, file_id)
     await message.answer(
         _("File received. Send another, or tap Skip to go on."),
         reply_markup=skip_keyboard("evidence"),
@@ -412,8 +462,12 @@ async def share_answered(query: CallbackQuery, callback_data: Pick, state: FSMCo
         [
             _("Problem: {value}", value=category_label(Category(data["category"]))),
             _("What happened: {value}", value=harm_label(Harm(data["harm"]))),
-            _("Your words: {value}", value=html.escape(data.get("story", "")[:300]) or "—"),
-            _("Files: {value}", value=str(len(data.get("evidence", [])))),
+            # Sealed when it arrived: not even this screen can read it back.
+            _(
+                "Your words: {value}",
+                value=_("received and sealed 🔒") if data.get("story") else "—",
+            ),
+            _("Files: {value}", value=str(int(data.get("files", 0)))),
             _("Danger now: {value}", value=yes if data.get("danger") else no),
             _(
                 "Follow-up: {value}",
@@ -443,19 +497,16 @@ async def send_report(
         return
     await remove_buttons(query.message)
     data = await state.get_data()
-    evidence = []
-    for kind, mime, file_id in data.get("evidence", []):
-        buffer = io.BytesIO()
-        await bot.download(file_id, destination=buffer)
-        evidence.append((kind, mime, buffer.getvalue()))
     factory = user.factory
     if factory is None:
-        await state.clear()
+        await leave(state, session)
         return
+    story = data.get("story")
     intake = cases.Intake(
         category=Category(data["category"]),
         harm=Harm(data["harm"]),
-        narrative=data.get("story") or None,
+        narrative=None,
+        sealed_narrative=(base64.b64decode(story[0]), story[1]) if story else None,
         danger=bool(data.get("danger")),
         affects_others=data.get("others"),
         follow_up_in_chat=bool(data.get("chat")),
@@ -464,7 +515,7 @@ async def send_report(
         language=locale,
         submission_token=data["token"],
     )
-    case, receipt = await cases.do_submit_report(
+    _case, receipt = await cases.do_submit_report(
         session,
         intake,
         keys=keyring(settings),
@@ -472,12 +523,13 @@ async def send_report(
         reporter_user_id=user.id,
         factory=factory,
         country_code=factory.country_code,
-        evidence=evidence,
+        draft=data.get("draft"),
     )
     # The receipt is shown only once the case is safely stored.
     await session.commit()
     await state.clear()
-    log.info("report.submitted case=%s", case.id)  # never who (H2)
+    # Nothing that names the case or the worker (H2): a log reader could join either to the other.
+    log.info("report.submitted")
     if receipt is None:  # the same report again (a double tap or a replayed update)
         await query.message.answer(
             _("This report was already sent."), reply_markup=main_menu_keyboard()
@@ -498,6 +550,46 @@ async def send_report(
 @router.message(StateFilter(Intake))
 async def intake_other_input(message: Message) -> None:
     await message.answer(_("Please use the buttons above, or tap Cancel."))
+
+
+@router.callback_query(StateFilter(None), Pick.filter())
+async def draft_expired(query: CallbackQuery) -> None:
+    """A button of a report whose draft is gone: it expired (sent and cancelled ones lose their
+    buttons). Say so, kindly, rather than nothing."""
+    await query.answer()
+    if isinstance(query.message, Message):
+        await remove_buttons(query.message)
+        await query.message.answer(
+            _(
+                "This unsent report was deleted because it was left for a long time, to keep you "
+                "safe. Please start again."
+            ),
+            reply_markup=main_menu_keyboard(),
+        )
+
+
+@router.error()
+async def clear_on_error(event: ErrorEvent, bot: Bot, dispatcher: Dispatcher) -> None:
+    """An error in the middle of a report or follow-up ends it (the update's transaction is rolled
+    back; sealed files go with the next purge), then the general error reply runs.
+
+    Errors are raised outside the FSM middleware, so the state is looked up here.
+    """
+    update = event.update
+    source = update.message or (update.callback_query.message if update.callback_query else None)
+    sender = update.message or update.callback_query
+    user = getattr(sender, "from_user", None)
+    chat = getattr(source, "chat", None)
+    if user is not None and chat is not None:
+        state = dispatcher.fsm.get_context(bot, chat_id=chat.id, user_id=user.id)
+        current = await state.get_state()
+        if current in Intake.__all_states_names__ or current in FollowUp.__all_states_names__:
+            await state.clear()
+    raise SkipHandler
+
+
+def _b64(data: bytes) -> str:
+    return base64.b64encode(data).decode()
 
 
 # --- follow-up ----------------------------------------------------------------------------
@@ -537,10 +629,11 @@ async def show_my_reports(
     builder = InlineKeyboardBuilder()
     for case in mine:
         builder.button(
-            text=_("Report {number}: {status}", number=case.id, status=status_label(case)),
-            callback_data=CaseAction(action="open", case_id=case.id),
+            text=_("Report {number}: {status}", number=case.reference, status=status_label(case)),
+            callback_data=CaseAction(action="open", ref=case.reference),
         )
     builder.adjust(1)
+    await leave(state, session)  # an unsent draft or a case open before is forgotten
     await state.set_state(FollowUp.receipt)
     await message.answer(
         _("Type your 16-digit receipt number to see your report."),
@@ -569,8 +662,17 @@ async def receipt_typed(
         await asyncio.sleep(receipts.GUESS_DELAY_SECONDS)
         await message.answer(receipts.ReceiptNotFound().translated())
         return
-    await state.update_data(case_id=case.id)
-    await show_case(message, case, settings)
+    digits = receipts.normalise(message.text or "")
+    assert digits is not None
+    # Handler messages open with the key from the receipt, now, and the key is then forgotten.
+    key = await cases.reporter_key(case, digits)
+    await show_case(
+        message,
+        state,
+        case,
+        settings,
+        cases.messages_for_reporter(case, settings.effective_secret_key, key),
+    )
 
 
 @router.callback_query(CaseAction.filter(F.action == "open"))
@@ -582,36 +684,62 @@ async def open_own_case(
     user: User | None,
     settings: Settings,
 ) -> None:
-    case = await _own_case(session, user, callback_data.case_id)
+    case = await _own_case(session, user, callback_data.ref)
     if case is None or not isinstance(query.message, Message):
         await query.answer(_("This button is no longer active."))
         return
     await query.answer()
-    await state.update_data(case_id=case.id)
-    await show_case(query.message, case, settings)
+    await show_case(
+        query.message,
+        state,
+        case,
+        settings,
+        cases.messages_for_reporter(case, settings.effective_secret_key),
+    )
 
 
-async def _own_case(session: AsyncSession, user: User | None, case_id: int) -> Case | None:
+async def _own_case(session: AsyncSession, user: User | None, reference: str) -> Case | None:
     """A case this chat may open without a receipt: only one its reporter chose to follow here."""
-    case = await session.get(Case, case_id)
-    if case is None or user is None or case.reporter_user_id != user.id:
+    if user is None:
         return None
-    return case
+    return await session.scalar(
+        select(Case).where(Case.reference == reference, Case.reporter_user_id == user.id)
+    )
 
 
-async def show_case(message: Message, case: Case, settings: Settings) -> None:
-    lines = [_("<b>Report {number}</b>: {status}", number=case.id, status=status_label(case))]
-    conversation = cases.messages_for_reporter(case, settings.effective_secret_key)
-    for _at, text, from_handler in conversation[-10:]:
+async def show_case(
+    message: Message,
+    state: FSMContext,
+    case: Case,
+    settings: Settings,
+    conversation: list[tuple[Any, str | None, bool]],
+) -> None:
+    lines = [
+        _("<b>Report {number}</b>: {status}", number=case.reference, status=status_label(case))
+    ]
+    for at, text, from_handler in conversation[-10:]:
+        if text is None:  # her own words: only the case handler can open them
+            lines.append(_("<b>You</b> wrote on {date}.", date=at.strftime("%Y-%m-%d")))
+            continue
         who = _("Case handler") if from_handler else _("You")
         lines.append(f"<b>{who}:</b> {html.escape(text)}")
     if not conversation:
         lines.append(_("No messages yet."))
     builder = InlineKeyboardBuilder()
+    await state.clear()
     if case.state != CaseState.CLOSED:
+        # Only a box the bot cannot open names the case; the button carries a random nonce.
+        nonce = secrets.token_hex(6)
+        await state.set_data(
+            {
+                "reply_to": cases.seal_case_ref(case, keyring(settings)),
+                "reply_nonce": nonce,
+                "reply_until": (utcnow() + REPLY_WINDOW).isoformat(),
+            }
+        )
         builder.button(
             text=_("✍️ Write to the case handler"),
-            callback_data=CaseAction(action="reply", case_id=case.id),
+            callback_data=CaseAction(action="reply", ref=nonce),
         )
     builder.button(text=_("🏠 Main menu"), callback_data=MenuCallback(action=MenuAction.HOME))
     builder.adjust(1)
@@ -621,14 +749,27 @@ async def show_case(message: Message, case: Case, settings: Settings) -> None:
     await message.answer(parts[-1], reply_markup=builder.as_markup())
 
 
+def _reply_open(data: dict[str, Any]) -> bool:
+    until = data.get("reply_until")
+    return bool(data.get("reply_to")) and until is not None and utcnow().isoformat() < until
+
+
 @router.callback_query(CaseAction.filter(F.action == "reply"))
 async def reply_start(query: CallbackQuery, callback_data: CaseAction, state: FSMContext) -> None:
-    await query.answer()
     data = await state.get_data()
-    if data.get("case_id") != callback_data.case_id or not isinstance(query.message, Message):
-        # Replying needs the receipt (or this chat's link) checked in this conversation first.
-        await query.answer(_("This button is no longer active."))
+    if not isinstance(query.message, Message):
+        await query.answer()
         return
+    if data.get("reply_nonce") != callback_data.ref or not _reply_open(data):
+        # Replying needs the receipt (or this chat's link) checked a short while ago.
+        await query.answer()
+        await state.clear()
+        await query.message.answer(
+            _("For your safety, please open your report again before writing."),
+            reply_markup=main_menu_keyboard(),
+        )
+        return
+    await query.answer()
     await state.set_state(FollowUp.reply)
     await query.message.answer(_("Write your message to the case handler."))
 
@@ -638,21 +779,17 @@ async def reply_written(
     message: Message, state: FSMContext, session: AsyncSession, settings: Settings
 ) -> None:
     data = await state.get_data()
-    case = await session.get(Case, data.get("case_id", 0))
-    if case is None:
+    if not _reply_open(data):
         await state.clear()
         await message.answer(
-            _("This button is no longer active."), reply_markup=main_menu_keyboard()
+            _("For your safety, please open your report again before writing."),
+            reply_markup=main_menu_keyboard(),
         )
         return
-    await cases.do_reporter_message(
-        session,
-        case,
-        message.text or "",
-        keys=keyring(settings),
-        secret_key=settings.effective_secret_key,
+    await cases.do_queue_reporter_message(
+        session, data["reply_to"], message.text or "", keys=keyring(settings)
     )
-    await state.set_state(None)
+    await state.clear()
     await message.answer(
         _("Your message was sent to the case handler."), reply_markup=main_menu_keyboard()
     )
@@ -667,7 +804,7 @@ async def checkin_answered(
     settings: Settings,
 ) -> None:
     await query.answer()
-    case = await _own_case(session, user, callback_data.case_id)
+    case = await _own_case(session, user, callback_data.ref)
     if case is None or not isinstance(query.message, Message):
         return
     await remove_buttons(query.message)
@@ -691,7 +828,7 @@ async def render_update(ctx: RenderContext) -> Rendered | None:
     return Rendered(
         _(
             "There is news about your report {number}: it is now {status}.",
-            number=case.id,
+            number=case.reference,
             status=status_label(case),
         ),
         _open_button(case),
@@ -706,7 +843,7 @@ async def render_message(ctx: RenderContext) -> Rendered | None:
     return Rendered(
         _(
             "The case handler wrote about your report {number}. Open it to read and answer.",
-            number=case.id,
+            number=case.reference,
         ),
         _open_button(case),
     )
@@ -719,24 +856,25 @@ async def render_checkin(ctx: RenderContext) -> Rendered | None:
         return None
     builder = InlineKeyboardBuilder()
     if ctx.params.get("kind") == "outcome":
-        text = _("Your report {number} was closed. Did this help you?", number=case.id)
+        text = _("Your report {number} was closed. Did this help you?", number=case.reference)
         builder.button(
-            text=_("Yes"), callback_data=CaseAction(action="checkin", case_id=case.id, value="ok")
+            text=_("Yes"),
+            callback_data=CaseAction(action="checkin", ref=case.reference, value="ok"),
         )
         builder.button(
-            text=_("No"), callback_data=CaseAction(action="checkin", case_id=case.id, value="no")
+            text=_("No"), callback_data=CaseAction(action="checkin", ref=case.reference, value="no")
         )
     else:
         text = _(
             "Since your report {number}, has anyone treated you badly because of it?",
-            number=case.id,
+            number=case.reference,
         )
         builder.button(
             text=_("Yes"),
-            callback_data=CaseAction(action="checkin", case_id=case.id, value="retaliation"),
+            callback_data=CaseAction(action="checkin", ref=case.reference, value="retaliation"),
         )
         builder.button(
-            text=_("No"), callback_data=CaseAction(action="checkin", case_id=case.id, value="ok")
+            text=_("No"), callback_data=CaseAction(action="checkin", ref=case.reference, value="ok")
         )
     return Rendered(text, builder.as_markup())
 
@@ -761,6 +899,6 @@ async def render_alert(ctx: RenderContext) -> Rendered | None:
 def _open_button(case: Case) -> InlineKeyboardMarkup:
     builder = InlineKeyboardBuilder()
     builder.button(
-        text=_("Open my report"), callback_data=CaseAction(action="open", case_id=case.id)
+        text=_("Open my report"), callback_data=CaseAction(action="open", ref=case.reference)
     )
     return builder.as_markup()

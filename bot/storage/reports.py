@@ -65,6 +65,12 @@ class Case(Base):
     reopened_from_id: Mapped[int | None] = mapped_column(
         ForeignKey("cases.id", ondelete="SET NULL")
     )
+    # What the worker sees instead of the sequential id (which would reveal report volume).
+    reference: Mapped[str] = mapped_column(String(12), unique=True, index=True)
+    # The public half of the reporter's key (derived from the receipt with this salt): handler
+    # messages for the reporter are sealed to it. NULL on cases made before it existed.
+    reporter_salt: Mapped[bytes | None] = mapped_column(LargeBinary)
+    reporter_public_key: Mapped[bytes | None] = mapped_column(LargeBinary)
 
     events: Mapped[list[CaseEvent]] = relationship(
         back_populates="case",
@@ -102,6 +108,38 @@ class CaseEvidence(Base):
     mime_type: Mapped[str] = mapped_column(String(80))
     size: Mapped[int] = mapped_column(Integer)
     content: Mapped[bytes] = mapped_column(LargeBinary)  # sealed box
+    added_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ReporterMessage(Base):
+    """A reporter's message waiting for the console to attach it to its case.
+
+    The bot cannot tell which case it belongs to: both the case reference and the text are sealed
+    to the report public key, so nothing here links a chat, a receipt and a case.
+    """
+
+    __tablename__ = "reporter_messages"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    case_ref: Mapped[bytes] = mapped_column(LargeBinary)  # sealed box: {"case": id}
+    body: Mapped[bytes] = mapped_column(LargeBinary)  # sealed box: the text
+    key_id: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class DraftFile(Base):
+    """Evidence of a report still being written, sealed as it arrives; moved to the case on send,
+    deleted on cancel or when the draft expires."""
+
+    __tablename__ = "report_draft_files"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    draft: Mapped[str] = mapped_column(String(32), index=True)  # random, kept only in the draft
+    kind: Mapped[str] = mapped_column(String(16))
+    mime_type: Mapped[str] = mapped_column(String(80))
+    size: Mapped[int] = mapped_column(Integer)
+    content: Mapped[bytes] = mapped_column(LargeBinary)  # sealed box
+    key_id: Mapped[str] = mapped_column(String(16))
     added_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 

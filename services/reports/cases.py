@@ -6,22 +6,34 @@ audit row. Text from or to the reporter is sealed before it is stored.
 
 from __future__ import annotations
 
+import base64
+import json
 import secrets
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from nacl.public import PrivateKey
+from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.i18n import N_
 from bot.storage.models import Factory, Staff, StaffRole
-from bot.storage.reports import Case, CaseEvent, CaseEvidence, CaseTask
+from bot.storage.reports import Case, CaseEvent, CaseEvidence, CaseTask, DraftFile, ReporterMessage
 from services import audit, outbox
 from services.clock import utcnow
 from services.errors import DomainError, Forbidden, NotFound
 from services.reports import receipts
-from services.reports.crypto import KeyRing, open_for_reporter, seal_for_reporter
+from services.reports.crypto import (
+    CannotDecrypt,
+    KeyRing,
+    new_reporter_salt,
+    open_for_reporter,
+    open_with,
+    reporter_private_key,
+    seal_for_reporter,
+    seal_to,
+)
 from services.reports.protocol import (
     ACK_DEADLINE,
     CHECKINS,
@@ -45,6 +57,9 @@ EVIDENCE_LIMIT = 10 * 1024 * 1024
 EVIDENCE_TYPES = {"image/jpeg", "image/png", "application/pdf", "audio/ogg", "audio/mpeg"}
 CASE_ROLES = {StaffRole.ADMIN, StaffRole.COUNTRY_MANAGER, StaffRole.CASE_HANDLER}
 CONFIRMING_ROLES = {StaffRole.ADMIN, StaffRole.COUNTRY_MANAGER}
+# Worker-facing case references: random, so they say nothing about how many reports there are (L8).
+# No look-alikes (0/O, 1/I/L, 2/Z, 5/S, 8/B): workers read them out on the phone.
+REFERENCE_ALPHABET = "ACDEFGHJKMNPQRTUVWXY34679"
 
 
 class InvalidReport(DomainError):
@@ -74,7 +89,11 @@ class TextTooLong(DomainError):
 
 @dataclass(frozen=True)
 class Intake:
-    """What the worker told the bot, checked by ``check_intake``."""
+    """What the worker told the bot, checked by ``check_intake``.
+
+    The bot gives the narrative already sealed (``sealed_narrative`` with the id of the key that
+    sealed it); ``narrative`` in plaintext is for callers that hold it anyway (tests, imports).
+    """
 
     category: Category
     harm: Harm | None
@@ -86,6 +105,7 @@ class Intake:
     consent_to_name: bool
     language: str
     submission_token: str
+    sealed_narrative: tuple[bytes, str] | None = None  # (sealed box, key id)
 
 
 async def _audit(
@@ -169,11 +189,13 @@ async def do_submit_report(
     factory: Factory | None,
     country_code: str,
     evidence: list[tuple[str, str, bytes]] = (),  # type: ignore[assignment]
+    draft: str | None = None,
 ) -> tuple[Case, str | None]:
     """Create the case and its deadlines. Returns the case and the receipt to show once.
 
     Submitting the same ``submission_token`` again (a replayed update, a double tap) returns the
-    case already made and no receipt, so nothing is created twice.
+    case already made and no receipt, so nothing is created twice. ``draft`` names evidence the
+    bot sealed as it arrived (``DraftFile``); it moves to the case.
     """
     data = check_intake(data)
     existing = await session.scalar(
@@ -186,6 +208,14 @@ async def do_submit_report(
     receipt = receipts.new_receipt()
     digits = receipts.normalise(receipt)
     assert digits is not None
+    narrative: bytes | None
+    if data.sealed_narrative is not None:
+        narrative, kid = data.sealed_narrative
+    else:
+        narrative = keys.seal_text(data.narrative) if data.narrative else None
+        kid = keys.current_id
+    salt = new_reporter_salt()
+    reporter_key = await receipts.off_loop(reporter_private_key, digits, salt)
     case = Case(
         country_code=country_code,
         factory_id=factory.id if factory else None,
@@ -200,10 +230,13 @@ async def do_submit_report(
         language=data.language,
         reporter_user_id=reporter_user_id if data.follow_up_in_chat else None,
         receipt_lookup=receipts.lookup_key(secret_key, digits),
-        receipt_hash=receipts.hash_receipt(digits),
-        narrative=keys.seal_text(data.narrative) if data.narrative else None,
-        key_id=keys.current_id,
+        receipt_hash=await receipts.hash_receipt_async(digits),
+        narrative=narrative,
+        key_id=kid,
         submission_token=data.submission_token,
+        reference=await new_reference(session),
+        reporter_salt=salt,
+        reporter_public_key=bytes(reporter_key.public_key),
         submitted_at=now,
         ack_due_at=now + ACK_DEADLINE[severity],
         triage_due_at=now + TRIAGE_DEADLINE[severity],
@@ -224,6 +257,18 @@ async def do_submit_report(
                 content=keys.seal(content),
             )
         )
+    if draft is not None:
+        for file in await session.scalars(select(DraftFile).where(DraftFile.draft == draft)):
+            session.add(
+                CaseEvidence(
+                    case_id=case.id,
+                    kind=file.kind,
+                    mime_type=file.mime_type,
+                    size=file.size,
+                    content=file.content,
+                )
+            )
+        await discard_draft(session, draft)
     _schedule(session, case, "ack_deadline", case.ack_due_at)
     _schedule(session, case, "triage_deadline", case.triage_due_at)
     if severity == Severity.CRITICAL:
@@ -231,6 +276,44 @@ async def do_submit_report(
         _schedule(session, case, "followup_deadline", now + CRITICAL_FOLLOW_UP)
     await session.flush()
     return case, receipt
+
+
+async def new_reference(session: AsyncSession) -> str:
+    """A unique random reference such as ``R-7KQ4HX`` (25^6 ≈ 244 million of them)."""
+    while True:
+        reference = "R-" + "".join(secrets.choice(REFERENCE_ALPHABET) for _ in range(6))
+        if await session.scalar(select(Case.id).where(Case.reference == reference)) is None:
+            return reference
+
+
+async def add_draft_file(
+    session: AsyncSession, draft: str, kind: str, mime: str, content: bytes, *, keys: KeyRing
+) -> None:
+    """Keep one piece of evidence of an unsent report, sealed before it is stored."""
+    if mime not in EVIDENCE_TYPES or len(content) > EVIDENCE_LIMIT:
+        raise InvalidReport(reason=N_("evidence type or size not allowed"))
+    session.add(
+        DraftFile(
+            draft=draft,
+            kind=kind,
+            mime_type=mime,
+            size=len(content),
+            content=keys.seal(content),
+            key_id=keys.current_id,
+            added_at=utcnow(),
+        )
+    )
+    await session.flush()
+
+
+async def discard_draft(session: AsyncSession, draft: str) -> None:
+    await session.execute(delete(DraftFile).where(DraftFile.draft == draft))
+
+
+async def purge_draft_files(session: AsyncSession, *, older_than: datetime) -> int:
+    """Evidence of drafts nobody sent (the conversation state expired before them)."""
+    result = await session.execute(delete(DraftFile).where(DraftFile.added_at < older_than))
+    return int(getattr(result, "rowcount", 0) or 0)
 
 
 async def access_case(
@@ -408,6 +491,9 @@ async def do_reopen_as_retaliation(session: AsyncSession, case: Case, *, keys: K
         reporter_user_id=case.reporter_user_id,
         receipt_lookup=f"reopen:{case.id}:{secrets.token_hex(8)}",
         receipt_hash=case.receipt_hash,
+        reference=await new_reference(session),
+        reporter_salt=case.reporter_salt,
+        reporter_public_key=case.reporter_public_key,
         narrative=None,
         key_id=keys.current_id,
         submission_token=f"reopen-{case.id}-{secrets.token_hex(8)}",
@@ -477,57 +563,129 @@ async def do_refer(
 async def do_message_reporter(
     session: AsyncSession, case: Case, text: str, *, actor: Staff, keys: KeyRing, secret_key: str
 ) -> CaseEvent:
-    """A handler writes to the anonymous reporter.
+    """A handler writes to the reporter.
 
-    Two sealed copies: one for the console (the case key) and one the bot can open to show the
-    reporter (``seal_for_reporter``). It is delivered in their chat if they chose that, and shown
-    when they check with their receipt otherwise.
+    One copy sealed for the console (the case key) and one for the reporter, sealed to the public
+    key derived from her receipt (``to_reporter``): the bot opens it only while she types the
+    receipt. A reporter who chose to follow up in this chat opens her case with a button and no
+    receipt, so for her the bot also keeps a copy under a key derived from SECRET_KEY
+    (``for_reporter``): the bot host can read handler messages of chat-linked cases, never their
+    narrative or anything the reporter wrote. Cases from before receipt-derived keys (no
+    ``reporter_public_key``) keep that older copy too, until their reporter next types the receipt.
     """
     text = _clean_text(text, "message")
-    event = record_event(
-        case,
-        "message_to_reporter",
-        actor=actor,
-        text=text,
-        keys=keys,
-        for_reporter=seal_for_reporter(secret_key, text),
-    )
+    detail: dict[str, Any] = {}
+    if case.reporter_public_key is not None:
+        detail["to_reporter"] = seal_to(case.reporter_public_key, text)
+    if case.reporter_user_id is not None or case.reporter_public_key is None:
+        detail["for_reporter"] = seal_for_reporter(secret_key, text)
+    event = record_event(case, "message_to_reporter", actor=actor, text=text, keys=keys, **detail)
     await _audit(session, case, "case.message", actor)
     await session.flush()
     await notify_reporter(session, case, "reports.message", event_id=event.id)
     return event
 
 
-def messages_for_reporter(case: Case, secret_key: str) -> list[tuple[datetime, str, bool]]:
-    """The conversation as the reporter sees it: (when, text, from the handler?)."""
-    out = []
+async def reporter_key(case: Case, digits: str) -> PrivateKey:
+    """The reporter's key for a case, from the receipt she just typed (made now for older cases)."""
+    if case.reporter_salt is None or case.reporter_public_key is None:
+        case.reporter_salt = new_reporter_salt()
+        key = await receipts.off_loop(reporter_private_key, digits, case.reporter_salt)
+        case.reporter_public_key = bytes(key.public_key)
+        return key
+    return await receipts.off_loop(reporter_private_key, digits, case.reporter_salt)
+
+
+def messages_for_reporter(
+    case: Case, secret_key: str, key: PrivateKey | None = None
+) -> list[tuple[datetime, str | None, bool]]:
+    """The conversation as the reporter sees it: (when, text or None, from the handler?).
+
+    Her own messages come back without text (only the console can open them); a handler message
+    has text when ``key`` (from her receipt) or the chat-follow-up copy opens it.
+    """
+    out: list[tuple[datetime, str | None, bool]] = []
     for event in case.events:
-        if event.kind == "message_to_reporter" and "for_reporter" in event.detail:
-            out.append(
-                (event.at, open_for_reporter(secret_key, event.detail["for_reporter"]), True)
-            )
-        elif event.kind == "message_from_reporter" and "for_reporter" in event.detail:
-            out.append(
-                (event.at, open_for_reporter(secret_key, event.detail["for_reporter"]), False)
-            )
+        if event.kind == "message_from_reporter":
+            out.append((event.at, None, False))
+        elif event.kind == "message_to_reporter":
+            text = None
+            if key is not None and "to_reporter" in event.detail:
+                text = open_with(key, event.detail["to_reporter"])
+            elif "for_reporter" in event.detail:
+                text = open_for_reporter(secret_key, event.detail["for_reporter"])
+            out.append((event.at, text, True))
     return out
 
 
 async def do_reporter_message(
-    session: AsyncSession, case: Case, text: str, *, keys: KeyRing, secret_key: str
+    session: AsyncSession, case: Case, text: str, *, keys: KeyRing
 ) -> CaseEvent:
-    """The reporter answers the handler (from their chat or after checking with the receipt)."""
+    """The reporter answers the handler, sealed for the console only (no bot-readable copy)."""
     text = _clean_text(text, "message")
-    event = record_event(
-        case,
-        "message_from_reporter",
-        who="reporter",
-        text=text,
-        keys=keys,
-        for_reporter=seal_for_reporter(secret_key, text),
-    )
+    event = record_event(case, "message_from_reporter", who="reporter", text=text, keys=keys)
     await session.flush()
     return event
+
+
+def seal_case_ref(case: Case, keys: KeyRing) -> str:
+    """Which case a reporter is answering, sealed so that the bot, which keeps it for a while in
+    the conversation state, cannot read it back (a random pad makes two refs to one case differ)."""
+    ref = json.dumps({"case": case.id, "pad": secrets.token_hex(8)})
+    return base64.b64encode(keys.seal_text(ref)).decode()
+
+
+async def do_queue_reporter_message(
+    session: AsyncSession, case_ref: str, text: str, *, keys: KeyRing
+) -> ReporterMessage:
+    """Keep a reporter's message, sealed with its sealed case reference, for the console to attach.
+
+    The bot never learns the case id of a receipt-only reporter, so it cannot store it anywhere.
+    """
+    text = _clean_text(text, "message")
+    row = ReporterMessage(
+        case_ref=base64.b64decode(case_ref),
+        body=keys.seal_text(text),
+        key_id=keys.current_id,
+        created_at=utcnow(),
+    )
+    session.add(row)
+    await session.flush()
+    return row
+
+
+async def attach_reporter_messages(session: AsyncSession, keys: KeyRing) -> int:
+    """Open waiting reporter messages (console side: needs the private key) and file each with its
+    case as a ``message_from_reporter`` event; the text stays in the same sealed box."""
+    if not keys.private:
+        return 0
+    attached = 0
+    rows = (
+        await session.scalars(
+            select(ReporterMessage).order_by(ReporterMessage.id).with_for_update(skip_locked=True)
+        )
+    ).all()
+    for row in rows:
+        try:
+            case_id = int(json.loads(keys.open_text(row.case_ref, row.key_id))["case"])
+        except CannotDecrypt:
+            continue  # sealed with a key this server lacks: another console may hold it
+        case = await session.get(Case, case_id)
+        if case is not None:
+            case.events.append(
+                CaseEvent(
+                    case_id=case.id,
+                    at=row.created_at,
+                    actor="reporter",
+                    kind="message_from_reporter",
+                    detail={"kid": row.key_id},
+                    body=row.body,
+                )
+            )
+            attached += 1
+        await session.delete(row)
+    await session.flush()
+    return attached
 
 
 async def notify_reporter(

@@ -1,9 +1,11 @@
 """Sealed boxes (libsodium via PyNaCl) for everything a reporter tells us.
 
 Anyone holding the public key can seal; only the private key opens. The bot process is configured
-with the public key alone, so a compromised bot host cannot read past reports. Every ciphertext is
-stored with the id of the key that sealed it, so keys can rotate: new reports use the new public
-key, and the console keeps old private keys (``REPORT_OLD_PRIVATE_KEYS``) to open older ones.
+with the public key alone, so a compromised bot host cannot read past reports, nor anything a
+reporter wrote later; handler messages for a reporter are sealed to a key derived from her
+receipt. Every ciphertext is stored with the id of the key that sealed it, so keys can rotate: new
+reports use the new public key, and the console keeps old private keys
+(``REPORT_OLD_PRIVATE_KEYS``) to open older ones.
 """
 
 from __future__ import annotations
@@ -152,8 +154,11 @@ def _keyring(
 
 
 def reporter_box(secret_key: str) -> SecretBox:
-    """Encrypts what a handler writes *to* a reporter, so the bot (which has the server secret but
-    not the private key) can show it to them, while it stays encrypted at rest."""
+    """The bot-readable copy of what a handler writes *to* a reporter, for the two cases where the
+    receipt-derived key (below) cannot serve: a reporter who chose to follow up in this chat (she
+    opens her case with a button, no receipt) and cases from before receipt-derived keys (kept
+    until their reporter next types the receipt). Anyone with SECRET_KEY and the database can read
+    these; never use it for what a reporter wrote."""
     return SecretBox(hashlib.sha256(f"workvoice:reporter-messages:{secret_key}".encode()).digest())
 
 
@@ -164,5 +169,46 @@ def seal_for_reporter(secret_key: str, text: str) -> str:
 def open_for_reporter(secret_key: str, sealed: str) -> str:
     try:
         return reporter_box(secret_key).decrypt(base64.b64decode(sealed)).decode("utf-8")
+    except (CryptoError, ValueError):
+        raise CannotDecrypt() from None
+
+
+# --- keys the reporter holds -------------------------------------------------------------------
+# Handler -> reporter messages are sealed to a public key stored on the case whose private half is
+# derived from the receipt: the bot can open them only in the moment the worker types it, never at
+# rest (DESIGN §4 rule 3). Argon2id over the receipt with a per-case random salt makes each guess
+# costly; note that a holder of SECRET_KEY can still test receipts through the HMAC lookup key, so
+# at rest this is as strong as 16 random digits against that HMAC, no stronger.
+REPORTER_SALT_BYTES = 16
+
+
+def new_reporter_salt() -> bytes:
+    return os.urandom(REPORTER_SALT_BYTES)
+
+
+def reporter_private_key(digits: str, salt: bytes) -> PrivateKey:
+    """The reporter's X25519 key for one case, from the receipt digits (CPU-bound: ~0.1 s)."""
+    from argon2.low_level import Type, hash_secret_raw
+
+    seed = hash_secret_raw(
+        digits.encode(),
+        salt,
+        time_cost=3,
+        memory_cost=32 * 1024,
+        parallelism=1,
+        hash_len=32,
+        type=Type.ID,
+    )
+    return PrivateKey(seed)
+
+
+def seal_to(public_key: bytes, text: str) -> str:
+    """Text sealed to a raw public key (a reporter's), as base64 for a JSON detail field."""
+    return _b64(SealedBox(PublicKey(public_key)).encrypt(text.encode("utf-8")))
+
+
+def open_with(private: PrivateKey, sealed: str) -> str:
+    try:
+        return SealedBox(private).decrypt(base64.b64decode(sealed)).decode("utf-8")
     except (CryptoError, ValueError):
         raise CannotDecrypt() from None

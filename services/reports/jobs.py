@@ -159,3 +159,27 @@ async def purge_closed_cases(ctx: AppContext, *, now: datetime | None = None) ->
     if old:
         log.info("cases.purged count=%s", len(old))
     return len(old)
+
+
+async def attach_reporter_messages(ctx: AppContext) -> None:
+    """File waiting reporter messages with their cases, where this process holds the private key
+    (the console; in ``workvoice run`` the same process). A bot-only host skips it."""
+    from services.reports.cases import attach_reporter_messages as attach
+    from services.reports.crypto import keyring
+
+    keys = keyring(ctx.settings)
+    if not keys.can_open:
+        return
+    async with transaction(ctx.sessions) as session:
+        attached = await attach(session, keys)
+    if attached:
+        log.info("reports.reporter_messages_attached count=%s", attached)
+
+
+async def purge_draft_files(ctx: AppContext) -> None:
+    """Sealed files of report drafts that were never sent: gone once the draft itself expired."""
+    from services.reports.cases import purge_draft_files as purge
+
+    older = utcnow() - timedelta(minutes=ctx.settings.draft_ttl_minutes)
+    async with transaction(ctx.sessions) as session:
+        await purge(session, older_than=older)

@@ -7,10 +7,15 @@ limited per chat; a wrong and an unknown number get the same answer after the sa
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import secrets
+import unicodedata
+import weakref
+from collections.abc import Callable
 from datetime import datetime, timedelta
+from typing import TypeVar
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
@@ -22,10 +27,17 @@ from bot.storage.reports import Case, ReceiptAttempt
 from services.clock import utcnow
 from services.errors import DomainError
 
+T = TypeVar("T")
 _hasher = PasswordHasher(time_cost=3, memory_cost=32 * 1024)
 MAX_FAILURES = 5
 WINDOW = timedelta(minutes=15)
 GUESS_DELAY_SECONDS = 1.0
+# argon2 runs in worker threads, at most this many at once per event loop, so a flood of receipt
+# guesses neither blocks the loop (M8) nor takes every thread of the default pool.
+ARGON2_CONCURRENCY = 2
+_limits: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore] = (
+    weakref.WeakKeyDictionary()
+)
 
 
 class ReceiptNotFound(DomainError):
@@ -47,9 +59,15 @@ def new_receipt() -> str:
 
 
 def normalise(text: str) -> str | None:
-    digits = "".join(ch for ch in text if ch.isdigit())
-    # Workers may type with their own digits (০১২, ០១២, ٠١٢...): int() reads them all.
-    digits = "".join(str(int(ch)) for ch in digits)
+    """The 16 digits of a typed receipt, or None.
+
+    Workers may type with their own digits (০১২, ០១২, ٠١٢...): any decimal digit counts. Other
+    "digits" (superscripts, circled numbers) are not decimal and make it a wrong receipt, never an
+    error (L5).
+    """
+    digits = "".join(str(unicodedata.decimal(ch)) for ch in text if ch.isdecimal())
+    if any(ch.isdigit() and not ch.isdecimal() for ch in text):
+        return None
     return digits if len(digits) == 16 else None
 
 
@@ -70,6 +88,24 @@ def _verify(stored: str, digits: str) -> bool:
         return _hasher.verify(stored, digits)
     except (VerifyMismatchError, VerificationError, InvalidHashError):
         return False
+
+
+async def off_loop(fn: Callable[..., T], *args: object) -> T:
+    """Run CPU-bound argon2 work in a thread behind the per-loop semaphore."""
+    loop = asyncio.get_running_loop()
+    limit = _limits.get(loop)
+    if limit is None:
+        limit = _limits[loop] = asyncio.Semaphore(ARGON2_CONCURRENCY)
+    async with limit:
+        return await asyncio.to_thread(fn, *args)
+
+
+async def verify(stored: str, digits: str) -> bool:
+    return await off_loop(_verify, stored, digits)
+
+
+async def hash_receipt_async(digits: str) -> str:
+    return await off_loop(hash_receipt, digits)
 
 
 def attempt_key(secret_key: str, chat_ref: str) -> str:
@@ -108,7 +144,7 @@ async def access_case_by_receipt(
         case = await session.scalar(
             select(Case).where(Case.receipt_lookup == lookup_key(secret_key, digits))
         )
-    if case is None or digits is None or not _verify(case.receipt_hash, digits):
+    if case is None or digits is None or not await verify(case.receipt_hash, digits):
         attempts.failures += 1
         await session.flush()
         return None
