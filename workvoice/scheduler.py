@@ -71,6 +71,18 @@ async def survey_waves(ctx: AppContext) -> None:
         log.info("survey_waves opened=%s closed=%s", len(opened), closed)
 
 
+async def survey_batches(ctx: AppContext) -> None:
+    """Finished responses into the anonymous tables, k or more at a time (logged per batch)."""
+    from services.surveys.batches import flush_batches
+
+    await flush_batches(
+        ctx.sessions,
+        ctx.survey_store,
+        secret_key=ctx.settings.effective_secret_key,
+        k=ctx.settings.suppression_k,
+    )
+
+
 async def committees(ctx: AppContext) -> None:
     from services.committees.jobs import run_committees
 
@@ -92,6 +104,7 @@ JOBS: list[Job] = [
     Job("case_tasks", 30, case_tasks),
     Job("purge_closed_cases", 6 * 3600, purge_closed_cases),
     Job("survey_waves", 60, survey_waves),
+    Job("survey_batches", 300, survey_batches),
     Job("committees", 1, committees),
     Job("broadcasts", 5, broadcasts),
 ]

@@ -61,6 +61,9 @@ class Settings(BaseSettings):
     report_private_key: SecretStr | None = None
     report_old_private_keys: SecretStr | None = None  # comma-separated, after a rotation
     case_retention_days: Annotated[int, Field(ge=30, le=3650)] = 730
+    # A survey draft (answers so far) is forgotten this long after the last answer, and at the
+    # wave's end at the latest. It lives only in Redis or memory, never in the database.
+    survey_draft_ttl_days: Annotated[int, Field(ge=1, le=30)] = 3
 
     @field_validator("bot_token")
     @classmethod
