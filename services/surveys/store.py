@@ -90,6 +90,7 @@ class SurveyStore(Protocol):
     """Ephemeral storage for drafts and pending responses; channel-agnostic (no Telegram here)."""
 
     draft_ttl: timedelta
+    clock: Clock  # "now" for expiries: injectable, so TTL tests move time instead of sleeping
 
     async def get_draft(self, wave_id: int, slot: str) -> bytes | None: ...
 
