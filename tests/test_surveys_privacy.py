@@ -122,7 +122,8 @@ async def test_h4_rule1_no_answer_shares_a_transaction_id_with_a_participation(
     sessions = db.sessions
     people = [await make_worker(sessions, 71_000 + i, gender="woman") for i in range(9)]
     wave = await make_wave(sessions)
-    small = await make_wave(sessions, definition={**SAMPLE, "key": "other"})  # a wave that never publishes a batch until it closes
+    # A second wave that never publishes a batch until it closes.
+    small = await make_wave(sessions, definition={**SAMPLE, "key": "other"})
     for i, person in enumerate(people[:7]):
         await answer(sessions, store, person, wave.id, safe="no" if i % 3 else "yes")
     await answer(sessions, store, people[7], small.id)

@@ -230,7 +230,7 @@ class Answering:
 
     async def save(self, wave: SurveyWave, draft: Draft) -> None:
         # Sliding: each answer gives another TTL, but never beyond the wave's end.
-        expires_at = min(self.store.clock() + self.store.draft_ttl, wave.ends_at)
+        expires_at = min(self.store.now() + self.store.draft_ttl, wave.ends_at)
         data = {"answers": draft.answers, "path": draft.path, "position": draft.position}
         blob = seal_draft(self.secret_key, wave.id, self.telegram_id, data)
         await self.store.put_draft(wave.id, self.slot(wave), blob, expires_at)

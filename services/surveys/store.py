@@ -90,7 +90,9 @@ class SurveyStore(Protocol):
     """Ephemeral storage for drafts and pending responses; channel-agnostic (no Telegram here)."""
 
     draft_ttl: timedelta
-    clock: Clock  # "now" for expiries: injectable, so TTL tests move time instead of sleeping
+
+    def now(self) -> datetime:
+        """ "Now" for expiries: an injectable clock, so TTL tests move time instead of sleeping."""
 
     async def get_draft(self, wave_id: int, slot: str) -> bytes | None: ...
 
@@ -125,6 +127,9 @@ class MemorySurveyStore:
     clock: Clock = utcnow
     _drafts: dict[tuple[int, str], tuple[bytes, datetime]] = field(default_factory=dict)
     _pools: dict[int, dict[int, bytes]] = field(default_factory=dict)
+
+    def now(self) -> datetime:
+        return self.clock()
 
     async def get_draft(self, wave_id: int, slot: str) -> bytes | None:
         found = self._drafts.get((wave_id, slot))
@@ -180,6 +185,9 @@ class RedisSurveyStore:
         clock: Clock = utcnow,
     ) -> None:
         self.redis, self.prefix, self.draft_ttl, self.clock = redis, prefix, draft_ttl, clock
+
+    def now(self) -> datetime:
+        return self.clock()
 
     @classmethod
     def from_url(cls, url: str, **kwargs: Any) -> RedisSurveyStore:
