@@ -55,10 +55,10 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("survey_waves", schema=None) as batch_op:
-        batch_op.drop_column("late_dropped")
-        batch_op.drop_column("settled_at")
-        batch_op.drop_column("batched_at")
+    # Plain ALTER TABLE (SQLite 3.35+): a batch copy would drop survey_waves, and its ON DELETE
+    # CASCADE would empty the participation and answer tables.
+    for column in ("late_dropped", "settled_at", "batched_at"):
+        op.execute(f"ALTER TABLE survey_waves DROP COLUMN {column}")
     # The day is gone for good: rows get today's date; a generalised language becomes "".
     for table, column in (("survey_answers", "answered_on"), ("survey_responses", "completed_on")):
         with op.batch_alter_table(table, schema=None) as batch_op:
