@@ -305,6 +305,11 @@ def text_first() -> dict[str, Any]:
     return data
 
 
+def sqlite_files(path: Path) -> dict[Path, bytes]:
+    """The database file and its write-ahead log, as a thief of the disk reads them."""
+    return {f: f.read_bytes() for f in (path, Path(f"{path}-wal")) if f.exists()}
+
+
 async def test_m11_rule1_no_draft_reaches_the_database_files(
     db: Database, store: MemorySurveyStore
 ) -> None:
@@ -337,10 +342,8 @@ async def test_m11_rule1_no_draft_reaches_the_database_files(
     assert MARKER.encode() not in next(iter(store._pools[wave.id].values()))
     assert await sql_count(sessions, "SELECT count(*) FROM survey_answers") == 0
     if db.backend == "sqlite":
-        path = Path(db.url.split("///", 1)[1])
-        for file in (path, Path(f"{path}-wal")):
-            if file.exists():
-                assert MARKER.encode() not in file.read_bytes(), file
+        files = sqlite_files(Path(db.url.split("///", 1)[1]))
+        assert files and not any(MARKER.encode() in data for data in files.values())
     else:
         async with sessions() as s:
             await s.execute(text("CHECKPOINT"))
@@ -653,3 +656,29 @@ async def test_m11_a_redis_reader_alone_can_neither_read_a_draft_nor_say_whose(
     finally:
         await raw.aclose()
         await store.close()
+
+
+async def test_the_scheduler_writes_batches_and_logs_only_them(
+    sessions: Any, store: MemorySurveyStore, caplog: pytest.LogCaptureFixture
+) -> None:
+    from workvoice.context import AppContext
+    from workvoice.scheduler import JOBS, survey_batches
+    from workvoice.settings import load_settings
+
+    assert next(j for j in JOBS if j.name == "survey_batches").run is survey_batches
+    ctx = AppContext(
+        settings=load_settings(secret_key=SECRET),
+        engine=None,  # type: ignore[arg-type]
+        sessions=sessions,
+        survey_store=store,
+    )
+    people = [await make_worker(sessions, 81_000 + i) for i in range(K)]
+    wave = await make_wave(sessions)
+    with caplog.at_level("INFO"):
+        for person in people:
+            await answer(sessions, store, person, wave.id)
+        await survey_batches(ctx)
+    assert await sql_count(sessions, "SELECT count(*) FROM survey_responses") == K
+    assert [r.getMessage() for r in caplog.records if "survey" in r.getMessage()] == [
+        f"survey.batch wave={wave.id} n={K}"
+    ]
