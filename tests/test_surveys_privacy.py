@@ -682,3 +682,25 @@ async def test_the_scheduler_writes_batches_and_logs_only_them(
     assert [r.getMessage() for r in caplog.records if "survey" in r.getMessage()] == [
         f"survey.batch wave={wave.id} n={K}"
     ]
+
+
+async def test_a_finish_that_does_not_commit_counts_once_when_tried_again(
+    sessions: Any, store: MemorySurveyStore
+) -> None:
+    """The bot withdraws the pooled response when the commit of "finished" fails (as the flow
+    does); the worker's next try is then the only response."""
+    worker = await make_worker(sessions, 82_001)
+    wave = await make_wave(sessions)
+    with pytest.raises(RuntimeError):
+        async with transaction(sessions) as s:
+            kw: dict[str, Any] = {"secret_key": SECRET, "store": store}
+            step = await answering.do_begin(s, worker, wave.id, **kw)
+            for raw in ("3", "yes", "day", "40"):
+                step = await answering.do_answer(s, worker, wave.id, step.index, raw, **kw)
+            step = await answering.do_skip(s, worker, wave.id, step.index, **kw)
+            assert step.done and await store.pending_count(wave.id) == 1
+            await answering.withdraw(store, step)
+            raise RuntimeError("the commit failed")
+    assert await store.pending_count(wave.id) == 0
+    await answer(sessions, store, worker, wave.id)
+    assert await store.pending_count(wave.id) == 1

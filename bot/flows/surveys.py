@@ -310,7 +310,11 @@ async def tapped(
     if step.done:
         # "Thank you" only once finishing is stored. No log line: a completion's time, even
         # without a pseudonym, lines a person up with their answers (only batches are logged).
-        await session.commit()
+        try:
+            await session.commit()
+        except Exception:
+            await answering.withdraw(survey_store, step)
+            raise
     await show(query.message, step, state)
 
 
@@ -345,7 +349,11 @@ async def typed(
     if step.done:
         # "Thank you" only once finishing is stored. No log line: a completion's time, even
         # without a pseudonym, lines a person up with their answers (only batches are logged).
-        await session.commit()
+        try:
+            await session.commit()
+        except Exception:
+            await answering.withdraw(survey_store, step)
+            raise
     await show(message, step, state)
 
 

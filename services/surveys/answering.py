@@ -121,6 +121,7 @@ class Step:
     total: int
     answers: dict[str, Any]
     path: list[int] = field(default_factory=list)  # questions answered before, for "back"
+    response_id: int | None = None  # when done: the response now waiting in the pool
 
     @property
     def done(self) -> bool:
@@ -507,7 +508,14 @@ async def _complete(
     await who.store.add_pending(wave.id, response_id, blob, keep_until=wave.ends_at)
     await who.store.drop_draft(wave.id, who.slot(wave))
     await session.refresh(step.participation)
-    return Step(wave, step.definition, step.participation, None, -1, 0, 0, answers)
+    return Step(wave, step.definition, step.participation, None, -1, 0, 0, answers, [], response_id)
+
+
+async def withdraw(store: SurveyStore, step: Step) -> None:
+    """The transaction that marked the participation finished did not commit: take its response
+    back out of the pool, or the worker's next try would count twice."""
+    if step.response_id is not None:
+        await store.remove_pending(step.wave.id, [step.response_id])
 
 
 def _answer_rows(question: Question, value: Any) -> list[dict[str, Any]]:
