@@ -704,3 +704,26 @@ async def test_a_finish_that_does_not_commit_counts_once_when_tried_again(
     assert await store.pending_count(wave.id) == 0
     await answer(sessions, store, worker, wave.id)
     assert await store.pending_count(wave.id) == 1
+
+
+async def test_m3_a_generalised_response_counts_as_not_given_in_results(
+    sessions: Any, store: MemorySurveyStore
+) -> None:
+    from services.surveys import results
+
+    women = [await make_worker(sessions, 83_000 + i, locale="bn", gender="woman") for i in range(6)]
+    man = await make_worker(sessions, 83_100, locale="km", gender="man", age_band="45plus")
+    wave = await make_wave(sessions)
+    for person in [*women, man]:
+        await answer(sessions, store, person, wave.id)
+    assert await flush(sessions, store, datetime.now(UTC) + LATER) == 7
+    async with sessions() as s:
+        rows = (await s.scalars(select(SurveyResponse))).all()
+        assert Counter((r.gender, r.language, r.age_band) for r in rows) == {
+            ("woman", "bn", None): 6,
+            (None, None, None): 1,  # the lone older Khmer speaker, fully generalised
+        }
+        found = await results.wave_results(s, await wave_row(sessions, wave.id), k=K)
+    assert found.respondents == 7
+    assert set(found.respondents_by["gender"]) == {"woman", results.NOT_GIVEN}
+    assert set(found.respondents_by["language"]) == {"bn", results.NOT_GIVEN}
