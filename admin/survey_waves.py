@@ -40,6 +40,7 @@ from services import audit
 from services.errors import DomainError
 from services.suppression import shown
 from services.surveys import builder, results, waves
+from services.surveys.batches import batch_status
 from services.surveys.definition import (
     SCALE_FACES,
     QuestionType,
@@ -451,6 +452,7 @@ async def _results_page(
         survey=survey,
         found=found,
         k=k,
+        batches=await batch_status(context(request).survey_store, wave, k=k),
         invited=shown(found.invited, k),
         dim=dim,
         dimensions=[(name, _(DIMENSION_LABELS[name])) for name in results.DIMENSIONS],

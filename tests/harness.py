@@ -21,6 +21,7 @@ from bot.delivery import Deliverer
 from bot.dispatcher import ExpiringMemoryStorage, create_dispatcher
 from bot.ratelimit import RateLimiter
 from bot.runtime import ALLOWED_UPDATES, create_bot
+from services.surveys.store import MemorySurveyStore, SurveyStore
 from tests.console import TEST_SECRET
 from tests.telegram_fake import FakeTelegram, FakeUser
 from workvoice.settings import Settings, load_settings
@@ -47,7 +48,12 @@ def shared_dispatcher() -> tuple[Dispatcher, SessionsProxy]:
         settings = load_settings(
             data_dir=Path(tempfile.mkdtemp(prefix="wv-bot-")), secret_key=TEST_SECRET
         )
-        _dispatcher = create_dispatcher(_proxy, default_locale="en", settings=settings)  # type: ignore[arg-type]
+        _dispatcher = create_dispatcher(
+            _proxy,  # type: ignore[arg-type]
+            default_locale="en",
+            settings=settings,
+            survey_store=MemorySurveyStore(),
+        )
     return _dispatcher, _proxy
 
 
@@ -68,6 +74,23 @@ class BotHarness:
             settings=dp.workflow_data["settings"],
         )
 
+    async def restart(self, *, survey_store: SurveyStore | None = None) -> None:
+        """Stop polling and start again, as a restarted process would: new FSM memory and the
+        given survey store (a fresh memory one unless given). The fake Telegram keeps its chats."""
+        assert self._stop is not None and self._start is not None
+        await self._stop()
+        self.dp.fsm.storage = MemoryStorage()
+        self.dp.workflow_data["survey_store"] = survey_store or MemorySurveyStore()
+        self._start()
+
+    _stop: Any = None
+    _start: Any = None
+
+    @property
+    def survey_store(self) -> SurveyStore:
+        """Where this test's survey drafts and finished responses wait (memory unless given)."""
+        return self.dp.workflow_data["survey_store"]  # type: ignore[no-any-return]
+
     @property
     def settings(self) -> Settings:
         return self.dp.workflow_data["settings"]  # type: ignore[no-any-return]
@@ -87,32 +110,48 @@ class BotHarness:
 
 @contextlib.asynccontextmanager
 async def running_bot(
-    sessions: async_sessionmaker[AsyncSession], *, storage: BaseStorage | None = None
+    sessions: async_sessionmaker[AsyncSession],
+    *,
+    storage: BaseStorage | None = None,
+    survey_store: SurveyStore | None = None,
 ) -> AsyncIterator[BotHarness]:
     telegram = FakeTelegram()
     await telegram.start()
     dp, proxy = shared_dispatcher()
     proxy.current = sessions
     dp.fsm.storage = storage or ExpiringMemoryStorage()
+    dp.workflow_data["survey_store"] = survey_store or MemorySurveyStore()
     bot = create_bot(telegram.token, telegram.base_url)
-    polling = asyncio.create_task(
-        dp.start_polling(
-            bot,
-            handle_signals=False,
-            close_bot_session=False,
-            polling_timeout=1,
-            allowed_updates=ALLOWED_UPDATES,
+    polling: list[asyncio.Task[Any]] = []
+
+    def start() -> None:
+        polling.append(
+            asyncio.create_task(
+                dp.start_polling(
+                    bot,
+                    handle_signals=False,
+                    close_bot_session=False,
+                    polling_timeout=1,
+                    allowed_updates=ALLOWED_UPDATES,
+                )
+            )
         )
-    )
-    try:
-        yield BotHarness(telegram, bot, dp, sessions)
-    finally:
+
+    async def stop() -> None:
         with contextlib.suppress(RuntimeError):
             await dp.stop_polling()
         try:
-            await asyncio.wait_for(polling, timeout=5)
+            await asyncio.wait_for(polling[-1], timeout=5)
         except (TimeoutError, asyncio.CancelledError):
-            polling.cancel()
+            polling[-1].cancel()
+
+    start()
+    harness = BotHarness(telegram, bot, dp, sessions)
+    harness._start, harness._stop = start, stop
+    try:
+        yield harness
+    finally:
+        await stop()
         await dp.fsm.storage.close()
         await bot.session.close()
         await telegram.stop()

@@ -9,9 +9,17 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.storage.db import transaction
 from bot.storage.surveys import SurveyWave
+from services.surveys.batches import flush_batches
 from services.surveys.builder import do_create_survey, do_publish
 from services.surveys.definition import validate
-from services.surveys.waves import Audience, WaveInput, do_create_wave, open_due_waves
+from services.surveys.store import SurveyStore
+from services.surveys.waves import (
+    Audience,
+    WaveInput,
+    do_cancel_wave,
+    do_create_wave,
+    open_due_waves,
+)
 
 
 def texts(en: str, **others: str) -> dict[str, str]:
@@ -110,3 +118,23 @@ async def make_wave(
         if open_now:
             await open_due_waves(session, worker="test", now=max(start, datetime.now(UTC)))
         return wave
+
+
+async def publish(
+    sessions: async_sessionmaker[AsyncSession],
+    store: SurveyStore,
+    *,
+    secret_key: str,
+    k: int = 5,
+    close: int | None = None,
+) -> int:
+    """The scheduler's batch job, run as a day later would (past the daily rule and the close's
+    grace); with ``close=wave_id`` the wave is cancelled (closed) first, so its remainder settles.
+    Returns how many responses reached the anonymous tables."""
+    if close is not None:
+        async with transaction(sessions) as session:
+            wave = await session.get(SurveyWave, close)
+            assert wave is not None
+            await do_cancel_wave(session, wave, actor=None)
+    later = datetime.now(UTC) + timedelta(days=1)
+    return await flush_batches(sessions, store, secret_key=secret_key, k=k, now=later)

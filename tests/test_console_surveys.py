@@ -22,7 +22,7 @@ from services.surveys.definition import coverage, parse_definition, validate
 from services.surveys.waves import Audience, WaveInput, do_create_wave, open_due_waves
 from tests.console import ConsoleHarness
 from tests.factories import make_factory, make_worker
-from tests.surveys_data import SAMPLE, make_wave
+from tests.surveys_data import SAMPLE, make_wave, publish
 
 # --- helpers ----------------------------------------------------------------------------------
 
@@ -87,17 +87,29 @@ async def definition_of(console: ConsoleHarness, survey_id: int) -> dict[str, An
 async def answer_all(console: ConsoleHarness, user: Any, wave_id: int, *, safe: str) -> None:
     """One worker answers the sample survey to the end (with the console's secret, so closing
     the loop can find them)."""
-    key = console.ctx.settings.effective_secret_key
+    key, store = console.ctx.settings.effective_secret_key, console.ctx.survey_store
     async with transaction(console.sessions) as s:
-        step = await answering.do_begin(s, user, wave_id, secret_key=key)
-        step = await answering.do_answer(s, user, wave_id, step.index, "4", secret_key=key)
-        step = await answering.do_answer(s, user, wave_id, step.index, safe, secret_key=key)
+        step = await answering.do_begin(s, user, wave_id, secret_key=key, store=store)
+        step = await answering.do_answer(
+            s, user, wave_id, step.index, "4", secret_key=key, store=store
+        )
+        step = await answering.do_answer(
+            s, user, wave_id, step.index, safe, secret_key=key, store=store
+        )
         if safe == "no":
-            step = await answering.do_toggle(s, user, wave_id, step.index, "fire", secret_key=key)
-            step = await answering.do_finish_choice(s, user, wave_id, step.index, secret_key=key)
-        step = await answering.do_answer(s, user, wave_id, step.index, "night", secret_key=key)
-        step = await answering.do_answer(s, user, wave_id, step.index, "48", secret_key=key)
-        step = await answering.do_skip(s, user, wave_id, step.index, secret_key=key)
+            step = await answering.do_toggle(
+                s, user, wave_id, step.index, "fire", secret_key=key, store=store
+            )
+            step = await answering.do_finish_choice(
+                s, user, wave_id, step.index, secret_key=key, store=store
+            )
+        step = await answering.do_answer(
+            s, user, wave_id, step.index, "night", secret_key=key, store=store
+        )
+        step = await answering.do_answer(
+            s, user, wave_id, step.index, "48", secret_key=key, store=store
+        )
+        step = await answering.do_skip(s, user, wave_id, step.index, secret_key=key, store=store)
         assert step.done
 
 
@@ -469,7 +481,14 @@ async def _answered_wave(console: ConsoleHarness) -> tuple[SurveyWave, list[Any]
         await open_due_waves(s, worker="t")
     for i, worker in enumerate(workers):
         await answer_all(console, worker, wave.id, safe="no" if i < 2 else "yes")
+    await publish_batches(console)
     return wave, [*workers, silent]
+
+
+async def publish_batches(console: ConsoleHarness) -> int:
+    """The scheduler's batch job a day later: answers reach the results only in batches."""
+    key = console.ctx.settings.effective_secret_key
+    return await publish(console.sessions, console.ctx.survey_store, secret_key=key)
 
 
 async def test_results_hide_the_two_men_on_the_page_and_in_the_csv(
@@ -573,6 +592,7 @@ async def test_trends_compare_the_waves_of_a_survey(console: ConsoleHarness) -> 
         await open_due_waves(s, worker="t")
     for worker in people[2:8]:  # six women, all "safe"
         await answer_all(console, worker, second.id, safe="yes")
+    assert await publish_batches(console) == 6
     client = console.client_for(await console.staff("analyst", ["BD"]))
     page = await client.get(f"/surveys/waves/{second.id}/results")
     assert "Trends appear once" not in page.text

@@ -8,15 +8,16 @@ from typing import Any
 
 import pytest
 import time_machine
-from aiogram.fsm.storage.memory import MemoryStorage
 from sqlalchemy import select, text
 
 from bot.i18n import gettext
 from bot.storage.surveys import SurveyAnswer, SurveyWave
 from services.surveys import results
+from services.surveys.store import MemorySurveyStore, RedisSurveyStore
+from tests.console import TEST_SECRET as SECRET
 from tests.factories import make_worker
-from tests.harness import BotHarness
-from tests.surveys_data import make_wave
+from tests.harness import BotHarness, running_bot
+from tests.surveys_data import make_wave, publish
 
 
 @pytest.fixture(autouse=True)
@@ -63,7 +64,7 @@ async def answer_through_the_bot(
 async def test_a_bangla_worker_answers_every_kind_of_question(app: BotHarness) -> None:
     await make_worker(app.sessions, 7001, locale="bn", gender="woman")
     worker = app.user(7001, language_code="bn")
-    await make_wave(app.sessions)
+    wave = await make_wave(app.sessions)
     assert await app.deliver() == 1  # the invitation now; the reminder is not due yet
     invitation = await worker.wait_reply(contains="নমুনা জরিপ")
     assert t("▶️ Start") in invitation.buttons()
@@ -101,6 +102,17 @@ async def test_a_bangla_worker_answers_every_kind_of_question(app: BotHarness) -
     await worker.send("ক্যান্টিনে পানি নেই")
     done = await worker.wait_reply()
     assert "ধন্যবাদ!" in done.plain_text()
+    # Finished, and counted, but no answer is written yet: it waits for a batch (here the close,
+    # as fewer than k answered and nothing was published before).
+    async with app.sessions() as s:
+        assert (await s.scalars(select(SurveyAnswer))).all() == []
+    assert await app.survey_store.pending_count(wave.id) == 1
+    # Tapping Start on the old invitation again: already answered, counted once.
+    await worker.tap(t("▶️ Start"), message=invitation)
+    assert (await worker.wait_reply()).plain_text() == t(
+        "You have already answered this survey. Thank you!"
+    )
+    assert await publish(app.sessions, app.survey_store, secret_key=SECRET, close=wave.id) == 1
     async with app.sessions() as s:
         rows = (await s.scalars(select(SurveyAnswer))).all()
     assert {(r.question_key, r.value, r.number, r.text) for r in rows} == {
@@ -112,55 +124,81 @@ async def test_a_bangla_worker_answers_every_kind_of_question(app: BotHarness) -
         ("hours", None, 45.0, None),
         ("else", None, None, "ক্যান্টিনে পানি নেই"),
     }
-    # Tapping Start on the old invitation again: already answered, counted once.
-    await worker.tap(t("▶️ Start"), message=invitation)
-    assert (await worker.wait_reply()).plain_text() == t(
-        "You have already answered this survey. Thank you!"
-    )
     async with app.sessions() as s:
         assert await s.scalar(text("SELECT count(*) FROM survey_responses")) == 1
 
 
-async def test_resume_after_a_restart_and_old_buttons(app: BotHarness) -> None:
-    await make_worker(app.sessions, 7002, locale="km")
-    worker = app.user(7002, language_code="km")
+async def test_resume_after_a_restart_with_redis_and_old_buttons(
+    sessions: Any, redis_url: str, redis_prefix: str
+) -> None:
+    """M11: the draft waits sealed in Redis, not in the database; a restarted bot (new FSM memory,
+    new Redis connection) finds the worker's place there."""
+    async with running_bot(
+        sessions, survey_store=RedisSurveyStore.from_url(redis_url, prefix=redis_prefix)
+    ) as app:
+        await make_worker(app.sessions, 7002, locale="km")
+        worker = app.user(7002, language_code="km")
+        await make_wave(app.sessions)
+        await app.deliver()
+        await worker.tap(t("▶️ Start", "km"))
+        first = await worker.wait_reply()
+        await worker.tap("😄 5")
+        await worker.wait_reply()
+        await worker.tap(t("Yes", "km"))
+        await worker.wait_reply(contains="វេនណា?")
+        await worker.tap(t("⏸ Later", "km"))
+        await worker.wait_reply()
+        before = app.survey_store
+        await app.restart(survey_store=RedisSurveyStore.from_url(redis_url, prefix=redis_prefix))
+        await before.close()
+        assert app.survey_store is not before
+        await worker.send("/surveys")
+        listing = await worker.wait_reply()
+        await worker.tap(listing.buttons()[0])
+        resumed = await worker.wait_reply()
+        assert "វេនណា?" in resumed.plain_text()
+        assert (
+            t(
+                "<b>{title}</b> · question {number} of {total}",
+                "km",
+                title="ការស្ទង់មតិគំរូ",
+                number=3,
+                total=5,
+            )
+            in resumed.text
+        )
+        # A button on the first question's message (removed from view, but replayed): stale.
+        await worker.tap_data(f"sv:a:{resumed_wave(listing)}:0:0", message_id=first.message_id)
+        await worker.wait_reply(contains="វេនណា?")
+        assert worker.answered_callbacks[-1]["text"] == t(
+            "This question was already answered. Here is where you are now.", "km"
+        )
+        # Forged callback data for a wave that does not exist
+        await worker.tap_data("sv:a:999999:0:0")
+        await worker.wait_reply(contains=t("This survey is not open to you.", "km"))
+        await app.survey_store.close()
+
+
+async def test_without_redis_a_restart_starts_an_unfinished_survey_again(app: BotHarness) -> None:
+    """In memory mode (documented) a restart loses unfinished drafts: the worker is offered to
+    continue, and starts from the first question; nothing of the draft was in the database."""
+    await make_worker(app.sessions, 7005, locale="en")
+    worker = app.user(7005)
     await make_wave(app.sessions)
     await app.deliver()
-    await worker.tap(t("▶️ Start", "km"))
-    first = await worker.wait_reply()
+    await worker.tap(t("▶️ Start", "en"))
+    await worker.wait_reply()
     await worker.tap("😄 5")
+    await worker.wait_reply(contains="Do you feel safe?")
+    await worker.tap(t("⏸ Later", "en"))
     await worker.wait_reply()
-    await worker.tap(t("Yes", "km"))
-    await worker.wait_reply(contains="វេនណា?")
-    await worker.tap(t("⏸ Later", "km"))
-    await worker.wait_reply()
-    app.dp.fsm.storage = (
-        MemoryStorage()
-    )  # the bot restarted without Redis: the place is in the database
+    await app.restart(survey_store=MemorySurveyStore())
     await worker.send("/surveys")
     listing = await worker.wait_reply()
+    assert listing.buttons()[0].startswith("↩️")
     await worker.tap(listing.buttons()[0])
-    resumed = await worker.wait_reply()
-    assert "វេនណា?" in resumed.plain_text()
-    assert (
-        t(
-            "<b>{title}</b> · question {number} of {total}",
-            "km",
-            title="ការស្ទង់មតិគំរូ",
-            number=3,
-            total=5,
-        )
-        in resumed.text
-    )
-    # A button on the first question's message (removed from view, but replayed): stale.
-    await worker.tap_data(f"sv:a:{resumed_wave(listing)}:0:0", message_id=first.message_id)
-    await worker.wait_reply(contains="វេនណា?")
-    assert worker.answered_callbacks[-1]["text"] == t(
-        "This question was already answered. Here is where you are now.", "km"
-    )
-    # Forged callback data for a wave that does not exist
-    await worker.tap_data("sv:a:999999:0:0")
-    await worker.wait_reply(contains=t("This survey is not open to you.", "km"))
+    again = await worker.wait_reply()
+    assert "How do you feel?" in again.plain_text() and "question 1 of 6" in again.plain_text()
 
 
 def resumed_wave(listing) -> int:  # type: ignore[no-untyped-def]
@@ -199,13 +237,15 @@ async def test_thirty_workers_in_three_languages(app: BotHarness, console: Any) 
     )
     for n, (telegram_id, locale) in enumerate(people):
         await make_worker(
-            app.sessions, telegram_id, locale=locale, gender="man" if n % 10 == 0 else "woman"
+            app.sessions, telegram_id, locale=locale, gender="man" if n < 3 else "woman"
         )
         app.user(telegram_id, language_code=locale)
     wave = await make_wave(app.sessions)
     await app.deliver()
     for n, (telegram_id, locale) in enumerate(people):
         await answer_through_the_bot(app, telegram_id, locale, safe="No" if n < 3 else "Yes")
+    console.ctx.survey_store = app.survey_store  # one process: the bot's store is the console's
+    assert await publish(app.sessions, app.survey_store, secret_key=SECRET) == 30
     async with app.sessions() as s:
         fresh = await s.get(SurveyWave, wave.id)
         assert fresh is not None
@@ -223,6 +263,7 @@ async def test_thirty_workers_in_three_languages(app: BotHarness, console: Any) 
     page = await console.client_for(analyst).get(f"/surveys/waves/{wave.id}/results")
     assert page.status_code == 200
     assert "Respondents: <strong>30</strong>" in page.text
+    assert "Results last updated on" in page.text and "Waiting: 0." in page.text
     assert "fewer than 5" in page.text
     csv_text = (await console.client_for(analyst).get(f"/surveys/waves/{wave.id}/results.csv")).text
     men = [line for line in csv_text.splitlines() if ",gender,man," in line]
@@ -262,13 +303,20 @@ async def test_closing_the_loop_reaches_respondents_in_their_language(app: BotHa
 async def test_logs_never_say_who_answered(
     app: BotHarness, caplog: pytest.LogCaptureFixture
 ) -> None:
-    worker = await make_worker(app.sessions, 7021, locale="en")
-    app.user(7021)
+    """L8: no line per completion (its timestamp would date one person's answers); only batches."""
+    workers = [await make_worker(app.sessions, 7021 + i, locale="en") for i in range(5)]
+    for i in range(5):
+        app.user(7021 + i)
     await make_wave(app.sessions)
     await app.deliver()
     with caplog.at_level("INFO"):  # the product's level (workvoice.logs)
         await answer_through_the_bot(app, 7021, "en")
+        assert "survey" not in caplog.text
+        for i in range(1, 5):
+            await answer_through_the_bot(app, 7021 + i, "en")
+        assert await publish(app.sessions, app.survey_store, secret_key=SECRET) == 5
     text = caplog.text
-    assert "survey.completed" in text
-    for forbidden in ("7021", f"u{worker.id}", "Worker"):
-        assert forbidden not in text, forbidden
+    assert "survey.batch wave=" in text and "n=5" in text
+    for worker in workers:
+        for forbidden in (str(worker.telegram_id), f"u{worker.id}", "Worker"):
+            assert forbidden not in text, forbidden

@@ -22,6 +22,7 @@ from services.surveys.answering import (
     StaleQuestion,
     SurveyClosed,
 )
+from services.surveys.batches import flush_batches
 from services.surveys.builder import template_definitions
 from services.surveys.definition import (
     InvalidDefinition,
@@ -31,12 +32,27 @@ from services.surveys.definition import (
     to_yaml,
     validate,
 )
-from services.surveys.waves import close_ended_waves, invite_at
+from services.surveys.store import MemorySurveyStore
+from services.surveys.waves import close_ended_waves, do_cancel_wave, invite_at
 from tests.conftest import sql_count
 from tests.factories import make_worker
 from tests.surveys_data import SAMPLE, make_wave
 
 SECRET = "test-secret"
+STORE = MemorySurveyStore()
+
+
+@pytest.fixture(autouse=True)
+def _fresh_store() -> None:
+    """Each test's drafts and pending responses wait in a store of its own."""
+    global STORE
+    STORE = MemorySurveyStore()
+
+
+async def flush(sessions, *, close: bool = False, k: int = 5) -> int:  # type: ignore[no-untyped-def]
+    """What the scheduler's batch job does (at a time past the daily rule and the close grace)."""
+    later = datetime.now(UTC) + timedelta(days=1)
+    return await flush_batches(sessions, STORE, secret_key=SECRET, k=k, now=later)
 
 
 # --- definitions ------------------------------------------------------------------------------
@@ -125,27 +141,51 @@ async def test_opening_a_wave_queues_one_invitation_and_reminder_each(sessions) 
 
 async def answer_all(sessions, user, wave_id: int, *, safe: str = "yes") -> None:  # type: ignore[no-untyped-def]
     async with transaction(sessions) as s:
-        step = await answering.do_begin(s, user, wave_id, secret_key=SECRET)
-        step = await answering.do_answer(s, user, wave_id, step.index, "4", secret_key=SECRET)
-        step = await answering.do_answer(s, user, wave_id, step.index, safe, secret_key=SECRET)
+        step = await answering.do_begin(s, user, wave_id, secret_key=SECRET, store=STORE)
+        step = await answering.do_answer(
+            s, user, wave_id, step.index, "4", secret_key=SECRET, store=STORE
+        )
+        step = await answering.do_answer(
+            s, user, wave_id, step.index, safe, secret_key=SECRET, store=STORE
+        )
         if safe == "no":
             step = await answering.do_toggle(
-                s, user, wave_id, step.index, "fire", secret_key=SECRET
+                s, user, wave_id, step.index, "fire", secret_key=SECRET, store=STORE
             )
             step = await answering.do_toggle(
-                s, user, wave_id, step.index, "people", secret_key=SECRET
+                s, user, wave_id, step.index, "people", secret_key=SECRET, store=STORE
             )
-            step = await answering.do_finish_choice(s, user, wave_id, step.index, secret_key=SECRET)
-        step = await answering.do_answer(s, user, wave_id, step.index, "day", secret_key=SECRET)
-        step = await answering.do_answer(s, user, wave_id, step.index, "৪৮", secret_key=SECRET)
-        step = await answering.do_skip(s, user, wave_id, step.index, secret_key=SECRET)
+            step = await answering.do_finish_choice(
+                s, user, wave_id, step.index, secret_key=SECRET, store=STORE
+            )
+        step = await answering.do_answer(
+            s, user, wave_id, step.index, "day", secret_key=SECRET, store=STORE
+        )
+        step = await answering.do_answer(
+            s, user, wave_id, step.index, "৪৮", secret_key=SECRET, store=STORE
+        )
+        step = await answering.do_skip(s, user, wave_id, step.index, secret_key=SECRET, store=STORE)
         assert step.done
 
 
 async def test_answers_carry_no_person_and_count_once(sessions) -> None:  # type: ignore[no-untyped-def]
     worker = await make_worker(sessions, 987654321, locale="bn", gender="woman")
+    colleague = await make_worker(sessions, 987654322, locale="bn", gender="woman")
     wave = await make_wave(sessions)
     await answer_all(sessions, worker, wave.id, safe="no")
+    await answer_all(sessions, colleague, wave.id, safe="no")
+    # Finishing writes no answer; two responses wait (fewer than k) until the wave closes, and
+    # since the wave never published anything they are written then (results suppress them).
+    assert await sql_count(sessions, "SELECT count(*) FROM survey_answers") == 0
+    assert await flush(sessions) == 0
+    async with transaction(sessions) as s:
+        with pytest.raises(AlreadyAnswered):
+            await answering.do_begin(s, worker, wave.id, secret_key=SECRET, store=STORE)
+    async with transaction(sessions) as s:
+        live = await s.get(SurveyWave, wave.id)
+        assert live is not None
+        await do_cancel_wave(s, live, actor=None)
+    assert await flush(sessions) == 2
     async with transaction(sessions) as s:
         rows = (await s.scalars(select(SurveyAnswer))).all()
         assert {(r.question_key, r.value) for r in rows if r.value} == {
@@ -156,40 +196,50 @@ async def test_answers_carry_no_person_and_count_once(sessions) -> None:  # type
             ("why", "people"),
             ("shift", "day"),
         }
-        assert [r.number for r in rows if r.number is not None] == [48.0]  # Bangla digits read
-        assert all(r.gender == "woman" and r.language == "bn" for r in rows)
-        participation = (await s.scalars(select(SurveyParticipation))).one()
-        assert participation.completed_on is not None and participation.draft == {}
+        assert [r.number for r in rows if r.number is not None] == [48.0, 48.0]  # Bangla digits
+        # Two alike: their demographics stay (a lone one would be generalised, see below).
+        assert all(r.gender == "woman" and r.language == "bn" and r.factory_id for r in rows)
+        participations = (await s.scalars(select(SurveyParticipation))).all()
+        assert len(participations) == 2
+        participation = participations[0]
+        assert participation.completed_on is not None
+        assert not {"draft", "position"} & set(SurveyParticipation.__table__.columns.keys())
         assert str(worker.telegram_id) not in participation.person_key
-        with pytest.raises(AlreadyAnswered):
-            await answering.do_begin(s, worker, wave.id, secret_key=SECRET)
     # No column of the answer tables can hold a user or chat id.
     for table in (SurveyAnswer.__table__, SurveyResponse.__table__):
         assert not {"user_id", "chat_id", "telegram_id"} & set(table.columns.keys())
-    assert await sql_count(sessions, "SELECT count(*) FROM survey_responses") == 1
+    assert await sql_count(sessions, "SELECT count(*) FROM survey_responses") == 2
 
 
 async def test_resume_back_skip_logic_and_stale_buttons(sessions) -> None:  # type: ignore[no-untyped-def]
     worker = await make_worker(sessions, 4242)
     wave = await make_wave(sessions)
     async with transaction(sessions) as s:
-        step = await answering.do_begin(s, worker, wave.id, secret_key=SECRET)
+        step = await answering.do_begin(s, worker, wave.id, secret_key=SECRET, store=STORE)
         assert (step.number, step.total) == (1, 6)
-        step = await answering.do_answer(s, worker, wave.id, 0, "2", secret_key=SECRET)
-        step = await answering.do_answer(s, worker, wave.id, 1, "yes", secret_key=SECRET)
+        step = await answering.do_answer(s, worker, wave.id, 0, "2", secret_key=SECRET, store=STORE)
+        step = await answering.do_answer(
+            s, worker, wave.id, 1, "yes", secret_key=SECRET, store=STORE
+        )
         assert step.question is not None and step.question.key == "shift"  # "why" skipped
         assert (step.number, step.total) == (3, 5)
     async with transaction(sessions) as s:  # later, in another transaction: where they left off
-        step = await answering.do_begin(s, worker, wave.id, secret_key=SECRET)
+        step = await answering.do_begin(s, worker, wave.id, secret_key=SECRET, store=STORE)
         assert step.question is not None and step.question.key == "shift"
         with pytest.raises(StaleQuestion):
-            await answering.do_answer(s, worker, wave.id, 0, "5", secret_key=SECRET)
-        step = await answering.do_back(s, worker, wave.id, step.index, secret_key=SECRET)
+            await answering.do_answer(s, worker, wave.id, 0, "5", secret_key=SECRET, store=STORE)
+        step = await answering.do_back(
+            s, worker, wave.id, step.index, secret_key=SECRET, store=STORE
+        )
         assert step.question is not None and step.question.key == "safe"
-        step = await answering.do_answer(s, worker, wave.id, 1, "no", secret_key=SECRET)
+        step = await answering.do_answer(
+            s, worker, wave.id, 1, "no", secret_key=SECRET, store=STORE
+        )
         assert step.question is not None and step.question.key == "why"
         with pytest.raises(answering.AnswerRequired):
-            await answering.do_finish_choice(s, worker, wave.id, step.index, secret_key=SECRET)
+            await answering.do_finish_choice(
+                s, worker, wave.id, step.index, secret_key=SECRET, store=STORE
+            )
 
 
 async def test_bad_numbers_and_long_text_are_refused(sessions) -> None:  # type: ignore[no-untyped-def]
@@ -197,30 +247,38 @@ async def test_bad_numbers_and_long_text_are_refused(sessions) -> None:  # type:
     wave = await make_wave(sessions)
     async with transaction(sessions) as s:
         for index, value in ((0, "3"), (1, "yes"), (3, "night")):
-            await answering.do_answer(s, worker, wave.id, index, value, secret_key=SECRET)
+            await answering.do_answer(
+                s, worker, wave.id, index, value, secret_key=SECRET, store=STORE
+            )
         with pytest.raises(NumberOutOfRange):
-            await answering.do_answer(s, worker, wave.id, 4, "101", secret_key=SECRET)
+            await answering.do_answer(s, worker, wave.id, 4, "101", secret_key=SECRET, store=STORE)
         with pytest.raises(answering.NotANumber):
-            await answering.do_answer(s, worker, wave.id, 4, "many", secret_key=SECRET)
-        await answering.do_answer(s, worker, wave.id, 4, "12,5", secret_key=SECRET)
+            await answering.do_answer(s, worker, wave.id, 4, "many", secret_key=SECRET, store=STORE)
+        await answering.do_answer(s, worker, wave.id, 4, "12,5", secret_key=SECRET, store=STORE)
         with pytest.raises(AnswerTooLong):
-            await answering.do_answer(s, worker, wave.id, 5, "x" * 51, secret_key=SECRET)
+            await answering.do_answer(
+                s, worker, wave.id, 5, "x" * 51, secret_key=SECRET, store=STORE
+            )
 
 
 async def test_a_wave_that_ends_mid_answer_counts_nothing(sessions) -> None:  # type: ignore[no-untyped-def]
     worker = await make_worker(sessions, 4444)
     wave = await make_wave(sessions, days=1)
     async with transaction(sessions) as s:
-        await answering.do_begin(s, worker, wave.id, secret_key=SECRET)
-        await answering.do_answer(s, worker, wave.id, 0, "1", secret_key=SECRET)
+        await answering.do_begin(s, worker, wave.id, secret_key=SECRET, store=STORE)
+        await answering.do_answer(s, worker, wave.id, 0, "1", secret_key=SECRET, store=STORE)
     with time_machine.travel(datetime.now(UTC) + timedelta(days=2)):
         async with transaction(sessions) as s:
             assert await close_ended_waves(s) == 1
         async with transaction(sessions) as s:
             with pytest.raises(SurveyClosed):
-                await answering.do_answer(s, worker, wave.id, 1, "yes", secret_key=SECRET)
-    async with transaction(sessions) as s:
-        assert (await s.scalars(select(SurveyParticipation))).one().draft == {}
+                await answering.do_answer(
+                    s, worker, wave.id, 1, "yes", secret_key=SECRET, store=STORE
+                )
+        # The unfinished draft waited only in the store; settling the closed wave forgets it.
+        assert len(STORE._drafts) == 1
+        assert await flush(sessions) == 0
+        assert STORE._drafts == {} and STORE._pools.get(wave.id, {}) == {}
     assert await sql_count(sessions, "SELECT count(*) FROM survey_answers") == 0
 
 
@@ -238,6 +296,7 @@ async def test_results_suppress_small_groups_everywhere(sessions) -> None:  # ty
         await open_due_waves(s, worker="t")
     for i, worker in enumerate(workers):
         await answer_all(sessions, worker, wave.id, safe="no" if i == 9 else "yes")
+    assert await flush(sessions) == 10
     async with transaction(sessions) as s:
         fresh = await s.get(SurveyWave, wave.id)
         assert fresh is not None

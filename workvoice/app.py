@@ -83,6 +83,7 @@ async def start_bot(ctx: AppContext) -> dict[str, Any]:
             settings.redis_url, ttl=timedelta(minutes=settings.draft_ttl_minutes)
         ),
         settings=settings,
+        survey_store=ctx.survey_store,
     )
     me = await bot.get_me()
     ctx.extras.update(bot=bot, dispatcher=dp, bot_username=me.username)
@@ -160,6 +161,12 @@ async def serve(
         await install_survey_templates(ctx)
         if prepare is not None:
             await prepare(ctx)
+        if bot and not scheduler and not settings.redis_url:
+            # Finished survey answers wait in this process's memory for the batch job.
+            log.warning(
+                "surveys.pool_local hint='without WORKVOICE_REDIS_URL run the scheduler in the "
+                "bot process (workvoice run), or survey answers never reach the results'"
+            )
         if bot and settings.bot_token is not None:
             parts = await start_bot(ctx)
             if scheduler:

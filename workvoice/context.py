@@ -1,4 +1,5 @@
-"""What a running process holds: settings, the database engine and its session factory."""
+"""What a running process holds: settings, the database engine and its session factory, and the
+ephemeral survey store (drafts and answers waiting for a batch: Redis, or this process's memory)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot.storage import import_all_models
 from bot.storage.db import create_engine, create_sessionmaker
+from services.surveys.store import MemorySurveyStore, SurveyStore, create_survey_store
 from workvoice.settings import Settings
 
 
@@ -17,6 +19,7 @@ class AppContext:
     settings: Settings
     engine: AsyncEngine
     sessions: async_sessionmaker[AsyncSession]
+    survey_store: SurveyStore = field(default_factory=MemorySurveyStore)
     # Filled by the parts that run in this process (e.g. "bot", "dispatcher") for the others.
     extras: dict[str, Any] = field(default_factory=dict)
 
@@ -26,7 +29,16 @@ class AppContext:
         if settings.effective_database_url.startswith("sqlite"):
             settings.secure_data_dir()  # 0700 directory, 0600 database (L4)
         engine = create_engine(settings.effective_database_url)
-        return cls(settings=settings, engine=engine, sessions=create_sessionmaker(engine))
+        store = create_survey_store(
+            settings.redis_url, draft_ttl_days=settings.survey_draft_ttl_days
+        )
+        return cls(
+            settings=settings,
+            engine=engine,
+            sessions=create_sessionmaker(engine),
+            survey_store=store,
+        )
 
     async def close(self) -> None:
+        await self.survey_store.close()
         await self.engine.dispose()

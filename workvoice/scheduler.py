@@ -83,6 +83,18 @@ async def survey_waves(ctx: AppContext) -> None:
         log.info("survey_waves opened=%s closed=%s", len(opened), closed)
 
 
+async def survey_batches(ctx: AppContext) -> None:
+    """Finished responses into the anonymous tables, k or more at a time (logged per batch)."""
+    from services.surveys.batches import flush_batches
+
+    await flush_batches(
+        ctx.sessions,
+        ctx.survey_store,
+        secret_key=ctx.settings.effective_secret_key,
+        k=ctx.settings.suppression_k,
+    )
+
+
 async def committees(ctx: AppContext) -> None:
     from services.committees.jobs import run_committees
 
@@ -106,6 +118,7 @@ JOBS: list[Job] = [
     Job("reporter_messages", 30, reporter_messages),
     Job("report_drafts", 600, report_drafts),
     Job("survey_waves", 60, survey_waves),
+    Job("survey_batches", 300, survey_batches),
     Job("committees", 1, committees),
     Job("broadcasts", 5, broadcasts),
 ]

@@ -29,6 +29,7 @@ from services.reports.crypto import keyring
 from services.reports.protocol import Category, Harm, State
 from services.staff import do_create_staff, get_staff_by_email
 from services.surveys import answering
+from services.surveys.batches import flush_batches
 from services.surveys.builder import do_install_templates, latest_published
 from services.surveys.definition import QuestionType
 from services.surveys.waves import (
@@ -244,17 +245,25 @@ async def _answer(
     mood_shift: int,
 ) -> None:
     secret = ctx.settings.effective_secret_key
-    step = await answering.do_begin(session, worker, wave_id, secret_key=secret)
+    step = await answering.do_begin(
+        session, worker, wave_id, secret_key=secret, store=ctx.survey_store
+    )
     while not step.done:
         question = step.question
         assert question is not None
         if question.type == QuestionType.MULTI:
             for value in rng.sample(question.values(), 2):
                 step = await answering.do_toggle(
-                    session, worker, wave_id, step.index, value, secret_key=secret
+                    session,
+                    worker,
+                    wave_id,
+                    step.index,
+                    value,
+                    secret_key=secret,
+                    store=ctx.survey_store,
                 )
             step = await answering.do_finish_choice(
-                session, worker, wave_id, step.index, secret_key=secret
+                session, worker, wave_id, step.index, secret_key=secret, store=ctx.survey_store
             )
             continue
         if question.type == QuestionType.SCALE:
@@ -262,7 +271,7 @@ async def _answer(
         else:
             value = rng.choice(question.values())
         step = await answering.do_answer(
-            session, worker, wave_id, step.index, value, secret_key=secret
+            session, worker, wave_id, step.index, value, secret_key=secret, store=ctx.survey_store
         )
 
 
@@ -474,6 +483,14 @@ async def seed_demo(ctx: AppContext) -> list[tuple[str, str, str]]:
         await _cases(session, ctx)
     async with transaction(ctx.sessions) as session:
         await _surveys(session, ctx)
+    # Finished answers wait for the batch job; write them now so results and trends show at once.
+    await flush_batches(
+        ctx.sessions,
+        ctx.survey_store,
+        secret_key=ctx.settings.effective_secret_key,
+        k=ctx.settings.suppression_k,
+        close_grace=timedelta(0),
+    )
     async with transaction(ctx.sessions) as session:
         await _committee(session)
     await _broadcasts(ctx)

@@ -79,6 +79,9 @@ class Settings(BaseSettings):
     # Conversation state (an unsent report's sealed draft, a survey or committee step) expires this
     # long after its last change, in Redis and in memory alike; sealed draft files too (H1).
     draft_ttl_minutes: Annotated[int, Field(ge=10, le=24 * 60)] = 120
+    # A survey draft (answers so far) is forgotten this long after the last answer, and at the
+    # wave's end at the latest. It lives only in Redis or memory, never in the database.
+    survey_draft_ttl_days: Annotated[int, Field(ge=1, le=30)] = 3
 
     @field_validator("bot_token")
     @classmethod

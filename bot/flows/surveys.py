@@ -36,6 +36,7 @@ from services.errors import DomainError
 from services.surveys import answering
 from services.surveys.answering import InvalidAnswer, StaleQuestion, Step
 from services.surveys.definition import SCALE_FACES, QuestionType, SurveyDefinition, plain_number
+from services.surveys.store import SurveyStore
 from workvoice.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -117,7 +118,7 @@ def question_keyboard(step: Step, locale: str) -> InlineKeyboardMarkup:
             )
             widths.append(1)
     nav = 0
-    if step.participation.draft.get("path"):
+    if step.path:
         builder.button(text=_("⬅️ Back"), callback_data=SurveyTap(action="b", wave=wave, q=index))
         nav += 1
     if not q.required:
@@ -221,6 +222,7 @@ async def tapped(
     user: User | None,
     state: FSMContext,
     settings: Settings,
+    survey_store: SurveyStore,
 ) -> None:
     if user is None or not isinstance(query.message, Message):
         await query.answer(_("This button is no longer active."))
@@ -229,7 +231,9 @@ async def tapped(
     wave, index, action = callback_data.wave, callback_data.q, callback_data.action
     try:
         if action == "go":
-            step = await answering.do_begin(session, user, wave, secret_key=secret)
+            step = await answering.do_begin(
+                session, user, wave, secret_key=secret, store=survey_store
+            )
         elif action == "p":
             await query.answer()
             await remove_buttons(query.message)
@@ -240,9 +244,13 @@ async def tapped(
             )
             return
         elif action == "t":
-            step = await answering.do_begin(session, user, wave, secret_key=secret)
+            step = await answering.do_begin(
+                session, user, wave, secret_key=secret, store=survey_store
+            )
             value = _value_of(step, callback_data.o) if step.index == index else ""
-            step = await answering.do_toggle(session, user, wave, index, value, secret_key=secret)
+            step = await answering.do_toggle(
+                session, user, wave, index, value, secret_key=secret, store=survey_store
+            )
             await query.answer()
             # Ticks change the buttons of the same message: the question stays where it is.
             await query.message.edit_reply_markup(
@@ -250,18 +258,32 @@ async def tapped(
             )
             return
         elif action == "a":
-            step = await answering.do_begin(session, user, wave, secret_key=secret)
+            step = await answering.do_begin(
+                session, user, wave, secret_key=secret, store=survey_store
+            )
             if step.index != index:
                 raise StaleQuestion()
             step = await answering.do_answer(
-                session, user, wave, index, _value_of(step, callback_data.o), secret_key=secret
+                session,
+                user,
+                wave,
+                index,
+                _value_of(step, callback_data.o),
+                secret_key=secret,
+                store=survey_store,
             )
         elif action == "d":
-            step = await answering.do_finish_choice(session, user, wave, index, secret_key=secret)
+            step = await answering.do_finish_choice(
+                session, user, wave, index, secret_key=secret, store=survey_store
+            )
         elif action == "s":
-            step = await answering.do_skip(session, user, wave, index, secret_key=secret)
+            step = await answering.do_skip(
+                session, user, wave, index, secret_key=secret, store=survey_store
+            )
         elif action == "b":
-            step = await answering.do_back(session, user, wave, index, secret_key=secret)
+            step = await answering.do_back(
+                session, user, wave, index, secret_key=secret, store=survey_store
+            )
         else:
             raise InvalidAnswer()
     except StaleQuestion as exc:
@@ -269,7 +291,9 @@ async def tapped(
         await query.answer(exc.translated(), show_alert=True)
         await remove_buttons(query.message)
         await show(
-            query.message, await answering.do_begin(session, user, wave, secret_key=secret), state
+            query.message,
+            await answering.do_begin(session, user, wave, secret_key=secret, store=survey_store),
+            state,
         )
         return
     except InvalidAnswer as exc:
@@ -284,9 +308,13 @@ async def tapped(
     await query.answer()
     await remove_buttons(query.message)
     if step.done:
-        await session.commit()  # "thank you" only once the answers are safely stored
-        # No pseudonym here: who finished, and when, would line a person up with their answers.
-        log.info("survey.completed wave=%s", wave)
+        # "Thank you" only once finishing is stored. No log line: a completion's time, even
+        # without a pseudonym, lines a person up with their answers (only batches are logged).
+        try:
+            await session.commit()
+        except Exception:
+            await answering.withdraw(survey_store, step)
+            raise
     await show(query.message, step, state)
 
 
@@ -297,6 +325,7 @@ async def typed(
     user: User | None,
     state: FSMContext,
     settings: Settings,
+    survey_store: SurveyStore,
 ) -> None:
     data = await state.get_data()
     wave, index = data.get("survey_wave"), data.get("survey_q")
@@ -306,21 +335,25 @@ async def typed(
     secret = settings.effective_secret_key
     try:
         step = await answering.do_answer(
-            session, user, wave, index, message.text or "", secret_key=secret
+            session, user, wave, index, message.text or "", secret_key=secret, store=survey_store
         )
     except InvalidAnswer as exc:
         await message.answer(exc.translated())  # ask again; the state waits for a better answer
         return
     except StaleQuestion:
-        step = await answering.do_begin(session, user, wave, secret_key=secret)
+        step = await answering.do_begin(session, user, wave, secret_key=secret, store=survey_store)
     except DomainError as exc:
         await state.set_state(None)
         await message.answer(exc.translated(), reply_markup=main_menu_keyboard())
         return
     if step.done:
-        await session.commit()  # "thank you" only once the answers are safely stored
-        # No pseudonym here: who finished, and when, would line a person up with their answers.
-        log.info("survey.completed wave=%s", wave)
+        # "Thank you" only once finishing is stored. No log line: a completion's time, even
+        # without a pseudonym, lines a person up with their answers (only batches are logged).
+        try:
+            await session.commit()
+        except Exception:
+            await answering.withdraw(survey_store, step)
+            raise
     await show(message, step, state)
 
 

@@ -1,9 +1,12 @@
 """Surveys, their frozen versions, waves, and answers that carry no person (DESIGN §4.1).
 
 ``SurveyAnswer`` and ``SurveyResponse`` rows hold the wave, the answer, the factory and the coarse
-demographics a worker chose to give, dated to the day, under random ids (a sequence would line
-them up with the order people finished). Who took part is kept apart in ``SurveyParticipation``,
-keyed by an HMAC of the worker's Telegram id, with no link to what they answered.
+demographics a worker chose to give (generalised when they would make a response unique), no
+date finer than the wave, under random ids (a sequence would line them up with the order people
+finished). They are written only by the batch job, k or more responses at a time in shuffled
+order, never in the transaction that marks someone's participation. Who took part is kept apart in
+``SurveyParticipation``, keyed by an HMAC of the worker's Telegram id, with no link to what they
+answered; answers so far never reach this database (``services.surveys.store``).
 """
 
 from __future__ import annotations
@@ -78,6 +81,12 @@ class SurveyWave(Base):
     previous_wave_id: Mapped[int | None] = mapped_column(
         ForeignKey("survey_waves.id", ondelete="SET NULL")
     )
+    # Batches (services.surveys.batches): when results last changed (claimed by one replica, at
+    # most daily), when the close's remainder was settled, and how many late answers were dropped
+    # because fewer than k were left after a batch had been published.
+    batched_at: Mapped[datetime | None]
+    settled_at: Mapped[datetime | None]
+    late_dropped: Mapped[int] = mapped_column(Integer, default=0)
     # Closing the loop: "what we learned / what changes", per language, sent once.
     loop_message: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
     loop_sent_at: Mapped[datetime | None]
@@ -90,9 +99,8 @@ class SurveyWave(Base):
 class SurveyParticipation(Base):
     """Has this person started or finished wave W? Keyed by an HMAC, never by a user or chat id.
 
-    While a worker is answering, their answers so far wait in ``draft`` so they can resume after a
-    pause or a restart; finishing moves them into anonymous rows and empties the draft, and closing
-    the wave empties any draft left.
+    Written twice at most (started, finished) and never with answers: the answers so far wait in
+    the ephemeral survey store, sealed, and a finished response in the wave's pending pool.
     """
 
     __tablename__ = "survey_participations"
@@ -103,8 +111,6 @@ class SurveyParticipation(Base):
     person_key: Mapped[str] = mapped_column(String(64))
     started_on: Mapped[date] = mapped_column(Date)
     completed_on: Mapped[date | None] = mapped_column(Date)
-    position: Mapped[int] = mapped_column(Integer, default=0)  # index of the question being asked
-    draft: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
 
 
 class SurveyResponse(Base):
@@ -117,10 +123,9 @@ class SurveyResponse(Base):
     wave_id: Mapped[int] = mapped_column(ForeignKey("survey_waves.id", ondelete="CASCADE"))
     factory_id: Mapped[int | None] = mapped_column(ForeignKey("factories.id", ondelete="SET NULL"))
     country_code: Mapped[str | None] = mapped_column(String(2))
-    language: Mapped[str] = mapped_column(String(8))
+    language: Mapped[str | None] = mapped_column(String(8))  # None: not given, or generalised
     gender: Mapped[str | None] = mapped_column(String(16))
     age_band: Mapped[str | None] = mapped_column(String(16))
-    completed_on: Mapped[date] = mapped_column(Date)
 
 
 class SurveyAnswer(Base):
@@ -137,7 +142,6 @@ class SurveyAnswer(Base):
     text: Mapped[str | None] = mapped_column(String(1000))
     factory_id: Mapped[int | None] = mapped_column(ForeignKey("factories.id", ondelete="SET NULL"))
     country_code: Mapped[str | None] = mapped_column(String(2))
-    language: Mapped[str] = mapped_column(String(8))
+    language: Mapped[str | None] = mapped_column(String(8))
     gender: Mapped[str | None] = mapped_column(String(16))
     age_band: Mapped[str | None] = mapped_column(String(16))
-    answered_on: Mapped[date] = mapped_column(Date)

@@ -1,9 +1,15 @@
 """Answering a wave: one question at a time, back and skip, resume later, counted once.
 
-The engine knows nothing of Telegram. It keeps a worker's answers so far in their participation
-row (found by an HMAC of the Telegram id, never the id itself) and, when they finish, writes them
-as rows that carry no person: wave, question, answer, factory, the demographics the worker chose
-to give, and the day. The participation row keeps only "finished on that day".
+The engine knows nothing of Telegram. A worker's answers so far (the draft) never touch the
+database: they wait sealed in the ephemeral survey store (``services.surveys.store``: Redis with a
+sliding TTL, or process memory), under a key derived from the secret, the wave and the Telegram
+id. The participation row (found by an HMAC of the Telegram id, never the id itself) says only
+"started on that day" and "finished on that day".
+
+Finishing marks the participation finished and puts the sealed response (no person key) into the
+wave's pending pool; it writes nothing else. The anonymous rows are written later by the batch job
+(``services.surveys.batches``), k or more responses at a time in a transaction of their own, so no
+transaction id, row position or time joins a participation to its answers (DESIGN §4.1).
 """
 
 from __future__ import annotations
@@ -12,7 +18,7 @@ import hashlib
 import hmac
 import secrets
 import unicodedata
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
@@ -22,9 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.i18n import N_
 from bot.storage.models import Factory, User
 from bot.storage.surveys import (
-    SurveyAnswer,
     SurveyParticipation,
-    SurveyResponse,
     SurveyVersion,
     SurveyWave,
 )
@@ -36,6 +40,13 @@ from services.surveys.definition import (
     QuestionType,
     SurveyDefinition,
     plain_number,
+)
+from services.surveys.store import (
+    SurveyStore,
+    draft_slot,
+    open_draft,
+    seal_draft,
+    seal_response,
 )
 from services.surveys.waves import WaveStatus, audience_of, audience_query
 
@@ -109,6 +120,8 @@ class Step:
     number: int  # "3 of 8": this question's place among those the worker will see
     total: int
     answers: dict[str, Any]
+    path: list[int] = field(default_factory=list)  # questions answered before, for "back"
+    response_id: int | None = None  # when done: the response now waiting in the pool
 
     @property
     def done(self) -> bool:
@@ -182,9 +195,7 @@ async def _participation(
     )
     if found is not None or not create:
         return found
-    participation = SurveyParticipation(
-        wave_id=wave.id, person_key=key, started_on=_today(), position=0, draft={}
-    )
+    participation = SurveyParticipation(wave_id=wave.id, person_key=key, started_on=_today())
     session.add(participation)
     await session.flush()
     return participation
@@ -194,16 +205,54 @@ def _today() -> date:
     return utcnow().date()
 
 
+@dataclass
+class Draft:
+    """Answers so far, the questions answered before (for "back") and the one being asked."""
+
+    answers: dict[str, Any] = field(default_factory=dict)
+    path: list[int] = field(default_factory=list)
+    position: int = 0
+
+
+@dataclass
+class Answering:
+    """What a worker's answering needs besides the database: whose draft, where it waits."""
+
+    store: SurveyStore
+    secret_key: str
+    telegram_id: int
+
+    async def load(self, wave: SurveyWave) -> Draft:
+        blob = await self.store.get_draft(wave.id, self.slot(wave))
+        data = open_draft(self.secret_key, wave.id, self.telegram_id, blob) if blob else None
+        if not data:
+            return Draft()  # new, expired, or lost with a restart in memory mode: from the start
+        return Draft(dict(data["answers"]), list(data["path"]), int(data["position"]))
+
+    async def save(self, wave: SurveyWave, draft: Draft) -> None:
+        # Sliding: each answer gives another TTL, but never beyond the wave's end.
+        expires_at = min(self.store.now() + self.store.draft_ttl, wave.ends_at)
+        data = {"answers": draft.answers, "path": draft.path, "position": draft.position}
+        blob = seal_draft(self.secret_key, wave.id, self.telegram_id, data)
+        await self.store.put_draft(wave.id, self.slot(wave), blob, expires_at)
+
+    def slot(self, wave: SurveyWave) -> str:
+        return draft_slot(self.secret_key, wave.id, self.telegram_id)
+
+
 def _step(
-    wave: SurveyWave, definition: SurveyDefinition, participation: SurveyParticipation
+    wave: SurveyWave,
+    definition: SurveyDefinition,
+    participation: SurveyParticipation,
+    draft: Draft,
 ) -> Step:
-    draft = participation.draft or {}
-    answers: dict[str, Any] = dict(draft.get("answers", {}))
-    index = participation.position
+    answers, index = draft.answers, draft.position
     question = definition.questions[index] if index < len(definition.questions) else None
     seen = visible(definition, answers)
     number = seen.index(index) + 1 if index in seen else len(seen)
-    return Step(wave, definition, participation, question, index, number, len(seen), answers)
+    return Step(
+        wave, definition, participation, question, index, number, len(seen), answers, draft.path
+    )
 
 
 async def answerable(
@@ -243,7 +292,9 @@ async def open_waves_for(
     return found
 
 
-async def do_begin(session: AsyncSession, user: User, wave_id: int, *, secret_key: str) -> Step:
+async def do_begin(
+    session: AsyncSession, user: User, wave_id: int, *, secret_key: str, store: SurveyStore
+) -> Step:
     """Start a wave, or come back to it exactly where the worker left off."""
     wave = await _wave_for(session, user, wave_id)
     definition = await _definition(session, wave)
@@ -253,13 +304,19 @@ async def do_begin(session: AsyncSession, user: User, wave_id: int, *, secret_ke
     assert participation is not None
     if participation.completed_on is not None:
         raise AlreadyAnswered()
-    return _step(wave, definition, participation)
+    draft = await Answering(store, secret_key, user.telegram_id).load(wave)
+    return _step(wave, definition, participation, draft)
 
 
 async def _current(
-    session: AsyncSession, user: User, wave_id: int, index: int, secret_key: str
+    session: AsyncSession,
+    user: User,
+    wave_id: int,
+    index: int,
+    secret_key: str,
+    store: SurveyStore,
 ) -> Step:
-    step = await do_begin(session, user, wave_id, secret_key=secret_key)
+    step = await do_begin(session, user, wave_id, secret_key=secret_key, store=store)
     if step.index != index:
         raise StaleQuestion()
     return step
@@ -300,99 +357,137 @@ def check_answer(question: Question, raw: str) -> Answer:
     raise InvalidAnswer()
 
 
-async def _advance(session: AsyncSession, user: User, step: Step, answers: dict[str, Any]) -> Step:
-    path = [*step.participation.draft.get("path", []), step.index]
+async def _advance(
+    session: AsyncSession, user: User, step: Step, answers: dict[str, Any], who: Answering
+) -> Step:
+    path = [*step.path, step.index]
     nxt = next_index(step.definition, answers, step.index)
-    step.participation.draft = {"answers": answers, "path": path}
     if nxt is None:
-        return await _complete(session, user, step, answers)
-    step.participation.position = nxt
-    await session.flush()
-    return _step(step.wave, step.definition, step.participation)
+        return await _complete(session, user, step, answers, who)
+    draft = Draft(answers, path, nxt)
+    await who.save(step.wave, draft)
+    return _step(step.wave, step.definition, step.participation, draft)
 
 
 async def do_answer(
-    session: AsyncSession, user: User, wave_id: int, index: int, raw: str, *, secret_key: str
+    session: AsyncSession,
+    user: User,
+    wave_id: int,
+    index: int,
+    raw: str,
+    *,
+    secret_key: str,
+    store: SurveyStore,
 ) -> Step:
     """Answer the current question (``index`` guards against old buttons) and move on."""
-    step = await _current(session, user, wave_id, index, secret_key)
+    step = await _current(session, user, wave_id, index, secret_key, store)
     assert step.question is not None
     value = check_answer(step.question, raw)
-    return await _advance(session, user, step, {**step.answers, step.question.key: value})
+    who = Answering(store, secret_key, user.telegram_id)
+    return await _advance(session, user, step, {**step.answers, step.question.key: value}, who)
 
 
 async def do_toggle(
-    session: AsyncSession, user: User, wave_id: int, index: int, option: str, *, secret_key: str
+    session: AsyncSession,
+    user: User,
+    wave_id: int,
+    index: int,
+    option: str,
+    *,
+    secret_key: str,
+    store: SurveyStore,
 ) -> Step:
     """Tick or untick one option of a multiple-choice question (kept until "Done")."""
-    step = await _current(session, user, wave_id, index, secret_key)
+    step = await _current(session, user, wave_id, index, secret_key, store)
     question = step.question
     assert question is not None
     if question.type != QuestionType.MULTI or option not in question.values():
         raise InvalidAnswer()
     chosen = set(step.selected) ^ {option}
     ordered = [v for v in question.values() if v in chosen]
-    answers = {**step.answers, question.key: ordered}
-    step.participation.draft = {**step.participation.draft, "answers": answers}
-    await session.flush()
-    return _step(step.wave, step.definition, step.participation)
+    draft = Draft({**step.answers, question.key: ordered}, step.path, step.index)
+    await Answering(store, secret_key, user.telegram_id).save(step.wave, draft)
+    return _step(step.wave, step.definition, step.participation, draft)
 
 
 async def do_finish_choice(
-    session: AsyncSession, user: User, wave_id: int, index: int, *, secret_key: str
+    session: AsyncSession,
+    user: User,
+    wave_id: int,
+    index: int,
+    *,
+    secret_key: str,
+    store: SurveyStore,
 ) -> Step:
     """ "Done" on a multiple-choice question: at least one option unless it may be skipped."""
-    step = await _current(session, user, wave_id, index, secret_key)
+    step = await _current(session, user, wave_id, index, secret_key, store)
     assert step.question is not None
     if not step.selected:
         if step.question.required:
             raise AnswerRequired()
-        return await do_skip(session, user, wave_id, index, secret_key=secret_key)
-    return await _advance(session, user, step, step.answers)
+        return await do_skip(session, user, wave_id, index, secret_key=secret_key, store=store)
+    who = Answering(store, secret_key, user.telegram_id)
+    return await _advance(session, user, step, step.answers, who)
 
 
 async def do_skip(
-    session: AsyncSession, user: User, wave_id: int, index: int, *, secret_key: str
+    session: AsyncSession,
+    user: User,
+    wave_id: int,
+    index: int,
+    *,
+    secret_key: str,
+    store: SurveyStore,
 ) -> Step:
-    step = await _current(session, user, wave_id, index, secret_key)
+    step = await _current(session, user, wave_id, index, secret_key, store)
     assert step.question is not None
     if step.question.required:
         raise AnswerRequired()
     answers = {k: v for k, v in step.answers.items() if k != step.question.key}
-    return await _advance(session, user, step, answers)
+    return await _advance(
+        session, user, step, answers, Answering(store, secret_key, user.telegram_id)
+    )
 
 
 async def do_back(
-    session: AsyncSession, user: User, wave_id: int, index: int, *, secret_key: str
+    session: AsyncSession,
+    user: User,
+    wave_id: int,
+    index: int,
+    *,
+    secret_key: str,
+    store: SurveyStore,
 ) -> Step:
     """Go back to the question before; its answer can be changed, later answers stay until then."""
-    step = await _current(session, user, wave_id, index, secret_key)
-    path = list(step.participation.draft.get("path", []))
+    step = await _current(session, user, wave_id, index, secret_key, store)
+    path = list(step.path)
     if not path:
         return step
-    step.participation.position = path.pop()
-    step.participation.draft = {**step.participation.draft, "path": path}
-    await session.flush()
-    return _step(step.wave, step.definition, step.participation)
+    position = path.pop()
+    draft = Draft(step.answers, path, position)
+    await Answering(store, secret_key, user.telegram_id).save(step.wave, draft)
+    return _step(step.wave, step.definition, step.participation, draft)
 
 
-async def _complete(session: AsyncSession, user: User, step: Step, answers: dict[str, Any]) -> Step:
-    """Counted once: only the transaction that marks the participation finished writes the rows."""
-    today = _today()
+async def _complete(
+    session: AsyncSession, user: User, step: Step, answers: dict[str, Any], who: Answering
+) -> Step:
+    """Counted once: only the transaction that marks the participation finished may hand the
+    response on, and it writes no answer: the sealed response joins the wave's pending pool (no
+    person key in it), for the batch job to write among k or more others."""
     won = await session.execute(
         update(SurveyParticipation)
         .where(
             SurveyParticipation.id == step.participation.id,
             SurveyParticipation.completed_on.is_(None),
         )
-        .values(completed_on=today, draft={}, position=len(step.definition.questions))
+        .values(completed_on=_today())
         .execution_options(synchronize_session=False)
     )
     if not won.rowcount:  # type: ignore[attr-defined]
         raise AlreadyAnswered()
     factory = await session.get(Factory, user.factory_id) if user.factory_id else None
     group: dict[str, Any] = dict(
-        wave_id=step.wave.id,
         factory_id=factory.id if factory else None,
         country_code=factory.country_code if factory else None,
         language=user.locale or step.definition.source_locale,
@@ -400,20 +495,27 @@ async def _complete(session: AsyncSession, user: User, step: Step, answers: dict
         gender=user.gender if user.gender not in (None, "undisclosed") else None,
         age_band=user.age_band if user.age_band not in (None, "undisclosed") else None,
     )
-    session.add(SurveyResponse(id=_random_id(), completed_on=today, **group))
+    rows = []
     for question in step.definition.questions:
         if question.key not in answers or not shown(question, answers):
             continue  # skipped, or hidden by an answer changed after going back
-        value = answers[question.key]
-        for row in _answer_rows(question, value):
-            session.add(
-                SurveyAnswer(
-                    id=_random_id(), question_key=question.key, answered_on=today, **row, **group
-                )
-            )
-    await session.flush()
+        for row in _answer_rows(question, answers[question.key]):
+            rows.append({"question_key": question.key, **row})
+    response_id = _random_id()  # also what makes the batch write idempotent
+    response = {"id": response_id, "group": group, "answers": rows}
+    wave = step.wave
+    blob = seal_response(who.secret_key, wave.id, response)
+    await who.store.add_pending(wave.id, response_id, blob, keep_until=wave.ends_at)
+    await who.store.drop_draft(wave.id, who.slot(wave))
     await session.refresh(step.participation)
-    return Step(step.wave, step.definition, step.participation, None, -1, 0, 0, answers)
+    return Step(wave, step.definition, step.participation, None, -1, 0, 0, answers, [], response_id)
+
+
+async def withdraw(store: SurveyStore, step: Step) -> None:
+    """The transaction that marked the participation finished did not commit: take its response
+    back out of the pool, or the worker's next try would count twice."""
+    if step.response_id is not None:
+        await store.remove_pending(step.wave.id, [step.response_id])
 
 
 def _answer_rows(question: Question, value: Any) -> list[dict[str, Any]]:

@@ -2,8 +2,8 @@
 
 The scheduler opens due waves (claimed once across replicas), queues one invitation per worker at
 a sensible local hour of their factory, and one reminder that is dropped at send time for those
-who finished; it closes ended waves and empties the drafts left in them. A repeating wave queues
-its successor when it opens.
+who finished; it closes ended waves (``services.surveys.batches`` then settles what was left and
+forgets unfinished drafts). A repeating wave queues its successor when it opens.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from typing import Any, cast
 from zoneinfo import ZoneInfo
 
 from dateutil.relativedelta import relativedelta
-from sqlalchemy import Select, func, select, update
+from sqlalchemy import Select, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.i18n import N_
@@ -373,12 +373,8 @@ async def _close(session: AsyncSession, wave: SurveyWave, now: datetime) -> None
     wave.status, wave.closed_at = WaveStatus.CLOSED, now
     if wave.ends_at > now:
         wave.ends_at = now
-    # Unfinished answers are never counted; they are not kept either.
-    await session.execute(
-        update(SurveyParticipation)
-        .where(SurveyParticipation.wave_id == wave.id, SurveyParticipation.completed_on.is_(None))
-        .values(draft={})
-    )
+    # Unfinished answers are never counted: they wait only in the survey store, expire by the
+    # wave's end, and the batch job forgets them when it settles the closed wave's remainder.
     await session.flush()
 
 
