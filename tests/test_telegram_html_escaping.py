@@ -352,6 +352,12 @@ async def test_committee_texts_are_shown_escaped(
             await newcomer.wait_reply()
             await newcomer.wait_idle()
             await app.deliver()
+            chair = users[7005]
+            request = next(m for m in reversed(chair.messages) if "ZqJn" in m.plain_text())
+            await chair.tap(t("✅ Approve"), message=request)
+            await chair.wait_idle()
+            await app.deliver()  # the newcomer is told she joined the committee, by its name
+            assert name in newcomer.messages[-1].plain_text(), newcomer.transcript()
 
         # After the meeting: minutes typed by the secretary, an action for the member.
         with time_machine.travel(FIRST + timedelta(hours=4), tick=True):
@@ -377,7 +383,15 @@ async def test_committee_texts_are_shown_escaped(
             await users[7001].send("/committee")
             await users[7001].wait_idle()
         await run_job(datetime(2027, 1, 11, 2, 0, tzinfo=UTC))  # the action's reminder
-        del committee_id, seats
+        # The next meeting is cancelled: everyone is told, with the committee's name.
+        with time_machine.travel(FIRST + timedelta(days=5), tick=True):
+            async with transaction(app.sessions) as session:
+                upcoming = await meetings.next_meeting(session, committee_id)
+                assert upcoming is not None
+                await meetings.do_cancel_meeting(session, upcoming, acting=None)
+            await app.deliver()
+            assert "cancelled" in users[7001].messages[-1].plain_text(), users[7001].transcript()
+        del seats
         assert_literal(
             app.telegram,
             {
