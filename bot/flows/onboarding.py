@@ -7,6 +7,7 @@ the privacy notice, anything they send re-shows the step they are on.
 
 from __future__ import annotations
 
+import html
 import logging
 
 from aiogram import Bot, F, Router
@@ -235,9 +236,11 @@ async def after_consent(
         try:
             factory = await onboarding.do_attach_factory(session, user, code)
         except UnknownFactory as exc:
-            await message.answer(exc.translated())
+            await message.answer(html.escape(exc.translated()))
         else:
-            await message.answer(_("You are now linked to {factory}.", factory=factory.name))
+            await message.answer(
+                _("You are now linked to {factory}.", factory=html.escape(factory.name))
+            )
     if user.factory_id is None:
         await state.set_state(Onboarding.factory)
         await message.answer(factory_prompt(), reply_markup=factory_keyboard())
@@ -288,9 +291,11 @@ async def start(
                 session, user, payload[len(FACTORY_PAYLOAD) :]
             )
         except UnknownFactory as exc:
-            await message.answer(exc.translated())
+            await message.answer(html.escape(exc.translated()))
         else:
-            await message.answer(_("You are now linked to {factory}.", factory=factory.name))
+            await message.answer(
+                _("You are now linked to {factory}.", factory=html.escape(factory.name))
+            )
         await state.update_data(factory_code=None)
     await message.answer(_("Welcome back."), reply_markup=None)
     await message.answer(main_menu_text(), reply_markup=main_menu_keyboard())
@@ -369,9 +374,9 @@ async def factory_typed(
     try:
         factory = await onboarding.do_attach_factory(session, user, message.text or "")
     except UnknownFactory as exc:
-        await message.answer(exc.translated(), reply_markup=factory_keyboard())
+        await message.answer(html.escape(exc.translated()), reply_markup=factory_keyboard())
         return
-    await message.answer(_("You are now linked to {factory}.", factory=factory.name))
+    await message.answer(_("You are now linked to {factory}.", factory=html.escape(factory.name)))
     await state.set_state(Onboarding.gender)
     await ask_gender(message)
 

@@ -1,0 +1,716 @@
+"""DESIGN §4, one test per privacy rule and per party of the threat model, each named after it.
+
+Each is a small end-to-end check of its own, through the real bot on the fake Telegram Bot API and
+the console over HTTP, on SQLite (the rules do not depend on the database; the PostgreSQL files,
+dead tuples and WAL are read by ``test_privacy_database_reader``). Each plays the attacker the rule
+is about, as the audit (`privacy-security.md`) did, and shows that the attacker gets nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import hashlib
+import json
+import logging
+import re
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import time_machine
+from sqlalchemy import event, inspect, select, text
+
+from bot.i18n import gettext
+from bot.storage.db import transaction
+from bot.storage.models import AuditEvent, User
+from bot.storage.reports import Case
+from services.committees import core, meetings
+from tests.console import PASSWORD, ConsoleHarness, csrf_of, make_context
+from tests.factories import make_factory, make_worker
+from tests.harness import BotHarness
+from tests.surveys_data import make_wave
+
+RUN = uuid.uuid4().hex[:10]
+STORY = f"STORY-{RUN} the supervisor on line 7 touched me"
+FIRST_NAME = f"Ayesha{RUN}"
+
+
+def t(message: str, **params: object) -> str:
+    return gettext(message, locale="en", **params)
+
+
+@pytest.fixture
+def backend() -> str:
+    """The rules hold on either database; SQLite keeps these fast."""
+    return "sqlite"
+
+
+@pytest.fixture(autouse=True)
+def _daytime() -> Iterator[None]:
+    """13:00 in Dhaka: survey invitations go out at once (they wait for the day)."""
+    now = datetime.now(UTC)
+    with time_machine.travel(now.replace(hour=7, minute=0) + timedelta(days=1), tick=True):
+        yield
+
+
+def console_of(app: BotHarness) -> ConsoleHarness:
+    """The console on the bot's database, with the same secret and report keys."""
+    console = ConsoleHarness(make_context(app.sessions, None, app.settings.data_dir))
+    console.ctx.settings = app.settings
+    return console
+
+
+async def start_report(app: BotHarness, telegram_id: int, story: str = STORY) -> Any:
+    worker = app.user(telegram_id, first_name=FIRST_NAME)
+    await worker.send("/report")
+    await worker.wait_reply()
+    await worker.tap(t("Harassment, violence or abuse"))
+    await worker.wait_reply(contains=t("What happened?"))
+    await worker.tap(t("Sexual harassment"))
+    await worker.wait_reply()
+    await worker.send(story)
+    await worker.wait_reply()
+    return worker
+
+
+async def file_report(
+    app: BotHarness, telegram_id: int, *, follow: str = "🔢 Receipt number only"
+) -> str:
+    """A whole report, sent; returns the receipt's digits."""
+    worker = await start_report(app, telegram_id)
+    await worker.tap(t("Skip"))
+    await worker.wait_reply()
+    await worker.tap(t("No"))
+    await worker.wait_idle()
+    await worker.tap(t("Yes"))
+    await worker.wait_reply()
+    await worker.tap(t(follow))
+    await worker.wait_reply()
+    await worker.tap(t("No"))
+    await worker.wait_reply()
+    await worker.tap(t("✅ Send report"))
+    receipt = await worker.wait_reply()
+    await worker.wait_idle()
+    return "".join(ch for ch in receipt.plain_text() if ch.isdecimal())
+
+
+async def follow_with_receipt(
+    app: BotHarness, telegram_id: int, receipt: str, write: str | None = None
+) -> Any:
+    worker = app.user(telegram_id, first_name=FIRST_NAME)
+    await worker.send("/follow")
+    await worker.wait_reply()
+    await worker.send(receipt)
+    shown = await worker.wait_reply()
+    if write is not None:
+        await worker.tap(t("✍️ Write to the case handler"))
+        await worker.wait_reply()
+        await worker.send(write)
+        await worker.wait_reply(contains=t("Your message was sent to the case handler."))
+    await worker.wait_idle()
+    return shown
+
+
+async def the_case(app: BotHarness) -> Case:
+    async with app.sessions() as s:
+        case = await s.scalar(select(Case).order_by(Case.id.desc()))
+    assert case is not None
+    return case
+
+
+def conversation_state(app: BotHarness) -> str:
+    """Everything aiogram's conversation storage holds, as text (the harness uses memory; with
+    Redis it is the same data under ``workvoice:<chat>:<user>``)."""
+    storage: Any = app.dp.fsm.storage
+    records = getattr(storage, "storage", {})
+    return repr(
+        {str(key): (getattr(r, "state", None), getattr(r, "data", r)) for key, r in records.items()}
+    )
+
+
+def conversation_data(app: BotHarness) -> list[dict[str, Any]]:
+    storage: Any = app.dp.fsm.storage
+    return [
+        dict(getattr(record, "data", {}) or {})
+        for record in getattr(storage, "storage", {}).values()
+    ]
+
+
+async def all_rows(app: BotHarness) -> str:
+    """Every row of every table, as text: what a database reader sees without touching files."""
+    out = []
+    async with app.sessions() as s:
+        conn = await s.connection()
+        tables = await conn.run_sync(lambda c: inspect(c).get_table_names())
+        for table in tables:
+            rows = (await s.execute(text(f'SELECT * FROM "{table}"'))).all()
+            out.append(f"{table}: {[tuple(r) for r in rows]!r}")
+    return "\n".join(out)
+
+
+async def answer_survey(app: BotHarness, telegram_id: int, free_text: str) -> None:
+    worker = app.user(telegram_id, first_name=FIRST_NAME)
+    await worker.wait_reply(contains="Rules pulse")
+    await worker.tap(t("▶️ Start"))
+    await worker.wait_reply(contains="Tell us one thing")
+    await worker.send(free_text)
+    await worker.wait_reply(contains="Do you feel safe?")
+    await worker.tap(t("Yes"))
+    await worker.wait_reply(
+        contains=t("Thank you! Your answers were saved anonymously. Nobody can see who gave them.")
+    )
+
+
+SURVEY: dict[str, Any] = {
+    "key": "rules",
+    "title": {"en": "Rules pulse"},
+    "thanks": {"en": "Thank you!"},
+    "questions": [
+        {"key": "comment", "type": "text", "max_length": 200, "text": {"en": "Tell us one thing"}},
+        {"key": "safe", "type": "yesno", "text": {"en": "Do you feel safe?"}},
+    ],
+}
+
+
+async def run_batch_jobs(app: BotHarness) -> None:
+    """Answers may reach the anonymous tables in batches written by a scheduler job (issue 14,
+    item 1): run it if the product has one."""
+    from workvoice import scheduler
+    from workvoice.context import AppContext
+
+    ctx = AppContext(settings=app.settings, engine=None, sessions=app.sessions)  # type: ignore[arg-type]
+    for job in scheduler.JOBS:
+        if "batch" in job.name or "survey_answers" in job.name:
+            await job.run(ctx)
+
+
+# --- rule 1 ------------------------------------------------------------------------------------
+
+
+async def test_rule_1_survey_answers_carry_no_person(app: BotHarness) -> None:
+    """Answer rows hold no user, chat or person key and no time finer than the wave; the answers
+    so far (a draft) never sit in the database next to the person key (M3, M11)."""
+    worker_id = 8_700_101
+    await make_worker(app.sessions, worker_id, gender="woman", age_band="25-34")
+    app.user(worker_id, first_name=FIRST_NAME)
+    await make_wave(app.sessions, definition=SURVEY)
+    await app.deliver()
+    worker = app.user(worker_id)
+    await worker.wait_reply(contains="Rules pulse")
+    await worker.tap(t("▶️ Start"))
+    await worker.wait_reply(contains="Tell us one thing")
+    draft = f"DRAFT-{RUN} the canteen manager shouts at pregnant workers"
+    await worker.send(draft)
+    await worker.wait_reply(contains="Do you feel safe?")
+    await worker.wait_idle()  # the reply leaves before the update's transaction commits
+    # Half-way: a database reader finds the answer so far nowhere (it is not an answer yet).
+    assert draft not in await all_rows(app), "the draft sits in the database next to a person key"
+    await worker.tap(t("Yes"))
+    await worker.wait_reply(contains=t("Thank you!"))
+    await run_batch_jobs(app)
+    async with app.sessions() as s:
+        conn = await s.connection()
+
+        def columns(c: Any) -> dict[str, dict[str, str]]:
+            found = {}
+            for table in ("survey_answers", "survey_responses"):
+                if table in inspect(c).get_table_names():
+                    found[table] = {
+                        col["name"]: str(col["type"]) for col in inspect(c).get_columns(table)
+                    }
+            return found
+
+        anonymous = await conn.run_sync(columns)
+    assert anonymous, "no anonymous answer tables"
+    for table, cols in anonymous.items():
+        people = {c for c in cols if c in {"user_id", "chat_id", "telegram_id", "person_key"}}
+        assert not people, f"{table} names a person: {people}"
+        times = {c for c, kind in cols.items() if kind.upper() in {"DATE", "DATETIME", "TIMESTAMP"}}
+        assert not times, f"{table} dates answers finer than the wave: {times}"
+
+
+# --- rule 2 and the staff party ------------------------------------------------------------------
+
+
+async def test_rule_2_small_groups_stay_suppressed_under_arithmetic(app: BotHarness) -> None:
+    """M4: an analyst downloads the results, one known person answers, the analyst downloads again.
+    The two downloads must not differ by that person (results come from closed batches)."""
+    people = [8_700_201 + i for i in range(6)]
+    for telegram_id in people:
+        await make_worker(app.sessions, telegram_id)
+        app.user(telegram_id, first_name=FIRST_NAME)
+    wave = await make_wave(app.sessions, definition=SURVEY)
+    await app.deliver()
+    for i, telegram_id in enumerate(people[:5]):
+        await answer_survey(app, telegram_id, f"comment {i}")
+    await run_batch_jobs(app)
+    console = console_of(app)
+    try:
+        analyst = await console.staff("analyst", ["BD"])
+        client = console.client_for(analyst)
+        before = await client.get(f"/surveys/waves/{wave.id}/results.csv")
+        await answer_survey(app, people[5], "the one I watched answer")
+        await run_batch_jobs(app)
+        after = await client.get(f"/surveys/waves/{wave.id}/results.csv")
+    finally:
+        await console.close()
+    assert before.status_code == after.status_code == 200
+    assert before.text == after.text, "two downloads around one answer give that answer away"
+
+
+async def test_threat_staff_with_a_role_cannot_single_anyone_out(app: BotHarness) -> None:
+    """H5: an analyst takes the results CSV of a wave where one man answered among five women and
+    subtracts: the overall count minus the groups shown leaves the hidden ones; with zeros printed,
+    every hidden cell is at least 1. No hidden cell may come out pinned."""
+    people = [(8_700_301 + i, "woman" if i < 5 else "man") for i in range(6)]
+    for telegram_id, gender in people:
+        await make_worker(app.sessions, telegram_id, gender=gender)
+        app.user(telegram_id, first_name=FIRST_NAME)
+    wave = await make_wave(app.sessions, definition=SURVEY)
+    await app.deliver()
+    for telegram_id, _gender in people:
+        await answer_survey(app, telegram_id, "ok")
+    await run_batch_jobs(app)
+    console = console_of(app)
+    try:
+        analyst = await console.staff("analyst", ["BD"])
+        csv_text = (
+            await console.client_for(analyst).get(f"/surveys/waves/{wave.id}/results.csv")
+        ).text
+    finally:
+        await console.close()
+    assert "fewer than" in csv_text, csv_text  # the lone man's cells are hidden
+    assert pinned_cells(csv_text) == [], csv_text
+
+
+def test_the_subtraction_attack_pins_what_it_should() -> None:
+    """The attack above is real: one hidden man beside printed totals is found."""
+    rows = [
+        "wave,question,breakdown,group,answer,count",
+        "Pulse,Safe?,,,yes,6",
+        "Pulse,Safe?,gender,woman,yes,5",
+        "Pulse,Safe?,gender,man,yes,fewer than 5",
+    ]
+    assert pinned_cells("\n".join(rows)) == ["Safe? by gender, yes: 1"]
+
+
+def pinned_cells(csv_text: str) -> list[str]:
+    """The audit's subtraction attack on one CSV: hidden cells whose value follows from the rest."""
+    import csv
+    import io
+
+    rows = list(csv.DictReader(io.StringIO(csv_text)))
+    zeros_printed = any(r["count"] == "0" for r in rows)
+    overall = {(r["question"], r["answer"]): r["count"] for r in rows if not r["breakdown"]}
+    lines: dict[tuple[str, str, str], list[str]] = {}
+    for r in rows:
+        if r["breakdown"]:
+            lines.setdefault((r["question"], r["breakdown"], r["answer"]), []).append(r["count"])
+    pinned = []
+    for (question, dim, answer), cells in lines.items():
+        total = overall.get((question, answer), "")
+        if not total.isdecimal():
+            continue
+        hidden = [c for c in cells if not c.isdecimal()]
+        rest = int(total) - sum(int(c) for c in cells if c.isdecimal())
+        if hidden and (len(hidden) == 1 or (zeros_printed and rest == len(hidden))):
+            pinned.append(f"{question or 'respondents'} by {dim}, {answer}: {rest}")
+    return pinned
+
+
+# --- rule 3 --------------------------------------------------------------------------------------
+
+
+async def test_rule_3_report_words_are_sealed_from_the_first_keystroke(app: BotHarness) -> None:
+    """H1: a worker types her story and closes Telegram. The conversation state under her Telegram
+    id must hold no readable word of it."""
+    await make_worker(app.sessions, 8_700_401)
+    await start_report(app, 8_700_401)
+    await app.user(8_700_401).wait_idle()
+    state = conversation_state(app)
+    assert STORY not in state and "touched me" not in state, state
+
+
+# --- rule 4 and the bot-host party ---------------------------------------------------------------
+
+
+async def test_rule_4_a_receipt_follow_up_leaves_no_link_to_the_phone(app: BotHarness) -> None:
+    """A receipt-only report followed up from the same phone: the case names no user, the receipt
+    is stored only as an HMAC and a hash, and no receipt-derived case id stays under the Telegram
+    id (H1)."""
+    await make_worker(app.sessions, 8_700_501)
+    receipt = await file_report(app, 8_700_501)
+    assert len(receipt) == 16
+    shown = await follow_with_receipt(app, 8_700_501, receipt)
+    assert t("✍️ Write to the case handler") in shown.buttons()
+    await app.user(8_700_501).tap(t("🏠 Main menu"))
+    await app.user(8_700_501).wait_idle()
+    case = await the_case(app)
+    assert case.reporter_user_id is None
+    rows = await all_rows(app)
+    assert receipt not in rows and f"{receipt[:4]} {receipt[4:8]}" not in rows
+    kept = [
+        (key, value)
+        for data in conversation_data(app)
+        for key, value in data.items()
+        if "case" in key.lower() and str(value) == str(case.id)
+    ]
+    assert kept == [], f"a receipt-derived case id under the Telegram id: {kept}"
+
+
+async def test_threat_bot_host_compromised_reads_no_reporter_words(app: BotHarness) -> None:
+    """H3: with the database, ``SECRET_KEY`` and the public key (all a bot host has), open every
+    stored value with every key that host can derive: no later message of the reporter, and no
+    word of the handler's reply, comes out."""
+    await make_worker(app.sessions, 8_700_601)
+    receipt = await file_report(app, 8_700_601)
+    later = f"LATER-{RUN} he did it again today near the cutting table"
+    await follow_with_receipt(app, 8_700_601, receipt, write=later)
+    secret = app.settings.effective_secret_key
+    boxes = []
+    from nacl.secret import SecretBox
+
+    # The audit's key (services/reports/crypto.py reporter_box at the audited commit), and the
+    # product's own, if it still derives one from the secret alone.
+    boxes.append(
+        SecretBox(hashlib.sha256(f"workvoice:reporter-messages:{secret}".encode()).digest())
+    )
+    from services.reports import crypto
+
+    own = getattr(crypto, "reporter_box", None)
+    try:
+        if own is not None:
+            boxes.append(own(secret))
+    except TypeError:
+        pass  # it needs more than the secret now (a receipt): nothing to try
+    opened = []
+    for value in await stored_values(app):
+        for raw in candidates(value):
+            for box in boxes:
+                try:
+                    opened.append(box.decrypt(raw).decode("utf-8", "replace"))
+                except Exception:  # wrong key or not a box: the attack moves on
+                    continue
+    assert not [o for o in opened if "LATER-" in o or "touched" in o], opened
+
+
+async def stored_values(app: BotHarness) -> list[Any]:
+    values: list[Any] = []
+    async with app.sessions() as s:
+        conn = await s.connection()
+        tables = await conn.run_sync(lambda c: inspect(c).get_table_names())
+        for table in tables:
+            for row in (await s.execute(text(f'SELECT * FROM "{table}"'))).all():
+                values.extend(row)
+    return values
+
+
+def candidates(value: Any) -> Iterator[bytes]:
+    """Every bytes or base64 text inside a stored value (JSON included)."""
+    if isinstance(value, bytes | memoryview):
+        yield bytes(value)
+    elif isinstance(value, str):
+        try:
+            parsed = json.loads(value)
+        except ValueError:
+            parsed = None
+        if isinstance(parsed, dict | list):
+            yield from candidates(parsed)
+            return
+        with contextlib.suppress(ValueError):
+            yield base64.b64decode(value, validate=True)
+    elif isinstance(value, dict):
+        for v in value.values():
+            yield from candidates(v)
+    elif isinstance(value, list):
+        for v in value:
+            yield from candidates(v)
+
+
+# --- rule 5 --------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def debug_logs(caplog: pytest.LogCaptureFixture) -> Iterator[pytest.LogCaptureFixture]:
+    """The product's logging at DEBUG (workvoice.logs), captured."""
+    from workvoice.logs import configure_logging
+
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    configure_logging("DEBUG")
+    root.addHandler(caplog.handler)
+    caplog.handler.setLevel(logging.DEBUG)
+    try:
+        yield caplog
+    finally:
+        root.handlers[:] = handlers
+        root.setLevel(level)
+
+
+async def test_rule_5_no_pii_in_logs(app: BotHarness, debug_logs: pytest.LogCaptureFixture) -> None:
+    """H2, M7: a receipt-only report, a survey with free text and a committee agenda item, logged
+    at DEBUG: no Telegram id, name, text, or user-row pseudonym (``u<id>``) that joins to them."""
+    reporter, respondent, member = 8_700_701, 8_700_702, 8_700_703
+    users = [await make_worker(app.sessions, tid) for tid in (reporter, respondent, member)]
+    for tid in (reporter, respondent, member):
+        app.user(tid, first_name=FIRST_NAME)
+    await file_report(app, reporter)
+    await make_wave(app.sessions, definition=SURVEY)
+    await app.deliver()
+    answer = f"ANSWER-{RUN} Mr Hossain shouts at pregnant workers"
+    await answer_survey(app, respondent, answer + "\x00")
+    agenda = f"AGENDA-{RUN} water on floor 3"
+    await add_agenda_item(app, member, agenda)
+    logged = debug_logs.text
+    forbidden = [STORY, answer, agenda, FIRST_NAME, *(str(u.telegram_id) for u in users)]
+    found = [f for f in forbidden if f in logged]
+    found += [
+        line for u in users for line in logged.splitlines() if re.search(rf"\bu{u.id}\b", line)
+    ]
+    assert found == [], f"the log names or quotes workers: {found}"
+
+
+async def add_agenda_item(app: BotHarness, telegram_id: int, item: str) -> None:
+    factory = await make_factory(app.sessions, "DK-01")
+    async with transaction(app.sessions) as session:
+        from services.onboarding import get_user
+
+        user = await get_user(session, telegram_id)
+        assert user is not None
+        committee = await core.do_create_committee(
+            session, factory, kind="picc", name="PICC Dhaka", acting=None
+        )
+        await core.do_add_member(
+            session, committee, display_name="Member", side="worker", user_id=user.id, acting=None
+        )
+        day = (datetime.now(UTC) + timedelta(days=3)).date().isoformat()
+        await meetings.do_set_schedule(
+            session, committee, rule="FREQ=WEEKLY", local_start=f"{day}T14:00", acting=None
+        )
+    member = app.user(telegram_id, first_name=FIRST_NAME)
+    await member.send("/committee")
+    await member.wait_reply()
+    await member.tap(t("📝 Add to the agenda"))
+    await member.wait_reply()
+    await member.send(item)
+    await member.wait_reply(contains=t("Added to the agenda. Thank you."))
+    await member.wait_idle()
+
+
+# --- rule 6 and the console-host party -----------------------------------------------------------
+
+
+async def test_rule_6_every_staff_view_of_a_case_is_audited(app: BotHarness) -> None:
+    await make_worker(app.sessions, 8_700_801)
+    await file_report(app, 8_700_801)
+    case = await the_case(app)
+    console = console_of(app)
+    try:
+        handler = await console.staff("case_handler", ["BD"])
+        page = await console.client_for(handler).get(f"/reports/{case.id}")
+    finally:
+        await console.close()
+    assert page.status_code == 200 and STORY in page.text
+    async with app.sessions() as s:
+        views = (
+            await s.scalars(
+                select(AuditEvent).where(
+                    AuditEvent.actor_staff_id == handler.id, AuditEvent.object_id == str(case.id)
+                )
+            )
+        ).all()
+    assert [v.action for v in views if v.action == "case.view"], "the view was not audited"
+    assert all(v.at is not None for v in views)
+
+
+async def test_threat_console_host_handlers_read_only_their_country(app: BotHarness) -> None:
+    """Console host (private key): a handler reads her country's reports, every view audited; a
+    handler of another country gets nothing, not even that the case exists."""
+    await make_worker(app.sessions, 8_700_901)
+    await file_report(app, 8_700_901)
+    case = await the_case(app)
+    console = console_of(app)
+    try:
+        jordan = await console.staff("case_handler", ["JO"])
+        elsewhere = await console.client_for(jordan).get(f"/reports/{case.id}")
+    finally:
+        await console.close()
+    assert elsewhere.status_code == 404 and STORY not in elsewhere.text
+    async with app.sessions() as s:
+        seen = await s.scalar(
+            select(AuditEvent).where(
+                AuditEvent.actor_staff_id == jordan.id, AuditEvent.action == "case.view"
+            )
+        )
+    assert seen is None
+
+
+# --- rule 7 --------------------------------------------------------------------------------------
+
+
+async def test_rule_7_webhook_payloads_never_reach_the_database_and_delete_removes_the_worker(
+    app: BotHarness, db: Any, tmp_path: Path
+) -> None:
+    """H6: every statement the webhook sends to the database is read as it is sent (bound
+    parameters included): no update's text or sender ever goes in, not even for a moment. Then
+    ``/delete`` leaves no row that names the worker."""
+    from bot.runtime import UpdateProcessor, webhook_endpoint
+    from workvoice.web import create_web_app
+
+    written: list[str] = []
+
+    def capture(_conn: Any, _cursor: Any, statement: str, parameters: Any, *_: Any) -> None:
+        written.append(f"{statement} {parameters!r}")
+
+    event.listen(db.engine.sync_engine, "before_cursor_execute", capture)
+    try:
+        processor = UpdateProcessor(app.bot, app.dp, app.sessions)
+        web = create_web_app(
+            make_context(db.sessions, db.engine, tmp_path),
+            console=False,
+            webhook=webhook_endpoint(processor, "rule-7-secret"),
+        )
+        client = httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=web), base_url="http://bot.test"
+        )
+        worker_id = 8_701_001
+        await make_worker(app.sessions, worker_id)
+        app.user(worker_id, first_name=FIRST_NAME)
+        secret_text = f"WEBHOOK-{RUN} the night supervisor Karim touched me"
+        update = app.telegram.make_message_update(worker_id, secret_text, first_name=FIRST_NAME)
+        reply = await client.post(
+            "/telegram/webhook",
+            json=update,
+            headers={"X-Telegram-Bot-Api-Secret-Token": "rule-7-secret"},
+        )
+        assert reply.status_code == 200
+        await processor.drain()
+        await asyncio.sleep(0.2)
+        await client.aclose()
+    finally:
+        event.remove(db.engine.sync_engine, "before_cursor_execute", capture)
+    leaked = [w[:200] for w in written if secret_text in w or FIRST_NAME in w]
+    assert leaked == [], f"the update went to the database in plaintext: {leaked}"
+
+    worker = app.user(worker_id)
+    await worker.send("/delete")
+    await worker.wait_reply()
+    await worker.tap(t("🗑 Yes, delete my data"))
+    await worker.wait_reply()
+    await worker.wait_idle()
+    async with app.sessions() as s:
+        assert await s.scalar(select(User).where(User.telegram_id == worker_id)) is None
+    assert str(worker_id) not in await all_rows(app)
+
+
+# --- rule 8 --------------------------------------------------------------------------------------
+
+
+async def test_rule_8_narratives_need_a_second_factor_and_logout_ends_the_session(
+    app: BotHarness,
+) -> None:
+    """M1: a country manager signs in with a password only and must not read a narrative.
+    M9: a session cookie replayed after logout opens nothing."""
+    await make_worker(app.sessions, 8_701_101)
+    await file_report(app, 8_701_101)
+    case = await the_case(app)
+    console = console_of(app)
+    try:
+        manager = await console.staff("country_manager", ["BD"], email="manager@example.org")
+        browser = console.anonymous()
+        form = await browser.get("/login")
+        await browser.post(
+            "/login",
+            data={
+                "email": "manager@example.org",
+                "password": PASSWORD,
+                "csrf_token": csrf_of(form.text),
+            },
+        )
+        page = await browser.get(f"/reports/{case.id}")
+        assert STORY not in page.text, "a password alone opened a narrative (M1)"
+        del manager
+
+        handler = await console.staff("case_handler", ["BD"])
+        signed_in = console.client_for(handler)
+        assert STORY in (await signed_in.get(f"/reports/{case.id}")).text
+        cookie = signed_in.cookies.get("wv_session")
+        home = await signed_in.get("/")
+        token = csrf_of(home.text) if "csrf_token" in home.text else signed_in.csrf  # type: ignore[attr-defined]
+        out = await signed_in.post("/logout", data={"csrf_token": token})
+        assert out.status_code == 303 and out.headers["location"].startswith("/login")
+        thief = console.anonymous()
+        thief.cookies.set("wv_session", cookie or "", domain="console.test")
+        replayed = await thief.get(f"/reports/{case.id}")
+        assert STORY not in replayed.text, "a cookie from before logout still opens the case (M9)"
+    finally:
+        await console.close()
+
+
+# --- the remaining parties -----------------------------------------------------------------------
+
+
+async def test_threat_database_reader_sees_no_worker_words(app: BotHarness) -> None:
+    """Every row of every table after a report with a follow-up and a cancelled report: no word a
+    worker wrote to a case handler is readable (the files themselves: test_privacy_database_reader)."""
+    await make_worker(app.sessions, 8_701_201)
+    await make_worker(app.sessions, 8_701_202)
+    receipt = await file_report(app, 8_701_201)
+    later = f"LATER-{RUN} near the cutting table"
+    await follow_with_receipt(app, 8_701_201, receipt, write=later)
+    cancelled = f"CANCELLED-{RUN} Karim hit me"
+    worker = await start_report(app, 8_701_202, cancelled)
+    await worker.tap(t("✖️ Cancel"))
+    await worker.wait_reply(contains=t("Your report was not sent. Nothing was kept."))
+    rows = await all_rows(app)
+    for words in (STORY, later, cancelled, FIRST_NAME):
+        assert words not in rows, words
+
+
+async def test_threat_anyone_on_the_internet_cannot_guess_receipts_or_flood_the_webhook(
+    app: BotHarness, db: Any, tmp_path: Path
+) -> None:
+    """Receipts: after five wrong numbers from one chat, even the right one is refused for a while.
+    Webhook (L6): a body over 1 MB is refused with 413 before it is stored."""
+    from bot.runtime import UpdateProcessor, webhook_endpoint
+    from workvoice.web import create_web_app
+
+    await make_worker(app.sessions, 8_701_301)
+    await make_worker(app.sessions, 8_701_302)
+    receipt = await file_report(app, 8_701_301)
+    guesser = app.user(8_701_302)
+    await guesser.send("/follow")
+    await guesser.wait_reply()
+    for guess in range(5):
+        await guesser.send(f"{guess:016d}")
+        await guesser.wait_reply(timeout=15)
+    await guesser.send(receipt)
+    refused = await guesser.wait_reply(timeout=15)
+    assert (
+        STORY not in refused.plain_text()
+        and t("✍️ Write to the case handler") not in refused.buttons()
+    )
+
+    processor = UpdateProcessor(app.bot, app.dp, app.sessions)
+    web = create_web_app(
+        make_context(db.sessions, db.engine, tmp_path),
+        console=False,
+        webhook=webhook_endpoint(processor, "internet-secret"),
+    )
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=web), base_url="http://bot.test"
+    ) as client:
+        big = app.telegram.make_message_update(8_701_302, "x" * (1024 * 1024 + 10))
+        answer = await client.post(
+            "/telegram/webhook",
+            json=big,
+            headers={"X-Telegram-Bot-Api-Secret-Token": "internet-secret"},
+        )
+    await processor.drain()
+    assert answer.status_code == 413

@@ -1,0 +1,530 @@
+"""Issue 14, build item 8 (DESIGN §9: "use HTML parse mode and escape user text"): every place that
+puts a worker's or a staff member's text into a Telegram message escapes it.
+
+Hypothesis writes HTML-like strings (tags Telegram knows and tags it refuses, unbalanced tags,
+entities known and unknown, a bare ``&`` or ``<``) into every field a worker or staff member
+controls that reaches a message, drives each flow through the fake Telegram Bot API as a person
+would, and then reads every ``sendMessage``/``editMessageText``/caption the bot sent: each must
+parse as Telegram HTML (the fake refuses what Telegram refuses) and show the input literally.
+
+Broadcast versions are written by organisers: the console promises "Write plain text: it is sent
+exactly as typed", so they are held to the same rule as every other text.
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+import time_machine
+from hypothesis import HealthCheck, example, given, settings
+from hypothesis import strategies as st
+from sqlalchemy import select
+
+from bot.i18n import gettext
+from bot.storage.db import transaction
+from bot.storage.reports import Case
+from services.broadcasts import messages, topics
+from services.broadcasts.messages import BroadcastInput
+from services.broadcasts.topics import TopicInput
+from services.committees import core, jobs, meetings
+from tests.console import ConsoleHarness, csrf_of, make_context
+from tests.factories import make_factory, make_worker
+from tests.harness import BotHarness, running_bot
+from tests.surveys_data import SAMPLE, make_wave
+from tests.telegram_fake import ApiError, FakeTelegram, visible_text
+from workvoice.context import AppContext
+
+# Pieces of HTML a person might type, or paste, or use to attack: tags Telegram allows (they would
+# silently format the text), tags it refuses (the whole message would fail), unbalanced tags,
+# known and unknown entities, and the bare characters that start them.
+PIECES = [
+    "<b>",
+    "</b>",
+    "</i>",
+    "<i>x",
+    '<a href="http://evil.example/?a=1&b=2">',
+    "</a>",
+    "<tg-spoiler>",
+    "</tg-spoiler>",
+    "<script>alert(1)</script>",
+    "<br>",
+    "<b",
+    "< b>",
+    "&amp;",
+    "&lt;",
+    "&#60;",
+    "&#x3c;",
+    "&nbsp;",
+    "&copy",
+    "&",
+    "<",
+    ">",
+    '"',
+    "'",
+    "<<>>",
+]
+NASTY = '<b>bold</i> <a href="x">&amp; &nbsp; <tg-spoiler>&lt;<'
+TEXT_METHODS = {"sendMessage", "editMessageText", "sendDocument", "sendPhoto", "sendVoice"}
+
+
+def htmlish(prefix: str) -> st.SearchStrategy[str]:
+    """A marker prefix (to find the field in a message) and HTML-like pieces, no edge whitespace."""
+    word = st.text(alphabet="abcXYZ019", min_size=1, max_size=3)
+    return st.lists(st.sampled_from(PIECES) | word, min_size=1, max_size=6).map(
+        lambda parts: prefix + "".join(parts)
+    )
+
+
+def shown_texts(telegram: FakeTelegram) -> list[str]:
+    """What readers saw: every text the bot sent, parsed as Telegram parses it.
+
+    Fails, naming the message, when Telegram would have refused one (the fake answered 400: the
+    worker got nothing) or when one was sent without HTML parse mode (then escaping would show
+    ``&amp;`` to the reader instead).
+    """
+    seen = []
+    for method, params in telegram.calls:
+        if method not in TEXT_METHODS:
+            continue
+        text = params.get("text", params.get("caption"))
+        if text is None:
+            continue
+        mode = params.get("parse_mode")
+        assert str(mode).upper() == "HTML", f"{method} without HTML parse mode: {text!r}"
+        try:
+            seen.append(visible_text(str(text), mode))
+        except ApiError as exc:  # pragma: no cover - this is the failure being tested for
+            raise AssertionError(f"Telegram refuses {method}: {exc.description}\n{text!r}") from exc
+    return seen
+
+
+def assert_literal(telegram: FakeTelegram, values: dict[str, str], *, maybe: set[str]) -> None:
+    """Each value is shown exactly as typed; those in ``maybe`` need not be shown at all (a flow
+    may choose not to echo them), but if any part of one is shown, all of it is, literally."""
+    seen = shown_texts(telegram)
+    for field, value in values.items():
+        prefix = value[:4]
+        if any(value in text for text in seen):
+            continue
+        mangled = [text for text in seen if prefix in text]
+        assert field in maybe and not mangled, (
+            f"{field}={value!r} is not shown literally; messages with it: {mangled!r}"
+        )
+
+
+@pytest.fixture
+async def sqlite_sessions(databases: dict[str, Any]) -> AsyncIterator[Any]:
+    db = await databases["get"]("sqlite")
+    yield db
+    await db.clean()
+
+
+@pytest.fixture
+def _daytime() -> Iterator[None]:
+    """13:00 in Dhaka: invitations and news go out at once (they wait for the day)."""
+    now = datetime.now(UTC)
+    with time_machine.travel(now.replace(hour=7, minute=0) + timedelta(days=1), tick=True):
+        yield
+
+
+SETTINGS = settings(
+    max_examples=3,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+
+
+def t(message: str, **params: object) -> str:
+    return gettext(message, locale="en", **params)
+
+
+# --- onboarding: a worker's typed factory code, a factory's name from the console ---------------
+
+
+@SETTINGS
+@given(code=htmlish("ZqCd"), factory=htmlish("ZqFa"))
+@example(code="ZqCd" + NASTY[:26], factory="ZqFa" + NASTY)
+async def test_onboarding_echoes_typed_codes_and_factory_names_escaped(
+    sqlite_sessions: Any, code: str, factory: str
+) -> None:
+    db = sqlite_sessions
+    await db.clean()
+    await make_factory(db.sessions, "DK-01", name=factory)
+    async with running_bot(db.sessions) as app:
+        worker = app.user(1100)
+        await worker.send("/start")
+        await worker.wait_reply()
+        await worker.tap("English")
+        await worker.wait_reply()
+        await worker.tap(t("✅ I agree"))
+        await worker.wait_idle()
+        await worker.send(code)  # not a factory code: the refusal quotes it
+        await worker.wait_reply()
+        await worker.send("dk-01")
+        await worker.wait_idle()
+        assert_literal(
+            app.telegram, {"typed code": code.strip()[:32], "factory": factory}, maybe=set()
+        )
+
+
+# --- reports: the worker's narrative and follow-up, the handler's message ------------------------
+
+
+@SETTINGS
+@given(story=htmlish("ZqSt"), followup=htmlish("ZqFu"), handler=htmlish("ZqHm"))
+@example(story="ZqSt" + NASTY, followup="ZqFu" + NASTY, handler="ZqHm" + NASTY)
+async def test_report_words_and_handler_messages_are_shown_escaped(
+    sqlite_sessions: Any, story: str, followup: str, handler: str, tmp_path: Any
+) -> None:
+    db = sqlite_sessions
+    await db.clean()
+    await make_worker(db.sessions, 4001)
+    async with running_bot(db.sessions) as app:
+        worker = app.user(4001)
+        await worker.send("/report")
+        await worker.wait_reply()
+        await worker.tap(t("Harassment, violence or abuse"))
+        await worker.wait_reply(contains=t("What happened?"))
+        await worker.tap(t("Sexual harassment"))
+        await worker.wait_reply()
+        await worker.send(story)
+        await worker.wait_reply()
+        await worker.tap(t("Skip"))
+        await worker.wait_reply()
+        await worker.tap(t("No"))
+        await worker.wait_idle()
+        await worker.tap(t("Yes"))
+        await worker.wait_reply()
+        await worker.tap(t("💬 In this chat"))
+        await worker.wait_reply()
+        await worker.tap(t("No"))
+        await worker.wait_reply()
+        await worker.tap(t("✅ Send report"))
+        await worker.wait_reply()
+        await worker.wait_idle()
+        await handler_writes(app, handler, tmp_path)
+        await app.deliver()
+        await worker.tap(t("Open my report"))
+        await worker.wait_reply()
+        await worker.tap(t("✍️ Write to the case handler"))
+        await worker.wait_reply()
+        await worker.send(followup)
+        await worker.wait_reply(contains=t("Your message was sent to the case handler."))
+        await worker.tap(t("🏠 Main menu"))
+        await worker.wait_idle()
+        await worker.send("/follow")
+        await worker.wait_idle()
+        opened = [m for m in worker.messages if t("Open my report") in m.buttons()]
+        if opened:
+            await worker.tap(t("Open my report"), message=opened[-1])
+            await worker.wait_idle()
+        # The bot may choose not to echo a reporter's own words back (issue 14: no bot-readable
+        # copy), but whatever it shows of them is literal. The handler's words must be shown.
+        assert_literal(
+            app.telegram,
+            {"narrative": story, "follow-up": followup, "handler message": handler},
+            maybe={"narrative", "follow-up"},
+        )
+
+
+async def handler_writes(app: BotHarness, text: str, data_dir: Any) -> None:
+    console = ConsoleHarness(make_context(app.sessions, None, data_dir))
+    console.ctx.settings = app.settings
+    try:
+        staff = await console.staff("case_handler", ["BD"])
+        client = console.client_for(staff)
+        async with app.sessions() as s:
+            case = await s.scalar(select(Case))
+        assert case is not None
+        page = await client.get(f"/reports/{case.id}")
+        sent = await client.post(
+            f"/reports/{case.id}/message", data={"text": text, "csrf_token": csrf_of(page.text)}
+        )
+        assert sent.status_code in (200, 303), sent.text[:500]
+    finally:
+        await console.close()
+
+
+# --- committees: names, place, agenda typed by a member, minutes, actions, a joiner's name -------
+
+TZ = "Asia/Phnom_Penh"
+START = datetime(2027, 1, 1, 3, 0, tzinfo=UTC)
+FIRST = datetime(2027, 1, 5, 7, 0, tzinfo=UTC)  # 14:00 in Phnom Penh
+
+
+@SETTINGS
+@given(
+    name=htmlish("ZqCn"),
+    member=htmlish("ZqMn"),
+    place=htmlish("ZqPl"),
+    agenda=htmlish("ZqAg"),
+    minutes=htmlish("ZqMi"),
+    action=htmlish("ZqAc"),
+    joiner=htmlish("ZqJn"),
+)
+@example(
+    name="ZqCn" + NASTY,
+    member="ZqMn" + NASTY,
+    place="ZqPl" + NASTY,
+    agenda="ZqAg" + NASTY,
+    minutes="ZqMi" + NASTY,
+    action="ZqAc" + NASTY,
+    joiner="ZqJn" + NASTY,
+)
+async def test_committee_texts_are_shown_escaped(
+    sqlite_sessions: Any,
+    name: str,
+    member: str,
+    place: str,
+    agenda: str,
+    minutes: str,
+    action: str,
+    joiner: str,
+) -> None:
+    db = sqlite_sessions
+    await db.clean()
+    with time_machine.travel(START, tick=False):
+        factory = await make_factory(db.sessions, "KH-01", country="KH", timezone=TZ)
+        seats = {}
+        for telegram_id in (7001, 7002, 7005):
+            await make_worker(db.sessions, telegram_id, factory_code=None)
+        async with transaction(db.sessions) as session:
+            from services.onboarding import get_user
+
+            committee = await core.do_create_committee(
+                session, factory, kind="picc", name=name, acting=None
+            )
+            for telegram_id, role, side in (
+                (7001, "member", "worker"),
+                (7002, "secretary", "worker"),
+                (7005, "chair", "management"),
+            ):
+                user = await get_user(session, telegram_id)
+                assert user is not None
+                seat = await core.do_add_member(
+                    session,
+                    committee,
+                    display_name=member if telegram_id == 7001 else f"Member {telegram_id}",
+                    side=side,
+                    role=role,
+                    user_id=user.id,
+                    acting=None,
+                )
+                seats[telegram_id] = seat.id
+            await meetings.do_set_schedule(
+                session,
+                committee,
+                rule="FREQ=MONTHLY;BYDAY=1TU",
+                local_start="2027-01-05T14:00",
+                location=place,
+                acting=None,
+                now=START,
+            )
+            invite = await core.do_create_invite(session, committee, side="worker", acting=None)
+            committee_id, code = committee.id, invite.code
+    async with running_bot(db.sessions) as app:
+        ctx = AppContext(settings=app.settings, engine=None, sessions=app.sessions)  # type: ignore[arg-type]
+        users = {tid: app.user(tid) for tid in (7001, 7002, 7005)}
+
+        async def run_job(at: datetime) -> None:
+            with time_machine.travel(at, tick=False):
+                await jobs.run_committees(ctx, now=at)
+                await app.deliver()
+
+        await run_job(FIRST - timedelta(days=3))
+        await users[7001].tap(t("📝 Add to the agenda"))
+        await users[7001].wait_reply()
+        await users[7001].send(agenda)
+        await users[7001].wait_reply(contains=t("Added to the agenda. Thank you."))
+        await run_job(FIRST - timedelta(days=1))  # the reminder with the agenda so far
+
+        # A newcomer joins by invitation and types her name; the chair is asked.
+        with time_machine.travel(FIRST - timedelta(days=1), tick=True):
+            await make_worker(app.sessions, 7010, factory_code=None)
+            newcomer = app.user(7010)
+            await newcomer.send(f"/start c_{code}")
+            await newcomer.wait_reply()
+            await newcomer.send(joiner)
+            await newcomer.wait_reply()
+            await newcomer.wait_idle()
+            await app.deliver()
+            chair = users[7005]
+            request = next(m for m in reversed(chair.messages) if "ZqJn" in m.plain_text())
+            await chair.tap(t("✅ Approve"), message=request)
+            await chair.wait_idle()
+            await app.deliver()  # the newcomer is told she joined the committee, by its name
+            assert name in newcomer.messages[-1].plain_text(), newcomer.transcript()
+
+        # After the meeting: minutes typed by the secretary, an action for the member.
+        with time_machine.travel(FIRST + timedelta(hours=4), tick=True):
+            secretary = users[7002]
+            await secretary.send("/committee")
+            await secretary.wait_reply()
+            await secretary.tap(t("📄 Write minutes"))
+            await secretary.wait_reply()
+            await secretary.send(minutes)
+            await secretary.wait_reply(
+                contains=t("Thank you. The minutes were sent to all members.")
+            )
+            await secretary.tap(t("➕ Action item"))
+            await secretary.wait_reply()
+            await secretary.send(action)
+            await secretary.wait_reply(contains=t("Who will do it?"))
+            await secretary.tap(next(b for b in secretary.last.buttons() if b.startswith("ZqMn")))
+            await secretary.wait_reply()
+            await secretary.tap(t("In 1 week"))
+            await secretary.wait_reply()
+            await secretary.wait_idle()
+            await app.deliver()
+            await users[7001].send("/committee")
+            await users[7001].wait_idle()
+        await run_job(datetime(2027, 1, 11, 2, 0, tzinfo=UTC))  # the action's reminder
+        # The next meeting is cancelled: everyone is told, with the committee's name.
+        with time_machine.travel(FIRST + timedelta(days=5), tick=True):
+            async with transaction(app.sessions) as session:
+                upcoming = await meetings.next_meeting(session, committee_id)
+                assert upcoming is not None
+                await meetings.do_cancel_meeting(session, upcoming, acting=None)
+            await app.deliver()
+            assert "cancelled" in users[7001].messages[-1].plain_text(), users[7001].transcript()
+        del seats
+        assert_literal(
+            app.telegram,
+            {
+                "committee": name,
+                "member": member,
+                "place": place,
+                "agenda item": agenda,
+                "minutes": minutes,
+                "action item": action,
+                "joiner's name": joiner,
+            },
+            maybe=set(),
+        )
+
+
+# --- news: topic names and broadcast versions --------------------------------------------------
+
+
+@SETTINGS
+@given(topic=htmlish("ZqTp"), text=htmlish("ZqBc"))
+@example(topic="ZqTp" + NASTY, text="ZqBc" + NASTY)
+async def test_topic_names_and_broadcasts_are_shown_as_typed(
+    sqlite_sessions: Any, _daytime: None, topic: str, text: str
+) -> None:
+    db = sqlite_sessions
+    await db.clean()
+    await make_worker(db.sessions, 501)
+    async with transaction(db.sessions) as session:
+        created = await topics.do_create_topic(
+            session, TopicInput("union-news", "BD", "en", {"en": topic}), scope=None, actor=None
+        )
+        topic_id = created.id
+    async with running_bot(db.sessions) as app:
+        worker = app.user(501)
+        await worker.send("/news")
+        await worker.wait_reply()
+        label = next(b for b in worker.last.buttons() if b.startswith("➕"))
+        await worker.tap(label)
+        await worker.wait_idle()
+        async with transaction(app.sessions) as session:
+            b = await messages.do_create(
+                session,
+                BroadcastInput(
+                    topic_id=topic_id,
+                    title="Friday",
+                    countries=["BD"],
+                    texts={"en": text},
+                    default_locale="en",
+                ),
+                scope=None,
+                actor=None,
+            )
+            await messages.do_schedule(session, b, scope=None, actor=None)
+        await messages.fan_out_due(app.sessions, worker="test")
+        await app.deliver()
+        stop = next(
+            (b for m in reversed(worker.messages) for b in m.buttons() if b.startswith("🔕")), None
+        )
+        assert stop is not None, worker.transcript()
+        await worker.tap(stop)
+        await worker.wait_idle()
+        assert_literal(app.telegram, {"topic": topic, "broadcast": text}, maybe=set())
+
+
+# --- surveys: texts from the survey's author, the loop message --------------------------------
+
+
+@SETTINGS
+@given(
+    title=htmlish("ZqTi"), question=htmlish("ZqQu"), thanks=htmlish("ZqTh"), loop=htmlish("ZqLo")
+)
+@example(title="ZqTi" + NASTY, question="ZqQu" + NASTY, thanks="ZqTh" + NASTY, loop="ZqLo" + NASTY)
+async def test_survey_texts_and_closing_the_loop_are_shown_escaped(
+    sqlite_sessions: Any, _daytime: None, title: str, question: str, thanks: str, loop: str
+) -> None:
+    from services.surveys.waves import do_close_the_loop
+
+    db = sqlite_sessions
+    await db.clean()
+    await make_worker(db.sessions, 7011)
+    definition = {
+        **SAMPLE,
+        "title": {"en": title},
+        "thanks": {"en": thanks},
+        "questions": [
+            {"key": "safe", "type": "yesno", "text": {"en": question}},
+            {
+                "key": "else",
+                "type": "text",
+                "required": False,
+                "max_length": 200,
+                "text": {"en": "Anything else?"},
+            },
+        ],
+    }
+    wave = await make_wave(db.sessions, definition=definition)
+    async with running_bot(db.sessions) as app:
+        worker = app.user(7011)
+        await app.deliver()
+        await worker.wait_reply()
+        await worker.tap(t("▶️ Start"))
+        await worker.wait_reply()
+        await worker.tap(t("Yes"))
+        await worker.wait_reply()
+        await worker.send("ZqFt" + NASTY)  # free text: stored, never shown back
+        await worker.wait_reply()
+        await worker.wait_idle()
+        async with transaction(app.sessions) as s:
+            from bot.storage.surveys import SurveyWave
+
+            row = await s.get(SurveyWave, wave.id)
+            assert row is not None
+            await do_close_the_loop(
+                s, row, {"en": loop}, secret_key=app.settings.effective_secret_key, actor=None
+            )
+        await app.deliver()
+        await worker.wait_idle()
+        assert_literal(
+            app.telegram,
+            {
+                "title": title,
+                "question": question,
+                "thanks": thanks,
+                "loop message": loop,
+                "free text": "ZqFt" + NASTY,
+            },
+            maybe={"free text"},
+        )
+
+
+def test_the_checker_itself_catches_unescaped_text() -> None:
+    """The two ways an unescaped field fails: Telegram refuses the message, or formats it."""
+    with pytest.raises(ApiError):
+        visible_text("Report: <b>x</i>", "HTML")
+    assert visible_text("<b>x</b>", "HTML") == "x" != "<b>x</b>"
+    assert visible_text(html.escape("<b>x</b> &amp;"), "HTML") == "<b>x</b> &amp;"
