@@ -79,7 +79,7 @@ class BotHarness:
         given survey store (a fresh memory one unless given). The fake Telegram keeps its chats."""
         assert self._stop is not None and self._start is not None
         await self._stop()
-        self.dp.fsm.storage = MemoryStorage()
+        self.dp.fsm.storage = ExpiringMemoryStorage()
         self.dp.workflow_data["survey_store"] = survey_store or MemorySurveyStore()
         self._start()
 
