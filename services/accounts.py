@@ -173,7 +173,11 @@ def needs_second_factor(staff: Staff) -> bool:
 
 
 def revoke_sessions(staff: Staff) -> None:
-    """End every console session of this account at its next request (audit M9)."""
+    """End every console session of this account at its next request (audit M9).
+
+    Called on sign-out, password change, invitation accepted and (de)activation; anything added
+    later that changes a role or resets the second factor must call it too.
+    """
     staff.session_version = (staff.session_version or 0) + 1
 
 
