@@ -85,6 +85,10 @@ async def test_bad_bodies_are_refused(app: BotHarness, db: Database, tmp_path: P
         await client.post("/telegram/webhook", json={"message": {}}, headers=headers)
     ).status_code == 400
     assert (await client.post("/telegram/webhook", json=[1, 2], headers=headers)).status_code == 400
+    deep = b"[" * 500_000  # under 1 MB, but too deep for the JSON parser
+    assert (
+        await client.post("/telegram/webhook", content=deep, headers=headers)
+    ).status_code == 400
 
 
 async def test_stored_but_unhandled_updates_are_recovered(app: BotHarness, db: Database) -> None:
