@@ -161,7 +161,7 @@ def webhook_endpoint(
             return JSONResponse({"ok": False, "error": "too large"}, status_code=413)
         try:
             payload: Any = raw_updates.decode(body)
-        except ValueError:  # also UnicodeDecodeError
+        except (ValueError, RecursionError):  # also bad UTF-8, and "[[[[..." a million deep
             return JSONResponse({"ok": False, "error": "invalid json"}, status_code=400)
         update_id = payload.get("update_id")
         if not isinstance(update_id, int) or isinstance(update_id, bool):

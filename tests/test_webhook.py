@@ -85,6 +85,10 @@ async def test_bad_bodies_are_refused(app: BotHarness, db: Database, tmp_path: P
         await client.post("/telegram/webhook", json={"message": {}}, headers=headers)
     ).status_code == 400
     assert (await client.post("/telegram/webhook", json=[1, 2], headers=headers)).status_code == 400
+    deep = b"[" * 500_000  # under 1 MB, but too deep for the JSON parser
+    assert (
+        await client.post("/telegram/webhook", content=deep, headers=headers)
+    ).status_code == 400
 
 
 async def test_stored_but_unhandled_updates_are_recovered(app: BotHarness, db: Database) -> None:
@@ -277,3 +281,103 @@ async def test_with_redis_another_replica_recovers_the_payload_and_it_expires(
     assert await crashed.redis.exists(key) == 0  # handled: the payload is gone at once
     await other.close()
     await crashed.close()
+
+
+async def test_h6_webhook_process_on_postgres_keeps_no_payload_and_logs_no_text(
+    tmp_path: Path,
+) -> None:
+    """The audit's set-up: ``workvoice run`` in webhook mode on PostgreSQL at DEBUG, a worker's
+    text POSTed by "Telegram"; the database files and the process's log hold none of it."""
+    import os
+    import signal
+    import sys
+
+    from services.reports.crypto import generate_pair
+    from tests.conftest import PG_UP, _create_pg_database, _drop_pg_database
+    from tests.telegram_fake import FakeTelegram
+    from tests.test_run_process import _free_port
+
+    if not PG_UP:
+        pytest.skip("PostgreSQL not reachable on 127.0.0.1:5432 (start it to run this)")
+    started = time.time()
+    marker = f"WEBHOOK-PROCESS-{uuid.uuid4().hex}"
+    name = f"wv_wh_{uuid.uuid4().hex[:12]}"
+    url = await _create_pg_database(name)
+    telegram = FakeTelegram()
+    await telegram.start()
+    port = _free_port()
+    public, private = generate_pair()
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("WORKVOICE_")},
+        "WORKVOICE_BOT_TOKEN": telegram.token,
+        "WORKVOICE_TELEGRAM_API_URL": telegram.base_url,
+        "WORKVOICE_DATA_DIR": str(tmp_path),
+        "WORKVOICE_DATABASE_URL": url,
+        "WORKVOICE_CONSOLE_PORT": str(port),
+        "WORKVOICE_WEBHOOK_URL": f"http://127.0.0.1:{port}",
+        "WORKVOICE_WEBHOOK_SECRET": SECRET,
+        "WORKVOICE_SECRET_KEY": uuid.uuid4().hex * 2,
+        "WORKVOICE_REPORT_PUBLIC_KEY": public,
+        "WORKVOICE_REPORT_PRIVATE_KEY": private,
+        "WORKVOICE_LOG_LEVEL": "DEBUG",
+    }
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "workvoice.cli",
+        "run",
+        env=env,
+        cwd=tmp_path,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+    )
+    engine = None
+    try:
+        async with httpx.AsyncClient() as client:
+            for _ in range(600):  # importing aiogram takes seconds
+                if telegram.webhook is not None:
+                    try:
+                        await client.get(f"http://127.0.0.1:{port}/healthz")
+                        break
+                    except httpx.ConnectError:
+                        pass
+                assert proc.returncode is None, (await proc.stdout.read()).decode()  # type: ignore[union-attr]
+                await asyncio.sleep(0.1)
+            else:
+                raise AssertionError("the bot never listened for its webhook")
+        worker = telegram.user(8_812_399_001, first_name=f"Name{marker}")
+        update = telegram.make_message_update(
+            8_812_399_001, f"{marker} my supervisor", first_name=f"Name{marker}"
+        )
+        async with httpx.AsyncClient() as client:
+            answer = await client.post(
+                f"http://127.0.0.1:{port}/telegram/webhook",
+                json=update,
+                headers={"X-Telegram-Bot-Api-Secret-Token": SECRET},
+            )
+        assert answer.status_code == 200
+        await worker.wait_reply(timeout=30)
+        proc.send_signal(signal.SIGTERM)
+        assert await asyncio.wait_for(proc.wait(), timeout=30) == 0
+        log = (await proc.stdout.read()).decode()  # type: ignore[union-attr]
+        assert "bot.started mode=webhook" in log
+        assert marker not in log and "8812399001" not in log
+
+        from bot.storage.db import create_engine, create_sessionmaker
+
+        engine = create_engine(url)
+        control = f"CONTROL-{uuid.uuid4().hex}"  # written on purpose: the scan finds it
+        await make_factory(create_sessionmaker(engine), "WH-02", name=control)
+        files = await _database_files(Database("postgres", url, engine), started)
+        async with engine.connect() as conn:
+            assert (await conn.execute(text("SELECT count(*) FROM raw_updates"))).scalar_one() == 1
+        assert _files_holding(files, control.encode())
+        assert _files_holding(files, marker.encode()) == []
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
+        await telegram.stop()
+        if engine is not None:
+            await engine.dispose()
+        await _drop_pg_database(name)

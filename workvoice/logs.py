@@ -126,7 +126,8 @@ def configure_logging(level: str = "INFO", *, stream: IO[str] | None = None) -> 
         if isinstance(logger, logging.Logger):
             for own in logger.handlers:
                 own.setFormatter(SafeFormatter())
-                own.addFilter(RedactFilter())
+                if not any(isinstance(f, RedactFilter) for f in own.filters):
+                    own.addFilter(RedactFilter())
     # aiogram.event logs every update id at INFO; keep it for debugging only.
     logging.getLogger("aiogram.event").setLevel(max(logging.WARNING, root.level))
     # aiosqlite logs every statement with its parameters (Telegram ids among them) at DEBUG.
