@@ -166,6 +166,15 @@ async def test_onboarding_echoes_typed_codes_and_factory_names_escaped(
         await worker.wait_reply()
         await worker.send("dk-01")
         await worker.wait_idle()
+        # The same code in a poster link typed by hand: refused after consent, quoted back.
+        linked = app.user(1101)
+        await linked.send(f"/start f_{code}")
+        await linked.wait_reply()
+        await linked.tap("English")
+        await linked.wait_reply()
+        await linked.tap(t("✅ I agree"))
+        await linked.wait_idle()
+        assert any("ZqCd" in m.plain_text() for m in linked.messages), linked.transcript()
         assert_literal(
             app.telegram, {"typed code": code.strip()[:32], "factory": factory}, maybe=set()
         )
@@ -383,6 +392,8 @@ async def test_committee_texts_are_shown_escaped(
             await secretary.wait_idle()
             await app.deliver()
             await users[7001].send("/committee")
+            await users[7001].wait_idle()
+            await users[7001].tap(t("📌 Open actions"))  # the action and its owner, by name
             await users[7001].wait_idle()
         await run_job(datetime(2027, 1, 11, 2, 0, tzinfo=UTC))  # the action's reminder
         # The next meeting is cancelled: everyone is told, with the committee's name.
