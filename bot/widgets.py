@@ -96,6 +96,10 @@ def split_text(text: str, limit: int = TELEGRAM_TEXT_LIMIT) -> list[str]:
         )
         if cut <= limit // 2:
             cut = limit
+        # Never cut an escaped character (&amp;) in two: Telegram refuses the half entity.
+        amp = rest.rfind("&", cut - 10, cut)
+        if amp > 0 and ";" not in rest[amp:cut]:
+            cut = amp
         parts.append(rest[:cut].rstrip())
         rest = rest[cut:].lstrip()
     if rest or not parts:

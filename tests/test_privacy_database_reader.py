@@ -297,7 +297,8 @@ async def scenario(app: BotHarness, db: Database, data_dir: Path) -> None:
     assert HANDLER in shown  # the reporter reads the handler's reply with her receipt
     await report_and_cancel(app)
     await add_agenda_item(app)
-    await asyncio.gather(*posts)
+    answers = await asyncio.gather(*posts)
+    assert {a.status_code for a in answers} == {200}, [a.status_code for a in answers]
     await asyncio.sleep(0.5)  # let the last handled updates finish their transactions
     await run_survey_batch_jobs(app)
 

@@ -108,8 +108,8 @@ def assert_literal(telegram: FakeTelegram, values: dict[str, str], *, maybe: set
     seen = shown_texts(telegram)
     for field, value in values.items():
         prefix = value[:4]
-        if any(value in text for text in seen):
-            continue
+        if any(value in text for text in seen) or value in "".join(seen):
+            continue  # whole in one message, or split over consecutive ones (long texts)
         mangled = [text for text in seen if prefix in text]
         assert field in maybe and not mangled, (
             f"{field}={value!r} is not shown literally; messages with it: {mangled!r}"
@@ -166,6 +166,15 @@ async def test_onboarding_echoes_typed_codes_and_factory_names_escaped(
         await worker.wait_reply()
         await worker.send("dk-01")
         await worker.wait_idle()
+        # The same code in a poster link typed by hand: refused after consent, quoted back.
+        linked = app.user(1101)
+        await linked.send(f"/start f_{code}")
+        await linked.wait_reply()
+        await linked.tap("English")
+        await linked.wait_reply()
+        await linked.tap(t("✅ I agree"))
+        await linked.wait_idle()
+        assert any("ZqCd" in m.plain_text() for m in linked.messages), linked.transcript()
         assert_literal(
             app.telegram, {"typed code": code.strip()[:32], "factory": factory}, maybe=set()
         )
@@ -177,6 +186,7 @@ async def test_onboarding_echoes_typed_codes_and_factory_names_escaped(
 @SETTINGS
 @given(story=htmlish("ZqSt"), followup=htmlish("ZqFu"), handler=htmlish("ZqHm"))
 @example(story="ZqSt" + NASTY, followup="ZqFu" + NASTY, handler="ZqHm" + NASTY)
+@example(story="ZqSt&", followup="ZqFu" + "&" * 1990, handler="ZqHm" + "<" * 1990)
 async def test_report_words_and_handler_messages_are_shown_escaped(
     sqlite_sessions: Any, story: str, followup: str, handler: str, tmp_path: Any
 ) -> None:
@@ -210,6 +220,7 @@ async def test_report_words_and_handler_messages_are_shown_escaped(
         await app.deliver()
         await worker.tap(t("Open my report"))
         await worker.wait_reply()
+        await worker.wait_idle()  # a long conversation comes in several messages
         await worker.tap(t("✍️ Write to the case handler"))
         await worker.wait_reply()
         await worker.send(followup)
@@ -382,6 +393,8 @@ async def test_committee_texts_are_shown_escaped(
             await app.deliver()
             await users[7001].send("/committee")
             await users[7001].wait_idle()
+            await users[7001].tap(t("📌 Open actions"))  # the action and its owner, by name
+            await users[7001].wait_idle()
         await run_job(datetime(2027, 1, 11, 2, 0, tzinfo=UTC))  # the action's reminder
         # The next meeting is cancelled: everyone is told, with the committee's name.
         with time_machine.travel(FIRST + timedelta(days=5), tick=True):
@@ -520,6 +533,26 @@ async def test_survey_texts_and_closing_the_loop_are_shown_escaped(
             },
             maybe={"free text"},
         )
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    body=st.lists(
+        st.sampled_from(["&", "<", ">", '"', "'", "x", "yy", " ", "\n", "\n\n", "&amp;"]),
+        max_size=3000,
+    ).map("".join),
+    limit=st.integers(min_value=20, max_value=200),
+)
+def test_splitting_a_long_escaped_text_keeps_every_part_valid(body: str, limit: int) -> None:
+    """Long minutes and case conversations are split over several messages: no part may hold half
+    an escaped character (Telegram refuses the message) or lose a character."""
+    from bot.widgets import split_text
+
+    parts = split_text("<b>Head</b>\n\n" + html.escape(body), limit=limit)
+    shown = [visible_text(part, "HTML") for part in parts]  # raises on a broken entity
+    assert all(len(part) <= limit for part in parts)
+    squeeze = str.maketrans("", "", " \n")
+    assert "".join(shown).translate(squeeze) == ("Head" + body).translate(squeeze)
 
 
 def test_the_checker_itself_catches_unescaped_text() -> None:
