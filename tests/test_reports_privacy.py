@@ -285,6 +285,8 @@ async def test_receipt_only_follow_up_keeps_no_case_id_under_the_telegram_id(
     assert reference in shown.plain_text()
     await worker.wait_idle()
 
+    # A right receipt leaves no per-chat row whose time would match the message's (rule 4).
+    assert await raw_tables(app.sessions, "receipt_attempts") == "[[]]"
     storage = app.dp.fsm.storage
     (record,) = [r for r in storage.storage.values() if r.data]  # type: ignore[attr-defined]
     assert set(record.data) == {"reply_to", "reply_nonce", "reply_until"}
