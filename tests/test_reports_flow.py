@@ -229,6 +229,7 @@ async def test_voice_note_and_evidence_are_kept_encrypted_and_bad_files_refused(
     await worker.tap(t("Yes"))
     await worker.wait_reply()
     await worker.tap(t("✅ Send report"))
+    await worker.wait_reply()  # the receipt: making it takes two argon2 runs, longer than "idle"
     await worker.wait_idle()
     async with app.sessions() as s:
         case = await s.scalar(select(Case))

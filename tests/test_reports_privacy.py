@@ -167,6 +167,23 @@ async def test_h1_report_draft_in_redis_is_sealed_and_has_a_ttl(
         await client.aclose()
 
 
+async def test_h1_redis_forgets_an_abandoned_draft_after_its_ttl(
+    redis_url: str, redis_prefix: str
+) -> None:
+    from aiogram.fsm.storage.base import StorageKey
+
+    storage = create_fsm_storage(redis_url, prefix=redis_prefix, ttl=timedelta(seconds=1))
+    key = StorageKey(bot_id=1, chat_id=7000015, user_id=7000015)
+    try:
+        await storage.set_state(key, "Intake:story")
+        await storage.set_data(key, {"story": ["sealed", "kid"]})
+        assert await storage.get_state(key) == "Intake:story"
+        await asyncio.sleep(2.1)  # Redis expires keys itself: there is no clock to inject
+        assert await storage.get_state(key) is None and await storage.get_data(key) == {}
+    finally:
+        await storage.close()
+
+
 async def test_h1_state_and_sealed_files_go_on_cancel_and_after_the_ttl(
     app: BotHarness, tmp_path: Path
 ) -> None:
@@ -285,6 +302,8 @@ async def test_receipt_only_follow_up_keeps_no_case_id_under_the_telegram_id(
     assert reference in shown.plain_text()
     await worker.wait_idle()
 
+    # A right receipt leaves no per-chat row whose time would match the message's (rule 4).
+    assert await raw_tables(app.sessions, "receipt_attempts") == "[[]]"
     storage = app.dp.fsm.storage
     (record,) = [r for r in storage.storage.values() if r.data]  # type: ignore[attr-defined]
     assert set(record.data) == {"reply_to", "reply_nonce", "reply_until"}

@@ -718,8 +718,9 @@ async def show_case(
         _("<b>Report {number}</b>: {status}", number=case.reference, status=status_label(case))
     ]
     for at, text, from_handler in conversation[-10:]:
-        if text is None:  # her own words: only the case handler can open them
-            lines.append(_("<b>You</b> wrote on {date}.", date=at.strftime("%Y-%m-%d")))
+        if text is None:
+            if not from_handler:  # her own words: only the case handler can open them
+                lines.append(_("<b>You</b> wrote on {date}.", date=at.strftime("%Y-%m-%d")))
             continue
         who = _("Case handler") if from_handler else _("You")
         lines.append(f"<b>{who}:</b> {html.escape(text)}")

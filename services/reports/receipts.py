@@ -116,15 +116,18 @@ def attempt_key(secret_key: str, chat_ref: str) -> str:
 
 async def check_attempts(
     session: AsyncSession, key: str, *, now: datetime | None = None
-) -> ReceiptAttempt:
+) -> ReceiptAttempt | None:
+    """This chat's recent wrong guesses, or None if it has none; raises when there were too many.
+
+    No row is written for a chat until it guesses wrong: a row made at a successful check would
+    say, to anyone holding SECRET_KEY (who can compute the key of every chat), which chat checked a
+    receipt when, and so which chat wrote a reporter message at that time (DESIGN §4 rule 4).
+    """
     now = now or utcnow()
     row = await session.get(ReceiptAttempt, key, with_for_update=True)
-    if row is None:
-        row = ReceiptAttempt(key=key, window_start=now, failures=0)
-        session.add(row)
-    elif row.window_start < now - WINDOW:
+    if row is not None and row.window_start < now - WINDOW:
         row.window_start, row.failures = now, 0
-    if row.failures >= MAX_FAILURES:
+    if row is not None and row.failures >= MAX_FAILURES:
         raise TooManyGuesses()
     return row
 
@@ -137,7 +140,8 @@ async def access_case_by_receipt(
     It returns rather than raises on a wrong number, so the caller's transaction commits the count
     (an exception would roll it back and make guessing free). Too many guesses raise at once.
     """
-    attempts = await check_attempts(session, attempt_key(secret_key, chat_ref), now=now)
+    key = attempt_key(secret_key, chat_ref)
+    attempts = await check_attempts(session, key, now=now)
     digits = normalise(text)
     case = None
     if digits is not None:
@@ -145,8 +149,12 @@ async def access_case_by_receipt(
             select(Case).where(Case.receipt_lookup == lookup_key(secret_key, digits))
         )
     if case is None or digits is None or not await verify(case.receipt_hash, digits):
+        if attempts is None:
+            attempts = ReceiptAttempt(key=key, window_start=now or utcnow(), failures=0)
+            session.add(attempts)
         attempts.failures += 1
         await session.flush()
         return None
-    attempts.failures = 0
+    if attempts is not None:  # a right number clears the count, as before, and leaves no row
+        await session.delete(attempts)
     return case
