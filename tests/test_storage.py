@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from sqlalchemy import select, text
@@ -124,3 +126,58 @@ async def test_expired_claims_are_taken_again(db: Database) -> None:
 async def test_database_is_reachable(db: Database) -> None:
     async with db.engine.connect() as conn:
         assert (await conn.execute(text("SELECT 1"))).scalar_one() == 1
+
+
+def _insert(conn: sqlite3.Connection, table: str, **values: object) -> int:
+    """A row with the given values and a placeholder for every other required column."""
+    for _cid, name, kind, notnull, default, pk in conn.execute(f"PRAGMA table_info({table})"):
+        if notnull and not pk and default is None and name not in values:
+            kind = kind.upper()
+            values[name] = (
+                0
+                if "INT" in kind or "BOOL" in kind
+                else "2026-01-01 00:00:00"
+                if "DATE" in kind or "TIME" in kind
+                else "{}"
+                if "JSON" in kind
+                else "x"
+            )
+    conn.execute(
+        f"INSERT INTO {table} ({', '.join(values)}) VALUES ({', '.join('?' * len(values))})",
+        list(values.values()),
+    )
+    return int(conn.execute("SELECT last_insert_rowid()").fetchone()[0])
+
+
+def test_sqlite_table_copies_keep_the_rows_that_reference_them(tmp_path: Path) -> None:
+    """SQLite alters a table by copying it and dropping the old one; with foreign keys on, that
+    drop would delete every row that references it (staff countries, a wave's participations and
+    answers). Upgrading a database with data in it loses nothing."""
+    path = tmp_path / "upgrade.db"
+    migrate.upgrade(f"sqlite+aiosqlite:///{path}", "0008_broadcasts")
+    with sqlite3.connect(path) as conn:
+        staff = _insert(conn, "staff", email="a@example.org", role="admin")
+        _insert(conn, "staff_countries", staff_id=staff, country_code="BD")
+        survey = _insert(conn, "surveys", key="pulse")
+        version = _insert(conn, "survey_versions", survey_id=survey)
+        wave = _insert(
+            conn, "survey_waves", survey_id=survey, version_id=version, created_by_staff_id=staff
+        )
+        _insert(conn, "survey_participations", wave_id=wave, person_key="p")
+        _insert(conn, "survey_responses", id=7, wave_id=wave, language="bn")
+        _insert(conn, "survey_answers", id=8, wave_id=wave, question_key="q", language="bn")
+    migrate.upgrade(f"sqlite+aiosqlite:///{path}", "head")
+    with sqlite3.connect(path) as conn:
+        counts = {
+            table: conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+            for table in (
+                "staff_countries",
+                "survey_waves",
+                "survey_participations",
+                "survey_responses",
+                "survey_answers",
+            )
+        }
+        creator = conn.execute("SELECT created_by_staff_id FROM survey_waves").fetchone()[0]
+    assert counts == dict.fromkeys(counts, 1)
+    assert creator == staff
