@@ -46,7 +46,7 @@ async def answer_through_the_bot(
     if safe == "No":
         options = worker.last.buttons()
         await worker.tap(options[0])
-        await worker.wait_idle()
+        await worker.wait_button(f"✅ {options[0]}")
         await worker.tap(t("Done ➡️", locale))
         await worker.wait_reply()
     await worker.tap(worker.last.buttons()[0])  # shift: day

@@ -751,6 +751,23 @@ class FakeUser:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._arrival.wait(), timeout=min(remaining, 0.5))
 
+    async def wait_button(self, label: str, *, timeout: float = 10.0) -> SentMessage:
+        """Until the newest message shows a button ``label``: an edit that ticks an option has
+        no reply to wait for, and a quiet spell proves nothing on a busy machine."""
+        deadline = time.monotonic() + timeout
+        while True:
+            with contextlib.suppress(AssertionError):
+                if label in self.last.buttons():
+                    return self.last
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise AssertionError(
+                    f"no button {label!r} within {timeout}s; transcript:\n{self.transcript()}"
+                )
+            self._arrival.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._arrival.wait(), timeout=min(remaining, 0.5))
+
     async def wait_idle(self, *, quiet: float = 0.3, timeout: float = 10.0) -> list[SentMessage]:
         deadline = time.monotonic() + timeout
         count = -1
