@@ -39,12 +39,6 @@ class UnknownLanguage(DomainError):
     message = N_("This language is not available.")
 
 
-def pseudonym(user: User | None) -> str:
-    # The row id maps 1:1 to the Telegram id: no log line may carry it (H2). Unused, kept until
-    # the reports flow's change lands; then it goes.
-    return f"u{user.id}" if user is not None else "u-"
-
-
 async def get_user(session: AsyncSession, telegram_id: int) -> User | None:
     return await session.scalar(select(User).where(User.telegram_id == telegram_id))
 
