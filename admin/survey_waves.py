@@ -38,7 +38,7 @@ from bot.storage.models import Factory, Staff
 from bot.storage.surveys import Survey, SurveyResponse, SurveyVersion, SurveyWave
 from services import audit
 from services.errors import DomainError
-from services.suppression import Shown, shown
+from services.suppression import PreviewRefused, Shown, shown
 from services.surveys import builder, results, waves
 from services.surveys.definition import (
     SCALE_FACES,
@@ -287,7 +287,12 @@ async def create_wave(
     try:
         if action == "preview":
             audience = await waves.check_audience(session, form.audience(), scope_of(staff))
-            size = await waves.audience_size(session, audience, k=k)
+            try:
+                size = await waves.audience_size(session, audience, k=k, who=staff.id)
+            except PreviewRefused:
+                return await _wave_form_page(
+                    request, session, staff, found, values=values, previewed=True, refused=True
+                )
             return await _wave_form_page(
                 request, session, staff, found, values=values, previewed=True, size=size
             )

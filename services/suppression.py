@@ -469,3 +469,68 @@ def suppress_counts(
 ) -> dict[Hashable, Shown]:
     """The entries of ``suppress_line`` (for callers whose total is shown through it or not)."""
     return suppress_line(counts, k=k, total_shown=total_shown)[0]
+
+
+# --- audience previews (M5) -------------------------------------------------------------------
+
+PREVIEW_STEP = 10
+
+
+def rounded(n: int, k: int, step: int = PREVIEW_STEP) -> int | None:
+    """A count in an audience preview: None ("fewer than k") below ``k``, else the nearest
+    multiple of ``step`` (at least ``step``), so two previews cannot be subtracted to one person."""
+    _check_k(k)
+    if n < k:
+        return None
+    return max(step, (n + step // 2) // step * step)
+
+
+class PreviewRefused(Exception):
+    """This preview's audience differs from an earlier one by fewer than k people."""
+
+
+@dataclass
+class _Seen:
+    at: float
+    sets: tuple[frozenset[int], ...]
+
+
+class PreviewGuard:
+    """Remembers the audiences each staff member previewed recently (in this process) and refuses a
+    preview whose audience differs from one of them by 1 to k−1 people: "every language" against
+    "every language but Burmese" would count the one Burmese speaker, even rounded (M5).
+
+    Each preview may show several counts (e.g. opted in / will receive it); each is an audience,
+    and each is compared with every audience shown before. State is per process and short-lived
+    (``window`` seconds, ``keep`` previews per person): enough for one console session; several
+    console processes each keep their own.
+    """
+
+    def __init__(self, *, window: float = 3600.0, keep: int = 50) -> None:
+        self.window, self.keep = window, keep
+        self._seen: dict[Hashable, deque[_Seen]] = {}
+
+    def check(
+        self, who: Hashable, audiences: Iterable[Iterable[int]], *, k: int, now: float
+    ) -> None:
+        _check_k(k)
+        sets = tuple(frozenset(a) for a in audiences)
+        seen = self._seen.setdefault(who, deque(maxlen=self.keep))
+        while seen and seen[0].at < now - self.window:
+            seen.popleft()
+        shown_before = [before for earlier in seen for before in earlier.sets]
+        for now_set in sets:
+            if now_set in shown_before:
+                continue  # shown already (the same page again): nothing new to subtract
+            for before in shown_before:
+                if len(before) < k and len(now_set) < k:
+                    continue  # both read "fewer than k": nothing to subtract
+                if 0 < len(before ^ now_set) < k:
+                    raise PreviewRefused
+        seen.append(_Seen(now, sets))
+
+    def forget(self) -> None:
+        self._seen.clear()
+
+
+PREVIEWS = PreviewGuard()
