@@ -18,7 +18,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any, cast
 
-from sqlalchemy import Select, and_, or_, select, update
+from sqlalchemy import Select, and_, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.i18n import N_
@@ -362,30 +362,39 @@ async def preview_audience(
     that show no count (the form's language order)."""
     sub = audience_query(data, reachable_only=False).subquery()
     members: dict[str, list[int]] = defaultdict(list)
-    for user_id, locale in (await session.execute(select(sub.c.id, sub.c.locale))).all():
-        members[str(locale or "?")].append(int(user_id))
+    size: dict[str, int] = {}
+    if who is None:  # nothing to compare: counts are enough (a big topic has many ids)
+        grouped = select(sub.c.locale, func.count()).group_by(sub.c.locale)
+        size = {str(locale or "?"): int(n) for locale, n in (await session.execute(grouped)).all()}
+    else:
+        for user_id, locale in (await session.execute(select(sub.c.id, sub.c.locale))).all():
+            members[str(locale or "?")].append(int(user_id))
+        size = {code: len(ids) for code, ids in members.items()}
 
     def gets_it(code: str) -> bool:
         return data.fallback or code in data.texts
 
-    everyone = [i for ids in members.values() for i in ids]
-    reached = [i for code, ids in members.items() if gets_it(code) for i in ids]
-    unreached = [i for code, ids in members.items() if not gets_it(code) for i in ids]
+    everyone = sum(size.values())
+    reached = sum(n for code, n in size.items() if gets_it(code))
     spoken = sorted(
-        (c for c, ids in members.items() if len(ids) >= k and c in LANGUAGES),
-        key=lambda c: (-len(members[c]), c),
+        (c for c, n in size.items() if n >= k and c in LANGUAGES), key=lambda c: (-size[c], c)
     )
     missing = [c for c in spoken if not gets_it(c)]
-    others = any(not gets_it(c) for c, ids in members.items() if len(ids) < k)
+    others = any(not gets_it(c) for c, n in size.items() if n < k)
     if who is not None:
+        audiences = [
+            [i for ids in members.values() for i in ids],
+            [i for code, ids in members.items() if gets_it(code) for i in ids],
+            [i for code, ids in members.items() if not gets_it(code) for i in ids],
+        ]
         try:
-            PREVIEWS.check(who, [everyone, reached, unreached], k=k, now=utcnow().timestamp())
+            PREVIEWS.check(who, audiences, k=k, now=utcnow().timestamp())
         except PreviewRefused:
             return AudiencePreview(None, None, None, spoken, [], False, refused=True)
     return AudiencePreview(
-        rounded(len(everyone), k),
-        rounded(len(reached), k),
-        rounded(len(unreached), k),
+        rounded(everyone, k),
+        rounded(reached, k),
+        rounded(everyone - reached, k),
         spoken,
         missing,
         others,
