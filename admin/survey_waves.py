@@ -1,8 +1,9 @@
 """Surveys in the console, second half: waves with their audience, results that never show a
 small group, their CSV and closing the loop. The builder is in ``admin.surveys``.
 
-Results and their CSV pass through the service's suppression untouched: a hidden cell is ``None``
-and reads "fewer than k" everywhere.
+Results and their CSV pass through the service's suppression untouched: ``None`` reads "fewer than
+k" (0 to k−1) and ``HIDDEN`` reads "hidden" (a complement), on the page and in the CSV alike. The
+audience preview is rounded and refused when it differs from a recent one by fewer than k (M5).
 """
 
 from __future__ import annotations
