@@ -69,6 +69,18 @@ def attack_wave(found: WaveResults, raw: dict[str, Any], k: int) -> Attack:
             attack.number(("answered", q.key), sum(bins.values()), qr.numbers.answered)
             attack.equal({("bin", q.key, b): 1 for b in bins} | {("answered", q.key): -1})
             attack.at_most({("answered", q.key): 1, "N": -1})
+            mean = qr.numbers.mean
+            if mean is not None:  # printed to one decimal: the sum of answers within ±0.05·n
+                assert q.min is not None and q.max is not None
+                width = (q.max - q.min) / len(bins)
+                total = ("sum", q.key)
+                attack.unshown(total, 0)  # its true value is not needed by the bounds
+                attack.truth[attack.index[total]] = round(mean * sum(bins.values()), 6)
+                attack.at_most({total: 1, ("answered", q.key): -(round(mean, 1) + 0.05)})
+                attack.at_most({total: -1, ("answered", q.key): round(mean, 1) - 0.05})
+                low = {label: q.min + i * width for i, label in enumerate(bins)}
+                attack.at_most({total: -1} | {("bin", q.key, b): low[b] for b in bins})
+                attack.at_most({total: 1} | {("bin", q.key, b): -(low[b] + width) for b in bins})
     return attack
 
 
