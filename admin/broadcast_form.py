@@ -175,7 +175,7 @@ async def _form_page(
         preview = await messages.preview_audience(
             session, messages.input_of(broadcast), k=k_of(request)
         )
-        audience = [code for code, *_rest in preview.languages]
+        audience = preview.spoken  # no counts: only languages at least k followers read
     versions, more_versions = _version_fields(factories, chosen, audience, values)
     return render(
         request,

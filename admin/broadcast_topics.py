@@ -103,7 +103,7 @@ async def _list_page(
 ) -> Response:
     scope, k, locale = countries_of(staff), k_of(request), staff_locale(staff)
     found = await topics.list_topics(session, scope)
-    counts = await topics.subscriber_counts(session, [t.id for t in found])
+    counts = await topics.subscriber_counts(session, [t.id for t in found], scope)
     return render(
         request,
         "broadcasts/topics.html",
@@ -165,7 +165,8 @@ async def _topic_page(
     status: int = 200,
     saved: bool = False,
 ) -> Response:
-    count = (await topics.subscriber_counts(session, [topic.id])).get(topic.id, 0)
+    counts = await topics.subscriber_counts(session, [topic.id], countries_of(staff))
+    count = counts.get(topic.id, 0)
     k = k_of(request)
     return render(
         request,

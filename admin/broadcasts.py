@@ -42,7 +42,7 @@ from bot.storage.models import Country, Factory, Staff, StaffRole
 from services.broadcasts import messages, topics
 from services.broadcasts.messages import BroadcastInput, BroadcastStatus, Report
 from services.errors import DomainError
-from services.suppression import shown, suppress_counts
+from services.suppression import HIDDEN, Shown, shown, suppress_line
 
 router = APIRouter(prefix="/broadcasts")
 BROADCASTS = require(StaffRole.COUNTRY_MANAGER, StaffRole.ORGANISER)
@@ -86,8 +86,8 @@ async def scoped(
 class Figures:
     """A delivery report as staff may see it: ``None`` is "fewer than k"."""
 
-    queued: int | None
-    outcomes: list[tuple[str, str, int | None]]  # key, label, count
+    queued: Shown
+    outcomes: list[tuple[str, str, Shown]]  # key, label, count
     # (key, share of the queued messages) for a stacked bar; "hidden" is the suppressed rest.
     bar: list[tuple[str, float]]
 
@@ -102,13 +102,16 @@ def figures(report: Report, k: int) -> Figures:
     }
     # One small outcome hidden alone would come back as queued minus the others: the breakdown is
     # suppressed as a table, complementary cells included, and all of it when few were queued.
-    visible = suppress_counts(cast("Mapping[Hashable, int]", counts), k=k)
-    queued = shown(report.queued, k)
+    visible, queued = suppress_line(cast("Mapping[Hashable, int]", counts), k=k)
+    if report.queued != sum(counts.values()):  # outcomes do not add up: show the total alone
+        visible = dict.fromkeys(counts, HIDDEN) if report.queued >= k else dict.fromkeys(counts)
+        queued = shown(report.queued, k)
     outcomes = [(key, _(OUTCOMES[key]), visible[key]) for key in counts]
     bar: list[tuple[str, float]] = []
-    if queued:
-        bar = [(key, n / queued) for key, _label, n in outcomes if n]
-        rest = queued - sum(n for _key, _label, n in outcomes if n)
+    if isinstance(queued, int) and queued:
+        known = [(key, n) for key, _label, n in outcomes if isinstance(n, int) and n]
+        bar = [(key, n / queued) for key, n in known]
+        rest = queued - sum(n for _key, n in known)
         if rest > 0:
             bar.append(("hidden", rest / queued))
     return Figures(queued, outcomes, bar)
@@ -207,7 +210,7 @@ async def _detail_page(
     factories = (await session.scalars(codes)).all() if broadcast.factory_ids else []
     preview = None
     if broadcast.status in (BroadcastStatus.DRAFT, BroadcastStatus.SCHEDULED):
-        preview = await messages.preview_audience(session, data, k=k)
+        preview = await messages.preview_audience(session, data, k=k, who=staff.id)
     report = figures(messages.report(broadcast), k)
     tomorrow = datetime.now(ZoneInfo(zones[0])).date() + timedelta(days=1)
     return render(

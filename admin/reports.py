@@ -20,9 +20,11 @@ from bot.storage.models import Factory, Staff, StaffCountry, StaffRole
 from bot.storage.reports import Case, CaseEvidence
 from services import audit
 from services.errors import DomainError, NotFound
+from services.factories import list_countries
 from services.reports import cases
 from services.reports.crypto import KeyRing, keyring
 from services.reports.protocol import SEVERITY_ORDER, Category, Outcome, Referral, State
+from services.suppression import shown
 
 router = APIRouter(prefix="/reports")
 HANDLE = require(StaffRole.COUNTRY_MANAGER, StaffRole.CASE_HANDLER)
@@ -83,7 +85,10 @@ async def queue(
 async def counts(
     request: Request, staff: Staff = Depends(COUNTS), session: AsyncSession = Depends(db)
 ) -> Response:
-    """Numbers without cases, for analysts: groups under the suppression threshold are hidden."""
+    """Numbers without cases, for analysts (DESIGN §4.2, audit L8). Every country in scope gets
+    the full grid of categories × severities, empty cells included, and every count below k (0
+    too) reads "fewer than k": listing only the groups that have a case would tell that a rare
+    critical case exists. No totals are printed, so no hidden cell needs a complement."""
     k = k_of(request)
     query = select(Case.country_code, Case.category, Case.severity, func.count()).group_by(
         Case.country_code, Case.category, Case.severity
@@ -91,11 +96,26 @@ async def counts(
     scope = countries_of(staff)
     if scope is not None:
         query = query.where(Case.country_code.in_(scope))
-    rows = [
-        (c, cat, sev, n if n >= k else None)
-        for c, cat, sev, n in (await session.execute(query)).all()
+    found = {(c, cat, sev): int(n) for c, cat, sev, n in (await session.execute(query)).all()}
+    countries = sorted(
+        c.code for c in await list_countries(session) if scope is None or c.code in scope
+    )
+    countries += sorted({c for c, _cat, _sev in found} - set(countries))
+    severities = sorted(SEVERITY_ORDER, key=lambda s: SEVERITY_ORDER[s])
+    grids = [
+        (
+            country,
+            [
+                (
+                    category.value,
+                    [shown(found.get((country, category, s), 0), k) for s in severities],
+                )
+                for category in Category
+            ],
+        )
+        for country in countries
     ]
-    return render(request, "reports/counts.html", rows=rows, k=k)
+    return render(request, "reports/counts.html", grids=grids, severities=severities, k=k)
 
 
 async def _handlers(session: AsyncSession, case: Case) -> list[Staff]:

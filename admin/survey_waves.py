@@ -1,8 +1,9 @@
 """Surveys in the console, second half: waves with their audience, results that never show a
 small group, their CSV and closing the loop. The builder is in ``admin.surveys``.
 
-Results and their CSV pass through the service's suppression untouched: a hidden cell is ``None``
-and reads "fewer than k" everywhere.
+Results and their CSV pass through the service's suppression untouched: ``None`` reads "fewer than
+k" (0 to k−1) and ``HIDDEN`` reads "hidden" (a complement), on the page and in the CSV alike. The
+audience preview is rounded and refused when it differs from a recent one by fewer than k (M5).
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ from bot.storage.models import Factory, Staff
 from bot.storage.surveys import Survey, SurveyResponse, SurveyVersion, SurveyWave
 from services import audit
 from services.errors import DomainError
-from services.suppression import shown
+from services.suppression import PreviewRefused, Shown, shown
 from services.surveys import builder, results, waves
 from services.surveys.batches import batch_status
 from services.surveys.definition import (
@@ -288,7 +289,12 @@ async def create_wave(
     try:
         if action == "preview":
             audience = await waves.check_audience(session, form.audience(), scope_of(staff))
-            size = await waves.audience_size(session, audience, k=k)
+            try:
+                size = await waves.audience_size(session, audience, k=k, who=staff.id)
+            except PreviewRefused:
+                return await _wave_form_page(
+                    request, session, staff, found, values=values, previewed=True, refused=True
+                )
             return await _wave_form_page(
                 request, session, staff, found, values=values, previewed=True, size=size
             )
@@ -347,16 +353,17 @@ def value_label(definition: SurveyDefinition, question: Any, value: str, locale:
     return value
 
 
-def bars(items: list[tuple[str, int | None]], base: int | None) -> list[dict[str, Any]]:
-    """Rows of a bar chart: label, count (None: hidden), share of ``base`` and bar width (0–1)."""
-    shown = [n for _label, n in items if n is not None]
-    scale = base or (max(shown) if shown else 0)
+def bars(items: list[tuple[str, Shown]], base: Shown) -> list[dict[str, Any]]:
+    """Rows of a bar chart: label, count (not an int: hidden), share of ``base`` and bar width."""
+    known = [n for _label, n in items if isinstance(n, int)]
+    total = base if isinstance(base, int) else 0
+    scale = total or (max(known) if known else 0)
     return [
         {
             "label": label,
             "count": n,
-            "share": (n / base) if n is not None and base else None,
-            "width": (n / scale) if n is not None and scale else 0.0,
+            "share": (n / total) if isinstance(n, int) and total else None,
+            "width": (n / scale) if isinstance(n, int) and scale else 0.0,
         }
         for label, n in items
     ]
@@ -490,7 +497,8 @@ async def wave_results_csv(
     locale = staff_locale(staff)
     # The same words as on screen (the templates' "fewer than %(k)s").
     fewer = translations(locale).ugettext("fewer than %(k)s") % {"k": found.k}
-    body = results.results_csv(found, fewer_than=fewer, locale=locale)
+    hidden = translations(locale).ugettext("hidden")
+    body = results.results_csv(found, fewer_than=fewer, hidden=hidden, locale=locale)
     await audit.record(
         session,
         "survey.results.export",

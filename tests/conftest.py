@@ -161,6 +161,14 @@ def _no_env_leak(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     yield
 
 
+@pytest.fixture(autouse=True)
+def _fresh_preview_memory() -> None:
+    """Audience previews remember staff ids per process (M5); ids start again in each test."""
+    from services.suppression import PREVIEWS
+
+    PREVIEWS.forget()
+
+
 async def sql_count(sessions: async_sessionmaker[AsyncSession], query: str, **params: Any) -> int:
     async with sessions() as s:
         return int((await s.execute(text(query), params)).scalar_one())

@@ -185,7 +185,7 @@ async def test_compose_rules(sessions: async_sessionmaker[AsyncSession]) -> None
         assert fallback.status == BroadcastStatus.DRAFT
 
 
-async def test_preview_counts_by_language_and_hides_small_groups(
+async def test_preview_rounds_and_names_only_large_language_groups(
     sessions: async_sessionmaker[AsyncSession],
 ) -> None:
     topic = await make_topic(sessions)
@@ -195,20 +195,13 @@ async def test_preview_counts_by_language_and_hides_small_groups(
     await make_worker(sessions, 5999, locale="bn")  # not opted in
     async with sessions() as session:
         preview = await messages.preview_audience(session, message(topic.id), k=5)
-        # Two Nepali speakers are "fewer than 5"; Hindi is hidden with them, or 16 - 9 - 5 = 2.
-        assert preview.languages == [
-            ("bn", 9, True, True),
-            ("hi", None, False, False),
-            ("ne", None, False, False),
-        ]
-        assert (preview.opted_in, preview.reached, preview.unreached) == (16, 9, 7)
-        # Hindi gets a version: reached/unreached would now split the hidden pair, so both hide.
-        with_hindi = message(topic.id, texts={"en": "x", "bn": "y", "hi": "z"})
-        split = await messages.preview_audience(session, with_hindi, k=5)
-        assert (split.opted_in, split.reached, split.unreached) == (16, None, None)
+        # 16 opted in, 9 get it, 7 do not: rounded to tens, no count per language (M5).
+        assert (preview.opted_in, preview.reached, preview.unreached) == (20, 10, 10)
+        assert preview.spoken == ["bn", "hi"]  # the two Nepali speakers are not named
+        assert preview.missing == ["hi"] and preview.others_missing
         everyone = await messages.preview_audience(session, message(topic.id, fallback=True), k=5)
-        assert (everyone.opted_in, everyone.reached, everyone.unreached) == (16, 16, 0)
-        assert [row[3] for row in everyone.languages] == [True, True, True]
+        assert (everyone.opted_in, everyone.reached, everyone.unreached) == (20, 20, None)
+        assert everyone.missing == [] and not everyone.others_missing
 
 
 # --- sending --------------------------------------------------------------------------------

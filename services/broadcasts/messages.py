@@ -11,7 +11,8 @@ counted on the broadcast, so its report outlives the outbox's short retention.
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Mapping, Sequence
+from collections import defaultdict
+from collections.abc import Hashable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -31,7 +32,7 @@ from services.claims import claim_ids
 from services.clock import in_daytime, utcnow
 from services.errors import Conflict, DomainError, NotFound
 from services.onboarding import optional_audience
-from services.suppression import shown, suppress_counts
+from services.suppression import PREVIEWS, PreviewRefused, rounded
 
 KIND = "broadcasts.message"
 BATCH = 2000
@@ -338,46 +339,65 @@ def audience_query(data: BroadcastInput, *, reachable_only: bool = True) -> Sele
 
 @dataclass
 class AudiencePreview:
-    """What staff may see before sending: counts, with small groups shown as "fewer than k"
-    (DESIGN §4.2), complementary suppression included, so no toggle of the form reveals one."""
+    """What staff may see before sending (DESIGN §4.2, audit M5): counts rounded to tens, "fewer
+    than k" below k (0 included), and no count per language. Which languages still need a version
+    is said without numbers, and only for languages at least ``k`` followers speak: "someone here
+    reads Burmese" is itself a disclosure when few do, so smaller groups are just "other
+    languages". A preview whose audience differs from one the same staff member saw recently by
+    fewer than k people is refused (``suppression.PREVIEWS``)."""
 
     opted_in: int | None  # in the audience's countries, factories and languages
     reached: int | None  # of them, those who get a version (their language's, or the default)
     unreached: int | None  # no version in their language and no fallback
-    # (language, opted-in workers who speak it, has a version, gets the message)
-    languages: list[tuple[str, int | None, bool, bool]]
+    spoken: list[str]  # languages at least k of them read (the form offers these first)
+    missing: list[str]  # of those, languages with no version (and no fallback)
+    others_missing: bool  # some smaller language groups get no version either
+    refused: bool = False  # too close to an earlier preview: nothing counted
 
 
 async def preview_audience(
-    session: AsyncSession, data: BroadcastInput, *, k: int
+    session: AsyncSession, data: BroadcastInput, *, k: int, who: Hashable | None = None
 ) -> AudiencePreview:
+    """``who``: the staff member looking (their recent previews are compared); None for callers
+    that show no count (the form's language order)."""
     sub = audience_query(data, reachable_only=False).subquery()
-    counts: dict[str, int] = {
-        str(locale or "?"): int(n)
-        for locale, n in (
-            await session.execute(select(sub.c.locale, func.count()).group_by(sub.c.locale))
-        ).all()
-    }
-    visible = suppress_counts(cast("Mapping[Hashable, int]", counts), k=k) if counts else {}
+    members: dict[str, list[int]] = defaultdict(list)
+    size: dict[str, int] = {}
+    if who is None:  # nothing to compare: counts are enough (a big topic has many ids)
+        grouped = select(sub.c.locale, func.count()).group_by(sub.c.locale)
+        size = {str(locale or "?"): int(n) for locale, n in (await session.execute(grouped)).all()}
+    else:
+        for user_id, locale in (await session.execute(select(sub.c.id, sub.c.locale))).all():
+            members[str(locale or "?")].append(int(user_id))
+        size = {code: len(ids) for code, ids in members.items()}
 
     def gets_it(code: str) -> bool:
         return data.fallback or code in data.texts
 
-    total = sum(counts.values())
-    reached = sum(n for code, n in counts.items() if gets_it(code))
-    hidden = [code for code in counts if visible[code] is None]
-    # Hidden languages on both sides of the split: the split itself would reveal their sizes.
-    split = any(gets_it(c) for c in hidden) and not all(gets_it(c) for c in hidden)
-    opted_in = shown(total, k)
-    rows = [
-        (code, visible[code], code in data.texts, gets_it(code))
-        for code in sorted(counts, key=lambda c: (-counts[c], c))
-    ]
-    if opted_in is None or split:
-        return AudiencePreview(opted_in, None, None, rows)
-    unreached = total - reached
+    everyone = sum(size.values())
+    reached = sum(n for code, n in size.items() if gets_it(code))
+    spoken = sorted(
+        (c for c, n in size.items() if n >= k and c in LANGUAGES), key=lambda c: (-size[c], c)
+    )
+    missing = [c for c in spoken if not gets_it(c)]
+    others = any(not gets_it(c) for c, n in size.items() if n < k)
+    if who is not None:
+        audiences = [
+            [i for ids in members.values() for i in ids],
+            [i for code, ids in members.items() if gets_it(code) for i in ids],
+            [i for code, ids in members.items() if not gets_it(code) for i in ids],
+        ]
+        try:
+            PREVIEWS.check(who, audiences, k=k, now=utcnow().timestamp())
+        except PreviewRefused:
+            return AudiencePreview(None, None, None, spoken, [], False, refused=True)
     return AudiencePreview(
-        opted_in, shown(reached, k), shown(unreached, k) if unreached else 0, rows
+        rounded(everyone, k),
+        rounded(reached, k),
+        rounded(everyone - reached, k),
+        spoken,
+        missing,
+        others,
     )
 
 

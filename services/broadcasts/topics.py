@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.i18n import N_
 from bot.i18n.languages import LANGUAGES
 from bot.storage.broadcasts import BroadcastSubscription, BroadcastTopic
-from bot.storage.models import Country, Staff, User
+from bot.storage.models import Country, Factory, Staff, User
 from services import audit
 from services.clock import utcnow
 from services.errors import DomainError, Forbidden, NotFound
@@ -156,15 +156,24 @@ async def list_topics(
     return (await session.scalars(query)).all()
 
 
-async def subscriber_counts(session: AsyncSession, topic_ids: Sequence[int]) -> dict[int, int]:
-    """Opted-in workers per topic (raw counts: callers suppress small ones before showing)."""
+async def subscriber_counts(
+    session: AsyncSession, topic_ids: Sequence[int], countries: Scope = None
+) -> dict[int, int]:
+    """Opted-in workers per topic (raw counts: callers suppress small ones before showing).
+    ``countries``: count only workers at factories there (a country's staff never count another
+    country's followers of an every-country topic)."""
     if not topic_ids:
         return {}
-    rows = await session.execute(
-        select(BroadcastSubscription.topic_id, func.count())
-        .where(BroadcastSubscription.topic_id.in_(topic_ids))
-        .group_by(BroadcastSubscription.topic_id)
+    query = select(BroadcastSubscription.topic_id, func.count()).where(
+        BroadcastSubscription.topic_id.in_(topic_ids)
     )
+    if countries is not None:
+        query = (
+            query.join(User, User.id == BroadcastSubscription.user_id)
+            .join(Factory, Factory.id == User.factory_id)
+            .where(Factory.country_code.in_(sorted(countries)))
+        )
+    rows = await session.execute(query.group_by(BroadcastSubscription.topic_id))
     return {topic_id: int(n) for topic_id, n in rows.all()}
 
 

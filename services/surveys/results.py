@@ -1,16 +1,24 @@
 """Results of a wave for staff: every number goes through small-group suppression (DESIGN §4.2).
 
 Counting happens in SQL (one grouped query per breakdown); Python only suppresses and arranges.
-A breakdown (answers by factory, gender, age band or language) is one table per question with
-the options as rows and the groups as columns, including "not given"; its row totals are the
-question's chart, so a bar hidden in the chart stays hidden in every breakdown. Free text is listed
-only when at least ``k`` people wrote one, in random order and with nothing beside it.
+Every number the results page and the CSV show for a wave is built here, in this order, each
+later table taking the earlier ones' labels as fixed margins so that no two contradict:
+
+- respondents per group (one line per dimension) and the respondents total;
+- each question's chart (a line whose total is "Answered", or the ticks' total for a multiple
+  choice), which is also the row totals of every breakdown of that question;
+- each breakdown (answers by factory, gender, age band or language: options × groups, "not
+  given" included) with its column totals; a group hidden among the respondents is hidden here.
+
+Each of those is protected as intervals by ``services.suppression`` (a hidden count below k can
+still be anything from 0 to k−1 given all of them). Free text is listed only when at least ``k``
+people wrote one, in random order and with nothing beside it. No small number is printed: zeros
+read "fewer than k" too.
 """
 
 from __future__ import annotations
 
-import csv
-import io
+import functools
 from collections import defaultdict
 from collections.abc import Hashable, Sequence
 from dataclasses import dataclass, field
@@ -22,7 +30,16 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.storage.db import is_postgres
 from bot.storage.models import Factory
 from bot.storage.surveys import SurveyAnswer, SurveyResponse, SurveyVersion, SurveyWave
-from services.suppression import SuppressedTable, shown, suppress, suppress_counts
+from services.exports import csv_text
+from services.suppression import (
+    HIDDEN,
+    Hidden,
+    Shown,
+    SuppressedTable,
+    shown,
+    suppress,
+    suppress_line,
+)
 from services.surveys.answering import ANSWERED
 from services.surveys.definition import (
     COUNTED_TYPES,
@@ -51,16 +68,16 @@ _RESPONSE_COLUMN = {
 
 @dataclass
 class NumberSummary:
-    answered: int | None
+    answered: Shown
     mean: float | None
-    bins: list[tuple[str, int | None]]  # "0–60" → count
+    bins: list[tuple[str, Shown]]  # "0–60" → count
 
 
 @dataclass
 class QuestionResult:
     question: Question
-    answered: int | None  # people who gave an answer (multiple choice: who ticked anything)
-    counts: dict[Hashable, int | None] = field(default_factory=dict)  # value → count, suppressed
+    answered: Shown  # people who gave an answer (multiple choice: who ticked anything)
+    counts: dict[Hashable, Shown] = field(default_factory=dict)  # value → count, suppressed
     breakdowns: dict[str, SuppressedTable] = field(default_factory=dict)
     numbers: NumberSummary | None = None
     texts: list[str] | None = None  # None: fewer than k wrote one
@@ -68,7 +85,9 @@ class QuestionResult:
 
     def share(self, value: str) -> float | None:
         n = self.counts.get(value)
-        return None if n is None or not self.answered else n / self.answered
+        if not isinstance(n, int) or not isinstance(self.answered, int) or not self.answered:
+            return None
+        return n / self.answered
 
 
 @dataclass
@@ -77,15 +96,15 @@ class WaveResults:
     definition: SurveyDefinition
     k: int
     invited: int
-    respondents: int | None
-    respondents_by: dict[str, dict[Hashable, int | None]]
+    respondents: Shown
+    respondents_by: dict[str, dict[Hashable, Shown]]
     groups: dict[str, list[Hashable]]
     questions: list[QuestionResult]
     factory_names: dict[Hashable, str]
 
     @property
     def response_rate(self) -> float | None:
-        if self.respondents is None or not self.invited:
+        if not isinstance(self.respondents, int) or self.invited < self.k:
             return None
         return min(1.0, self.respondents / self.invited)
 
@@ -95,8 +114,15 @@ def _group(value: Any) -> Hashable:
 
 
 async def wave_results(
-    session: AsyncSession, wave: SurveyWave, *, k: int, with_texts: bool = True
+    session: AsyncSession,
+    wave: SurveyWave,
+    *,
+    k: int,
+    with_texts: bool = True,
+    raw: dict[str, Any] | None = None,
 ) -> WaveResults:
+    """What staff may see of a wave. ``raw`` (audits and tests only) receives the counts before
+    suppression, so an attacker's model of the page can be checked against the truth."""
     version = await session.get(SurveyVersion, wave.version_id)
     assert version is not None
     definition = SurveyDefinition.model_validate(version.definition)
@@ -106,12 +132,15 @@ async def wave_results(
     # (from answers): one scan of each table on PostgreSQL (GROUPING SETS), a few on SQLite.
     by_response = await _grouped(session, [], _RESPONSE_COLUMN, SurveyResponse.wave_id == wave.id)
     total = by_response[None].get((), 0)
-    respondents_by: dict[str, dict[Hashable, int | None]] = {}
+    respondents_by: dict[str, dict[Hashable, Shown]] = {}
     groups: dict[str, list[Hashable]] = {}
+    respondents: Shown = shown(total, k)
     for dim in DIMENSIONS:
         counts = {key[0]: n for key, n in by_response[dim].items()}
         groups[dim] = sorted(counts, key=lambda g: (g == NOT_GIVEN, str(g)))
-        respondents_by[dim] = suppress_counts(counts, k=k) if counts else {}
+        respondents_by[dim], line_total = suppress_line(counts, k=k) if counts else ({}, None)
+        if line_total is HIDDEN:  # one line needs the total hidden: every line can do with it
+            respondents = HIDDEN
 
     counted = [q for q in definition.questions if q.type in COUNTED_TYPES]
     by_answer = await _grouped(
@@ -126,13 +155,18 @@ async def wave_results(
         for (qkey, value, group), n in by_answer[dim].items():
             cells[str(qkey)][(value, group)] = n
         by_dim[dim] = cells
+    if raw is not None:
+        raw.update(total=total, by_response=by_response, overall=overall, by_dim=by_dim)
+        raw["bins"] = {}
 
     results: list[QuestionResult] = []
     for question in definition.questions:
         if question in counted:
-            results.append(_counted(question, overall.get(question.key, {}), by_dim, groups, k))
+            results.append(
+                _counted(question, overall.get(question.key, {}), by_dim, groups, respondents_by, k)
+            )
         elif question.type == QuestionType.NUMBER:
-            numbers = await _numbers(session, wave, question, k)
+            numbers = await _numbers(session, wave, question, k, raw)
             results.append(QuestionResult(question, numbers.answered, numbers=numbers))
         else:
             n = await _text_count(session, wave, question)
@@ -155,7 +189,7 @@ async def wave_results(
         definition=definition,
         k=k,
         invited=wave.invited_count,
-        respondents=shown(total, k),
+        respondents=respondents,
         respondents_by=respondents_by,
         groups=groups,
         questions=results,
@@ -236,28 +270,85 @@ def _counted(
     overall: dict[str, int],
     by_dim: dict[str, dict[str, dict[tuple[Hashable, Hashable], int]]],
     groups: dict[str, list[Hashable]],
+    respondents_by: dict[str, dict[Hashable, Shown]],
     k: int,
 ) -> QuestionResult:
     values = question.values()
-    chart = suppress_counts({v: overall.get(v, 0) for v in values}, k=k)
-    hidden = [v for v in values if chart[v] is None]
-    breakdowns = {
-        dim: suppress(
-            by_dim[dim].get(question.key, {}),
-            k=k,
-            rows=list(values),
-            columns=list(groups[dim]),
-            hidden_row_totals=hidden,
+    chart, chart_total = suppress_line({v: overall.get(v, 0) for v in values}, k=k)
+    breakdowns = {}
+    for dim in DIMENSIONS:
+        if not groups.get(dim):
+            continue
+        cells = by_dim[dim].get(question.key, {})
+        breakdowns[dim] = _breakdown(
+            cells, list(values), groups[dim], chart, chart_total, respondents_by[dim], k
         )
-        for dim in DIMENSIONS
-        if groups.get(dim)
-    }
-    answered_n = _base(question, overall)
-    return QuestionResult(question, shown(answered_n, k), counts=chart, breakdowns=breakdowns)
+    if question.type == QuestionType.MULTI:  # people, not ticks: a number of its own
+        answered: Shown = shown(_base(question, overall), k)
+    else:  # the chart's total, as the chart's protection left it
+        answered = chart_total
+    return QuestionResult(question, answered, counts=chart, breakdowns=breakdowns)
+
+
+def _breakdown(
+    cells: dict[tuple[Hashable, Hashable], int],
+    rows: list[Hashable],
+    columns: list[Hashable],
+    chart: dict[Hashable, Shown],
+    chart_total: Shown,
+    respondents: dict[Hashable, Shown],
+    k: int,
+) -> SuppressedTable:
+    """Options × groups. Its row totals are the chart; a group hidden among the respondents is
+    hidden here too (else its answers would add up to it); other column totals are shown."""
+    column_totals: dict[Hashable, Shown] = {}
+    for g in columns:
+        n = sum(cells.get((v, g), 0) for v in rows)
+        if isinstance(respondents.get(g), int):
+            column_totals[g] = n
+        else:
+            column_totals[g] = None if n < k and respondents.get(g) is None else HIDDEN
+    return _suppress_cached(
+        tuple(sorted(((r, c, n) for (r, c), n in cells.items() if r in chart), key=str)),
+        tuple(rows),
+        tuple(columns),
+        tuple(chart[r] for r in rows),
+        tuple(column_totals[c] for c in columns),
+        chart_total,
+        k,
+    )
+
+
+@functools.lru_cache(maxsize=2048)
+def _suppress_cached(
+    cells: tuple[tuple[Hashable, Hashable, int], ...],
+    rows: tuple[Hashable, ...],
+    columns: tuple[Hashable, ...],
+    row_totals: tuple[Shown, ...],
+    column_totals: tuple[Shown, ...],
+    grand_total: Shown,
+    k: int,
+) -> SuppressedTable:
+    """Protection takes a few hundred small max-flows per table: a page view and its CSV, or two
+    staff looking at the same published batch, compute it once."""
+    return suppress(
+        {(r, c): n for r, c, n in cells},
+        k=k,
+        rows=list(rows),
+        columns=list(columns),
+        row_totals=dict(zip(rows, row_totals, strict=True)),
+        column_totals=dict(zip(columns, column_totals, strict=True)),
+        grand_total=grand_total,
+        fixed_margins=True,
+    )
 
 
 async def _numbers(
-    session: AsyncSession, wave: SurveyWave, question: Question, k: int
+    session: AsyncSession,
+    wave: SurveyWave,
+    question: Question,
+    k: int,
+    raw: dict[str, Any] | None = None,
 ) -> NumberSummary:
     assert question.min is not None and question.max is not None
     low, high = question.min, question.max
@@ -275,10 +366,13 @@ async def _numbers(
     ).all():
         counts[min(int(b), NUMBER_BINS - 1)] += int(c)
     labels = [f"{_fmt(low + i * width)}–{_fmt(low + (i + 1) * width)}" for i in range(NUMBER_BINS)]
-    bins = suppress_counts({labels[i]: counts.get(i, 0) for i in range(NUMBER_BINS)}, k=k)
+    binned: dict[Hashable, int] = {labels[i]: counts.get(i, 0) for i in range(NUMBER_BINS)}
+    bins, answered = suppress_line(binned, k=k)
+    if raw is not None:
+        raw["bins"][question.key] = binned
     n = int(n or 0)
     return NumberSummary(
-        answered=shown(n, k),
+        answered=answered,
         mean=float(mean) if n >= k and mean is not None else None,
         bins=[(label, bins[label]) for label in labels],
     )
@@ -314,7 +408,8 @@ async def _texts(session: AsyncSession, wave: SurveyWave, question: Question) ->
 class Trend:
     question: Question
     waves: list[SurveyWave]
-    shares: dict[int, dict[str, float | None]]  # wave id → value → share of answers, suppressed
+    # wave id → value → share of answers; None: "fewer than k", HIDDEN: a hidden complement
+    shares: dict[int, dict[str, float | Hidden | None]]
 
 
 async def trends(
@@ -341,48 +436,55 @@ async def trends(
     for question in definition.questions:
         if question.type not in COUNTED_TYPES:
             continue
-        shares: dict[int, dict[str, float | None]] = {}
+        shares: dict[int, dict[str, float | Hidden | None]] = {}
         for wave in waves:
             raw = counts.get((wave.id, question.key), {})
             values = question.values()
-            chart = suppress_counts({v: raw.get(v, 0) for v in values}, k=k)
+            # The same chart as on that wave's page: a bar hidden there is hidden here.
+            chart, chart_total = suppress_line({v: raw.get(v, 0) for v in values}, k=k)
             base = _base(question, raw)
-            shares[wave.id] = {
-                v: (count / base if (count := chart[v]) is not None and base >= k else None)
-                for v in values
-            }
+            if question.type != QuestionType.MULTI and not isinstance(chart_total, int):
+                base = 0  # "Answered" is hidden on that page: no share may give it back
+            shares[wave.id] = {v: _share(chart[v], base, k) for v in values}
         found.append(Trend(question, list(waves), shares))
     return found
+
+
+def _share(count: Shown, base: int, k: int) -> float | Hidden | None:
+    if isinstance(count, int) and base >= k:
+        return count / base
+    return None if count is None else HIDDEN
 
 
 # --- export ----------------------------------------------------------------------------------
 
 
-def results_csv(results: WaveResults, *, fewer_than: str, locale: str) -> str:
-    """The aggregated tables as CSV: one row per question, breakdown, group and answer. Hidden cells
-    read "fewer than k" exactly as on screen; no row is about a person."""
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow(["wave", "question", "breakdown", "group", "answer", "count"])
+def results_csv(results: WaveResults, *, fewer_than: str, hidden: str, locale: str) -> str:
+    """The aggregated tables as CSV: one row per question, breakdown, group and answer. Hidden
+    numbers read "fewer than k" or "hidden" exactly as on screen; no row is about a person. Text
+    that a spreadsheet would run as a formula is neutralised (``services.exports``)."""
+    rows: list[list[object]] = [["wave", "question", "breakdown", "group", "answer", "count"]]
     d = results.definition
 
-    def cell(n: int | None) -> str | int:
-        return fewer_than if n is None else n
+    def cell(n: Shown) -> str | int:
+        return fewer_than if n is None else n if isinstance(n, int) else hidden
 
     wave = results.wave.name
-    writer.writerow([wave, "", "", "", "respondents", cell(results.respondents)])
-    writer.writerow([wave, "", "", "", "invited", cell(shown(results.invited, results.k))])
+    rows.append([wave, "", "", "", "respondents", cell(results.respondents)])
+    rows.append([wave, "", "", "", "invited", cell(shown(results.invited, results.k))])
     for dim, counts in results.respondents_by.items():
         for group, n in counts.items():
-            writer.writerow([wave, "", dim, _label(results, dim, group), "respondents", cell(n)])
+            rows.append([wave, "", dim, _label(results, dim, group), "respondents", cell(n)])
     for qr in results.questions:
         q = qr.question
         title = d.text(q.text, locale)
+        if qr.counts or qr.numbers is not None:
+            rows.append([wave, title, "", "", "answered", cell(qr.answered)])
         for value, n in qr.counts.items():
-            writer.writerow([wave, title, "", "", _value_label(d, q, value, locale), cell(n)])
+            rows.append([wave, title, "", "", _value_label(d, q, value, locale), cell(n)])
         for dim, table in qr.breakdowns.items():
             for (value, group), n in table.cells.items():
-                writer.writerow(
+                rows.append(
                     [
                         wave,
                         title,
@@ -392,11 +494,12 @@ def results_csv(results: WaveResults, *, fewer_than: str, locale: str) -> str:
                         cell(n),
                     ]
                 )
+            for group, n in table.column_totals.items():
+                rows.append([wave, title, dim, _label(results, dim, group), "all", cell(n)])
         if qr.numbers is not None:
-            writer.writerow([wave, title, "", "", "answered", cell(qr.numbers.answered)])
             for label, n in qr.numbers.bins:
-                writer.writerow([wave, title, "", "", label, cell(n)])
-    return out.getvalue()
+                rows.append([wave, title, "", "", label, cell(n)])
+    return csv_text(rows)
 
 
 def _label(results: WaveResults, dim: str, group: Hashable) -> str:

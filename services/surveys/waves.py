@@ -8,7 +8,7 @@ forgets unfinished drafts). A repeating wave queues its successor when it opens.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Hashable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
 from enum import StrEnum
@@ -28,7 +28,7 @@ from services.claims import claim_ids
 from services.clock import DAY_ENDS, DAY_STARTS, utcnow
 from services.errors import Conflict, DomainError, NotFound
 from services.onboarding import AgeBand, optional_audience
-from services.suppression import shown
+from services.suppression import PREVIEWS, rounded
 from services.surveys.builder import Scope, in_scope, latest_published
 
 BATCH = 1000
@@ -120,14 +120,20 @@ def audience_query(audience: Audience) -> Select[Any]:
     return cast(Select[Any], query)
 
 
-async def audience_size(session: AsyncSession, audience: Audience, *, k: int) -> int | None:
-    """How many workers a wave would reach, or None when fewer than ``k`` (it could single
-    someone out, e.g. the only woman over 45 at a small factory)."""
-    count = int(
-        await session.scalar(select(func.count()).select_from(audience_query(audience).subquery()))
-        or 0
-    )
-    return shown(count, k)
+async def audience_size(
+    session: AsyncSession, audience: Audience, *, k: int, who: Hashable | None = None
+) -> int | None:
+    """About how many workers a wave would reach (rounded, ``suppression.rounded``), or None when
+    fewer than ``k`` (it could single someone out, e.g. the only woman over 45 at a small
+    factory). With ``who`` (the staff member), a preview whose audience differs from one they saw
+    recently by fewer than ``k`` workers raises ``PreviewRefused`` (M5: no subtraction)."""
+    sub = audience_query(audience).subquery()
+    if who is None:
+        count = int(await session.scalar(select(func.count()).select_from(sub)) or 0)
+        return rounded(count, k)
+    members = [int(i) for i in (await session.scalars(select(sub.c.id))).all()]
+    PREVIEWS.check(who, [members], k=k, now=utcnow().timestamp())
+    return rounded(len(members), k)
 
 
 def audience_of(wave: SurveyWave) -> Audience:
