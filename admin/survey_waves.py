@@ -39,7 +39,7 @@ from bot.storage.models import Factory, Staff
 from bot.storage.surveys import Survey, SurveyResponse, SurveyVersion, SurveyWave
 from services import audit
 from services.errors import DomainError
-from services.suppression import PreviewRefused, Shown, shown
+from services.suppression import PreviewRefused, Shown, rounded, shown
 from services.surveys import builder, results, waves
 from services.surveys.batches import batch_status
 from services.surveys.definition import (
@@ -89,7 +89,7 @@ async def wave_list(
         request,
         "surveys/waves.html",
         survey=found.survey,
-        rows=[(w, shown(w.invited_count, k), counts.get(w.id)) for w in listed],
+        rows=[(w, rounded(w.invited_count, k), counts.get(w.id)) for w in listed],
         k=k,
         published=await builder.latest_published(session, found.survey),
     )
@@ -460,7 +460,7 @@ async def _results_page(
         found=found,
         k=k,
         batches=await batch_status(context(request).survey_store, wave, k=k),
-        invited=shown(found.invited, k),
+        invited=found.invited_shown,
         dim=dim,
         dimensions=[(name, _(DIMENSION_LABELS[name])) for name in results.DIMENSIONS],
         questions=questions,

@@ -576,6 +576,28 @@ async def test_a_small_wave_hides_how_many_were_invited(console: ConsoleHarness)
     assert "Response rate" not in page.text
 
 
+async def test_m5_invited_is_rounded_like_a_preview(console: ConsoleHarness) -> None:
+    """Who was invited is an audience: two waves for audiences one person apart would count her,
+    so the wave list, the results page and the CSV show it rounded to tens, and the response rate
+    is worked out from the rounded figure (an exact rate would give the exact count back)."""
+    for i in range(23):
+        await make_worker(console.sessions, 9600 + i)
+    wave = await make_wave(console.sessions)
+    async with console.sessions() as s:
+        fresh = await s.get(SurveyWave, wave.id)
+        assert fresh is not None and fresh.invited_count == 23
+    client = console.client_for(await console.staff("analyst", ["BD"]))
+    listing = await client.get(f"/surveys/{wave.survey_id}/waves")
+    row = next(r for r in tables(listing.text, "") if r and r[0][0] == "Wave")[1]
+    assert row[5] == "20"
+    page = " ".join(
+        re.sub(r"<[^>]+>", "", (await client.get(f"/surveys/waves/{wave.id}/results")).text).split()
+    )
+    assert "Invited: 20" in page and "23" not in page
+    csv_text = (await client.get(f"/surveys/waves/{wave.id}/results.csv")).text
+    assert ",invited,20" in csv_text and ",invited,23" not in csv_text
+
+
 async def test_trends_compare_the_waves_of_a_survey(console: ConsoleHarness) -> None:
     first, people = await _answered_wave(console)
     async with transaction(console.sessions) as s:

@@ -36,6 +36,7 @@ from services.suppression import (
     Hidden,
     Shown,
     SuppressedTable,
+    rounded,
     shown,
     suppress,
     suppress_line,
@@ -103,10 +104,18 @@ class WaveResults:
     factory_names: dict[Hashable, str]
 
     @property
+    def invited_shown(self) -> int | None:
+        """Who was invited is an audience like any preview's: rounded to tens, so waves for two
+        audiences cannot be subtracted to one person (M5)."""
+        return rounded(self.invited, self.k)
+
+    @property
     def response_rate(self) -> float | None:
-        if not isinstance(self.respondents, int) or self.invited < self.k:
+        # From the rounded figure: a rate from the exact one would give it back.
+        invited = self.invited_shown
+        if not isinstance(self.respondents, int) or invited is None:
             return None
-        return min(1.0, self.respondents / self.invited)
+        return min(1.0, self.respondents / invited)
 
 
 def _group(value: Any) -> Hashable:
@@ -471,7 +480,7 @@ def results_csv(results: WaveResults, *, fewer_than: str, hidden: str, locale: s
 
     wave = results.wave.name
     rows.append([wave, "", "", "", "respondents", cell(results.respondents)])
-    rows.append([wave, "", "", "", "invited", cell(shown(results.invited, results.k))])
+    rows.append([wave, "", "", "", "invited", cell(results.invited_shown)])
     for dim, counts in results.respondents_by.items():
         for group, n in counts.items():
             rows.append([wave, "", dim, _label(results, dim, group), "respondents", cell(n)])
