@@ -46,6 +46,7 @@ from services.surveys.answering import person_key
 from tests.conftest import PG_UP, Database
 from tests.console import ConsoleHarness, csrf_of, make_context
 from tests.factories import make_factory, make_worker
+from tests.files import read_from_outside
 from tests.harness import BotHarness, running_bot
 from tests.surveys_data import make_wave
 
@@ -316,7 +317,7 @@ def sqlite_files(path: Path, page: int, reading: Reading) -> None:
             # A rollback journal has its own record layout: no page check there.
             size = 0 if suffix == "-journal" else page
             reading.blobs.append(
-                Blob(file.name, file.read_bytes(), page=size, header=header, frame=frame)
+                Blob(file.name, read_from_outside(file), page=size, header=header, frame=frame)
             )
 
 

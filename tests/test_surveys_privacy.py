@@ -45,6 +45,7 @@ from services.surveys.waves import do_cancel_wave
 from tests.conftest import Database, sql_count
 from tests.console import ConsoleHarness
 from tests.factories import make_worker
+from tests.files import read_from_outside
 from tests.surveys_data import SAMPLE, make_wave
 
 SECRET = "test-secret"
@@ -307,7 +308,7 @@ def text_first() -> dict[str, Any]:
 
 def sqlite_files(path: Path) -> dict[Path, bytes]:
     """The database file and its write-ahead log, as a thief of the disk reads them."""
-    return {f: f.read_bytes() for f in (path, Path(f"{path}-wal")) if f.exists()}
+    return {f: read_from_outside(f) for f in (path, Path(f"{path}-wal")) if f.exists()}
 
 
 async def test_m11_rule1_no_draft_reaches_the_database_files(

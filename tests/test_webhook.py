@@ -21,6 +21,7 @@ from bot.storage.models import RawUpdate, UpdateStatus
 from tests.conftest import Database
 from tests.console import make_context
 from tests.factories import make_factory, make_worker
+from tests.files import read_from_outside
 from tests.harness import BotHarness
 from workvoice.web import create_web_app
 
@@ -150,7 +151,7 @@ def _files_holding(paths: list[Path], needle: bytes) -> list[str]:
     found = []
     for path in paths:
         try:
-            if needle in path.read_bytes():
+            if needle in read_from_outside(path):
                 found.append(str(path))
         except (FileNotFoundError, PermissionError):
             continue
