@@ -38,14 +38,12 @@ import time_machine
 from sqlalchemy import select, text
 from sqlalchemy.engine import make_url
 
-from bot.i18n import gettext
-from bot.storage.db import transaction
 from bot.storage.reports import Case
-from services.committees import core, meetings
 from services.surveys.answering import person_key
+from tests import journeys
 from tests.conftest import PG_UP, Database
 from tests.console import ConsoleHarness, csrf_of, make_context
-from tests.factories import make_factory, make_worker
+from tests.factories import make_worker
 from tests.harness import BotHarness, running_bot
 from tests.surveys_data import make_wave
 
@@ -76,10 +74,6 @@ DEFINITION: dict[str, Any] = {
         {"key": "safe", "type": "yesno", "text": {"en": "Do you feel safe?"}},
     ],
 }
-
-
-def t(message: str, **params: object) -> str:
-    return gettext(message, locale="en", **params)
 
 
 @dataclass
@@ -152,61 +146,18 @@ def route_through_webhook(app: BotHarness, db: Database, data_dir: Path) -> list
     return posts
 
 
-async def answer_survey(app: BotHarness, telegram_id: int, free_text: str) -> None:
-    worker = app.user(telegram_id, first_name=FIRST_NAME)
-    await worker.wait_reply(contains="Reader pulse")
-    await worker.tap(t("▶️ Start"))
-    await worker.wait_reply(contains="Tell us one thing")
-    await worker.send(free_text)
-    await worker.wait_reply(contains="Do you feel safe?")
-    await worker.tap(t("Yes"))
-    await worker.wait_reply(
-        contains=t("Thank you! Your answers were saved anonymously. Nobody can see who gave them.")
-    )
-
-
 async def report_with_receipt(app: BotHarness) -> str:
     worker = app.user(REPORTER, first_name=FIRST_NAME)
-    await worker.send("/report")
-    await worker.wait_reply()
-    await worker.tap(t("Harassment, violence or abuse"))
-    await worker.wait_reply(contains=t("What happened?"))
-    await worker.tap(t("Sexual harassment"))
-    await worker.wait_reply()
-    await worker.send(NARRATIVE)
-    await worker.wait_reply()
+    await journeys.start_report(worker, NARRATIVE)
     await worker.send_photo(content=b"\xff\xd8\xff\xe0" + EVIDENCE)
     await worker.wait_reply()
-    await worker.tap(t("Skip"))
-    await worker.wait_reply()
-    await worker.tap(t("No"))  # no danger now
-    await worker.wait_idle()
-    await worker.tap(t("Yes"))
-    await worker.wait_reply()
-    await worker.tap(t("🔢 Receipt number only"))
-    await worker.wait_reply()
-    await worker.tap(t("No"))
-    await worker.wait_reply()
-    await worker.tap(t("✅ Send report"))
-    receipt = await worker.wait_reply()
-    await worker.wait_idle()
-    digits = "".join(ch for ch in receipt.plain_text() if ch.isdecimal())
-    assert len(digits) == 16, receipt.plain_text()
-    return digits
+    await journeys.report_to_review(worker)
+    return journeys.receipt_digits(await journeys.send_report(worker))
 
 
 async def follow_up(app: BotHarness, receipt: str, *, write: str | None) -> str:
     worker = app.user(REPORTER, first_name=FIRST_NAME)
-    await worker.send("/follow")
-    await worker.wait_reply()
-    await worker.send(receipt)
-    shown = await worker.wait_reply()
-    if write is not None:
-        await worker.tap(t("✍️ Write to the case handler"))
-        await worker.wait_reply()
-        await worker.send(write)
-        await worker.wait_reply(contains=t("Your message was sent to the case handler."))
-    await worker.wait_idle()
+    shown = await journeys.follow_up(worker, receipt, write=write)
     return "\n".join(m.plain_text() for m in worker.messages[-3:]) or shown.plain_text()
 
 
@@ -231,50 +182,8 @@ async def handler_replies(app: BotHarness, data_dir: Path) -> None:
 
 async def report_and_cancel(app: BotHarness) -> None:
     worker = app.user(CANCELLER, first_name=FIRST_NAME)
-    await worker.send("/report")
-    await worker.wait_reply()
-    await worker.tap(t("Harassment, violence or abuse"))
-    await worker.wait_reply(contains=t("What happened?"))
-    await worker.tap(t("Sexual harassment"))
-    await worker.wait_reply()
-    await worker.send(CANCELLED)
-    await worker.wait_reply()
-    await worker.tap(t("✖️ Cancel"))
-    await worker.wait_reply(contains=t("Your report was not sent. Nothing was kept."))
-
-
-async def add_agenda_item(app: BotHarness) -> None:
-    factory = await make_factory(app.sessions, "DK-01")
-    async with transaction(app.sessions) as session:
-        from services.onboarding import get_user
-
-        user = await get_user(session, MEMBER)
-        assert user is not None
-        committee = await core.do_create_committee(
-            session, factory, kind="picc", name="PICC Dhaka", acting=None
-        )
-        await core.do_add_member(
-            session, committee, display_name="Member", side="worker", user_id=user.id, acting=None
-        )
-        day = (datetime.now(UTC) + timedelta(days=3)).date().isoformat()
-        await meetings.do_set_schedule(
-            session, committee, rule="FREQ=WEEKLY", local_start=f"{day}T14:00", acting=None
-        )
-    member = app.user(MEMBER, first_name=FIRST_NAME)
-    await member.send("/committee")
-    await member.wait_reply()
-    await member.tap(t("📝 Add to the agenda"))
-    await member.wait_reply()
-    await member.send(AGENDA)
-    await member.wait_reply(contains=t("Added to the agenda. Thank you."))
-
-
-async def run_survey_batch_jobs(app: BotHarness) -> None:
-    """Answers reach the anonymous tables only in batches (issue 14, item 1): run the batch job
-    as a day later would, so this scenario's responses are written."""
-    from tests.surveys_data import publish
-
-    await publish(app.sessions, app.survey_store, secret_key=app.settings.effective_secret_key)
+    await journeys.start_report(worker, CANCELLED)
+    await journeys.cancel_report(worker)
 
 
 async def scenario(app: BotHarness, db: Database, data_dir: Path) -> None:
@@ -285,18 +194,19 @@ async def scenario(app: BotHarness, db: Database, data_dir: Path) -> None:
     await make_wave(app.sessions, definition=DEFINITION)
     await app.deliver()
     for telegram_id, free_text in zip(SURVEY_IDS, SURVEY_TEXTS, strict=True):
-        await answer_survey(app, telegram_id, free_text)
+        worker = app.user(telegram_id, first_name=FIRST_NAME)
+        await journeys.answer_survey(worker, "Reader pulse", free_text)
     receipt = await report_with_receipt(app)
     await follow_up(app, receipt, write=FOLLOWUP)
     await handler_replies(app, data_dir)
     shown = await follow_up(app, receipt, write=None)
     assert HANDLER in shown  # the reporter reads the handler's reply with her receipt
     await report_and_cancel(app)
-    await add_agenda_item(app)
+    await journeys.add_agenda_item(app, MEMBER, AGENDA, first_name=FIRST_NAME)
     answers = await asyncio.gather(*posts)
     assert {a.status_code for a in answers} == {200}, [a.status_code for a in answers]
     await asyncio.sleep(0.5)  # let the last handled updates finish their transactions
-    await run_survey_batch_jobs(app)
+    await journeys.run_survey_batch_jobs(app)
 
 
 # --- reading the files --------------------------------------------------------------------------
