@@ -31,6 +31,7 @@ from services.broadcasts import messages, topics
 from services.broadcasts.messages import BroadcastInput
 from services.broadcasts.topics import TopicInput
 from services.committees import core, jobs, meetings
+from tests import journeys
 from tests.console import ConsoleHarness, csrf_of, make_context
 from tests.factories import make_factory, make_worker
 from tests.harness import BotHarness, running_bot
@@ -195,27 +196,9 @@ async def test_report_words_and_handler_messages_are_shown_escaped(
     await make_worker(db.sessions, 4001)
     async with running_bot(db.sessions) as app:
         worker = app.user(4001)
-        await worker.send("/report")
-        await worker.wait_reply()
-        await worker.tap(t("Harassment, violence or abuse"))
-        await worker.wait_reply(contains=t("What happened?"))
-        await worker.tap(t("Sexual harassment"))
-        await worker.wait_reply()
-        await worker.send(story)
-        await worker.wait_reply()
-        await worker.tap(t("Skip"))
-        await worker.wait_reply()
-        await worker.tap(t("No"))
-        await worker.wait_idle()
-        await worker.tap(t("Yes"))
-        await worker.wait_reply()
-        await worker.tap(t("💬 In this chat"))
-        await worker.wait_reply()
-        await worker.tap(t("No"))
-        await worker.wait_reply()
-        await worker.tap(t("✅ Send report"))
-        await worker.wait_reply()
-        await worker.wait_idle()
+        await journeys.start_report(worker, story)
+        await journeys.report_to_review(worker, follow=journeys.IN_THIS_CHAT)
+        await journeys.send_report(worker)
         await handler_writes(app, handler, tmp_path)
         await app.deliver()
         await worker.tap(t("Open my report"))
