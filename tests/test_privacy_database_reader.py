@@ -32,7 +32,6 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 import time_machine
 from sqlalchemy import select, text
@@ -46,6 +45,7 @@ from tests.console import ConsoleHarness, csrf_of, make_context
 from tests.factories import make_worker
 from tests.harness import BotHarness, running_bot
 from tests.surveys_data import make_wave
+from tests.webhook_route import route_through_webhook, webhook_client
 
 RUN = uuid.uuid4().hex[:12]
 NARRATIVE = f"NARRATIVE-{RUN} the line supervisor touched me in the store room"
@@ -113,39 +113,6 @@ class Reading:
 # --- driving the product through the webhook ----------------------------------------------------
 
 
-def route_through_webhook(app: BotHarness, db: Database, data_dir: Path) -> list[asyncio.Task[Any]]:
-    """Every update a fake phone sends goes to the webhook endpoint, as Telegram does in production
-    (the endpoint stores it before answering 200, then handles it)."""
-    from bot.runtime import UpdateProcessor, webhook_endpoint
-    from workvoice.web import create_web_app
-
-    processor = UpdateProcessor(app.bot, app.dp, app.sessions)
-    web = create_web_app(
-        make_context(db.sessions, db.engine, data_dir),
-        console=False,
-        webhook=webhook_endpoint(processor, WEBHOOK_SECRET),
-    )
-    client = httpx.AsyncClient(transport=httpx.ASGITransport(app=web), base_url="http://bot.test")
-    posts: list[asyncio.Task[Any]] = []
-    telegram = app.telegram
-
-    def push(update: dict[str, Any]) -> int:
-        update.setdefault("update_id", next(telegram._update_ids))
-        posts.append(
-            asyncio.get_running_loop().create_task(
-                client.post(
-                    "/telegram/webhook",
-                    json=update,
-                    headers={"X-Telegram-Bot-Api-Secret-Token": WEBHOOK_SECRET},
-                )
-            )
-        )
-        return int(update["update_id"])
-
-    telegram.push_update = push  # type: ignore[method-assign]
-    return posts
-
-
 async def report_with_receipt(app: BotHarness) -> str:
     worker = app.user(REPORTER, first_name=FIRST_NAME)
     await journeys.start_report(worker, NARRATIVE)
@@ -190,7 +157,8 @@ async def scenario(app: BotHarness, db: Database, data_dir: Path) -> None:
     for telegram_id in EVERYONE:
         await make_worker(app.sessions, telegram_id, gender="woman", age_band="25-34")
         app.user(telegram_id, first_name=FIRST_NAME)  # the phone exists before the bot writes
-    posts = route_through_webhook(app, db, data_dir)
+    client, _processor = webhook_client(app, db, data_dir, WEBHOOK_SECRET)
+    posts = route_through_webhook(app, client, WEBHOOK_SECRET)
     await make_wave(app.sessions, definition=DEFINITION)
     await app.deliver()
     for telegram_id, free_text in zip(SURVEY_IDS, SURVEY_TEXTS, strict=True):

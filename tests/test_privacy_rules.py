@@ -21,7 +21,6 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 import time_machine
 from sqlalchemy import event, inspect, select, text
@@ -34,6 +33,7 @@ from tests.console import PASSWORD, ConsoleHarness, csrf_of, make_context
 from tests.factories import make_worker
 from tests.harness import BotHarness
 from tests.surveys_data import make_wave
+from tests.webhook_route import webhook_client
 
 RUN = uuid.uuid4().hex[:10]
 STORY = f"STORY-{RUN} the supervisor on line 7 touched me"
@@ -483,9 +483,6 @@ async def test_rule_7_webhook_payloads_never_reach_the_database_and_delete_remov
     """H6: every statement the webhook sends to the database is read as it is sent (bound
     parameters included): no update's text or sender ever goes in, not even for a moment. Then
     ``/delete`` leaves no row that names the worker."""
-    from bot.runtime import UpdateProcessor, webhook_endpoint
-    from workvoice.web import create_web_app
-
     written: list[str] = []
 
     def capture(_conn: Any, _cursor: Any, statement: str, parameters: Any, *_: Any) -> None:
@@ -493,15 +490,7 @@ async def test_rule_7_webhook_payloads_never_reach_the_database_and_delete_remov
 
     event.listen(db.engine.sync_engine, "before_cursor_execute", capture)
     try:
-        processor = UpdateProcessor(app.bot, app.dp, app.sessions)
-        web = create_web_app(
-            make_context(db.sessions, db.engine, tmp_path),
-            console=False,
-            webhook=webhook_endpoint(processor, "rule-7-secret"),
-        )
-        client = httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=web), base_url="http://bot.test"
-        )
+        client, processor = webhook_client(app, db, tmp_path, "rule-7-secret")
         worker_id = 8_701_001
         await make_worker(app.sessions, worker_id)
         app.user(worker_id, first_name=FIRST_NAME)
@@ -600,9 +589,6 @@ async def test_threat_anyone_on_the_internet_cannot_guess_receipts_or_flood_the_
 ) -> None:
     """Receipts: after five wrong numbers from one chat, even the right one is refused for a while.
     Webhook (L6): a body over 1 MB is refused with 413 before it is stored."""
-    from bot.runtime import UpdateProcessor, webhook_endpoint
-    from workvoice.web import create_web_app
-
     await make_worker(app.sessions, 8_701_301)
     await make_worker(app.sessions, 8_701_302)
     receipt = await file_report(app, 8_701_301)
@@ -619,15 +605,8 @@ async def test_threat_anyone_on_the_internet_cannot_guess_receipts_or_flood_the_
         and t("✍️ Write to the case handler") not in refused.buttons()
     )
 
-    processor = UpdateProcessor(app.bot, app.dp, app.sessions)
-    web = create_web_app(
-        make_context(db.sessions, db.engine, tmp_path),
-        console=False,
-        webhook=webhook_endpoint(processor, "internet-secret"),
-    )
-    async with httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=web), base_url="http://bot.test"
-    ) as client:
+    client, processor = webhook_client(app, db, tmp_path, "internet-secret")
+    async with client:
         big = app.telegram.make_message_update(8_701_302, "x" * (1024 * 1024 + 10))
         answer = await client.post(
             "/telegram/webhook",
