@@ -7,11 +7,16 @@ same journeys from several modules); the tests keep their own assertions about w
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
+
+from sqlalchemy import select
 
 from bot.i18n import gettext
 from bot.storage.db import transaction
+from bot.storage.reports import Case
 from services.committees import core, meetings
+from tests.console import ConsoleHarness, csrf_of, make_context
 from tests.factories import make_factory
 from tests.harness import BotHarness
 
@@ -89,6 +94,30 @@ async def follow_up(worker: Any, receipt: str, *, write: str | None = None) -> A
         await worker.wait_reply(contains=t("Your message was sent to the case handler."))
     await worker.wait_idle()
     return shown
+
+
+async def handler_writes(
+    app: BotHarness, text: str, data_dir: Path, *, page_shows: str | None = None
+) -> None:
+    """A Bangladesh case handler opens the (only) case in the console and writes ``text`` to the
+    reporter; ``page_shows``: words the case page must show her first (the console holds the key)."""
+    console = ConsoleHarness(make_context(app.sessions, None, data_dir))
+    console.ctx.settings = app.settings
+    try:
+        staff = await console.staff("case_handler", ["BD"])
+        client = console.client_for(staff)
+        async with app.sessions() as s:
+            case = await s.scalar(select(Case))
+        assert case is not None
+        page = await client.get(f"/reports/{case.id}")
+        if page_shows is not None:
+            assert page_shows in page.text
+        sent = await client.post(
+            f"/reports/{case.id}/message", data={"text": text, "csrf_token": csrf_of(page.text)}
+        )
+        assert sent.status_code in (200, 303), sent.text[:500]
+    finally:
+        await console.close()
 
 
 async def answer_survey(worker: Any, title: str, free_text: str) -> None:

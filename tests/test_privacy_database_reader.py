@@ -34,14 +34,12 @@ from typing import Any
 
 import pytest
 import time_machine
-from sqlalchemy import select, text
+from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
-from bot.storage.reports import Case
 from services.surveys.answering import person_key
 from tests import journeys
 from tests.conftest import PG_UP, Database
-from tests.console import ConsoleHarness, csrf_of, make_context
 from tests.factories import make_worker
 from tests.harness import BotHarness, running_bot
 from tests.surveys_data import make_wave
@@ -128,25 +126,6 @@ async def follow_up(app: BotHarness, receipt: str, *, write: str | None) -> str:
     return "\n".join(m.plain_text() for m in worker.messages[-3:]) or shown.plain_text()
 
 
-async def handler_replies(app: BotHarness, data_dir: Path) -> None:
-    console = ConsoleHarness(make_context(app.sessions, None, data_dir))
-    console.ctx.settings = app.settings
-    try:
-        handler = await console.staff("case_handler", ["BD"])
-        client = console.client_for(handler)
-        async with app.sessions() as s:
-            case = await s.scalar(select(Case))
-        assert case is not None
-        page = await client.get(f"/reports/{case.id}")
-        assert FOLLOWUP in page.text  # the console (private key) reads the reporter's message
-        sent = await client.post(
-            f"/reports/{case.id}/message", data={"text": HANDLER, "csrf_token": csrf_of(page.text)}
-        )
-        assert sent.status_code in (200, 303)
-    finally:
-        await console.close()
-
-
 async def report_and_cancel(app: BotHarness) -> None:
     worker = app.user(CANCELLER, first_name=FIRST_NAME)
     await journeys.start_report(worker, CANCELLED)
@@ -166,7 +145,8 @@ async def scenario(app: BotHarness, db: Database, data_dir: Path) -> None:
         await journeys.answer_survey(worker, "Reader pulse", free_text)
     receipt = await report_with_receipt(app)
     await follow_up(app, receipt, write=FOLLOWUP)
-    await handler_replies(app, data_dir)
+    # The console (private key) reads the reporter's message; the handler replies.
+    await journeys.handler_writes(app, HANDLER, data_dir, page_shows=FOLLOWUP)
     shown = await follow_up(app, receipt, write=None)
     assert HANDLER in shown  # the reporter reads the handler's reply with her receipt
     await report_and_cancel(app)

@@ -17,6 +17,7 @@ from bot import updates as raw_updates
 from bot.runtime import MAX_BODY, UpdateProcessor
 from bot.storage.db import transaction
 from bot.storage.models import RawUpdate, UpdateStatus
+from tests import journeys
 from tests.conftest import Database
 from tests.factories import make_factory, make_worker
 from tests.harness import BotHarness
@@ -122,14 +123,7 @@ async def test_h6_a_cancelled_report_sent_by_webhook_leaves_no_trace_in_database
     await make_factory(db.sessions, "WH-01", name=control)
     await make_worker(db.sessions, 605, factory_code="WH-01")
     worker = app.user(605)
-    await worker.send("/report")
-    await worker.wait_reply()
-    await worker.tap("Harassment, violence or abuse")
-    await worker.wait_reply(contains="What happened?")
-    await worker.tap("Sexual harassment")
-    await worker.wait_reply()
-    await worker.send(f"{marker} the night supervisor touched me in store room 3")
-    await worker.wait_reply()
+    await journeys.start_report(worker, f"{marker} the night supervisor touched me in store room 3")
     await worker.tap("✖️ Cancel")
     assert (await worker.wait_reply()).plain_text() == "Your report was not sent. Nothing was kept."
     assert all(r.status_code == 200 for r in await asyncio.gather(*posts))
