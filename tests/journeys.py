@@ -120,6 +120,17 @@ async def handler_writes(
         await console.close()
 
 
+async def open_first_survey(worker: Any) -> None:
+    """/surveys, the first survey listed (the default test wave), "🙂 4" to how she feels; stops
+    at "Do you feel safe?"."""
+    await worker.send("/surveys")
+    listing = await worker.wait_reply(contains="Surveys open for you")
+    await worker.tap(listing.buttons()[0])
+    await worker.wait_reply(contains="How do you feel?")
+    await worker.tap("🙂 4")
+    await worker.wait_reply(contains="Do you feel safe?")
+
+
 async def answer_survey(worker: Any, title: str, free_text: str) -> None:
     """Answers the two-question survey (free text, then yes/no) the privacy tests publish."""
     await worker.wait_reply(contains=title)

@@ -168,6 +168,16 @@ async def test_h1_redis_forgets_an_abandoned_draft_after_its_ttl(
         await storage.close()
 
 
+async def voice_note_draft(worker: Any) -> None:
+    """A working-hours report with nothing but a voice note yet (a sealed draft file)."""
+    await worker.send("/report")
+    await worker.wait_reply()
+    await worker.tap(t("Working hours and rest"))
+    await worker.wait_reply()
+    await worker.send_voice(content=VOICE)
+    await worker.wait_idle()
+
+
 async def test_h1_state_and_sealed_files_go_on_cancel_and_after_the_ttl(
     app: BotHarness, tmp_path: Path
 ) -> None:
@@ -176,12 +186,7 @@ async def test_h1_state_and_sealed_files_go_on_cancel_and_after_the_ttl(
 
     await make_worker(app.sessions, 7000008)
     worker = app.user(7000008)
-    await worker.send("/report")
-    await worker.wait_reply()
-    await worker.tap(t("Working hours and rest"))
-    await worker.wait_reply()
-    await worker.send_voice(content=VOICE)
-    await worker.wait_idle()
+    await voice_note_draft(worker)
     await worker.tap(t("✖️ Cancel"))
     await worker.wait_reply(contains=t("Your report was not sent. Nothing was kept."))
     await worker.wait_idle()  # the update's transaction commits after the reply
@@ -189,12 +194,7 @@ async def test_h1_state_and_sealed_files_go_on_cancel_and_after_the_ttl(
     assert "files" not in repr(app.dp.fsm.storage.storage)  # type: ignore[attr-defined]
 
     # Abandoned without cancelling: the purge job removes sealed files older than the draft TTL.
-    await worker.send("/report")
-    await worker.wait_reply()
-    await worker.tap(t("Working hours and rest"))
-    await worker.wait_reply()
-    await worker.send_voice(content=VOICE)
-    await worker.wait_idle()
+    await voice_note_draft(worker)
     ctx = make_context(app.sessions, None, tmp_path)
     ctx.settings = app.settings
     await report_drafts(ctx)
