@@ -131,8 +131,27 @@ async def open_first_survey(worker: Any) -> None:
     await worker.wait_reply(contains="Do you feel safe?")
 
 
+def two_question_survey(key: str, title: str) -> dict[str, Any]:
+    """The survey definition ``answer_survey`` answers: free text first, so a draft (answers so
+    far) holds it before the worker finishes, then yes/no."""
+    return {
+        "key": key,
+        "title": {"en": title},
+        "thanks": {"en": "Thank you!"},
+        "questions": [
+            {
+                "key": "comment",
+                "type": "text",
+                "max_length": 200,
+                "text": {"en": "Tell us one thing"},
+            },
+            {"key": "safe", "type": "yesno", "text": {"en": "Do you feel safe?"}},
+        ],
+    }
+
+
 async def answer_survey(worker: Any, title: str, free_text: str) -> None:
-    """Answers the two-question survey (free text, then yes/no) the privacy tests publish."""
+    """Answers the ``two_question_survey`` titled ``title`` (free text, then yes/no)."""
     await worker.wait_reply(contains=title)
     await worker.tap(t("▶️ Start"))
     await worker.wait_reply(contains="Tell us one thing")

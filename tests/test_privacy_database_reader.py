@@ -62,16 +62,7 @@ EVERYONE = [*SURVEY_IDS, REPORTER, CANCELLER, MEMBER]
 WEBHOOK_SECRET = "db-reader-webhook-secret"
 PG_PAGE = 8192
 
-DEFINITION: dict[str, Any] = {
-    "key": "reader",
-    "title": {"en": "Reader pulse"},
-    "thanks": {"en": "Thank you!"},
-    "questions": [
-        # Free text first, so a draft (answers so far) holds it before the worker finishes.
-        {"key": "comment", "type": "text", "max_length": 200, "text": {"en": "Tell us one thing"}},
-        {"key": "safe", "type": "yesno", "text": {"en": "Do you feel safe?"}},
-    ],
-}
+DEFINITION = journeys.two_question_survey("reader", "Reader pulse")
 
 
 @dataclass

@@ -129,15 +129,7 @@ async def answer_survey(app: BotHarness, telegram_id: int, free_text: str) -> No
     await journeys.answer_survey(worker, "Rules pulse", free_text)
 
 
-SURVEY: dict[str, Any] = {
-    "key": "rules",
-    "title": {"en": "Rules pulse"},
-    "thanks": {"en": "Thank you!"},
-    "questions": [
-        {"key": "comment", "type": "text", "max_length": 200, "text": {"en": "Tell us one thing"}},
-        {"key": "safe", "type": "yesno", "text": {"en": "Do you feel safe?"}},
-    ],
-}
+SURVEY = journeys.two_question_survey("rules", "Rules pulse")
 
 
 # --- rule 1 ------------------------------------------------------------------------------------
