@@ -16,6 +16,7 @@ from sqlalchemy import select
 
 from bot.middlewares import clean_text
 from bot.storage.surveys import SurveyAnswer
+from tests import journeys
 from tests.factories import make_worker
 from tests.harness import BotHarness
 from tests.surveys_data import make_wave
@@ -58,12 +59,7 @@ async def test_m7_control_characters_in_a_survey_answer_never_stop_the_worker(
         await make_wave(app.sessions)
         app._wave_made = True  # type: ignore[attr-defined]
     worker = app.user(telegram_id)
-    await worker.send("/surveys")
-    listing = await worker.wait_reply(contains="Surveys open for you")
-    await worker.tap(listing.buttons()[0])
-    await worker.wait_reply(contains="How do you feel?")
-    await worker.tap("🙂 4")
-    await worker.wait_reply(contains="Do you feel safe?")
+    await journeys.open_first_survey(worker)
     await worker.tap("Yes")
     await worker.wait_reply(contains="Which shift?")
     await worker.tap("Day")

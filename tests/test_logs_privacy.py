@@ -28,6 +28,7 @@ from services.broadcasts import topics
 from services.broadcasts.topics import TopicInput
 from services.committees import core, jobs, meetings
 from services.onboarding import get_user
+from tests import journeys
 from tests.factories import make_factory, make_worker
 from tests.harness import BotHarness
 from tests.surveys_data import make_wave
@@ -112,12 +113,7 @@ async def survey(app: BotHarness) -> None:
     await make_worker(app.sessions, SURVEYED, gender="woman")
     await make_wave(app.sessions)
     worker = person(app, SURVEYED)
-    await worker.send("/surveys")
-    listing = await worker.wait_reply(contains="Surveys open for you")
-    await worker.tap(listing.buttons()[0])
-    await worker.wait_reply(contains="How do you feel?")
-    await worker.tap("🙂 4")
-    await worker.wait_reply(contains="Do you feel safe?")
+    await journeys.open_first_survey(worker)
     await worker.tap("No")
     await worker.wait_reply(contains="What makes you feel unsafe?")
     await worker.tap("People")
@@ -137,29 +133,9 @@ async def survey(app: BotHarness) -> None:
 async def report_and_follow_up(app: BotHarness) -> None:
     await make_worker(app.sessions, REPORTER)
     worker = person(app, REPORTER)
-    await worker.send("/report")
-    await worker.wait_reply()
-    await worker.tap("Harassment, violence or abuse")
-    await worker.wait_reply(contains="What happened?")
-    await worker.tap("Sexual harassment")
-    await worker.wait_reply()
-    await worker.send(f"{MARK} the night supervisor touched me in store room 3")
-    await worker.wait_reply()
-    await worker.tap("Skip")
-    await worker.wait_reply()
-    await worker.tap("No")
-    await worker.wait_idle()
-    await worker.tap("Yes")
-    await worker.wait_reply()
-    await worker.tap("🔢 Receipt number only")
-    await worker.wait_reply()
-    await worker.tap("No")
-    await worker.wait_reply()
-    await worker.tap("✅ Send report")
-    shown = await worker.wait_reply()
-    await worker.wait_idle()
-    receipt = "".join(ch for ch in shown.plain_text() if ch.isdigit())
-    assert len(receipt) == 16, worker.transcript()
+    await journeys.start_report(worker, f"{MARK} the night supervisor touched me in store room 3")
+    await journeys.report_to_review(worker)
+    receipt = journeys.receipt_digits(await journeys.send_report(worker))
 
     await make_worker(app.sessions, PHONE)
     phone = person(app, PHONE)

@@ -32,23 +32,19 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 import time_machine
-from sqlalchemy import select, text
+from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
-from bot.i18n import gettext
-from bot.storage.db import transaction
-from bot.storage.reports import Case
-from services.committees import core, meetings
 from services.surveys.answering import person_key
+from tests import journeys
 from tests.conftest import PG_UP, Database
-from tests.console import ConsoleHarness, csrf_of, make_context
-from tests.factories import make_factory, make_worker
+from tests.factories import make_worker
 from tests.files import read_from_outside
 from tests.harness import BotHarness, running_bot
 from tests.surveys_data import make_wave
+from tests.webhook_route import route_through_webhook, webhook_client
 
 RUN = uuid.uuid4().hex[:12]
 NARRATIVE = f"NARRATIVE-{RUN} the line supervisor touched me in the store room"
@@ -67,20 +63,7 @@ EVERYONE = [*SURVEY_IDS, REPORTER, CANCELLER, MEMBER]
 WEBHOOK_SECRET = "db-reader-webhook-secret"
 PG_PAGE = 8192
 
-DEFINITION: dict[str, Any] = {
-    "key": "reader",
-    "title": {"en": "Reader pulse"},
-    "thanks": {"en": "Thank you!"},
-    "questions": [
-        # Free text first, so a draft (answers so far) holds it before the worker finishes.
-        {"key": "comment", "type": "text", "max_length": 200, "text": {"en": "Tell us one thing"}},
-        {"key": "safe", "type": "yesno", "text": {"en": "Do you feel safe?"}},
-    ],
-}
-
-
-def t(message: str, **params: object) -> str:
-    return gettext(message, locale="en", **params)
+DEFINITION = journeys.two_question_survey("reader", "Reader pulse")
 
 
 @dataclass
@@ -120,184 +103,50 @@ class Reading:
 # --- driving the product through the webhook ----------------------------------------------------
 
 
-def route_through_webhook(app: BotHarness, db: Database, data_dir: Path) -> list[asyncio.Task[Any]]:
-    """Every update a fake phone sends goes to the webhook endpoint, as Telegram does in production
-    (the endpoint stores it before answering 200, then handles it)."""
-    from bot.runtime import UpdateProcessor, webhook_endpoint
-    from workvoice.web import create_web_app
-
-    processor = UpdateProcessor(app.bot, app.dp, app.sessions)
-    web = create_web_app(
-        make_context(db.sessions, db.engine, data_dir),
-        console=False,
-        webhook=webhook_endpoint(processor, WEBHOOK_SECRET),
-    )
-    client = httpx.AsyncClient(transport=httpx.ASGITransport(app=web), base_url="http://bot.test")
-    posts: list[asyncio.Task[Any]] = []
-    telegram = app.telegram
-
-    def push(update: dict[str, Any]) -> int:
-        update.setdefault("update_id", next(telegram._update_ids))
-        posts.append(
-            asyncio.get_running_loop().create_task(
-                client.post(
-                    "/telegram/webhook",
-                    json=update,
-                    headers={"X-Telegram-Bot-Api-Secret-Token": WEBHOOK_SECRET},
-                )
-            )
-        )
-        return int(update["update_id"])
-
-    telegram.push_update = push  # type: ignore[method-assign]
-    return posts
-
-
-async def answer_survey(app: BotHarness, telegram_id: int, free_text: str) -> None:
-    worker = app.user(telegram_id, first_name=FIRST_NAME)
-    await worker.wait_reply(contains="Reader pulse")
-    await worker.tap(t("▶️ Start"))
-    await worker.wait_reply(contains="Tell us one thing")
-    await worker.send(free_text)
-    await worker.wait_reply(contains="Do you feel safe?")
-    await worker.tap(t("Yes"))
-    await worker.wait_reply(
-        contains=t("Thank you! Your answers were saved anonymously. Nobody can see who gave them.")
-    )
-
-
 async def report_with_receipt(app: BotHarness) -> str:
     worker = app.user(REPORTER, first_name=FIRST_NAME)
-    await worker.send("/report")
-    await worker.wait_reply()
-    await worker.tap(t("Harassment, violence or abuse"))
-    await worker.wait_reply(contains=t("What happened?"))
-    await worker.tap(t("Sexual harassment"))
-    await worker.wait_reply()
-    await worker.send(NARRATIVE)
-    await worker.wait_reply()
+    await journeys.start_report(worker, NARRATIVE)
     await worker.send_photo(content=b"\xff\xd8\xff\xe0" + EVIDENCE)
     await worker.wait_reply()
-    await worker.tap(t("Skip"))
-    await worker.wait_reply()
-    await worker.tap(t("No"))  # no danger now
-    await worker.wait_idle()
-    await worker.tap(t("Yes"))
-    await worker.wait_reply()
-    await worker.tap(t("🔢 Receipt number only"))
-    await worker.wait_reply()
-    await worker.tap(t("No"))
-    await worker.wait_reply()
-    await worker.tap(t("✅ Send report"))
-    receipt = await worker.wait_reply()
-    await worker.wait_idle()
-    digits = "".join(ch for ch in receipt.plain_text() if ch.isdecimal())
-    assert len(digits) == 16, receipt.plain_text()
-    return digits
+    await journeys.report_to_review(worker)
+    return journeys.receipt_digits(await journeys.send_report(worker))
 
 
 async def follow_up(app: BotHarness, receipt: str, *, write: str | None) -> str:
     worker = app.user(REPORTER, first_name=FIRST_NAME)
-    await worker.send("/follow")
-    await worker.wait_reply()
-    await worker.send(receipt)
-    shown = await worker.wait_reply()
-    if write is not None:
-        await worker.tap(t("✍️ Write to the case handler"))
-        await worker.wait_reply()
-        await worker.send(write)
-        await worker.wait_reply(contains=t("Your message was sent to the case handler."))
-    await worker.wait_idle()
+    shown = await journeys.follow_up(worker, receipt, write=write)
     return "\n".join(m.plain_text() for m in worker.messages[-3:]) or shown.plain_text()
-
-
-async def handler_replies(app: BotHarness, data_dir: Path) -> None:
-    console = ConsoleHarness(make_context(app.sessions, None, data_dir))
-    console.ctx.settings = app.settings
-    try:
-        handler = await console.staff("case_handler", ["BD"])
-        client = console.client_for(handler)
-        async with app.sessions() as s:
-            case = await s.scalar(select(Case))
-        assert case is not None
-        page = await client.get(f"/reports/{case.id}")
-        assert FOLLOWUP in page.text  # the console (private key) reads the reporter's message
-        sent = await client.post(
-            f"/reports/{case.id}/message", data={"text": HANDLER, "csrf_token": csrf_of(page.text)}
-        )
-        assert sent.status_code in (200, 303)
-    finally:
-        await console.close()
 
 
 async def report_and_cancel(app: BotHarness) -> None:
     worker = app.user(CANCELLER, first_name=FIRST_NAME)
-    await worker.send("/report")
-    await worker.wait_reply()
-    await worker.tap(t("Harassment, violence or abuse"))
-    await worker.wait_reply(contains=t("What happened?"))
-    await worker.tap(t("Sexual harassment"))
-    await worker.wait_reply()
-    await worker.send(CANCELLED)
-    await worker.wait_reply()
-    await worker.tap(t("✖️ Cancel"))
-    await worker.wait_reply(contains=t("Your report was not sent. Nothing was kept."))
-
-
-async def add_agenda_item(app: BotHarness) -> None:
-    factory = await make_factory(app.sessions, "DK-01")
-    async with transaction(app.sessions) as session:
-        from services.onboarding import get_user
-
-        user = await get_user(session, MEMBER)
-        assert user is not None
-        committee = await core.do_create_committee(
-            session, factory, kind="picc", name="PICC Dhaka", acting=None
-        )
-        await core.do_add_member(
-            session, committee, display_name="Member", side="worker", user_id=user.id, acting=None
-        )
-        day = (datetime.now(UTC) + timedelta(days=3)).date().isoformat()
-        await meetings.do_set_schedule(
-            session, committee, rule="FREQ=WEEKLY", local_start=f"{day}T14:00", acting=None
-        )
-    member = app.user(MEMBER, first_name=FIRST_NAME)
-    await member.send("/committee")
-    await member.wait_reply()
-    await member.tap(t("📝 Add to the agenda"))
-    await member.wait_reply()
-    await member.send(AGENDA)
-    await member.wait_reply(contains=t("Added to the agenda. Thank you."))
-
-
-async def run_survey_batch_jobs(app: BotHarness) -> None:
-    """Answers reach the anonymous tables only in batches (issue 14, item 1): run the batch job
-    as a day later would, so this scenario's responses are written."""
-    from tests.surveys_data import publish
-
-    await publish(app.sessions, app.survey_store, secret_key=app.settings.effective_secret_key)
+    await journeys.start_report(worker, CANCELLED)
+    await journeys.cancel_report(worker)
 
 
 async def scenario(app: BotHarness, db: Database, data_dir: Path) -> None:
     for telegram_id in EVERYONE:
         await make_worker(app.sessions, telegram_id, gender="woman", age_band="25-34")
         app.user(telegram_id, first_name=FIRST_NAME)  # the phone exists before the bot writes
-    posts = route_through_webhook(app, db, data_dir)
+    client, _processor = webhook_client(app, db, data_dir, WEBHOOK_SECRET)
+    posts = route_through_webhook(app, client, WEBHOOK_SECRET)
     await make_wave(app.sessions, definition=DEFINITION)
     await app.deliver()
     for telegram_id, free_text in zip(SURVEY_IDS, SURVEY_TEXTS, strict=True):
-        await answer_survey(app, telegram_id, free_text)
+        worker = app.user(telegram_id, first_name=FIRST_NAME)
+        await journeys.answer_survey(worker, "Reader pulse", free_text)
     receipt = await report_with_receipt(app)
     await follow_up(app, receipt, write=FOLLOWUP)
-    await handler_replies(app, data_dir)
+    # The console (private key) reads the reporter's message; the handler replies.
+    await journeys.handler_writes(app, HANDLER, data_dir, page_shows=FOLLOWUP)
     shown = await follow_up(app, receipt, write=None)
     assert HANDLER in shown  # the reporter reads the handler's reply with her receipt
     await report_and_cancel(app)
-    await add_agenda_item(app)
+    await journeys.add_agenda_item(app, MEMBER, AGENDA, first_name=FIRST_NAME)
     answers = await asyncio.gather(*posts)
     assert {a.status_code for a in answers} == {200}, [a.status_code for a in answers]
     await asyncio.sleep(0.5)  # let the last handled updates finish their transactions
-    await run_survey_batch_jobs(app)
+    await journeys.run_survey_batch_jobs(app)
 
 
 # --- reading the files --------------------------------------------------------------------------

@@ -21,20 +21,19 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 import time_machine
 from sqlalchemy import event, inspect, select, text
 
 from bot.i18n import gettext
-from bot.storage.db import transaction
 from bot.storage.models import AuditEvent, User
 from bot.storage.reports import Case
-from services.committees import core, meetings
+from tests import journeys
 from tests.console import PASSWORD, ConsoleHarness, csrf_of, make_context
-from tests.factories import make_factory, make_worker
+from tests.factories import make_worker
 from tests.harness import BotHarness
 from tests.surveys_data import make_wave
+from tests.webhook_route import webhook_client
 
 RUN = uuid.uuid4().hex[:10]
 STORY = f"STORY-{RUN} the supervisor on line 7 touched me"
@@ -68,53 +67,24 @@ def console_of(app: BotHarness) -> ConsoleHarness:
 
 async def start_report(app: BotHarness, telegram_id: int, story: str = STORY) -> Any:
     worker = app.user(telegram_id, first_name=FIRST_NAME)
-    await worker.send("/report")
-    await worker.wait_reply()
-    await worker.tap(t("Harassment, violence or abuse"))
-    await worker.wait_reply(contains=t("What happened?"))
-    await worker.tap(t("Sexual harassment"))
-    await worker.wait_reply()
-    await worker.send(story)
-    await worker.wait_reply()
+    await journeys.start_report(worker, story)
     return worker
 
 
 async def file_report(
-    app: BotHarness, telegram_id: int, *, follow: str = "🔢 Receipt number only"
+    app: BotHarness, telegram_id: int, *, follow: str = journeys.RECEIPT_ONLY
 ) -> str:
     """A whole report, sent; returns the receipt's digits."""
     worker = await start_report(app, telegram_id)
-    await worker.tap(t("Skip"))
-    await worker.wait_reply()
-    await worker.tap(t("No"))
-    await worker.wait_idle()
-    await worker.tap(t("Yes"))
-    await worker.wait_reply()
-    await worker.tap(t(follow))
-    await worker.wait_reply()
-    await worker.tap(t("No"))
-    await worker.wait_reply()
-    await worker.tap(t("✅ Send report"))
-    receipt = await worker.wait_reply()
-    await worker.wait_idle()
-    return "".join(ch for ch in receipt.plain_text() if ch.isdecimal())
+    await journeys.report_to_review(worker, follow=follow)
+    return journeys.receipt_digits(await journeys.send_report(worker), check=False)
 
 
 async def follow_with_receipt(
     app: BotHarness, telegram_id: int, receipt: str, write: str | None = None
 ) -> Any:
     worker = app.user(telegram_id, first_name=FIRST_NAME)
-    await worker.send("/follow")
-    await worker.wait_reply()
-    await worker.send(receipt)
-    shown = await worker.wait_reply()
-    if write is not None:
-        await worker.tap(t("✍️ Write to the case handler"))
-        await worker.wait_reply()
-        await worker.send(write)
-        await worker.wait_reply(contains=t("Your message was sent to the case handler."))
-    await worker.wait_idle()
-    return shown
+    return await journeys.follow_up(worker, receipt, write=write)
 
 
 async def the_case(app: BotHarness) -> Case:
@@ -156,34 +126,10 @@ async def all_rows(app: BotHarness) -> str:
 
 async def answer_survey(app: BotHarness, telegram_id: int, free_text: str) -> None:
     worker = app.user(telegram_id, first_name=FIRST_NAME)
-    await worker.wait_reply(contains="Rules pulse")
-    await worker.tap(t("▶️ Start"))
-    await worker.wait_reply(contains="Tell us one thing")
-    await worker.send(free_text)
-    await worker.wait_reply(contains="Do you feel safe?")
-    await worker.tap(t("Yes"))
-    await worker.wait_reply(
-        contains=t("Thank you! Your answers were saved anonymously. Nobody can see who gave them.")
-    )
+    await journeys.answer_survey(worker, "Rules pulse", free_text)
 
 
-SURVEY: dict[str, Any] = {
-    "key": "rules",
-    "title": {"en": "Rules pulse"},
-    "thanks": {"en": "Thank you!"},
-    "questions": [
-        {"key": "comment", "type": "text", "max_length": 200, "text": {"en": "Tell us one thing"}},
-        {"key": "safe", "type": "yesno", "text": {"en": "Do you feel safe?"}},
-    ],
-}
-
-
-async def run_batch_jobs(app: BotHarness) -> None:
-    """Answers reach the anonymous tables only in batches (issue 14, item 1): run the batch job
-    as a day later would, so this scenario's responses are written."""
-    from tests.surveys_data import publish
-
-    await publish(app.sessions, app.survey_store, secret_key=app.settings.effective_secret_key)
+SURVEY = journeys.two_question_survey("rules", "Rules pulse")
 
 
 # --- rule 1 ------------------------------------------------------------------------------------
@@ -209,7 +155,7 @@ async def test_rule_1_survey_answers_carry_no_person(app: BotHarness) -> None:
     assert draft not in await all_rows(app), "the draft sits in the database next to a person key"
     await worker.tap(t("Yes"))
     await worker.wait_reply(contains=t("Thank you!"))
-    await run_batch_jobs(app)
+    await journeys.run_survey_batch_jobs(app)
     async with app.sessions() as s:
         conn = await s.connection()
 
@@ -245,14 +191,14 @@ async def test_rule_2_small_groups_stay_suppressed_under_arithmetic(app: BotHarn
     await app.deliver()
     for i, telegram_id in enumerate(people[:5]):
         await answer_survey(app, telegram_id, f"comment {i}")
-    await run_batch_jobs(app)
+    await journeys.run_survey_batch_jobs(app)
     console = console_of(app)
     try:
         analyst = await console.staff("analyst", ["BD"])
         client = console.client_for(analyst)
         before = await client.get(f"/surveys/waves/{wave.id}/results.csv")
         await answer_survey(app, people[5], "the one I watched answer")
-        await run_batch_jobs(app)
+        await journeys.run_survey_batch_jobs(app)
         after = await client.get(f"/surveys/waves/{wave.id}/results.csv")
     finally:
         await console.close()
@@ -272,7 +218,7 @@ async def test_threat_staff_with_a_role_cannot_single_anyone_out(app: BotHarness
     await app.deliver()
     for telegram_id, _gender in people:
         await answer_survey(app, telegram_id, "ok")
-    await run_batch_jobs(app)
+    await journeys.run_survey_batch_jobs(app)
     console = console_of(app)
     try:
         analyst = await console.staff("analyst", ["BD"])
@@ -462,7 +408,7 @@ async def test_rule_5_no_pii_in_logs(app: BotHarness, debug_logs: pytest.LogCapt
     answer = f"ANSWER-{RUN} Mr Hossain shouts at pregnant workers"
     await answer_survey(app, respondent, answer + "\x00")
     agenda = f"AGENDA-{RUN} water on floor 3"
-    await add_agenda_item(app, member, agenda)
+    await journeys.add_agenda_item(app, member, agenda, first_name=FIRST_NAME)
     logged = debug_logs.text
     forbidden = [STORY, answer, agenda, FIRST_NAME, *(str(u.telegram_id) for u in users)]
     found = [f for f in forbidden if f in logged]
@@ -470,33 +416,6 @@ async def test_rule_5_no_pii_in_logs(app: BotHarness, debug_logs: pytest.LogCapt
         line for u in users for line in logged.splitlines() if re.search(rf"\bu{u.id}\b", line)
     ]
     assert found == [], f"the log names or quotes workers: {found}"
-
-
-async def add_agenda_item(app: BotHarness, telegram_id: int, item: str) -> None:
-    factory = await make_factory(app.sessions, "DK-01")
-    async with transaction(app.sessions) as session:
-        from services.onboarding import get_user
-
-        user = await get_user(session, telegram_id)
-        assert user is not None
-        committee = await core.do_create_committee(
-            session, factory, kind="picc", name="PICC Dhaka", acting=None
-        )
-        await core.do_add_member(
-            session, committee, display_name="Member", side="worker", user_id=user.id, acting=None
-        )
-        day = (datetime.now(UTC) + timedelta(days=3)).date().isoformat()
-        await meetings.do_set_schedule(
-            session, committee, rule="FREQ=WEEKLY", local_start=f"{day}T14:00", acting=None
-        )
-    member = app.user(telegram_id, first_name=FIRST_NAME)
-    await member.send("/committee")
-    await member.wait_reply()
-    await member.tap(t("📝 Add to the agenda"))
-    await member.wait_reply()
-    await member.send(item)
-    await member.wait_reply(contains=t("Added to the agenda. Thank you."))
-    await member.wait_idle()
 
 
 # --- rule 6 and the console-host party -----------------------------------------------------------
@@ -556,9 +475,6 @@ async def test_rule_7_webhook_payloads_never_reach_the_database_and_delete_remov
     """H6: every statement the webhook sends to the database is read as it is sent (bound
     parameters included): no update's text or sender ever goes in, not even for a moment. Then
     ``/delete`` leaves no row that names the worker."""
-    from bot.runtime import UpdateProcessor, webhook_endpoint
-    from workvoice.web import create_web_app
-
     written: list[str] = []
 
     def capture(_conn: Any, _cursor: Any, statement: str, parameters: Any, *_: Any) -> None:
@@ -566,15 +482,7 @@ async def test_rule_7_webhook_payloads_never_reach_the_database_and_delete_remov
 
     event.listen(db.engine.sync_engine, "before_cursor_execute", capture)
     try:
-        processor = UpdateProcessor(app.bot, app.dp, app.sessions)
-        web = create_web_app(
-            make_context(db.sessions, db.engine, tmp_path),
-            console=False,
-            webhook=webhook_endpoint(processor, "rule-7-secret"),
-        )
-        client = httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=web), base_url="http://bot.test"
-        )
+        client, processor = webhook_client(app, db, tmp_path, "rule-7-secret")
         worker_id = 8_701_001
         await make_worker(app.sessions, worker_id)
         app.user(worker_id, first_name=FIRST_NAME)
@@ -662,8 +570,7 @@ async def test_threat_database_reader_sees_no_worker_words(app: BotHarness) -> N
     await follow_with_receipt(app, 8_701_201, receipt, write=later)
     cancelled = f"CANCELLED-{RUN} Karim hit me"
     worker = await start_report(app, 8_701_202, cancelled)
-    await worker.tap(t("✖️ Cancel"))
-    await worker.wait_reply(contains=t("Your report was not sent. Nothing was kept."))
+    await journeys.cancel_report(worker)
     rows = await all_rows(app)
     for words in (STORY, later, cancelled, FIRST_NAME):
         assert words not in rows, words
@@ -674,9 +581,6 @@ async def test_threat_anyone_on_the_internet_cannot_guess_receipts_or_flood_the_
 ) -> None:
     """Receipts: after five wrong numbers from one chat, even the right one is refused for a while.
     Webhook (L6): a body over 1 MB is refused with 413 before it is stored."""
-    from bot.runtime import UpdateProcessor, webhook_endpoint
-    from workvoice.web import create_web_app
-
     await make_worker(app.sessions, 8_701_301)
     await make_worker(app.sessions, 8_701_302)
     receipt = await file_report(app, 8_701_301)
@@ -693,15 +597,8 @@ async def test_threat_anyone_on_the_internet_cannot_guess_receipts_or_flood_the_
         and t("✍️ Write to the case handler") not in refused.buttons()
     )
 
-    processor = UpdateProcessor(app.bot, app.dp, app.sessions)
-    web = create_web_app(
-        make_context(db.sessions, db.engine, tmp_path),
-        console=False,
-        webhook=webhook_endpoint(processor, "internet-secret"),
-    )
-    async with httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=web), base_url="http://bot.test"
-    ) as client:
+    client, processor = webhook_client(app, db, tmp_path, "internet-secret")
+    async with client:
         big = app.telegram.make_message_update(8_701_302, "x" * (1024 * 1024 + 10))
         answer = await client.post(
             "/telegram/webhook",

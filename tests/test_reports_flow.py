@@ -7,6 +7,7 @@ from sqlalchemy import func, select, text
 from bot.i18n import gettext
 from bot.storage.reports import Case
 from services.reports.crypto import keyring
+from tests import journeys
 from tests.console import ConsoleHarness, csrf_of
 from tests.factories import make_worker
 from tests.harness import BotHarness
@@ -19,37 +20,17 @@ def t(message: str, **params: object) -> str:
 
 
 async def file_report(
-    app: BotHarness, telegram_id: int, *, follow: str = "🔢 Receipt number only", danger: str = "No"
+    app: BotHarness, telegram_id: int, *, follow: str = journeys.RECEIPT_ONLY, danger: str = "No"
 ) -> str:
     worker = app.user(telegram_id, language_code="bn")
-    await worker.send("/report")
-    await worker.wait_reply()
-    await worker.tap(t("Harassment, violence or abuse"))
-    await worker.wait_reply(contains=t("What happened?"))
-    await worker.tap(t("Sexual harassment"))
-    await worker.wait_reply()
-    await worker.send(STORY)
-    await worker.wait_reply()
-    await worker.tap(t("Skip"))
-    await worker.wait_reply()
-    await worker.tap(t(danger))
-    await worker.wait_idle()
-    await worker.tap(t("Yes"))
-    await worker.wait_reply()
-    await worker.tap(t(follow))
-    await worker.wait_reply()
-    await worker.tap(t("No"))
-    review = await worker.wait_reply()
+    await journeys.start_report(worker, STORY, locale="bn")
+    review = await journeys.report_to_review(worker, follow=follow, danger=danger, locale="bn")
     assert t("Sexual harassment") in review.plain_text()
-    await worker.tap(t("✅ Send report"))
-    receipt_reply = await worker.wait_reply()
+    receipt_reply = await journeys.send_report(worker, locale="bn", idle=False)
     async with app.sessions() as s:  # the receipt is only ever shown for a case already committed
         assert await s.scalar(select(func.count()).select_from(Case)) >= 1
     await worker.wait_idle()
-    receipt_message = receipt_reply.plain_text()
-    digits = "".join(ch for ch in receipt_message if ch.isdigit())
-    assert len(digits) == 16, receipt_message
-    return digits
+    return journeys.receipt_digits(receipt_reply)
 
 
 async def test_bangla_worker_reports_and_follows_up_with_the_receipt(

@@ -46,6 +46,7 @@ from services.reports.cases import (
 from services.reports.crypto import CannotDecrypt, KeyRing, keyring, reporter_box
 from services.reports.protocol import Category, Harm
 from services.staff import do_create_staff
+from tests import journeys
 from tests.conftest import Database
 from tests.factories import make_worker
 from tests.harness import BotHarness, running_bot
@@ -74,26 +75,10 @@ async def start_draft(app: BotHarness, telegram_id: int) -> Any:
     """A worker goes as far as the review screen with a marked narrative and voice note."""
     await make_worker(app.sessions, telegram_id)
     worker = app.user(telegram_id)
-    await worker.send("/report")
-    await worker.wait_reply()
-    await worker.tap(t("Harassment, violence or abuse"))
-    await worker.wait_reply(contains=t("What happened?"))
-    await worker.tap(t("Sexual harassment"))
-    await worker.wait_reply()
-    await worker.send(MARKER)
-    await worker.wait_reply()
+    await journeys.start_report(worker, MARKER)
     await worker.send_voice(content=VOICE)
     await worker.wait_idle()
-    await worker.tap(t("Skip"))
-    await worker.wait_reply()
-    await worker.tap(t("No"))
-    await worker.wait_idle()
-    await worker.tap(t("Yes"))
-    await worker.wait_reply()
-    await worker.tap(t("🔢 Receipt number only"))
-    await worker.wait_reply()
-    await worker.tap(t("No"))
-    review = await worker.wait_reply()
+    review = await journeys.report_to_review(worker)
     return worker, review
 
 
@@ -183,6 +168,16 @@ async def test_h1_redis_forgets_an_abandoned_draft_after_its_ttl(
         await storage.close()
 
 
+async def voice_note_draft(worker: Any) -> None:
+    """A working-hours report with nothing but a voice note yet (a sealed draft file)."""
+    await worker.send("/report")
+    await worker.wait_reply()
+    await worker.tap(t("Working hours and rest"))
+    await worker.wait_reply()
+    await worker.send_voice(content=VOICE)
+    await worker.wait_idle()
+
+
 async def test_h1_state_and_sealed_files_go_on_cancel_and_after_the_ttl(
     app: BotHarness, tmp_path: Path
 ) -> None:
@@ -191,12 +186,7 @@ async def test_h1_state_and_sealed_files_go_on_cancel_and_after_the_ttl(
 
     await make_worker(app.sessions, 7000008)
     worker = app.user(7000008)
-    await worker.send("/report")
-    await worker.wait_reply()
-    await worker.tap(t("Working hours and rest"))
-    await worker.wait_reply()
-    await worker.send_voice(content=VOICE)
-    await worker.wait_idle()
+    await voice_note_draft(worker)
     await worker.tap(t("✖️ Cancel"))
     await worker.wait_reply(contains=t("Your report was not sent. Nothing was kept."))
     await worker.wait_idle()  # the update's transaction commits after the reply
@@ -204,12 +194,7 @@ async def test_h1_state_and_sealed_files_go_on_cancel_and_after_the_ttl(
     assert "files" not in repr(app.dp.fsm.storage.storage)  # type: ignore[attr-defined]
 
     # Abandoned without cancelling: the purge job removes sealed files older than the draft TTL.
-    await worker.send("/report")
-    await worker.wait_reply()
-    await worker.tap(t("Working hours and rest"))
-    await worker.wait_reply()
-    await worker.send_voice(content=VOICE)
-    await worker.wait_idle()
+    await voice_note_draft(worker)
     ctx = make_context(app.sessions, None, tmp_path)
     ctx.settings = app.settings
     await report_drafts(ctx)
@@ -277,12 +262,7 @@ async def test_h1_an_error_mid_report_clears_the_draft(
 
 async def file_receipt_only(app: BotHarness, telegram_id: int) -> str:
     worker, _review = await start_draft(app, telegram_id)
-    await worker.tap(t("✅ Send report"))
-    reply = await worker.wait_reply()
-    await worker.wait_idle()
-    digits = "".join(ch for ch in reply.plain_text() if ch.isdigit())
-    assert len(digits) == 16
-    return digits
+    return journeys.receipt_digits(await journeys.send_report(worker))
 
 
 async def test_receipt_only_follow_up_keeps_no_case_id_under_the_telegram_id(
@@ -344,11 +324,7 @@ async def test_receipt_only_follow_up_keeps_no_case_id_under_the_telegram_id(
 async def test_reply_needs_a_fresh_receipt_check(app: BotHarness) -> None:
     receipt = await file_receipt_only(app, 7000011)
     worker = app.user(7000011)
-    await worker.send("/follow")
-    await worker.wait_reply()
-    await worker.send(receipt)
-    await worker.wait_reply()
-    await worker.wait_idle()
+    await journeys.follow_up(worker, receipt)
     with time_machine.travel(datetime.now(UTC) + timedelta(minutes=31)):
         await worker.tap(t("✍️ Write to the case handler"))
         again = await worker.wait_reply()

@@ -14,7 +14,6 @@ import secrets
 from collections import Counter
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -45,8 +44,8 @@ from services.surveys.waves import do_cancel_wave
 from tests.conftest import Database, sql_count
 from tests.console import ConsoleHarness
 from tests.factories import make_worker
-from tests.files import read_from_outside
 from tests.surveys_data import SAMPLE, make_wave
+from tests.webhook_route import database_files, files_holding
 
 SECRET = "test-secret"
 K = 5
@@ -306,11 +305,6 @@ def text_first() -> dict[str, Any]:
     return data
 
 
-def sqlite_files(path: Path) -> dict[Path, bytes]:
-    """The database file and its write-ahead log, as a thief of the disk reads them."""
-    return {f: read_from_outside(f) for f in (path, Path(f"{path}-wal")) if f.exists()}
-
-
 async def test_m11_rule1_no_draft_reaches_the_database_files(
     db: Database, store: MemorySurveyStore
 ) -> None:
@@ -343,8 +337,8 @@ async def test_m11_rule1_no_draft_reaches_the_database_files(
     assert MARKER.encode() not in next(iter(store._pools[wave.id].values()))
     assert await sql_count(sessions, "SELECT count(*) FROM survey_answers") == 0
     if db.backend == "sqlite":
-        files = sqlite_files(Path(db.url.split("///", 1)[1]))
-        assert files and not any(MARKER.encode() in data for data in files.values())
+        files = await database_files(db, since=0.0)
+        assert any(f.exists() for f in files) and files_holding(files, MARKER.encode()) == []
     else:
         async with sessions() as s:
             await s.execute(text("CHECKPOINT"))

@@ -22,18 +22,16 @@ import pytest
 import time_machine
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
-from sqlalchemy import select
 
 from bot.i18n import gettext
 from bot.storage.db import transaction
-from bot.storage.reports import Case
 from services.broadcasts import messages, topics
 from services.broadcasts.messages import BroadcastInput
 from services.broadcasts.topics import TopicInput
 from services.committees import core, jobs, meetings
-from tests.console import ConsoleHarness, csrf_of, make_context
+from tests import journeys
 from tests.factories import make_factory, make_worker
-from tests.harness import BotHarness, running_bot
+from tests.harness import running_bot
 from tests.surveys_data import SAMPLE, make_wave
 from tests.telegram_fake import ApiError, FakeTelegram, visible_text
 from workvoice.context import AppContext
@@ -195,28 +193,10 @@ async def test_report_words_and_handler_messages_are_shown_escaped(
     await make_worker(db.sessions, 4001)
     async with running_bot(db.sessions) as app:
         worker = app.user(4001)
-        await worker.send("/report")
-        await worker.wait_reply()
-        await worker.tap(t("Harassment, violence or abuse"))
-        await worker.wait_reply(contains=t("What happened?"))
-        await worker.tap(t("Sexual harassment"))
-        await worker.wait_reply()
-        await worker.send(story)
-        await worker.wait_reply()
-        await worker.tap(t("Skip"))
-        await worker.wait_reply()
-        await worker.tap(t("No"))
-        await worker.wait_idle()
-        await worker.tap(t("Yes"))
-        await worker.wait_reply()
-        await worker.tap(t("💬 In this chat"))
-        await worker.wait_reply()
-        await worker.tap(t("No"))
-        await worker.wait_reply()
-        await worker.tap(t("✅ Send report"))
-        await worker.wait_reply()
-        await worker.wait_idle()
-        await handler_writes(app, handler, tmp_path)
+        await journeys.start_report(worker, story)
+        await journeys.report_to_review(worker, follow=journeys.IN_THIS_CHAT)
+        await journeys.send_report(worker)
+        await journeys.handler_writes(app, handler, tmp_path)
         await app.deliver()
         await worker.tap(t("Open my report"))
         await worker.wait_reply()
@@ -240,24 +220,6 @@ async def test_report_words_and_handler_messages_are_shown_escaped(
             {"narrative": story, "follow-up": followup, "handler message": handler},
             maybe={"narrative", "follow-up"},
         )
-
-
-async def handler_writes(app: BotHarness, text: str, data_dir: Any) -> None:
-    console = ConsoleHarness(make_context(app.sessions, None, data_dir))
-    console.ctx.settings = app.settings
-    try:
-        staff = await console.staff("case_handler", ["BD"])
-        client = console.client_for(staff)
-        async with app.sessions() as s:
-            case = await s.scalar(select(Case))
-        assert case is not None
-        page = await client.get(f"/reports/{case.id}")
-        sent = await client.post(
-            f"/reports/{case.id}/message", data={"text": text, "csrf_token": csrf_of(page.text)}
-        )
-        assert sent.status_code in (200, 303), sent.text[:500]
-    finally:
-        await console.close()
 
 
 # --- committees: names, place, agenda typed by a member, minutes, actions, a joiner's name -------

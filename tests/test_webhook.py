@@ -8,44 +8,28 @@ import time
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
 from sqlalchemy import select, text
 
 from bot import updates as raw_updates
-from bot.runtime import MAX_BODY, UpdateProcessor, webhook_endpoint
+from bot.runtime import MAX_BODY, UpdateProcessor
 from bot.storage.db import transaction
 from bot.storage.models import RawUpdate, UpdateStatus
+from tests import journeys
 from tests.conftest import Database
-from tests.console import make_context
 from tests.factories import make_factory, make_worker
-from tests.files import read_from_outside
 from tests.harness import BotHarness
-from workvoice.web import create_web_app
+from tests.webhook_route import database_files, files_holding, route_through_webhook, webhook_client
 
 SECRET = "s3cret-token_for-tests"
-
-
-def _client(
-    app: BotHarness, db: Database, tmp_path: Path
-) -> tuple[httpx.AsyncClient, UpdateProcessor]:
-    processor = UpdateProcessor(app.bot, app.dp, app.sessions)
-    web = create_web_app(
-        make_context(db.sessions, db.engine, tmp_path),
-        console=False,
-        webhook=webhook_endpoint(processor, SECRET),
-    )
-    return httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=web), base_url="http://bot.test"
-    ), processor
 
 
 async def test_wrong_secret_is_401_and_stores_nothing(
     app: BotHarness, db: Database, tmp_path: Path
 ) -> None:
-    client, _ = _client(app, db, tmp_path)
+    client, _ = webhook_client(app, db, tmp_path, SECRET)
     update = app.telegram.make_message_update(601, "/start")
     for headers in ({}, {"X-Telegram-Bot-Api-Secret-Token": "wrong"}):
         r = await client.post("/telegram/webhook", json=update, headers=headers)
@@ -57,7 +41,7 @@ async def test_wrong_secret_is_401_and_stores_nothing(
 async def test_replayed_update_is_handled_once(
     app: BotHarness, db: Database, tmp_path: Path
 ) -> None:
-    client, processor = _client(app, db, tmp_path)
+    client, processor = webhook_client(app, db, tmp_path, SECRET)
     await make_worker(db.sessions, 602)
     update = app.telegram.make_message_update(602, "/frobnicate")
     headers = {"X-Telegram-Bot-Api-Secret-Token": SECRET}
@@ -77,7 +61,7 @@ async def test_replayed_update_is_handled_once(
 
 
 async def test_bad_bodies_are_refused(app: BotHarness, db: Database, tmp_path: Path) -> None:
-    client, _ = _client(app, db, tmp_path)
+    client, _ = webhook_client(app, db, tmp_path, SECRET)
     headers = {"X-Telegram-Bot-Api-Secret-Token": SECRET, "Content-Type": "application/json"}
     assert (
         await client.post("/telegram/webhook", content=b"{not json", headers=headers)
@@ -111,7 +95,7 @@ async def test_healthz_and_metrics(
     app: BotHarness, db: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("WORKVOICE_METRICS_TOKEN", "scrape-me")  # /metrics needs it (L8)
-    client, processor = _client(app, db, tmp_path)
+    client, processor = webhook_client(app, db, tmp_path, SECRET)
     assert (await client.get("/healthz")).json() == {"status": "ok"}
     update = app.telegram.make_message_update(604, "/frobnicate")
     await client.post(
@@ -126,60 +110,6 @@ async def test_healthz_and_metrics(
 # --- H6 / L6 (DESIGN §4.7: incoming webhook payloads never reach the database in plaintext) ---
 
 
-def _through_webhook(app: BotHarness, client: httpx.AsyncClient) -> list[asyncio.Task[Any]]:
-    """Every update a fake worker makes is POSTed to the webhook instead of waiting for polling."""
-    posts: list[asyncio.Task[Any]] = []
-
-    def push(update: dict[str, Any]) -> int:
-        update.setdefault("update_id", next(app.telegram._update_ids))
-        posts.append(
-            asyncio.get_running_loop().create_task(
-                client.post(
-                    "/telegram/webhook",
-                    json=update,
-                    headers={"X-Telegram-Bot-Api-Secret-Token": SECRET},
-                )
-            )
-        )
-        return int(update["update_id"])
-
-    app.telegram.push_update = push  # type: ignore[method-assign]
-    return posts
-
-
-def _files_holding(paths: list[Path], needle: bytes) -> list[str]:
-    found = []
-    for path in paths:
-        try:
-            if needle in read_from_outside(path):
-                found.append(str(path))
-        except (FileNotFoundError, PermissionError):
-            continue
-    return found
-
-
-async def _database_files(db: Database, since: float) -> list[Path]:
-    """Every file a database reader would take: the SQLite file and its journals, or this
-    PostgreSQL database's relation files and the cluster's WAL written during the test."""
-    if db.backend == "sqlite":
-        base = Path(db.url.split("///", 1)[1])
-        return [base, Path(f"{base}-wal"), Path(f"{base}-journal")]
-    async with db.engine.connect() as conn:
-        await conn.execute(text("CHECKPOINT"))  # table pages from memory to their files
-        data_dir = Path((await conn.execute(text("SHOW data_directory"))).scalar_one())
-        oid = (
-            await conn.execute(
-                text("SELECT oid FROM pg_database WHERE datname = current_database()")
-            )
-        ).scalar_one()
-    try:
-        relations = list((data_dir / "base" / str(oid)).iterdir())
-        wal = [p for p in (data_dir / "pg_wal").iterdir() if p.is_file()]
-    except PermissionError:
-        pytest.skip(f"the PostgreSQL data directory {data_dir} is not readable by this test")
-    return relations + [p for p in wal if p.stat().st_mtime >= since - 1]
-
-
 async def test_h6_a_cancelled_report_sent_by_webhook_leaves_no_trace_in_database_files(
     app: BotHarness, db: Database, tmp_path: Path
 ) -> None:
@@ -188,19 +118,12 @@ async def test_h6_a_cancelled_report_sent_by_webhook_leaves_no_trace_in_database
     started = time.time()
     marker = f"WEBHOOK-PLAINTEXT-{uuid.uuid4().hex}"
     control = f"CONTROL-{uuid.uuid4().hex}"  # written to the database on purpose: the scan works
-    client, processor = _client(app, db, tmp_path)
-    posts = _through_webhook(app, client)
+    client, processor = webhook_client(app, db, tmp_path, SECRET)
+    posts = route_through_webhook(app, client, SECRET)
     await make_factory(db.sessions, "WH-01", name=control)
     await make_worker(db.sessions, 605, factory_code="WH-01")
     worker = app.user(605)
-    await worker.send("/report")
-    await worker.wait_reply()
-    await worker.tap("Harassment, violence or abuse")
-    await worker.wait_reply(contains="What happened?")
-    await worker.tap("Sexual harassment")
-    await worker.wait_reply()
-    await worker.send(f"{marker} the night supervisor touched me in store room 3")
-    await worker.wait_reply()
+    await journeys.start_report(worker, f"{marker} the night supervisor touched me in store room 3")
     await worker.tap("✖️ Cancel")
     assert (await worker.wait_reply()).plain_text() == "Your report was not sent. Nothing was kept."
     assert all(r.status_code == 200 for r in await asyncio.gather(*posts))
@@ -209,15 +132,15 @@ async def test_h6_a_cancelled_report_sent_by_webhook_leaves_no_trace_in_database
         rows = (await s.scalars(select(RawUpdate))).all()
     assert len(rows) == len(posts) and {r.status for r in rows} == {UpdateStatus.DONE}
 
-    files = await _database_files(db, started)
-    assert _files_holding(files, control.encode()), "the scan finds what was written"
-    assert _files_holding(files, marker.encode()) == []
+    files = await database_files(db, started)
+    assert files_holding(files, control.encode()), "the scan finds what was written"
+    assert files_holding(files, marker.encode()) == []
 
 
 async def test_l6_a_body_over_1_mb_is_413_and_nothing_is_stored(
     app: BotHarness, db: Database, tmp_path: Path
 ) -> None:
-    client, processor = _client(app, db, tmp_path)
+    client, processor = webhook_client(app, db, tmp_path, SECRET)
     headers = {"X-Telegram-Bot-Api-Secret-Token": SECRET, "Content-Type": "application/json"}
     update = app.telegram.make_message_update(606, "x" * (MAX_BODY + 1))
     body = json.dumps(update).encode()
@@ -369,11 +292,11 @@ async def test_h6_webhook_process_on_postgres_keeps_no_payload_and_logs_no_text(
         engine = create_engine(url)
         control = f"CONTROL-{uuid.uuid4().hex}"  # written on purpose: the scan finds it
         await make_factory(create_sessionmaker(engine), "WH-02", name=control)
-        files = await _database_files(Database("postgres", url, engine), started)
+        files = await database_files(Database("postgres", url, engine), started)
         async with engine.connect() as conn:
             assert (await conn.execute(text("SELECT count(*) FROM raw_updates"))).scalar_one() == 1
-        assert _files_holding(files, control.encode())
-        assert _files_holding(files, marker.encode()) == []
+        assert files_holding(files, control.encode())
+        assert files_holding(files, marker.encode()) == []
     finally:
         if proc.returncode is None:
             proc.kill()
