@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import importlib
-import ipaddress
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from urllib.parse import quote
@@ -20,7 +19,7 @@ from bot.i18n import gettext as _
 from services.errors import DomainError
 from services.throttle import create_throttle
 from workvoice.context import AppContext
-from workvoice.settings import Settings
+from workvoice.settings import Settings, is_loopback
 
 STATIC = Path(__file__).resolve().parent / "static"
 
@@ -61,21 +60,12 @@ SECURITY_HEADERS = {
 HSTS = "max-age=31536000"
 
 
-def _is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
 def secure_cookies(settings: Settings) -> bool:
     """Session cookies are Secure (sent over https only) unless the console is used locally: the
     demo, or a console bound to loopback and not published at an https address (audit M10)."""
     if settings.public_url and settings.public_url.startswith("https://"):
         return True
-    return not (settings.demo_mode or _is_loopback(settings.console_host))
+    return not (settings.demo_mode or is_loopback(settings.console_host))
 
 
 def create_console(ctx: AppContext) -> FastAPI:
