@@ -19,11 +19,9 @@ from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from sqlalchemy import delete, or_, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.storage.db import is_postgres
+from bot.storage.db import dialect_insert
 from bot.storage.models import RawUpdate, UpdateStatus
 from services.clock import utcnow
 
@@ -122,7 +120,7 @@ async def store(
     session: AsyncSession, update_id: int, *, status: UpdateStatus = UpdateStatus.PENDING
 ) -> bool:
     """Insert the update's id unless it was seen before. Returns True when it is new."""
-    insert = pg_insert if is_postgres(session) else sqlite_insert
+    insert = dialect_insert(session)
     result = await session.execute(
         insert(RawUpdate)
         .values(update_id=update_id, status=status, received_at=utcnow())

@@ -12,11 +12,9 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import and_, delete, or_, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.storage.db import is_postgres
+from bot.storage.db import dialect_insert
 from bot.storage.models import OutboxMessage, OutboxStatus
 from services.claims import claim_ids
 from services.clock import utcnow
@@ -57,7 +55,7 @@ async def enqueue(
         attempts=0,
         created_at=utcnow(),
     )
-    insert = pg_insert if is_postgres(session) else sqlite_insert
+    insert = dialect_insert(session)
     stmt = insert(OutboxMessage).values(**values)
     if dedupe_key is not None:
         stmt = stmt.on_conflict_do_nothing(index_elements=["dedupe_key"])
@@ -83,7 +81,7 @@ async def enqueue_many(session: AsyncSession, rows: Sequence[dict[str, Any]]) ->
         {**defaults, **row, "status": OutboxStatus.PENDING, "attempts": 0, "created_at": now}
         for row in rows
     ]
-    insert = pg_insert if is_postgres(session) else sqlite_insert
+    insert = dialect_insert(session)
     stmt = (
         insert(OutboxMessage)
         .on_conflict_do_nothing(index_elements=["dedupe_key"])

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import copy
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 import time_machine
@@ -241,6 +243,24 @@ async def test_resume_back_skip_logic_and_stale_buttons(sessions) -> None:  # ty
             await answering.do_finish_choice(
                 s, worker, wave.id, step.index, secret_key=SECRET, store=STORE
             )
+
+
+async def test_two_taps_starting_one_wave_at_once_share_one_participation(sessions) -> None:  # type: ignore[no-untyped-def]
+    """The first tap's reply goes out before its transaction commits, so a fast second tap starts
+    the same wave while the first participation is still uncommitted: it must wait for it and
+    use it, not fail on the unique key (a CI run lost a worker's answer to exactly this)."""
+    worker = await make_worker(sessions, 4343)
+    wave = await make_wave(sessions)
+    kw: dict[str, Any] = {"secret_key": SECRET, "store": STORE}
+    async with sessions() as first, sessions() as second:
+        one = await answering.do_begin(first, worker, wave.id, **kw)
+        racing = asyncio.create_task(answering.do_begin(second, worker, wave.id, **kw))
+        await asyncio.sleep(0.2)  # the second insert is now waiting on the first's row
+        await first.commit()
+        two = await racing
+        await second.commit()
+    assert one.participation.id == two.participation.id
+    assert await sql_count(sessions, "SELECT count(*) FROM survey_participations") == 1
 
 
 async def test_bad_numbers_and_long_text_are_refused(sessions) -> None:  # type: ignore[no-untyped-def]

@@ -124,3 +124,8 @@ def is_postgres(session_or_engine: AsyncSession | AsyncEngine) -> bool:
         else session_or_engine
     )
     return bind.dialect.name == "postgresql"
+
+
+def dialect_insert(session: AsyncSession) -> Any:
+    """The dialect's INSERT, which has ``on_conflict_do_nothing`` (both dialects spell it alike)."""
+    return postgresql.insert if is_postgres(session) else sqlite.insert

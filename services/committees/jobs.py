@@ -18,12 +18,10 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import and_, func, or_, select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.storage.committees import ActionItem, Committee, CommitteeMember, CommitteeTask, Meeting
-from bot.storage.db import is_postgres, transaction
+from bot.storage.db import dialect_insert, transaction
 from bot.storage.models import User
 from services import outbox
 from services.claims import claim_ids, due_task
@@ -46,10 +44,6 @@ REMINDER_LEAD = timedelta(minutes=1)
 WORKER = f"{socket.gethostname()}:{os.getpid()}"
 
 
-def _insert(session: AsyncSession) -> Any:
-    return pg_insert if is_postgres(session) else sqlite_insert
-
-
 async def do_plan_tasks(session: AsyncSession, meeting: Meeting, *, now: datetime) -> int:
     """Due rows for one meeting: a reminder per offset and the quorum check (only future ones).
 
@@ -67,7 +61,7 @@ async def do_plan_tasks(session: AsyncSession, meeting: Meeting, *, now: datetim
     if not rows:
         return 0
     stmt = (
-        _insert(session)(CommitteeTask)
+        dialect_insert(session)(CommitteeTask)
         .values(
             [
                 dict(
@@ -111,7 +105,7 @@ async def do_materialise(
         await session.flush()
         return 0
     await session.execute(
-        _insert(session)(Meeting)
+        dialect_insert(session)(Meeting)
         .values(
             [
                 dict(

@@ -26,6 +26,7 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.i18n import N_
+from bot.storage.db import dialect_insert
 from bot.storage.models import Factory, User
 from bot.storage.surveys import (
     SurveyParticipation,
@@ -188,17 +189,20 @@ async def _definition(session: AsyncSession, wave: SurveyWave) -> SurveyDefiniti
 async def _participation(
     session: AsyncSession, wave: SurveyWave, key: str, *, create: bool
 ) -> SurveyParticipation | None:
-    found = await session.scalar(
-        select(SurveyParticipation).where(
-            SurveyParticipation.wave_id == wave.id, SurveyParticipation.person_key == key
-        )
+    mine = select(SurveyParticipation).where(
+        SurveyParticipation.wave_id == wave.id, SurveyParticipation.person_key == key
     )
+    found = await session.scalar(mine)
     if found is not None or not create:
         return found
-    participation = SurveyParticipation(wave_id=wave.id, person_key=key, started_on=_today())
-    session.add(participation)
-    await session.flush()
-    return participation
+    # Two taps can start the same wave at once (the first reply goes out before its transaction
+    # commits): the second insert waits for the first and then does nothing, instead of failing.
+    await session.execute(
+        dialect_insert(session)(SurveyParticipation)
+        .values(wave_id=wave.id, person_key=key, started_on=_today())
+        .on_conflict_do_nothing(index_elements=["wave_id", "person_key"])
+    )
+    return await session.scalar(mine)
 
 
 def _today() -> date:
