@@ -19,7 +19,7 @@ from bot.i18n import gettext as _
 from services.errors import DomainError
 from services.throttle import create_throttle
 from workvoice.context import AppContext
-from workvoice.settings import Settings, is_loopback
+from workvoice.kernel.settings import Settings, is_loopback
 
 STATIC = Path(__file__).resolve().parent / "static"
 

@@ -34,7 +34,7 @@ from bot.storage import migrate
 from bot.storage.db import create_engine, create_sessionmaker
 from services.committees import jobs
 from workvoice.context import AppContext
-from workvoice.settings import load_settings
+from workvoice.kernel.settings import load_settings
 
 FACTORIES, COMMITTEES, SEATS = 1_000, 10_000, 10
 

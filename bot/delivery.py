@@ -32,12 +32,12 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot.i18n import use_locale
 from bot.ratelimit import RateLimiter, SendLimiter
 from bot.storage.db import transaction
-from bot.storage.models import OutboxMessage, OutboxStatus, Staff, User
+from bot.storage.models import OutboxKind, OutboxMessage, OutboxStatus, Staff, User
 from services import outbox
 from services.clock import utcnow
 from services.onboarding import do_mark_blocked
-from workvoice import metrics
-from workvoice.settings import Settings
+from workvoice.kernel import metrics
+from workvoice.kernel.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -73,7 +73,7 @@ OutcomeHook = Callable[[AsyncSession, OutboxMessage, OutboxStatus], Awaitable[No
 OUTCOME_HOOKS: dict[str, OutcomeHook] = {}
 
 
-def renderer(kind: str) -> Callable[[Renderer], Renderer]:
+def renderer(kind: OutboxKind) -> Callable[[Renderer], Renderer]:
     """Register how messages of ``kind`` look; returning None drops the message (no longer useful)."""
 
     def register(fn: Renderer) -> Renderer:
@@ -85,7 +85,7 @@ def renderer(kind: str) -> Callable[[Renderer], Renderer]:
     return register
 
 
-def on_outcome(kind: str) -> Callable[[OutcomeHook], OutcomeHook]:
+def on_outcome(kind: OutboxKind) -> Callable[[OutcomeHook], OutcomeHook]:
     def register(fn: OutcomeHook) -> OutcomeHook:
         OUTCOME_HOOKS[kind] = fn
         return fn

@@ -153,7 +153,7 @@ def _errors_router(sessions: async_sessionmaker[AsyncSession]) -> Router:
     @router.error()
     async def anything_else(event: ErrorEvent) -> None:
         # Type and update id only: the exception text may quote what the worker wrote. The
-        # traceback keeps frames and types; workvoice.logs.SafeFormatter drops every message.
+        # traceback keeps frames and types; workvoice.kernel.logs.SafeFormatter drops every message.
         log.error(
             "update.failed update_id=%s error=%s",
             event.update.update_id,

@@ -19,7 +19,7 @@ from bot.i18n import set_locale, supported
 from bot.storage.db import transaction
 from bot.storage.models import UpdateStatus
 from services.onboarding import get_user
-from workvoice import metrics
+from workvoice.kernel import metrics
 
 log = logging.getLogger(__name__)
 Handler = Callable[[TelegramObject, dict[str, Any]], Awaitable[Any]]

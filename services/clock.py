@@ -1,9 +1,13 @@
-"""The one source of "now", so deadlines, reminders and schedules can be tested without sleeping."""
+"""The one source of "now", so deadlines, reminders and schedules can be tested without sleeping,
+and the one rule for turning a wall-clock time in a time zone into a UTC moment."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
+
+from bot.i18n import N_
+from services.errors import DomainError
 
 
 def utcnow() -> datetime:
@@ -24,3 +28,29 @@ def in_daytime(at: datetime, tz: str) -> datetime:
         return at
     day = local.date() + timedelta(days=1 if local.hour >= DAY_ENDS else 0)
     return datetime.combine(day, time(DAY_STARTS), tzinfo=zone).astimezone(at.tzinfo)
+
+
+class NonexistentTime(DomainError):
+    code = "nonexistent_time"
+    message = N_(
+        "{time} does not exist in the factory's time zone: the clocks jump forward then. "
+        "Please choose another time."
+    )
+
+
+def to_utc(local: datetime, tz: ZoneInfo) -> datetime:
+    """The UTC moment of a naive wall-clock time in ``tz``: every console form and schedule uses
+    this one rule. A time inside a spring-forward gap is refused (``NonexistentTime``), never
+    silently moved; a time that happens twice (the clocks go back) is the first of the two."""
+    first = local.replace(tzinfo=tz, fold=0)
+    # In a gap the round trip lands on another wall-clock time.
+    if first.astimezone(UTC).astimezone(tz).replace(tzinfo=None) != local.replace(tzinfo=None):
+        raise NonexistentTime(time=local.strftime("%Y-%m-%d %H:%M"))
+    return first.astimezone(UTC)
+
+
+def happens_twice(local: datetime, tz: ZoneInfo) -> bool:
+    """Whether a wall-clock time happens twice in ``tz`` (the hour the clocks go back)."""
+    return (
+        local.replace(tzinfo=tz, fold=0).utcoffset() != local.replace(tzinfo=tz, fold=1).utcoffset()
+    )

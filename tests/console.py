@@ -24,7 +24,7 @@ from bot.storage.db import transaction
 from bot.storage.models import Staff
 from services.staff import do_create_staff
 from workvoice.context import AppContext
-from workvoice.settings import load_settings
+from workvoice.kernel.settings import load_settings
 
 TEST_SECRET = "test-secret-key-for-the-console-only"
 PASSWORD = "correct horse battery staple"

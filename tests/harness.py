@@ -24,7 +24,7 @@ from bot.runtime import ALLOWED_UPDATES, create_bot
 from services.surveys.store import MemorySurveyStore, SurveyStore
 from tests.console import TEST_SECRET
 from tests.telegram_fake import FakeTelegram, FakeUser
-from workvoice.settings import Settings, load_settings
+from workvoice.kernel.settings import Settings, load_settings
 
 
 class SessionsProxy:

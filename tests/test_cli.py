@@ -118,7 +118,7 @@ def test_keys_generate_and_rotate_keep_old_reports_readable(tmp_path: Path) -> N
     import base64
 
     from services.reports.crypto import keyring
-    from workvoice.settings import load_settings
+    from workvoice.kernel.settings import load_settings
 
     first = dict(line.split("=", 1) for line in wv("keys", "generate").stdout.split())
     sealed = keyring(

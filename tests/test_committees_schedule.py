@@ -11,16 +11,15 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from services.clock import NonexistentTime, happens_twice, to_utc
 from services.committees.schedule import (
     InvalidSchedule,
     InvalidTime,
-    NonexistentTime,
     check_rrule,
     check_schedule,
     friendly_rrule,
     occurrences,
     parse_local,
-    to_utc,
 )
 
 HAITI = ZoneInfo("America/Port-au-Prince")  # DST: 2nd Sunday of March, 1st Sunday of November
@@ -72,7 +71,8 @@ def test_nonexistent_local_time_is_refused_with_the_time() -> None:
 
 
 def test_ambiguous_local_time_takes_the_first_and_is_reported() -> None:
-    first, twice = to_utc(parse_local("2027-11-07T01:30"), HAITI)
+    local = parse_local("2027-11-07T01:30")
+    first, twice = to_utc(local, HAITI), happens_twice(local, HAITI)
     assert twice and first == datetime(2027, 11, 7, 5, 30, tzinfo=UTC)  # still UTC-4 (EDT)
     _rule, ambiguous = check_schedule(
         "FREQ=MONTHLY;BYDAY=1SU", parse_local("2027-01-01T01:30"), HAITI
@@ -132,7 +132,7 @@ def test_to_utc_round_trips_or_refuses(zone: str, local: datetime) -> None:
     tz = ZoneInfo(zone)
     local = local.replace(second=0, microsecond=0)
     try:
-        instant, _twice = to_utc(local, tz)
+        instant = to_utc(local, tz)
     except NonexistentTime:
         assert zone == "America/Port-au-Prince"  # the only zone here that still skips hours
         return

@@ -33,7 +33,7 @@ FIRST = datetime(2027, 1, 5, 7, 0, tzinfo=UTC)  # first Tuesday 14:00 in Phnom P
 
 
 def ctx(sessions: async_sessionmaker[AsyncSession]) -> AppContext:
-    from workvoice.settings import load_settings
+    from workvoice.kernel.settings import load_settings
 
     return AppContext(settings=load_settings(), engine=None, sessions=sessions)  # type: ignore[arg-type]
 

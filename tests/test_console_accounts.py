@@ -33,7 +33,7 @@ from services.reports.cases import CASE_ROLES, CONFIRMING_ROLES
 from services.throttle import MemoryThrottle, RedisThrottle
 from tests.console import PASSWORD, TEST_SECRET, ConsoleHarness, csrf_of, make_context
 from tests.factories import make_case
-from workvoice.settings import load_settings
+from workvoice.kernel.settings import load_settings
 
 
 async def _login(client, email: str, password: str = PASSWORD, next: str = "/"):  # type: ignore[no-untyped-def]

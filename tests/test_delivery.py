@@ -180,3 +180,23 @@ async def test_handled_messages_are_purged_after_the_retention(app: BotHarness) 
             removed = await outbox.purge_handled(s, older_than=utcnow() - timedelta(days=7))
     assert removed == 2
     assert await _statuses(app) == ["pending"]
+
+
+def test_every_outbox_kind_has_a_renderer() -> None:
+    """A kind a service can queue but no flow renders would be dropped unseen: every member of every
+    capability's ``OutboxKind`` has a renderer once the bot's flows are loaded."""
+    import importlib
+
+    from bot.delivery import RENDERERS
+    from bot.dispatcher import FLOW_MODULES
+    from bot.storage import import_all_models
+    from bot.storage.models import OutboxKind
+
+    import_all_models()
+    for name in FLOW_MODULES:
+        importlib.import_module(name)
+    kinds = [kind for family in OutboxKind.__subclasses__() for kind in family]
+    assert len(kinds) >= 15  # reports, surveys, committees, broadcasts
+    assert [kind for kind in kinds if kind not in RENDERERS] == []
+    families = {k.split(".")[0] for k in kinds}
+    assert families == {"reports", "surveys", "committees", "broadcasts"}

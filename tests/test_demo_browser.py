@@ -182,7 +182,7 @@ async def sign_in(browser: Any, url: str, database: Path, email: str) -> Any:
     from bot.storage.db import create_engine, create_sessionmaker
     from bot.storage.models import Staff
     from services.accounts import open_totp
-    from workvoice.settings import load_settings
+    from workvoice.kernel.settings import load_settings
 
     engine = create_engine(f"sqlite+aiosqlite:///{database}")
     async with create_sessionmaker(engine)() as s:

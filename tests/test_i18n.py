@@ -152,3 +152,33 @@ def test_reasons_inside_errors_are_translated_too() -> None:
     assert str(error) == "This report is not complete: the message is empty"
     # Data in a parameter (a code the worker typed) passes through untouched.
     assert "NOPE-9" in InvalidFactory(reason="NOPE-9").translated("ar")
+
+
+def test_a_string_moved_to_another_capability_keeps_its_translations(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Moving code between capabilities moves its strings to another catalog; ``update`` must carry
+    the finished translation over instead of leaving the new catalog's entry empty."""
+    from babel.messages.catalog import Catalog
+    from babel.messages.pofile import read_po, write_po
+
+    monkeypatch.setenv("WORKVOICE_LOCALES_DIR", str(tmp_path))
+
+    def write(path: Path, catalog: Catalog) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with path.open("wb") as fh:
+            write_po(fh, catalog)
+
+    old, new = Catalog(), Catalog()  # the templates: the string left "committees" for "core"
+    new.add("Please choose another time.")
+    write(tmp_path / "committees.pot", old)
+    write(tmp_path / "core.pot", new)
+    before = Catalog(locale="bn")
+    before.add("Please choose another time.", "অন্য সময় বেছে নিন।")
+    write(tmp_path / "bn" / "LC_MESSAGES" / "committees.po", before)
+
+    i18n_tools.update(("bn",))
+
+    with (tmp_path / "bn" / "LC_MESSAGES" / "core.po").open("rb") as fh:
+        moved = read_po(fh, locale="bn")
+    assert moved.get("Please choose another time.").string == "অন্য সময় বেছে নিন।"

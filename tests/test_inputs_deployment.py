@@ -38,7 +38,7 @@ from services.surveys.definition import (
 from tests.conftest import Database
 from tests.console import ConsoleHarness, make_context
 from tests.surveys_data import SAMPLE
-from workvoice.settings import ConfigError, load_settings, require_secrets
+from workvoice.kernel.settings import ConfigError, load_settings, require_secrets
 from workvoice.web import create_web_app
 
 ROOT = Path(__file__).resolve().parents[1]

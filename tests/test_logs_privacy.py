@@ -34,7 +34,7 @@ from tests.harness import BotHarness
 from tests.surveys_data import make_wave
 from tests.telegram_fake import FakeUser
 from workvoice.context import AppContext
-from workvoice.logs import RedactFilter, SafeFormatter, configure_logging, describe_exception
+from workvoice.kernel.logs import RedactFilter, SafeFormatter, configure_logging, describe_exception
 
 MARK = f"LOGMARK{uuid.uuid4().hex[:10]}"
 BASE = 8_812_345_600  # distinctive Telegram ids: none of them may appear in a log line

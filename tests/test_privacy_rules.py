@@ -380,8 +380,8 @@ def candidates(value: Any) -> Iterator[bytes]:
 
 @pytest.fixture
 def debug_logs(caplog: pytest.LogCaptureFixture) -> Iterator[pytest.LogCaptureFixture]:
-    """The product's logging at DEBUG (workvoice.logs), captured."""
-    from workvoice.logs import configure_logging
+    """The product's logging at DEBUG (workvoice.kernel.logs), captured."""
+    from workvoice.kernel.logs import configure_logging
 
     root = logging.getLogger()
     handlers, level = list(root.handlers), root.level

@@ -50,7 +50,7 @@ from tests import journeys
 from tests.conftest import Database
 from tests.factories import make_worker
 from tests.harness import BotHarness, running_bot
-from workvoice.settings import load_settings
+from workvoice.kernel.settings import load_settings
 
 MARKER = "SECRET-NARRATIVE-MARKER: supervisor Rahim Uddin on line 7 touched me on 2 Dec"
 VOICE = b"OggS-VOICE-MARKER"

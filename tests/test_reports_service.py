@@ -53,7 +53,7 @@ from services.staff import do_create_staff
 from tests.conftest import Database
 from tests.console import make_context
 from tests.factories import make_worker
-from workvoice.settings import load_settings
+from workvoice.kernel.settings import load_settings
 
 SECRET = "server-secret-for-tests"
 STORY = "মালিক আমাকে বারবার অশালীন কথা বলে"  # "the owner keeps saying indecent things to me"

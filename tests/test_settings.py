@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from workvoice.settings import ConfigError, load_settings
+from workvoice.kernel.settings import ConfigError, load_settings
 
 ROOT = Path(__file__).resolve().parents[1]
 

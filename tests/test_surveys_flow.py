@@ -312,7 +312,7 @@ async def test_logs_never_say_who_answered(
         app.user(7021 + i)
     await make_wave(app.sessions)
     await app.deliver()
-    with caplog.at_level("INFO"):  # the product's level (workvoice.logs)
+    with caplog.at_level("INFO"):  # the product's level (workvoice.kernel.logs)
         await answer_through_the_bot(app, 7021, "en")
         assert "survey" not in caplog.text
         for i in range(1, 5):

@@ -18,7 +18,7 @@ import uvicorn
 
 from bot.storage import migrate
 from workvoice.context import AppContext
-from workvoice.settings import ConfigError, Settings
+from workvoice.kernel.settings import ConfigError, Settings
 from workvoice.web import create_web_app
 
 log = logging.getLogger(__name__)

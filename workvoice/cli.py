@@ -11,7 +11,7 @@ from typing import Any, TypeVar
 
 import click
 
-from workvoice.settings import (
+from workvoice.kernel.settings import (
     ConfigError,
     Role,
     Settings,
@@ -43,7 +43,7 @@ def _run(coro_fn: Callable[[], Awaitable[T]]) -> T:
 
 def _serve(**kwargs: Any) -> None:
     from workvoice.app import serve
-    from workvoice.logs import configure_logging
+    from workvoice.kernel.logs import configure_logging
 
     settings = _settings()
     configure_logging(settings.log_level)
@@ -142,7 +142,7 @@ def console() -> None:
 def demo(data_dir: Path | None, seed: bool, port: int | None, host: str | None) -> None:
     """Run the whole product on a laptop without Telegram: bot, console and a phone simulator."""
     from workvoice.demo import run_demo
-    from workvoice.logs import configure_logging
+    from workvoice.kernel.logs import configure_logging
 
     settings = _settings()
     if host is None and not (settings.demo or is_loopback(settings.console_host)):

@@ -6,19 +6,15 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
-
 from bot.storage import import_all_models
 from bot.storage.db import create_engine, create_sessionmaker
 from services.surveys.store import MemorySurveyStore, SurveyStore, create_survey_store
-from workvoice.settings import Settings
+from workvoice.kernel.context import Runtime
+from workvoice.kernel.settings import Settings
 
 
 @dataclass
-class AppContext:
-    settings: Settings
-    engine: AsyncEngine
-    sessions: async_sessionmaker[AsyncSession]
+class AppContext(Runtime):
     survey_store: SurveyStore = field(default_factory=MemorySurveyStore)
     # Filled by the parts that run in this process (e.g. "bot", "dispatcher") for the others.
     extras: dict[str, Any] = field(default_factory=dict)

@@ -17,7 +17,7 @@ from typing import Any
 from pydantic import SecretStr
 
 from workvoice.context import AppContext
-from workvoice.settings import Settings
+from workvoice.kernel.settings import Settings
 from workvoice.simulator import FakeTelegram, FakeUser, SentMessage
 
 log = logging.getLogger(__name__)

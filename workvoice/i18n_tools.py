@@ -13,6 +13,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from babel.messages.catalog import Catalog
 from babel.messages.extract import extract_from_file
@@ -102,12 +103,29 @@ def po_path(locale: str, domain: str) -> Path:
     return locales_dir() / locale / "LC_MESSAGES" / f"{domain}.po"
 
 
+def _known_translations(locale: str) -> dict[Any, Any]:
+    """Every finished translation of ``locale`` across its catalogs, by message id: a string that
+    moves to another capability's file (so to another catalog) keeps its translation."""
+    known: dict[Any, Any] = {}
+    for path in sorted((locales_dir() / locale / "LC_MESSAGES").glob("*.po")):
+        with path.open("rb") as fh:
+            catalog = read_po(fh, locale=locale)
+        for message in catalog:
+            if message.id and not message.fuzzy and _translated(message.string):
+                known.setdefault((message.id, message.context), message.string)
+    return known
+
+
+def _translated(string: Any) -> bool:
+    return all(string) if isinstance(string, tuple) else bool(string)
+
+
 def update(locales: tuple[str, ...] | None = None) -> list[Path]:
     written = []
+    wanted = [loc for loc in (locales or tuple(LANGUAGES)) if loc != SOURCE_LOCALE]
+    known = {locale: _known_translations(locale) for locale in wanted}  # before any is rewritten
     for domain, template in templates().items():
-        for locale in locales or tuple(LANGUAGES):
-            if locale == SOURCE_LOCALE:
-                continue
+        for locale in wanted:
             path = po_path(locale, domain)
             if domain in OPTIONAL_DOMAINS and not path.exists():
                 continue
@@ -124,6 +142,11 @@ def update(locales: tuple[str, ...] | None = None) -> list[Path]:
                     revision_date=HEADER_DATE,
                 )
             catalog.update(template, no_fuzzy_matching=True)
+            for message in catalog:
+                if message.id and not _translated(message.string):
+                    message.string = known[locale].get(
+                        (message.id, message.context), message.string
+                    )
             path.parent.mkdir(parents=True, exist_ok=True)
             with path.open("wb") as fh:
                 write_po(fh, catalog, width=100, ignore_obsolete=True, sort_output=True)

@@ -16,8 +16,8 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from bot import updates as raw_updates
 from bot.storage.db import transaction
 from services.clock import utcnow
-from workvoice import metrics
 from workvoice.context import AppContext
+from workvoice.kernel import metrics
 
 log = logging.getLogger(__name__)
 WORKER = f"{socket.gethostname()}:{os.getpid()}"

@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.delivery import RenderContext, Rendered, on_outcome, renderer
 from bot.i18n import _, current_locale
+from bot.storage.broadcasts import BroadcastNotice
 from bot.storage.models import OutboxMessage, OutboxStatus, User
 from bot.widgets import (
     MenuAction,
@@ -194,7 +195,7 @@ async def topic_link(
 # --- delivery -------------------------------------------------------------------------------
 
 
-@renderer(messages.KIND)
+@renderer(BroadcastNotice.MESSAGE)
 async def render_broadcast(ctx: RenderContext) -> Rendered | None:
     if ctx.user is None:
         return None
@@ -217,7 +218,7 @@ async def render_broadcast(ctx: RenderContext) -> Rendered | None:
     return Rendered(text, builder.as_markup())
 
 
-@on_outcome(messages.KIND)
+@on_outcome(BroadcastNotice.MESSAGE)
 async def count_delivery(
     session: AsyncSession, message: OutboxMessage, status: OutboxStatus
 ) -> None:

@@ -22,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.delivery import RenderContext, Rendered, renderer
 from bot.i18n import _, bidi, format_date, format_time, use_locale
-from bot.storage.committees import ActionItem, Committee, CommitteeMember, Meeting
+from bot.storage.committees import ActionItem, Committee, CommitteeMember, CommitteeNotice, Meeting
 from bot.storage.models import User
 from bot.widgets import (
     MenuAction,
@@ -689,7 +689,7 @@ async def _meeting_and_seat(
     return meeting, member
 
 
-@renderer("committees.reminder")
+@renderer(CommitteeNotice.REMINDER)
 async def render_reminder(ctx: RenderContext) -> Rendered | None:
     found = await _meeting_and_seat(ctx)
     if found is None:
@@ -703,7 +703,7 @@ async def render_reminder(ctx: RenderContext) -> Rendered | None:
         return Rendered(text, rsvp_keyboard(meeting, member))
 
 
-@renderer("committees.changed")
+@renderer(CommitteeNotice.CHANGED)
 async def render_changed(ctx: RenderContext) -> Rendered | None:
     found = await _meeting_and_seat(ctx)
     if found is None:
@@ -725,7 +725,7 @@ async def render_changed(ctx: RenderContext) -> Rendered | None:
         return Rendered(text, rsvp_keyboard(meeting, member))
 
 
-@renderer("committees.minutes")
+@renderer(CommitteeNotice.MINUTES)
 async def render_minutes(ctx: RenderContext) -> list[Rendered] | None:
     found = await _meeting_and_seat(ctx)
     if found is None or not (found[0].minutes or found[0].minutes_document):
@@ -745,7 +745,7 @@ async def render_minutes(ctx: RenderContext) -> list[Rendered] | None:
         return [Rendered(text) for text in split_text(f"{head}\n\n{body}")]
 
 
-@renderer("committees.quorum")
+@renderer(CommitteeNotice.QUORUM)
 async def render_quorum(ctx: RenderContext) -> Rendered | None:
     meeting = await ctx.session.get(Meeting, ctx.params["meeting_id"])
     if meeting is None or meeting.status != MeetingStatus.PLANNED:
@@ -767,7 +767,7 @@ async def render_quorum(ctx: RenderContext) -> Rendered | None:
     )
 
 
-@renderer("committees.join_request")
+@renderer(CommitteeNotice.JOIN_REQUEST)
 async def render_join_request(ctx: RenderContext) -> Rendered | None:
     member = await ctx.session.get(CommitteeMember, ctx.params["member_id"])
     if member is None or member.status != MemberStatus.PENDING:
@@ -788,7 +788,7 @@ async def render_join_request(ctx: RenderContext) -> Rendered | None:
     )
 
 
-@renderer("committees.joined")
+@renderer(CommitteeNotice.JOINED)
 async def render_joined(ctx: RenderContext) -> Rendered | None:
     member = await ctx.session.get(CommitteeMember, ctx.params["member_id"])
     if member is None:
@@ -806,7 +806,7 @@ async def render_joined(ctx: RenderContext) -> Rendered | None:
     return Rendered(_("Your request to join <b>{committee}</b> was not accepted.", committee=name))
 
 
-@renderer("committees.action")
+@renderer(CommitteeNotice.ACTION)
 async def render_action(ctx: RenderContext) -> Rendered | None:
     action = await ctx.session.get(ActionItem, ctx.params["action_id"])
     if action is None or action.status != "open":

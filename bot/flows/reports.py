@@ -39,7 +39,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.delivery import RenderContext, Rendered, renderer
 from bot.i18n import _, bidi
 from bot.storage.models import Country, User
-from bot.storage.reports import Case
+from bot.storage.reports import Case, ReportNotice
 from bot.widgets import (
     MenuAction,
     MenuCallback,
@@ -54,7 +54,7 @@ from services.reports import cases, receipts
 from services.reports.crypto import keyring
 from services.reports.protocol import HARMS_BY_CATEGORY, Category, Harm
 from services.reports.protocol import State as CaseState
-from workvoice.settings import Settings
+from workvoice.kernel.settings import Settings
 
 log = logging.getLogger(__name__)
 router = Router(name=__name__)
@@ -821,7 +821,7 @@ async def checkin_answered(
 # --- messages the bot is asked to deliver --------------------------------------------------
 
 
-@renderer("reports.update")
+@renderer(ReportNotice.UPDATE)
 async def render_update(ctx: RenderContext) -> Rendered | None:
     case = await ctx.session.get(Case, ctx.params["case_id"])
     if case is None:
@@ -836,7 +836,7 @@ async def render_update(ctx: RenderContext) -> Rendered | None:
     )
 
 
-@renderer("reports.message")
+@renderer(ReportNotice.MESSAGE)
 async def render_message(ctx: RenderContext) -> Rendered | None:
     case = await ctx.session.get(Case, ctx.params["case_id"])
     if case is None:
@@ -850,7 +850,7 @@ async def render_message(ctx: RenderContext) -> Rendered | None:
     )
 
 
-@renderer("reports.checkin")
+@renderer(ReportNotice.CHECKIN)
 async def render_checkin(ctx: RenderContext) -> Rendered | None:
     case = await ctx.session.get(Case, ctx.params["case_id"])
     if case is None:
@@ -880,7 +880,7 @@ async def render_checkin(ctx: RenderContext) -> Rendered | None:
     return Rendered(text, builder.as_markup())
 
 
-@renderer("reports.alert")
+@renderer(ReportNotice.ALERT)
 async def render_alert(ctx: RenderContext) -> Rendered | None:
     reason = {
         "critical": _("a critical report arrived"),

@@ -23,7 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.delivery import RenderContext, Rendered, renderer
 from bot.i18n import _, current_locale, format_date
 from bot.storage.models import User
-from bot.storage.surveys import SurveyVersion, SurveyWave
+from bot.storage.surveys import SurveyNotice, SurveyVersion, SurveyWave
 from bot.widgets import (
     MenuAction,
     MenuCallback,
@@ -37,7 +37,7 @@ from services.surveys import answering
 from services.surveys.answering import InvalidAnswer, StaleQuestion, Step
 from services.surveys.definition import SCALE_FACES, QuestionType, SurveyDefinition, plain_number
 from services.surveys.store import SurveyStore
-from workvoice.settings import Settings
+from workvoice.kernel.settings import Settings
 
 log = logging.getLogger(__name__)
 router = Router(name=__name__)
@@ -382,7 +382,7 @@ def _start_button(wave: SurveyWave, label: str) -> InlineKeyboardMarkup:
     return builder.as_markup()
 
 
-@renderer("surveys.invite")
+@renderer(SurveyNotice.INVITE)
 async def render_invite(ctx: RenderContext) -> Rendered | None:
     found = await _open_wave(ctx)
     if found is None:
@@ -399,7 +399,7 @@ async def render_invite(ctx: RenderContext) -> Rendered | None:
     return Rendered(text, _start_button(wave, _("▶️ Start")))
 
 
-@renderer("surveys.reminder")
+@renderer(SurveyNotice.REMINDER)
 async def render_reminder(ctx: RenderContext) -> Rendered | None:
     found = await _open_wave(ctx)
     if found is None:
@@ -414,7 +414,7 @@ async def render_reminder(ctx: RenderContext) -> Rendered | None:
     return Rendered(text, _start_button(wave, _("▶️ Answer now")))
 
 
-@renderer("surveys.loop")
+@renderer(SurveyNotice.LOOP)
 async def render_loop(ctx: RenderContext) -> Rendered | None:
     wave = await ctx.session.get(SurveyWave, ctx.params["wave_id"])
     texts = wave.loop_message if wave is not None else None

@@ -13,6 +13,13 @@ from sqlalchemy import BigInteger, Boolean, ForeignKey, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from bot.storage.db import Base, BigId, JSONType, utcnow
+from bot.storage.models import OutboxKind
+
+
+class BroadcastNotice(OutboxKind):
+    """Messages the broadcasts capability sends: one per subscriber and broadcast."""
+
+    MESSAGE = "broadcasts.message"
 
 
 class BroadcastTopic(Base):

@@ -23,7 +23,19 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from bot.storage.db import Base, BigId, JSONType, utcnow
-from bot.storage.models import Factory
+from bot.storage.models import Factory, OutboxKind
+
+
+class CommitteeNotice(OutboxKind):
+    """Messages the committees capability sends to members and chairs."""
+
+    REMINDER = "committees.reminder"
+    CHANGED = "committees.changed"
+    MINUTES = "committees.minutes"
+    QUORUM = "committees.quorum"
+    JOIN_REQUEST = "committees.join_request"
+    JOINED = "committees.joined"
+    ACTION = "committees.action"
 
 
 class Committee(Base):

@@ -178,6 +178,11 @@ class RawUpdate(Base):
     claimed_at: Mapped[datetime | None]
 
 
+class OutboxKind(StrEnum):
+    """What an outbox row is; each capability's models declare its kinds as a subclass (values
+    "<capability>.<what>"), and the bot registers one renderer per kind (a test checks all)."""
+
+
 class OutboxStatus(StrEnum):
     PENDING = "pending"
     SENT = "sent"

@@ -18,6 +18,16 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from bot.storage.db import Base, BigId, JSONType, utcnow
+from bot.storage.models import OutboxKind
+
+
+class ReportNotice(OutboxKind):
+    """Messages the reports capability sends (to the reporter, or alerts to staff)."""
+
+    UPDATE = "reports.update"
+    MESSAGE = "reports.message"
+    CHECKIN = "reports.checkin"
+    ALERT = "reports.alert"
 
 
 class Case(Base):

@@ -18,6 +18,15 @@ from sqlalchemy import Date, Float, ForeignKey, Index, Integer, String, UniqueCo
 from sqlalchemy.orm import Mapped, mapped_column
 
 from bot.storage.db import Base, BigId, JSONType, utcnow
+from bot.storage.models import OutboxKind
+
+
+class SurveyNotice(OutboxKind):
+    """Messages the surveys capability sends: invitations, reminders, closing the loop."""
+
+    INVITE = "surveys.invite"
+    REMINDER = "surveys.reminder"
+    LOOP = "surveys.loop"
 
 
 class Survey(Base):

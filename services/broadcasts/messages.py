@@ -23,7 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.i18n import N_
 from bot.i18n.languages import LANGUAGES
-from bot.storage.broadcasts import Broadcast, BroadcastSubscription, BroadcastTopic
+from bot.storage.broadcasts import Broadcast, BroadcastNotice, BroadcastSubscription, BroadcastTopic
 from bot.storage.db import transaction
 from bot.storage.models import Factory, OutboxMessage, OutboxStatus, Staff, User
 from services import audit, outbox
@@ -34,7 +34,6 @@ from services.errors import Conflict, DomainError, NotFound
 from services.onboarding import optional_audience
 from services.suppression import PREVIEWS, PreviewRefused, rounded
 
-KIND = "broadcasts.message"
 BATCH = 2000
 TEXT_LIMIT = 3500  # leaves room for the topic line and fits one Telegram message (4096)
 TITLE_LIMIT = 120
@@ -254,7 +253,7 @@ async def do_cancel(session: AsyncSession, broadcast: Broadcast, *, actor: Staff
     withdrawn = await session.execute(
         update(OutboxMessage)
         .where(
-            OutboxMessage.kind == KIND,
+            OutboxMessage.kind == BroadcastNotice.MESSAGE,
             OutboxMessage.status == OutboxStatus.PENDING,
             # A claimed row is being sent: the delivery sees the cancellation and counts it.
             OutboxMessage.claimed_at.is_(None),
@@ -472,7 +471,7 @@ async def _fan_out(
                 due_at = at if at_night else in_daytime(at, tz)
                 messages.append(
                     dict(
-                        kind=KIND,
+                        kind=BroadcastNotice.MESSAGE,
                         user_id=user_id,
                         params={"broadcast_id": broadcast.id},
                         due_at=due_at,

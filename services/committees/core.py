@@ -27,6 +27,7 @@ from bot.storage.committees import (
     CommitteeEvent,
     CommitteeInvite,
     CommitteeMember,
+    CommitteeNotice,
     Meeting,
 )
 from bot.storage.models import Factory, Staff, User
@@ -336,7 +337,7 @@ async def do_request_join(
         member.role = Role.MEMBER
     await session.flush()
     add_event(session, committee.id, "join_requested", None, member_id=member.id)
-    await notify_chairs(session, committee, "committees.join_request", member_id=member.id)
+    await notify_chairs(session, committee, CommitteeNotice.JOIN_REQUEST, member_id=member.id)
     log.info("committee.join_requested committee=%s", committee.id)  # the seat names a person
     return member
 
@@ -366,7 +367,7 @@ async def do_approve_member(
     if member.user_id is not None:
         await outbox.enqueue(
             session,
-            "committees.joined",
+            CommitteeNotice.JOINED,
             user_id=member.user_id,
             params={"member_id": member.id, "approved": approve},
             dedupe_key=f"cmj:{member.id}:{int(utcnow().timestamp())}",

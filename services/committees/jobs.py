@@ -20,7 +20,14 @@ from typing import Any
 from sqlalchemy import and_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.storage.committees import ActionItem, Committee, CommitteeMember, CommitteeTask, Meeting
+from bot.storage.committees import (
+    ActionItem,
+    Committee,
+    CommitteeMember,
+    CommitteeNotice,
+    CommitteeTask,
+    Meeting,
+)
 from bot.storage.db import dialect_insert, transaction
 from bot.storage.models import User
 from services import outbox
@@ -30,7 +37,7 @@ from services.committees import core
 from services.committees.core import MeetingStatus, MemberStatus, member_locale, zone
 from services.committees.meetings import QUORUM_CHECK_BEFORE, check_quorum, holidays_of
 from services.committees.schedule import check_rrule, occurrences, parse_local
-from workvoice.context import AppContext
+from workvoice.kernel.context import Runtime
 
 log = logging.getLogger(__name__)
 HORIZON = timedelta(days=60)
@@ -136,7 +143,7 @@ async def do_materialise(
     return len(meetings)
 
 
-async def extend_horizons(ctx: AppContext, *, now: datetime | None = None, limit: int = 50) -> int:
+async def extend_horizons(ctx: Runtime, *, now: datetime | None = None, limit: int = 50) -> int:
     """Materialise committees whose horizon runs short; each is claimed by one replica."""
     now = now or utcnow()
     due = and_(
@@ -219,7 +226,7 @@ async def _send_reminders(
         factory = meeting.committee.factory
         rows.extend(
             dict(
-                kind="committees.reminder",
+                kind=CommitteeNotice.REMINDER,
                 user_id=user.id,
                 params={
                     "meeting_id": meeting.id,
@@ -248,7 +255,7 @@ async def _handle_quorum(session: AsyncSession, task: CommitteeTask, now: dateti
     chairs = await core.notify_chairs(
         session,
         meeting.committee,
-        "committees.quorum",
+        CommitteeNotice.QUORUM,
         meeting_id=meeting.id,
         workers=quorum.confirmed["worker"],
         workers_needed=quorum.needed["worker"],
@@ -268,7 +275,7 @@ async def _handle_action(session: AsyncSession, task: CommitteeTask) -> str:
         return "no_owner"
     await outbox.enqueue(
         session,
-        "committees.action",
+        CommitteeNotice.ACTION,
         user_id=owner.user_id,
         params={"action_id": action.id, "new": False},
         dedupe_key=f"cma:{action.id}:{task.id}",
@@ -290,7 +297,7 @@ async def handle_task(session: AsyncSession, task: CommitteeTask, now: datetime)
 
 
 async def run_due(
-    ctx: AppContext, *, now: datetime | None = None, limit: int = 200, worker: str = WORKER
+    ctx: Runtime, *, now: datetime | None = None, limit: int = 200, worker: str = WORKER
 ) -> int:
     """Claim due tasks in batches and handle each batch in the claiming transaction."""
     now = now or utcnow()
@@ -329,7 +336,7 @@ async def run_due(
                 handled += 1
 
 
-async def run_committees(ctx: AppContext, *, now: datetime | None = None) -> int:
+async def run_committees(ctx: Runtime, *, now: datetime | None = None) -> int:
     """The scheduler job: keep the horizon filled, then send what is due."""
     now = now or utcnow()
     await extend_horizons(ctx, now=now)

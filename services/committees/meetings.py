@@ -22,13 +22,14 @@ from bot.storage.committees import (
     Committee,
     CommitteeHoliday,
     CommitteeMember,
+    CommitteeNotice,
     CommitteeTask,
     Meeting,
     MeetingResponse,
 )
 from bot.storage.models import Staff, User
 from services import outbox
-from services.clock import utcnow
+from services.clock import happens_twice, to_utc, utcnow
 from services.committees.core import (
     InvalidInput,
     MeetingClosed,
@@ -48,7 +49,6 @@ from services.committees.schedule import (
     local_key,
     occurrences,
     parse_local,
-    to_utc,
 )
 from services.errors import NotFound
 
@@ -142,7 +142,7 @@ async def do_add_meeting(
 
     now = now or utcnow()
     local = parse_local(local_start)
-    starts_at, ambiguous = to_utc(local, zone(committee))
+    starts_at, ambiguous = to_utc(local, zone(committee)), happens_twice(local, zone(committee))
     if starts_at <= now:
         raise MeetingClosed()
     meeting = Meeting(
@@ -193,7 +193,7 @@ async def do_cancel_meeting(
     await notify_members(
         session,
         meeting,
-        "committees.changed",
+        CommitteeNotice.CHANGED,
         key=f"cmx:{meeting.id}",
         change="cancelled",
         expires_at=meeting.starts_at,
@@ -216,7 +216,9 @@ async def do_move_meeting(
     now = now or utcnow()
     if meeting.status != MeetingStatus.PLANNED or meeting.starts_at <= now:
         raise MeetingClosed()
-    starts_at, ambiguous = to_utc(parse_local(local_start), zone(meeting.committee))
+    local = parse_local(local_start)
+    tz = zone(meeting.committee)
+    starts_at, ambiguous = to_utc(local, tz), happens_twice(local, tz)
     if starts_at <= now:
         raise MeetingClosed()
     old = meeting.starts_at
@@ -238,7 +240,7 @@ async def do_move_meeting(
     await notify_members(
         session,
         meeting,
-        "committees.changed",
+        CommitteeNotice.CHANGED,
         key=f"cmm:{meeting.id}:{int(starts_at.timestamp())}",
         change="moved",
         expires_at=starts_at,
@@ -480,7 +482,7 @@ async def do_post_minutes(
         meeting.minutes_document_name = document[1][:200]
     meeting.status = MeetingStatus.HELD
     add_event(session, meeting.committee_id, "minutes", acting, meeting_id=meeting.id)
-    await notify_members(session, meeting, "committees.minutes", key=f"cmn:{meeting.id}")
+    await notify_members(session, meeting, CommitteeNotice.MINUTES, key=f"cmn:{meeting.id}")
     await session.flush()
 
 
@@ -518,7 +520,7 @@ async def do_add_action(
     if owner.user_id is not None:
         await outbox.enqueue(
             session,
-            "committees.action",
+            CommitteeNotice.ACTION,
             user_id=owner.user_id,
             params={"action_id": action.id, "new": True},
             dedupe_key=f"cma:{action.id}:new",

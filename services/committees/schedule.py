@@ -5,7 +5,8 @@ A schedule is an RFC 5545 RRULE evaluated on *local* (naive) datetimes, so "the 
 occurrence is then turned into an aware UTC instant with ``zoneinfo``.
 
 Two local times need a rule (both are refused or reported, never guessed silently):
-- a time that does not exist (the clocks jump forward over it): refused with ``NonexistentTime``;
+- a time that does not exist (the clocks jump forward over it): refused with
+  ``services.clock.NonexistentTime``;
 - a time that happens twice (the clocks go back): the first of the two is used (``fold=0``), and
   the caller gets it in ``ambiguous`` so the console can say so.
 """
@@ -20,6 +21,7 @@ from zoneinfo import ZoneInfo
 from dateutil.rrule import DAILY, rrule, rrulestr
 
 from bot.i18n import N_
+from services.clock import NonexistentTime, happens_twice, to_utc
 from services.errors import DomainError
 
 LOCAL_FORMAT = "%Y-%m-%dT%H:%M"
@@ -36,14 +38,6 @@ class InvalidSchedule(DomainError):
 class InvalidTime(DomainError):
     code = "invalid_time"
     message = N_("Please give the date and time as YYYY-MM-DD and HH:MM.")
-
-
-class NonexistentTime(DomainError):
-    code = "nonexistent_time"
-    message = N_(
-        "{time} does not exist in the factory's time zone: the clocks jump forward then. "
-        "Please choose another time."
-    )
 
 
 @dataclass(frozen=True)
@@ -63,20 +57,6 @@ def parse_local(value: str) -> datetime:
 
 def local_key(local: datetime) -> str:
     return local.strftime(LOCAL_FORMAT)
-
-
-def to_utc(local: datetime, tz: ZoneInfo) -> tuple[datetime, bool]:
-    """The UTC instant of a local wall-clock time, and whether it was ambiguous.
-
-    Raises ``NonexistentTime`` for a time inside a spring-forward gap.
-    """
-    first = local.replace(tzinfo=tz, fold=0)
-    second = local.replace(tzinfo=tz, fold=1)
-    # In a gap the round trip lands on another wall-clock time; in an overlap both folds exist
-    # and differ in offset.
-    if first.astimezone(UTC).astimezone(tz).replace(tzinfo=None) != local:
-        raise NonexistentTime(time=local.strftime("%Y-%m-%d %H:%M"))
-    return first.astimezone(UTC), first.utcoffset() != second.utcoffset()
 
 
 def friendly_rrule(*, freq: str, weekday: str, ordinal: int = 0, interval: int = 1) -> str:
@@ -130,8 +110,8 @@ def check_schedule(
     for count, local in enumerate(local_occurrences(rule, local_start, end)):
         if count > 2000:
             break
-        _, twice = to_utc(local, tz)
-        if twice:
+        to_utc(local, tz)  # refuses a time in a gap
+        if happens_twice(local, tz):
             ambiguous.append(local_key(local))
     if not any(True for _ in local_occurrences(rule, local_start, end)):
         raise InvalidSchedule()
@@ -152,7 +132,7 @@ def occurrences(
     found = []
     for local in local_occurrences(rule, after, before):
         try:
-            starts_at, twice = to_utc(local, tz)
+            starts_at, twice = to_utc(local, tz), happens_twice(local, tz)
         except NonexistentTime:
             starts_at, twice = local.replace(tzinfo=tz).astimezone(UTC), False
         if after_utc <= starts_at < before_utc:

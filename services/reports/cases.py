@@ -19,7 +19,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.i18n import N_
 from bot.storage.models import Factory, Staff, StaffRole
-from bot.storage.reports import Case, CaseEvent, CaseEvidence, CaseTask, DraftFile, ReporterMessage
+from bot.storage.reports import (
+    Case,
+    CaseEvent,
+    CaseEvidence,
+    CaseTask,
+    DraftFile,
+    ReporterMessage,
+    ReportNotice,
+)
 from services import audit, outbox
 from services.clock import utcnow
 from services.errors import DomainError, Forbidden, NotFound
@@ -366,7 +374,7 @@ async def do_transition(
         case, "transition", actor=actor, from_state=current, to_state=target, text=note, keys=keys
     )
     await _audit(session, case, "case.transition", actor, to=target.value)
-    await notify_reporter(session, case, "reports.update", state=target.value)
+    await notify_reporter(session, case, ReportNotice.UPDATE, state=target.value)
     await session.flush()
     return case
 
@@ -466,7 +474,7 @@ async def _finish_close(
     for kind, after in CHECKINS:
         _schedule(session, case, f"checkin_{kind}", now + after)
     await notify_reporter(
-        session, case, "reports.update", state=State.CLOSED.value, outcome=outcome.value
+        session, case, ReportNotice.UPDATE, state=State.CLOSED.value, outcome=outcome.value
     )
     await session.flush()
     return case
@@ -582,7 +590,7 @@ async def do_message_reporter(
     event = record_event(case, "message_to_reporter", actor=actor, text=text, keys=keys, **detail)
     await _audit(session, case, "case.message", actor)
     await session.flush()
-    await notify_reporter(session, case, "reports.message", event_id=event.id)
+    await notify_reporter(session, case, ReportNotice.MESSAGE, event_id=event.id)
     return event
 
 

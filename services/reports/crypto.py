@@ -23,7 +23,7 @@ from nacl.secret import SecretBox
 
 from bot.i18n import N_
 from services.errors import DomainError
-from workvoice.settings import ConfigError, Settings
+from workvoice.kernel.settings import ConfigError, Settings
 
 
 class CannotDecrypt(DomainError):

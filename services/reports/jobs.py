@@ -13,13 +13,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.storage.db import is_postgres, transaction
 from bot.storage.models import Staff, StaffCountry, StaffRole
-from bot.storage.reports import Case, CaseTask, ClosedCaseCount
+from bot.storage.reports import Case, CaseTask, ClosedCaseCount, ReportNotice
 from services import outbox
 from services.claims import claim_ids, due_task
 from services.clock import utcnow
 from services.reports.cases import notify_reporter, record_event
 from services.reports.protocol import State
-from workvoice.context import AppContext
+from workvoice.kernel.context import Runtime
 
 log = logging.getLogger(__name__)
 CLAIM_TIMEOUT = timedelta(minutes=5)
@@ -58,7 +58,7 @@ async def _alert_managers(session: AsyncSession, case: Case, reason: str) -> int
         if manager.telegram_id is not None:
             await outbox.enqueue(
                 session,
-                "reports.alert",
+                ReportNotice.ALERT,
                 staff_id=manager.id,
                 priority=5,
                 params={"case_id": case.id, "reason": reason, "severity": case.severity},
@@ -87,14 +87,14 @@ async def handle_task(session: AsyncSession, task: CaseTask, now: datetime) -> s
         if case.state != State.CLOSED:
             return "reopened"
         await notify_reporter(
-            session, case, "reports.checkin", kind=task.kind.removeprefix("checkin_")
+            session, case, ReportNotice.CHECKIN, kind=task.kind.removeprefix("checkin_")
         )
         return "asked"
     log.warning("case_task.unknown kind=%s", task.kind)
     return "unknown"
 
 
-async def run_case_tasks(ctx: AppContext, *, now: datetime | None = None, limit: int = 100) -> int:
+async def run_case_tasks(ctx: Runtime, *, now: datetime | None = None, limit: int = 100) -> int:
     """Claim and handle every due case task; returns how many were handled."""
     now = now or utcnow()
     due = due_task(CaseTask, now, claim_timeout=CLAIM_TIMEOUT)
@@ -121,7 +121,7 @@ async def run_case_tasks(ctx: AppContext, *, now: datetime | None = None, limit:
                 handled += 1
 
 
-async def purge_closed_cases(ctx: AppContext, *, now: datetime | None = None) -> int:
+async def purge_closed_cases(ctx: Runtime, *, now: datetime | None = None) -> int:
     """Delete cases closed longer ago than the retention period, keeping only counts."""
     now = now or utcnow()
     cutoff = now - timedelta(days=ctx.settings.case_retention_days)
@@ -161,7 +161,7 @@ async def purge_closed_cases(ctx: AppContext, *, now: datetime | None = None) ->
     return len(old)
 
 
-async def attach_reporter_messages(ctx: AppContext) -> None:
+async def attach_reporter_messages(ctx: Runtime) -> None:
     """File waiting reporter messages with their cases, where this process holds the private key
     (the console; in ``workvoice run`` the same process). A bot-only host skips it."""
     from services.reports.cases import attach_reporter_messages as attach
@@ -176,7 +176,7 @@ async def attach_reporter_messages(ctx: AppContext) -> None:
         log.info("reports.reporter_messages_attached count=%s", attached)
 
 
-async def purge_draft_files(ctx: AppContext) -> None:
+async def purge_draft_files(ctx: Runtime) -> None:
     """Sealed files of report drafts that were never sent: gone once the draft itself expired."""
     from services.reports.cases import purge_draft_files as purge
 

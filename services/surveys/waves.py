@@ -22,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.i18n import N_
 from bot.i18n.languages import LANGUAGES
 from bot.storage.models import Factory, Gender, Staff, User
-from bot.storage.surveys import Survey, SurveyParticipation, SurveyVersion, SurveyWave
+from bot.storage.surveys import Survey, SurveyNotice, SurveyParticipation, SurveyVersion, SurveyWave
 from services import audit, outbox
 from services.claims import claim_ids
 from services.clock import DAY_ENDS, DAY_STARTS, utcnow
@@ -321,7 +321,9 @@ async def _invite(session: AsyncSession, wave: SurveyWave, now: datetime) -> int
             at = invite_at(wave.starts_at, now, tz, wave.invite_hour)
             key = f"survey:{wave.id}:invite:{user_id}"
             invites.append(
-                dict(kind="surveys.invite", user_id=user_id, due_at=at, dedupe_key=key, **message)
+                dict(
+                    kind=SurveyNotice.INVITE, user_id=user_id, due_at=at, dedupe_key=key, **message
+                )
             )
             if wave.reminder_after_hours:
                 remind = at + timedelta(hours=wave.reminder_after_hours)
@@ -329,7 +331,7 @@ async def _invite(session: AsyncSession, wave: SurveyWave, now: datetime) -> int
                     key = f"survey:{wave.id}:remind:{user_id}"
                     reminders.append(
                         dict(
-                            kind="surveys.reminder",
+                            kind=SurveyNotice.REMINDER,
                             user_id=user_id,
                             due_at=remind,
                             dedupe_key=key,
@@ -444,7 +446,7 @@ async def do_close_the_loop(
             session,
             [
                 dict(
-                    kind="surveys.loop",
+                    kind=SurveyNotice.LOOP,
                     user_id=user_id,
                     params={"wave_id": wave.id},
                     dedupe_key=f"survey:{wave.id}:loop:{user_id}",

@@ -33,7 +33,7 @@ _PURPOSE = b"workvoice:totp-secret"
 def _box() -> SecretBox:
     get: Callable[[], str] | None = context.config.attributes.get("secret_key")
     if get is None:
-        from workvoice.settings import load_settings
+        from workvoice.kernel.settings import load_settings
 
         key = load_settings().effective_secret_key
     else:
