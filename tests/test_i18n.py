@@ -182,3 +182,14 @@ def test_a_string_moved_to_another_capability_keeps_its_translations(
     with (tmp_path / "bn" / "LC_MESSAGES" / "core.po").open("rb") as fh:
         moved = read_po(fh, locale="bn")
     assert moved.get("Please choose another time.").string == "অন্য সময় বেছে নিন।"
+
+
+def test_catalog_of_a_file_follows_its_capability_folder_also_in_packages() -> None:
+    root = i18n_tools.ROOT
+    assert i18n_tools.domain_for(root / "bot/flows/reports.py") == "reports"
+    assert i18n_tools.domain_for(root / "bot/flows/reports/intake.py") == "reports"
+    assert i18n_tools.domain_for(root / "services/committees/planning.py") == "committees"
+    assert i18n_tools.domain_for(root / "services/staff.py") == "console"
+    assert i18n_tools.domain_for(root / "services/clock.py") == "core"
+    assert i18n_tools.domain_for(root / "bot/widgets.py") == "core"
+    assert i18n_tools.domain_for(root / "admin/surveys/builder.py") == "console"

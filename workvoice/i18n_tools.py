@@ -48,14 +48,16 @@ def domain_for(path: Path) -> str:
     rel = path.relative_to(ROOT).parts
     if rel[0] == "admin":
         return "console"
-    name = Path(rel[-1]).stem if len(rel) in (2, 3) else ""
-    if (rel[:2] == ("bot", "flows") and len(rel) == 3) or (rel[0] == "services" and len(rel) == 2):
-        if rel[0] == "services" and name in STAFF_SERVICES:
+    # bot/flows/<noun>.py or bot/flows/<noun>/..., services/<noun>.py or services/<noun>/...
+    if rel[:2] == ("bot", "flows") and len(rel) >= 3:
+        noun = Path(rel[2]).stem
+    elif rel[0] == "services" and len(rel) >= 2:
+        noun = Path(rel[1]).stem
+        if len(rel) == 2 and noun in STAFF_SERVICES:
             return "console"
-        return name if name in CAPABILITIES else "core"
-    if rel[0] == "services" and len(rel) > 2 and rel[1] in CAPABILITIES:
-        return rel[1]
-    return "core"
+    else:
+        return "core"
+    return noun if noun in CAPABILITIES else "core"
 
 
 def _source_files() -> list[Path]:
