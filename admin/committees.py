@@ -2,13 +2,14 @@
 attendance, women among worker representatives), and each committee's members, invitations,
 schedule, calendar, attendance, minutes and action items.
 
-Scoped by the factory's country (out of scope is a 404). Analysts see the figures only; names of
-members are for country managers and case handlers (Enterprise Advisors). Changes are audited.
+Scoped by the factory's country (``services.scope.Scope``; out of scope is a 404). Analysts see
+the figures only; names of members are for country managers and case handlers (Enterprise
+Advisors). Each route calls one service verb, which writes the audit row itself.
 """
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Form, Request
@@ -16,17 +17,17 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from admin.web import access_country, client_ip, countries_of, db, render, require, verify_csrf
+from admin.web import access_country, client_ip, db, render, require, verify_csrf
 from bot.i18n.languages import LANGUAGES
-from bot.storage.committees import ActionItem, Committee, CommitteeInvite, CommitteeMember, Meeting
+from bot.storage.committees import Committee, Meeting
 from bot.storage.models import Factory, Gender, Staff, StaffRole
-from services import audit
 from services.clock import utcnow
-from services.committees import core, meetings
-from services.committees.core import Kind, MemberStatus, Role, Side
-from services.committees.meetings import Stats
+from services.committees import actions, meetings, members, participation
+from services.committees.members import Kind, MemberStatus, Role, Side
 from services.committees.schedule import WEEKDAYS, friendly_rrule
+from services.committees.stats import Stats, committee_stats
 from services.errors import NotFound
+from services.scope import Scope
 
 router = APIRouter(prefix="/committees")
 FIGURES = require(StaffRole.COUNTRY_MANAGER, StaffRole.CASE_HANDLER, StaffRole.ANALYST)
@@ -34,40 +35,12 @@ MANAGE = require(StaffRole.COUNTRY_MANAGER, StaffRole.CASE_HANDLER)
 Text = Annotated[str, Form()]
 
 
-async def _access(session: AsyncSession, staff: Staff, committee_id: int) -> Committee:
-    committee = await session.get(Committee, committee_id)
-    if committee is None:
-        raise NotFound()
-    access_country(staff, committee.factory.country_code)
-    return committee
-
-
-async def _record(
-    request: Request,
-    session: AsyncSession,
-    staff: Staff,
-    committee: Committee,
-    what: str,
-    **kw: Any,
-) -> None:
-    await audit.record(
-        session,
-        f"committee.{what}",
-        actor=staff,
-        object_type="committee",
-        object_id=committee.id,
-        country_code=committee.factory.country_code,
-        ip=client_ip(request),
-        **kw,
-    )
-
-
 async def scoped(
     committee_id: int, staff: Staff = Depends(MANAGE), session: AsyncSession = Depends(db)
 ) -> Committee:
     """The committee of the path, checked for scope before the form is read: another country's
     committee is a 404 even when the form is incomplete (no hint that it exists)."""
-    return await _access(session, staff, committee_id)
+    return await members.access_committee(session, Scope.of(staff), committee_id)
 
 
 def _back(committee: Committee, **query: str) -> Response:
@@ -79,18 +52,17 @@ def _back(committee: Committee, **query: str) -> Response:
 async def committee_list(
     request: Request, staff: Staff = Depends(FIGURES), session: AsyncSession = Depends(db)
 ) -> Response:
-    query = select(Committee, Factory).join(Factory, Factory.id == Committee.factory_id)
-    factories = select(Factory).where(Factory.active.is_(True))
-    scope = countries_of(staff)
-    if scope is not None:
-        query = query.where(Factory.country_code.in_(scope))
-        factories = factories.where(Factory.country_code.in_(scope))
+    scope = Scope.of(staff)
     rows = (
         await session.execute(
-            query.where(Committee.active.is_(True)).order_by(Factory.code, Committee.name)
+            select(Committee, Factory)
+            .join(Factory, Factory.id == Committee.factory_id)
+            .where(Committee.active.is_(True), scope.where(Factory.country_code))
+            .order_by(Factory.code, Committee.name)
         )
     ).all()
-    stats = await meetings.committee_stats(session, [c.id for c, _f in rows])
+    factories = select(Factory).where(Factory.active.is_(True), scope.where(Factory.country_code))
+    stats = await committee_stats(session, [c.id for c, _f in rows])
     per_country: dict[str, Stats] = {}
     for committee, factory in rows:
         per_country.setdefault(factory.country_code, Stats()).add(stats[committee.id])
@@ -119,53 +91,38 @@ async def committee_create(
     if factory is None:
         raise NotFound()
     access_country(staff, factory.country_code)
-    committee = await core.do_create_committee(session, factory, kind=kind, name=name, acting=staff)
-    await _record(request, session, staff, committee, "create")
+    committee = await members.do_create_committee(
+        session, factory, kind=kind, name=name, actor=staff, ip=client_ip(request)
+    )
     return _back(committee)
 
 
 @router.get("/{committee_id}", response_class=HTMLResponse)
 async def committee_page(
     request: Request,
-    committee: Annotated[Committee, Depends(scoped)],
+    committee_id: int,
     ambiguous: str = "",
     cancelled: str = "",
     staff: Staff = Depends(MANAGE),
     session: AsyncSession = Depends(db),
 ) -> Response:
-    members = await core.members_of(
+    committee = await members.access_committee(
+        session, Scope.of(staff), committee_id, viewer=staff, ip=client_ip(request)
+    )
+    seats = await members.members_of(
         session, committee.id, statuses=(MemberStatus.PENDING, MemberStatus.ACTIVE)
     )
-    active = [m for m in members if m.status == MemberStatus.ACTIVE]
-    names = {m.id: m.display_name for m in members}
+    active = [m for m in seats if m.status == MemberStatus.ACTIVE]
+    names = {m.id: m.display_name for m in seats}
     now = utcnow()
     upcoming = await meetings.upcoming(session, committee.id, now=now)
     past = await meetings.past(session, committee.id, now=now)
-    counts = {m.id: await meetings.rsvp_counts(session, m.id) for m in upcoming}
-    agenda = {m.id: await meetings.agenda_of(session, m.id) for m in upcoming}
-    attendance = await meetings.attendance_of(session, [m.id for m in past])
-    invites = (
-        await session.scalars(
-            select(CommitteeInvite)
-            .where(CommitteeInvite.committee_id == committee.id, CommitteeInvite.expires_at > now)
-            .order_by(CommitteeInvite.id.desc())
-        )
-    ).all()
-    actions = (
-        await session.scalars(
-            select(ActionItem)
-            .where(ActionItem.committee_id == committee.id)
-            .order_by(ActionItem.status.desc(), ActionItem.due_on)
-            .limit(100)
-        )
-    ).all()
-    stats = (await meetings.committee_stats(session, [committee.id], now=now))[committee.id]
-    await _record(request, session, staff, committee, "view")
+    upcoming_ids = [m.id for m in upcoming]
     return render(
         request,
         "committees/detail.html",
         committee=committee,
-        members=members,
+        members=seats,
         balance={
             side.value: {
                 "total": sum(1 for m in active if m.side == side),
@@ -176,12 +133,12 @@ async def committee_page(
         names=names,
         upcoming=upcoming,
         past=past,
-        counts=counts,
-        agenda=agenda,
-        attendance=attendance,
-        invites=invites,
-        actions=actions,
-        stats=stats,
+        counts=await participation.rsvp_counts_of(session, upcoming_ids),
+        agenda=await participation.agendas_of(session, upcoming_ids),
+        attendance=await participation.attendance_of(session, [m.id for m in past]),
+        invites=await members.open_invites(session, committee.id, now=now),
+        actions=await actions.actions_of(session, committee.id),
+        stats=(await committee_stats(session, [committee.id], now=now))[committee.id],
         local=lambda moment: meetings.local_text(moment, committee),
         ambiguous=[a for a in ambiguous.split(",") if a],
         cancelled=cancelled,
@@ -192,7 +149,7 @@ async def committee_page(
         languages=LANGUAGES,
         weekdays=WEEKDAYS,
         offsets_hours=", ".join(
-            f"{o / 60:g}" for o in committee.reminder_offsets or core.DEFAULT_OFFSETS
+            f"{o / 60:g}" for o in committee.reminder_offsets or members.DEFAULT_OFFSETS
         ),
         bot_username=request.app.state.ctx.extras.get("bot_username")
         or request.app.state.ctx.settings.bot_username
@@ -212,7 +169,7 @@ async def member_add(
     staff: Staff = Depends(MANAGE),
     session: AsyncSession = Depends(db),
 ) -> Response:
-    member = await core.do_add_member(
+    await members.do_add_member(
         session,
         committee,
         display_name=display_name,
@@ -220,9 +177,9 @@ async def member_add(
         role=role,
         gender=gender,
         language=language,
-        acting=staff,
+        actor=staff,
+        ip=client_ip(request),
     )
-    await _record(request, session, staff, committee, "member_add", member_id=member.id)
     return _back(committee)
 
 
@@ -239,24 +196,25 @@ async def member_change(
     staff: Staff = Depends(MANAGE),
     session: AsyncSession = Depends(db),
 ) -> Response:
-    member = await session.get(CommitteeMember, member_id)
-    if member is None or member.committee_id != committee.id:
-        raise NotFound()
+    member = await members.access_member(session, committee, member_id)
+    ip = client_ip(request)
     if op in {"approve", "refuse"}:
-        await core.do_approve_member(session, member, approve=op == "approve", acting=staff)
+        await members.do_approve_member(
+            session, member, approve=op == "approve", actor=staff, ip=ip
+        )
     elif op == "remove":
-        await core.do_leave(session, member)
+        await members.do_leave(session, member, actor=staff, ip=ip)
     else:
-        await core.do_update_member(
+        await members.do_update_member(
             session,
             member,
             role=role or member.role,
             side=side or member.side,
             gender=gender,
             language=language,
-            acting=staff,
+            actor=staff,
+            ip=ip,
         )
-    await _record(request, session, staff, committee, f"member_{op[:12]}", member_id=member.id)
     return _back(committee)
 
 
@@ -268,8 +226,9 @@ async def invite_create(
     staff: Staff = Depends(MANAGE),
     session: AsyncSession = Depends(db),
 ) -> Response:
-    invite = await core.do_create_invite(session, committee, side=side, acting=staff)
-    await _record(request, session, staff, committee, "invite", invite_id=invite.id)
+    await members.do_create_invite(
+        session, committee, side=side, actor=staff, ip=client_ip(request)
+    )
     return _back(committee)
 
 
@@ -279,7 +238,7 @@ def _offsets(hours: str) -> list[int] | None:
     try:
         return [round(float(h) * 60) for h in hours.replace(";", ",").split(",") if h.strip()]
     except ValueError:
-        raise core.InvalidInput() from None
+        raise members.InvalidInput() from None
 
 
 @router.post("/{committee_id}/schedule", dependencies=[Depends(verify_csrf)])
@@ -313,9 +272,9 @@ async def schedule_set(
         location=location,
         offsets=_offsets(offsets),
         quorum=quorum / 100,
-        acting=staff,
+        actor=staff,
+        ip=client_ip(request),
     )
-    await _record(request, session, staff, committee, "schedule", rrule=committee.rrule)
     return (
         _back(committee, ambiguous=",".join(result.ambiguous))
         if result.ambiguous
@@ -333,10 +292,16 @@ async def meeting_add(
     session: AsyncSession = Depends(db),
 ) -> Response:
     meeting, ambiguous = await meetings.do_add_meeting(
-        session, committee, local_start=starts, location=location, acting=staff
+        session,
+        committee,
+        local_start=starts,
+        location=location,
+        actor=staff,
+        ip=client_ip(request),
     )
-    await _record(request, session, staff, committee, "meeting_add", meeting_id=meeting.id)
-    return _back(committee, ambiguous=meeting.occurrence[2:18]) if ambiguous else _back(committee)
+    if ambiguous:
+        return _back(committee, ambiguous=meetings.local_start_of(meeting.occurrence))
+    return _back(committee)
 
 
 async def _meeting(session: AsyncSession, committee: Committee, meeting_id: int) -> Meeting:
@@ -355,15 +320,16 @@ async def meeting_change(
     session: AsyncSession = Depends(db),
 ) -> Response:
     meeting = await _meeting(session, committee, meeting_id)
-    ambiguous = False
+    ip = client_ip(request)
     if op == "cancel":
-        await meetings.do_cancel_meeting(session, meeting, acting=staff)
-    else:
-        ambiguous = await meetings.do_move_meeting(
-            session, meeting, local_start=starts, location=location, acting=staff
-        )
-    await _record(request, session, staff, committee, f"meeting_{op[:8]}", meeting_id=meeting.id)
-    return _back(committee, ambiguous=starts[:16]) if ambiguous else _back(committee)
+        await meetings.do_cancel_meeting(session, meeting, actor=staff, ip=ip)
+        return _back(committee)
+    ambiguous = await meetings.do_move_meeting(
+        session, meeting, local_start=starts, location=location, actor=staff, ip=ip
+    )
+    if ambiguous:
+        return _back(committee, ambiguous=meetings.local_text(meeting.starts_at, committee))
+    return _back(committee)
 
 
 @router.post("/{committee_id}/holidays", dependencies=[Depends(verify_csrf)])
@@ -375,8 +341,9 @@ async def holiday_add(
     staff: Staff = Depends(MANAGE),
     session: AsyncSession = Depends(db),
 ) -> Response:
-    cancelled = await meetings.do_mark_holiday(session, committee, day=day, name=name, acting=staff)
-    await _record(request, session, staff, committee, "holiday", day=day[:10])
+    cancelled = await meetings.do_mark_holiday(
+        session, committee, day=day, name=name, actor=staff, ip=client_ip(request)
+    )
     return _back(committee, cancelled=str(cancelled))
 
 
@@ -390,8 +357,9 @@ async def attendance(
     session: AsyncSession = Depends(db),
 ) -> Response:
     meeting = await _meeting(session, committee, meeting_id)
-    await meetings.do_record_attendance(session, meeting, set(present or []), acting=staff)
-    await _record(request, session, staff, committee, "attendance", meeting_id=meeting.id)
+    await participation.do_record_attendance(
+        session, meeting, set(present or []), actor=staff, ip=client_ip(request)
+    )
     return _back(committee)
 
 
@@ -405,8 +373,7 @@ async def minutes(
     session: AsyncSession = Depends(db),
 ) -> Response:
     meeting = await _meeting(session, committee, meeting_id)
-    await meetings.do_post_minutes(session, meeting, text, acting=staff)
-    await _record(request, session, staff, committee, "minutes", meeting_id=meeting.id)
+    await participation.do_post_minutes(session, meeting, text, actor=staff, ip=client_ip(request))
     return _back(committee)
 
 
@@ -423,16 +390,16 @@ async def action_add(
 ) -> Response:
     if meeting_id is not None:
         await _meeting(session, committee, meeting_id)
-    action = await meetings.do_add_action(
+    await actions.do_add_action(
         session,
         committee,
         text=text,
         owner_member_id=owner_member_id,
         due_on=due_on,
         meeting_id=meeting_id,
-        acting=staff,
+        actor=staff,
+        ip=client_ip(request),
     )
-    await _record(request, session, staff, committee, "action_add", action_id=action.id)
     return _back(committee)
 
 
@@ -444,9 +411,6 @@ async def action_done(
     staff: Staff = Depends(MANAGE),
     session: AsyncSession = Depends(db),
 ) -> Response:
-    action = await session.get(ActionItem, action_id)
-    if action is None or action.committee_id != committee.id:
-        raise NotFound()
-    await meetings.do_complete_action(session, action, acting=staff)
-    await _record(request, session, staff, committee, "action_done", action_id=action.id)
+    action = await actions.access_action(session, committee, action_id)
+    await actions.do_complete_action(session, action, actor=staff, ip=client_ip(request))
     return _back(committee)

@@ -15,7 +15,7 @@ from sqlalchemy import select
 from bot.i18n import gettext
 from bot.storage.db import transaction
 from bot.storage.reports import Case
-from services.committees import core, meetings
+from services.committees import meetings, members
 from tests.console import ConsoleHarness, csrf_of, make_context
 from tests.factories import make_factory
 from tests.harness import BotHarness
@@ -172,15 +172,15 @@ async def add_agenda_item(app: BotHarness, telegram_id: int, item: str, *, first
 
         user = await get_user(session, telegram_id)
         assert user is not None
-        committee = await core.do_create_committee(
-            session, factory, kind="picc", name="PICC Dhaka", acting=None
+        committee = await members.do_create_committee(
+            session, factory, kind="picc", name="PICC Dhaka", actor=None
         )
-        await core.do_add_member(
-            session, committee, display_name="Member", side="worker", user_id=user.id, acting=None
+        await members.do_add_member(
+            session, committee, display_name="Member", side="worker", user_id=user.id, actor=None
         )
         day = (datetime.now(UTC) + timedelta(days=3)).date().isoformat()
         await meetings.do_set_schedule(
-            session, committee, rule="FREQ=WEEKLY", local_start=f"{day}T14:00", acting=None
+            session, committee, rule="FREQ=WEEKLY", local_start=f"{day}T14:00", actor=None
         )
     member = app.user(telegram_id, first_name=first_name)
     await member.send("/committee")

@@ -14,7 +14,7 @@ from bot.i18n import format_time, gettext
 from bot.storage.committees import ActionItem, Committee, CommitteeMember, Meeting, MeetingResponse
 from bot.storage.db import transaction
 from bot.storage.models import OutboxMessage
-from services.committees import core, jobs, meetings
+from services.committees import actions, jobs, meetings, members, participation, stats
 from tests.factories import make_factory, make_worker
 from tests.harness import BotHarness
 from workvoice.context import AppContext
@@ -44,15 +44,15 @@ async def make_picc(app: BotHarness) -> tuple[int, dict[int, int]]:
     for telegram_id, locale, *_ in PEOPLE:
         await make_worker(app.sessions, telegram_id, locale=locale, factory_code=None)
     async with transaction(app.sessions) as session:
-        committee = await core.do_create_committee(
-            session, factory, kind="picc", name="PICC Phnom Penh", acting=None
+        committee = await members.do_create_committee(
+            session, factory, kind="picc", name="PICC Phnom Penh", actor=None
         )
         for telegram_id, _locale, side, role, gender in PEOPLE:
             from services.onboarding import get_user
 
             user = await get_user(session, telegram_id)
             assert user is not None
-            member = await core.do_add_member(
+            member = await members.do_add_member(
                 session,
                 committee,
                 display_name=f"Member {telegram_id}",
@@ -60,7 +60,7 @@ async def make_picc(app: BotHarness) -> tuple[int, dict[int, int]]:
                 role=role,
                 gender=gender,
                 user_id=user.id,
-                acting=None,
+                actor=None,
             )
             seats[telegram_id] = member.id
         result = await meetings.do_set_schedule(
@@ -69,7 +69,7 @@ async def make_picc(app: BotHarness) -> tuple[int, dict[int, int]]:
             rule="FREQ=MONTHLY;BYDAY=1TU",
             local_start="2027-01-05T14:00",
             location="Meeting room 2",
-            acting=None,
+            actor=None,
             now=START,
         )
         assert result.meetings == 2 and result.ambiguous == []  # 5 Jan and 2 Feb within 60 days
@@ -144,20 +144,22 @@ async def test_picc_reminders_rsvp_quorum_minutes_and_actions(app: BotHarness) -
         async with transaction(app.sessions) as session:
             meeting = await session.scalar(select(Meeting).where(Meeting.starts_at == FIRST))
             assert meeting is not None
-            await meetings.do_record_attendance(
-                session, meeting, {seats[7001], seats[7002], seats[7005], seats[7006]}, acting=None
+            await participation.do_record_attendance(
+                session, meeting, {seats[7001], seats[7002], seats[7005], seats[7006]}, actor=None
             )
-            await meetings.do_post_minutes(session, meeting, "Water fixed by Friday.", acting=None)
+            await participation.do_post_minutes(
+                session, meeting, "Water fixed by Friday.", actor=None
+            )
             committee = await session.get(Committee, committee_id)
             assert committee is not None
-            action = await meetings.do_add_action(
+            action = await actions.do_add_action(
                 session,
                 committee,
                 text="Install a water filter on floor 3",
                 owner_member_id=seats[7002],
                 due_on="2027-01-12",
                 meeting_id=meeting.id,
-                acting=None,
+                actor=None,
                 now=after,
             )
         await app.deliver()
@@ -181,10 +183,10 @@ async def test_picc_reminders_rsvp_quorum_minutes_and_actions(app: BotHarness) -
     await users[7002].tap(gettext("✅ Mark as done", locale="km"), message=reminder)
     await users[7002].wait_idle()
     async with app.sessions() as s:
-        assert await meetings.open_actions(s, committee_id) == []
-        stats = (await meetings.committee_stats(s, [committee_id], now=after))[committee_id]
-        assert (stats.planned, stats.held, stats.attended, stats.expected) == (1, 1, 4, 6)
-        assert stats.women_share == 2 / 3
+        assert await actions.open_actions(s, committee_id) == []
+        figures = (await stats.committee_stats(s, [committee_id], now=after))[committee_id]
+        assert (figures.planned, figures.held, figures.attended, figures.expected) == (1, 1, 4, 6)
+        assert figures.women_share == 2 / 3
         del action
 
 
@@ -222,7 +224,7 @@ async def test_join_by_invite_link_and_the_chair_approves(app: BotHarness) -> No
     async with transaction(app.sessions) as session:
         committee = await session.get(Committee, committee_id)
         assert committee is not None
-        invite = await core.do_create_invite(session, committee, side="worker", acting=None)
+        invite = await members.do_create_invite(session, committee, side="worker", actor=None)
         code = invite.code
     await make_worker(app.sessions, 7010, locale="km", factory_code=None, gender="woman")
     newcomer = app.user(7010, language_code="km")
@@ -256,15 +258,15 @@ async def test_bad_input_gets_clear_messages(app: BotHarness) -> None:
     async with transaction(app.sessions) as session:
         committee = await session.get(Committee, committee_id)
         assert committee is not None
-        invite = await core.do_create_invite(session, committee, side="worker", acting=None)
+        invite = await members.do_create_invite(session, committee, side="worker", actor=None)
         invite.expires_at = datetime.now(UTC) - timedelta(minutes=1)
         code = invite.code
     await make_worker(app.sessions, 7020, locale="vi", factory_code=None)
     worker = app.user(7020, language_code="vi")
     await worker.send(f"/start c_{code}")
-    await worker.wait_reply(contains=gettext(core.InviteExpired.message, locale="vi"))
+    await worker.wait_reply(contains=gettext(members.InviteExpired.message, locale="vi"))
     await worker.send("/start c_NOSUCH")
-    await worker.wait_reply(contains=gettext(core.UnknownInvite.message, locale="vi"))
+    await worker.wait_reply(contains=gettext(members.UnknownInvite.message, locale="vi"))
 
     # An RSVP button on a cancelled meeting answers clearly instead of failing.
     await run_job(app, FIRST - timedelta(days=3))
@@ -272,7 +274,7 @@ async def test_bad_input_gets_clear_messages(app: BotHarness) -> None:
     async with transaction(app.sessions) as session:
         meeting = await session.scalar(select(Meeting).where(Meeting.starts_at == FIRST))
         assert meeting is not None
-        await meetings.do_cancel_meeting(session, meeting, acting=None)
+        await meetings.do_cancel_meeting(session, meeting, actor=None)
     await app.deliver()
     cancelled = (
         gettext(
@@ -287,7 +289,7 @@ async def test_bad_input_gets_clear_messages(app: BotHarness) -> None:
     assert cancelled in member.messages[-1].plain_text()
     await member.tap(gettext("✅ I will come", locale="vi"), message=reminder)
     await member.wait_idle()
-    closed = gettext(core.MeetingClosed.message, locale="vi")
+    closed = gettext(members.MeetingClosed.message, locale="vi")
     for _ in range(20):
         if member.answered_callbacks:
             break

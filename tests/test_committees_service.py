@@ -22,8 +22,8 @@ from bot.storage.committees import (
 )
 from bot.storage.db import transaction
 from bot.storage.models import Factory, OutboxMessage, User
-from services.committees import core, jobs, meetings
-from services.committees.core import MeetingClosed, member_locale
+from services.committees import actions, jobs, meetings, members, participation, planning
+from services.committees.members import MeetingClosed, member_locale
 from services.onboarding import do_delete_user
 from tests.factories import make_factory, make_worker
 from workvoice.context import AppContext
@@ -42,10 +42,10 @@ async def scheduled(sessions: async_sessionmaker[AsyncSession], *, telegram_id: 
     factory = await make_factory(sessions, "KH-S", country="KH", timezone="Asia/Phnom_Penh")
     worker = await make_worker(sessions, telegram_id, locale="km", factory_code=None)
     async with transaction(sessions) as session:
-        committee = await core.do_create_committee(
-            session, factory, kind="picc", name="PICC", acting=None
+        committee = await members.do_create_committee(
+            session, factory, kind="picc", name="PICC", actor=None
         )
-        await core.do_add_member(
+        await members.do_add_member(
             session,
             committee,
             display_name="Srey Mom",
@@ -53,7 +53,7 @@ async def scheduled(sessions: async_sessionmaker[AsyncSession], *, telegram_id: 
             role="secretary",
             gender="woman",
             user_id=worker.id,
-            acting=None,
+            actor=None,
         )
         committee.rrule, committee.local_start = "FREQ=MONTHLY;BYDAY=1TU", "2027-01-05T14:00"
         return committee.id
@@ -93,11 +93,11 @@ async def test_holidays_skip_and_cancel_meetings(
         assert committee is not None
         assert (
             await meetings.do_mark_holiday(
-                session, committee, day="2027-02-02", acting=None, now=NOW
+                session, committee, day="2027-02-02", actor=None, now=NOW
             )
             == 0
         )
-        await jobs.do_materialise(session, committee, now=NOW)
+        await planning.do_materialise(session, committee, now=NOW)
     async with sessions() as s:
         starts = (await s.scalars(select(Meeting.starts_at))).all()
     assert starts == [FIRST]  # 2 February is a holiday: skipped
@@ -106,7 +106,7 @@ async def test_holidays_skip_and_cancel_meetings(
         assert committee is not None
         assert (
             await meetings.do_mark_holiday(
-                session, committee, day="2027-01-05", acting=None, now=NOW
+                session, committee, day="2027-01-05", actor=None, now=NOW
             )
             == 1
         )
@@ -131,11 +131,11 @@ async def test_move_replans_reminders_and_closed_meetings_refuse(
     async with transaction(sessions) as session:
         committee = await session.get(Committee, committee_id)
         assert committee is not None
-        await jobs.do_materialise(session, committee, now=NOW)
+        await planning.do_materialise(session, committee, now=NOW)
         meeting = await session.scalar(select(Meeting).where(Meeting.starts_at == FIRST))
         assert meeting is not None
         ambiguous = await meetings.do_move_meeting(
-            session, meeting, local_start="2027-01-06T09:00", acting=None, now=NOW
+            session, meeting, local_start="2027-01-06T09:00", actor=None, now=NOW
         )
         assert not ambiguous and meeting.starts_at == datetime(2027, 1, 6, 2, 0, tzinfo=UTC)
         keys = (
@@ -144,18 +144,18 @@ async def test_move_replans_reminders_and_closed_meetings_refuse(
             )
         ).all()
         assert keys and all(str(int(meeting.starts_at.timestamp())) in k for k in keys)
-        member = (await core.members_of(session, committee_id))[0]
+        member = (await members.members_of(session, committee_id))[0]
         # Past meetings refuse RSVPs and agenda items with a clear error.
         with time_machine.travel(meeting.starts_at + timedelta(minutes=1), tick=False):
             with pytest.raises(MeetingClosed):
-                await meetings.do_rsvp(session, meeting, member, "yes")
+                await participation.do_rsvp(session, meeting, member, "yes")
             with pytest.raises(MeetingClosed):
-                await meetings.do_add_agenda_item(session, meeting, member, "Late point")
-        await meetings.do_cancel_meeting(session, meeting, acting=None, now=NOW)
+                await participation.do_add_agenda_item(session, meeting, member, "Late point")
+        await meetings.do_cancel_meeting(session, meeting, actor=None, now=NOW)
         with pytest.raises(MeetingClosed):
-            await meetings.do_rsvp(session, meeting, member, "yes")
+            await participation.do_rsvp(session, meeting, member, "yes")
         with pytest.raises(MeetingClosed):
-            await meetings.do_cancel_meeting(session, meeting, acting=None, now=NOW)
+            await meetings.do_cancel_meeting(session, meeting, actor=None, now=NOW)
 
 
 def test_member_language_falls_back_to_factory_then_english() -> None:
@@ -176,12 +176,12 @@ async def test_delete_leaves_no_row_naming_the_worker(
     async with transaction(sessions) as session:
         committee = await session.get(Committee, committee_id)
         assert committee is not None
-        invite = await core.do_create_invite(session, committee, side="worker", acting=None)
+        invite = await members.do_create_invite(session, committee, side="worker", actor=None)
     caplog.set_level(logging.INFO)
     async with transaction(sessions) as session:
         user = await session.get(User, newcomer.id)
         assert user is not None
-        await core.do_request_join(session, user, invite.code, display_name="Nasrin Akter")
+        await members.do_request_join(session, user, invite.code, display_name="Nasrin Akter")
     assert "Nasrin" not in caplog.text and "6003" not in caplog.text
     async with transaction(sessions) as session:
         seat = await session.scalar(
@@ -190,13 +190,13 @@ async def test_delete_leaves_no_row_naming_the_worker(
         assert seat is not None
         committee = await session.get(Committee, committee_id)
         assert committee is not None
-        await meetings.do_add_action(
+        await actions.do_add_action(
             session,
             committee,
             text="Check exits",
             owner_member_id=seat.id,
             due_on="2030-01-01",
-            acting=None,
+            actor=None,
         )
     async with transaction(sessions) as session:
         for telegram_id in (6002, 6003):
@@ -222,13 +222,13 @@ async def test_changing_the_schedule_keeps_shared_meetings_and_cancels_the_rest(
             committee,
             rule="FREQ=MONTHLY;BYDAY=1TU",
             local_start="2027-01-05T14:00",
-            acting=None,
+            actor=None,
             now=NOW,
         )
         first = await session.scalar(select(Meeting).where(Meeting.starts_at == FIRST))
         assert first is not None
-        member = (await core.members_of(session, committee_id))[0]
-        await meetings.do_rsvp(session, first, member, "yes")
+        member = (await members.members_of(session, committee_id))[0]
+        await participation.do_rsvp(session, first, member, "yes")
         # Same meetings, other reminder offsets: RSVPs stay, reminders are re-planned.
         await meetings.do_set_schedule(
             session,
@@ -236,10 +236,10 @@ async def test_changing_the_schedule_keeps_shared_meetings_and_cancels_the_rest(
             rule="FREQ=MONTHLY;BYDAY=1TU",
             local_start="2027-01-05T14:00",
             offsets=[60],
-            acting=None,
+            actor=None,
             now=NOW,
         )
-        assert (await meetings.rsvp_counts(session, first.id)) == {("worker", "yes"): 1}
+        assert (await participation.rsvp_counts(session, first.id)) == {("worker", "yes"): 1}
         keys = (
             await session.scalars(
                 select(CommitteeTask.key).where(CommitteeTask.meeting_id == first.id)
@@ -252,7 +252,7 @@ async def test_changing_the_schedule_keeps_shared_meetings_and_cancels_the_rest(
             committee,
             rule="FREQ=MONTHLY;BYDAY=1WE",
             local_start="2027-01-05T14:00",
-            acting=None,
+            actor=None,
             now=NOW,
         )
         statuses = dict((await session.execute(select(Meeting.occurrence, Meeting.status))).all())
@@ -275,7 +275,7 @@ async def test_after_downtime_only_the_latest_useful_reminder_goes(
     async with transaction(sessions) as session:
         committee = await session.get(Committee, committee_id)
         assert committee is not None
-        await jobs.do_materialise(session, committee, now=NOW)
+        await planning.do_materialise(session, committee, now=NOW)
     # Down from before the 3-day reminder until 20 hours before the meeting.
     back = FIRST - timedelta(hours=20)
     with time_machine.travel(back, tick=False):

@@ -114,14 +114,14 @@ async def _locale(console: ConsoleHarness, inside: bool) -> str:
 
 async def _committee(console: ConsoleHarness, inside: bool) -> str:
     from bot.storage.db import transaction
-    from services.committees.core import do_create_committee
+    from services.committees.members import do_create_committee
 
     factory = await make_factory(
         console.sessions, "IN-C" if inside else "OUT-C", country="BD" if inside else "KH"
     )
     async with transaction(console.sessions) as session:
         committee = await do_create_committee(
-            session, factory, kind="pc", name="Participation Committee", acting=None
+            session, factory, kind="pc", name="Participation Committee", actor=None
         )
         return str(committee.id)
 

@@ -204,7 +204,7 @@ async def test_staff_run_a_committee_from_the_console(console: ConsoleHarness) -
         assert r.status_code == 400 and "does not exist" in r.text
 
         # Agenda items members sent in the bot show in the calendar.
-        from services.committees.meetings import do_add_agenda_item
+        from services.committees.participation import do_add_agenda_item
 
         async with transaction(console.sessions) as s:
             meeting = await s.get(Meeting, march.id)
@@ -252,11 +252,11 @@ async def test_staff_run_a_committee_from_the_console(console: ConsoleHarness) -
 
 async def test_scope_and_roles(console: ConsoleHarness) -> None:
     from bot.storage.db import transaction
-    from services.committees.core import do_create_committee
+    from services.committees.members import do_create_committee
 
     kh = await make_factory(console.sessions, "KH-9", country="KH")
     async with transaction(console.sessions) as s:
-        committee = await do_create_committee(s, kh, kind="picc", name="PICC KH", acting=None)
+        committee = await do_create_committee(s, kh, kind="picc", name="PICC KH", actor=None)
     bd_manager = console.client_for(await console.staff("country_manager", ["BD"]))
     assert (await bd_manager.get(f"/committees/{committee.id}")).status_code == 404
     assert "PICC KH" not in (await bd_manager.get("/committees")).text

@@ -26,7 +26,7 @@ from bot.storage.db import is_postgres, transaction
 from bot.storage.models import User
 from services.broadcasts import topics
 from services.broadcasts.topics import TopicInput
-from services.committees import core, jobs, meetings
+from services.committees import jobs, meetings, members
 from services.onboarding import get_user
 from tests import journeys
 from tests.factories import make_factory, make_worker
@@ -159,8 +159,8 @@ async def committee(app: BotHarness) -> None:
             await make_worker(app.sessions, telegram_id, factory_code=None)
         await make_worker(app.sessions, JOINER, factory_code=None, gender="woman")
         async with transaction(app.sessions) as session:
-            picc = await core.do_create_committee(
-                session, factory, kind="picc", name="PICC Log", acting=None
+            picc = await members.do_create_committee(
+                session, factory, kind="picc", name="PICC Log", actor=None
             )
             seats = [
                 (CHAIR, "management", "chair", "man"),
@@ -170,7 +170,7 @@ async def committee(app: BotHarness) -> None:
             ]
             for telegram_id, side, role, gender in seats:
                 user = await get_user(session, telegram_id)
-                await core.do_add_member(
+                await members.do_add_member(
                     session,
                     picc,
                     display_name=f"Seat {role} {MARK}",
@@ -178,7 +178,7 @@ async def committee(app: BotHarness) -> None:
                     role=role,
                     gender=gender,
                     user_id=user.id if user else None,
-                    acting=None,
+                    actor=None,
                 )
             await meetings.do_set_schedule(
                 session,
@@ -186,10 +186,10 @@ async def committee(app: BotHarness) -> None:
                 rule="FREQ=MONTHLY;BYDAY=1TU",
                 local_start="2027-01-05T14:00",
                 location="Meeting room 2",
-                acting=None,
+                actor=None,
                 now=START,
             )
-            invite = await core.do_create_invite(session, picc, side="worker", acting=None)
+            invite = await members.do_create_invite(session, picc, side="worker", actor=None)
             code = invite.code
     chair, secretary, member = person(app, CHAIR), person(app, SECRETARY), person(app, MEMBER)
 

@@ -28,7 +28,7 @@ from bot.storage.db import transaction
 from services.broadcasts import messages, topics
 from services.broadcasts.messages import BroadcastInput
 from services.broadcasts.topics import TopicInput
-from services.committees import core, jobs, meetings
+from services.committees import jobs, meetings, members
 from tests import journeys
 from tests.factories import make_factory, make_worker
 from tests.harness import running_bot
@@ -268,8 +268,8 @@ async def test_committee_texts_are_shown_escaped(
         async with transaction(db.sessions) as session:
             from services.onboarding import get_user
 
-            committee = await core.do_create_committee(
-                session, factory, kind="picc", name=name, acting=None
+            committee = await members.do_create_committee(
+                session, factory, kind="picc", name=name, actor=None
             )
             for telegram_id, role, side in (
                 (7001, "member", "worker"),
@@ -278,14 +278,14 @@ async def test_committee_texts_are_shown_escaped(
             ):
                 user = await get_user(session, telegram_id)
                 assert user is not None
-                seat = await core.do_add_member(
+                seat = await members.do_add_member(
                     session,
                     committee,
                     display_name=member if telegram_id == 7001 else f"Member {telegram_id}",
                     side=side,
                     role=role,
                     user_id=user.id,
-                    acting=None,
+                    actor=None,
                 )
                 seats[telegram_id] = seat.id
             await meetings.do_set_schedule(
@@ -294,10 +294,10 @@ async def test_committee_texts_are_shown_escaped(
                 rule="FREQ=MONTHLY;BYDAY=1TU",
                 local_start="2027-01-05T14:00",
                 location=place,
-                acting=None,
+                actor=None,
                 now=START,
             )
-            invite = await core.do_create_invite(session, committee, side="worker", acting=None)
+            invite = await members.do_create_invite(session, committee, side="worker", actor=None)
             committee_id, code = committee.id, invite.code
     async with running_bot(db.sessions) as app:
         ctx = AppContext(settings=app.settings, engine=None, sessions=app.sessions)  # type: ignore[arg-type]
@@ -363,7 +363,7 @@ async def test_committee_texts_are_shown_escaped(
             async with transaction(app.sessions) as session:
                 upcoming = await meetings.next_meeting(session, committee_id)
                 assert upcoming is not None
-                await meetings.do_cancel_meeting(session, upcoming, acting=None)
+                await meetings.do_cancel_meeting(session, upcoming, actor=None)
             await app.deliver()
             assert "cancelled" in users[7001].messages[-1].plain_text(), users[7001].transcript()
         del seats

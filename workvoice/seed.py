@@ -20,8 +20,8 @@ from services.accounts import seal_totp
 from services.broadcasts import messages as broadcasts
 from services.broadcasts.topics import TopicInput, do_create_topic, do_subscribe, topic_by_key
 from services.clock import utcnow
-from services.committees.core import do_add_member, do_create_committee, do_create_invite
 from services.committees.meetings import do_add_meeting, do_set_schedule
+from services.committees.members import do_add_member, do_create_committee, do_create_invite
 from services.factories import FactoryInput, do_add_factory, get_factory_by_code
 from services.onboarding import do_register
 from services.reports.cases import Intake, do_submit_report, do_transition
@@ -296,7 +296,7 @@ async def _committee(session: AsyncSession) -> None:
     if committee is None:
         manager = await get_staff_by_email(session, "manager@demo.workvoice.org")
         committee = await do_create_committee(
-            session, factory, kind="pc", name="Participation Committee", acting=manager
+            session, factory, kind="pc", name="Participation Committee", actor=manager
         )
         for name, side, role, gender, language in DEMO_COMMITTEE:
             await do_add_member(
@@ -307,7 +307,7 @@ async def _committee(session: AsyncSession) -> None:
                 role=role,
                 gender=gender,
                 language=language,
-                acting=manager,
+                actor=manager,
             )
         local_now = now.astimezone(ZoneInfo(factory.timezone))
         await do_set_schedule(
@@ -316,7 +316,7 @@ async def _committee(session: AsyncSession) -> None:
             rule="FREQ=MONTHLY;BYDAY=1TU",
             local_start=f"{local_now:%Y-%m}-01T14:00",
             location="Canteen, 2nd floor",
-            acting=manager,
+            actor=manager,
         )
     soon = await session.scalar(
         select(Meeting.id).where(
@@ -332,10 +332,10 @@ async def _committee(session: AsyncSession) -> None:
             committee,
             local_start=f"{tomorrow:%Y-%m-%d}T14:00",
             location="Canteen, 2nd floor",
-            acting=None,
+            actor=None,
         )
     if await demo_committee_code(session) is None:  # codes expire: a fresh one at each start
-        await do_create_invite(session, committee, side="worker", acting=None)
+        await do_create_invite(session, committee, side="worker", actor=None)
 
 
 async def demo_committee_code(session: AsyncSession) -> str | None:

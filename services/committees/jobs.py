@@ -1,7 +1,7 @@
 """The committee scheduler: the database is the source of truth, the job only claims rows.
 
-``do_materialise`` turns a committee's schedule into meeting rows for the next ``HORIZON`` and each
-meeting into due ``CommitteeTask`` rows (one per reminder offset, one quorum check). ``run_due``
+``extend_horizons`` keeps each committee planned (``planning.do_materialise``: meeting rows for the
+next ``HORIZON`` and their due ``CommitteeTask`` rows) as time moves on. ``run_due``
 claims due tasks atomically (``services.claims``: FOR UPDATE SKIP LOCKED on PostgreSQL), queues
 the messages and marks the tasks done in the same transaction, so two replicas never handle one
 task twice, and outbox dedupe keys make even a re-run after a crash harmless. A task whose
@@ -28,19 +28,24 @@ from bot.storage.committees import (
     CommitteeTask,
     Meeting,
 )
-from bot.storage.db import dialect_insert, transaction
+from bot.storage.db import transaction
 from bot.storage.models import User
 from services import outbox
 from services.claims import claim_ids, due_task
 from services.clock import utcnow
-from services.committees import core
-from services.committees.core import MeetingStatus, MemberStatus, member_locale, zone
-from services.committees.meetings import QUORUM_CHECK_BEFORE, check_quorum, holidays_of
-from services.committees.schedule import check_rrule, occurrences, parse_local
+from services.committees.members import (
+    ActionStatus,
+    MeetingStatus,
+    MemberStatus,
+    Side,
+    member_locale,
+    notify_chairs,
+)
+from services.committees.participation import check_quorum
+from services.committees.planning import HORIZON, TaskKind, do_materialise
 from workvoice.kernel.context import Runtime
 
 log = logging.getLogger(__name__)
-HORIZON = timedelta(days=60)
 # Extend a committee's meetings once less than this is left of its horizon.
 REFILL_BEFORE = timedelta(days=59)
 CLAIM_TIMEOUT = timedelta(minutes=5)
@@ -49,98 +54,6 @@ CLAIM_TIMEOUT = timedelta(minutes=5)
 # after it. Quorum checks and action reminders still run at their moment.
 REMINDER_LEAD = timedelta(minutes=1)
 WORKER = f"{socket.gethostname()}:{os.getpid()}"
-
-
-async def do_plan_tasks(session: AsyncSession, meeting: Meeting, *, now: datetime) -> int:
-    """Due rows for one meeting: a reminder per offset and the quorum check (only future ones).
-
-    The keys carry the start time, so a moved meeting gets fresh reminders for its new time.
-    """
-    stamp = int(meeting.starts_at.timestamp())
-    rows = []
-    for offset in meeting.committee.reminder_offsets or []:
-        due = meeting.starts_at - timedelta(minutes=int(offset))
-        if due > now:
-            rows.append(("reminder", f"m:{meeting.id}:{stamp}:r{offset}", due))
-    quorum_at = meeting.starts_at - QUORUM_CHECK_BEFORE
-    if quorum_at > now:
-        rows.append(("quorum", f"m:{meeting.id}:{stamp}:q", quorum_at))
-    if not rows:
-        return 0
-    stmt = (
-        dialect_insert(session)(CommitteeTask)
-        .values(
-            [
-                dict(
-                    key=key,
-                    kind=kind,
-                    meeting_id=meeting.id,
-                    due_at=due,
-                    expires_at=meeting.starts_at,
-                )
-                for kind, key, due in rows
-            ]
-        )
-        .on_conflict_do_nothing(index_elements=["key"])
-    )
-    await session.execute(stmt)
-    return len(rows)
-
-
-async def do_materialise(
-    session: AsyncSession, committee: Committee, *, now: datetime | None = None
-) -> int:
-    """Meeting rows (and their tasks) from the schedule for [now, now + HORIZON).
-
-    Idempotent: an occurrence that already has a row (even a moved or cancelled one) is left as
-    it is, so running it again, or on two replicas, changes nothing."""
-    now = now or utcnow()
-    until = now + HORIZON
-    if not committee.rrule or not committee.local_start or not committee.active:
-        committee.materialised_until = until
-        return 0
-    tz = zone(committee)
-    rule = check_rrule(committee.rrule, parse_local(committee.local_start))
-    holidays = await holidays_of(session, committee.factory_id)
-    found = [
-        occ
-        for occ in occurrences(rule, tz, after_utc=now, before_utc=until)
-        if occ.starts_at.astimezone(tz).date().isoformat() not in holidays
-    ]
-    committee.materialised_until = until
-    if not found:
-        await session.flush()
-        return 0
-    await session.execute(
-        dialect_insert(session)(Meeting)
-        .values(
-            [
-                dict(
-                    committee_id=committee.id,
-                    occurrence=occ.key,
-                    starts_at=occ.starts_at,
-                    location=committee.location,
-                    status=MeetingStatus.PLANNED,
-                    created_at=now,
-                )
-                for occ in found
-            ]
-        )
-        .on_conflict_do_nothing(index_elements=["committee_id", "occurrence"])
-    )
-    meetings = (
-        await session.scalars(
-            select(Meeting).where(
-                Meeting.committee_id == committee.id,
-                Meeting.occurrence.in_([occ.key for occ in found]),
-                Meeting.status == MeetingStatus.PLANNED,
-            )
-        )
-    ).all()
-    for meeting in meetings:
-        await do_plan_tasks(session, meeting, now=now)
-    await session.flush()
-    return len(meetings)
 
 
 async def extend_horizons(ctx: Runtime, *, now: datetime | None = None, limit: int = 50) -> int:
@@ -203,7 +116,7 @@ async def _send_reminders(
                 select(CommitteeTask.meeting_id, func.max(CommitteeTask.due_at))
                 .where(
                     CommitteeTask.meeting_id.in_(meeting_ids),
-                    CommitteeTask.kind == "reminder",
+                    CommitteeTask.kind == TaskKind.REMINDER,
                     CommitteeTask.due_at <= now + REMINDER_LEAD,
                 )
                 .group_by(CommitteeTask.meeting_id)
@@ -252,15 +165,15 @@ async def _handle_quorum(session: AsyncSession, task: CommitteeTask, now: dateti
     quorum = await check_quorum(session, meeting)
     if quorum.met:
         return "met"
-    chairs = await core.notify_chairs(
+    chairs = await notify_chairs(
         session,
         meeting.committee,
         CommitteeNotice.QUORUM,
         meeting_id=meeting.id,
-        workers=quorum.confirmed["worker"],
-        workers_needed=quorum.needed["worker"],
-        managers=quorum.confirmed["management"],
-        managers_needed=quorum.needed["management"],
+        workers=quorum.confirmed[Side.WORKER],
+        workers_needed=quorum.needed[Side.WORKER],
+        managers=quorum.confirmed[Side.MANAGEMENT],
+        managers_needed=quorum.needed[Side.MANAGEMENT],
     )
     log.info("committee.quorum_low meeting=%s chairs=%s", meeting.id, chairs)
     return "warned"
@@ -268,7 +181,7 @@ async def _handle_quorum(session: AsyncSession, task: CommitteeTask, now: dateti
 
 async def _handle_action(session: AsyncSession, task: CommitteeTask) -> str:
     action = await session.get(ActionItem, task.action_id) if task.action_id else None
-    if action is None or action.status != "open" or action.owner_member_id is None:
+    if action is None or action.status != ActionStatus.OPEN or action.owner_member_id is None:
         return "closed"
     owner = await session.get(CommitteeMember, action.owner_member_id)
     if owner is None or owner.user_id is None or owner.status != MemberStatus.ACTIVE:
@@ -286,11 +199,11 @@ async def _handle_action(session: AsyncSession, task: CommitteeTask) -> str:
 async def handle_task(session: AsyncSession, task: CommitteeTask, now: datetime) -> str:
     if task.expires_at is not None and task.expires_at <= now:
         return "expired"  # the meeting has begun: a late reminder helps no one
-    if task.kind == "reminder":
+    if task.kind == TaskKind.REMINDER:
         return (await _send_reminders(session, [task], now))[task.id]
-    if task.kind == "quorum":
+    if task.kind == TaskKind.QUORUM:
         return await _handle_quorum(session, task, now)
-    if task.kind == "action":
+    if task.kind == TaskKind.ACTION:
         return await _handle_action(session, task)
     log.warning("committee_task.unknown kind=%s", task.kind)
     return "unknown"
@@ -303,7 +216,7 @@ async def run_due(
     now = now or utcnow()
     due = and_(
         due_task(CommitteeTask, now + REMINDER_LEAD, claim_timeout=CLAIM_TIMEOUT),
-        or_(CommitteeTask.kind == "reminder", CommitteeTask.due_at <= now),
+        or_(CommitteeTask.kind == TaskKind.REMINDER, CommitteeTask.due_at <= now),
     )
     handled = 0
     while True:
@@ -328,7 +241,7 @@ async def run_due(
             ).all()
             live = [t for t in tasks if t.expires_at is None or t.expires_at > now]
             reminders = await _send_reminders(
-                session, [t for t in live if t.kind == "reminder"], now
+                session, [t for t in live if t.kind == TaskKind.REMINDER], now
             )
             for task in tasks:
                 task.result = reminders.get(task.id) or await handle_task(session, task, now)

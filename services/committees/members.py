@@ -1,10 +1,13 @@
-"""Committees and their members: seats, invitations, joining and approval, messages to members.
+"""Committees and their members: the committee's enums and errors, seats, invitations, joining
+and approval, the event and audit trail, and messages to members.
 
-Meetings, RSVPs, agenda, minutes, action items and statistics are in ``meetings``.
+Meetings are in ``meetings``, their reminders in ``planning``, RSVPs, agenda, attendance and
+minutes in ``participation``, action items in ``actions`` and the health figures in ``stats``.
 
-``check_*`` validates, ``do_*`` makes one complete change (and appends a ``CommitteeEvent``),
-``access_*`` loads or refuses, ``notify_*`` queues messages through the outbox (sent after commit).
-Logs carry seat and row ids only, never a name or a Telegram id.
+``check_*`` validates, ``do_*`` makes one complete change (appends a ``CommitteeEvent`` and, when
+a staff member acts, an audit row), ``access_*`` loads or refuses, ``notify_*`` queues messages
+through the outbox (sent after commit). Logs carry seat and row ids only, never a name or a
+Telegram id.
 """
 
 from __future__ import annotations
@@ -23,17 +26,21 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.i18n import N_
 from bot.i18n.languages import supported
 from bot.storage.committees import (
+    ActionItem,
+    AgendaItem,
     Committee,
     CommitteeEvent,
+    CommitteeHoliday,
     CommitteeInvite,
     CommitteeMember,
     CommitteeNotice,
     Meeting,
 )
-from bot.storage.models import Factory, Staff, User
-from services import outbox
+from bot.storage.models import Factory, OutboxMessage, Staff, User
+from services import audit, outbox
 from services.clock import utcnow
 from services.errors import DomainError, NotFound
+from services.scope import Scope
 
 log = logging.getLogger(__name__)
 DEFAULT_OFFSETS = [3 * 24 * 60, 24 * 60, 120]  # minutes before: 3 days, 1 day, 2 hours
@@ -77,6 +84,30 @@ class Rsvp(StrEnum):
     YES = "yes"
     NO = "no"
     MAYBE = "maybe"
+
+
+class ActionStatus(StrEnum):
+    OPEN = "open"
+    DONE = "done"
+
+
+def column_limit(column: Any) -> int:
+    """The length of a ``String`` column, so a truncation follows the schema it protects."""
+    return int(column.type.length)
+
+
+# What a verb keeps of a typed text: the length of the column it is stored in.
+NAME_LIMIT = column_limit(Committee.name)
+SEAT_NAME_LIMIT = column_limit(CommitteeMember.display_name)
+CODE_LIMIT = column_limit(CommitteeInvite.code)
+PLACE_LIMIT = column_limit(Meeting.location)
+HOLIDAY_NAME_LIMIT = column_limit(CommitteeHoliday.name)
+AGENDA_LIMIT = column_limit(AgendaItem.text)
+ACTION_LIMIT = column_limit(ActionItem.text)
+FILE_ID_LIMIT = column_limit(Meeting.minutes_document)
+FILE_NAME_LIMIT = column_limit(Meeting.minutes_document_name)
+DEDUPE_LIMIT = column_limit(OutboxMessage.dedupe_key)
+MINUTES_LIMIT = 20_000  # a long meeting's minutes; a Text column, so a rule of ours
 
 
 class UnknownInvite(DomainError):
@@ -141,6 +172,31 @@ def add_event(
     )
 
 
+async def audit_change(
+    session: AsyncSession,
+    committee: Committee,
+    what: str,
+    *,
+    actor: Staff | None,
+    ip: str | None = None,
+    **detail: Any,
+) -> None:
+    """The audit row of a staff member's change (``committee.<what>``); members acting in the
+    bot leave the committee's own event trail only."""
+    if actor is None:
+        return
+    await audit.record(
+        session,
+        f"committee.{what}",
+        actor=actor,
+        object_type="committee",
+        object_id=committee.id,
+        country_code=committee.factory.country_code,
+        ip=ip,
+        **detail,
+    )
+
+
 def _code() -> str:
     return "".join(secrets.choice(CODE_ALPHABET) for _ in range(8))
 
@@ -148,22 +204,45 @@ def _code() -> str:
 # --- committees and members ----------------------------------------------------------------
 
 
-async def access_committee(session: AsyncSession, committee_id: int) -> Committee:
+async def committee_of(session: AsyncSession, committee_id: int) -> Committee:
+    """A committee by id, or NotFound: for members, who reach it through their own seat."""
     committee = await session.get(Committee, committee_id)
     if committee is None:
         raise NotFound()
     return committee
 
 
+async def access_committee(
+    session: AsyncSession,
+    scope: Scope,
+    committee_id: int,
+    *,
+    viewer: Staff | None = None,
+    ip: str | None = None,
+) -> Committee:
+    """A committee in ``scope`` (another country's is NotFound, no hint that it exists); with a
+    ``viewer``, the look is audited (``committee.view``)."""
+    committee = await committee_of(session, committee_id)
+    scope.check(committee.factory.country_code)
+    await audit_change(session, committee, "view", actor=viewer, ip=ip)
+    return committee
+
+
 async def do_create_committee(
-    session: AsyncSession, factory: Factory, *, kind: str, name: str, acting: Staff | None
+    session: AsyncSession,
+    factory: Factory,
+    *,
+    kind: str,
+    name: str,
+    actor: Staff | None,
+    ip: str | None = None,
 ) -> Committee:
     if kind not in set(Kind) or not name.strip():
         raise InvalidInput()
     committee = Committee(
         factory_id=factory.id,
         kind=kind,
-        name=name.strip()[:200],
+        name=name.strip()[:NAME_LIMIT],
         quorum=0.5,
         reminder_offsets=list(DEFAULT_OFFSETS),
         duration_minutes=120,
@@ -174,7 +253,8 @@ async def do_create_committee(
     session.add(committee)
     await session.flush()
     await session.refresh(committee, ["factory"])
-    add_event(session, committee.id, "created", acting, committee_kind=kind)
+    add_event(session, committee.id, "created", actor, committee_kind=kind)
+    await audit_change(session, committee, "create", actor=actor, ip=ip)
     return committee
 
 
@@ -189,14 +269,15 @@ async def do_add_member(
     language: str | None = None,
     user_id: int | None = None,
     status: str = MemberStatus.ACTIVE,
-    acting: Staff | None,
+    actor: Staff | None,
+    ip: str | None = None,
 ) -> CommitteeMember:
     if side not in set(Side) or role not in set(Role) or not display_name.strip():
         raise InvalidInput()
     member = CommitteeMember(
         committee_id=committee.id,
         user_id=user_id,
-        display_name=display_name.strip()[:120],
+        display_name=display_name.strip()[:SEAT_NAME_LIMIT],
         side=side,
         role=role,
         gender=gender or None,
@@ -206,7 +287,8 @@ async def do_add_member(
     )
     session.add(member)
     await session.flush()
-    add_event(session, committee.id, "member_added", acting, member_id=member.id, status=status)
+    add_event(session, committee.id, "member_added", actor, member_id=member.id, status=status)
+    await audit_change(session, committee, "member_add", actor=actor, ip=ip, member_id=member.id)
     return member
 
 
@@ -269,7 +351,12 @@ async def seat_in(session: AsyncSession, user: User | None, committee_id: int) -
 
 
 async def do_create_invite(
-    session: AsyncSession, committee: Committee, *, side: str, acting: Staff | None
+    session: AsyncSession,
+    committee: Committee,
+    *,
+    side: str,
+    actor: Staff | None,
+    ip: str | None = None,
 ) -> CommitteeInvite:
     if side not in set(Side):
         raise InvalidInput()
@@ -282,21 +369,50 @@ async def do_create_invite(
     )
     session.add(invite)
     await session.flush()
-    add_event(session, committee.id, "invite_created", acting, invite_id=invite.id, side=side)
+    add_event(session, committee.id, "invite_created", actor, invite_id=invite.id, side=side)
+    await audit_change(session, committee, "invite", actor=actor, ip=ip, invite_id=invite.id)
     return invite
+
+
+async def open_invites(
+    session: AsyncSession, committee_id: int, *, now: datetime | None = None
+) -> list[CommitteeInvite]:
+    """Invitations that still work, newest first."""
+    return list(
+        (
+            await session.scalars(
+                select(CommitteeInvite)
+                .where(
+                    CommitteeInvite.committee_id == committee_id,
+                    CommitteeInvite.expires_at > (now or utcnow()),
+                )
+                .order_by(CommitteeInvite.id.desc())
+            )
+        ).all()
+    )
+
+
+async def access_member(
+    session: AsyncSession, committee: Committee, member_id: int
+) -> CommitteeMember:
+    """A seat of ``committee`` (already checked for scope), or NotFound."""
+    member = await session.get(CommitteeMember, member_id)
+    if member is None or member.committee_id != committee.id:
+        raise NotFound()
+    return member
 
 
 async def check_join(
     session: AsyncSession, user: User, code: str
 ) -> tuple[CommitteeInvite, Committee]:
     invite = await session.scalar(
-        select(CommitteeInvite).where(CommitteeInvite.code == code.strip().upper()[:16])
+        select(CommitteeInvite).where(CommitteeInvite.code == code.strip().upper()[:CODE_LIMIT])
     )
     if invite is None:
         raise UnknownInvite()
     if invite.expires_at <= utcnow():
         raise InviteExpired()
-    committee = await access_committee(session, invite.committee_id)
+    committee = await committee_of(session, invite.committee_id)
     existing = await session.scalar(
         select(CommitteeMember).where(
             CommitteeMember.committee_id == committee.id,
@@ -329,11 +445,11 @@ async def do_request_join(
             gender=user.gender,
             user_id=user.id,
             status=MemberStatus.PENDING,
-            acting=None,
+            actor=None,
         )
     else:  # someone who left asks again
         member.status, member.left_at = MemberStatus.PENDING, None
-        member.display_name, member.side = display_name.strip()[:120], invite.side
+        member.display_name, member.side = display_name.strip()[:SEAT_NAME_LIMIT], invite.side
         member.role = Role.MEMBER
     await session.flush()
     add_event(session, committee.id, "join_requested", None, member_id=member.id)
@@ -349,9 +465,17 @@ async def check_chair(session: AsyncSession, user: User | None, committee_id: in
 
 
 async def do_approve_member(
-    session: AsyncSession, member: CommitteeMember, *, approve: bool, acting: Staff | None
+    session: AsyncSession,
+    member: CommitteeMember,
+    *,
+    approve: bool,
+    actor: Staff | None,
+    ip: str | None = None,
 ) -> CommitteeMember:
     """Approve (or refuse) a pending request; repeating it changes nothing."""
+    committee = await committee_of(session, member.committee_id)
+    what = "member_approve" if approve else "member_refuse"
+    await audit_change(session, committee, what, actor=actor, ip=ip, member_id=member.id)
     if member.status != MemberStatus.PENDING:
         return member
     member.status = MemberStatus.ACTIVE if approve else MemberStatus.LEFT
@@ -361,7 +485,7 @@ async def do_approve_member(
         session,
         member.committee_id,
         "approved" if approve else "refused",
-        acting,
+        actor,
         member_id=member.id,
     )
     if member.user_id is not None:
@@ -376,7 +500,16 @@ async def do_approve_member(
     return member
 
 
-async def do_leave(session: AsyncSession, member: CommitteeMember) -> None:
+async def do_leave(
+    session: AsyncSession,
+    member: CommitteeMember,
+    *,
+    actor: Staff | None = None,
+    ip: str | None = None,
+) -> None:
+    """The member leaves (in the bot), or staff remove the seat (``actor``); repeating is harmless."""
+    committee = await committee_of(session, member.committee_id)
+    await audit_change(session, committee, "member_remove", actor=actor, ip=ip, member_id=member.id)
     if member.status == MemberStatus.LEFT:
         return
     member.status, member.left_at = MemberStatus.LEFT, utcnow()
@@ -392,16 +525,17 @@ async def do_update_member(
     side: str,
     gender: str | None,
     language: str | None,
-    acting: Staff | None,
+    actor: Staff | None,
+    ip: str | None = None,
 ) -> None:
     if role not in set(Role) or side not in set(Side):
         raise InvalidInput()
     member.role, member.side = role, side
     member.gender = gender or None
     member.language = supported(language) if language else None
-    add_event(
-        session, member.committee_id, "member_changed", acting, member_id=member.id, role=role
-    )
+    add_event(session, member.committee_id, "member_changed", actor, member_id=member.id, role=role)
+    committee = await committee_of(session, member.committee_id)
+    await audit_change(session, committee, "member_update", actor=actor, ip=ip, member_id=member.id)
     await session.flush()
 
 
@@ -419,7 +553,7 @@ async def notify_chairs(
             kind,
             user_id=chair.user_id,
             params={"committee_id": committee.id, **params},
-            dedupe_key=f"cmc:{kind}:{chair.id}:{key}"[:128],
+            dedupe_key=f"cmc:{kind}:{chair.id}:{key}"[:DEDUPE_LIMIT],
             priority=40,
         )
     return sent
@@ -457,7 +591,7 @@ async def notify_members(
                 "locale": member_locale(member, user, factory),
                 **params,
             },
-            dedupe_key=f"{key}:{member.id}"[:128],
+            dedupe_key=f"{key}:{member.id}"[:DEDUPE_LIMIT],
             expires_at=expires_at,
             priority=50,
         )

@@ -1,0 +1,235 @@
+"""A member's seat: the committee page with the next meeting, the RSVP, adding to the agenda, the
+committee's open action items (closing one's own), and leaving."""
+
+from __future__ import annotations
+
+import html
+
+from aiogram import F, Router
+from aiogram.filters import Command, StateFilter
+from aiogram.fsm.context import FSMContext
+from aiogram.fsm.state import State, StatesGroup
+from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
+from aiogram.utils.keyboard import InlineKeyboardBuilder
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.flows.committees.join import Join
+from bot.flows.committees.texts import (
+    RSVP_ROWS,
+    Answer,
+    Done,
+    Open,
+    SeatAction,
+    action_text,
+    add_rsvp_buttons,
+    done_keyboard,
+    meeting_text,
+    rsvp_label,
+)
+from bot.i18n import _
+from bot.storage.committees import CommitteeMember, Meeting
+from bot.storage.models import User
+from bot.widgets import (
+    MenuAction,
+    MenuCallback,
+    home_button,
+    main_menu_keyboard,
+    remove_buttons,
+)
+from services.committees import actions, meetings, members, participation
+from services.committees.members import MeetingClosed, Role
+from services.errors import NotFound
+
+router = Router(name=__name__)
+
+
+class Agenda(StatesGroup):
+    text = State()
+
+
+# --- the committee page ------------------------------------------------------------------
+
+
+@router.message(Command("committee"))
+async def committee_command(
+    message: Message, state: FSMContext, session: AsyncSession, user: User | None
+) -> None:
+    await show_committees(message, state, session, user)
+
+
+@router.callback_query(MenuCallback.filter(F.action == MenuAction.COMMITTEE))
+async def committee_menu(
+    query: CallbackQuery, state: FSMContext, session: AsyncSession, user: User | None
+) -> None:
+    await query.answer()
+    if isinstance(query.message, Message):
+        await show_committees(query.message, state, session, user)
+
+
+async def show_committees(
+    message: Message, state: FSMContext, session: AsyncSession, user: User | None
+) -> None:
+    seats = await members.memberships(session, user) if user is not None else []
+    if not seats:
+        await state.set_state(Join.code)
+        await message.answer(
+            _("You are not on a committee yet. If you have an invitation code, type it here."),
+            reply_markup=InlineKeyboardMarkup(inline_keyboard=[[home_button()]]),
+        )
+        return
+    for seat in seats:
+        await show_seat(message, session, seat)
+
+
+async def show_seat(message: Message, session: AsyncSession, seat: CommitteeMember) -> None:
+    committee = await members.committee_of(session, seat.committee_id)
+    meeting = await meetings.next_meeting(session, committee.id)
+    builder = InlineKeyboardBuilder()
+    if meeting is None:
+        text = f"<b>{html.escape(committee.name)}</b>\n" + _("No meeting is planned yet.")
+    else:
+        text = await meeting_text(session, meeting)
+        add_rsvp_buttons(builder, meeting, seat.id)
+    builder.button(
+        text=_("📌 Open actions"), callback_data=Open(member_id=seat.id, what=SeatAction.ACTIONS)
+    )
+    builder.button(text=_("🚪 Leave"), callback_data=Open(member_id=seat.id, what=SeatAction.LEAVE))
+    rows = [*(RSVP_ROWS if meeting else ()), 2]
+    if seat.role == Role.SECRETARY:
+        builder.button(
+            text=_("📄 Write minutes"),
+            callback_data=Open(member_id=seat.id, what=SeatAction.MINUTES),
+        )
+        builder.button(
+            text=_("➕ Action item"),
+            callback_data=Open(member_id=seat.id, what=SeatAction.NEW_ACTION),
+        )
+        rows.append(2)
+    builder.adjust(*rows)
+    await message.answer(text, reply_markup=builder.as_markup())
+
+
+# --- before the meeting: RSVP and agenda -------------------------------------------------------
+
+
+@router.callback_query(Answer.filter())
+async def rsvp(
+    query: CallbackQuery, callback_data: Answer, session: AsyncSession, user: User | None
+) -> None:
+    meeting = await session.get(Meeting, callback_data.meeting_id)
+    if meeting is None:
+        raise NotFound()
+    seat = await members.seat_in(session, user, meeting.committee_id)
+    await participation.do_rsvp(session, meeting, seat, callback_data.answer)
+    saved = _("Your answer is saved: {answer}", answer=rsvp_label(callback_data.answer))
+    await query.answer(saved)
+    if isinstance(query.message, Message):
+        await query.message.answer(saved)
+
+
+@router.callback_query(Open.filter(F.what == SeatAction.AGENDA))
+async def agenda_start(
+    query: CallbackQuery,
+    callback_data: Open,
+    state: FSMContext,
+    session: AsyncSession,
+    user: User | None,
+) -> None:
+    seat = await members.access_seat(session, user, callback_data.member_id)
+    meeting = await meetings.next_meeting(session, seat.committee_id)
+    if meeting is None:
+        raise MeetingClosed()
+    await query.answer()
+    await state.set_state(Agenda.text)
+    await state.set_data({"meeting_id": meeting.id, "member_id": seat.id})
+    if isinstance(query.message, Message):
+        await query.message.answer(
+            _("What should the committee talk about? Type it in one message.")
+        )
+
+
+@router.message(StateFilter(Agenda.text), F.text, ~F.text.startswith("/"))
+async def agenda_typed(
+    message: Message, state: FSMContext, session: AsyncSession, user: User | None
+) -> None:
+    data = await state.get_data()
+    await state.clear()
+    seat = await members.access_seat(session, user, int(data.get("member_id", 0)))
+    meeting = await session.get(Meeting, int(data.get("meeting_id", 0)))
+    if meeting is None:
+        raise NotFound()
+    await participation.do_add_agenda_item(session, meeting, seat, message.text or "")
+    await message.answer(_("Added to the agenda. Thank you."), reply_markup=main_menu_keyboard())
+
+
+@router.message(StateFilter(Agenda.text))
+async def agenda_other_input(message: Message) -> None:
+    await message.answer(_("Please type the agenda item as text."))
+
+
+# --- the committee's action items --------------------------------------------------------------
+
+
+@router.callback_query(Open.filter(F.what == SeatAction.ACTIONS))
+async def actions_list(
+    query: CallbackQuery, callback_data: Open, session: AsyncSession, user: User | None
+) -> None:
+    seat = await members.access_seat(session, user, callback_data.member_id)
+    await query.answer()
+    if not isinstance(query.message, Message):
+        return
+    items = await actions.open_actions(session, seat.committee_id)
+    if not items:
+        await query.message.answer(_("No open actions. Well done!"))
+        return
+    for action in items:
+        mine = action.owner_member_id == seat.id
+        await query.message.answer(
+            await action_text(session, action),
+            reply_markup=done_keyboard(action) if mine else None,
+        )
+
+
+@router.callback_query(Done.filter())
+async def action_done(
+    query: CallbackQuery, callback_data: Done, session: AsyncSession, user: User | None
+) -> None:
+    action = await actions.access_own_action(session, user, callback_data.action_id)
+    await actions.do_complete_action(session, action)
+    await query.answer(_("Marked as done. Thank you."))
+    if isinstance(query.message, Message):
+        await remove_buttons(query.message)
+
+
+# --- leaving -----------------------------------------------------------------------------------
+
+
+@router.callback_query(Open.filter(F.what == SeatAction.LEAVE))
+async def leave_ask(
+    query: CallbackQuery, callback_data: Open, session: AsyncSession, user: User | None
+) -> None:
+    seat = await members.access_seat(session, user, callback_data.member_id)
+    await query.answer()
+    builder = InlineKeyboardBuilder()
+    builder.button(
+        text=_("Yes, leave"), callback_data=Open(member_id=seat.id, what=SeatAction.LEAVE_OK)
+    )
+    builder.add(home_button())
+    if isinstance(query.message, Message):
+        await query.message.answer(
+            _("Do you want to leave this committee?"), reply_markup=builder.as_markup()
+        )
+
+
+@router.callback_query(Open.filter(F.what == SeatAction.LEAVE_OK))
+async def leave_confirmed(
+    query: CallbackQuery, callback_data: Open, session: AsyncSession, user: User | None
+) -> None:
+    seat = await members.access_seat(session, user, callback_data.member_id)
+    await members.do_leave(session, seat)
+    await query.answer()
+    if isinstance(query.message, Message):
+        await remove_buttons(query.message)
+        await query.message.answer(
+            _("You have left the committee."), reply_markup=main_menu_keyboard()
+        )
