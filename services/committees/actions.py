@@ -28,7 +28,8 @@ from services.committees.members import (
     committee_of,
     zone,
 )
-from services.committees.planning import ACTION_REMINDER_HOUR, TaskKind, planned_moment
+from services.committees.planning import ACTION_REMINDER_HOUR, TaskKind
+from services.committees.schedule import planned_moment
 from services.errors import NotFound
 
 

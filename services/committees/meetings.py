@@ -36,13 +36,14 @@ from services.committees.members import (
     notify_members,
     zone,
 )
-from services.committees.planning import HORIZON, do_materialise, do_plan_tasks, planned_moment
+from services.committees.planning import HORIZON, do_materialise, do_plan_tasks
 from services.committees.schedule import (
     LOCAL_FORMAT,
     check_schedule,
     local_key,
     occurrences,
     parse_local,
+    planned_moment,
 )
 from services.errors import NotFound
 

@@ -6,16 +6,15 @@ reminder offset, one quorum check). The job in ``jobs`` runs what falls due; the
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from enum import StrEnum
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.storage.committees import Committee, CommitteeHoliday, CommitteeTask, Meeting
 from bot.storage.db import dialect_insert
-from services.clock import NonexistentTime, to_utc, utcnow
+from services.clock import utcnow
 from services.committees.members import MeetingStatus, zone
 from services.committees.schedule import check_rrule, occurrences, parse_local
 
@@ -30,17 +29,6 @@ class TaskKind(StrEnum):
     REMINDER = "reminder"
     QUORUM = "quorum"
     ACTION = "action"
-
-
-def planned_moment(local: datetime, tz: ZoneInfo) -> datetime:
-    """A moment the committee plans itself (the start of a holiday, an action's reminder hour):
-    ``services.clock.to_utc``, except that a time the clocks skip is not refused (nobody typed
-    it) but moved forward by the gap, as ``schedule.occurrences`` does: a day whose midnight is
-    skipped starts when the clocks jump."""
-    try:
-        return to_utc(local, tz)
-    except NonexistentTime:
-        return local.replace(tzinfo=tz, fold=0).astimezone(UTC)
 
 
 async def holidays_of(session: AsyncSession, factory_id: int) -> set[str]:

@@ -47,6 +47,17 @@ class Occurrence:
     ambiguous: bool  # the local time happens twice; the first one was taken
 
 
+def planned_moment(local: datetime, tz: ZoneInfo) -> datetime:
+    """A moment the committee plans itself (an occurrence of a stored schedule, the start of a
+    holiday, an action's reminder hour): ``services.clock.to_utc``, except that a time the clocks
+    skip is not refused (nobody typed it) but moved forward by the gap, as the wall clock itself
+    does; a day whose midnight is skipped starts when the clocks jump."""
+    try:
+        return to_utc(local, tz)
+    except NonexistentTime:
+        return local.replace(tzinfo=tz, fold=0).astimezone(UTC)
+
+
 def parse_local(value: str) -> datetime:
     """A naive local datetime from the console's "YYYY-MM-DDTHH:MM" (or with a space)."""
     try:
@@ -134,7 +145,7 @@ def occurrences(
         try:
             starts_at, twice = to_utc(local, tz), happens_twice(local, tz)
         except NonexistentTime:
-            starts_at, twice = local.replace(tzinfo=tz).astimezone(UTC), False
+            starts_at, twice = planned_moment(local, tz), False
         if after_utc <= starts_at < before_utc:
             found.append(Occurrence(local_key(local), starts_at, twice))
     return found
