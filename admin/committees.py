@@ -23,7 +23,15 @@ from bot.storage.committees import Committee, Meeting
 from bot.storage.models import Factory, Gender, Staff, StaffRole
 from services.clock import utcnow
 from services.committees import actions, meetings, members, participation
-from services.committees.members import Kind, MemberStatus, Role, Side
+from services.committees.members import (
+    ActionStatus,
+    Kind,
+    MeetingStatus,
+    MemberStatus,
+    Role,
+    Rsvp,
+    Side,
+)
 from services.committees.schedule import WEEKDAYS, friendly_rrule
 from services.committees.stats import Stats, committee_stats
 from services.errors import NotFound
@@ -144,6 +152,11 @@ async def committee_page(
         cancelled=cancelled,
         kinds=list(Kind),
         sides=list(Side),
+        Side=Side,
+        Rsvp=Rsvp,
+        MeetingStatus=MeetingStatus,
+        MemberStatus=MemberStatus,
+        ActionStatus=ActionStatus,
         roles=list(Role),
         genders=list(Gender),
         languages=LANGUAGES,

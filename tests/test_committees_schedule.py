@@ -20,6 +20,7 @@ from services.committees.schedule import (
     friendly_rrule,
     occurrences,
     parse_local,
+    planned_moment,
 )
 
 HAITI = ZoneInfo("America/Port-au-Prince")  # DST: 2nd Sunday of March, 1st Sunday of November
@@ -161,3 +162,17 @@ def test_monthly_occurrences_are_monthly_at_the_same_local_time(
     assert len(months) == len(found)  # one per month
     assert {o.starts_at.astimezone(tz).hour for o in found} == {hour}
     assert all(a.starts_at < b.starts_at for a, b in itertools.pairwise(found))
+
+
+def test_a_planned_moment_the_clocks_skip_moves_forward_with_them() -> None:
+    """A holiday's midnight or an action's reminder hour is planned, not typed: in a gap it is
+    the moment the clocks jump to (Havana skips 00:00-01:00 on 14 March 2027), never refused."""
+    havana = ZoneInfo("America/Havana")
+    with pytest.raises(NonexistentTime):
+        to_utc(datetime(2027, 3, 14, 0, 0), havana)
+    midnight = planned_moment(datetime(2027, 3, 14, 0, 0), havana)
+    assert midnight == to_utc(datetime(2027, 3, 14, 1, 0), havana)
+    assert midnight.astimezone(havana).date().isoformat() == "2027-03-14"
+    assert planned_moment(datetime(2027, 3, 15, 9, 0), havana) == to_utc(
+        datetime(2027, 3, 15, 9, 0), havana
+    )

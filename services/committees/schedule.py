@@ -25,6 +25,7 @@ from services.clock import NonexistentTime, happens_twice, to_utc
 from services.errors import DomainError
 
 LOCAL_FORMAT = "%Y-%m-%dT%H:%M"
+LOCAL_LENGTH = len("YYYY-MM-DDTHH:MM")  # what LOCAL_FORMAT writes
 # How far ahead a new schedule is checked for impossible times (and meetings are materialised).
 CHECK_YEARS = 3
 WEEKDAYS = ("MO", "TU", "WE", "TH", "FR", "SA", "SU")
@@ -61,7 +62,7 @@ def planned_moment(local: datetime, tz: ZoneInfo) -> datetime:
 def parse_local(value: str) -> datetime:
     """A naive local datetime from the console's "YYYY-MM-DDTHH:MM" (or with a space)."""
     try:
-        return datetime.strptime(value.strip().replace(" ", "T")[:16], LOCAL_FORMAT)  # noqa: DTZ007
+        return datetime.strptime(value.strip().replace(" ", "T")[:LOCAL_LENGTH], LOCAL_FORMAT)  # noqa: DTZ007
     except ValueError:
         raise InvalidTime() from None
 
