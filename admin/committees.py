@@ -115,7 +115,7 @@ async def committee_page(
     session: AsyncSession = Depends(db),
 ) -> Response:
     committee = await members.access_committee(
-        session, Scope.of(staff), committee_id, viewer=staff, ip=client_ip(request)
+        session, Scope.of(staff), committee_id, actor=staff, ip=client_ip(request)
     )
     seats = await members.members_of(
         session, committee.id, statuses=(MemberStatus.PENDING, MemberStatus.ACTIVE)

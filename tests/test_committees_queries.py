@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import pytest
 import time_machine
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -14,6 +15,8 @@ from bot.storage.db import transaction
 from bot.storage.models import AuditEvent
 from services.committees import meetings, members, participation
 from services.committees.members import Rsvp
+from services.errors import NotFound
+from services.scope import Scope
 from tests.console import ConsoleHarness
 from tests.factories import make_factory
 from tests.queries import count_queries
@@ -112,7 +115,8 @@ async def test_an_rsvp_is_one_lookup(sessions: async_sessionmaker[AsyncSession])
 async def test_staff_changes_are_audited_by_the_verbs(
     sessions: async_sessionmaker[AsyncSession], console: ConsoleHarness
 ) -> None:
-    """The verbs write the audit row (the console only calls them); members in the bot do not."""
+    """The verbs write the audit row (the console only calls them); members in the bot do not,
+    and a look refused for scope leaves none either."""
     staff = await console.staff("country_manager", ["KH"])
     with time_machine.travel(NOW, tick=False):
         factory = await make_factory(console.sessions, "QV-1", country="KH", timezone=TZ)
@@ -124,6 +128,10 @@ async def test_staff_changes_are_audited_by_the_verbs(
                 s, committee, display_name="Sok", side="worker", actor=None
             )
             await members.do_leave(s, seat)
+        async with transaction(console.sessions) as s:
+            with pytest.raises(NotFound):  # another country's committee does not exist
+                await members.access_committee(s, Scope.only("BD"), committee.id, actor=staff)
+            assert await members.access_committee(s, Scope.only("KH"), committee.id)
         async with console.sessions() as s:
             rows = (
                 (await s.execute(AuditEvent.__table__.select().order_by(AuditEvent.id)))

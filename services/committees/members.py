@@ -217,14 +217,14 @@ async def access_committee(
     scope: Scope,
     committee_id: int,
     *,
-    viewer: Staff | None = None,
+    actor: Staff | None = None,
     ip: str | None = None,
 ) -> Committee:
-    """A committee in ``scope`` (another country's is NotFound, no hint that it exists); with a
-    ``viewer``, the look is audited (``committee.view``)."""
+    """A committee in ``scope`` (another country's is NotFound, no hint that it exists); with an
+    ``actor``, the look is audited (``committee.view``)."""
     committee = await committee_of(session, committee_id)
     scope.check(committee.factory.country_code)
-    await audit_change(session, committee, "view", actor=viewer, ip=ip)
+    await audit_change(session, committee, "view", actor=actor, ip=ip)
     return committee
 
 
