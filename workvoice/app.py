@@ -19,7 +19,7 @@ import uvicorn
 from bot.storage import migrate
 from workvoice.context import AppContext
 from workvoice.kernel.settings import ConfigError, Settings
-from workvoice.web import create_web_app
+from workvoice.server import create_web_app
 
 log = logging.getLogger(__name__)
 
@@ -86,7 +86,7 @@ async def start_bot(ctx: AppContext) -> dict[str, Any]:
         survey_store=ctx.survey_store,
     )
     me = await bot.get_me()
-    ctx.extras.update(bot=bot, dispatcher=dp, bot_username=me.username)
+    ctx.bot_username = me.username
     await dp.emit_startup(bot=bot)
     # With Redis, every replica draws on one Telegram send budget (and honours one 429 pause).
     limiter = create_send_limiter(settings.redis_url)

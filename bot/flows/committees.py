@@ -27,7 +27,6 @@ from bot.storage.models import User
 from bot.widgets import (
     MenuAction,
     MenuCallback,
-    enable_menu,
     home_button,
     main_menu_keyboard,
     remove_buttons,
@@ -39,7 +38,6 @@ from services.errors import DomainError, NotFound
 
 log = logging.getLogger(__name__)
 router = Router(name=__name__)
-enable_menu(MenuAction.COMMITTEE)
 
 INVITE_PAYLOAD = "c_"
 ACTION_TEXT_LIMIT = 500  # as the service keeps it
