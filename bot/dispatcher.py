@@ -96,6 +96,7 @@ def create_fsm_storage(
     """
     if not redis_url:
         return ExpiringMemoryStorage(ttl)
+    # Only with Redis configured: the redis client is not loaded otherwise.
     from aiogram.fsm.storage.base import DefaultKeyBuilder
     from aiogram.fsm.storage.redis import RedisStorage
 

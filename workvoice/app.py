@@ -15,10 +15,14 @@ from datetime import timedelta
 from typing import Any
 
 import uvicorn
+from sqlalchemy.exc import IntegrityError
 
 from bot.storage import migrate
+from bot.storage.db import transaction
+from services.surveys.builder import do_install_templates
 from workvoice.context import AppContext
 from workvoice.kernel.settings import ConfigError, Settings
+from workvoice.scheduler import create_scheduler
 from workvoice.server import create_web_app
 
 log = logging.getLogger(__name__)
@@ -49,11 +53,6 @@ async def check_schema(ctx: AppContext, *, auto_upgrade: bool) -> None:
 
 async def install_survey_templates(ctx: AppContext) -> None:
     """The built-in survey templates are there from the first start (idempotent)."""
-    from sqlalchemy.exc import IntegrityError
-
-    from bot.storage.db import transaction
-    from services.surveys.builder import do_install_templates
-
     # Two replicas starting at once: one inserts, the other's unique key fails; both are fine.
     with contextlib.suppress(IntegrityError):
         async with transaction(ctx.sessions) as session:
@@ -176,8 +175,6 @@ async def serve(
                 "bot.disabled reason=no_token hint='set WORKVOICE_BOT_TOKEN to talk to Telegram'"
             )
         if scheduler:
-            from workvoice.scheduler import create_scheduler
-
             sched = create_scheduler(ctx)
             sched.start()
         web = create_web_app(ctx, console=console, webhook=parts.get("webhook"))
