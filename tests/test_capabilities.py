@@ -129,3 +129,7 @@ def test_the_manifest_is_data_the_console_can_read_without_the_bot() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_every_menu_action_belongs_to_exactly_one_capability() -> None:
+    assert sorted(capabilities.MENU) == sorted(a for a in MenuAction if a != MenuAction.HOME)
