@@ -25,7 +25,7 @@ from bot.i18n.languages import LANGUAGES
 from bot.storage.models import Staff
 from services import accounts, audit
 from services.errors import DomainError
-from workvoice.i18n_tools import po_path
+from workvoice.kernel.catalogs import po_path
 
 router = APIRouter()
 

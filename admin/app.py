@@ -1,4 +1,5 @@
-"""Console application factory: sessions, error pages and one router per capability."""
+"""Console application factory: sessions, error pages, templates, one router per capability and
+the navigation (the manifest's entries, each for the roles its route allows)."""
 
 from __future__ import annotations
 
@@ -14,34 +15,26 @@ from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.sessions import SessionMiddleware
 
-from admin.web import SESSION_MAX_SECONDS, NeedsSecondFactor, NotSignedIn, render
+from admin.web import (
+    SESSION_MAX_SECONDS,
+    NeedsSecondFactor,
+    NotSignedIn,
+    create_templates,
+    navigation,
+    render,
+)
 from bot.i18n import gettext as _
 from services.errors import DomainError
 from services.throttle import create_throttle
+from workvoice import capabilities
 from workvoice.context import AppContext
 from workvoice.kernel.settings import Settings, is_loopback
 
 STATIC = Path(__file__).resolve().parent / "static"
 
-# One module per capability, each exposing ``router`` (a FastAPI APIRouter).
-CONSOLE_MODULES: tuple[str, ...] = (
-    "admin.home",
-    "admin.accounts",
-    "admin.factories",
-    "admin.staff",
-    "admin.audit",
-    "admin.translations",
-    "admin.reports",
-    "admin.surveys",
-    "admin.survey_waves",
-    "admin.committees",
-    # Topics and the form before the rest: "/broadcasts/topics" and "/broadcasts/new" must not
-    # be read as a broadcast's id.
-    "admin.broadcast_topics",
-    "admin.broadcast_form",
-    "admin.broadcasts",
-    "admin.simulator",
-)
+# One module (or more) per capability, each exposing ``router`` (a FastAPI APIRouter), as the
+# capability manifest declares them.
+CONSOLE_MODULES: tuple[str, ...] = capabilities.CONSOLE_MODULES
 
 
 # No inline script anywhere (handlers live in /static/console.js); inline style *attributes* stay
@@ -99,8 +92,11 @@ def create_console(ctx: AppContext) -> FastAPI:
             response.headers["Strict-Transport-Security"] = HSTS
         return response
 
-    for name in CONSOLE_MODULES:
-        app.include_router(importlib.import_module(name).router)
+    routers = [importlib.import_module(name).router for name in CONSOLE_MODULES]
+    for router in routers:
+        app.include_router(router)
+    app.state.templates = create_templates()
+    app.state.nav = navigation(route for router in routers for route in router.routes)
 
     @app.exception_handler(NotSignedIn)
     async def not_signed_in(request: Request, exc: NotSignedIn) -> Response:

@@ -244,7 +244,7 @@ async def _detail_page(
     )
 
 
-@router.get("/{broadcast_id}", response_class=HTMLResponse)
+@router.get("/{broadcast_id:int}", response_class=HTMLResponse)
 async def broadcast_page(
     request: Request,
     done: str = "",
@@ -255,7 +255,7 @@ async def broadcast_page(
     return await _detail_page(request, session, staff, broadcast, done=done)
 
 
-@router.post("/{broadcast_id}/send", dependencies=[Depends(verify_csrf)])
+@router.post("/{broadcast_id:int}/send", dependencies=[Depends(verify_csrf)])
 async def send_now(
     request: Request,
     broadcast: Broadcast = Depends(scoped),
@@ -294,7 +294,7 @@ def planned_at(day: str, at: str, timezone: str, *, now: datetime) -> datetime:
     return moment
 
 
-@router.post("/{broadcast_id}/schedule", dependencies=[Depends(verify_csrf)])
+@router.post("/{broadcast_id:int}/schedule", dependencies=[Depends(verify_csrf)])
 async def schedule(
     request: Request,
     broadcast: Broadcast = Depends(scoped),
@@ -325,7 +325,7 @@ async def schedule(
     return RedirectResponse(f"/broadcasts/{broadcast.id}?done=scheduled", status_code=303)
 
 
-@router.post("/{broadcast_id}/cancel", dependencies=[Depends(verify_csrf)])
+@router.post("/{broadcast_id:int}/cancel", dependencies=[Depends(verify_csrf)])
 async def cancel(
     request: Request,
     broadcast: Broadcast = Depends(scoped),

@@ -17,6 +17,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from admin.factories import bot_username
 from admin.web import access_country, client_ip, db, render, require, verify_csrf
 from bot.i18n.languages import LANGUAGES
 from bot.storage.committees import Committee, Meeting
@@ -164,9 +165,7 @@ async def committee_page(
         offsets_hours=", ".join(
             f"{o / 60:g}" for o in committee.reminder_offsets or members.DEFAULT_OFFSETS
         ),
-        bot_username=request.app.state.ctx.extras.get("bot_username")
-        or request.app.state.ctx.settings.bot_username
-        or "your_workvoice_bot",
+        bot_username=bot_username(request) or "your_workvoice_bot",
     )
 
 

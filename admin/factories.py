@@ -39,7 +39,7 @@ MAX_CSV_BYTES = 2_000_000
 def bot_username(request: Request) -> str | None:
     """The bot's Telegram username, when the console knows it (settings, or the running bot)."""
     ctx = context(request)
-    return ctx.extras.get("bot_username") or ctx.settings.bot_username or None
+    return ctx.bot_username or ctx.settings.bot_username or None
 
 
 def start_link(username: str, payload: str) -> str:

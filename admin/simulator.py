@@ -7,14 +7,13 @@ Telegram updates and shows what the bot sent back, edits included. There is no s
 
 from __future__ import annotations
 
-from typing import Any
-
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import HTMLResponse, JSONResponse
 from pydantic import BaseModel, Field
 
 from admin.web import context, render
 from bot.i18n.languages import LANGUAGES
+from workvoice.context import Phones
 
 router = APIRouter(prefix="/simulator")
 MAX_PHONES = 6
@@ -34,8 +33,8 @@ class Tapped(BaseModel):
     data: str = Field(min_length=1, max_length=64)
 
 
-def _phones(request: Request) -> Any:
-    phones = context(request).extras.get("phones")
+def _phones(request: Request) -> Phones:
+    phones = context(request).phones
     if phones is None:  # not a demo: the simulator does not exist
         raise HTTPException(status_code=404)
     return phones
@@ -54,7 +53,7 @@ async def simulator_page(request: Request) -> HTMLResponse:
         "simulator/index.html",
         languages=languages,
         committee_code=committee_code,
-        bot_username=context(request).extras.get("bot_username", "workvoice_demo_bot"),
+        bot_username=context(request).bot_username or "workvoice_demo_bot",
     )
 
 

@@ -7,7 +7,7 @@ from fastapi.responses import HTMLResponse, Response
 
 from admin.web import render, require
 from bot.storage.models import Staff, StaffRole
-from workvoice.i18n_tools import coverage
+from workvoice.kernel.catalogs import coverage
 
 router = APIRouter(prefix="/translations")
 

@@ -23,8 +23,11 @@ from typing import Any
 
 import jinja2
 from fastapi import Depends, Request
+from fastapi.dependencies.models import Dependant
+from fastapi.routing import APIRoute
 from fastapi.templating import Jinja2Templates
 from sqlalchemy.ext.asyncio import AsyncSession
+from starlette.routing import BaseRoute
 
 from bot.i18n import N_, current_locale, is_rtl, set_locale, translations, use_locale
 from bot.i18n.languages import LANGUAGES
@@ -32,6 +35,7 @@ from bot.storage.models import Staff, StaffRole
 from services.accounts import MFA_ROLES
 from services.errors import DomainError, Forbidden, NotFound
 from services.throttle import Throttle
+from workvoice.capabilities import NAV, NavEntry
 from workvoice.context import AppContext
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
@@ -242,9 +246,12 @@ def checked_id(value: int) -> int:
     return value
 
 
-def k_of(request: Request) -> int:
-    """The small-group threshold: counts below it are shown as "fewer than k"."""
+def suppression_threshold(request: Request) -> int:
+    """The small-group threshold k: counts below it are shown as "fewer than k"."""
     return int(context(request).settings.suppression_k)
+
+
+k_of = suppression_threshold  # the old name, until the pages that use it are renamed at merge
 
 
 def staff_locale(staff: Staff) -> str:
@@ -261,27 +268,93 @@ def _locale_for(request: Request) -> str:
     return viewer.locale if viewer is not None and viewer.locale in LANGUAGES else "en"
 
 
-_env = jinja2.Environment(
-    loader=jinja2.FileSystemLoader(str(TEMPLATES)), autoescape=True, extensions=["jinja2.ext.i18n"]
-)
-# Jinja's newstyle gettext formats ``%(name)s`` placeholders itself after translating.
-_env.install_gettext_callables(  # type: ignore[attr-defined]
-    lambda message: translations(current_locale()).ugettext(message),
-    lambda singular, plural, n: translations(current_locale()).ungettext(singular, plural, n),
-    newstyle=True,
-)
-templates = Jinja2Templates(env=_env)
+def create_templates() -> Jinja2Templates:
+    """The console's templates, translated into the current locale (``create_console`` keeps one
+    per app on ``app.state.templates``)."""
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(TEMPLATES)),
+        autoescape=True,
+        extensions=["jinja2.ext.i18n"],
+    )
+    # Jinja's newstyle gettext formats ``%(name)s`` placeholders itself after translating.
+    env.install_gettext_callables(  # type: ignore[attr-defined]
+        lambda message: translations(current_locale()).ugettext(message),
+        lambda singular, plural, n: translations(current_locale()).ungettext(singular, plural, n),
+        newstyle=True,
+    )
+    return Jinja2Templates(env=env)
+
+
+def declared_roles(route: APIRoute) -> frozenset[str] | None:
+    """The roles a route lets in, read from its dependencies: ``require(...)``'s roles, every role
+    for ``current_staff``, ``None`` when it declares nothing (public pages)."""
+
+    def walk(dependant: Dependant) -> frozenset[str] | None:
+        for dep in dependant.dependencies:
+            allowed = getattr(dep.call, "allowed_roles", None)
+            if allowed is not None:
+                return frozenset(allowed)
+            if dep.call is current_staff:
+                return frozenset(StaffRole)
+            found = walk(dep)
+            if found is not None:
+                return found
+        return None
+
+    return walk(route.dependant)
+
+
+@dataclass(frozen=True)
+class NavLink:
+    path: str
+    label: str  # a msgid, translated in the template
+    roles: frozenset[str]
+
+
+def navigation(routes: Iterable[BaseRoute], entries: Iterable[NavEntry] = NAV) -> list[NavLink]:
+    """The manifest's navigation entries, each for the roles its page's route allows (an entry that
+    stands in for another is for the roles that may not open that one)."""
+    pages = {
+        route.path: route
+        for route in routes
+        if isinstance(route, APIRoute) and "GET" in (route.methods or ())
+    }
+
+    def roles(path: str) -> frozenset[str]:
+        found = declared_roles(pages[path])
+        if found is None:
+            raise LookupError(
+                f"the navigation entry {path} leads to a page without an access policy"
+            )
+        return found
+
+    links = []
+    for entry in entries:
+        allowed = roles(entry.path)
+        if entry.stands_in_for is not None:
+            allowed -= roles(entry.stands_in_for)
+        links.append(NavLink(entry.path, entry.label, allowed))
+    return links
+
+
+def nav_for(request: Request, viewer: Viewer | None) -> list[NavLink]:
+    if viewer is None:
+        return []
+    return [link for link in request.app.state.nav if viewer.role in link.roles]
 
 
 def render(request: Request, template: str, status_code: int = 200, **values: Any) -> Any:
     """Render a page in the staff member's console language, right-to-left where it reads so."""
     locale = _locale_for(request)
+    viewer: Viewer | None = getattr(request.state, "viewer", None)
+    templates: Jinja2Templates = request.app.state.templates
     with use_locale(locale):
         return templates.TemplateResponse(
             request,
             template,
             {
-                "viewer": getattr(request.state, "viewer", None),
+                "viewer": viewer,
+                "nav": nav_for(request, viewer),
                 "csrf_token": csrf_token(request),
                 "locale": locale,
                 "rtl": is_rtl(locale),

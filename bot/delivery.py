@@ -1,7 +1,10 @@
 """Delivering the outbox: claim due messages, render each in its reader's language, send, record.
 
-Flows register a renderer per message kind with ``@renderer("kind")``; a renderer turns the stored
-params into text and buttons at send time, in the recipient's language (``use_locale`` is set).
+Flows register a renderer per message kind with ``@renderer(Kind.MEMBER)`` (an ``OutboxKind`` enum;
+a test checks every kind has one). A renderer turns the stored params into text and buttons at send
+time. The delivery loop sets ``use_locale`` to the recipient's saved language around the call; a
+renderer whose message carries its own ``locale`` param (committee notices, queued in the language
+the member chose for that committee) sets ``use_locale`` again from it.
 Sending keeps under Telegram's limits (about 30 messages a second per bot, one a second per chat)
 and honours 429 ``retry_after`` by pausing the whole loop, as Telegram asks; with Redis the budget
 and the pause are shared by every replica (``bot.ratelimit``).

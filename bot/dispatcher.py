@@ -23,20 +23,13 @@ from bot.storage.db import transaction
 from bot.widgets import main_menu_keyboard
 from services.errors import DomainError
 from services.onboarding import do_mark_blocked, get_user
+from workvoice import capabilities
 
 log = logging.getLogger(__name__)
 
-# One router per conversation, in the order they get a chance at an update; ``basics`` is the
-# catch-all for anything no flow took, so it stays last.
-FLOW_MODULES: tuple[str, ...] = (
-    "bot.flows.staff",  # before onboarding: staff need not onboard as workers to link alerts
-    "bot.flows.onboarding",
-    "bot.flows.reports",
-    "bot.flows.surveys",
-    "bot.flows.committees",
-    "bot.flows.broadcasts",
-    "bot.flows.basics",
-)
+# One router per conversation, in the order they get a chance at an update (gatekeeping flows
+# first, the fallback ``bot.flows.fallback`` last), as the capability manifest declares them.
+FLOW_MODULES: tuple[str, ...] = capabilities.FLOW_MODULES
 
 
 DEFAULT_STATE_TTL = timedelta(hours=2)
@@ -103,6 +96,7 @@ def create_fsm_storage(
     """
     if not redis_url:
         return ExpiringMemoryStorage(ttl)
+    # Only with Redis configured: the redis client is not loaded otherwise.
     from aiogram.fsm.storage.base import DefaultKeyBuilder
     from aiogram.fsm.storage.redis import RedisStorage
 

@@ -6,7 +6,7 @@ Flows never import each other; what they have in common lives here (import-linte
 from __future__ import annotations
 
 import contextlib
-from enum import StrEnum
+from collections.abc import Sequence
 
 from aiogram.exceptions import TelegramBadRequest
 from aiogram.filters.callback_data import CallbackData
@@ -14,20 +14,10 @@ from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup, Message
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
 from bot.i18n import _
+from workvoice.capabilities import MENU
+from workvoice.capabilities import MenuAction as MenuAction  # the flows import it from here
 
 TELEGRAM_TEXT_LIMIT = 4096
-
-
-class MenuAction(StrEnum):
-    SURVEYS = "surveys"
-    REPORT = "report"
-    MY_REPORTS = "follow"
-    COMMITTEE = "committee"
-    NEWS = "news"
-    LANGUAGE = "language"
-    HELP = "help"
-    PRIVACY = "privacy"
-    HOME = "home"
 
 
 class MenuCallback(CallbackData, prefix="m"):
@@ -36,32 +26,29 @@ class MenuCallback(CallbackData, prefix="m"):
     action: MenuAction
 
 
-# Menu entries appear only once the flow that answers them is loaded (``enable_menu`` at import):
-# a button that leads nowhere is worse than no button.
-_ENABLED: set[MenuAction] = {MenuAction.HOME}
+def menu_label(action: MenuAction) -> str:
+    labels = {
+        MenuAction.SURVEYS: _("📋 Surveys"),
+        MenuAction.REPORT: _("📣 Report a problem"),
+        MenuAction.MY_REPORTS: _("🔎 Follow up a report"),
+        MenuAction.COMMITTEE: _("👥 Committee"),
+        MenuAction.NEWS: _("📰 News from organisers"),
+        MenuAction.LANGUAGE: _("🌐 Language"),
+        MenuAction.HELP: _("❓ Help"),
+        MenuAction.PRIVACY: _("🔒 Privacy"),
+        MenuAction.HOME: _("🏠 Main menu"),
+    }
+    return labels[action]
 
 
-def enable_menu(*actions: MenuAction) -> None:
-    _ENABLED.update(actions)
+def menu_labels(actions: Sequence[MenuAction] = MENU) -> list[tuple[MenuAction, str]]:
+    """The main menu: the capabilities' actions in manifest order (``workvoice.capabilities``)."""
+    return [(action, menu_label(action)) for action in actions]
 
 
-def menu_labels() -> list[tuple[MenuAction, str]]:
-    labels = [
-        (MenuAction.SURVEYS, _("📋 Surveys")),
-        (MenuAction.REPORT, _("📣 Report a problem")),
-        (MenuAction.MY_REPORTS, _("🔎 Follow up a report")),
-        (MenuAction.COMMITTEE, _("👥 Committee")),
-        (MenuAction.NEWS, _("📰 News from organisers")),
-        (MenuAction.LANGUAGE, _("🌐 Language")),
-        (MenuAction.HELP, _("❓ Help")),
-        (MenuAction.PRIVACY, _("🔒 Privacy")),
-    ]
-    return [(action, label) for action, label in labels if action in _ENABLED]
-
-
-def main_menu_keyboard() -> InlineKeyboardMarkup:
+def main_menu_keyboard(actions: Sequence[MenuAction] = MENU) -> InlineKeyboardMarkup:
     builder = InlineKeyboardBuilder()
-    for action, label in menu_labels():
+    for action, label in menu_labels(actions):
         builder.button(text=label, callback_data=MenuCallback(action=action))
     builder.adjust(2)
     return builder.as_markup()
@@ -73,7 +60,7 @@ def main_menu_text() -> str:
 
 def home_button() -> InlineKeyboardButton:
     return InlineKeyboardButton(
-        text=_("🏠 Main menu"), callback_data=MenuCallback(action=MenuAction.HOME).pack()
+        text=menu_label(MenuAction.HOME), callback_data=MenuCallback(action=MenuAction.HOME).pack()
     )
 
 

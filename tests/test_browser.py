@@ -184,7 +184,7 @@ async def test_broadcast_pages_render_in_both_directions(
         for outcome in [OutboxStatus.SENT] * 6 + [OutboxStatus.BLOCKED]:
             await messages.record_outcome(s, sent.id, outcome)
     organiser = await console.staff("organiser", ["BD"], email="organiser@example.org")
-    console.ctx.extras["bot_username"] = "workvoice_bot"
+    console.ctx.bot_username = "workvoice_bot"
     client = console.client_for(organiser)
     cookie = client.cookies.get("wv_session")
     await page.context.add_cookies([{"name": "wv_session", "value": cookie, "url": live}])

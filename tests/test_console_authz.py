@@ -26,9 +26,11 @@ from services.surveys.definition import validate
 from tests.console import ConsoleHarness
 from tests.factories import make_case, make_factory
 from tests.surveys_data import SAMPLE, make_wave
+from workvoice.capabilities import NAV
 
 ROLES = [r.value for r in StaffRole]
 PUBLIC_PREFIXES = ("/simulator",)  # demo only: 404 unless the demo runs
+PARAM = r"{(\w+)(?::\w+)?}"  # a path parameter, typed ("{broadcast_id:int}") or not
 
 
 def policy(route: APIRoute) -> frozenset[str] | None:
@@ -204,7 +206,7 @@ async def test_authorization_matrix(console: ConsoleHarness, role: str) -> None:
     checked = 0
     for method, path, route in routes(console):
         allowed = policy(route)
-        params = re.findall(r"{(\w+)}", path)
+        params = re.findall(PARAM, path)
         for inside in (True, False) if params else (True,):
             url = path
             for name in params:
@@ -215,7 +217,7 @@ async def test_authorization_matrix(console: ConsoleHarness, role: str) -> None:
                 key = (name, inside)
                 if key not in made:
                     made[key] = await PARAM_MAKERS[name](console, inside)
-                url = url.replace("{" + name + "}", made[key])
+                url = re.sub("{" + name + r"(?::\w+)?}", made[key], url)
             if method == "GET":
                 r = await client.get(url)
             else:
@@ -256,3 +258,42 @@ async def test_m1_every_role_that_can_open_a_case_needs_a_second_factor(
         staff = await console.staff(role, ["BD"], email=f"mfa-{role}@example.org")
         r = await console.client_for(staff, mfa=False).get(f"/reports/{case_id}")
         assert (r.status_code, r.headers.get("location")) == (303, "/login/totp"), role
+
+
+def nav_expected(console: ConsoleHarness, role: str) -> list[str]:
+    """The manifest's navigation paths this role may open, by the routes' declared policies (an
+    entry standing in for another only where that one is closed to the role)."""
+    pages = {path: route for method, path, route in routes(console) if method == "GET"}
+
+    def opens(path: str) -> bool:
+        allowed = policy(pages[path])
+        return allowed is None or role in allowed
+
+    return [
+        entry.path
+        for entry in NAV
+        if opens(entry.path) and not (entry.stands_in_for and opens(entry.stands_in_for))
+    ]
+
+
+@pytest.mark.parametrize("role", ROLES)
+async def test_the_navigation_shows_each_role_the_pages_its_routes_allow(
+    console: ConsoleHarness, role: str
+) -> None:
+    staff = await console.staff(role, ["BD"], email=f"nav-{role}@example.org")
+    client = console.client_for(staff)
+    r = await client.get("/")
+    assert r.status_code == 200
+    nav = r.text.split('<nav aria-label="Main">', 1)[1].split("</nav>", 1)[0]
+    shown = re.findall(r'<a href="([^"]+)">', nav)
+    assert shown == nav_expected(console, role)
+    for path in shown:  # and every link it shows opens
+        assert (await client.get(path)).status_code == 200, path
+
+
+def test_the_navigation_follows_the_manifest_and_its_stand_ins(console: ConsoleHarness) -> None:
+    by_role = {role: nav_expected(console, role) for role in ROLES}
+    assert by_role["admin"] == [e.path for e in NAV if e.stands_in_for is None]
+    assert "/reports/counts" in by_role["analyst"] and "/reports" not in by_role["analyst"]
+    assert "/reports/counts" not in by_role["case_handler"]
+    assert {"/", "/account"} <= set.intersection(*(set(paths) for paths in by_role.values()))

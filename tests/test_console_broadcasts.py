@@ -437,7 +437,7 @@ async def test_topics_hide_small_counts_link_posters_and_stay_in_their_country(
     assert rows["ilo-news"][2] == "every country"
     assert "t.me/" not in page.text and "bot_username" in page.text
 
-    console.ctx.extras["bot_username"] = "workvoice_bot"
+    console.ctx.bot_username = "workvoice_bot"
     page = await client.get("/broadcasts/topics")
     assert "https://t.me/workvoice_bot?start=t_union-news" in page.text
     poster = await client.get(f"/broadcasts/topics/{small.id}/poster")

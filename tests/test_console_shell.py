@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import time
 
+import pytest
+from fastapi import APIRouter
+
+from admin.app import create_console
+from admin.web import navigation
 from tests.console import ConsoleHarness
+from workvoice.capabilities import NAV, NavEntry
 
 
 async def test_pages_require_sign_in(console: ConsoleHarness) -> None:
@@ -66,3 +72,27 @@ async def test_staff_choose_the_console_language(console: ConsoleHarness) -> Non
     assert 'value="ar"' in page.text and 'value="bn"' not in page.text  # only complete catalogs
     await client.post("/account/language", data={"locale": "ar", "csrf_token": csrf_of(page.text)})
     assert 'dir="rtl"' in (await client.get("/factories")).text
+
+
+async def test_each_console_app_builds_its_own_templates_and_navigation(
+    console: ConsoleHarness,
+) -> None:
+    """No template environment or navigation at import: each app makes its own when created."""
+    other = create_console(console.ctx)
+    assert other.state.templates is not console.app.state.templates
+    assert [link.path for link in other.state.nav] == [entry.path for entry in NAV]
+    staff = await console.staff("organiser", ["KH"])
+    r = await console.client_for(staff).get("/")
+    nav = r.text.split('<nav aria-label="Main">', 1)[1].split("</nav>", 1)[0]
+    assert 'href="/broadcasts"' in nav and 'href="/reports"' not in nav
+
+
+def test_a_navigation_entry_must_lead_to_a_page_that_declares_its_roles() -> None:
+    router = APIRouter()
+
+    @router.get("/open")
+    async def open_page() -> None:
+        return None
+
+    with pytest.raises(LookupError):
+        navigation(router.routes, [NavEntry("/open", "Open")])

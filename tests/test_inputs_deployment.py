@@ -39,7 +39,7 @@ from tests.conftest import Database
 from tests.console import ConsoleHarness, make_context
 from tests.surveys_data import SAMPLE
 from workvoice.kernel.settings import ConfigError, load_settings, require_secrets
-from workvoice.web import create_web_app
+from workvoice.server import create_web_app
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -181,8 +181,8 @@ async def voice_note_draft(worker: Any) -> None:
 async def test_h1_state_and_sealed_files_go_on_cancel_and_after_the_ttl(
     app: BotHarness, tmp_path: Path
 ) -> None:
+    from services.reports.jobs import purge_draft_files as report_drafts
     from tests.console import make_context
-    from workvoice.scheduler import report_drafts
 
     await make_worker(app.sessions, 7000008)
     worker = app.user(7000008)

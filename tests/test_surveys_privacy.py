@@ -657,8 +657,9 @@ async def test_the_scheduler_writes_batches_and_logs_only_them(
     sessions: Any, store: MemorySurveyStore, caplog: pytest.LogCaptureFixture
 ) -> None:
     from workvoice.context import AppContext
+    from workvoice.jobs import survey_batches
     from workvoice.kernel.settings import load_settings
-    from workvoice.scheduler import JOBS, survey_batches
+    from workvoice.scheduler import JOBS
 
     assert next(j for j in JOBS if j.name == "survey_batches").run is survey_batches
     ctx = AppContext(

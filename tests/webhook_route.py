@@ -16,7 +16,7 @@ from tests.conftest import Database
 from tests.console import make_context
 from tests.files import read_from_outside
 from tests.harness import BotHarness
-from workvoice.web import create_web_app
+from workvoice.server import create_web_app
 
 
 def webhook_client(

@@ -15,11 +15,15 @@ from datetime import timedelta
 from typing import Any
 
 import uvicorn
+from sqlalchemy.exc import IntegrityError
 
 from bot.storage import migrate
+from bot.storage.db import transaction
+from services.surveys.builder import do_install_templates
 from workvoice.context import AppContext
 from workvoice.kernel.settings import ConfigError, Settings
-from workvoice.web import create_web_app
+from workvoice.scheduler import create_scheduler
+from workvoice.server import create_web_app
 
 log = logging.getLogger(__name__)
 
@@ -49,11 +53,6 @@ async def check_schema(ctx: AppContext, *, auto_upgrade: bool) -> None:
 
 async def install_survey_templates(ctx: AppContext) -> None:
     """The built-in survey templates are there from the first start (idempotent)."""
-    from sqlalchemy.exc import IntegrityError
-
-    from bot.storage.db import transaction
-    from services.surveys.builder import do_install_templates
-
     # Two replicas starting at once: one inserts, the other's unique key fails; both are fine.
     with contextlib.suppress(IntegrityError):
         async with transaction(ctx.sessions) as session:
@@ -86,7 +85,7 @@ async def start_bot(ctx: AppContext) -> dict[str, Any]:
         survey_store=ctx.survey_store,
     )
     me = await bot.get_me()
-    ctx.extras.update(bot=bot, dispatcher=dp, bot_username=me.username)
+    ctx.bot_username = me.username
     await dp.emit_startup(bot=bot)
     # With Redis, every replica draws on one Telegram send budget (and honours one 429 pause).
     limiter = create_send_limiter(settings.redis_url)
@@ -176,8 +175,6 @@ async def serve(
                 "bot.disabled reason=no_token hint='set WORKVOICE_BOT_TOKEN to talk to Telegram'"
             )
         if scheduler:
-            from workvoice.scheduler import create_scheduler
-
             sched = create_scheduler(ctx)
             sched.start()
         web = create_web_app(ctx, console=console, webhook=parts.get("webhook"))

@@ -1,10 +1,12 @@
-"""What a running process holds: settings, the database engine and its session factory, and the
-ephemeral survey store (drafts and answers waiting for a batch: Redis, or this process's memory)."""
+"""What a running process holds: settings, the database engine and its session factory, the
+ephemeral survey store (drafts and answers waiting for a batch: Redis, or this process's memory),
+and what the parts running in this process share with each other (the bot, the demo's phones)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from bot.storage import import_all_models
 from bot.storage.db import create_engine, create_sessionmaker
@@ -13,11 +15,41 @@ from workvoice.kernel.context import Runtime
 from workvoice.kernel.settings import Settings
 
 
+class Phone(Protocol):
+    """One simulated phone of the demo (``workvoice.demo.Phone``)."""
+
+    @property
+    def version(self) -> str: ...
+
+    def summary(self) -> dict[str, Any]: ...
+
+    def transcript(self) -> list[dict[str, Any]]: ...
+
+    async def send(self, text: str) -> None: ...
+
+    async def tap(self, message_id: int, data: str) -> None: ...
+
+
+class Phones(Protocol):
+    """The demo's simulated phones (``workvoice.demo.Phones``), which the console's simulator
+    pages drive; typed here so the console needs neither the demo nor aiohttp."""
+
+    def all(self) -> Sequence[Phone]: ...
+
+    def get(self, phone_id: int) -> Phone | None: ...
+
+    def create(self, *, language_code: str, name: str | None = None) -> Phone: ...
+
+    def remove(self, phone_id: int) -> None: ...
+
+
 @dataclass
 class AppContext(Runtime):
     survey_store: SurveyStore = field(default_factory=MemorySurveyStore)
-    # Filled by the parts that run in this process (e.g. "bot", "dispatcher") for the others.
-    extras: dict[str, Any] = field(default_factory=dict)
+    # Set by the parts that run in this process, for the others: the bot's Telegram username once
+    # it has started (links and posters), and the demo's phones (None outside the demo).
+    bot_username: str | None = None
+    phones: Phones | None = None
 
     @classmethod
     def create(cls, settings: Settings) -> AppContext:

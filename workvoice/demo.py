@@ -158,7 +158,7 @@ async def run_demo(
     data_dir = os.path.abspath(settings.data_dir)  # noqa: ASYNC240 (once, at start-up)
 
     async def prepare(ctx: AppContext) -> None:
-        ctx.extras["phones"] = phones
+        ctx.phones = phones
         if seed:
             from workvoice.seed import seed_demo
 

@@ -3,14 +3,16 @@
 Each capability has its own catalog (``locales/<capability>.pot`` and
 ``locales/<locale>/LC_MESSAGES/<capability>.po``), decided by where a string is written:
 ``bot/flows/<capability>.py`` and ``services/<capability>.py`` go to that capability, ``admin/`` to
-``console``, anything else to ``core``. English is the source language and needs no catalog.
+``console``, anything else to ``core``. The capabilities with a catalog of their own are the
+manifest's (``workvoice.capabilities``); its navigation labels are the console's. English is the
+source language and needs no catalog. Reading the catalogs (paths, coverage) is
+``workvoice.kernel.catalogs``, which the console uses too.
 """
 
 from __future__ import annotations
 
 import re
 from collections import defaultdict
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -22,6 +24,9 @@ from babel.messages.pofile import read_po, write_po
 
 from bot.i18n import locales_dir
 from bot.i18n.languages import LANGUAGES, SOURCE_LOCALE
+from workvoice.capabilities import CATALOG_DOMAINS
+from workvoice.kernel.catalogs import OPTIONAL_DOMAINS, po_path, templates
+from workvoice.simulator import ApiError, visible_text
 
 ROOT = Path(__file__).resolve().parents[1]
 SOURCES = ("bot", "services", "admin", "workvoice")
@@ -34,19 +39,19 @@ KEYWORDS = {
     "ngettext": (1, 2),
     "N_": None,
 }
-CAPABILITIES = ("onboarding", "reports", "surveys", "committees", "broadcasts")
+CAPABILITIES = CATALOG_DOMAINS
+# The manifest names console pages; its strings are the console navigation's labels.
+MANIFEST = Path("workvoice", "capabilities.py")
 # Services only staff ever see speak through the console's catalog.
 STAFF_SERVICES = ("factories", "staff", "audit", "accounts")
 # A fixed header date keeps regenerated templates from changing when no message did.
 HEADER_DATE = datetime(2026, 1, 1, tzinfo=UTC)
-# The console's catalogs are filled locale by locale; the bot's must be complete in all 16.
-OPTIONAL_DOMAINS = {"console"}
 PLACEHOLDER = re.compile(r"\{[a-zA-Z_][a-zA-Z0-9_]*\}|%\([a-zA-Z_]+\)[sd]")
 
 
 def domain_for(path: Path) -> str:
     rel = path.relative_to(ROOT).parts
-    if rel[0] == "admin":
+    if rel[0] == "admin" or Path(*rel) == MANIFEST:
         return "console"
     # bot/flows/<noun>.py or bot/flows/<noun>/..., services/<noun>.py or services/<noun>/...
     if rel[:2] == ("bot", "flows") and len(rel) >= 3:
@@ -91,18 +96,6 @@ def extract() -> dict[str, int]:
         with (folder / f"{domain}.pot").open("wb") as fh:
             write_po(fh, catalog, width=100, omit_header=False, sort_output=True)
     return {d: len(c) for d, c in sorted(catalogs.items())}
-
-
-def templates() -> dict[str, Catalog]:
-    out = {}
-    for pot in sorted(locales_dir().glob("*.pot")):
-        with pot.open("rb") as fh:
-            out[pot.stem] = read_po(fh)
-    return out
-
-
-def po_path(locale: str, domain: str) -> Path:
-    return locales_dir() / locale / "LC_MESSAGES" / f"{domain}.po"
 
 
 def _known_translations(locale: str) -> dict[Any, Any]:
@@ -170,8 +163,6 @@ def compile_all() -> list[Path]:
 
 def html_problems(text: str) -> list[str]:
     """What Telegram would refuse in this text in HTML mode (the simulator validates the same way)."""
-    from workvoice.simulator import ApiError, visible_text
-
     try:
         visible_text(text, "HTML")
     except ApiError as exc:
@@ -226,57 +217,3 @@ def check() -> list[str]:
                         problems.append(f"{where}: placeholders {sorted(got)} != {sorted(wanted)}")
                     problems += [f"{where}: {p}" for p in html_problems(s)]
     return problems
-
-
-@dataclass(frozen=True)
-class LocaleCoverage:
-    code: str
-    native_name: str
-    domains: dict[str, tuple[int, int]]  # catalog -> (translated, total)
-    review: str
-
-
-def review_status() -> dict[str, str]:
-    """Locale -> status, read from the table in locales/REVIEW.md."""
-    path = locales_dir() / "REVIEW.md"
-    statuses: dict[str, str] = {}
-    if not path.exists():
-        return statuses
-    for line in path.read_text(encoding="utf-8").splitlines():
-        cells = [c.strip() for c in line.strip().strip("|").split("|")]
-        if len(cells) >= 4 and cells[0] in LANGUAGES:
-            reviewer = cells[4] if len(cells) > 4 and cells[4] else ""
-            statuses[cells[0]] = cells[3] + (f" ({reviewer})" if reviewer else "")
-    return statuses
-
-
-def coverage() -> list[LocaleCoverage]:
-    """Translated/total per locale and catalog, for the console's Translations page."""
-    tmpls = templates()
-    reviews = review_status()
-    rows = []
-    for code, lang in LANGUAGES.items():
-        domains: dict[str, tuple[int, int]] = {}
-        for domain, template in tmpls.items():
-            total = sum(1 for m in template if m.id)
-            if code == SOURCE_LOCALE:
-                domains[domain] = (total, total)
-                continue
-            path = po_path(code, domain)
-            done = 0
-            if path.exists():
-                with path.open("rb") as fh:
-                    catalog = read_po(fh, locale=code, domain=domain)
-                for message in template:
-                    found = catalog.get(message.id, message.context) if message.id else None
-                    strings = (
-                        found.string
-                        if found and isinstance(found.string, tuple)
-                        else ((found.string,) if found else ())
-                    )
-                    if found is not None and not found.fuzzy and all(strings):
-                        done += 1
-            domains[domain] = (done, total)
-        review = "source" if code == SOURCE_LOCALE else reviews.get(code, "not listed")
-        rows.append(LocaleCoverage(code, lang.native_name, domains, review))
-    return rows

@@ -23,7 +23,6 @@ from bot.storage.models import OutboxMessage, OutboxStatus, User
 from bot.widgets import (
     MenuAction,
     MenuCallback,
-    enable_menu,
     home_button,
     main_menu_keyboard,
     remove_buttons,
@@ -33,7 +32,6 @@ from services.broadcasts import messages, topics
 from services.errors import NotFound
 
 router = Router(name=__name__)
-enable_menu(MenuAction.NEWS)
 TOPIC_PAYLOAD = "t_"
 LABEL_LIMIT = 60
 

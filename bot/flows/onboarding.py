@@ -32,7 +32,6 @@ from bot.storage.models import Gender, User
 from bot.widgets import (
     MenuAction,
     MenuCallback,
-    enable_menu,
     main_menu_keyboard,
     main_menu_text,
     remove_buttons,
@@ -42,7 +41,6 @@ from services.onboarding import AgeBand, UnknownFactory
 
 log = logging.getLogger(__name__)
 router = Router(name=__name__)
-enable_menu(MenuAction.LANGUAGE, MenuAction.HELP, MenuAction.PRIVACY)
 
 FACTORY_PAYLOAD = "f_"
 

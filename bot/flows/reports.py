@@ -43,7 +43,6 @@ from bot.storage.reports import Case, ReportNotice
 from bot.widgets import (
     MenuAction,
     MenuCallback,
-    enable_menu,
     main_menu_keyboard,
     remove_buttons,
     split_text,
@@ -58,7 +57,6 @@ from workvoice.kernel.settings import Settings
 
 log = logging.getLogger(__name__)
 router = Router(name=__name__)
-enable_menu(MenuAction.REPORT, MenuAction.MY_REPORTS)
 EVIDENCE_MIME = {"application/pdf", "image/jpeg", "image/png"}
 # How long after typing her receipt a reporter may write to the handler without typing it again.
 REPLY_WINDOW = timedelta(minutes=30)

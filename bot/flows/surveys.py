@@ -27,7 +27,6 @@ from bot.storage.surveys import SurveyNotice, SurveyVersion, SurveyWave
 from bot.widgets import (
     MenuAction,
     MenuCallback,
-    enable_menu,
     home_button,
     main_menu_keyboard,
     remove_buttons,
@@ -41,7 +40,6 @@ from workvoice.kernel.settings import Settings
 
 log = logging.getLogger(__name__)
 router = Router(name=__name__)
-enable_menu(MenuAction.SURVEYS)
 
 
 class Answering(StatesGroup):

@@ -45,11 +45,11 @@ def create_web_app(ctx: AppContext, *, console: bool, webhook: Any = None) -> St
 
     routes: list[Any] = [Route("/healthz", healthz), Route("/metrics", metrics)]
     if webhook is not None:
-        from bot.runtime import WEBHOOK_PATH
+        from bot.runtime import WEBHOOK_PATH  # only with the bot: keeps aiogram out otherwise
 
         routes.append(Route(WEBHOOK_PATH, webhook, methods=["POST"]))
     if console:
-        from admin.app import create_console
+        from admin.app import create_console  # only with the console: a bot replica needs none
 
         routes.append(Mount("/", app=create_console(ctx)))
     return Starlette(routes=routes)

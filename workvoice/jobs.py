@@ -1,0 +1,44 @@
+"""The capability jobs that need more than a domain verb: the survey store of the application
+context, or a log line around the verb. The manifest (``workvoice.capabilities``) points at them;
+jobs that are a domain verb alone are named there directly (``services.reports.jobs:...``)."""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+
+from bot.storage.db import transaction
+from services.broadcasts.messages import fan_out_due
+from services.surveys.batches import flush_batches
+from services.surveys.waves import close_ended_waves, open_due_waves
+from workvoice.context import AppContext
+
+log = logging.getLogger(__name__)
+WORKER = f"{socket.gethostname()}:{os.getpid()}"
+
+
+async def survey_waves(ctx: AppContext) -> None:
+    """Open the waves that are due and close the ones that ended."""
+    async with transaction(ctx.sessions) as session:
+        opened = await open_due_waves(session, worker=WORKER)
+        closed = await close_ended_waves(session)
+    if opened or closed:
+        log.info("survey_waves opened=%s closed=%s", len(opened), closed)
+
+
+async def survey_batches(ctx: AppContext) -> None:
+    """Finished responses into the anonymous tables, k or more at a time (logged per batch)."""
+    await flush_batches(
+        ctx.sessions,
+        ctx.survey_store,
+        secret_key=ctx.settings.effective_secret_key,
+        k=ctx.settings.suppression_k,
+    )
+
+
+async def broadcasts(ctx: AppContext) -> None:
+    """Queue the messages of broadcasts whose time has come."""
+    sent = await fan_out_due(ctx.sessions, worker=WORKER, at_night=ctx.settings.news_at_night)
+    if sent:
+        log.info("broadcasts.queued count=%s", len(sent))
