@@ -151,7 +151,7 @@ async def test_cancel_keeps_nothing_and_unknown_input_is_reasked(app: BotHarness
 async def test_handler_message_reaches_a_chat_follower(app: BotHarness) -> None:
     await make_worker(app.sessions, 4006, locale="bn")
     await file_report(app, 4006, follow="💬 In this chat")
-    from services.reports.cases import do_message_reporter
+    from services.reports.conversation import do_message_reporter
     from tests.console import ConsoleHarness, make_context
 
     console = ConsoleHarness(make_context(app.sessions, None, app.settings.data_dir))

@@ -32,19 +32,18 @@ from bot.storage.db import transaction
 from bot.storage.models import User
 from bot.storage.reports import Case, CaseEvent, DraftFile, ReporterMessage
 from services.reports import receipts
-from services.reports.cases import (
-    Intake,
-    access_case,
+from services.reports.cases import access_case
+from services.reports.conversation import (
     attach_reporter_messages,
     do_message_reporter,
     do_queue_reporter_message,
-    do_submit_report,
     messages_for_reporter,
     reporter_key,
     seal_case_ref,
 )
 from services.reports.crypto import CannotDecrypt, KeyRing, keyring, reporter_box
 from services.reports.protocol import Category, Harm
+from services.reports.submission import Intake, do_submit_report
 from services.staff import do_create_staff
 from tests import journeys
 from tests.conftest import Database
@@ -236,7 +235,7 @@ def test_h1_memory_storage_ttl_is_per_key_and_refreshed_on_change() -> None:
 async def test_h1_an_error_mid_report_clears_the_draft(
     app: BotHarness, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from services.reports import cases
+    from services.reports import submission
 
     await make_worker(app.sessions, 7000009)
     worker = app.user(7000009)
@@ -248,7 +247,7 @@ async def test_h1_an_error_mid_report_clears_the_draft(
     async def broken(*args: object, **kwargs: object) -> None:
         raise RuntimeError("disk full")
 
-    monkeypatch.setattr(cases, "add_draft_file", broken)
+    monkeypatch.setattr(submission, "add_draft_file", broken)
     await worker.send_voice(content=VOICE)
     sorry = await worker.wait_reply()
     assert "Sorry, something went wrong" in sorry.plain_text()

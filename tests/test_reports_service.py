@@ -21,21 +21,20 @@ from bot.storage.reports import Case, CaseTask, ClosedCaseCount
 from services.errors import Forbidden, NotFound
 from services.reports import receipts
 from services.reports.cases import (
-    Intake,
     SecondPersonNeeded,
     TextTooLong,
     TransitionRefused,
     access_case,
     do_close,
     do_confirm_close,
-    do_message_reporter,
     do_refer,
-    do_reopen_as_retaliation,
-    do_reporter_message,
-    do_submit_report,
     do_transition,
-    messages_for_reporter,
     opened_events,
+)
+from services.reports.conversation import (
+    do_message_reporter,
+    do_reporter_message,
+    messages_for_reporter,
 )
 from services.reports.crypto import CannotDecrypt, KeyRing, generate_pair, keyring
 from services.reports.jobs import purge_closed_cases, run_case_tasks
@@ -49,6 +48,7 @@ from services.reports.protocol import (
     State,
     severity_for,
 )
+from services.reports.submission import Intake, do_reopen_as_retaliation, do_submit_report
 from services.staff import do_create_staff
 from tests.conftest import Database
 from tests.console import make_context
