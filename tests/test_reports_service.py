@@ -245,6 +245,32 @@ async def test_protocol_refuses_skipping_steps(db: Database, keys: KeyRing) -> N
         assert history[-1]["text"] == "We read your report."
 
 
+async def test_repeating_a_transition_is_harmless(db: Database, keys: KeyRing) -> None:
+    """A double-submitted "acknowledge" changes nothing the second time: no error, no event, no
+    audit row, no second message to the reporter (STYLE: repeating a transition is harmless)."""
+    case, _ = await submit(db.sessions, keys, follow_up_in_chat=True)
+    handler = await staff(db.sessions, "case_handler")
+    async with transaction(db.sessions) as s:
+        case = await access_case(s, handler, case.id, audit_view=False)
+        await do_transition(s, case, State.ACKNOWLEDGED, actor=handler, keys=keys)
+        acknowledged_at = case.acknowledged_at
+        await do_transition(s, case, State.ACKNOWLEDGED, actor=handler, keys=keys)
+        assert case.state == State.ACKNOWLEDGED and case.acknowledged_at == acknowledged_at
+        assert [e.kind for e in case.events] == ["submitted", "transition"]
+    async with db.sessions() as s:
+        audited = await s.scalar(
+            select(func.count())
+            .select_from(AuditEvent)
+            .where(AuditEvent.action == "case.transition")
+        )
+        news = await s.scalar(select(func.count()).select_from(OutboxMessage))
+        assert (audited, news) == (1, 1)
+    async with transaction(db.sessions) as s:
+        case = await access_case(s, handler, case.id, audit_view=False)
+        with pytest.raises(TransitionRefused):  # closing still goes through do_close only
+            await do_transition(s, case, State.CLOSED, actor=handler, keys=keys)
+
+
 @given(st.lists(st.sampled_from(list(State)), max_size=12))
 def test_random_walks_stay_in_the_protocol(moves: list[State]) -> None:
     """Only moves in the table happen; closed is final and every state is reachable from new."""
