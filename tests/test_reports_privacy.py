@@ -16,6 +16,8 @@ from typing import Any
 
 import pytest
 import time_machine
+from aiogram.fsm.storage.base import StorageKey
+from redis.asyncio import Redis
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -23,11 +25,13 @@ from bot.dispatcher import ExpiringMemoryStorage, create_fsm_storage
 from bot.storage.db import transaction
 from bot.storage.models import User
 from bot.storage.reports import Case, DraftFile, ReporterMessage
+from services.reports import submission
 from services.reports.conversation import (
     attach_reporter_messages,
 )
 from services.reports.crypto import CannotDecrypt, KeyRing, keyring
 from tests import journeys
+from tests.console import make_context
 from tests.factories import make_worker
 from tests.harness import BotHarness, running_bot
 from tests.reports_privacy import (
@@ -39,6 +43,7 @@ from tests.reports_privacy import (
     start_draft,
     t,
 )
+from workvoice.scheduler import report_drafts
 
 
 class Clock:
@@ -91,8 +96,6 @@ async def test_h1_report_draft_in_memory_fsm_is_sealed_and_expires(
 async def test_h1_report_draft_in_redis_is_sealed_and_has_a_ttl(
     sessions: async_sessionmaker[AsyncSession], redis_url: str, redis_prefix: str
 ) -> None:
-    from redis.asyncio import Redis
-
     storage = create_fsm_storage(redis_url, prefix=redis_prefix, ttl=timedelta(minutes=90))
     async with running_bot(sessions, storage=storage) as app:
         await start_draft(app, 7000007)
@@ -113,8 +116,6 @@ async def test_h1_report_draft_in_redis_is_sealed_and_has_a_ttl(
 async def test_h1_redis_forgets_an_abandoned_draft_after_its_ttl(
     redis_url: str, redis_prefix: str
 ) -> None:
-    from aiogram.fsm.storage.base import StorageKey
-
     storage = create_fsm_storage(redis_url, prefix=redis_prefix, ttl=timedelta(seconds=1))
     key = StorageKey(bot_id=1, chat_id=7000015, user_id=7000015)
     try:
@@ -140,9 +141,6 @@ async def voice_note_draft(worker: Any) -> None:
 async def test_h1_state_and_sealed_files_go_on_cancel_and_after_the_ttl(
     app: BotHarness, tmp_path: Path
 ) -> None:
-    from tests.console import make_context
-    from workvoice.scheduler import report_drafts
-
     await make_worker(app.sessions, 7000008)
     worker = app.user(7000008)
     await voice_note_draft(worker)
@@ -169,8 +167,6 @@ async def test_h1_state_and_sealed_files_go_on_cancel_and_after_the_ttl(
 
 
 def test_h1_memory_storage_ttl_is_per_key_and_refreshed_on_change() -> None:
-    from aiogram.fsm.storage.base import StorageKey
-
     clock = Clock()
     storage = ExpiringMemoryStorage(timedelta(minutes=10), clock=clock)
     a, b = StorageKey(1, 1, 1), StorageKey(1, 2, 2)
@@ -195,8 +191,6 @@ def test_h1_memory_storage_ttl_is_per_key_and_refreshed_on_change() -> None:
 async def test_h1_an_error_mid_report_clears_the_draft(
     app: BotHarness, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from services.reports import submission
-
     await make_worker(app.sessions, 7000009)
     worker = app.user(7000009)
     await worker.send("/report")

@@ -25,7 +25,8 @@ from nacl.public import PrivateKey
 from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.storage.db import transaction
+from bot.storage import migrate
+from bot.storage.db import create_engine, transaction
 from bot.storage.models import User
 from bot.storage.reports import Case, CaseEvent
 from services.reports import receipts
@@ -38,7 +39,7 @@ from services.reports.conversation import (
     reporter_key,
     seal_case_ref,
 )
-from services.reports.crypto import CannotDecrypt, KeyRing, keyring, reporter_box
+from services.reports.crypto import CannotDecrypt, KeyRing, keyring, reporter_box, seal_for_reporter
 from services.reports.protocol import Category, Harm
 from services.reports.submission import Intake, do_submit_report
 from services.staff import do_create_staff
@@ -170,10 +171,6 @@ async def test_h3_chat_follower_reads_handler_messages_and_only_those(
 
 
 async def test_h3_migration_drops_bot_readable_copies_of_reporter_messages(db: Database) -> None:
-    from bot.storage import migrate
-    from bot.storage.db import create_engine
-    from services.reports.crypto import seal_for_reporter
-
     if db.backend == "sqlite":
         url = db.url.replace("test.db", "m0012.db")
     else:
