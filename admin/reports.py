@@ -17,8 +17,7 @@ from admin.web import client_ip, context, db, k_of, render, require, verify_csrf
 from bot.i18n import N_
 from bot.storage.models import Factory, Staff, StaffRole
 from bot.storage.reports import Case, CaseEvidence
-from services import audit
-from services.errors import DomainError, NotFound
+from services.errors import DomainError
 from services.reports import cases, conversation
 from services.reports.crypto import KeyRing, keyring
 from services.reports.protocol import Category, Outcome, Referral, State
@@ -47,9 +46,8 @@ async def queue(
     # The console holds the private key: file reporters' waiting messages with their cases.
     await conversation.attach_reporter_messages(session, keys_for(request))
     rows = await case_queue(
-        session, Scope.of(staff), country=country, factory=factory, category=category, state=state
+        session, staff, country=country, factory=factory, category=category, state=state
     )
-    await audit.record(session, "case.queue", actor=staff, count=len(rows))
     return render(
         request,
         "reports/queue.html",
@@ -140,21 +138,10 @@ async def evidence(
     staff: Staff = Depends(HANDLE),
     session: AsyncSession = Depends(db),
 ) -> Response:
-    case = await cases.access_case(session, staff, case_id, audit_view=False)
-    item = await session.get(CaseEvidence, evidence_id)
-    if item is None or item.case_id != case.id:
-        raise NotFound()
-    content = keys_for(request).open(item.content, case.key_id)
-    await audit.record(
-        session,
-        "case.evidence",
-        actor=staff,
-        object_type="case",
-        object_id=case.id,
-        country_code=case.country_code,
-        evidence=item.id,
-        ip=client_ip(request),
+    case, item = await cases.access_evidence(
+        session, staff, case_id, evidence_id, ip=client_ip(request)
     )
+    content = keys_for(request).open(item.content, case.key_id)
     extension = {"image/jpeg": "jpg", "image/png": "png", "application/pdf": "pdf"}.get(
         item.mime_type, "bin"
     )

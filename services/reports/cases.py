@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.i18n import N_
 from bot.storage.models import Staff, StaffCountry, StaffRole
-from bot.storage.reports import Case, CaseEvent, CaseTask, ReportNotice
+from bot.storage.reports import Case, CaseEvent, CaseEvidence, CaseTask, ReportNotice
 from services import audit, outbox
 from services.clock import utcnow
 from services.errors import DomainError, Forbidden, NotFound
@@ -162,6 +162,19 @@ async def assignable_handlers(session: AsyncSession, case: Case) -> list[Staff]:
         .order_by(Staff.email)
     )
     return list((await session.scalars(query)).all())
+
+
+async def access_evidence(
+    session: AsyncSession, staff: Staff, case_id: int, evidence_id: int, *, ip: str | None = None
+) -> tuple[Case, CaseEvidence]:
+    """Load one piece of a case's evidence for a staff member who may see the case (audited as a
+    download), or refuse as if it did not exist."""
+    case = await access_case(session, staff, case_id, audit_view=False)
+    item = await session.get(CaseEvidence, evidence_id)
+    if item is None or item.case_id != case.id:
+        raise NotFound()
+    await audit_case(session, case, "case.evidence", staff, evidence=item.id, ip=ip)
+    return case, item
 
 
 def allowed_targets(case: Case) -> tuple[State, ...]:

@@ -64,6 +64,21 @@ async def do_message_reporter(
     return event
 
 
+async def my_recent_cases(session: AsyncSession, user_id: int, *, limit: int) -> list[Case]:
+    """The newest cases whose reporter chose to follow them up in this chat."""
+    query = (
+        select(Case).where(Case.reporter_user_id == user_id).order_by(Case.id.desc()).limit(limit)
+    )
+    return list((await session.scalars(query)).all())
+
+
+async def access_own_case(session: AsyncSession, user_id: int, reference: str) -> Case | None:
+    """A case this chat may open without a receipt: only one its reporter chose to follow here."""
+    return await session.scalar(
+        select(Case).where(Case.reference == reference, Case.reporter_user_id == user_id)
+    )
+
+
 async def reporter_key(case: Case, digits: str) -> PrivateKey:
     """The reporter's key for a case, from the receipt she just typed (made now for older cases)."""
     if case.reporter_salt is None or case.reporter_public_key is None:

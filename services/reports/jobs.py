@@ -20,7 +20,14 @@ from services.clock import utcnow
 from services.reports import conversation, submission
 from services.reports.cases import notify_reporter, record_event
 from services.reports.crypto import keyring
-from services.reports.protocol import CHECKIN_PREFIX, Actor, EventKind, State, TaskKind
+from services.reports.protocol import (
+    CHECKIN_PREFIX,
+    CRITICAL_ALERT_REASON,
+    Actor,
+    EventKind,
+    State,
+    TaskKind,
+)
 from workvoice.kernel.context import Runtime
 
 log = logging.getLogger(__name__)
@@ -76,8 +83,8 @@ async def handle_task(session: AsyncSession, task: CaseTask, now: datetime) -> s
     if case is None:
         return "gone"
     if task.kind == TaskKind.CRITICAL_ALERT:
-        record_event(case, EventKind.ESCALATED, who=Actor.SYSTEM, reason="critical")
-        await _alert_managers(session, case, "critical")
+        record_event(case, EventKind.ESCALATED, who=Actor.SYSTEM, reason=CRITICAL_ALERT_REASON)
+        await _alert_managers(session, case, CRITICAL_ALERT_REASON)
         return "alerted"
     if task.kind in OPEN_BEFORE:
         if case.state not in OPEN_BEFORE[task.kind] or case.pending_close:

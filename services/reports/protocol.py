@@ -165,8 +165,9 @@ TRIAGE_DEADLINE = {
     Severity.NORMAL: timedelta(days=10),
 }
 CRITICAL_FOLLOW_UP = timedelta(hours=72)
+CHECKIN_OUTCOME = "outcome"  # "did this help you?"; the later check-ins ask about retaliation
 CHECKINS = (
-    ("outcome", timedelta(days=1)),
+    (CHECKIN_OUTCOME, timedelta(days=1)),
     ("day30", timedelta(days=30)),
     ("day90", timedelta(days=90)),
 )
@@ -207,6 +208,8 @@ class TaskKind(StrEnum):
 
 
 CHECKIN_PREFIX = "checkin_"
+# Why managers are alerted: a critical report arrived, or a deadline task's kind (``TaskKind``).
+CRITICAL_ALERT_REASON = "critical"
 
 
 def needs_second_person(severity: Severity, outcome: Outcome) -> bool:

@@ -1,7 +1,7 @@
 """What the console lists about cases: the triage queue (overdue first, then by severity and
 deadline) and the counts analysts see (numbers without cases, small groups hidden).
 
-Both take a ``Scope``, so a staff member never lists a case outside her countries.
+Both keep to the staff member's ``Scope``: nobody lists a case outside her countries.
 """
 
 from __future__ import annotations
@@ -11,8 +11,9 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import lazyload
 
-from bot.storage.models import Factory
+from bot.storage.models import Factory, Staff
 from bot.storage.reports import Case
+from services import audit
 from services.factories import list_countries
 from services.reports.protocol import SEVERITY_ORDER, Category, Severity, State
 from services.scope import Scope
@@ -31,7 +32,7 @@ CountsGrid = tuple[str, list[tuple[str, list[int | None]]]]
 
 async def case_queue(
     session: AsyncSession,
-    scope: Scope,
+    actor: Staff,
     *,
     country: str = "",
     factory: str = "",
@@ -40,14 +41,14 @@ async def case_queue(
 ) -> list[tuple[Case, str | None]]:
     """Cases in scope with their factory code: overdue first, then critical, high, normal, then
     the earliest acknowledgement deadline. ``state`` is a state, ``open`` or ``all``; unknown
-    filter values are ignored."""
+    filter values are ignored. Listing is audited (``case.queue``, with how many were listed)."""
     severity_rank = sql_case(
         *[(Case.severity == s.value, rank) for s, rank in SEVERITY_ORDER.items()], else_=9
     )
     query = (
         select(Case, Factory.code)
         .outerjoin(Factory, Factory.id == Case.factory_id)
-        .where(scope.where(Case.country_code))
+        .where(Scope.of(actor).where(Case.country_code))
         # The queue shows no history: don't load every case's events with it.
         .options(lazyload(Case.events))
     )
@@ -63,6 +64,7 @@ async def case_queue(
         query = query.where(Case.state == state)
     query = query.order_by(Case.overdue.desc(), severity_rank, Case.ack_due_at, Case.id)
     rows = (await session.execute(query.limit(QUEUE_LIMIT))).all()
+    await audit.record(session, "case.queue", actor=actor, count=len(rows))
     return [(row[0], row[1]) for row in rows]
 
 

@@ -22,7 +22,6 @@ from aiogram.fsm.context import FSMContext
 from aiogram.fsm.state import State, StatesGroup
 from aiogram.types import CallbackQuery, Message
 from aiogram.utils.keyboard import InlineKeyboardBuilder
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.flows.reports.intake import leave
@@ -35,8 +34,10 @@ from services.clock import utcnow
 from services.errors import DomainError
 from services.reports import receipts
 from services.reports.conversation import (
+    access_own_case,
     do_queue_reporter_message,
     messages_for_reporter,
+    my_recent_cases,
     reporter_key,
     seal_case_ref,
 )
@@ -88,18 +89,7 @@ async def follow_menu(
 async def show_my_reports(
     message: Message, state: FSMContext, session: AsyncSession, user: User | None
 ) -> None:
-    mine = (
-        (
-            await session.scalars(
-                select(Case)
-                .where(Case.reporter_user_id == user.id)
-                .order_by(Case.id.desc())
-                .limit(MY_REPORTS_SHOWN)
-            )
-        ).all()
-        if user
-        else []
-    )
+    mine = await my_recent_cases(session, user.id, limit=MY_REPORTS_SHOWN) if user else []
     builder = InlineKeyboardBuilder()
     for case in mine:
         builder.button(
@@ -172,11 +162,7 @@ async def open_own_case(
 
 async def _own_case(session: AsyncSession, user: User | None, reference: str) -> Case | None:
     """A case this chat may open without a receipt: only one its reporter chose to follow here."""
-    if user is None:
-        return None
-    return await session.scalar(
-        select(Case).where(Case.reference == reference, Case.reporter_user_id == user.id)
-    )
+    return None if user is None else await access_own_case(session, user.id, reference)
 
 
 async def show_case(

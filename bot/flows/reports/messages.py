@@ -11,6 +11,7 @@ from bot.flows.reports.follow_up import CaseAction, CaseActionKind
 from bot.flows.reports.labels import status_label
 from bot.i18n import _
 from bot.storage.reports import Case, ReportNotice
+from services.reports.protocol import CHECKIN_OUTCOME, CRITICAL_ALERT_REASON, TaskKind
 
 
 @renderer(ReportNotice.UPDATE)
@@ -48,7 +49,7 @@ async def render_checkin(ctx: RenderContext) -> Rendered | None:
     if case is None:
         return None
     builder = InlineKeyboardBuilder()
-    if ctx.params.get("kind") == "outcome":
+    if ctx.params.get("kind") == CHECKIN_OUTCOME:
         text = _("Your report {number} was closed. Did this help you?", number=case.reference)
         builder.button(
             text=_("Yes"),
@@ -79,10 +80,10 @@ async def render_checkin(ctx: RenderContext) -> Rendered | None:
 @renderer(ReportNotice.ALERT)
 async def render_alert(ctx: RenderContext) -> Rendered | None:
     reason = {
-        "critical": _("a critical report arrived"),
-        "ack_deadline": _("not acknowledged in time"),
-        "triage_deadline": _("not triaged in time"),
-        "followup_deadline": _("no follow-up in time"),
+        CRITICAL_ALERT_REASON: _("a critical report arrived"),
+        TaskKind.ACK_DEADLINE: _("not acknowledged in time"),
+        TaskKind.TRIAGE_DEADLINE: _("not triaged in time"),
+        TaskKind.FOLLOWUP_DEADLINE: _("no follow-up in time"),
     }.get(ctx.params.get("reason", ""), "")
     return Rendered(
         _(
