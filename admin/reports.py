@@ -10,26 +10,23 @@ from typing import Any
 
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from sqlalchemy import case as sql_case
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from admin.web import client_ip, context, countries_of, db, k_of, render, require, verify_csrf
+from admin.web import client_ip, context, db, k_of, render, require, verify_csrf
 from bot.i18n import N_
-from bot.storage.models import Factory, Staff, StaffCountry, StaffRole
+from bot.storage.models import Factory, Staff, StaffRole
 from bot.storage.reports import Case, CaseEvidence
-from services import audit
-from services.errors import DomainError, NotFound
-from services.factories import list_countries
-from services.reports import cases
+from services.errors import DomainError
+from services.reports import cases, conversation
 from services.reports.crypto import KeyRing, keyring
-from services.reports.protocol import SEVERITY_ORDER, Category, Outcome, Referral, State
-from services.suppression import shown
+from services.reports.protocol import Category, Outcome, Referral, State
+from services.reports.queue import OPEN, case_counts, case_queue, severities_in_order
+from services.scope import Scope
 
 router = APIRouter(prefix="/reports")
 HANDLE = require(StaffRole.COUNTRY_MANAGER, StaffRole.CASE_HANDLER)
 COUNTS = require(StaffRole.COUNTRY_MANAGER, StaffRole.CASE_HANDLER, StaffRole.ANALYST)
-OPEN_STATES = [s.value for s in State if s != State.CLOSED]
 
 
 def keys_for(request: Request) -> KeyRing:
@@ -42,35 +39,15 @@ async def queue(
     country: str = "",
     factory: str = "",
     category: str = "",
-    state: str = "open",
+    state: str = OPEN,
     staff: Staff = Depends(HANDLE),
     session: AsyncSession = Depends(db),
 ) -> Response:
     # The console holds the private key: file reporters' waiting messages with their cases.
-    await cases.attach_reporter_messages(session, keys_for(request))
-    severity_rank = sql_case(
-        *[(Case.severity == s.value, rank) for s, rank in SEVERITY_ORDER.items()], else_=9
+    await conversation.attach_reporter_messages(session, keys_for(request))
+    rows = await case_queue(
+        session, staff, country=country, factory=factory, category=category, state=state
     )
-    query = select(Case, Factory.code).outerjoin(Factory, Factory.id == Case.factory_id)
-    scope = countries_of(staff)
-    if scope is not None:
-        query = query.where(Case.country_code.in_(scope))
-    if country:
-        query = query.where(Case.country_code == country.upper()[:2])
-    if factory:
-        query = query.where(Factory.code == factory.upper()[:32])
-    if category in {c.value for c in Category}:
-        query = query.where(Case.category == category)
-    if state == "open":
-        query = query.where(Case.state.in_(OPEN_STATES))
-    elif state in {s.value for s in State}:
-        query = query.where(Case.state == state)
-    rows = (
-        await session.execute(
-            query.order_by(Case.overdue.desc(), severity_rank, Case.ack_due_at, Case.id).limit(500)
-        )
-    ).all()
-    await audit.record(session, "case.queue", actor=staff, count=len(rows))
     return render(
         request,
         "reports/queue.html",
@@ -85,53 +62,11 @@ async def queue(
 async def counts(
     request: Request, staff: Staff = Depends(COUNTS), session: AsyncSession = Depends(db)
 ) -> Response:
-    """Numbers without cases, for analysts (DESIGN §4.2, audit L8). Every country in scope gets
-    the full grid of categories × severities, empty cells included, and every count below k (0
-    too) reads "fewer than k": listing only the groups that have a case would tell that a rare
-    critical case exists. No totals are printed, so no hidden cell needs a complement."""
+    """Numbers without cases, for analysts (``services.reports.queue.case_counts``)."""
     k = k_of(request)
-    query = select(Case.country_code, Case.category, Case.severity, func.count()).group_by(
-        Case.country_code, Case.category, Case.severity
-    )
-    scope = countries_of(staff)
-    if scope is not None:
-        query = query.where(Case.country_code.in_(scope))
-    found = {(c, cat, sev): int(n) for c, cat, sev, n in (await session.execute(query)).all()}
-    countries = sorted(
-        c.code for c in await list_countries(session) if scope is None or c.code in scope
-    )
-    countries += sorted({c for c, _cat, _sev in found} - set(countries))
-    severities = sorted(SEVERITY_ORDER, key=lambda s: SEVERITY_ORDER[s])
-    grids = [
-        (
-            country,
-            [
-                (
-                    category.value,
-                    [shown(found.get((country, category, s), 0), k) for s in severities],
-                )
-                for category in Category
-            ],
-        )
-        for country in countries
-    ]
-    return render(request, "reports/counts.html", grids=grids, severities=severities, k=k)
-
-
-async def _handlers(session: AsyncSession, case: Case) -> list[Staff]:
-    in_country = select(StaffCountry.staff_id).where(StaffCountry.country_code == case.country_code)
-    return list(
-        (
-            await session.scalars(
-                select(Staff)
-                .where(
-                    Staff.active.is_(True),
-                    Staff.role.in_([StaffRole.CASE_HANDLER, StaffRole.COUNTRY_MANAGER]),
-                    Staff.id.in_(in_country),
-                )
-                .order_by(Staff.email)
-            )
-        ).all()
+    grids = await case_counts(session, Scope.of(staff), k=k)
+    return render(
+        request, "reports/counts.html", grids=grids, severities=severities_in_order(), k=k
     )
 
 
@@ -176,7 +111,7 @@ async def _page(
         can_confirm=can_confirm,
         outcomes=list(Outcome),
         referrals=list(Referral),
-        handlers=await _handlers(session, case),
+        handlers=await cases.assignable_handlers(session, case),
         key_error=error,
         **values,
     )
@@ -190,7 +125,7 @@ async def case_page(
     session: AsyncSession = Depends(db),
 ) -> Response:
     # Reporters' messages wait sealed, not knowing their case, until a key holder files them.
-    await cases.attach_reporter_messages(session, keys_for(request))
+    await conversation.attach_reporter_messages(session, keys_for(request))
     case = await cases.access_case(session, staff, case_id, ip=client_ip(request))
     return await _page(request, session, staff, case)
 
@@ -203,21 +138,10 @@ async def evidence(
     staff: Staff = Depends(HANDLE),
     session: AsyncSession = Depends(db),
 ) -> Response:
-    case = await cases.access_case(session, staff, case_id, audit_view=False)
-    item = await session.get(CaseEvidence, evidence_id)
-    if item is None or item.case_id != case.id:
-        raise NotFound()
-    content = keys_for(request).open(item.content, case.key_id)
-    await audit.record(
-        session,
-        "case.evidence",
-        actor=staff,
-        object_type="case",
-        object_id=case.id,
-        country_code=case.country_code,
-        evidence=item.id,
-        ip=client_ip(request),
+    case, item = await cases.access_evidence(
+        session, staff, case_id, evidence_id, ip=client_ip(request)
     )
+    content = keys_for(request).open(item.content, case.key_id)
     extension = {"image/jpeg": "jpg", "image/png": "png", "application/pdf": "pdf"}.get(
         item.mime_type, "bin"
     )
@@ -353,7 +277,7 @@ async def message(
         session,
         staff,
         case_id,
-        lambda case: cases.do_message_reporter(
+        lambda case: conversation.do_message_reporter(
             session,
             case,
             text,

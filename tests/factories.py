@@ -67,9 +67,9 @@ async def make_case(
     """A submitted report, through the real service (keys from ``settings``, as the console has)."""
     import secrets
 
-    from services.reports.cases import Intake, do_submit_report
     from services.reports.crypto import keyring
     from services.reports.protocol import Category, Harm
+    from services.reports.submission import Intake, do_submit_report
 
     factory = await make_factory(sessions, f"{country}-C1", country=country)
     worker = await make_worker(sessions, telegram_id, factory_code=factory.code, country=country)

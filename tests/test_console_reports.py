@@ -4,11 +4,15 @@ from __future__ import annotations
 
 from sqlalchemy import func, select
 
+from bot.storage.db import transaction
 from bot.storage.models import AuditEvent, OutboxMessage
 from bot.storage.reports import Case
+from services.reports.cases import access_case, do_add_note
+from services.reports.crypto import keyring
 from services.reports.protocol import Category, Harm
 from tests.console import ConsoleHarness, csrf_of
 from tests.factories import make_case
+from tests.queries import count_queries
 
 
 async def test_queue_orders_by_severity_and_hides_other_countries(console: ConsoleHarness) -> None:
@@ -113,3 +117,75 @@ async def test_analysts_see_only_suppressed_counts(console: ConsoleHarness) -> N
             )
             == 0
         )
+
+
+async def test_acknowledging_twice_shows_no_error(console: ConsoleHarness) -> None:
+    """A double-submitted form (two tabs, a double click) repeats a transition: harmless."""
+    case = await make_case(console.sessions, console.ctx.settings)
+    handler = await console.staff("case_handler", ["BD"])
+    client = console.client_for(handler)
+    token = csrf_of((await client.get(f"/reports/{case.id}")).text)
+    for _ in range(2):
+        r = await client.post(
+            f"/reports/{case.id}/transition", data={"to": "acknowledged", "csrf_token": token}
+        )
+        assert r.status_code == 303, r.text
+    async with console.sessions() as s:
+        transitions = await s.scalar(
+            select(func.count())
+            .select_from(AuditEvent)
+            .where(AuditEvent.action == "case.transition")
+        )
+        assert transitions == 1
+
+
+async def _add_cases(console: ConsoleHarness, first: int, count: int) -> None:
+    harms = [Harm.VERBAL_ABUSE, Harm.PHYSICAL_VIOLENCE, Harm.SEXUAL_HARASSMENT]
+    for n in range(first, first + count):
+        await make_case(
+            console.sessions, console.ctx.settings, telegram_id=9000 + n, harm=harms[n % 3]
+        )
+
+
+async def test_the_queue_runs_the_same_statements_for_10_and_40_cases(
+    console: ConsoleHarness,
+) -> None:
+    handler = await console.staff("case_handler", ["BD"])
+    client = console.client_for(handler)
+    await _add_cases(console, 0, 10)
+    with count_queries(console.sessions) as ten:
+        page = await client.get("/reports")
+    assert page.status_code == 200 and page.text.count('href="/reports/') == 10
+    await _add_cases(console, 10, 30)
+    with count_queries(console.sessions) as forty:
+        page = await client.get("/reports")
+    assert page.text.count('href="/reports/') == 40
+    assert any("FROM cases" in q for q in ten.statements), str(ten)  # the app's own engine
+    assert forty.selects == ten.selects, str(forty)
+    # The queue shows no history: the cases' events are not loaded with it.
+    assert not any("FROM case_events" in q for q in forty.statements), str(forty)
+
+
+async def test_the_case_page_runs_the_same_statements_for_a_short_and_a_long_history(
+    console: ConsoleHarness,
+) -> None:
+    case = await make_case(console.sessions, console.ctx.settings)
+    handler = await console.staff("case_handler", ["BD"])
+    client = console.client_for(handler)
+    keys = keyring(console.ctx.settings)
+
+    async def add_notes(count: int) -> None:
+        async with transaction(console.sessions) as s:
+            opened = await access_case(s, handler, case.id, audit_view=False)
+            for n in range(count):
+                await do_add_note(s, opened, f"note {n}", actor=handler, keys=keys)
+
+    await add_notes(2)
+    with count_queries(console.sessions) as short:
+        assert (await client.get(f"/reports/{case.id}")).status_code == 200
+    await add_notes(20)
+    with count_queries(console.sessions) as long:
+        page = await client.get(f"/reports/{case.id}")
+    assert "note 19" in page.text
+    assert any("FROM case_events" in q for q in short.statements), str(short)
+    assert long.selects == short.selects, str(long)

@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
+import time_machine
 from sqlalchemy import func, select, text
 
 from bot.i18n import gettext
-from bot.storage.reports import Case
+from bot.storage.reports import Case, CaseEvidence
+from services.reports.cases import do_close
+from services.reports.conversation import do_message_reporter
 from services.reports.crypto import keyring
+from services.reports.jobs import run_case_tasks
+from services.reports.protocol import Outcome
 from tests import journeys
-from tests.console import ConsoleHarness, csrf_of
+from tests.console import ConsoleHarness, csrf_of, make_context
 from tests.factories import make_worker
 from tests.harness import BotHarness
 
@@ -50,7 +57,6 @@ async def test_bangla_worker_reports_and_follows_up_with_the_receipt(
         assert keyring(app.settings).open_text(case.narrative or b"", case.key_id) == STORY
 
     # A handler acknowledges and asks a question in the console (same database, same secret).
-    from tests.console import make_context
 
     console = ConsoleHarness(make_context(app.sessions, None, app.settings.data_dir))
     console.ctx.settings = app.settings
@@ -151,8 +157,6 @@ async def test_cancel_keeps_nothing_and_unknown_input_is_reasked(app: BotHarness
 async def test_handler_message_reaches_a_chat_follower(app: BotHarness) -> None:
     await make_worker(app.sessions, 4006, locale="bn")
     await file_report(app, 4006, follow="💬 In this chat")
-    from services.reports.cases import do_message_reporter
-    from tests.console import ConsoleHarness, make_context
 
     console = ConsoleHarness(make_context(app.sessions, None, app.settings.data_dir))
     handler = await console.staff("case_handler", ["BD"])
@@ -181,8 +185,6 @@ async def test_handler_message_reaches_a_chat_follower(app: BotHarness) -> None:
 async def test_voice_note_and_evidence_are_kept_encrypted_and_bad_files_refused(
     app: BotHarness,
 ) -> None:
-    from bot.storage.reports import CaseEvidence
-
     await make_worker(app.sessions, 4007, locale="bn")
     worker = app.user(4007, language_code="bn")
     await worker.send("/report")
@@ -226,15 +228,6 @@ async def test_voice_note_and_evidence_are_kept_encrypted_and_bad_files_refused(
 
 
 async def test_chat_follower_gets_checkins_and_retaliation_reopens(app: BotHarness) -> None:
-    from datetime import UTC, datetime, timedelta
-
-    import time_machine
-
-    from services.reports.cases import do_close
-    from services.reports.jobs import run_case_tasks
-    from services.reports.protocol import Outcome
-    from tests.console import ConsoleHarness, make_context
-
     await make_worker(app.sessions, 4008, locale="bn")
     await file_report(app, 4008, follow="💬 In this chat")
     console = ConsoleHarness(make_context(app.sessions, None, app.settings.data_dir))

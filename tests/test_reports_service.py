@@ -21,21 +21,20 @@ from bot.storage.reports import Case, CaseTask, ClosedCaseCount
 from services.errors import Forbidden, NotFound
 from services.reports import receipts
 from services.reports.cases import (
-    Intake,
     SecondPersonNeeded,
     TextTooLong,
     TransitionRefused,
     access_case,
     do_close,
     do_confirm_close,
-    do_message_reporter,
     do_refer,
-    do_reopen_as_retaliation,
-    do_reporter_message,
-    do_submit_report,
     do_transition,
-    messages_for_reporter,
     opened_events,
+)
+from services.reports.conversation import (
+    do_message_reporter,
+    do_reporter_message,
+    messages_for_reporter,
 )
 from services.reports.crypto import CannotDecrypt, KeyRing, generate_pair, keyring
 from services.reports.jobs import purge_closed_cases, run_case_tasks
@@ -49,6 +48,7 @@ from services.reports.protocol import (
     State,
     severity_for,
 )
+from services.reports.submission import Intake, do_reopen_as_retaliation, do_submit_report
 from services.staff import do_create_staff
 from tests.conftest import Database
 from tests.console import make_context
@@ -243,6 +243,32 @@ async def test_protocol_refuses_skipping_steps(db: Database, keys: KeyRing) -> N
         history = opened_events(case, keys)
         assert [e["event"].kind for e in history] == ["submitted", "transition"]
         assert history[-1]["text"] == "We read your report."
+
+
+async def test_repeating_a_transition_is_harmless(db: Database, keys: KeyRing) -> None:
+    """A double-submitted "acknowledge" changes nothing the second time: no error, no event, no
+    audit row, no second message to the reporter (STYLE: repeating a transition is harmless)."""
+    case, _ = await submit(db.sessions, keys, follow_up_in_chat=True)
+    handler = await staff(db.sessions, "case_handler")
+    async with transaction(db.sessions) as s:
+        case = await access_case(s, handler, case.id, audit_view=False)
+        await do_transition(s, case, State.ACKNOWLEDGED, actor=handler, keys=keys)
+        acknowledged_at = case.acknowledged_at
+        await do_transition(s, case, State.ACKNOWLEDGED, actor=handler, keys=keys)
+        assert case.state == State.ACKNOWLEDGED and case.acknowledged_at == acknowledged_at
+        assert [e.kind for e in case.events] == ["submitted", "transition"]
+    async with db.sessions() as s:
+        audited = await s.scalar(
+            select(func.count())
+            .select_from(AuditEvent)
+            .where(AuditEvent.action == "case.transition")
+        )
+        news = await s.scalar(select(func.count()).select_from(OutboxMessage))
+        assert (audited, news) == (1, 1)
+    async with transaction(db.sessions) as s:
+        case = await access_case(s, handler, case.id, audit_view=False)
+        with pytest.raises(TransitionRefused):  # closing still goes through do_close only
+            await do_transition(s, case, State.CLOSED, actor=handler, keys=keys)
 
 
 @given(st.lists(st.sampled_from(list(State)), max_size=12))

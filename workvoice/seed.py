@@ -24,9 +24,10 @@ from services.committees.meetings import do_add_meeting, do_set_schedule
 from services.committees.members import do_add_member, do_create_committee, do_create_invite
 from services.factories import FactoryInput, do_add_factory, get_factory_by_code
 from services.onboarding import do_register
-from services.reports.cases import Intake, do_submit_report, do_transition
+from services.reports.cases import do_transition
 from services.reports.crypto import keyring
 from services.reports.protocol import Category, Harm, State
+from services.reports.submission import Intake, do_submit_report
 from services.staff import do_create_staff, get_staff_by_email
 from services.surveys import answering
 from services.surveys.batches import flush_batches

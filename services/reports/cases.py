@@ -1,73 +1,46 @@
-"""Cases through the remediation protocol: submit, see, move, close with four eyes, refer, talk.
+"""Handling a case through the remediation protocol: see it, move it, close it with four eyes,
+assign, note, refer; plus what every reports verb shares (errors, the history row, the audit row,
+news to the reporter).
 
-Every change appends a ``CaseEvent`` (who, when, what); every staff view or change also writes an
-audit row. Text from or to the reporter is sealed before it is stored.
+New cases come from ``services.reports.submission``; the conversation with the reporter is
+``services.reports.conversation``. Every change appends a ``CaseEvent`` (who, when, what); every
+staff view or change also writes an audit row. Text from or to the reporter is sealed before it is
+stored.
 """
 
 from __future__ import annotations
 
-import base64
-import json
-import secrets
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from nacl.public import PrivateKey
-from sqlalchemy import delete, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.i18n import N_
-from bot.storage.models import Factory, Staff, StaffRole
-from bot.storage.reports import (
-    Case,
-    CaseEvent,
-    CaseEvidence,
-    CaseTask,
-    DraftFile,
-    ReporterMessage,
-    ReportNotice,
-)
+from bot.storage.models import Staff, StaffCountry, StaffRole
+from bot.storage.reports import Case, CaseEvent, CaseEvidence, CaseTask, ReportNotice
 from services import audit, outbox
 from services.clock import utcnow
 from services.errors import DomainError, Forbidden, NotFound
-from services.reports import receipts
-from services.reports.crypto import (
-    CannotDecrypt,
-    KeyRing,
-    new_reporter_salt,
-    open_for_reporter,
-    open_with,
-    reporter_private_key,
-    seal_for_reporter,
-    seal_to,
-)
+from services.reports.crypto import KeyRing
 from services.reports.protocol import (
-    ACK_DEADLINE,
+    CHECKIN_PREFIX,
     CHECKINS,
-    CRITICAL_FOLLOW_UP,
-    HARMS_BY_CATEGORY,
     TRANSITIONS,
-    TRIAGE_DEADLINE,
-    Category,
-    Harm,
+    Actor,
+    EventKind,
     Outcome,
     Referral,
     Severity,
     State,
     needs_second_person,
-    severity_for,
 )
+from services.scope import Scope
 
-NARRATIVE_LIMIT = 3000
-MESSAGE_LIMIT = 2000
-EVIDENCE_LIMIT = 10 * 1024 * 1024
-EVIDENCE_TYPES = {"image/jpeg", "image/png", "application/pdf", "audio/ogg", "audio/mpeg"}
+MESSAGE_LIMIT = 2000  # a note or a message, in characters
 CASE_ROLES = {StaffRole.ADMIN, StaffRole.COUNTRY_MANAGER, StaffRole.CASE_HANDLER}
 CONFIRMING_ROLES = {StaffRole.ADMIN, StaffRole.COUNTRY_MANAGER}
-# Worker-facing case references: random, so they say nothing about how many reports there are (L8).
-# No look-alikes (0/O, 1/I/L, 2/Z, 5/S, 8/B): workers read them out on the phone.
-REFERENCE_ALPHABET = "ACDEFGHJKMNPQRTUVWXY34679"
+REPORTER_NEWS_PRIORITY = 10  # outbox priority of news to a reporter
 
 
 class InvalidReport(DomainError):
@@ -95,28 +68,7 @@ class TextTooLong(DomainError):
     message = N_("This text is too long: at most {limit} characters, please.")
 
 
-@dataclass(frozen=True)
-class Intake:
-    """What the worker told the bot, checked by ``check_intake``.
-
-    The bot gives the narrative already sealed (``sealed_narrative`` with the id of the key that
-    sealed it); ``narrative`` in plaintext is for callers that hold it anyway (tests, imports).
-    """
-
-    category: Category
-    harm: Harm | None
-    narrative: str | None
-    danger: bool
-    affects_others: bool | None
-    follow_up_in_chat: bool
-    consent_to_share: bool
-    consent_to_name: bool
-    language: str
-    submission_token: str
-    sealed_narrative: tuple[bytes, str] | None = None  # (sealed box, key id)
-
-
-async def _audit(
+async def audit_case(
     session: AsyncSession, case: Case, action: str, actor: Staff, **detail: Any
 ) -> None:
     await audit.record(
@@ -130,7 +82,7 @@ async def _audit(
     )
 
 
-def _clean_text(text: str, what: str) -> str:
+def clean_text(text: str, what: str) -> str:
     text = text.strip()
     if not text:
         raise InvalidReport(
@@ -141,22 +93,12 @@ def _clean_text(text: str, what: str) -> str:
     return text
 
 
-def check_intake(data: Intake) -> Intake:
-    if data.harm is not None and data.harm not in HARMS_BY_CATEGORY[data.category]:
-        raise InvalidReport(reason=N_("the answer does not belong to this kind of problem"))
-    if data.narrative is not None and len(data.narrative) > NARRATIVE_LIMIT:
-        raise TextTooLong(limit=NARRATIVE_LIMIT)
-    if not data.submission_token or len(data.submission_token) > 64:
-        raise InvalidReport(reason=N_("no submission token"))
-    return data
-
-
 def record_event(
     case: Case,
-    kind: str,
+    kind: EventKind,
     *,
     actor: Staff | None = None,
-    who: str = "staff",
+    who: Actor = Actor.STAFF,
     from_state: str | None = None,
     to_state: str | None = None,
     text: str | None = None,
@@ -172,7 +114,7 @@ def record_event(
         case_id=case.id,
         at=utcnow(),
         actor_staff_id=actor.id if actor else None,
-        actor=who if actor is None else "staff",
+        actor=who if actor is None else Actor.STAFF,
         kind=kind,
         from_state=from_state,
         to_state=to_state,
@@ -183,145 +125,8 @@ def record_event(
     return event
 
 
-def _schedule(session: AsyncSession, case: Case, kind: str, due_at: datetime) -> None:
+def schedule_task(session: AsyncSession, case: Case, kind: str, due_at: datetime) -> None:
     session.add(CaseTask(case_id=case.id, kind=kind, due_at=due_at))
-
-
-async def do_submit_report(
-    session: AsyncSession,
-    data: Intake,
-    *,
-    keys: KeyRing,
-    secret_key: str,
-    reporter_user_id: int,
-    factory: Factory | None,
-    country_code: str,
-    evidence: list[tuple[str, str, bytes]] = (),  # type: ignore[assignment]
-    draft: str | None = None,
-) -> tuple[Case, str | None]:
-    """Create the case and its deadlines. Returns the case and the receipt to show once.
-
-    Submitting the same ``submission_token`` again (a replayed update, a double tap) returns the
-    case already made and no receipt, so nothing is created twice. ``draft`` names evidence the
-    bot sealed as it arrived (``DraftFile``); it moves to the case.
-    """
-    data = check_intake(data)
-    existing = await session.scalar(
-        select(Case).where(Case.submission_token == data.submission_token)
-    )
-    if existing is not None:
-        return existing, None
-    now = utcnow()
-    severity = severity_for(data.category, data.harm, danger=data.danger)
-    receipt = receipts.new_receipt()
-    digits = receipts.normalise(receipt)
-    assert digits is not None
-    narrative: bytes | None
-    if data.sealed_narrative is not None:
-        narrative, kid = data.sealed_narrative
-    else:
-        narrative = keys.seal_text(data.narrative) if data.narrative else None
-        kid = keys.current_id
-    salt = new_reporter_salt()
-    reporter_key = await receipts.off_loop(reporter_private_key, digits, salt)
-    case = Case(
-        country_code=country_code,
-        factory_id=factory.id if factory else None,
-        category=data.category,
-        harm=data.harm,
-        severity=severity,
-        state=State.NEW,
-        danger=data.danger,
-        affects_others=data.affects_others,
-        consent_to_share=data.consent_to_share,
-        consent_to_name=data.consent_to_name,
-        language=data.language,
-        reporter_user_id=reporter_user_id if data.follow_up_in_chat else None,
-        receipt_lookup=receipts.lookup_key(secret_key, digits),
-        receipt_hash=await receipts.hash_receipt_async(digits),
-        narrative=narrative,
-        key_id=kid,
-        submission_token=data.submission_token,
-        reference=await new_reference(session),
-        reporter_salt=salt,
-        reporter_public_key=bytes(reporter_key.public_key),
-        submitted_at=now,
-        ack_due_at=now + ACK_DEADLINE[severity],
-        triage_due_at=now + TRIAGE_DEADLINE[severity],
-        events=[],
-    )
-    session.add(case)
-    await session.flush()
-    record_event(case, "submitted", who="reporter", to_state=State.NEW, severity=severity)
-    for kind, mime, content in evidence:
-        if mime not in EVIDENCE_TYPES or len(content) > EVIDENCE_LIMIT:
-            raise InvalidReport(reason=N_("evidence type or size not allowed"))
-        session.add(
-            CaseEvidence(
-                case_id=case.id,
-                kind=kind,
-                mime_type=mime,
-                size=len(content),
-                content=keys.seal(content),
-            )
-        )
-    if draft is not None:
-        for file in await session.scalars(select(DraftFile).where(DraftFile.draft == draft)):
-            session.add(
-                CaseEvidence(
-                    case_id=case.id,
-                    kind=file.kind,
-                    mime_type=file.mime_type,
-                    size=file.size,
-                    content=file.content,
-                )
-            )
-        await discard_draft(session, draft)
-    _schedule(session, case, "ack_deadline", case.ack_due_at)
-    _schedule(session, case, "triage_deadline", case.triage_due_at)
-    if severity == Severity.CRITICAL:
-        _schedule(session, case, "critical_alert", now)  # managers hear about it at once
-        _schedule(session, case, "followup_deadline", now + CRITICAL_FOLLOW_UP)
-    await session.flush()
-    return case, receipt
-
-
-async def new_reference(session: AsyncSession) -> str:
-    """A unique random reference such as ``R-7KQ4HX`` (25^6 ≈ 244 million of them)."""
-    while True:
-        reference = "R-" + "".join(secrets.choice(REFERENCE_ALPHABET) for _ in range(6))
-        if await session.scalar(select(Case.id).where(Case.reference == reference)) is None:
-            return reference
-
-
-async def add_draft_file(
-    session: AsyncSession, draft: str, kind: str, mime: str, content: bytes, *, keys: KeyRing
-) -> None:
-    """Keep one piece of evidence of an unsent report, sealed before it is stored."""
-    if mime not in EVIDENCE_TYPES or len(content) > EVIDENCE_LIMIT:
-        raise InvalidReport(reason=N_("evidence type or size not allowed"))
-    session.add(
-        DraftFile(
-            draft=draft,
-            kind=kind,
-            mime_type=mime,
-            size=len(content),
-            content=keys.seal(content),
-            key_id=keys.current_id,
-            added_at=utcnow(),
-        )
-    )
-    await session.flush()
-
-
-async def discard_draft(session: AsyncSession, draft: str) -> None:
-    await session.execute(delete(DraftFile).where(DraftFile.draft == draft))
-
-
-async def purge_draft_files(session: AsyncSession, *, older_than: datetime) -> int:
-    """Evidence of drafts nobody sent (the conversation state expired before them)."""
-    result = await session.execute(delete(DraftFile).where(DraftFile.added_at < older_than))
-    return int(getattr(result, "rowcount", 0) or 0)
 
 
 async def access_case(
@@ -338,11 +143,38 @@ async def access_case(
         raise NotFound()
     if staff.role not in CASE_ROLES:
         raise Forbidden()
-    if staff.role != StaffRole.ADMIN and case.country_code not in staff.country_codes:
-        raise NotFound()
+    Scope.of(staff).check(case.country_code)
     if audit_view:
-        await _audit(session, case, "case.view", staff, ip=ip)
+        await audit_case(session, case, "case.view", staff, ip=ip)
     return case
+
+
+async def assignable_handlers(session: AsyncSession, case: Case) -> list[Staff]:
+    """Active case handlers and country managers of the case's country, by email."""
+    in_country = select(StaffCountry.staff_id).where(StaffCountry.country_code == case.country_code)
+    query = (
+        select(Staff)
+        .where(
+            Staff.active.is_(True),
+            Staff.role.in_([StaffRole.CASE_HANDLER, StaffRole.COUNTRY_MANAGER]),
+            Staff.id.in_(in_country),
+        )
+        .order_by(Staff.email)
+    )
+    return list((await session.scalars(query)).all())
+
+
+async def access_evidence(
+    session: AsyncSession, staff: Staff, case_id: int, evidence_id: int, *, ip: str | None = None
+) -> tuple[Case, CaseEvidence]:
+    """Load one piece of a case's evidence for a staff member who may see the case (audited as a
+    download), or refuse as if it did not exist."""
+    case = await access_case(session, staff, case_id, audit_view=False)
+    item = await session.get(CaseEvidence, evidence_id)
+    if item is None or item.case_id != case.id:
+        raise NotFound()
+    await audit_case(session, case, "case.evidence", staff, evidence=item.id, ip=ip)
+    return case, item
 
 
 def allowed_targets(case: Case) -> tuple[State, ...]:
@@ -360,10 +192,10 @@ async def do_transition(
 ) -> Case:
     """Move an open case one step along the protocol (closing goes through ``do_close``)."""
     current = State(case.state)
+    if target == current and target != State.CLOSED:
+        return case  # repeating a transition (a double-submitted form) is harmless
     if target == State.CLOSED or target not in TRANSITIONS[current]:
         raise TransitionRefused(current=current.value, target=target.value)
-    if target == current:
-        return case
     now = utcnow()
     case.state = target
     if target == State.ACKNOWLEDGED:
@@ -371,9 +203,15 @@ async def do_transition(
     if target == State.TRIAGED:
         case.triaged_at = now
     record_event(
-        case, "transition", actor=actor, from_state=current, to_state=target, text=note, keys=keys
+        case,
+        EventKind.TRANSITION,
+        actor=actor,
+        from_state=current,
+        to_state=target,
+        text=note,
+        keys=keys,
     )
-    await _audit(session, case, "case.transition", actor, to=target.value)
+    await audit_case(session, case, "case.transition", actor, to=target.value)
     await notify_reporter(session, case, ReportNotice.UPDATE, state=target.value)
     await session.flush()
     return case
@@ -400,14 +238,14 @@ async def do_close(
         }
         record_event(
             case,
-            "close_proposed",
+            EventKind.CLOSE_PROPOSED,
             actor=actor,
             from_state=current,
             outcome=outcome.value,
             text=note,
             keys=keys,
         )
-        await _audit(session, case, "case.close_proposed", actor, outcome=outcome.value)
+        await audit_case(session, case, "case.close_proposed", actor, outcome=outcome.value)
         await session.flush()
         return case
     return await _finish_close(session, case, outcome, actor=actor, note=note, keys=keys)
@@ -440,8 +278,8 @@ async def do_reject_close(
     if actor.role not in CONFIRMING_ROLES or actor.id == case.pending_close["proposed_by"]:
         raise SecondPersonNeeded()
     case.pending_close = None
-    record_event(case, "close_rejected", actor=actor, text=note, keys=keys)
-    await _audit(session, case, "case.close_rejected", actor)
+    record_event(case, EventKind.CLOSE_REJECTED, actor=actor, text=note, keys=keys)
+    await audit_case(session, case, "case.close_rejected", actor)
     await session.flush()
     return case
 
@@ -461,7 +299,7 @@ async def _finish_close(
     case.state, case.outcome, case.closed_at, case.pending_close = State.CLOSED, outcome, now, None
     record_event(
         case,
-        "closed",
+        EventKind.CLOSED,
         actor=actor,
         from_state=current,
         to_state=State.CLOSED,
@@ -470,9 +308,9 @@ async def _finish_close(
         text=note,
         keys=keys,
     )
-    await _audit(session, case, "case.close", actor, outcome=outcome.value, confirmed=confirmed)
+    await audit_case(session, case, "case.close", actor, outcome=outcome.value, confirmed=confirmed)
     for kind, after in CHECKINS:
-        _schedule(session, case, f"checkin_{kind}", now + after)
+        schedule_task(session, case, f"{CHECKIN_PREFIX}{kind}", now + after)
     await notify_reporter(
         session, case, ReportNotice.UPDATE, state=State.CLOSED.value, outcome=outcome.value
     )
@@ -480,71 +318,21 @@ async def _finish_close(
     return case
 
 
-async def do_reopen_as_retaliation(session: AsyncSession, case: Case, *, keys: KeyRing) -> Case:
-    """A reporter says they suffered retaliation after closure: a linked case opens, high at least."""
-    now = utcnow()
-    severity = Severity.CRITICAL if case.severity == Severity.CRITICAL else Severity.HIGH
-    new = Case(
-        country_code=case.country_code,
-        factory_id=case.factory_id,
-        category=case.category,
-        harm=Harm.RETALIATION,
-        severity=severity,
-        state=State.NEW,
-        danger=False,
-        affects_others=case.affects_others,
-        consent_to_share=case.consent_to_share,
-        consent_to_name=case.consent_to_name,
-        language=case.language,
-        reporter_user_id=case.reporter_user_id,
-        receipt_lookup=f"reopen:{case.id}:{secrets.token_hex(8)}",
-        receipt_hash=case.receipt_hash,
-        reference=await new_reference(session),
-        reporter_salt=case.reporter_salt,
-        reporter_public_key=case.reporter_public_key,
-        narrative=None,
-        key_id=keys.current_id,
-        submission_token=f"reopen-{case.id}-{secrets.token_hex(8)}",
-        submitted_at=now,
-        ack_due_at=now + ACK_DEADLINE[severity],
-        triage_due_at=now + TRIAGE_DEADLINE[severity],
-        reopened_from_id=case.id,
-        events=[],
-    )
-    session.add(new)
-    await session.flush()
-    record_event(
-        new,
-        "submitted",
-        who="reporter",
-        to_state=State.NEW,
-        severity=severity,
-        retaliation_after=case.id,
-    )
-    record_event(case, "retaliation_reported", who="reporter", linked_case=new.id)
-    _schedule(session, new, "ack_deadline", new.ack_due_at)
-    _schedule(session, new, "triage_deadline", new.triage_due_at)
-    await session.flush()
-    return new
-
-
 async def do_assign(session: AsyncSession, case: Case, handler: Staff, *, actor: Staff) -> None:
-    if handler.role not in CASE_ROLES or (
-        handler.role != StaffRole.ADMIN and case.country_code not in handler.country_codes
-    ):
+    if handler.role not in CASE_ROLES or not Scope.of(handler).allows(case.country_code):
         raise Forbidden()
     case.assigned_staff_id = handler.id
-    record_event(case, "assigned", actor=actor, to_staff=handler.id)
-    await _audit(session, case, "case.assign", actor, to_staff=handler.id)
+    record_event(case, EventKind.ASSIGNED, actor=actor, to_staff=handler.id)
+    await audit_case(session, case, "case.assign", actor, to_staff=handler.id)
     await session.flush()
 
 
 async def do_add_note(
     session: AsyncSession, case: Case, text: str, *, actor: Staff, keys: KeyRing
 ) -> None:
-    text = _clean_text(text, "note")
-    record_event(case, "note", actor=actor, text=text, keys=keys)
-    await _audit(session, case, "case.note", actor)
+    text = clean_text(text, "note")
+    record_event(case, EventKind.NOTE, actor=actor, text=text, keys=keys)
+    await audit_case(session, case, "case.note", actor)
     await session.flush()
 
 
@@ -562,138 +350,16 @@ async def do_refer(
     if name_worker and not case.consent_to_name:
         raise Forbidden()
     record_event(
-        case, "referral", actor=actor, to=to.value, worker_named=name_worker, text=note, keys=keys
+        case,
+        EventKind.REFERRAL,
+        actor=actor,
+        to=to.value,
+        worker_named=name_worker,
+        text=note,
+        keys=keys,
     )
-    await _audit(session, case, "case.refer", actor, to=to.value, worker_named=name_worker)
+    await audit_case(session, case, "case.refer", actor, to=to.value, worker_named=name_worker)
     await session.flush()
-
-
-async def do_message_reporter(
-    session: AsyncSession, case: Case, text: str, *, actor: Staff, keys: KeyRing, secret_key: str
-) -> CaseEvent:
-    """A handler writes to the reporter.
-
-    One copy sealed for the console (the case key) and one for the reporter, sealed to the public
-    key derived from her receipt (``to_reporter``): the bot opens it only while she types the
-    receipt. A reporter who chose to follow up in this chat opens her case with a button and no
-    receipt, so for her the bot also keeps a copy under a key derived from SECRET_KEY
-    (``for_reporter``): the bot host can read handler messages of chat-linked cases, never their
-    narrative or anything the reporter wrote. Cases from before receipt-derived keys (no
-    ``reporter_public_key``) keep that older copy too, until their reporter next types the receipt.
-    """
-    text = _clean_text(text, "message")
-    detail: dict[str, Any] = {}
-    if case.reporter_public_key is not None:
-        detail["to_reporter"] = seal_to(case.reporter_public_key, text)
-    if case.reporter_user_id is not None or case.reporter_public_key is None:
-        detail["for_reporter"] = seal_for_reporter(secret_key, text)
-    event = record_event(case, "message_to_reporter", actor=actor, text=text, keys=keys, **detail)
-    await _audit(session, case, "case.message", actor)
-    await session.flush()
-    await notify_reporter(session, case, ReportNotice.MESSAGE, event_id=event.id)
-    return event
-
-
-async def reporter_key(case: Case, digits: str) -> PrivateKey:
-    """The reporter's key for a case, from the receipt she just typed (made now for older cases)."""
-    if case.reporter_salt is None or case.reporter_public_key is None:
-        case.reporter_salt = new_reporter_salt()
-        key = await receipts.off_loop(reporter_private_key, digits, case.reporter_salt)
-        case.reporter_public_key = bytes(key.public_key)
-        return key
-    return await receipts.off_loop(reporter_private_key, digits, case.reporter_salt)
-
-
-def messages_for_reporter(
-    case: Case, secret_key: str, key: PrivateKey | None = None
-) -> list[tuple[datetime, str | None, bool]]:
-    """The conversation as the reporter sees it: (when, text or None, from the handler?).
-
-    Her own messages come back without text (only the console can open them); a handler message
-    has text when ``key`` (from her receipt) or the chat-follow-up copy opens it.
-    """
-    out: list[tuple[datetime, str | None, bool]] = []
-    for event in case.events:
-        if event.kind == "message_from_reporter":
-            out.append((event.at, None, False))
-        elif event.kind == "message_to_reporter":
-            text = None
-            if key is not None and "to_reporter" in event.detail:
-                text = open_with(key, event.detail["to_reporter"])
-            elif "for_reporter" in event.detail:
-                text = open_for_reporter(secret_key, event.detail["for_reporter"])
-            out.append((event.at, text, True))
-    return out
-
-
-async def do_reporter_message(
-    session: AsyncSession, case: Case, text: str, *, keys: KeyRing
-) -> CaseEvent:
-    """The reporter answers the handler, sealed for the console only (no bot-readable copy)."""
-    text = _clean_text(text, "message")
-    event = record_event(case, "message_from_reporter", who="reporter", text=text, keys=keys)
-    await session.flush()
-    return event
-
-
-def seal_case_ref(case: Case, keys: KeyRing) -> str:
-    """Which case a reporter is answering, sealed so that the bot, which keeps it for a while in
-    the conversation state, cannot read it back (a random pad makes two refs to one case differ)."""
-    ref = json.dumps({"case": case.id, "pad": secrets.token_hex(8)})
-    return base64.b64encode(keys.seal_text(ref)).decode()
-
-
-async def do_queue_reporter_message(
-    session: AsyncSession, case_ref: str, text: str, *, keys: KeyRing
-) -> ReporterMessage:
-    """Keep a reporter's message, sealed with its sealed case reference, for the console to attach.
-
-    The bot never learns the case id of a receipt-only reporter, so it cannot store it anywhere.
-    """
-    text = _clean_text(text, "message")
-    row = ReporterMessage(
-        case_ref=base64.b64decode(case_ref),
-        body=keys.seal_text(text),
-        key_id=keys.current_id,
-        created_at=utcnow(),
-    )
-    session.add(row)
-    await session.flush()
-    return row
-
-
-async def attach_reporter_messages(session: AsyncSession, keys: KeyRing) -> int:
-    """Open waiting reporter messages (console side: needs the private key) and file each with its
-    case as a ``message_from_reporter`` event; the text stays in the same sealed box."""
-    if not keys.private:
-        return 0
-    attached = 0
-    rows = (
-        await session.scalars(
-            select(ReporterMessage).order_by(ReporterMessage.id).with_for_update(skip_locked=True)
-        )
-    ).all()
-    for row in rows:
-        try:
-            case_id = int(json.loads(keys.open_text(row.case_ref, row.key_id))["case"])
-        except CannotDecrypt:
-            continue  # sealed with a key this server lacks: another console may hold it
-        case = await session.get(Case, case_id)
-        if case is not None:
-            case.events.append(
-                CaseEvent(
-                    case_id=case.id,
-                    at=row.created_at,
-                    actor="reporter",
-                    kind="message_from_reporter",
-                    detail={"kid": row.key_id},
-                    body=row.body,
-                )
-            )
-            attached += 1
-        await session.delete(row)
-    await session.flush()
-    return attached
 
 
 async def notify_reporter(
@@ -707,7 +373,7 @@ async def notify_reporter(
         message_kind,
         user_id=case.reporter_user_id,
         params={"case_id": case.id, **params},
-        priority=10,
+        priority=REPORTER_NEWS_PRIORITY,
     )
 
 

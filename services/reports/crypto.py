@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 
+from argon2.low_level import Type, hash_secret_raw
 from nacl.exceptions import CryptoError
 from nacl.public import PrivateKey, PublicKey, SealedBox
 from nacl.secret import SecretBox
@@ -188,8 +189,6 @@ def new_reporter_salt() -> bytes:
 
 def reporter_private_key(digits: str, salt: bytes) -> PrivateKey:
     """The reporter's X25519 key for one case, from the receipt digits (CPU-bound: ~0.1 s)."""
-    from argon2.low_level import Type, hash_secret_raw
-
     seed = hash_secret_raw(
         digits.encode(),
         salt,

@@ -17,18 +17,28 @@ from bot.storage.reports import Case, CaseTask, ClosedCaseCount, ReportNotice
 from services import outbox
 from services.claims import claim_ids, due_task
 from services.clock import utcnow
+from services.reports import conversation, submission
 from services.reports.cases import notify_reporter, record_event
-from services.reports.protocol import State
+from services.reports.crypto import keyring
+from services.reports.protocol import (
+    CHECKIN_PREFIX,
+    CRITICAL_ALERT_REASON,
+    Actor,
+    EventKind,
+    State,
+    TaskKind,
+)
 from workvoice.kernel.context import Runtime
 
 log = logging.getLogger(__name__)
 CLAIM_TIMEOUT = timedelta(minutes=5)
 WORKER = f"{socket.gethostname()}:{os.getpid()}"
-OPEN_BEFORE = {
-    "ack_deadline": {State.NEW},
-    "triage_deadline": {State.NEW, State.ACKNOWLEDGED},
-    "followup_deadline": {State.NEW, State.ACKNOWLEDGED, State.TRIAGED},
+OPEN_BEFORE: dict[str, set[State]] = {
+    TaskKind.ACK_DEADLINE: {State.NEW},
+    TaskKind.TRIAGE_DEADLINE: {State.NEW, State.ACKNOWLEDGED},
+    TaskKind.FOLLOWUP_DEADLINE: {State.NEW, State.ACKNOWLEDGED, State.TRIAGED},
 }
+PURGE_BATCH = 500  # closed cases deleted per run; the next run takes the rest
 
 
 async def managers_of(session: AsyncSession, country_code: str) -> list[Staff]:
@@ -72,22 +82,22 @@ async def handle_task(session: AsyncSession, task: CaseTask, now: datetime) -> s
     case = await session.get(Case, task.case_id)
     if case is None:
         return "gone"
-    if task.kind == "critical_alert":
-        record_event(case, "escalated", who="system", reason="critical")
-        await _alert_managers(session, case, "critical")
+    if task.kind == TaskKind.CRITICAL_ALERT:
+        record_event(case, EventKind.ESCALATED, who=Actor.SYSTEM, reason=CRITICAL_ALERT_REASON)
+        await _alert_managers(session, case, CRITICAL_ALERT_REASON)
         return "alerted"
     if task.kind in OPEN_BEFORE:
         if case.state not in OPEN_BEFORE[task.kind] or case.pending_close:
             return "met"
         case.overdue = True
-        record_event(case, "escalated", who="system", reason=task.kind)
+        record_event(case, EventKind.ESCALATED, who=Actor.SYSTEM, reason=task.kind)
         await _alert_managers(session, case, task.kind)
         return "escalated"
-    if task.kind.startswith("checkin_"):
+    if task.kind.startswith(CHECKIN_PREFIX):
         if case.state != State.CLOSED:
             return "reopened"
         await notify_reporter(
-            session, case, ReportNotice.CHECKIN, kind=task.kind.removeprefix("checkin_")
+            session, case, ReportNotice.CHECKIN, kind=task.kind.removeprefix(CHECKIN_PREFIX)
         )
         return "asked"
     log.warning("case_task.unknown kind=%s", task.kind)
@@ -131,12 +141,12 @@ async def purge_closed_cases(ctx: Runtime, *, now: datetime | None = None) -> in
                 await session.scalars(
                     select(Case)
                     .where(Case.state == State.CLOSED, Case.closed_at < cutoff)
-                    .limit(500)
+                    .limit(PURGE_BATCH)
                     .with_for_update(skip_locked=True)
                     if is_postgres(session)
                     else select(Case)
                     .where(Case.state == State.CLOSED, Case.closed_at < cutoff)
-                    .limit(500)
+                    .limit(PURGE_BATCH)
                 )
             ).all()
         )
@@ -164,22 +174,17 @@ async def purge_closed_cases(ctx: Runtime, *, now: datetime | None = None) -> in
 async def attach_reporter_messages(ctx: Runtime) -> None:
     """File waiting reporter messages with their cases, where this process holds the private key
     (the console; in ``workvoice run`` the same process). A bot-only host skips it."""
-    from services.reports.cases import attach_reporter_messages as attach
-    from services.reports.crypto import keyring
-
     keys = keyring(ctx.settings)
     if not keys.can_open:
         return
     async with transaction(ctx.sessions) as session:
-        attached = await attach(session, keys)
+        attached = await conversation.attach_reporter_messages(session, keys)
     if attached:
         log.info("reports.reporter_messages_attached count=%s", attached)
 
 
 async def purge_draft_files(ctx: Runtime) -> None:
     """Sealed files of report drafts that were never sent: gone once the draft itself expired."""
-    from services.reports.cases import purge_draft_files as purge
-
     older = utcnow() - timedelta(minutes=ctx.settings.draft_ttl_minutes)
     async with transaction(ctx.sessions) as session:
-        await purge(session, older_than=older)
+        await submission.purge_draft_files(session, older_than=older)

@@ -165,11 +165,51 @@ TRIAGE_DEADLINE = {
     Severity.NORMAL: timedelta(days=10),
 }
 CRITICAL_FOLLOW_UP = timedelta(hours=72)
+CHECKIN_OUTCOME = "outcome"  # "did this help you?"; the later check-ins ask about retaliation
 CHECKINS = (
-    ("outcome", timedelta(days=1)),
+    (CHECKIN_OUTCOME, timedelta(days=1)),
     ("day30", timedelta(days=30)),
     ("day90", timedelta(days=90)),
 )
+
+
+class EventKind(StrEnum):
+    """What one row of a case's history (``CaseEvent.kind``) records."""
+
+    SUBMITTED = "submitted"
+    TRANSITION = "transition"
+    CLOSE_PROPOSED = "close_proposed"
+    CLOSE_REJECTED = "close_rejected"
+    CLOSED = "closed"
+    RETALIATION_REPORTED = "retaliation_reported"
+    ASSIGNED = "assigned"
+    NOTE = "note"
+    REFERRAL = "referral"
+    MESSAGE_TO_REPORTER = "message_to_reporter"
+    MESSAGE_FROM_REPORTER = "message_from_reporter"
+    ESCALATED = "escalated"
+
+
+class Actor(StrEnum):
+    """Who made a history row (``CaseEvent.actor``)."""
+
+    STAFF = "staff"
+    REPORTER = "reporter"
+    SYSTEM = "system"
+
+
+class TaskKind(StrEnum):
+    """Scheduled work on a case (``CaseTask.kind``); check-ins are ``checkin_<kind>`` of ``CHECKINS``."""
+
+    ACK_DEADLINE = "ack_deadline"
+    TRIAGE_DEADLINE = "triage_deadline"
+    FOLLOWUP_DEADLINE = "followup_deadline"
+    CRITICAL_ALERT = "critical_alert"
+
+
+CHECKIN_PREFIX = "checkin_"
+# Why managers are alerted: a critical report arrived, or a deadline task's kind (``TaskKind``).
+CRITICAL_ALERT_REASON = "critical"
 
 
 def needs_second_person(severity: Severity, outcome: Outcome) -> bool:
