@@ -441,7 +441,7 @@ async def test_l8_the_demo_never_holds_the_servers_real_secrets(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     import workvoice.app
-    from workvoice.demo import run_demo
+    from workvoice.demo.run import run_demo
 
     public, private = _private_key()
     real = load_settings(

@@ -31,6 +31,7 @@ from bot.i18n import gettext
 from bot.storage.db import transaction
 from bot.storage.models import User
 from bot.storage.reports import Case, CaseEvent, DraftFile, ReporterMessage
+from services.accounts import do_create_staff
 from services.reports import receipts
 from services.reports.cases import (
     Intake,
@@ -45,7 +46,6 @@ from services.reports.cases import (
 )
 from services.reports.crypto import CannotDecrypt, KeyRing, keyring, reporter_box
 from services.reports.protocol import Category, Harm
-from services.staff import do_create_staff
 from tests import journeys
 from tests.conftest import Database
 from tests.factories import make_worker

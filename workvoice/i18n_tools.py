@@ -22,6 +22,7 @@ from babel.messages.pofile import read_po, write_po
 
 from bot.i18n import locales_dir
 from bot.i18n.languages import LANGUAGES, SOURCE_LOCALE
+from workvoice.demo.simulator.entities import ApiError, visible_text
 
 ROOT = Path(__file__).resolve().parents[1]
 SOURCES = ("bot", "services", "admin", "workvoice")
@@ -170,8 +171,6 @@ def compile_all() -> list[Path]:
 
 def html_problems(text: str) -> list[str]:
     """What Telegram would refuse in this text in HTML mode (the simulator validates the same way)."""
-    from workvoice.simulator import ApiError, visible_text
-
     try:
         visible_text(text, "HTML")
     except ApiError as exc:
