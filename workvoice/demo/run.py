@@ -18,7 +18,7 @@ from typing import Any
 from pydantic import SecretStr
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from workvoice.app import serve
+from workvoice import app as application
 from workvoice.context import AppContext
 from workvoice.demo.seed import demo_committee_code, seed_demo
 from workvoice.demo.simulator.entities import SentMessage
@@ -186,7 +186,7 @@ async def run_demo(
         announce("\n".join(lines))
 
     try:
-        await serve(
+        await application.serve(
             demo_settings,
             bot=True,
             console=True,
