@@ -1,8 +1,10 @@
 """The phone simulator (demo mode only): simulated workers chatting with the real bot.
 
 Each phone is a view of the transcript that the bot really exchanged with the in-process
-Telegram-compatible server (``workvoice.demo.simulator``): the page sends what a worker types or taps as
-Telegram updates and shows what the bot sent back, edits included. There is no second engine.
+Telegram-compatible server (``workvoice.demo.simulator``): the page sends what a worker types or
+taps as Telegram updates and shows what the bot sent back, edits included. There is no second
+engine. The demo hands its phones to the console through the application context; the console
+imports nothing from the demo.
 """
 
 from __future__ import annotations
