@@ -6,12 +6,14 @@ COPY workvoice ./workvoice
 COPY services ./services
 COPY bot ./bot
 COPY admin ./admin
+# bot/i18n/locales links here: the catalogs go into the wheel as package data.
+COPY locales ./locales
 # The dependencies come from requirements.lock (exact versions and hashes), not from this wheel.
 RUN pip wheel --no-cache-dir --no-deps --wheel-dir /wheels .
 
 FROM python:3.11-slim
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 \
-    WORKVOICE_DATA_DIR=/data WORKVOICE_LOCALES_DIR=/app/locales \
+    WORKVOICE_DATA_DIR=/data \
     WORKVOICE_CONSOLE_HOST=0.0.0.0 WORKVOICE_CONSOLE_PORT=8080
 RUN groupadd --system workvoice && useradd --system --gid workvoice --home /app workvoice \
     && mkdir -p /data /app && chown workvoice:workvoice /data && chmod 0700 /data
@@ -21,7 +23,6 @@ RUN pip install --no-cache-dir --require-hashes --no-deps -r /tmp/requirements.l
     && rm /tmp/requirements.lock
 COPY --from=build /wheels /wheels
 RUN pip install --no-cache-dir --no-deps /wheels/*.whl && rm -rf /wheels
-COPY locales /app/locales
 WORKDIR /app
 USER workvoice
 EXPOSE 8080

@@ -1,4 +1,6 @@
-"""Sign-in with password and TOTP, sign-out, password change and accepting an invitation."""
+"""A staff member's own side of staff accounts (``services.accounts``): sign-in with password and
+TOTP, sign-out, their account page (password, Telegram link, language) and accepting an
+invitation. Managing the team is ``admin.staff``."""
 
 from __future__ import annotations
 

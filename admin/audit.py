@@ -9,8 +9,9 @@ from fastapi.responses import HTMLResponse, Response
 from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from admin.web import countries_of, db, render, require
+from admin.web import db, render, require
 from bot.storage.models import AuditEvent, Staff, StaffCountry, StaffRole
+from services.scope import Scope
 
 router = APIRouter(prefix="/audit")
 PAGE = 100
@@ -36,12 +37,12 @@ async def audit_log(
     session: AsyncSession = Depends(db),
 ) -> Response:
     query = select(AuditEvent, Staff.email).outerjoin(Staff, Staff.id == AuditEvent.actor_staff_id)
-    scope = countries_of(staff)
-    if scope is not None:
+    scope = Scope.of(staff)
+    if not scope.is_everywhere:
         # A manager sees events about their countries and the actions of their own team.
-        team = select(StaffCountry.staff_id).where(StaffCountry.country_code.in_(scope))
+        team = select(StaffCountry.staff_id).where(scope.where(StaffCountry.country_code))
         query = query.where(
-            or_(AuditEvent.country_code.in_(scope), AuditEvent.actor_staff_id.in_(team))
+            or_(scope.where(AuditEvent.country_code), AuditEvent.actor_staff_id.in_(team))
         )
     if action:
         query = query.where(AuditEvent.action.startswith(action[:64]))

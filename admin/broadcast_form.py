@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.datastructures import FormData
 
 from admin.broadcasts import BROADCASTS, scoped
-from admin.web import MAX_ID, countries_of, db, k_of, render, staff_locale, verify_csrf
+from admin.web import MAX_ID, db, k_of, render, staff_locale, verify_csrf
 from bot.i18n import N_, is_rtl
 from bot.i18n.languages import LANGUAGES, Language
 from bot.storage.broadcasts import Broadcast, BroadcastTopic
@@ -26,6 +26,7 @@ from services.broadcasts import messages, topics
 from services.broadcasts.messages import BroadcastInput, BroadcastStatus, InvalidBroadcast
 from services.errors import Conflict, DomainError
 from services.factories import list_countries, list_factories
+from services.scope import Scope
 
 router = APIRouter(prefix="/broadcasts")
 
@@ -107,7 +108,7 @@ async def _offered_topics(
     session: AsyncSession, staff: Staff, broadcast: Broadcast | None
 ) -> dict[int, BroadcastTopic]:
     offered = {
-        t.id: t for t in await topics.list_topics(session, countries_of(staff), active_only=True)
+        t.id: t for t in await topics.list_topics(session, Scope.of(staff), active_only=True)
     }
     if broadcast is not None and broadcast.topic_id not in offered:
         # Paused since the draft was saved: shown, so the service's reason makes sense.
@@ -161,11 +162,11 @@ async def _form_page(
     error: str | None = None,
     status: int = 200,
 ) -> Response:
-    scope = countries_of(staff)
+    scope = Scope.of(staff)
     locale = staff_locale(staff)
-    countries = [c for c in await list_countries(session) if scope is None or c.code in scope]
+    countries = [c for c in await list_countries(session) if scope.allows(c.code)]
     factories: dict[str, list[Factory]] = {}
-    for factory in await list_factories(session, countries=frozenset(c.code for c in countries)):
+    for factory in await list_factories(session, scope):
         if factory.active:
             factories.setdefault(factory.country_code, []).append(factory)
     offered = offered if offered is not None else await _offered_topics(session, staff, broadcast)
@@ -206,10 +207,10 @@ async def new_broadcast(
     staff: Staff = Depends(BROADCASTS),
     session: AsyncSession = Depends(db),
 ) -> Response:
-    scope = countries_of(staff)
+    countries = Scope.of(staff).countries
     values = MessageForm(
         topic_id=str(topic) if topic else "",
-        countries=sorted(scope) if scope is not None and len(scope) == 1 else [],
+        countries=sorted(countries) if countries is not None and len(countries) == 1 else [],
         default_locale="en",
     )
     return await _form_page(request, session, staff, values=values, broadcast=None)
@@ -225,11 +226,11 @@ async def _save(
         async with session.begin_nested():
             if broadcast is None:
                 broadcast = await messages.do_create(
-                    session, data, scope=countries_of(staff), actor=staff
+                    session, data, scope=Scope.of(staff), actor=staff
                 )
             else:
                 await messages.do_update(
-                    session, broadcast, data, scope=countries_of(staff), actor=staff
+                    session, broadcast, data, scope=Scope.of(staff), actor=staff
                 )
     except DomainError as exc:
         return await _form_page(

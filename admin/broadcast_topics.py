@@ -17,7 +17,7 @@ from starlette.datastructures import FormData
 
 from admin.broadcasts import BROADCASTS
 from admin.factories import bot_username, qr_svg, start_link
-from admin.web import checked_id, countries_of, db, k_of, render, staff_locale, verify_csrf
+from admin.web import checked_id, db, k_of, render, staff_locale, verify_csrf
 from bot.i18n import gettext, is_rtl
 from bot.i18n.languages import LANGUAGES
 from bot.i18n.phrases import POSTER_SCAN
@@ -27,6 +27,7 @@ from services.broadcasts import topics
 from services.broadcasts.topics import TopicInput
 from services.errors import DomainError, Forbidden
 from services.factories import list_countries
+from services.scope import Scope
 from services.suppression import shown
 
 router = APIRouter(prefix="/broadcasts/topics")
@@ -35,7 +36,7 @@ router = APIRouter(prefix="/broadcasts/topics")
 async def scoped(
     topic_id: int, staff: Staff = Depends(BROADCASTS), session: AsyncSession = Depends(db)
 ) -> BroadcastTopic:
-    return await topics.access_topic(session, checked_id(topic_id), countries_of(staff))
+    return await topics.access_topic(session, checked_id(topic_id), Scope.of(staff))
 
 
 def topic_link(request: Request, topic: BroadcastTopic) -> str | None:
@@ -101,7 +102,7 @@ async def _list_page(
     error: str | None = None,
     status: int = 200,
 ) -> Response:
-    scope, k, locale = countries_of(staff), k_of(request), staff_locale(staff)
+    scope, k, locale = Scope.of(staff), k_of(request), staff_locale(staff)
     found = await topics.list_topics(session, scope)
     counts = await topics.subscriber_counts(session, [t.id for t in found], scope)
     return render(
@@ -120,9 +121,9 @@ async def _list_page(
         ],
         k=k,
         bot_known=bot_username(request) is not None,
-        countries=[c for c in await list_countries(session) if scope is None or c.code in scope],
-        every_country=scope is None,
-        values=values or TopicForm(country=next(iter(sorted(scope)), "") if scope else ""),
+        countries=[c for c in await list_countries(session) if scope.allows(c.code)],
+        every_country=scope.is_everywhere,
+        values=values or TopicForm(country=min(scope.countries or (), default="")),
         names=_name_fields(),
         languages=LANGUAGES,
         name_limit=topics.NAME_LIMIT,
@@ -145,7 +146,7 @@ async def create_topic(
     try:
         async with session.begin_nested():
             topic = await topics.do_create_topic(
-                session, values.to_input(), scope=countries_of(staff), actor=staff
+                session, values.to_input(), scope=Scope.of(staff), actor=staff
             )
     except DomainError as exc:
         return await _list_page(
@@ -165,7 +166,7 @@ async def _topic_page(
     status: int = 200,
     saved: bool = False,
 ) -> Response:
-    counts = await topics.subscriber_counts(session, [topic.id], countries_of(staff))
+    counts = await topics.subscriber_counts(session, [topic.id], Scope.of(staff))
     count = counts.get(topic.id, 0)
     k = k_of(request)
     return render(
@@ -177,7 +178,7 @@ async def _topic_page(
         subscribers=shown(count, k),
         k=k,
         link=topic_link(request, topic),
-        can_manage=topics.can_manage(topic, countries_of(staff)),
+        can_manage=topics.can_manage(topic, Scope.of(staff)),
         values=values or TopicForm.of(topic),
         names=_name_fields(),
         languages=LANGUAGES,
@@ -205,13 +206,13 @@ async def update_topic(
     staff: Staff = Depends(BROADCASTS),
     session: AsyncSession = Depends(db),
 ) -> Response:
-    if not topics.can_manage(topic, countries_of(staff)):
+    if not topics.can_manage(topic, Scope.of(staff)):
         raise Forbidden()  # an every-country topic: for administrators
     values = TopicForm.parse(await request.form(), with_active=True)
     try:
         async with session.begin_nested():
             await topics.do_update_topic(
-                session, topic, values.to_input(), scope=countries_of(staff), actor=staff
+                session, topic, values.to_input(), scope=Scope.of(staff), actor=staff
             )
     except DomainError as exc:
         await session.refresh(topic)  # the page shows the stored topic beside the typed form

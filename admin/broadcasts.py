@@ -26,7 +26,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from admin.web import (
     checked_id,
     context,
-    countries_of,
     db,
     k_of,
     render,
@@ -41,7 +40,9 @@ from bot.storage.broadcasts import Broadcast, BroadcastTopic
 from bot.storage.models import Country, Factory, Staff, StaffRole
 from services.broadcasts import messages, topics
 from services.broadcasts.messages import BroadcastInput, BroadcastStatus, Report
+from services.clock import NonexistentTime, to_utc
 from services.errors import DomainError
+from services.scope import Scope
 from services.suppression import HIDDEN, Shown, shown, suppress_line
 
 router = APIRouter(prefix="/broadcasts")
@@ -76,7 +77,7 @@ async def scoped(
     broadcast_id: int, staff: Staff = Depends(BROADCASTS), session: AsyncSession = Depends(db)
 ) -> Broadcast:
     """The broadcast of the path, checked for role and scope before any form is read."""
-    return await messages.access_broadcast(session, checked_id(broadcast_id), countries_of(staff))
+    return await messages.access_broadcast(session, checked_id(broadcast_id), Scope.of(staff))
 
 
 # --- what the pages show --------------------------------------------------------------------
@@ -167,7 +168,7 @@ async def broadcast_list(
             if b.status != BroadcastStatus.DRAFT
             else None,
         }
-        for b, t in await messages.list_broadcasts(session, countries_of(staff))
+        for b, t in await messages.list_broadcasts(session, Scope.of(staff))
     ]
     flashes = [("ok", _("The draft was deleted."))] if done == "deleted" else []
     return render(
@@ -264,7 +265,7 @@ async def send_now(
 ) -> Response:
     try:
         async with session.begin_nested():
-            await messages.do_schedule(session, broadcast, scope=countries_of(staff), actor=staff)
+            await messages.do_schedule(session, broadcast, scope=Scope.of(staff), actor=staff)
     except DomainError as exc:
         return await _detail_page(
             request, session, staff, broadcast, error=exc.translated(), status=exc.status
@@ -283,11 +284,12 @@ def planned_at(day: str, at: str, timezone: str, *, now: datetime) -> datetime:
         local = datetime.combine(date.fromisoformat(day.strip()), wall)
     except ValueError:
         raise InvalidPlan(reason=N_("give a date and a time")) from None
-    moment = local.replace(tzinfo=zone).astimezone(UTC)
-    if moment.astimezone(zone).replace(tzinfo=None) != local:
+    try:
+        moment = to_utc(local, zone)  # the first of a repeated hour
+    except NonexistentTime:
         raise InvalidPlan(
             reason=N_("this time does not exist in that time zone: the clocks go forward then")
-        )
+        ) from None
     # The service sends a past time at once; a typing slip must not send to thousands.
     if moment < now - timedelta(minutes=1):
         raise InvalidPlan(reason=N_("this time has passed: choose a later one, or send now"))
@@ -310,7 +312,7 @@ async def schedule(
         send_at = planned_at(typed["day"], typed["at"], typed["timezone"], now=datetime.now(UTC))
         async with session.begin_nested():
             await messages.do_schedule(
-                session, broadcast, scope=countries_of(staff), actor=staff, send_at=send_at
+                session, broadcast, scope=Scope.of(staff), actor=staff, send_at=send_at
             )
     except DomainError as exc:
         return await _detail_page(

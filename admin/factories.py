@@ -10,23 +10,25 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import BaseModel, Field
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from admin.web import access_country, context, countries_of, db, render, require, verify_csrf
+from admin.web import context, db, render, require, verify_csrf
 from bot.i18n import gettext, is_rtl
 from bot.i18n import gettext as _
 from bot.i18n.languages import LANGUAGES
 from bot.i18n.phrases import POSTER_SCAN, POSTER_TITLE
 from bot.storage.models import Factory, Staff, StaffRole
 from services import audit
-from services.errors import DomainError, Forbidden, NotFound
+from services.errors import DomainError, Forbidden
 from services.factories import (
     FactoryImportError,
     FactoryInput,
+    access_factory,
     do_add_factory,
     do_import_factories,
     do_update_factory,
     list_countries,
     list_factories,
 )
+from services.scope import Scope
 
 router = APIRouter(prefix="/factories")
 VIEW = require(
@@ -55,14 +57,6 @@ def qr_svg(link: str, *, scale: int = 6) -> str:
     return str(segno.make(link, error="q").svg_inline(scale=scale, dark="#111"))
 
 
-async def _access(session: AsyncSession, staff: Staff, factory_id: int) -> Factory:
-    factory = await session.get(Factory, factory_id)
-    if factory is None:
-        raise NotFound()
-    access_country(staff, factory.country_code)
-    return factory
-
-
 async def _form_page(
     request: Request,
     session: AsyncSession,
@@ -73,8 +67,8 @@ async def _form_page(
     error: str | None = None,
     status: int = 200,
 ) -> Response:
-    scope = countries_of(staff)
-    countries = [c for c in await list_countries(session) if scope is None or c.code in scope]
+    scope = Scope.of(staff)
+    countries = [c for c in await list_countries(session) if scope.allows(c.code)]
     return render(
         request,
         "factories/form.html",
@@ -89,8 +83,7 @@ async def _form_page(
 
 def _check_scope(staff: Staff, country: str) -> None:
     """A form naming a country outside the staff member's scope is refused, and says why."""
-    scope = countries_of(staff)
-    if scope is not None and country.strip().upper() not in scope:
+    if not Scope.of(staff).allows(country.strip().upper()):
         raise Forbidden()
 
 
@@ -98,7 +91,7 @@ def _check_scope(staff: Staff, country: str) -> None:
 async def factory_list(
     request: Request, staff: Staff = Depends(VIEW), session: AsyncSession = Depends(db)
 ) -> Response:
-    factories = await list_factories(session, countries=countries_of(staff))
+    factories = await list_factories(session, Scope.of(staff))
     return render(
         request,
         "factories/list.html",
@@ -204,7 +197,7 @@ async def import_csv(
             async with session.begin_nested():  # all rows or none
                 made = await do_import_factories(session, text)
                 for factory in made:
-                    access_country(staff, factory.country_code)
+                    Scope.of(staff).check(factory.country_code)
         except FactoryImportError as exc:
             problems = [
                 _("Line {line}: {reason}", line=p.line, reason=p.reason) for p in exc.problems
@@ -226,7 +219,7 @@ async def factory_page(
     staff: Staff = Depends(VIEW),
     session: AsyncSession = Depends(db),
 ) -> Response:
-    factory = await _access(session, staff, factory_id)
+    factory = await access_factory(session, factory_id, Scope.of(staff))
     link = deep_link(request, factory)
     return render(
         request,
@@ -245,7 +238,7 @@ async def edit_factory(
     staff: Staff = Depends(MANAGE),
     session: AsyncSession = Depends(db),
 ) -> Response:
-    factory = await _access(session, staff, factory_id)
+    factory = await access_factory(session, factory_id, Scope.of(staff))
     values = {
         "code": factory.code,
         "name": factory.name,
@@ -265,7 +258,9 @@ async def update_factory(
     staff: Staff = Depends(MANAGE),
     session: AsyncSession = Depends(db),
 ) -> Response:
-    return await _save(request, session, staff, form, await _access(session, staff, factory_id))
+    return await _save(
+        request, session, staff, form, await access_factory(session, factory_id, Scope.of(staff))
+    )
 
 
 @router.get("/{factory_id}/poster", response_class=HTMLResponse)
@@ -275,7 +270,7 @@ async def poster(
     staff: Staff = Depends(VIEW),
     session: AsyncSession = Depends(db),
 ) -> Response:
-    factory = await _access(session, staff, factory_id)
+    factory = await access_factory(session, factory_id, Scope.of(staff))
     link = deep_link(request, factory)
     codes = [c for c in (factory.languages or []) if c in LANGUAGES] or [
         factory.country.default_locale,

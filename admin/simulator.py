@@ -1,18 +1,24 @@
 """The phone simulator (demo mode only): simulated workers chatting with the real bot.
 
 Each phone is a view of the transcript that the bot really exchanged with the in-process
-Telegram-compatible server (``workvoice.simulator``): the page sends what a worker types or taps as
-Telegram updates and shows what the bot sent back, edits included. There is no second engine.
+Telegram-compatible server (``workvoice.demo.simulator``): the page sends what a worker types or
+taps as Telegram updates and shows what the bot sent back, edits included. There is no second
+engine. The demo hands its phones to the console through the application context; the console
+imports nothing from the demo.
 """
 
 from __future__ import annotations
 
+import pyotp
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import HTMLResponse, JSONResponse
 from pydantic import BaseModel, Field
+from sqlalchemy import select
 
 from admin.web import context, render
 from bot.i18n.languages import LANGUAGES
+from bot.storage.models import Staff
+from services.accounts import open_totp
 from workvoice.context import Phones
 
 router = APIRouter(prefix="/simulator")
@@ -42,12 +48,10 @@ def _phones(request: Request) -> Phones:
 
 @router.get("", response_class=HTMLResponse)
 async def simulator_page(request: Request) -> HTMLResponse:
-    _phones(request)
-    from workvoice.seed import demo_committee_code
-
+    phones = _phones(request)
     languages = [(code, lang.native_name) for code, lang in LANGUAGES.items()]
     async with context(request).sessions() as session:
-        committee_code = await demo_committee_code(session)
+        committee_code = await phones.committee_code(session)
     return render(
         request,
         "simulator/index.html",
@@ -61,12 +65,6 @@ async def simulator_page(request: Request) -> HTMLResponse:
 async def demo_codes(request: Request) -> JSONResponse:
     """Current sign-in codes of the seeded demo accounts (demo only), so anyone can try the console."""
     _phones(request)
-    import pyotp
-    from sqlalchemy import select
-
-    from bot.storage.models import Staff
-    from services.accounts import open_totp
-
     async with context(request).sessions() as session:
         rows = (
             await session.scalars(

@@ -1,4 +1,6 @@
-"""Staff accounts: the team list, invitations and deactivation, each scoped to the manager's countries."""
+"""The team side of staff accounts (``services.accounts``): the team list, invitations and
+deactivation, each scoped to the manager's countries. A staff member's own side (sign-in, their
+account page, accepting an invitation) is ``admin.accounts``."""
 
 from __future__ import annotations
 
@@ -9,12 +11,13 @@ from fastapi.responses import HTMLResponse, Response
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from admin.web import countries_of, db, render, require, verify_csrf
+from admin.web import db, render, require, verify_csrf
 from bot.i18n import gettext as _
 from bot.storage.models import Staff, StaffCountry, StaffRole
 from services import accounts
 from services.errors import DomainError, NotFound
 from services.factories import list_countries
+from services.scope import Scope
 
 router = APIRouter(prefix="/staff")
 MANAGE = require(StaffRole.COUNTRY_MANAGER)
@@ -22,20 +25,19 @@ MANAGE = require(StaffRole.COUNTRY_MANAGER)
 
 async def _team(session: AsyncSession, actor: Staff) -> list[Staff]:
     query = select(Staff).order_by(Staff.email)
-    scope = countries_of(actor)
-    if scope is not None:
+    scope = Scope.of(actor)
+    if not scope.is_everywhere:
         query = query.where(
-            Staff.id.in_(select(StaffCountry.staff_id).where(StaffCountry.country_code.in_(scope)))
+            Staff.id.in_(
+                select(StaffCountry.staff_id).where(scope.where(StaffCountry.country_code))
+            )
         )
     return list((await session.scalars(query)).all())
 
 
 async def _page(request: Request, session: AsyncSession, actor: Staff, **values: Any) -> Response:
-    countries = [
-        c
-        for c in await list_countries(session)
-        if countries_of(actor) is None or c.code in (countries_of(actor) or ())
-    ]
+    scope = Scope.of(actor)
+    countries = [c for c in await list_countries(session) if scope.allows(c.code)]
     roles = sorted(accounts.INVITABLE.get(StaffRole(actor.role), set()))
     return render(
         request,

@@ -31,6 +31,7 @@ from bot.storage.db import create_engine, create_sessionmaker, transaction
 from services.broadcasts import messages
 from services.broadcasts.messages import BroadcastInput
 from services.broadcasts.topics import TopicInput, do_create_topic
+from services.scope import Scope
 
 FACTORIES = 500
 
@@ -66,7 +67,10 @@ async def _topics(url: str) -> tuple[int, int]:
         ids = [
             (
                 await do_create_topic(
-                    session, TopicInput(key, "BD", "en", {"en": key}), scope=None, actor=None
+                    session,
+                    TopicInput(key, "BD", "en", {"en": key}),
+                    scope=Scope.everywhere(),
+                    actor=None,
                 )
             ).id
             for key in ("big-topic", "half-topic")
@@ -89,8 +93,10 @@ async def _schedule(url: str, topic_id: int, title: str) -> int:
     engine = create_engine(url)
     sessions = create_sessionmaker(engine)
     async with transaction(sessions) as session:
-        b = await messages.do_create(session, _input(topic_id, title), scope=None, actor=None)
-        await messages.do_schedule(session, b, scope=None, actor=None)
+        b = await messages.do_create(
+            session, _input(topic_id, title), scope=Scope.everywhere(), actor=None
+        )
+        await messages.do_schedule(session, b, scope=Scope.everywhere(), actor=None)
         broadcast_id = b.id
     await engine.dispose()
     return broadcast_id

@@ -22,7 +22,7 @@ from bot.runtime import create_bot
 from bot.storage import migrate
 from bot.storage.db import create_engine, create_sessionmaker
 from tests.factories import make_worker
-from workvoice.simulator import FakeTelegram
+from workvoice.demo.simulator.server import FakeTelegram
 
 
 async def _drive(telegram: FakeTelegram, dp: Dispatcher, updates: int, workers: int) -> float:

@@ -17,6 +17,7 @@ from bot.i18n import N_
 from bot.i18n.languages import LANGUAGES
 from bot.storage.models import Country, Factory
 from services.errors import DomainError, NotFound
+from services.scope import Scope
 
 # Deep-link payloads allow A-Z a-z 0-9 _ - up to 64 chars; "f_" takes two of them.
 FACTORY_CODE = re.compile(r"^[A-Za-z0-9-]{2,32}$")
@@ -68,21 +69,19 @@ async def get_factory_by_code(session: AsyncSession, code: str) -> Factory | Non
     return await session.scalar(select(Factory).where(Factory.code == code))
 
 
-async def get_factory(session: AsyncSession, factory_id: int) -> Factory:
+async def access_factory(session: AsyncSession, factory_id: int, scope: Scope) -> Factory:
+    """The factory, if it exists inside ``scope``; else ``NotFound`` (no hint that it exists)."""
     factory = await session.get(Factory, factory_id)
     if factory is None:
         raise NotFound()
+    scope.check(factory.country_code)
     return factory
 
 
-async def list_factories(
-    session: AsyncSession, *, countries: frozenset[str] | None = None
-) -> Sequence[Factory]:
-    """All factories, or those in ``countries`` (a staff member's scope) when given."""
-    query = select(Factory).order_by(Factory.country_code, Factory.name)
-    if countries is not None:
-        query = query.where(Factory.country_code.in_(countries))
-    return (await session.scalars(query)).all()
+async def list_factories(session: AsyncSession, scope: Scope) -> Sequence[Factory]:
+    """The factories in ``scope`` (a staff member's countries, or everywhere)."""
+    query = select(Factory).where(scope.where(Factory.country_code))
+    return (await session.scalars(query.order_by(Factory.country_code, Factory.name))).all()
 
 
 @dataclass(frozen=True, slots=True)

@@ -34,6 +34,13 @@ class UnknownFactory(DomainError):
     message = N_("No factory has the code {code}. Please check the poster and try again.")
 
 
+class NotOffered(DomainError):
+    """A demographic answer that none of the offered buttons carries (stale or forged data)."""
+
+    code = "not_offered"
+    message = N_("This button is no longer active.")
+
+
 class UnknownLanguage(DomainError):
     code = "unknown_language"
     message = N_("This language is not available.")
@@ -90,7 +97,13 @@ async def do_attach_factory(session: AsyncSession, user: User, code: str) -> Fac
 async def do_set_demographics(
     session: AsyncSession, user: User, *, gender: str | None = None, age_band: str | None = None
 ) -> User:
-    """Coarse demographics for survey breakdowns, only what the worker chose to give."""
+    """Coarse demographics for survey breakdowns, only what the worker chose to give.
+
+    Refuses (``NotOffered``) a value no button offers, and then changes nothing."""
+    if gender is not None and gender not in set(Gender):
+        raise NotOffered()
+    if age_band is not None and age_band not in set(AgeBand):
+        raise NotOffered()
     if gender is not None:
         user.gender = Gender(gender).value
     if age_band is not None:

@@ -150,16 +150,3 @@ async def purge_handled(session: AsyncSession, *, older_than: datetime) -> int:
         )
     )
     return int(result.rowcount or 0)  # type: ignore[attr-defined]
-
-
-async def pending_count(session: AsyncSession) -> int:
-    from sqlalchemy import func
-
-    return int(
-        await session.scalar(
-            select(func.count())
-            .select_from(OutboxMessage)
-            .where(OutboxMessage.status == OutboxStatus.PENDING)
-        )
-        or 0
-    )

@@ -15,8 +15,10 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
+import asyncpg
 import pytest
 from sqlalchemy import text
+from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot.storage import import_all_models, migrate
@@ -26,6 +28,9 @@ PG_ADMIN_URL = os.environ.get(
     "WORKVOICE_TEST_PG", "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
 )
 REDIS_URL = os.environ.get("WORKVOICE_TEST_REDIS", "redis://127.0.0.1:6379/0")
+# Each test process makes its own database next to the admin one, on the same server.
+PG = make_url(PG_ADMIN_URL)
+PG_ADMIN_DSN = PG.set(drivername="postgresql").render_as_string(hide_password=False)
 KEEP_TABLES = {"countries", "alembic_version"}
 RUN_ID = uuid.uuid4().hex[:10]
 
@@ -38,8 +43,9 @@ def _reachable(host: str, port: int) -> bool:
         return False
 
 
-PG_UP = _reachable("127.0.0.1", 5432)
-REDIS_UP = _reachable("127.0.0.1", 6379)
+PG_UP = _reachable(PG.host or "127.0.0.1", PG.port or 5432)
+REDIS = make_url(REDIS_URL)
+REDIS_UP = _reachable(REDIS.host or "127.0.0.1", REDIS.port or 6379)
 BACKENDS = ["sqlite", "postgres"]
 
 
@@ -57,20 +63,16 @@ class Database:
 
 
 async def _create_pg_database(name: str) -> str:
-    import asyncpg
-
-    conn = await asyncpg.connect("postgresql://postgres@127.0.0.1:5432/test")
+    conn = await asyncpg.connect(PG_ADMIN_DSN)
     try:
         await conn.execute(f'CREATE DATABASE "{name}"')
     finally:
         await conn.close()
-    return f"postgresql+asyncpg://postgres@127.0.0.1:5432/{name}"
+    return PG.set(database=name).render_as_string(hide_password=False)
 
 
 async def _drop_pg_database(name: str) -> None:
-    import asyncpg
-
-    conn = await asyncpg.connect("postgresql://postgres@127.0.0.1:5432/test")
+    conn = await asyncpg.connect(PG_ADMIN_DSN)
     try:
         await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     finally:
@@ -110,7 +112,7 @@ async def databases(tmp_data: Path) -> AsyncIterator[dict[str, Database]]:
 @pytest.fixture(params=BACKENDS)
 def backend(request: pytest.FixtureRequest) -> str:
     if request.param == "postgres" and not PG_UP:
-        pytest.skip("PostgreSQL not reachable on 127.0.0.1:5432 (start it to run these)")
+        pytest.skip(f"PostgreSQL not reachable at {PG.host}:{PG.port} (start it to run these)")
     return str(request.param)
 
 
@@ -137,7 +139,7 @@ async def session(sessions: async_sessionmaker[AsyncSession]) -> AsyncIterator[A
 @pytest.fixture
 def redis_url() -> str:
     if not REDIS_UP:
-        pytest.skip("Redis not reachable on 127.0.0.1:6379 (start it to run these)")
+        pytest.skip(f"Redis not reachable at {REDIS.host}:{REDIS.port} (start it to run these)")
     return REDIS_URL
 
 

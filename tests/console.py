@@ -22,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from admin.app import create_console
 from bot.storage.db import transaction
 from bot.storage.models import Staff
-from services.staff import do_create_staff
+from services.accounts import do_create_staff
 from workvoice.context import AppContext
 from workvoice.kernel.settings import load_settings
 

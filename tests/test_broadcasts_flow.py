@@ -16,6 +16,7 @@ from services.broadcasts import messages, topics
 from services.broadcasts.messages import BroadcastInput
 from services.broadcasts.topics import TopicInput
 from services.onboarding import get_user
+from services.scope import Scope
 from tests.factories import make_worker
 from tests.harness import BotHarness
 
@@ -31,7 +32,7 @@ TEXTS = {
 async def make_topic(app: BotHarness, key: str = "union-news") -> int:
     async with transaction(app.sessions) as session:
         topic = await topics.do_create_topic(
-            session, TopicInput(key, "BD", "en", NAMES), scope=None, actor=None
+            session, TopicInput(key, "BD", "en", NAMES), scope=Scope.everywhere(), actor=None
         )
         return topic.id
 
@@ -42,8 +43,10 @@ async def broadcast(app: BotHarness, topic_id: int, **change: object) -> int:
     )
     data.update(change)
     async with transaction(app.sessions) as session:
-        b = await messages.do_create(session, BroadcastInput(**data), scope=None, actor=None)  # type: ignore[arg-type]
-        await messages.do_schedule(session, b, scope=None, actor=None)
+        b = await messages.do_create(
+            session, BroadcastInput(**data), scope=Scope.everywhere(), actor=None
+        )  # type: ignore[arg-type]
+        await messages.do_schedule(session, b, scope=Scope.everywhere(), actor=None)
         broadcast_id = b.id
     await messages.fan_out_due(app.sessions, worker="test")
     return broadcast_id
@@ -149,10 +152,10 @@ async def test_stop_a_topic_from_the_message_undo_and_stop_all_news(app: BotHarn
             BroadcastInput(
                 topic_id=topic_id, title="Third", countries=["BD"], texts=TEXTS, default_locale="en"
             ),
-            scope=None,
+            scope=Scope.everywhere(),
             actor=None,
         )
-        await messages.do_schedule(session, b, scope=None, actor=None)
+        await messages.do_schedule(session, b, scope=Scope.everywhere(), actor=None)
         third = b.id
     await messages.fan_out_due(app.sessions, worker="test")
     await en.send("/stop")
@@ -207,7 +210,10 @@ async def test_poster_link_forged_buttons_and_workers_without_a_factory(app: Bot
     # Another country's topic is not offered, and its link does not work.
     async with transaction(app.sessions) as session:
         await topics.do_create_topic(
-            session, TopicInput("jordan", "JO", "en", {"en": "Jordan news"}), scope=None, actor=None
+            session,
+            TopicInput("jordan", "JO", "en", {"en": "Jordan news"}),
+            scope=Scope.everywhere(),
+            actor=None,
         )
     await worker.send("/start t_jordan")
     await worker.wait_reply(contains="not valid for your factory")

@@ -21,6 +21,7 @@ from services.broadcasts.topics import InvalidTopic, TopicInput
 from services.clock import in_daytime
 from services.errors import Conflict, Forbidden, NotFound
 from services.onboarding import do_stop_optional_messages
+from services.scope import Scope
 from tests.factories import make_factory, make_worker
 
 # 10:00 in Dhaka and Amman alike is daytime: fan-outs in these tests are due at once.
@@ -37,7 +38,7 @@ async def make_topic(
         return await topics.do_create_topic(
             session,
             TopicInput(key, country, "en", names or {"en": "Union news", "bn": "ইউনিয়নের খবর"}),
-            scope=None,
+            scope=Scope.everywhere(),
             actor=None,
         )
 
@@ -65,8 +66,8 @@ async def send(
     sessions: async_sessionmaker[AsyncSession], data: BroadcastInput, *, worker: str = "w1"
 ) -> int:
     async with transaction(sessions) as session:
-        broadcast = await messages.do_create(session, data, scope=None, actor=None)
-        await messages.do_schedule(session, broadcast, scope=None, actor=None)
+        broadcast = await messages.do_create(session, data, scope=Scope.everywhere(), actor=None)
+        await messages.do_schedule(session, broadcast, scope=Scope.everywhere(), actor=None)
         broadcast_id = broadcast.id
     await messages.fan_out_due(sessions, worker=worker)
     return broadcast_id
@@ -93,17 +94,26 @@ async def test_topic_rules(sessions: async_sessionmaker[AsyncSession]) -> None:
     async with transaction(sessions) as session:
         with pytest.raises(InvalidTopic) as dup:
             await topics.do_create_topic(
-                session, TopicInput("union-news", "BD", "en", {"en": "X"}), scope=None, actor=None
+                session,
+                TopicInput("union-news", "BD", "en", {"en": "X"}),
+                scope=Scope.everywhere(),
+                actor=None,
             )
         assert "already has this key" in str(dup.value)
         with pytest.raises(InvalidTopic) as bad_key:
             await topics.do_create_topic(
-                session, TopicInput("Union News!", "BD", "en", {"en": "X"}), scope=None, actor=None
+                session,
+                TopicInput("Union News!", "BD", "en", {"en": "X"}),
+                scope=Scope.everywhere(),
+                actor=None,
             )
         assert "small letters" in str(bad_key.value)
         with pytest.raises(InvalidTopic) as unnamed:
             await topics.do_create_topic(
-                session, TopicInput("safety", "BD", "bn", {"en": "Safety"}), scope=None, actor=None
+                session,
+                TopicInput("safety", "BD", "bn", {"en": "Safety"}),
+                scope=Scope.everywhere(),
+                actor=None,
             )
         assert "default language" in str(unnamed.value)
         # Country staff cannot offer a topic everywhere, nor in another country.
@@ -111,14 +121,14 @@ async def test_topic_rules(sessions: async_sessionmaker[AsyncSession]) -> None:
             await topics.do_create_topic(
                 session,
                 TopicInput("everywhere", None, "en", {"en": "All"}),
-                scope=frozenset({"BD"}),
+                scope=Scope.only("BD"),
                 actor=None,
             )
         with pytest.raises(Forbidden):
             await topics.do_create_topic(
                 session,
                 TopicInput("jordan", "JO", "en", {"en": "Jordan"}),
-                scope=frozenset({"BD"}),
+                scope=Scope.only("BD"),
                 actor=None,
             )
 
@@ -171,16 +181,17 @@ async def test_compose_rules(sessions: async_sessionmaker[AsyncSession]) -> None
         for change, reason in cases:
             with pytest.raises(InvalidBroadcast) as err:
                 await messages.do_create(
-                    session, message(topic.id, **change), scope=None, actor=None
+                    session, message(topic.id, **change), scope=Scope.everywhere(), actor=None
                 )
             assert reason in str(err.value), change
         with pytest.raises(NotFound):  # a BD topic is not in a JO organiser's scope at all
-            await messages.do_create(
-                session, message(topic.id), scope=frozenset({"JO"}), actor=None
-            )
+            await messages.do_create(session, message(topic.id), scope=Scope.only("JO"), actor=None)
         # With the fallback on, a language without a version gets the default text.
         fallback = await messages.do_create(
-            session, message(topic.id, languages=["ne"], fallback=True), scope=None, actor=None
+            session,
+            message(topic.id, languages=["ne"], fallback=True),
+            scope=Scope.everywhere(),
+            actor=None,
         )
         assert fallback.status == BroadcastStatus.DRAFT
 
@@ -263,9 +274,9 @@ async def test_messages_wait_for_daytime_at_each_factory(
     # The demo sends at once, whatever the hour at the factory.
     async with transaction(sessions) as session:
         b = await messages.do_create(
-            session, message(topic.id, countries=["BD", "JO"]), scope=None, actor=None
+            session, message(topic.id, countries=["BD", "JO"]), scope=Scope.everywhere(), actor=None
         )
-        await messages.do_schedule(session, b, scope=None, actor=None)
+        await messages.do_schedule(session, b, scope=Scope.everywhere(), actor=None)
     await messages.fan_out_due(sessions, worker="demo", at_night=True)
     async with sessions() as session:
         assert {r.due_at for r in await queued(session, b.id)} == {
@@ -297,8 +308,10 @@ async def test_a_crashed_fan_out_resumes_without_doubles(
         await subscribe(sessions, await make_worker(sessions, 1000 + i), topic.id)
     monkeypatch.setattr(messages, "BATCH", 10)
     async with transaction(sessions) as session:
-        broadcast = await messages.do_create(session, message(topic.id), scope=None, actor=None)
-        await messages.do_schedule(session, broadcast, scope=None, actor=None)
+        broadcast = await messages.do_create(
+            session, message(topic.id), scope=Scope.everywhere(), actor=None
+        )
+        await messages.do_schedule(session, broadcast, scope=Scope.everywhere(), actor=None)
         broadcast_id = broadcast.id
 
     calls = 0
@@ -339,9 +352,9 @@ async def test_two_replicas_fan_out_each_worker_once(
     async with transaction(sessions) as session:
         for n in range(3):
             b = await messages.do_create(
-                session, message(topic.id, title=f"n{n}"), scope=None, actor=None
+                session, message(topic.id, title=f"n{n}"), scope=Scope.everywhere(), actor=None
             )
-            await messages.do_schedule(session, b, scope=None, actor=None)
+            await messages.do_schedule(session, b, scope=Scope.everywhere(), actor=None)
             ids.append(b.id)
     done = await asyncio.gather(
         messages.fan_out_due(sessions, worker="a"), messages.fan_out_due(sessions, worker="b")
@@ -378,7 +391,7 @@ async def test_cancel_withdraws_what_is_not_delivered_and_counts_it(
         with pytest.raises(Conflict):
             await messages.do_cancel(session, broadcast, actor=None)
         with pytest.raises(Conflict):
-            await messages.do_schedule(session, broadcast, scope=None, actor=None)
+            await messages.do_schedule(session, broadcast, scope=Scope.everywhere(), actor=None)
 
 
 @time_machine.travel(DAY, tick=False)
@@ -389,15 +402,23 @@ async def test_a_planned_broadcast_waits_and_takes_the_audience_at_its_time(
     early = await make_worker(sessions, 1300)
     await subscribe(sessions, early, topic.id)
     async with transaction(sessions) as session:
-        b = await messages.do_create(session, message(topic.id), scope=None, actor=None)
+        b = await messages.do_create(
+            session, message(topic.id), scope=Scope.everywhere(), actor=None
+        )
         await messages.do_schedule(
-            session, b, scope=None, actor=None, send_at=DAY + timedelta(hours=2)
+            session, b, scope=Scope.everywhere(), actor=None, send_at=DAY + timedelta(hours=2)
         )
         broadcast_id = b.id
         with pytest.raises(InvalidBroadcast):
-            other = await messages.do_create(session, message(topic.id), scope=None, actor=None)
+            other = await messages.do_create(
+                session, message(topic.id), scope=Scope.everywhere(), actor=None
+            )
             await messages.do_schedule(
-                session, other, scope=None, actor=None, send_at=DAY + timedelta(days=91)
+                session,
+                other,
+                scope=Scope.everywhere(),
+                actor=None,
+                send_at=DAY + timedelta(days=91),
             )
     assert await messages.fan_out_due(sessions, worker="w") == []
     late = await make_worker(sessions, 1301)

@@ -161,6 +161,7 @@ async def test_broadcast_pages_render_in_both_directions(
     from bot.storage.db import transaction
     from bot.storage.models import OutboxStatus
     from services.broadcasts import messages
+    from services.scope import Scope
     from tests.test_console_broadcasts import make_draft, make_topic, subscribers
 
     await make_factory(console.sessions, "DK-01", name="Dhaka Knit")
@@ -178,7 +179,7 @@ async def test_broadcast_pages_render_in_both_directions(
     async with transaction(console.sessions) as s:
         row = await s.get(messages.Broadcast, sent.id)
         assert row is not None
-        await messages.do_schedule(s, row, scope=None, actor=None)
+        await messages.do_schedule(s, row, scope=Scope.everywhere(), actor=None)
     await messages.fan_out_due(console.sessions, worker="browser")
     async with transaction(console.sessions) as s:
         for outcome in [OutboxStatus.SENT] * 6 + [OutboxStatus.BLOCKED]:

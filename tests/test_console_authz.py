@@ -21,6 +21,7 @@ from admin.app import CONSOLE_MODULES
 from admin.web import MFA_REQUIRED, PUBLIC_PATHS, current_staff
 from bot.storage.db import transaction
 from bot.storage.models import StaffRole
+from services.scope import Scope
 from services.surveys.builder import do_create_survey
 from services.surveys.definition import validate
 from tests.console import ConsoleHarness
@@ -135,7 +136,7 @@ async def _topic(console: ConsoleHarness, inside: bool, key: str = "authz") -> s
         topic = await do_create_topic(
             session,
             TopicInput(f"{key}-{inside:d}", "BD" if inside else "KH", "en", {"en": "News"}),
-            scope=None,
+            scope=Scope.everywhere(),
             actor=None,
         )
         return str(topic.id)
@@ -155,7 +156,7 @@ async def _broadcast(console: ConsoleHarness, inside: bool) -> str:
                 texts={"en": "Hello"},
                 default_locale="en",
             ),
-            scope=None,
+            scope=Scope.everywhere(),
             actor=None,
         )
         return str(broadcast.id)

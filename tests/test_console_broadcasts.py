@@ -20,6 +20,7 @@ from bot.storage.db import transaction
 from bot.storage.models import AuditEvent, OutboxMessage, OutboxStatus, Staff, User
 from services.broadcasts import messages, topics
 from services.broadcasts.topics import TopicInput
+from services.scope import Scope
 from tests.console import ConsoleHarness
 from tests.factories import make_factory, make_worker
 from tests.test_console_surveys import tables
@@ -49,7 +50,7 @@ async def make_topic(
         return await topics.do_create_topic(
             s,
             TopicInput(key, country, "en", {"en": "Union news", "bn": "ইউনিয়নের খবর"}),
-            scope=None,
+            scope=Scope.everywhere(),
             actor=None,
         )
 
@@ -81,7 +82,7 @@ async def make_draft(console: ConsoleHarness, topic: BroadcastTopic, **kw: Any) 
         return await messages.do_create(
             s,
             messages.BroadcastInput(**data),  # type: ignore[arg-type]
-            scope=None,
+            scope=Scope.everywhere(),
             actor=None,
         )
 

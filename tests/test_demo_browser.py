@@ -297,7 +297,7 @@ async def test_tour_news_follow_a_topic_then_the_organiser_sends_the_draft(
 ) -> None:
     from playwright.async_api import async_playwright
 
-    from workvoice.seed import DEMO_TOPICS, GENERAL_MEETING
+    from workvoice.demo.seed import DEMO_TOPICS, GENERAL_MEETING
 
     union = DEMO_TOPICS[0].names["bn"]
     url, database = demo

@@ -14,15 +14,19 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.storage.models import Factory
+from services.errors import NotFound
 from services.factories import (
     FactoryImportError,
     FactoryInput,
     InvalidFactory,
+    access_factory,
     check_timezone,
     do_add_factory,
     do_import_factories,
     get_factory_by_code,
+    list_factories,
 )
+from services.scope import Scope
 from tests.conftest import Database
 
 GOOD = "code,name,country,timezone\nDK-01,Dhaka Knit,BD,Asia/Dhaka\nPP-07,Phnom Penh Garments,KH,\n"
@@ -56,6 +60,19 @@ async def test_bad_factory_is_refused_with_a_reason(
     with pytest.raises(InvalidFactory) as err:
         await do_add_factory(session, data)
     assert reason in str(err.value)
+
+
+async def test_access_and_list_follow_the_scope(session: AsyncSession) -> None:
+    dhaka = await do_add_factory(session, FactoryInput(code="DK-01", name="Dhaka", country="BD"))
+    amman = await do_add_factory(session, FactoryInput(code="AM-01", name="Amman", country="JO"))
+    bangladesh = Scope.only("BD")
+    assert await access_factory(session, dhaka.id, bangladesh) is dhaka
+    assert await access_factory(session, amman.id, Scope.everywhere()) is amman
+    for factory_id in (amman.id, amman.id + dhaka.id + 1000):  # elsewhere, or no such factory
+        with pytest.raises(NotFound):
+            await access_factory(session, factory_id, bangladesh)
+    assert list(await list_factories(session, bangladesh)) == [dhaka]
+    assert set(await list_factories(session, Scope.everywhere())) == {dhaka, amman}
 
 
 async def test_duplicate_code_is_refused(session: AsyncSession) -> None:

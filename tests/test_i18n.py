@@ -189,7 +189,7 @@ def test_catalog_of_a_file_follows_its_capability_folder_also_in_packages() -> N
     assert i18n_tools.domain_for(root / "bot/flows/reports.py") == "reports"
     assert i18n_tools.domain_for(root / "bot/flows/reports/intake.py") == "reports"
     assert i18n_tools.domain_for(root / "services/committees/planning.py") == "committees"
-    assert i18n_tools.domain_for(root / "services/staff.py") == "console"
+    assert i18n_tools.domain_for(root / "services/accounts.py") == "console"
     assert i18n_tools.domain_for(root / "services/clock.py") == "core"
     assert i18n_tools.domain_for(root / "bot/widgets.py") == "core"
     assert i18n_tools.domain_for(root / "admin/surveys/builder.py") == "console"

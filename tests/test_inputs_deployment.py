@@ -417,8 +417,8 @@ def _dockerfile() -> tuple[dict[str, str], list[str]]:
 def test_l8_the_image_without_a_token_refuses_instead_of_serving_the_demo(tmp_path: Path) -> None:
     env, cmd = _dockerfile()
     assert cmd == ["workvoice", "run"] and env["WORKVOICE_CONSOLE_HOST"] == "0.0.0.0"
+    assert "WORKVOICE_LOCALES_DIR" not in env  # the catalogs ship inside the wheel
     env = {**env, "WORKVOICE_DATA_DIR": str(tmp_path / "data")}
-    env.pop("WORKVOICE_LOCALES_DIR")
     out = wv(*cmd[1:], env=env, cwd=tmp_path)
     assert out.returncode == 1
     assert out.stderr.startswith("Error: WORKVOICE_BOT_TOKEN: not set"), out.stderr
@@ -441,7 +441,7 @@ async def test_l8_the_demo_never_holds_the_servers_real_secrets(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     import workvoice.app
-    from workvoice.demo import run_demo
+    from workvoice.demo.run import run_demo
 
     public, private = _private_key()
     real = load_settings(

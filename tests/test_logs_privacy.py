@@ -28,6 +28,7 @@ from services.broadcasts import topics
 from services.broadcasts.topics import TopicInput
 from services.committees import jobs, meetings, members
 from services.onboarding import get_user
+from services.scope import Scope
 from tests import journeys
 from tests.factories import make_factory, make_worker
 from tests.harness import BotHarness
@@ -231,7 +232,7 @@ async def news_and_stop(app: BotHarness) -> None:
         await topics.do_create_topic(
             session,
             TopicInput("union-log", "BD", "en", {"en": "Union news"}),
-            scope=None,
+            scope=Scope.everywhere(),
             actor=None,
         )
     await make_worker(app.sessions, READER)

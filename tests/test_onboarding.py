@@ -8,7 +8,7 @@ from sqlalchemy import inspect, select, text
 from bot.i18n import gettext
 from bot.storage.db import transaction
 from bot.storage.models import User
-from services import outbox
+from services import onboarding, outbox
 from tests.factories import make_factory, make_worker
 from tests.harness import BotHarness
 
@@ -142,6 +142,53 @@ async def test_forged_and_stale_buttons_do_not_crash(app: BotHarness) -> None:
     assert reply.plain_text() == t("What would you like to do?", "bn")
     await worker.tap_data("ok:1")  # consent again from an old notice
     assert (await worker.wait_reply()).plain_text() == t("What would you like to do?", "bn")
+
+
+async def test_forged_demographics_are_refused_and_lose_nothing(app: BotHarness) -> None:
+    await make_factory(app.sessions, "DK-01")
+    worker = app.user(1106, language_code="bn")
+    await worker.send("/start")
+    await worker.wait_reply()
+    await worker.tap("বাংলা")
+    await worker.wait_reply()
+    await worker.tap(t("✅ I agree", "bn"))
+    await worker.wait_reply(contains="DK-01")
+    await worker.wait_idle()
+    await worker.send("DK-01")
+    await worker.wait_idle()
+    gender_question = t(
+        "Two optional questions help us see if problems affect women and men differently. "
+        "Your gender?",
+        "bn",
+    )
+    refusal = t("This button is no longer active.", "bn")
+    # A value no button carries, then an age answer while the gender is asked: both refused.
+    for forged in ("me:g:robot", "me:a:25-34"):
+        await worker.tap_data(forged)
+        again = await worker.wait_reply()
+        assert worker.answered_callbacks[-1]["text"] == refusal
+        assert again.plain_text() == gender_question
+    user = await _user(app, 1106)
+    assert user is not None and (user.gender, user.age_band) == (None, None)
+    assert user.factory is not None and user.factory.code == "DK-01"  # nothing lost
+
+    await worker.tap(t("Woman", "bn"), message=again)
+    await worker.wait_reply()
+    user = await _user(app, 1106)
+    assert user is not None and user.gender == "woman"
+
+
+async def test_do_set_demographics_refuses_unknown_values(app: BotHarness) -> None:
+    await make_worker(app.sessions, 1107)
+    async with transaction(app.sessions) as s:
+        user = await s.scalar(select(User).where(User.telegram_id == 1107))
+        assert user is not None
+        await onboarding.do_set_demographics(s, user, gender="woman", age_band="25-34")
+        with pytest.raises(onboarding.NotOffered):
+            await onboarding.do_set_demographics(s, user, gender="robot", age_band="18-24")
+        with pytest.raises(onboarding.NotOffered):
+            await onboarding.do_set_demographics(s, user, age_band="old")
+        assert (user.gender, user.age_band) == ("woman", "25-34")
 
 
 async def test_delete_leaves_no_row_that_names_the_worker(app: BotHarness) -> None:

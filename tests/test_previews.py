@@ -18,7 +18,7 @@ from services.onboarding import AgeBand
 from services.suppression import PREVIEWS, PreviewGuard, PreviewRefused, rounded
 from services.surveys.waves import Audience, audience_query
 from tests.console import ConsoleHarness
-from workvoice.seed import seed_demo
+from workvoice.demo.seed import seed_demo
 
 K = 5
 REFUSED = "differs from one you looked at in the last hour by fewer than 5 workers"

@@ -9,6 +9,7 @@ from bot.storage.db import transaction
 from services.broadcasts import topics
 from services.broadcasts.topics import TopicInput
 from services.reports.protocol import Category, Harm
+from services.scope import Scope
 from tests.console import ConsoleHarness
 from tests.factories import make_case, make_factory, make_worker
 
@@ -43,7 +44,10 @@ async def test_l8_every_country_topic_counts_only_the_viewers_countries(
     await make_factory(console.sessions, "PP-01", country="KH")
     async with transaction(console.sessions) as s:
         topic = await topics.do_create_topic(
-            s, TopicInput("ilo-news", None, "en", {"en": "ILO news"}), scope=None, actor=None
+            s,
+            TopicInput("ilo-news", None, "en", {"en": "ILO news"}),
+            scope=Scope.everywhere(),
+            actor=None,
         )
     for i in range(6):  # six followers in Cambodia, none in Bangladesh
         worker = await make_worker(console.sessions, 9300 + i, factory_code="PP-01", country="KH")

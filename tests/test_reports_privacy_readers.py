@@ -29,6 +29,7 @@ from bot.storage import migrate
 from bot.storage.db import create_engine, transaction
 from bot.storage.models import User
 from bot.storage.reports import Case, CaseEvent
+from services.accounts import do_create_staff
 from services.reports import receipts
 from services.reports.cases import access_case
 from services.reports.conversation import (
@@ -42,7 +43,6 @@ from services.reports.conversation import (
 from services.reports.crypto import CannotDecrypt, KeyRing, keyring, reporter_box, seal_for_reporter
 from services.reports.protocol import Category, Harm
 from services.reports.submission import Intake, do_submit_report
-from services.staff import do_create_staff
 from tests.conftest import Database
 from tests.factories import make_worker
 from tests.harness import BotHarness

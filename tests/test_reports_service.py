@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot.storage.db import create_engine, create_sessionmaker, transaction
 from bot.storage.models import AuditEvent, OutboxMessage, Staff
 from bot.storage.reports import Case, CaseTask, ClosedCaseCount
+from services.accounts import do_create_staff
 from services.errors import Forbidden, NotFound
 from services.reports import receipts
 from services.reports.cases import (
@@ -49,7 +50,6 @@ from services.reports.protocol import (
     severity_for,
 )
 from services.reports.submission import Intake, do_reopen_as_retaliation, do_submit_report
-from services.staff import do_create_staff
 from tests.conftest import Database
 from tests.console import make_context
 from tests.factories import make_worker

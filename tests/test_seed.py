@@ -15,7 +15,7 @@ from bot.storage.surveys import Survey, SurveyWave
 from services.clock import utcnow
 from services.surveys.results import trends, wave_results
 from tests.conftest import sql_count
-from workvoice.seed import SYNTHETIC_IDS, demo_committee_code, seed_demo
+from workvoice.demo.seed import SYNTHETIC_IDS, demo_committee_code, seed_demo
 
 TABLES = (
     "surveys",

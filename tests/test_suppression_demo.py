@@ -12,7 +12,7 @@ from bot.storage.surveys import SurveyWave
 from services.surveys.definition import QuestionType
 from services.surveys.results import DIMENSIONS, WaveResults, wave_results
 from tests.lp_attack import Attack, add_table
-from workvoice.seed import seed_demo
+from workvoice.demo.seed import seed_demo
 
 
 def attack_wave(found: WaveResults, raw: dict[str, Any], k: int) -> Attack:

@@ -29,6 +29,7 @@ from services.broadcasts import messages, topics
 from services.broadcasts.messages import BroadcastInput
 from services.broadcasts.topics import TopicInput
 from services.committees import jobs, meetings, members
+from services.scope import Scope
 from tests import journeys
 from tests.factories import make_factory, make_worker
 from tests.harness import running_bot
@@ -396,7 +397,10 @@ async def test_topic_names_and_broadcasts_are_shown_as_typed(
     await make_worker(db.sessions, 501)
     async with transaction(db.sessions) as session:
         created = await topics.do_create_topic(
-            session, TopicInput("union-news", "BD", "en", {"en": topic}), scope=None, actor=None
+            session,
+            TopicInput("union-news", "BD", "en", {"en": topic}),
+            scope=Scope.everywhere(),
+            actor=None,
         )
         topic_id = created.id
     async with running_bot(db.sessions) as app:
@@ -416,10 +420,10 @@ async def test_topic_names_and_broadcasts_are_shown_as_typed(
                     texts={"en": text},
                     default_locale="en",
                 ),
-                scope=None,
+                scope=Scope.everywhere(),
                 actor=None,
             )
-            await messages.do_schedule(session, b, scope=None, actor=None)
+            await messages.do_schedule(session, b, scope=Scope.everywhere(), actor=None)
         await messages.fan_out_due(app.sessions, worker="test")
         await app.deliver()
         stop = next(

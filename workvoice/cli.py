@@ -142,7 +142,7 @@ def console() -> None:
 )
 def demo(data_dir: Path | None, seed: bool, port: int | None, host: str | None) -> None:
     """Run the whole product on a laptop without Telegram: bot, console and a phone simulator."""
-    from workvoice.demo import run_demo
+    from workvoice.demo.run import run_demo
     from workvoice.kernel.logs import configure_logging
 
     settings = _settings()
@@ -245,7 +245,7 @@ def create_staff(
     email: str, role: str, countries: tuple[str, ...], name: str, password: str | None
 ) -> None:
     """Create a staff account for the console."""
-    from services.staff import do_create_staff
+    from services.accounts import do_create_staff
 
     settings = _settings()
     if password is None:
@@ -295,10 +295,11 @@ def factory_add(code: str, name: str, country: str, timezone: str | None) -> Non
 def factory_list(country: str | None) -> None:
     """List factories."""
     from services.factories import list_factories
+    from services.scope import Scope
 
     settings = _settings()
-    scope = frozenset({country.upper()}) if country else None
-    rows = _run(lambda: _in_transaction(settings, lambda s: list_factories(s, countries=scope)))
+    scope = Scope.only(country.upper()) if country else Scope.everywhere()
+    rows = _run(lambda: _in_transaction(settings, lambda s: list_factories(s, scope)))
     for f in rows:
         click.echo(f"{f.code}\t{f.country_code}\t{f.timezone}\t{f.name}")
     if not rows:

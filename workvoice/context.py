@@ -8,6 +8,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from sqlalchemy.ext.asyncio import AsyncSession
+
 from bot.storage import import_all_models
 from bot.storage.db import create_engine, create_sessionmaker
 from services.surveys.store import MemorySurveyStore, SurveyStore, create_survey_store
@@ -41,6 +43,8 @@ class Phones(Protocol):
     def create(self, *, language_code: str, name: str | None = None) -> Phone: ...
 
     def remove(self, phone_id: int) -> None: ...
+
+    async def committee_code(self, session: AsyncSession) -> str | None: ...
 
 
 @dataclass

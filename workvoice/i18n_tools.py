@@ -25,8 +25,8 @@ from babel.messages.pofile import read_po, write_po
 from bot.i18n import locales_dir
 from bot.i18n.languages import LANGUAGES, SOURCE_LOCALE
 from workvoice.capabilities import CATALOG_DOMAINS
+from workvoice.demo.simulator.entities import ApiError, visible_text
 from workvoice.kernel.catalogs import OPTIONAL_DOMAINS, po_path, templates
-from workvoice.simulator import ApiError, visible_text
 
 ROOT = Path(__file__).resolve().parents[1]
 SOURCES = ("bot", "services", "admin", "workvoice")

@@ -8,6 +8,7 @@ Choosing is private: staff see how many people follow a topic, never who. A post
 from __future__ import annotations
 
 import html
+from enum import StrEnum
 
 from aiogram import F, Router
 from aiogram.filters import Command, CommandObject, CommandStart
@@ -36,13 +37,19 @@ TOPIC_PAYLOAD = "t_"
 LABEL_LIMIT = 60
 
 
+class TapSource(StrEnum):
+    """Where a topic button was tapped."""
+
+    LIST = "l"  # the topic list: redrawn in place
+    MESSAGE = "m"  # a received message: answered with a new message and an undo button
+
+
 class TopicTap(CallbackData, prefix="bt"):
-    """Follow (``on``) or stop a topic. ``src``: "l" the topic list (redrawn in place), "m" a
-    received message (answered with a new message and an undo button)."""
+    """Follow (``on``) or stop a topic, from the list or from a received message."""
 
     topic: int
     on: bool
-    src: str = "l"
+    src: TapSource = TapSource.LIST
 
 
 class NewsOn(CallbackData, prefix="bq"):
@@ -134,14 +141,16 @@ async def topic_tapped(
     else:
         done = _("You will get no more news about {topic}.", topic=name)
     await query.answer(done)
-    if callback_data.src == "l":
+    if callback_data.src is TapSource.LIST:
         text, keyboard = await topics_view(session, user)
         await query.message.edit_text(text, reply_markup=keyboard)
         return
     await remove_buttons(query.message)
     builder = InlineKeyboardBuilder()
     if not callback_data.on:
-        builder.button(text=_("↩️ Undo"), callback_data=TopicTap(topic=topic.id, on=True, src="m"))
+        builder.button(
+            text=_("↩️ Undo"), callback_data=TopicTap(topic=topic.id, on=True, src=TapSource.MESSAGE)
+        )
     builder.row(home_button())
     await query.message.answer(html.escape(done), reply_markup=builder.as_markup())
 
@@ -179,7 +188,8 @@ async def topic_link(
     name = topics.topic_name(topic, current_locale())
     builder = InlineKeyboardBuilder()
     builder.button(
-        text=_("🔕 Stop this topic"), callback_data=TopicTap(topic=topic.id, on=False, src="m")
+        text=_("🔕 Stop this topic"),
+        callback_data=TopicTap(topic=topic.id, on=False, src=TapSource.MESSAGE),
     )
     builder.row(home_button())
     text = _(
@@ -206,7 +216,7 @@ async def render_broadcast(ctx: RenderContext) -> Rendered | None:
     builder = InlineKeyboardBuilder()
     builder.button(
         text=_("🔕 Stop “{topic}”", topic=short),
-        callback_data=TopicTap(topic=delivery.topic.id, on=False, src="m"),
+        callback_data=TopicTap(topic=delivery.topic.id, on=False, src=TapSource.MESSAGE),
     )
     text = _(
         "📰 <b>{topic}</b>\n\n{message}",

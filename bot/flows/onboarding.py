@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import html
 import logging
+from enum import StrEnum
 
 from aiogram import Bot, F, Router
 from aiogram.dispatcher.event.bases import SkipHandler
@@ -63,8 +64,15 @@ class FactoryCallback(CallbackData, prefix="fac"):
     skip: bool
 
 
+class AboutField(StrEnum):
+    """Which question an ``AboutCallback`` answers."""
+
+    GENDER = "g"
+    AGE = "a"
+
+
 class AboutCallback(CallbackData, prefix="me"):
-    field: str  # "g" gender, "a" age band
+    field: AboutField
     value: str
 
 
@@ -140,7 +148,9 @@ def gender_keyboard() -> InlineKeyboardMarkup:
         Gender.UNDISCLOSED: _("Prefer not to say"),
     }
     for value, label in labels.items():
-        builder.button(text=label, callback_data=AboutCallback(field="g", value=value))
+        builder.button(
+            text=label, callback_data=AboutCallback(field=AboutField.GENDER, value=value)
+        )
     builder.adjust(2)
     return builder.as_markup()
 
@@ -156,7 +166,7 @@ def age_keyboard() -> InlineKeyboardMarkup:
         AgeBand.UNDISCLOSED: _("Prefer not to say"),
     }
     for value, label in labels.items():
-        builder.button(text=label, callback_data=AboutCallback(field="a", value=value))
+        builder.button(text=label, callback_data=AboutCallback(field=AboutField.AGE, value=value))
     builder.adjust(3, 2, 1)
     return builder.as_markup()
 
@@ -391,6 +401,13 @@ async def factory_skipped(query: CallbackQuery, state: FSMContext) -> None:
         await ask_gender(query.message)
 
 
+async def _not_offered(query: CallbackQuery, user: User, state: FSMContext) -> None:
+    """A forged or stale demographics button: say so and ask the current question again."""
+    await query.answer(_("This button is no longer active."))
+    if isinstance(query.message, Message):
+        await show_step(query.message, user, state)
+
+
 @router.callback_query(StateFilter(Onboarding.gender, Onboarding.age), AboutCallback.filter())
 async def about_answered(
     query: CallbackQuery,
@@ -400,17 +417,17 @@ async def about_answered(
     state: FSMContext,
 ) -> None:
     current = await state.get_state()
+    asked = {Onboarding.gender.state: AboutField.GENDER, Onboarding.age.state: AboutField.AGE}
+    if asked.get(current or "") is not callback_data.field:  # a button of the other question
+        await _not_offered(query, user, state)
+        return
     try:
-        if callback_data.field == "g" and current == Onboarding.gender.state:
+        if callback_data.field is AboutField.GENDER:
             await onboarding.do_set_demographics(session, user, gender=callback_data.value)
-        elif callback_data.field == "a" and current == Onboarding.age.state:
-            await onboarding.do_set_demographics(session, user, age_band=callback_data.value)
         else:
-            raise ValueError(callback_data.field)
-    except ValueError:  # forged or stale: say so and ask again
-        await query.answer(_("This button is no longer active."))
-        if isinstance(query.message, Message):
-            await show_step(query.message, user, state)
+            await onboarding.do_set_demographics(session, user, age_band=callback_data.value)
+    except onboarding.NotOffered:  # a value no button carries
+        await _not_offered(query, user, state)
         return
     await query.answer()
     if not isinstance(query.message, Message):

@@ -53,10 +53,15 @@ RLM = "\u200f"
 
 
 def locales_dir() -> Path:
+    """The catalogs' folder: ``WORKVOICE_LOCALES_DIR`` when set, else ``bot/i18n/locales``, which is
+    the copy shipped in the wheel and, in a checkout, a link to the top-level ``locales/``."""
     override = os.environ.get("WORKVOICE_LOCALES_DIR")
     if override:
         return Path(override)
-    return Path(__file__).resolve().parents[2] / "locales"
+    packaged = (Path(__file__).parent / "locales").resolve()
+    if packaged.is_dir():
+        return packaged
+    return Path(__file__).resolve().parents[2] / "locales"  # a checkout without the link
 
 
 @cache

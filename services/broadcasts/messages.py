@@ -27,11 +27,12 @@ from bot.storage.broadcasts import Broadcast, BroadcastNotice, BroadcastSubscrip
 from bot.storage.db import transaction
 from bot.storage.models import Factory, OutboxMessage, OutboxStatus, Staff, User
 from services import audit, outbox
-from services.broadcasts.topics import Scope, access_topic
+from services.broadcasts.topics import access_topic
 from services.claims import claim_ids
 from services.clock import in_daytime, utcnow
 from services.errors import Conflict, DomainError, NotFound
 from services.onboarding import optional_audience
+from services.scope import Scope
 from services.suppression import PREVIEWS, PreviewRefused, rounded
 
 BATCH = 2000
@@ -71,7 +72,8 @@ class BroadcastInput:
 
 
 def in_scope(broadcast: Broadcast, scope: Scope) -> bool:
-    return scope is None or set(broadcast.countries) <= scope
+    """Staff see a broadcast only when it reaches nobody outside their countries."""
+    return scope.allows_all(broadcast.countries)
 
 
 async def check_broadcast(
@@ -89,7 +91,7 @@ async def check_broadcast(
     countries = sorted({c.strip().upper() for c in data.countries if c.strip()})
     if not countries:
         raise InvalidBroadcast(reason=N_("choose at least one country"))
-    if scope is not None and not set(countries) <= scope:
+    if not scope.allows_all(countries):
         raise InvalidBroadcast(reason=N_("you can only reach workers in your own countries"))
     if topic.country_code is not None and countries != [topic.country_code]:
         raise InvalidBroadcast(reason=N_("the topic is offered in one country only"))
@@ -306,7 +308,7 @@ async def list_broadcasts(
             select(Broadcast, BroadcastTopic)
             .join(BroadcastTopic, BroadcastTopic.id == Broadcast.topic_id)
             .order_by(Broadcast.created_at.desc(), Broadcast.id.desc())
-            .limit(limit * 4 if scope is not None else limit)
+            .limit(limit if scope.is_everywhere else limit * 4)
         )
     ).all()
     return [(b, t) for b, t in rows if in_scope(b, scope)][:limit]
@@ -526,7 +528,7 @@ _COUNTERS = {
 }
 
 
-async def record_outcome(session: AsyncSession, broadcast_id: int, status: str) -> None:
+async def record_outcome(session: AsyncSession, broadcast_id: int, status: OutboxStatus) -> None:
     """Count one delivery's final outcome on its broadcast (retries are not outcomes)."""
     column = _COUNTERS.get(OutboxStatus(status))
     if column is None:

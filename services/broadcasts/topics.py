@@ -21,8 +21,8 @@ from bot.storage.models import Country, Factory, Staff, User
 from services import audit
 from services.clock import utcnow
 from services.errors import DomainError, Forbidden, NotFound
+from services.scope import Scope
 
-Scope = frozenset[str] | None  # the countries a staff member may see; None: all (admins)
 KEY = re.compile(r"^[a-z0-9][a-z0-9-]{1,30}$")
 NAME_LIMIT = 60  # a button label on a small phone
 
@@ -41,14 +41,16 @@ class TopicInput:
     active: bool = True
 
 
-def in_scope(topic: BroadcastTopic, scope: Scope) -> bool:
+def visible(topic: BroadcastTopic, scope: Scope) -> bool:
     """Every-country topics are visible to all staff (they may send to their own countries)."""
-    return scope is None or topic.country_code is None or topic.country_code in scope
+    return topic.country_code is None or scope.allows(topic.country_code)
 
 
 def can_manage(topic: BroadcastTopic, scope: Scope) -> bool:
     """Renaming or pausing an every-country topic is for administrators."""
-    return scope is None or (topic.country_code is not None and topic.country_code in scope)
+    if topic.country_code is None:
+        return scope.is_everywhere
+    return scope.allows(topic.country_code)
 
 
 def topic_name(topic: BroadcastTopic, locale: str | None) -> str:
@@ -76,10 +78,10 @@ async def do_create_topic(
             reason=N_("the key is 2 to 31 small letters, digits or dashes, such as union-news")
         )
     country = data.country_code.strip().upper() if data.country_code else None
-    if country is None and scope is not None:
+    if country is None and not scope.is_everywhere:
         raise InvalidTopic(reason=N_("only an administrator can offer a topic in every country"))
     if country is not None:
-        if scope is not None and country not in scope:
+        if not scope.allows(country):
             raise Forbidden()
         if await session.get(Country, country) is None:
             raise InvalidTopic(reason=N_("unknown country"))
@@ -138,7 +140,7 @@ async def do_update_topic(
 
 async def access_topic(session: AsyncSession, topic_id: int, scope: Scope) -> BroadcastTopic:
     topic = await session.get(BroadcastTopic, topic_id)
-    if topic is None or not in_scope(topic, scope):
+    if topic is None or not visible(topic, scope):
         raise NotFound()
     return topic
 
@@ -147,9 +149,9 @@ async def list_topics(
     session: AsyncSession, scope: Scope, *, active_only: bool = False
 ) -> Sequence[BroadcastTopic]:
     query = select(BroadcastTopic).order_by(BroadcastTopic.country_code, BroadcastTopic.key)
-    if scope is not None:
+    if not scope.is_everywhere:
         query = query.where(
-            or_(BroadcastTopic.country_code.is_(None), BroadcastTopic.country_code.in_(scope))
+            or_(BroadcastTopic.country_code.is_(None), scope.where(BroadcastTopic.country_code))
         )
     if active_only:
         query = query.where(BroadcastTopic.active.is_(True))
@@ -157,21 +159,21 @@ async def list_topics(
 
 
 async def subscriber_counts(
-    session: AsyncSession, topic_ids: Sequence[int], countries: Scope = None
+    session: AsyncSession, topic_ids: Sequence[int], scope: Scope = Scope.everywhere()
 ) -> dict[int, int]:
     """Opted-in workers per topic (raw counts: callers suppress small ones before showing).
-    ``countries``: count only workers at factories there (a country's staff never count another
+    ``scope``: count only workers at factories there (a country's staff never count another
     country's followers of an every-country topic)."""
     if not topic_ids:
         return {}
     query = select(BroadcastSubscription.topic_id, func.count()).where(
         BroadcastSubscription.topic_id.in_(topic_ids)
     )
-    if countries is not None:
+    if not scope.is_everywhere:
         query = (
             query.join(User, User.id == BroadcastSubscription.user_id)
             .join(Factory, Factory.id == User.factory_id)
-            .where(Factory.country_code.in_(sorted(countries)))
+            .where(scope.where(Factory.country_code))
         )
     rows = await session.execute(query.group_by(BroadcastSubscription.topic_id))
     return {topic_id: int(n) for topic_id, n in rows.all()}

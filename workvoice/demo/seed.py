@@ -13,10 +13,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.storage.broadcasts import Broadcast
 from bot.storage.committees import Committee, CommitteeInvite, Meeting
 from bot.storage.db import transaction
-from bot.storage.models import Factory, OutboxMessage, User
+from bot.storage.models import Factory, OutboxMessage, OutboxStatus, User
 from bot.storage.reports import Case
 from bot.storage.surveys import SurveyWave
-from services.accounts import seal_totp
+from services.accounts import do_create_staff, get_staff_by_email, seal_totp
 from services.broadcasts import messages as broadcasts
 from services.broadcasts.topics import TopicInput, do_create_topic, do_subscribe, topic_by_key
 from services.clock import utcnow
@@ -28,7 +28,7 @@ from services.reports.cases import do_transition
 from services.reports.crypto import keyring
 from services.reports.protocol import Category, Harm, State
 from services.reports.submission import Intake, do_submit_report
-from services.staff import do_create_staff, get_staff_by_email
+from services.scope import Scope
 from services.surveys import answering
 from services.surveys.batches import flush_batches
 from services.surveys.builder import do_install_templates, latest_published
@@ -413,7 +413,7 @@ async def _broadcasts(ctx: AppContext) -> None:
             return
         organiser = await get_staff_by_email(session, "organiser@demo.workvoice.org")
         made = [
-            await do_create_topic(session, data, scope=None, actor=organiser)
+            await do_create_topic(session, data, scope=Scope.everywhere(), actor=organiser)
             for data in DEMO_TOPICS
         ]
         rng = random.Random(8)
@@ -441,10 +441,10 @@ async def _broadcasts(ctx: AppContext) -> None:
                 default_locale="en",
                 fallback=True,
             ),
-            scope=None,
+            scope=Scope.everywhere(),
             actor=organiser,
         )
-        await broadcasts.do_schedule(session, sent, scope=None, actor=organiser)
+        await broadcasts.do_schedule(session, sent, scope=Scope.everywhere(), actor=organiser)
         await broadcasts.do_create(
             session,
             broadcasts.BroadcastInput(
@@ -454,7 +454,7 @@ async def _broadcasts(ctx: AppContext) -> None:
                 texts=GENERAL_MEETING,
                 default_locale="en",
             ),
-            scope=None,
+            scope=Scope.everywhere(),
             actor=organiser,
         )
         sent_id = sent.id
@@ -470,7 +470,7 @@ async def _broadcasts(ctx: AppContext) -> None:
             )
         ).all()
         for _row in rows:
-            await broadcasts.record_outcome(session, sent_id, "sent")
+            await broadcasts.record_outcome(session, sent_id, OutboxStatus.SENT)
         await session.execute(delete(OutboxMessage).where(OutboxMessage.id.in_(rows)))
         assert await session.get(Broadcast, sent_id) is not None
 

@@ -1,8 +1,9 @@
 """Demo mode: the whole product on a laptop, with no Telegram token.
 
-An in-process Telegram-compatible server (``workvoice.simulator``) stands in for Telegram; the bot
-runs unchanged against it through ``telegram_api_url``, and the console's phone simulator shows
-simulated workers talking to it. ``seed`` fills the database with realistic data (idempotent).
+An in-process Telegram-compatible server (``workvoice.demo.simulator``) stands in for Telegram; the
+bot runs unchanged against it through ``telegram_api_url``, and the console's phone simulator shows
+simulated workers talking to it (``Phones``, which the demo hands to the console through the app
+context). ``seed`` fills the database with realistic data (idempotent).
 """
 
 from __future__ import annotations
@@ -11,14 +12,19 @@ import asyncio
 import itertools
 import logging
 import os
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from typing import Any
 
 from pydantic import SecretStr
+from sqlalchemy.ext.asyncio import AsyncSession
 
+from workvoice import app as application
 from workvoice.context import AppContext
+from workvoice.demo.seed import demo_committee_code, seed_demo
+from workvoice.demo.simulator.entities import SentMessage
+from workvoice.demo.simulator.people import FakeUser
+from workvoice.demo.simulator.server import FakeTelegram
 from workvoice.kernel.settings import Settings
-from workvoice.simulator import FakeTelegram, FakeUser, SentMessage
 
 log = logging.getLogger(__name__)
 DEMO_TOKEN = "100000001:DEMO-workvoice-simulator-token"  # noqa: S105 (talks only to the simulator)
@@ -99,6 +105,8 @@ def _bot_entry(message: SentMessage) -> dict[str, Any]:
 
 
 class Phones:
+    """The demo's simulated phones, and what the console's simulator page shows around them."""
+
     def __init__(self, telegram: FakeTelegram) -> None:
         self.telegram = telegram
         self._phones: dict[int, Phone] = {}
@@ -124,6 +132,10 @@ class Phones:
     def remove(self, phone_id: int) -> None:
         self._phones.pop(phone_id, None)
 
+    async def committee_code(self, session: AsyncSession) -> str | None:
+        """The seeded committee's current worker invitation code, for the simulator's tour."""
+        return await demo_committee_code(session)
+
 
 async def run_demo(
     settings: Settings,
@@ -133,8 +145,6 @@ async def run_demo(
     ready: asyncio.Event | None = None,
     stop: asyncio.Event | None = None,
 ) -> None:
-    from workvoice.app import serve
-
     telegram = FakeTelegram(token=DEMO_TOKEN, bot_username=DEMO_BOT)
     await telegram.start()
     demo_settings = settings.model_copy(
@@ -160,8 +170,6 @@ async def run_demo(
     async def prepare(ctx: AppContext) -> None:
         ctx.phones = phones
         if seed:
-            from workvoice.seed import seed_demo
-
             accounts = await seed_demo(ctx)
         else:
             accounts = []
@@ -178,7 +186,7 @@ async def run_demo(
         announce("\n".join(lines))
 
     try:
-        await serve(
+        await application.serve(
             demo_settings,
             bot=True,
             console=True,
@@ -190,10 +198,3 @@ async def run_demo(
         )
     finally:
         await telegram.stop()
-
-
-def run_demo_blocking(settings: Settings, **kwargs: Any) -> None:
-    asyncio.run(run_demo(settings, **kwargs))
-
-
-Prepare = Callable[[AppContext], Awaitable[None]]
