@@ -18,7 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from admin.factories import bot_username
-from admin.web import access_country, client_ip, db, render, require, verify_csrf
+from admin.web import client_ip, db, render, require, verify_csrf
 from bot.i18n.languages import LANGUAGES
 from bot.storage.committees import Committee, Meeting
 from bot.storage.models import Factory, Gender, Staff, StaffRole
@@ -35,7 +35,7 @@ from services.committees.members import (
 )
 from services.committees.schedule import WEEKDAYS, friendly_rrule
 from services.committees.stats import Stats, committee_stats
-from services.errors import NotFound
+from services.factories import access_factory
 from services.scope import Scope
 
 router = APIRouter(prefix="/committees")
@@ -96,10 +96,7 @@ async def committee_create(
     staff: Staff = Depends(MANAGE),
     session: AsyncSession = Depends(db),
 ) -> Response:
-    factory = await session.get(Factory, factory_id)
-    if factory is None:
-        raise NotFound()
-    access_country(staff, factory.country_code)
+    factory = await access_factory(session, factory_id, Scope.of(staff))
     committee = await members.do_create_committee(
         session, factory, kind=kind, name=name, actor=staff, ip=client_ip(request)
     )
