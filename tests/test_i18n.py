@@ -173,15 +173,20 @@ def test_a_string_moved_to_another_capability_keeps_its_translations(
     new.add("Please choose another time.")
     write(tmp_path / "committees.pot", old)
     write(tmp_path / "core.pot", new)
-    before = Catalog(locale="bn")
-    before.add("Please choose another time.", "অন্য সময় বেছে নিন।")
-    write(tmp_path / "bn" / "LC_MESSAGES" / "committees.po", before)
+    before = Catalog(locale="am")
+    before.add("Please choose another time.", "ሌላ ሰዓት ይምረጡ።")
+    write(tmp_path / "am" / "LC_MESSAGES" / "committees.po", before)
+    write(tmp_path / "bn" / "LC_MESSAGES" / "committees.po", Catalog(locale="bn"))
 
-    i18n_tools.update(("bn",))
+    i18n_tools.update(("am", "bn"))
 
-    with (tmp_path / "bn" / "LC_MESSAGES" / "core.po").open("rb") as fh:
-        moved = read_po(fh, locale="bn")
-    assert moved.get("Please choose another time.").string == "অন্য সময় বেছে নিন।"
+    def moved(locale: str) -> str:
+        with (tmp_path / locale / "LC_MESSAGES" / "core.po").open("rb") as fh:
+            return read_po(fh, locale=locale).get("Please choose another time.").string
+
+    assert moved("am") == "ሌላ ሰዓት ይምረጡ።"
+    # Only from the same locale: another language's words never fill a missing translation.
+    assert moved("bn") == ""
 
 
 def test_catalog_of_a_file_follows_its_capability_folder_also_in_packages() -> None:

@@ -11,6 +11,7 @@ source language and needs no catalog. Reading the catalogs (paths, coverage) is
 
 from __future__ import annotations
 
+import copy
 import re
 from collections import defaultdict
 from datetime import UTC, datetime
@@ -136,7 +137,9 @@ def update(locales: tuple[str, ...] | None = None) -> list[Path]:
                     creation_date=HEADER_DATE,
                     revision_date=HEADER_DATE,
                 )
-            catalog.update(template, no_fuzzy_matching=True)
+            # A copy per catalog: babel adds the template's own Message objects to the catalog,
+            # so filling one locale's string would otherwise leak it into the next locale's.
+            catalog.update(copy.deepcopy(template), no_fuzzy_matching=True)
             for message in catalog:
                 if message.id and not _translated(message.string):
                     message.string = known[locale].get(
