@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.storage.db import transaction
 from bot.storage.surveys import SurveyWave
+from services.scope import Scope
 from services.surveys.batches import flush_batches
 from services.surveys.builder import do_create_survey, do_publish
 from services.surveys.definition import validate
@@ -101,7 +102,7 @@ async def make_wave(
         survey = await do_create_survey(
             session, validate(definition or SAMPLE), country_code=countries[0], actor=None
         )
-        version = await do_publish(session, survey, scope=None, actor=None)
+        version = await do_publish(session, survey, scope=Scope.everywhere(), actor=None)
         wave = await do_create_wave(
             session,
             WaveInput(
@@ -112,7 +113,7 @@ async def make_wave(
                 ends_at=start + timedelta(days=days),
                 reminder_after_hours=min(72, days * 12),
             ),
-            scope=None,
+            scope=Scope.everywhere(),
             actor=None,
         )
         if open_now:

@@ -11,11 +11,12 @@ from typing import Any
 import yaml
 from sqlalchemy import func, select
 
-from admin.surveys import BOT_HEADER, BOT_SKIP
+from admin.surveys.translate import BOT_HEADER, BOT_SKIP
 from bot.i18n import gettext
 from bot.storage.db import transaction
 from bot.storage.models import AuditEvent, OutboxMessage, Staff
 from bot.storage.surveys import Survey, SurveyVersion, SurveyWave
+from services.scope import Scope
 from services.surveys import answering
 from services.surveys.builder import do_create_survey, do_install_templates
 from services.surveys.definition import coverage, parse_definition, validate
@@ -613,7 +614,7 @@ async def test_trends_compare_the_waves_of_a_survey(console: ConsoleHarness) -> 
                 starts_at=start,
                 ends_at=start + timedelta(days=7),
             ),
-            scope=None,
+            scope=Scope.everywhere(),
             actor=None,
         )
         await open_due_waves(s, worker="t")

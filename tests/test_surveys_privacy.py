@@ -25,7 +25,6 @@ from bot.storage.db import transaction
 from bot.storage.models import User
 from bot.storage.surveys import SurveyParticipation, SurveyResponse, SurveyWave
 from services.surveys import answering
-from services.surveys.answering import person_key
 from services.surveys.batches import (
     GENERALISE_ORDER,
     batch_status,
@@ -34,6 +33,7 @@ from services.surveys.batches import (
     flush_wave,
     generalise,
 )
+from services.surveys.participation import person_key
 from services.surveys.store import (
     MemorySurveyStore,
     RedisSurveyStore,

@@ -16,6 +16,7 @@ from sqlalchemy import select
 
 from bot.storage.db import transaction
 from bot.storage.surveys import SurveyAnswer, SurveyParticipation, SurveyResponse, SurveyWave
+from services.scope import Scope
 from services.suppression import HIDDEN
 from services.surveys import answering, results
 from services.surveys.answering import (
@@ -370,7 +371,7 @@ async def test_a_monthly_wave_schedules_the_next_when_it_opens(sessions) -> None
     start = datetime.now(UTC) + timedelta(hours=1)
     async with transaction(sessions) as s:
         survey = await do_create_survey(s, validate(SAMPLE), country_code="BD", actor=None)
-        version = await do_publish(s, survey, scope=None, actor=None)
+        version = await do_publish(s, survey, scope=Scope.everywhere(), actor=None)
         wave = await do_create_wave(
             s,
             WaveInput(
@@ -381,7 +382,7 @@ async def test_a_monthly_wave_schedules_the_next_when_it_opens(sessions) -> None
                 ends_at=start + timedelta(days=7),
                 repeat="monthly",
             ),
-            scope=None,
+            scope=Scope.everywhere(),
             actor=None,
         )
         assert await open_due_waves(s, worker="a") == []  # not yet
@@ -414,7 +415,7 @@ async def test_wave_input_is_checked(sessions, change: dict, reason: str) -> Non
     start = datetime.now(UTC)
     async with transaction(sessions) as s:
         survey = await do_create_survey(s, validate(SAMPLE), country_code="BD", actor=None)
-        version = await do_publish(s, survey, scope=None, actor=None)
+        version = await do_publish(s, survey, scope=Scope.everywhere(), actor=None)
         data = WaveInput(
             version_id=version.id,
             name="Pulse",
@@ -426,5 +427,5 @@ async def test_wave_input_is_checked(sessions, change: dict, reason: str) -> Non
             reminder_after_hours=change.get("reminder_after_hours", 72),
         )
         with pytest.raises(InvalidWave) as err:
-            await check_wave(s, data, scope=frozenset({"BD"}))
+            await check_wave(s, data, scope=Scope.only("BD"))
         assert reason in str(err.value)

@@ -27,6 +27,7 @@ from services.onboarding import do_register
 from services.reports.cases import Intake, do_submit_report, do_transition
 from services.reports.crypto import keyring
 from services.reports.protocol import Category, Harm, State
+from services.scope import Scope
 from services.staff import do_create_staff, get_staff_by_email
 from services.surveys import answering
 from services.surveys.batches import flush_batches
@@ -221,7 +222,7 @@ async def _surveys(session: AsyncSession, ctx: AppContext) -> None:
                 starts_at=now - timedelta(minutes=5),
                 ends_at=now + timedelta(days=14),
             ),
-            scope=None,
+            scope=Scope.everywhere(),
             actor=manager,
         )
         await open_due_waves(session, worker="seed", now=now)
