@@ -5,10 +5,12 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.storage.db import transaction
-from bot.storage.surveys import SurveyWave
+from bot.storage.models import AuditEvent
+from bot.storage.surveys import Survey, SurveyWave
 from services.scope import Scope
 from services.surveys.batches import flush_batches
 from services.surveys.builder import do_create_survey, do_publish
@@ -21,6 +23,7 @@ from services.surveys.waves import (
     do_create_wave,
     open_due_waves,
 )
+from tests.console import ConsoleHarness
 
 
 def texts(en: str, **others: str) -> dict[str, str]:
@@ -139,3 +142,22 @@ async def publish(
             await do_cancel_wave(session, wave, actor=None)
     later = datetime.now(UTC) + timedelta(days=1)
     return await flush_batches(sessions, store, secret_key=secret_key, k=k, now=later)
+
+
+# --- console tests ---------------------------------------------------------------------------
+
+
+async def audit_count(console: ConsoleHarness, action: str) -> int:
+    async with console.sessions() as s:
+        return int(
+            await s.scalar(
+                select(func.count()).select_from(AuditEvent).where(AuditEvent.action == action)
+            )
+            or 0
+        )
+
+
+async def survey_in(console: ConsoleHarness, country: str, key: str) -> Survey:
+    data = {**SAMPLE, "key": key}
+    async with transaction(console.sessions) as s:
+        return await do_create_survey(s, validate(data), country_code=country, actor=None)
