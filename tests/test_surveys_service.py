@@ -27,7 +27,7 @@ from services.surveys.answering import (
     SurveyClosed,
 )
 from services.surveys.batches import flush_batches
-from services.surveys.builder import template_definitions
+from services.surveys.builder import do_create_survey, do_publish, template_definitions
 from services.surveys.definition import (
     InvalidDefinition,
     InvalidDefinitionAt,
@@ -37,7 +37,17 @@ from services.surveys.definition import (
     validate,
 )
 from services.surveys.store import MemorySurveyStore
-from services.surveys.waves import close_ended_waves, do_cancel_wave, invite_at
+from services.surveys.waves import (
+    Audience,
+    InvalidWave,
+    WaveInput,
+    check_wave,
+    close_ended_waves,
+    do_cancel_wave,
+    do_create_wave,
+    invite_at,
+    open_due_waves,
+)
 from tests.conftest import sql_count
 from tests.factories import make_worker
 from tests.surveys_data import SAMPLE, make_wave
@@ -308,8 +318,6 @@ async def test_a_wave_that_ends_mid_answer_counts_nothing(sessions) -> None:  # 
 
 
 async def test_results_suppress_small_groups_everywhere(sessions) -> None:  # type: ignore[no-untyped-def]
-    from services.surveys.waves import open_due_waves
-
     wave = await make_wave(sessions, open_now=False)
     workers = [
         await make_worker(sessions, 6000 + i, gender="woman" if i < 8 else "man") for i in range(10)
@@ -365,9 +373,6 @@ def test_numbers_in_any_script_are_read_and_bounded(value: int, bangla: bool) ->
 
 
 async def test_a_monthly_wave_schedules_the_next_when_it_opens(sessions) -> None:  # type: ignore[no-untyped-def]
-    from services.surveys.builder import do_create_survey, do_publish
-    from services.surveys.waves import Audience, WaveInput, do_create_wave, open_due_waves
-
     start = datetime.now(UTC) + timedelta(hours=1)
     async with transaction(sessions) as s:
         survey = await do_create_survey(s, validate(SAMPLE), country_code="BD", actor=None)
@@ -409,9 +414,6 @@ async def test_a_monthly_wave_schedules_the_next_when_it_opens(sessions) -> None
     ],
 )
 async def test_wave_input_is_checked(sessions, change: dict, reason: str) -> None:  # type: ignore[no-untyped-def,type-arg]
-    from services.surveys.builder import do_create_survey, do_publish
-    from services.surveys.waves import Audience, InvalidWave, WaveInput, check_wave
-
     start = datetime.now(UTC)
     async with transaction(sessions) as s:
         survey = await do_create_survey(s, validate(SAMPLE), country_code="BD", actor=None)

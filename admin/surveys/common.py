@@ -26,7 +26,11 @@ DIMENSION_LABELS = {
     "age_band": N_("age band"),
     "language": N_("language"),
 }
-GENDER_LABELS = {"woman": N_("women"), "man": N_("men"), "other": N_("other")}
+GENDER_LABELS: dict[str, str] = {
+    Gender.WOMAN: N_("women"),
+    Gender.MAN: N_("men"),
+    Gender.OTHER: N_("other"),
+}
 TYPE_LABELS = {
     QuestionType.SINGLE: N_("single choice"),
     QuestionType.MULTI: N_("multiple choice"),

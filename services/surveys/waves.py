@@ -35,10 +35,18 @@ from services.surveys.participation import person_key
 
 BATCH = 1000
 MAX_DURATION = timedelta(days=92)
+
+
+class Repeat(StrEnum):
+    NONE = "none"
+    MONTHLY = "monthly"
+    QUARTERLY = "quarterly"
+
+
 REPEATS: dict[str, relativedelta | None] = {
-    "none": None,
-    "monthly": relativedelta(months=1),
-    "quarterly": relativedelta(months=3),
+    Repeat.NONE: None,
+    Repeat.MONTHLY: relativedelta(months=1),
+    Repeat.QUARTERLY: relativedelta(months=3),
 }
 
 
@@ -72,7 +80,7 @@ class WaveInput:
     audience: Audience
     starts_at: datetime
     ends_at: datetime
-    repeat: str = "none"
+    repeat: str = Repeat.NONE
     invite_hour: int = 12
     reminder_after_hours: int = 72
 
