@@ -20,7 +20,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from admin.surveys import (
+from admin.surveys.common import (
     AGE_BANDS,
     DIMENSION_LABELS,
     GENDER_LABELS,
@@ -28,7 +28,6 @@ from admin.surveys import (
     SURVEYS,
     Draft,
     load_draft,
-    scope_of,
     staff_countries,
 )
 from admin.web import MAX_ID, checked_id, context, db, k_of, render, staff_locale, verify_csrf
@@ -36,9 +35,10 @@ from bot.i18n import N_, translations
 from bot.i18n import gettext as _
 from bot.i18n.languages import LANGUAGES
 from bot.storage.models import Factory, Staff
-from bot.storage.surveys import Survey, SurveyResponse, SurveyVersion, SurveyWave
-from services import audit
+from bot.storage.surveys import SurveyResponse, SurveyVersion, SurveyWave
+from services.clock import to_utc
 from services.errors import DomainError
+from services.scope import Scope
 from services.suppression import PreviewRefused, Shown, rounded, shown
 from services.surveys import builder, results, waves
 from services.surveys.batches import batch_status
@@ -52,7 +52,7 @@ router = APIRouter(prefix="/surveys")
 
 
 async def _wave(session: AsyncSession, staff: Staff, wave_id: int) -> SurveyWave:
-    return await waves.access_wave(session, checked_id(wave_id), scope_of(staff))
+    return await waves.access_wave(session, checked_id(wave_id), Scope.of(staff))
 
 
 # --- waves ----------------------------------------------------------------------------------
@@ -83,7 +83,7 @@ async def wave_list(
 ) -> Response:
     found = await load_draft(session, staff, survey_id)
     k = k_of(request)
-    listed = await waves.list_waves(session, scope_of(staff), survey_id=found.survey.id)
+    listed = await waves.list_waves(session, Scope.of(staff), survey_id=found.survey.id)
     counts = await _respondent_counts(session, [w.id for w in listed], k)
     return render(
         request,
@@ -102,7 +102,7 @@ def _parse_local(value: str, zone: ZoneInfo, what: str) -> datetime:
         raise waves.InvalidWave(reason=what) from None
     if local.tzinfo is not None:
         return local.astimezone(UTC)
-    return local.replace(tzinfo=zone).astimezone(UTC)
+    return to_utc(local, zone)
 
 
 def _int(value: str, default: int) -> int:
@@ -198,9 +198,9 @@ async def _wave_form_page(
         genders=[(g, _(GENDER_LABELS[g])) for g in GENDERS],
         age_bands=AGE_BANDS,
         repeats=[
-            ("none", _("once")),
-            ("monthly", _("every month")),
-            ("quarterly", _("every quarter")),
+            (waves.Repeat.NONE, _("once")),
+            (waves.Repeat.MONTHLY, _("every month")),
+            (waves.Repeat.QUARTERLY, _("every quarter")),
         ],
         timezones=sorted(available_timezones()),
         k=k_of(request),
@@ -240,7 +240,7 @@ async def new_wave(
         "name": found.survey.name,
         "countries": [first.code] if first else [],
         "timezone": first.timezone if first else "UTC",
-        "repeat": "none",
+        "repeat": waves.Repeat.NONE,
         "invite_hour": "12",
         "reminder_after_hours": "72",
     }
@@ -262,7 +262,7 @@ async def create_wave(
     starts: str = Form("", max_length=40),
     ends: str = Form("", max_length=40),
     timezone: str = Form("UTC", max_length=64),
-    repeat: str = Form("none", max_length=16),
+    repeat: str = Form(waves.Repeat.NONE, max_length=16),
     invite_hour: str = Form("12", max_length=8),
     reminder_after_hours: str = Form("72", max_length=8),
     staff: Staff = Depends(SURVEYS),
@@ -288,7 +288,7 @@ async def create_wave(
     k = k_of(request)
     try:
         if action == "preview":
-            audience = await waves.check_audience(session, form.audience(), scope_of(staff))
+            audience = await waves.check_audience(session, form.audience(), Scope.of(staff))
             try:
                 size = await waves.audience_size(session, audience, k=k, who=staff.id)
             except PreviewRefused:
@@ -303,7 +303,7 @@ async def create_wave(
         if version is None or version.survey_id != found.survey.id:
             raise waves.InvalidWave(reason=N_("publish the survey first"))
         async with session.begin_nested():
-            await waves.do_create_wave(session, data, scope=scope_of(staff), actor=staff)
+            await waves.do_create_wave(session, data, scope=Scope.of(staff), actor=staff)
     except DomainError as exc:
         return await _wave_form_page(
             request, session, staff, found, values=values, status=400, error=exc.translated()
@@ -369,15 +369,6 @@ def bars(items: list[tuple[str, Shown]], base: Shown) -> list[dict[str, Any]]:
     ]
 
 
-async def _wave_and_results(
-    request: Request, session: AsyncSession, staff: Staff, wave_id: int
-) -> tuple[SurveyWave, Survey, results.WaveResults]:
-    wave = await _wave(session, staff, wave_id)
-    survey = await builder.access_survey(session, wave.survey_id, scope_of(staff))
-    found = await results.wave_results(session, wave, k=k_of(request))
-    return wave, survey, found
-
-
 async def _results_page(
     request: Request,
     session: AsyncSession,
@@ -388,14 +379,8 @@ async def _results_page(
     status: int = 200,
     **extra: Any,
 ) -> Response:
-    wave, survey, found = await _wave_and_results(request, session, staff, wave_id)
-    await audit.record(
-        session,
-        "survey.results.view",
-        actor=staff,
-        object_type="wave",
-        object_id=wave.id,
-        country_code=wave.countries[0] if len(wave.countries) == 1 else None,
+    wave, survey, found = await results.access_results(
+        session, checked_id(wave_id), Scope.of(staff), actor=staff, k=k_of(request)
     )
     k, d = found.k, found.definition
     locale = staff_locale(staff)
@@ -432,7 +417,7 @@ async def _results_page(
     ran = sorted(
         [
             w
-            for w in await waves.list_waves(session, scope_of(staff), survey_id=survey.id)
+            for w in await waves.list_waves(session, Scope.of(staff), survey_id=survey.id)
             if w.status in (waves.WaveStatus.OPEN, waves.WaveStatus.CLOSED)
         ],
         key=lambda w: (w.starts_at, w.id),
@@ -493,19 +478,17 @@ async def wave_results_csv(
     staff: Staff = Depends(SURVEYS),
     session: AsyncSession = Depends(db),
 ) -> Response:
-    wave, _survey, found = await _wave_and_results(request, session, staff, wave_id)
-    locale = staff_locale(staff)
+    locale, k = staff_locale(staff), k_of(request)
     # The same words as on screen (the templates' "fewer than %(k)s").
-    fewer = translations(locale).ugettext("fewer than %(k)s") % {"k": found.k}
-    hidden = translations(locale).ugettext("hidden")
-    body = results.results_csv(found, fewer_than=fewer, hidden=hidden, locale=locale)
-    await audit.record(
+    wave, body = await results.export_results(
         session,
-        "survey.results.export",
+        checked_id(wave_id),
+        Scope.of(staff),
         actor=staff,
-        object_type="wave",
-        object_id=wave.id,
-        country_code=wave.countries[0] if len(wave.countries) == 1 else None,
+        k=k,
+        fewer_than=translations(locale).ugettext("fewer than %(k)s") % {"k": k},
+        hidden=translations(locale).ugettext("hidden"),
+        locale=locale,
     )
     return Response(
         body.encode("utf-8"),

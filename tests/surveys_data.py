@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import copy
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.storage.db import transaction
-from bot.storage.surveys import SurveyWave
+from bot.storage.models import AuditEvent, User
+from bot.storage.surveys import Survey, SurveyWave
+from services.scope import Scope
+from services.surveys import answering
 from services.surveys.batches import flush_batches
 from services.surveys.builder import do_create_survey, do_publish
 from services.surveys.definition import validate
@@ -20,6 +25,7 @@ from services.surveys.waves import (
     do_create_wave,
     open_due_waves,
 )
+from tests.console import ConsoleHarness
 
 
 def texts(en: str, **others: str) -> dict[str, str]:
@@ -101,7 +107,7 @@ async def make_wave(
         survey = await do_create_survey(
             session, validate(definition or SAMPLE), country_code=countries[0], actor=None
         )
-        version = await do_publish(session, survey, scope=None, actor=None)
+        version = await do_publish(session, survey, scope=Scope.everywhere(), actor=None)
         wave = await do_create_wave(
             session,
             WaveInput(
@@ -112,7 +118,7 @@ async def make_wave(
                 ends_at=start + timedelta(days=days),
                 reminder_after_hours=min(72, days * 12),
             ),
-            scope=None,
+            scope=Scope.everywhere(),
             actor=None,
         )
         if open_now:
@@ -138,3 +144,93 @@ async def publish(
             await do_cancel_wave(session, wave, actor=None)
     later = datetime.now(UTC) + timedelta(days=1)
     return await flush_batches(sessions, store, secret_key=secret_key, k=k, now=later)
+
+
+# --- console tests ---------------------------------------------------------------------------
+
+
+async def audit_count(console: ConsoleHarness, action: str) -> int:
+    async with console.sessions() as s:
+        return int(
+            await s.scalar(
+                select(func.count()).select_from(AuditEvent).where(AuditEvent.action == action)
+            )
+            or 0
+        )
+
+
+async def survey_in(console: ConsoleHarness, country: str, key: str) -> Survey:
+    data = {**SAMPLE, "key": key}
+    async with transaction(console.sessions) as s:
+        return await do_create_survey(s, validate(data), country_code=country, actor=None)
+
+
+# --- answering and batches, as the privacy tests play them --------------------------------------
+
+SECRET = "test-secret"
+K = 5
+
+
+class Clock:
+    """An injected clock for the stores: tests move it instead of sleeping."""
+
+    def __init__(self) -> None:
+        self.now = datetime.now(UTC)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+async def answer(
+    sessions: Any,
+    store: SurveyStore,
+    user: User,
+    wave_id: int,
+    *,
+    safe: str = "yes",
+    hours: str = "48",
+) -> None:
+    """One worker answers the sample survey to the end."""
+    kw: dict[str, Any] = {"secret_key": SECRET, "store": store}
+    async with transaction(sessions) as s:
+        step = await answering.do_begin(s, user, wave_id, **kw)
+        step = await answering.do_answer(s, user, wave_id, step.index, "4", **kw)
+        step = await answering.do_answer(s, user, wave_id, step.index, safe, **kw)
+        if safe == "no":
+            step = await answering.do_toggle(s, user, wave_id, step.index, "fire", **kw)
+            step = await answering.do_finish_choice(s, user, wave_id, step.index, **kw)
+        step = await answering.do_answer(s, user, wave_id, step.index, "day", **kw)
+        step = await answering.do_answer(s, user, wave_id, step.index, hours, **kw)
+        step = await answering.do_skip(s, user, wave_id, step.index, **kw)
+        assert step.done
+
+
+async def flush(sessions: Any, store: SurveyStore, at: datetime) -> int:
+    return await flush_batches(sessions, store, secret_key=SECRET, k=K, now=at)
+
+
+async def close(sessions: Any, wave_id: int) -> None:
+    async with transaction(sessions) as s:
+        wave = await s.get(SurveyWave, wave_id)
+        assert wave is not None
+        await do_cancel_wave(s, wave, actor=None)
+
+
+async def wave_row(sessions: Any, wave_id: int) -> SurveyWave:
+    async with sessions() as s:
+        wave = await s.get(SurveyWave, wave_id)
+        assert wave is not None
+        return wave
+
+
+LATER = timedelta(days=1, minutes=10)
+
+
+MARKER = "kanteen-water-7731"
+
+
+def text_first() -> dict[str, Any]:
+    """The sample with its free-text question asked first, so a draft holds typed words."""
+    data = copy.deepcopy(SAMPLE)
+    data["questions"] = [data["questions"][-1], *data["questions"][:-1]]
+    return data

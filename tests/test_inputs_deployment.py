@@ -129,7 +129,7 @@ async def test_m6_console_import_refuses_the_bomb_off_the_event_loop(
 ) -> None:
     """The audit's attack through the console: refused with its line, nothing stored, and the
     parse runs in a thread: another coroutine makes progress while it is under way."""
-    import admin.surveys
+    import admin.surveys.listing
 
     started, loop_progressed = threading.Event(), threading.Event()
     waited: list[bool] = []
@@ -145,7 +145,7 @@ async def test_m6_console_import_refuses_the_bomb_off_the_event_loop(
             await asyncio.sleep(0.005)
         loop_progressed.set()
 
-    monkeypatch.setattr(admin.surveys, "parse_definition", parse_while_watched)
+    monkeypatch.setattr(admin.surveys.listing, "parse_definition", parse_while_watched)
     manager = await console.staff("country_manager", ["BD"])
     client = console.client_for(manager)
     token = client.csrf  # type: ignore[attr-defined]

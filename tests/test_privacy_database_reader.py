@@ -37,7 +37,7 @@ import time_machine
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
-from services.surveys.answering import person_key
+from services.surveys.participation import person_key
 from tests import journeys
 from tests.conftest import PG_UP, Database
 from tests.factories import make_worker

@@ -11,10 +11,12 @@ import time_machine
 from sqlalchemy import select, text
 
 from bot.i18n import gettext
+from bot.storage.db import transaction
 from bot.storage.surveys import SurveyAnswer, SurveyWave
 from services.suppression import HIDDEN
 from services.surveys import results
 from services.surveys.store import MemorySurveyStore, RedisSurveyStore
+from services.surveys.waves import do_close_the_loop
 from tests.console import TEST_SECRET as SECRET
 from tests.factories import make_worker
 from tests.harness import BotHarness, running_bot
@@ -277,9 +279,6 @@ async def test_thirty_workers_in_three_languages(app: BotHarness, console: Any) 
 
 
 async def test_closing_the_loop_reaches_respondents_in_their_language(app: BotHarness) -> None:
-    from bot.storage.db import transaction
-    from services.surveys.waves import do_close_the_loop
-
     await make_worker(app.sessions, 7011, locale="bn")
     await make_worker(app.sessions, 7012, locale="km")
     answered, silent = app.user(7011, language_code="bn"), app.user(7012, language_code="km")

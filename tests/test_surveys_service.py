@@ -16,6 +16,7 @@ from sqlalchemy import select
 
 from bot.storage.db import transaction
 from bot.storage.surveys import SurveyAnswer, SurveyParticipation, SurveyResponse, SurveyWave
+from services.scope import Scope
 from services.suppression import HIDDEN
 from services.surveys import answering, results
 from services.surveys.answering import (
@@ -26,7 +27,7 @@ from services.surveys.answering import (
     SurveyClosed,
 )
 from services.surveys.batches import flush_batches
-from services.surveys.builder import template_definitions
+from services.surveys.builder import do_create_survey, do_publish, template_definitions
 from services.surveys.definition import (
     InvalidDefinition,
     InvalidDefinitionAt,
@@ -36,7 +37,17 @@ from services.surveys.definition import (
     validate,
 )
 from services.surveys.store import MemorySurveyStore
-from services.surveys.waves import close_ended_waves, do_cancel_wave, invite_at
+from services.surveys.waves import (
+    Audience,
+    InvalidWave,
+    WaveInput,
+    check_wave,
+    close_ended_waves,
+    do_cancel_wave,
+    do_create_wave,
+    invite_at,
+    open_due_waves,
+)
 from tests.conftest import sql_count
 from tests.factories import make_worker
 from tests.surveys_data import SAMPLE, make_wave
@@ -307,8 +318,6 @@ async def test_a_wave_that_ends_mid_answer_counts_nothing(sessions) -> None:  # 
 
 
 async def test_results_suppress_small_groups_everywhere(sessions) -> None:  # type: ignore[no-untyped-def]
-    from services.surveys.waves import open_due_waves
-
     wave = await make_wave(sessions, open_now=False)
     workers = [
         await make_worker(sessions, 6000 + i, gender="woman" if i < 8 else "man") for i in range(10)
@@ -364,13 +373,10 @@ def test_numbers_in_any_script_are_read_and_bounded(value: int, bangla: bool) ->
 
 
 async def test_a_monthly_wave_schedules_the_next_when_it_opens(sessions) -> None:  # type: ignore[no-untyped-def]
-    from services.surveys.builder import do_create_survey, do_publish
-    from services.surveys.waves import Audience, WaveInput, do_create_wave, open_due_waves
-
     start = datetime.now(UTC) + timedelta(hours=1)
     async with transaction(sessions) as s:
         survey = await do_create_survey(s, validate(SAMPLE), country_code="BD", actor=None)
-        version = await do_publish(s, survey, scope=None, actor=None)
+        version = await do_publish(s, survey, scope=Scope.everywhere(), actor=None)
         wave = await do_create_wave(
             s,
             WaveInput(
@@ -381,7 +387,7 @@ async def test_a_monthly_wave_schedules_the_next_when_it_opens(sessions) -> None
                 ends_at=start + timedelta(days=7),
                 repeat="monthly",
             ),
-            scope=None,
+            scope=Scope.everywhere(),
             actor=None,
         )
         assert await open_due_waves(s, worker="a") == []  # not yet
@@ -408,13 +414,10 @@ async def test_a_monthly_wave_schedules_the_next_when_it_opens(sessions) -> None
     ],
 )
 async def test_wave_input_is_checked(sessions, change: dict, reason: str) -> None:  # type: ignore[no-untyped-def,type-arg]
-    from services.surveys.builder import do_create_survey, do_publish
-    from services.surveys.waves import Audience, InvalidWave, WaveInput, check_wave
-
     start = datetime.now(UTC)
     async with transaction(sessions) as s:
         survey = await do_create_survey(s, validate(SAMPLE), country_code="BD", actor=None)
-        version = await do_publish(s, survey, scope=None, actor=None)
+        version = await do_publish(s, survey, scope=Scope.everywhere(), actor=None)
         data = WaveInput(
             version_id=version.id,
             name="Pulse",
@@ -426,5 +429,5 @@ async def test_wave_input_is_checked(sessions, change: dict, reason: str) -> Non
             reminder_after_hours=change.get("reminder_after_hours", 72),
         )
         with pytest.raises(InvalidWave) as err:
-            await check_wave(s, data, scope=frozenset({"BD"}))
+            await check_wave(s, data, scope=Scope.only("BD"))
         assert reason in str(err.value)

@@ -369,6 +369,7 @@ def survey_export(key: str, fmt: str, number: int | None) -> None:
 def survey_import(path: Path, country: str | None, publish: bool) -> None:
     """Create a survey from a YAML or JSON file; an invalid file imports nothing."""
     from services.errors import DomainError
+    from services.scope import Scope
     from services.surveys.builder import do_import_survey, do_publish
 
     content = path.read_bytes()
@@ -378,7 +379,7 @@ def survey_import(path: Path, country: str | None, publish: bool) -> None:
             session, content, country_code=country.upper() if country else None, actor=None
         )
         if publish:
-            await do_publish(session, made, scope=None, actor=None)
+            await do_publish(session, made, scope=Scope.everywhere(), actor=None)
         return made
 
     try:

@@ -34,6 +34,7 @@ from bot.widgets import (
 from services.errors import DomainError
 from services.surveys import answering
 from services.surveys.answering import InvalidAnswer, StaleQuestion, Step
+from services.surveys.builder import definition_of
 from services.surveys.definition import SCALE_FACES, QuestionType, SurveyDefinition, plain_number
 from services.surveys.store import SurveyStore
 from workvoice.kernel.settings import Settings
@@ -418,8 +419,6 @@ async def render_loop(ctx: RenderContext) -> Rendered | None:
     texts = wave.loop_message if wave is not None else None
     if not texts or wave is None:
         return None
-    from services.surveys.builder import definition_of
-
     version = await ctx.session.get(SurveyVersion, wave.version_id)
     if version is None:
         return None

@@ -14,20 +14,16 @@ transaction id, row position or time joins a participation to its answers (DESIG
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import secrets
 import unicodedata
 from dataclasses import dataclass, field
-from datetime import date
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import Select, String, cast, literal_column, select, union_all, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.i18n import N_
-from bot.storage.db import dialect_insert
-from bot.storage.models import Factory, User
+from bot.storage.models import Factory, Gender, User
 from bot.storage.surveys import (
     SurveyParticipation,
     SurveyVersion,
@@ -35,6 +31,7 @@ from bot.storage.surveys import (
 )
 from services.clock import utcnow
 from services.errors import DomainError
+from services.onboarding import AgeBand
 from services.surveys.definition import (
     COUNTED_TYPES,
     Question,
@@ -42,6 +39,7 @@ from services.surveys.definition import (
     SurveyDefinition,
     plain_number,
 )
+from services.surveys.participation import participation_of, person_key, today
 from services.surveys.store import (
     SurveyStore,
     draft_slot,
@@ -102,13 +100,6 @@ class AnswerRequired(InvalidAnswer):
     message = N_("This question needs an answer.")
 
 
-def person_key(secret_key: str, telegram_id: int) -> str:
-    """Who took part, without saying who: an HMAC no copy of the database alone can reverse."""
-    return hmac.new(
-        secret_key.encode(), f"survey-participation:{telegram_id}".encode(), hashlib.sha256
-    ).hexdigest()
-
-
 @dataclass
 class Step:
     """Where a worker is in a wave: the question to show now, or ``done`` when finished."""
@@ -138,7 +129,7 @@ class Step:
 # --- which questions a worker sees ------------------------------------------------------------
 
 
-def shown(question: Question, answers: dict[str, Any]) -> bool | None:
+def is_shown(question: Question, answers: dict[str, Any]) -> bool | None:
     """Whether skip logic shows a question: True, False, or None while its condition is unanswered."""
     condition = question.show_if
     if condition is None:
@@ -152,7 +143,7 @@ def shown(question: Question, answers: dict[str, Any]) -> bool | None:
 
 def next_index(definition: SurveyDefinition, answers: dict[str, Any], after: int) -> int | None:
     for i in range(after + 1, len(definition.questions)):
-        if shown(definition.questions[i], answers):
+        if is_shown(definition.questions[i], answers):
             return i
     return None
 
@@ -160,7 +151,7 @@ def next_index(definition: SurveyDefinition, answers: dict[str, Any], after: int
 def visible(definition: SurveyDefinition, answers: dict[str, Any]) -> list[int]:
     """Questions the worker will see given what they answered so far; those still depending on an
     unanswered question count, so the total only ever shrinks."""
-    return [i for i, q in enumerate(definition.questions) if shown(q, answers) is not False]
+    return [i for i, q in enumerate(definition.questions) if is_shown(q, answers) is not False]
 
 
 # --- loading ---------------------------------------------------------------------------------
@@ -184,29 +175,6 @@ async def _definition(session: AsyncSession, wave: SurveyWave) -> SurveyDefiniti
     version = await session.get(SurveyVersion, wave.version_id)
     assert version is not None
     return SurveyDefinition.model_validate(version.definition)
-
-
-async def _participation(
-    session: AsyncSession, wave: SurveyWave, key: str, *, create: bool
-) -> SurveyParticipation | None:
-    mine = select(SurveyParticipation).where(
-        SurveyParticipation.wave_id == wave.id, SurveyParticipation.person_key == key
-    )
-    found = await session.scalar(mine)
-    if found is not None or not create:
-        return found
-    # Two taps can start the same wave at once (the first reply goes out before its transaction
-    # commits): the second insert waits for the first and then does nothing, instead of failing.
-    await session.execute(
-        dialect_insert(session)(SurveyParticipation)
-        .values(wave_id=wave.id, person_key=key, started_on=_today())
-        .on_conflict_do_nothing(index_elements=["wave_id", "person_key"])
-    )
-    return await session.scalar(mine)
-
-
-def _today() -> date:
-    return utcnow().date()
 
 
 @dataclass
@@ -271,7 +239,7 @@ async def answerable(
     if await session.scalar(query) is None:
         return None
     key = person_key(secret_key, user.telegram_id)
-    participation = await _participation(session, wave, key, create=False)
+    participation = await participation_of(session, wave, key, create=False)
     if participation is not None and participation.completed_on is not None:
         return None
     return await _definition(session, wave), participation is not None
@@ -280,20 +248,81 @@ async def answerable(
 async def open_waves_for(
     session: AsyncSession, user: User, *, secret_key: str
 ) -> list[tuple[SurveyWave, SurveyDefinition, bool]]:
-    """Open waves this worker may answer, with whether they already started (not finished ones)."""
-    waves = (
-        await session.scalars(
-            select(SurveyWave)
-            .where(SurveyWave.status == WaveStatus.OPEN, SurveyWave.ends_at > utcnow())
-            .order_by(SurveyWave.ends_at)
-        )
-    ).all()
+    """Open waves this worker may answer, with whether they already started (not finished ones).
+
+    A constant number of statements however many waves are open: the waves of the worker's
+    country, then one query each for audience membership, participations and definitions."""
+    country = user.factory.country_code if user.factory is not None else None
+    if country is None:
+        return []
+    waves = [
+        wave
+        for wave in (
+            await session.scalars(
+                select(SurveyWave)
+                .where(
+                    SurveyWave.status == WaveStatus.OPEN,
+                    SurveyWave.ends_at > utcnow(),
+                    _names_country(country),
+                )
+                .order_by(SurveyWave.ends_at)
+            )
+        ).all()
+        if country in wave.countries  # the text match above only narrows; this decides
+    ]
+    if not waves:
+        return []
+    reached = await _waves_reaching(session, user, waves)
+    waves = [w for w in waves if w.id in reached]
+    if not waves:
+        return []
+    key = person_key(secret_key, user.telegram_id)
+    participations = {
+        p.wave_id: p
+        for p in (
+            await session.scalars(
+                select(SurveyParticipation).where(
+                    SurveyParticipation.wave_id.in_([w.id for w in waves]),
+                    SurveyParticipation.person_key == key,
+                )
+            )
+        ).all()
+    }
+    definitions = {
+        v.id: SurveyDefinition.model_validate(v.definition)
+        for v in (
+            await session.scalars(
+                select(SurveyVersion).where(SurveyVersion.id.in_({w.version_id for w in waves}))
+            )
+        ).all()
+    }
     found = []
     for wave in waves:
-        can = await answerable(session, user, wave, secret_key=secret_key)
-        if can is not None:
-            found.append((wave, *can))
+        participation = participations.get(wave.id)
+        if participation is not None and participation.completed_on is not None:
+            continue
+        found.append((wave, definitions[wave.version_id], participation is not None))
     return found
+
+
+def _names_country(country: str) -> Any:
+    """A wave whose (JSON) country list may name ``country``: a text match that works on both
+    databases; country codes are letters only, so it cannot match more than a quoted code."""
+    return cast(SurveyWave.countries, String).like(f'%"{country}"%')
+
+
+async def _waves_reaching(session: AsyncSession, user: User, waves: list[SurveyWave]) -> set[int]:
+    """Which of ``waves`` have ``user`` in their audience, in one statement (``audience_query``
+    per wave, united)."""
+    each: list[Select[Any]] = [
+        audience_query(audience_of(wave))
+        .where(User.id == user.id)
+        .with_only_columns(
+            literal_column(str(int(wave.id))).label("wave_id"), maintain_column_froms=True
+        )
+        for wave in waves
+    ]
+    return {int(i) for i in (await session.scalars(union_all(*each))).all()}
 
 
 async def do_begin(
@@ -302,7 +331,7 @@ async def do_begin(
     """Start a wave, or come back to it exactly where the worker left off."""
     wave = await _wave_for(session, user, wave_id)
     definition = await _definition(session, wave)
-    participation = await _participation(
+    participation = await participation_of(
         session, wave, person_key(secret_key, user.telegram_id), create=True
     )
     assert participation is not None
@@ -485,7 +514,7 @@ async def _complete(
             SurveyParticipation.id == step.participation.id,
             SurveyParticipation.completed_on.is_(None),
         )
-        .values(completed_on=_today())
+        .values(completed_on=today())
         .execution_options(synchronize_session=False)
     )
     if not won.rowcount:  # type: ignore[attr-defined]
@@ -496,12 +525,12 @@ async def _complete(
         country_code=factory.country_code if factory else None,
         language=user.locale or step.definition.source_locale,
         # "Rather not say" and not answering are the same to results: not in that breakdown.
-        gender=user.gender if user.gender not in (None, "undisclosed") else None,
-        age_band=user.age_band if user.age_band not in (None, "undisclosed") else None,
+        gender=user.gender if user.gender not in (None, Gender.UNDISCLOSED) else None,
+        age_band=user.age_band if user.age_band not in (None, AgeBand.UNDISCLOSED) else None,
     )
     rows = []
     for question in step.definition.questions:
-        if question.key not in answers or not shown(question, answers):
+        if question.key not in answers or not is_shown(question, answers):
             continue  # skipped, or hidden by an answer changed after going back
         for row in _answer_rows(question, answers[question.key]):
             rows.append({"question_key": question.key, **row})

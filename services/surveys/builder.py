@@ -7,10 +7,14 @@ published survey starts a new draft from the latest version.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import re
+import unicodedata
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from importlib import resources
+from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.i18n import N_
@@ -19,14 +23,16 @@ from bot.storage.surveys import Survey, SurveyVersion
 from services import audit
 from services.clock import utcnow
 from services.errors import Conflict, DomainError, NotFound
+from services.scope import Scope
 from services.surveys.definition import (
+    KEY_PATTERN,
     InvalidDefinition,
+    QuestionType,
     SurveyDefinition,
     parse_definition,
     validate,
 )
 
-Scope = frozenset[str] | None  # the countries a staff member may see; None: all (admins)
 TEMPLATE_FILES = ("wellbeing-pulse.yaml", "worker-wellbeing.yaml")
 
 
@@ -44,21 +50,21 @@ class NotEditable(DomainError):
     )
 
 
-def in_scope(survey: Survey, scope: Scope) -> bool:
+def visible_in(survey: Survey, scope: Scope) -> bool:
     """Shared templates (no country) are visible to everyone; others to their country's staff."""
-    return survey.country_code is None or scope is None or survey.country_code in scope
+    return survey.country_code is None or scope.allows(survey.country_code)
 
 
 async def access_survey(session: AsyncSession, survey_id: int, scope: Scope) -> Survey:
     survey = await session.get(Survey, survey_id)
-    if survey is None or not in_scope(survey, scope):
+    if survey is None or not visible_in(survey, scope):
         raise NotFound()
     return survey
 
 
 def can_edit(survey: Survey, scope: Scope) -> bool:
     """Shared templates are changed by administrators only; others copy them to their country."""
-    return survey.country_code is not None or scope is None
+    return survey.country_code is not None or scope.is_everywhere
 
 
 def check_can_edit(survey: Survey, scope: Scope) -> None:
@@ -68,8 +74,8 @@ def check_can_edit(survey: Survey, scope: Scope) -> None:
 
 async def list_surveys(session: AsyncSession, scope: Scope) -> Sequence[Survey]:
     query = select(Survey).order_by(Survey.country_code.is_not(None), Survey.name)
-    if scope is not None:
-        query = query.where(Survey.country_code.is_(None) | Survey.country_code.in_(scope))
+    if not scope.is_everywhere:
+        query = query.where(Survey.country_code.is_(None) | scope.where(Survey.country_code))
     return (await session.scalars(query)).all()
 
 
@@ -255,10 +261,210 @@ async def do_install_templates(session: AsyncSession) -> list[Survey]:
             installed.append(existing)
             continue
         survey = await do_create_survey(session, definition, country_code=None, actor=None)
-        await do_publish(session, survey, scope=None, actor=None)
+        await do_publish(session, survey, scope=Scope.everywhere(), actor=None)
         installed.append(survey)
     return installed
 
 
-async def survey_count(session: AsyncSession) -> int:
-    return int(await session.scalar(select(func.count()).select_from(Survey)) or 0)
+# --- the builder's edits: each a change of the draft definition, saved by ``do_save_draft`` ---
+
+
+async def _edit(
+    session: AsyncSession,
+    survey: Survey,
+    change: Callable[[dict[str, Any], str], None],
+    *,
+    scope: Scope,
+    actor: Staff | None,
+) -> SurveyVersion:
+    """Apply ``change(data, source_locale)`` to the latest definition and save it as the draft;
+    an invalid result raises and saves nothing."""
+    latest = definition_of(await latest_version(session, survey))
+    data = latest.model_dump(mode="json")
+    change(data, latest.source_locale)
+    return await do_save_draft(session, survey, validate(data), scope=scope, actor=actor)
+
+
+async def do_save_texts(
+    session: AsyncSession,
+    survey: Survey,
+    *,
+    title: str,
+    intro: str,
+    thanks: str,
+    scope: Scope,
+    actor: Staff | None,
+) -> SurveyVersion:
+    """The title, introduction and thank-you in the source language (empty removes them)."""
+
+    def change(data: dict[str, Any], source: str) -> None:
+        for name, value in (("title", title), ("intro", intro), ("thanks", thanks)):
+            if value.strip():
+                data[name][source] = value.strip()
+            else:
+                data[name].pop(source, None)
+                if name != "title" and not any(data[name].values()):
+                    data[name] = {}
+
+    return await _edit(session, survey, change, scope=scope, actor=actor)
+
+
+@dataclass
+class QuestionInput:
+    """A question as typed in the builder's form: every field the text the staff member typed.
+    ``original`` is the key of the question being changed, empty for a new one."""
+
+    original: str = ""
+    key: str = ""
+    type: str = ""
+    text: str = ""
+    options: str = ""
+    min: str = ""
+    max: str = ""
+    max_length: str = ""
+    required: bool = False
+    show_if_question: str = ""
+    show_if_values: str = ""
+
+
+def slug(text: str, taken: set[str]) -> str:
+    """An option key from its text (latin letters and digits), else o1, o2 ..."""
+    plain = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode().lower()
+    base = re.sub(r"[^a-z0-9]+", "-", plain).strip("-")[:24].strip("-")
+    candidates = [base] if base and KEY_PATTERN.match(base) else []
+    candidates += [f"{base}-{i}" if base else f"o{i}" for i in range(1, 100)]
+    return next(c for c in candidates if c not in taken)
+
+
+def parse_options(text: str, previous: list[dict[str, Any]], source: str) -> list[dict[str, Any]]:
+    """One option per line, ``key: text`` or just the text (a key is made from it). Translations
+    of options that keep their key are kept."""
+    before = {o["key"]: o["text"] for o in previous}
+    options: list[dict[str, Any]] = []
+    taken: set[str] = set()
+    for line in text.splitlines():
+        line = line.strip()
+        if not line:
+            continue
+        key, sep, rest = line.partition(":")
+        if sep and KEY_PATTERN.match(key.strip().lower()) and rest.strip():
+            key, label = key.strip().lower(), rest.strip()
+        else:
+            key, label = slug(line, taken | set(before)), line
+        taken.add(key)
+        texts = dict(before.get(key, {}))
+        texts[source] = label
+        options.append({"key": key, "text": texts})
+    return options
+
+
+def parse_number(value: str, where: str) -> float | None:
+    """A typed bound (comma or dot for decimals); empty is None."""
+    value = value.strip().replace(",", ".")
+    if not value:
+        return None
+    try:
+        number = float(value)
+    except ValueError:
+        raise InvalidDefinition(where=where, reason=N_("wrong kind of value")) from None
+    if number != number or abs(number) > 1e12:  # NaN or absurd
+        raise InvalidDefinition(where=where, reason=N_("wrong kind of value"))
+    return number
+
+
+def _removed() -> InvalidDefinition:
+    return InvalidDefinition(where="questions", reason=N_("this question was removed"))
+
+
+def _index_of(questions: list[dict[str, Any]], key: str) -> int | None:
+    return next((i for i, q in enumerate(questions) if q["key"] == key), None)
+
+
+async def do_save_question(
+    session: AsyncSession,
+    survey: Survey,
+    typed: QuestionInput,
+    *,
+    scope: Scope,
+    actor: Staff | None,
+) -> SurveyVersion:
+    """Add a question (``typed.original`` empty) or change the one with that key; skip rules
+    follow a renamed question."""
+    original = typed.original
+
+    def change(data: dict[str, Any], source: str) -> None:
+        questions: list[dict[str, Any]] = data["questions"]
+        index = _index_of(questions, original)
+        if original and index is None:
+            raise _removed()
+        previous = questions[index] if index is not None else {"text": {}, "options": []}
+        if typed.type not in {t.value for t in QuestionType}:
+            raise InvalidDefinition(where="type", reason=N_("unknown question type"))
+        kind = QuestionType(typed.type)
+        question: dict[str, Any] = {
+            "key": typed.key.strip().lower(),
+            "type": kind.value,
+            "text": {**previous["text"], source: typed.text.strip()},
+            "required": typed.required,
+        }
+        if kind in {QuestionType.SINGLE, QuestionType.MULTI}:
+            question["options"] = parse_options(typed.options, previous.get("options", []), source)
+        if kind == QuestionType.NUMBER:
+            question["min"] = parse_number(typed.min, "min")
+            question["max"] = parse_number(typed.max, "max")
+        max_length = typed.max_length.strip()
+        if kind == QuestionType.TEXT and max_length:
+            if not max_length.isdigit():
+                raise InvalidDefinition(where="max_length", reason=N_("wrong kind of value"))
+            question["max_length"] = int(max_length[:6])
+        if typed.show_if_question.strip():
+            equals = [
+                v.strip().lower() for v in re.split(r"[,\n]", typed.show_if_values) if v.strip()
+            ]
+            question["show_if"] = {"question": typed.show_if_question.strip(), "equals": equals}
+        if index is None:
+            questions.append(question)
+            return
+        questions[index] = question
+        if original != question["key"]:  # skip rules follow a renamed question
+            for other in questions:
+                rule = other.get("show_if")
+                if rule and rule["question"] == original:
+                    rule["question"] = question["key"]
+
+    return await _edit(session, survey, change, scope=scope, actor=actor)
+
+
+async def do_delete_question(
+    session: AsyncSession, survey: Survey, key: str, *, scope: Scope, actor: Staff | None
+) -> SurveyVersion:
+    def change(data: dict[str, Any], _source: str) -> None:
+        kept = [q for q in data["questions"] if q["key"] != key]
+        if len(kept) == len(data["questions"]):
+            raise _removed()
+        data["questions"] = kept
+
+    return await _edit(session, survey, change, scope=scope, actor=actor)
+
+
+async def do_move_question(
+    session: AsyncSession,
+    survey: Survey,
+    key: str,
+    direction: str,
+    *,
+    scope: Scope,
+    actor: Staff | None,
+) -> SurveyVersion:
+    """Swap a question with the one above (``direction`` "up") or below; at an end, no change."""
+
+    def change(data: dict[str, Any], _source: str) -> None:
+        questions = data["questions"]
+        index = _index_of(questions, key)
+        if index is None:
+            raise _removed()
+        other = index - 1 if direction == "up" else index + 1
+        if 0 <= other < len(questions):
+            questions[index], questions[other] = questions[other], questions[index]
+
+    return await _edit(session, survey, change, scope=scope, actor=actor)

@@ -28,9 +28,11 @@ from sqlalchemy import Integer, cast, func, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.storage.db import is_postgres
-from bot.storage.models import Factory
-from bot.storage.surveys import SurveyAnswer, SurveyResponse, SurveyVersion, SurveyWave
+from bot.storage.models import Factory, Staff
+from bot.storage.surveys import Survey, SurveyAnswer, SurveyResponse, SurveyVersion, SurveyWave
+from services import audit
 from services.exports import csv_text
+from services.scope import Scope
 from services.suppression import (
     HIDDEN,
     Hidden,
@@ -42,12 +44,14 @@ from services.suppression import (
     suppress_line,
 )
 from services.surveys.answering import ANSWERED
+from services.surveys.builder import access_survey
 from services.surveys.definition import (
     COUNTED_TYPES,
     Question,
     QuestionType,
     SurveyDefinition,
 )
+from services.surveys.waves import access_wave
 
 DIMENSIONS = ("factory", "gender", "age_band", "language")
 NOT_GIVEN = "-"
@@ -524,3 +528,52 @@ def _value_label(d: SurveyDefinition, q: Question, value: Hashable, locale: str)
         if option.key == value:
             return d.text(option.text, locale)
     return str(value)
+
+
+# --- staff access, audited ---------------------------------------------------------------------
+
+
+async def access_results(
+    session: AsyncSession, wave_id: int, scope: Scope, *, actor: Staff | None, k: int
+) -> tuple[SurveyWave, Survey, WaveResults]:
+    """A wave's results for a staff member in ``scope``; the viewing is audited."""
+    wave, survey, found = await _results_in(session, wave_id, scope, k=k)
+    await _audit(session, "survey.results.view", wave, actor)
+    return wave, survey, found
+
+
+async def export_results(
+    session: AsyncSession,
+    wave_id: int,
+    scope: Scope,
+    *,
+    actor: Staff | None,
+    k: int,
+    fewer_than: str,
+    hidden: str,
+    locale: str,
+) -> tuple[SurveyWave, str]:
+    """A wave's results as CSV (``results_csv``) for a staff member in ``scope``, audited."""
+    wave, _survey, found = await _results_in(session, wave_id, scope, k=k)
+    body = results_csv(found, fewer_than=fewer_than, hidden=hidden, locale=locale)
+    await _audit(session, "survey.results.export", wave, actor)
+    return wave, body
+
+
+async def _results_in(
+    session: AsyncSession, wave_id: int, scope: Scope, *, k: int
+) -> tuple[SurveyWave, Survey, WaveResults]:
+    wave = await access_wave(session, wave_id, scope)
+    survey = await access_survey(session, wave.survey_id, scope)
+    return wave, survey, await wave_results(session, wave, k=k)
+
+
+async def _audit(session: AsyncSession, action: str, wave: SurveyWave, actor: Staff | None) -> None:
+    await audit.record(
+        session,
+        action,
+        actor=actor,
+        object_type="wave",
+        object_id=wave.id,
+        country_code=wave.countries[0] if len(wave.countries) == 1 else None,
+    )

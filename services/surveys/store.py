@@ -31,6 +31,7 @@ from typing import Any, Protocol
 from nacl.exceptions import CryptoError
 from nacl.secret import SecretBox
 from nacl.utils import random as random_bytes
+from redis.asyncio import Redis
 
 from services.clock import utcnow
 
@@ -191,8 +192,6 @@ class RedisSurveyStore:
 
     @classmethod
     def from_url(cls, url: str, **kwargs: Any) -> RedisSurveyStore:
-        from redis.asyncio import Redis
-
         return cls(Redis.from_url(url, socket_timeout=5.0, socket_connect_timeout=5.0), **kwargs)
 
     def _draft_key(self, wave_id: int, slot: str) -> str:

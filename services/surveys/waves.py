@@ -28,15 +28,25 @@ from services.claims import claim_ids
 from services.clock import DAY_ENDS, DAY_STARTS, utcnow
 from services.errors import Conflict, DomainError, NotFound
 from services.onboarding import AgeBand, optional_audience
+from services.scope import Scope
 from services.suppression import PREVIEWS, rounded
-from services.surveys.builder import Scope, in_scope, latest_published
+from services.surveys.builder import latest_published, visible_in
+from services.surveys.participation import person_key
 
 BATCH = 1000
 MAX_DURATION = timedelta(days=92)
+
+
+class Repeat(StrEnum):
+    NONE = "none"
+    MONTHLY = "monthly"
+    QUARTERLY = "quarterly"
+
+
 REPEATS: dict[str, relativedelta | None] = {
-    "none": None,
-    "monthly": relativedelta(months=1),
-    "quarterly": relativedelta(months=3),
+    Repeat.NONE: None,
+    Repeat.MONTHLY: relativedelta(months=1),
+    Repeat.QUARTERLY: relativedelta(months=3),
 }
 
 
@@ -70,7 +80,7 @@ class WaveInput:
     audience: Audience
     starts_at: datetime
     ends_at: datetime
-    repeat: str = "none"
+    repeat: str = Repeat.NONE
     invite_hour: int = 12
     reminder_after_hours: int = 72
 
@@ -79,7 +89,7 @@ async def check_audience(session: AsyncSession, audience: Audience, scope: Scope
     countries = sorted({c.strip().upper() for c in audience.countries if c.strip()})
     if not countries:
         raise InvalidWave(reason=N_("choose at least one country"))
-    if scope is not None and not set(countries) <= scope:
+    if not scope.allows_all(countries):
         raise InvalidWave(reason=N_("you can only survey workers in your own countries"))
     factory_ids = sorted(set(audience.factory_ids))
     if factory_ids:
@@ -152,7 +162,7 @@ async def check_wave(
     now = now or utcnow()
     version = await session.get(SurveyVersion, data.version_id)
     survey = await session.get(Survey, version.survey_id) if version else None
-    if version is None or survey is None or not in_scope(survey, scope):
+    if version is None or survey is None or not visible_in(survey, scope):
         raise NotFound()
     if version.published_at is None:
         raise InvalidWave(reason=N_("publish the survey first"))
@@ -232,7 +242,7 @@ def _new_wave(
 
 async def access_wave(session: AsyncSession, wave_id: int, scope: Scope) -> SurveyWave:
     wave = await session.get(SurveyWave, wave_id)
-    if wave is None or (scope is not None and not set(wave.countries) <= scope):
+    if wave is None or not scope.allows_all(wave.countries):
         raise NotFound()
     return wave
 
@@ -244,7 +254,7 @@ async def list_waves(
     if survey_id is not None:
         query = query.where(SurveyWave.survey_id == survey_id)
     waves = (await session.scalars(query)).all()
-    return [w for w in waves if scope is None or set(w.countries) <= scope]
+    return [w for w in waves if scope.allows_all(w.countries)]
 
 
 async def do_cancel_wave(session: AsyncSession, wave: SurveyWave, *, actor: Staff | None) -> None:
@@ -405,8 +415,6 @@ async def do_close_the_loop(
     Who answered is known only by HMAC, so the audience is walked and each worker's key checked;
     returns how many messages were queued.
     """
-    from services.surveys.answering import person_key
-
     texts = {
         code: text.strip() for code, text in texts.items() if code in LANGUAGES and text.strip()
     }

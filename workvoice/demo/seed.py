@@ -222,7 +222,7 @@ async def _surveys(session: AsyncSession, ctx: AppContext) -> None:
                 starts_at=now - timedelta(minutes=5),
                 ends_at=now + timedelta(days=14),
             ),
-            scope=None,
+            scope=Scope.everywhere(),
             actor=manager,
         )
         await open_due_waves(session, worker="seed", now=now)

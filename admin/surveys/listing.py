@@ -1,0 +1,160 @@
+"""The survey list: every survey a staff member may see, creating one from a title, and importing
+one from a YAML or JSON file."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from fastapi import APIRouter, Depends, Form, Request, UploadFile
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from admin.surveys.common import SURVEYS, country_in_scope, staff_countries
+from admin.web import db, render, verify_csrf
+from bot.i18n import gettext as _
+from bot.storage.models import Staff
+from bot.storage.surveys import SurveyVersion
+from services.errors import DomainError
+from services.scope import Scope
+from services.surveys import builder, waves
+from services.surveys.definition import parse_definition, validate
+
+router = APIRouter(prefix="/surveys")
+MAX_UPLOAD_BYTES = 512 * 1024
+
+
+async def _list_page(
+    request: Request,
+    session: AsyncSession,
+    staff: Staff,
+    *,
+    status: int = 200,
+    **values: Any,
+) -> Response:
+    scope = Scope.of(staff)
+    found = await builder.list_surveys(session, scope)
+    ids = [s.id for s in found]
+    latest: dict[int, SurveyVersion] = {}
+    wave_counts: dict[int, int] = {}
+    if ids:
+        for version in (
+            await session.scalars(
+                select(SurveyVersion)
+                .where(SurveyVersion.survey_id.in_(ids))
+                .order_by(SurveyVersion.number)
+            )
+        ).all():
+            latest[version.survey_id] = version
+        for wave in await waves.list_waves(session, scope):
+            wave_counts[wave.survey_id] = wave_counts.get(wave.survey_id, 0) + 1
+    rows = [(s, latest.get(s.id), wave_counts.get(s.id, 0)) for s in found]
+    return render(
+        request,
+        "surveys/list.html",
+        status_code=status,
+        rows=rows,
+        countries=await staff_countries(session, staff),
+        values=values.pop("values", {}),
+        **values,
+    )
+
+
+@router.get("", response_class=HTMLResponse)
+async def survey_list(
+    request: Request, staff: Staff = Depends(SURVEYS), session: AsyncSession = Depends(db)
+) -> Response:
+    return await _list_page(request, session, staff)
+
+
+def _starter(key: str, title: str) -> dict[str, Any]:
+    """A minimal definition to start from: one yes/no question the builder then edits."""
+    return {
+        "key": key.strip().lower(),
+        "title": {"en": title.strip()},
+        "questions": [
+            {"key": "q1", "type": "yesno", "text": {"en": "Is this question useful?"}},
+        ],
+    }
+
+
+@router.post("/new", dependencies=[Depends(verify_csrf)])
+async def create_survey(
+    request: Request,
+    key: str = Form("", max_length=64),
+    title: str = Form("", max_length=600),
+    country: str = Form("", max_length=8),
+    staff: Staff = Depends(SURVEYS),
+    session: AsyncSession = Depends(db),
+) -> Response:
+    try:
+        code = country_in_scope(staff, country, await staff_countries(session, staff))
+        async with session.begin_nested():
+            survey = await builder.do_create_survey(
+                session, validate(_starter(key, title)), country_code=code, actor=staff
+            )
+    except DomainError as exc:
+        return await _list_page(
+            request,
+            session,
+            staff,
+            status=400,
+            create_error=exc.translated(),
+            values={"key": key, "title": title, "country": country},
+        )
+    return RedirectResponse(f"/surveys/{survey.id}", status_code=303)
+
+
+@router.get("/import", response_class=HTMLResponse)
+async def import_page(
+    request: Request, staff: Staff = Depends(SURVEYS), session: AsyncSession = Depends(db)
+) -> Response:
+    return render(
+        request, "surveys/import.html", countries=await staff_countries(session, staff), values={}
+    )
+
+
+@router.post("/import", dependencies=[Depends(verify_csrf)])
+async def import_survey(
+    request: Request,
+    file: UploadFile | None = None,
+    content: str = Form("", max_length=MAX_UPLOAD_BYTES),
+    country: str = Form("", max_length=8),
+    staff: Staff = Depends(SURVEYS),
+    session: AsyncSession = Depends(db),
+) -> Response:
+    countries = await staff_countries(session, staff)
+    raw: bytes | str = content
+    error: str | None = None
+    if file is not None and file.filename:
+        data = await file.read(MAX_UPLOAD_BYTES + 1)
+        if len(data) > MAX_UPLOAD_BYTES:
+            error = _("The file is larger than 512 KB.")
+        elif b"\x00" in data:
+            error = _("This is not a text file. Upload a YAML or JSON survey file.")
+        raw = data
+    if error is None and not raw.strip():
+        error = _("Choose a file or paste the survey.")
+    if error is None:
+        try:
+            code = country_in_scope(staff, country, countries)
+            # Parsing is CPU work on up to 512 KB: in a thread, so the event loop (and, in
+            # `workvoice run`, the bot) keeps serving meanwhile (M6).
+            definition = await asyncio.to_thread(parse_definition, raw)
+            async with session.begin_nested():
+                survey = await builder.do_create_survey(
+                    session, definition, country_code=code, actor=staff
+                )
+        except DomainError as exc:
+            error = exc.translated()
+    if error is not None:
+        return render(
+            request,
+            "surveys/import.html",
+            status_code=400,
+            error=error,
+            countries=countries,
+            values={"content": content, "country": country},
+        )
+    return RedirectResponse(f"/surveys/{survey.id}", status_code=303)

@@ -1,0 +1,183 @@
+"""A survey's translations (one language at a time, beside the source text) and the preview of
+each question as the bot shows it in a language."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from markupsafe import Markup, escape
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from admin.surveys.common import SURVEYS, Draft, can_edit, known_locale, load_draft
+from admin.web import db, render, verify_csrf
+from bot.i18n import gettext, is_rtl
+from bot.i18n.languages import LANGUAGES
+from bot.storage.models import Staff
+from services.errors import DomainError
+from services.scope import Scope
+from services.surveys import builder
+from services.surveys.definition import (
+    SCALE_FACES,
+    QuestionType,
+    SurveyDefinition,
+    coverage,
+    plain_number,
+    text_slots,
+    with_translation,
+)
+
+router = APIRouter(prefix="/surveys")
+# The bot's own words (catalog "surveys"), looked up in the worker's language for the preview.
+BOT_YES, BOT_NO, BOT_SKIP, BOT_DONE = "Yes", "No", "Skip", "Done ➡️"
+BOT_MULTI = "Tick all that apply, then tap Done."
+BOT_NUMBER = "Send a number from {min} to {max}."
+BOT_TEXT = "Type your answer (up to {limit} characters)."
+BOT_HEADER = "<b>{title}</b> · question {number} of {total}"
+
+
+def _slots(definition: SurveyDefinition, locale: str) -> list[dict[str, Any]]:
+    source = definition.source_locale
+    return [
+        {"path": path, "source": texts.get(source, ""), "value": texts.get(locale, "")}
+        for path, texts in text_slots(definition)
+    ]
+
+
+async def _translate_page(
+    request: Request,
+    found: Draft,
+    staff: Staff,
+    locale: str,
+    *,
+    status: int = 200,
+    typed: dict[str, str] | None = None,
+    error: str | None = None,
+) -> Response:
+    slots = _slots(found.definition, locale)
+    if typed is not None:
+        for slot in slots:
+            slot["value"] = typed.get(slot["path"], slot["value"])
+    done, total = coverage(found.definition)[locale]
+    return render(
+        request,
+        "surveys/translate.html",
+        status_code=status,
+        survey=found.survey,
+        version=found.version,
+        definition=found.definition,
+        target=locale,
+        language=LANGUAGES[locale],
+        source_language=LANGUAGES[found.definition.source_locale],
+        target_rtl=is_rtl(locale),
+        source_rtl=is_rtl(found.definition.source_locale),
+        slots=slots,
+        done=done,
+        total=total,
+        editable=can_edit(found.survey, staff),
+        error=error,
+    )
+
+
+@router.get("/{survey_id}/translate/{locale}", response_class=HTMLResponse)
+async def translate_page(
+    request: Request,
+    survey_id: int,
+    locale: str,
+    staff: Staff = Depends(SURVEYS),
+    session: AsyncSession = Depends(db),
+) -> Response:
+    found = await load_draft(session, staff, survey_id)
+    return await _translate_page(request, found, staff, known_locale(locale))
+
+
+@router.post("/{survey_id}/translate/{locale}", dependencies=[Depends(verify_csrf)])
+async def save_translation(
+    request: Request,
+    survey_id: int,
+    locale: str,
+    staff: Staff = Depends(SURVEYS),
+    session: AsyncSession = Depends(db),
+) -> Response:
+    found = await load_draft(session, staff, survey_id)
+    known_locale(locale)
+    form = await request.form()
+    paths = {path for path, _texts in text_slots(found.definition)}
+    typed = {
+        name[2:]: value
+        for name, value in form.multi_items()
+        if name.startswith("t:") and name[2:] in paths and isinstance(value, str)
+    }
+    try:
+        definition = with_translation(found.definition, locale, typed)
+        async with session.begin_nested():
+            await builder.do_save_draft(
+                session, found.survey, definition, scope=Scope.of(staff), actor=staff
+            )
+    except DomainError as exc:
+        return await _translate_page(
+            request, found, staff, locale, status=exc.status, typed=typed, error=exc.translated()
+        )
+    return RedirectResponse(f"/surveys/{found.survey.id}#coverage", status_code=303)
+
+
+def preview_screens(definition: SurveyDefinition, locale: str) -> list[dict[str, Any]]:
+    """Each question as the bot shows it: header, text, hint and buttons, in ``locale``."""
+    title = definition.text(definition.title, locale)
+    total = len(definition.questions)
+    screens = []
+    for number, q in enumerate(definition.questions, start=1):
+        header = gettext(BOT_HEADER, locale=locale, title=escape(title), number=number, total=total)
+        hint = ""
+        rows: list[list[str]] = []
+        if q.type == QuestionType.SCALE:
+            rows.append([f"{face} {i + 1}" for i, face in enumerate(SCALE_FACES)])
+        elif q.type == QuestionType.YESNO:
+            rows.append([gettext(BOT_YES, locale=locale), gettext(BOT_NO, locale=locale)])
+        elif q.type in (QuestionType.SINGLE, QuestionType.MULTI):
+            rows.extend([definition.text(o.text, locale)] for o in q.options)
+            if q.type == QuestionType.MULTI:
+                hint = gettext(BOT_MULTI, locale=locale)
+                rows.append([gettext(BOT_DONE, locale=locale)])
+        elif q.type == QuestionType.NUMBER:
+            hint = gettext(
+                BOT_NUMBER, locale=locale, min=plain_number(q.min), max=plain_number(q.max)
+            )
+        elif q.type == QuestionType.TEXT:
+            hint = gettext(BOT_TEXT, locale=locale, limit=q.max_length)
+        if not q.required:
+            rows.append([gettext(BOT_SKIP, locale=locale)])
+        screens.append(
+            {
+                "question": q,
+                "header": Markup(header),  # noqa: S704 - catalog text; the title is escaped
+                "text": definition.text(q.text, locale),
+                "translated": bool(q.text.get(locale)),
+                "hint": hint,
+                "rows": rows,
+            }
+        )
+    return screens
+
+
+@router.get("/{survey_id}/preview", response_class=HTMLResponse)
+async def preview(
+    request: Request,
+    survey_id: int,
+    locale: str = "",
+    staff: Staff = Depends(SURVEYS),
+    session: AsyncSession = Depends(db),
+) -> Response:
+    found = await load_draft(session, staff, survey_id)
+    locale = known_locale(locale or found.definition.source_locale)
+    return render(
+        request,
+        "surveys/preview.html",
+        survey=found.survey,
+        definition=found.definition,
+        target=locale,
+        target_rtl=is_rtl(locale),
+        languages=LANGUAGES,
+        screens=preview_screens(found.definition, locale),
+    )
