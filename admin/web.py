@@ -321,6 +321,8 @@ def navigation(routes: Iterable[BaseRoute], entries: Iterable[NavEntry] = NAV) -
     }
 
     def roles(path: str) -> frozenset[str]:
+        if path not in pages:  # e.g. a console module whose router nests other routers
+            raise LookupError(f"the navigation entry {path} has no page among the console's routes")
         found = declared_roles(pages[path])
         if found is None:
             raise LookupError(

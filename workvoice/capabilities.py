@@ -89,7 +89,13 @@ CAPABILITIES: tuple[Capability, ...] = (
         "surveys",
         models="bot.storage.surveys",
         flows=("bot.flows.surveys",),
-        console=("admin.surveys", "admin.survey_waves"),
+        # The list's fixed paths ("/surveys/import") before a survey's own ("/surveys/{id}").
+        console=(
+            "admin.surveys.listing",
+            "admin.surveys.builder",
+            "admin.surveys.translate",
+            "admin.survey_waves",
+        ),
         jobs=(
             Job("survey_waves", 60, "workvoice.jobs:survey_waves"),
             Job("survey_batches", 300, "workvoice.jobs:survey_batches"),
