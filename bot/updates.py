@@ -18,6 +18,7 @@ import json
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
+from redis.asyncio import Redis
 from sqlalchemy import delete, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -78,8 +79,6 @@ class RedisPayloads:
 
     @classmethod
     def from_url(cls, url: str, *, prefix: str = "workvoice") -> RedisPayloads:
-        from redis.asyncio import Redis
-
         return cls(
             Redis.from_url(url, socket_timeout=5.0, socket_connect_timeout=2.0), prefix=prefix
         )

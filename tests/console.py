@@ -12,6 +12,7 @@ import secrets
 import time
 from base64 import b64encode
 from collections.abc import Iterable
+from html.parser import HTMLParser
 from typing import Any
 
 import httpx
@@ -99,3 +100,39 @@ def make_context(
 ) -> AppContext:
     settings = load_settings(data_dir=data_dir, secret_key=TEST_SECRET)
     return AppContext(settings=settings, engine=engine, sessions=db_sessions)
+
+
+class _Tables(HTMLParser):
+    """Every <table> of a page as rows of cell texts, with the table's class."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.tables: list[tuple[str, list[list[str]]]] = []
+        self._stack: list[tuple[str, list[list[str]]]] = []
+        self._cell: list[str] | None = None
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag == "table":
+            self._stack.append((dict(attrs).get("class") or "", []))
+        elif tag == "tr" and self._stack:
+            self._stack[-1][1].append([])
+        elif tag in ("td", "th") and self._stack:
+            self._cell = []
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in ("td", "th") and self._cell is not None and self._stack:
+            self._stack[-1][1][-1].append(" ".join("".join(self._cell).split()))
+            self._cell = None
+        elif tag == "table" and self._stack:
+            self.tables.append(self._stack.pop())
+
+    def handle_data(self, data: str) -> None:
+        if self._cell is not None:
+            self._cell.append(data)
+
+
+def tables(html: str, cls: str) -> list[list[list[str]]]:
+    """The page's tables whose class includes ``cls``, as rows of cell texts."""
+    parser = _Tables()
+    parser.feed(html)
+    return [rows for c, rows in parser.tables if not cls or cls in c.split()]

@@ -21,9 +21,8 @@ from bot.storage.models import AuditEvent, OutboxMessage, OutboxStatus, Staff, U
 from services.broadcasts import messages, topics
 from services.broadcasts.topics import TopicInput
 from services.scope import Scope
-from tests.console import ConsoleHarness
+from tests.console import ConsoleHarness, tables
 from tests.factories import make_factory, make_worker
-from tests.test_console_surveys import tables
 
 # 12:00 in Dhaka: the fan-out queues messages due at once.
 DAY = datetime(2026, 3, 2, 6, 0, tzinfo=UTC)

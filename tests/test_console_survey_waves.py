@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime, timedelta
-from html.parser import HTMLParser
 from typing import Any
 
 from sqlalchemy import func, select
@@ -16,46 +15,11 @@ from bot.storage.surveys import SurveyWave
 from services.scope import Scope
 from services.surveys import answering
 from services.surveys.waves import Audience, WaveInput, do_create_wave, open_due_waves
-from tests.console import ConsoleHarness
+from tests.console import ConsoleHarness, tables
 from tests.factories import make_factory, make_worker
 from tests.surveys_data import audit_count, make_wave, publish, survey_in
 
 # --- helpers ----------------------------------------------------------------------------------
-
-
-class _Tables(HTMLParser):
-    """Every <table> of a page as rows of cell texts, with the table's class."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.tables: list[tuple[str, list[list[str]]]] = []
-        self._stack: list[tuple[str, list[list[str]]]] = []
-        self._cell: list[str] | None = None
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        if tag == "table":
-            self._stack.append((dict(attrs).get("class") or "", []))
-        elif tag == "tr" and self._stack:
-            self._stack[-1][1].append([])
-        elif tag in ("td", "th") and self._stack:
-            self._cell = []
-
-    def handle_endtag(self, tag: str) -> None:
-        if tag in ("td", "th") and self._cell is not None and self._stack:
-            self._stack[-1][1][-1].append(" ".join("".join(self._cell).split()))
-            self._cell = None
-        elif tag == "table" and self._stack:
-            self.tables.append(self._stack.pop())
-
-    def handle_data(self, data: str) -> None:
-        if self._cell is not None:
-            self._cell.append(data)
-
-
-def tables(html: str, cls: str) -> list[list[list[str]]]:
-    parser = _Tables()
-    parser.feed(html)
-    return [rows for c, rows in parser.tables if not cls or cls in c.split()]
 
 
 async def answer_all(console: ConsoleHarness, user: Any, wave_id: int, *, safe: str) -> None:

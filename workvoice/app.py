@@ -61,6 +61,7 @@ async def install_survey_templates(ctx: AppContext) -> None:
 
 async def start_bot(ctx: AppContext) -> dict[str, Any]:
     """Create the bot and dispatcher and start receiving updates; returns what to stop later."""
+    # Here, not at the top: a console-only process or a CLI command never loads aiogram (~6 s).
     from bot.delivery import Deliverer
     from bot.dispatcher import create_dispatcher, create_fsm_storage
     from bot.ratelimit import create_send_limiter

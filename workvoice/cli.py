@@ -1,5 +1,6 @@
 """The ``workvoice`` command. Commands that do not run the bot never import aiogram (it costs ~6 s):
-each command imports what it needs inside itself, so start-up and ``--help`` load no more."""
+nothing imported here loads it; the bot's modules load only when a process starts the bot
+(``workvoice.app.start_bot``)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,35 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import click
+from sqlalchemy import select
 
+from bot.storage import migrate
+from bot.storage.db import transaction
+from bot.storage.surveys import Survey, SurveyVersion
+from services.accounts import do_create_staff
+from services.errors import DomainError
+from services.factories import (
+    FactoryImportError,
+    FactoryInput,
+    do_add_factory,
+    do_import_factories,
+    list_factories,
+)
+from services.reports.crypto import generate_pair
+from services.scope import Scope
+from services.surveys.builder import (
+    definition_of,
+    do_import_survey,
+    do_install_templates,
+    do_publish,
+    latest_version,
+)
+from services.surveys.definition import to_json, to_yaml
+from workvoice import i18n_tools
+from workvoice.app import check_schema, serve
+from workvoice.context import AppContext
+from workvoice.demo.run import run_demo
+from workvoice.kernel.logs import configure_logging
 from workvoice.kernel.settings import (
     ConfigError,
     Role,
@@ -32,7 +61,6 @@ def _settings() -> Settings:
 
 
 def _run(coro_fn: Callable[[], Awaitable[T]]) -> T:
-    from services.errors import DomainError
 
     try:
         return asyncio.run(coro_fn())  # type: ignore[arg-type]
@@ -43,8 +71,6 @@ def _run(coro_fn: Callable[[], Awaitable[T]]) -> T:
 
 
 def _serve(**kwargs: Any) -> None:
-    from workvoice.app import serve
-    from workvoice.kernel.logs import configure_logging
 
     settings = _settings()
     configure_logging(settings.log_level)
@@ -142,8 +168,6 @@ def console() -> None:
 )
 def demo(data_dir: Path | None, seed: bool, port: int | None, host: str | None) -> None:
     """Run the whole product on a laptop without Telegram: bot, console and a phone simulator."""
-    from workvoice.demo.run import run_demo
-    from workvoice.kernel.logs import configure_logging
 
     settings = _settings()
     if host is None and not (settings.demo or is_loopback(settings.console_host)):
@@ -177,7 +201,6 @@ def db() -> None:
 @click.argument("revision", default="head")
 def db_upgrade(revision: str) -> None:
     """Upgrade the schema to REVISION (default: the newest)."""
-    from bot.storage import migrate
 
     settings = _settings()
     if settings.effective_database_url.startswith("sqlite"):
@@ -192,7 +215,6 @@ def db_upgrade(revision: str) -> None:
 @click.argument("revision", default="-1")
 def db_downgrade(revision: str) -> None:
     """Downgrade the schema to REVISION (default: one step back; 'base' removes everything)."""
-    from bot.storage import migrate
 
     settings = _settings()
     if settings.effective_database_url.startswith("sqlite"):
@@ -206,7 +228,6 @@ def db_downgrade(revision: str) -> None:
 @db.command("current")
 def db_current() -> None:
     """Show the schema revision of the database and of the code."""
-    from bot.storage import migrate
 
     settings = _settings()
     if settings.effective_database_url.startswith("sqlite"):
@@ -216,9 +237,6 @@ def db_current() -> None:
 
 
 async def _in_transaction(settings: Settings, fn: Callable[[Any], Awaitable[T]]) -> T:
-    from bot.storage.db import transaction
-    from workvoice.app import check_schema
-    from workvoice.context import AppContext
 
     ctx = AppContext.create(settings)
     try:
@@ -245,7 +263,6 @@ def create_staff(
     email: str, role: str, countries: tuple[str, ...], name: str, password: str | None
 ) -> None:
     """Create a staff account for the console."""
-    from services.accounts import do_create_staff
 
     settings = _settings()
     if password is None:
@@ -276,7 +293,6 @@ def factory() -> None:
 @click.option("--timezone", default=None, help="IANA name; default: the country's")
 def factory_add(code: str, name: str, country: str, timezone: str | None) -> None:
     """Add one factory."""
-    from services.factories import FactoryInput, do_add_factory
 
     settings = _settings()
     made = _run(
@@ -294,8 +310,6 @@ def factory_add(code: str, name: str, country: str, timezone: str | None) -> Non
 @click.option("--country", default=None)
 def factory_list(country: str | None) -> None:
     """List factories."""
-    from services.factories import list_factories
-    from services.scope import Scope
 
     settings = _settings()
     scope = Scope.only(country.upper()) if country else Scope.everywhere()
@@ -310,7 +324,6 @@ def factory_list(country: str | None) -> None:
 @click.argument("csv_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 def factory_import(csv_file: Path) -> None:
     """Import factories from a CSV with columns code,name,country,timezone (all or nothing)."""
-    from services.factories import FactoryImportError, do_import_factories
 
     settings = _settings()
     try:
@@ -337,11 +350,6 @@ def survey() -> None:
 @click.option("--version", "number", type=int, default=None, help="Default: the latest.")
 def survey_export(key: str, fmt: str, number: int | None) -> None:
     """Print a survey's definition (for review, sharing or version control)."""
-    from sqlalchemy import select
-
-    from bot.storage.surveys import Survey, SurveyVersion
-    from services.surveys.builder import definition_of, latest_version
-    from services.surveys.definition import to_json, to_yaml
 
     async def load(session: Any) -> Any:
         found = await session.scalar(select(Survey).where(Survey.key == key))
@@ -368,9 +376,6 @@ def survey_export(key: str, fmt: str, number: int | None) -> None:
 @click.option("--publish", is_flag=True, help="Publish it at once (freeze the first version).")
 def survey_import(path: Path, country: str | None, publish: bool) -> None:
     """Create a survey from a YAML or JSON file; an invalid file imports nothing."""
-    from services.errors import DomainError
-    from services.scope import Scope
-    from services.surveys.builder import do_import_survey, do_publish
 
     content = path.read_bytes()
 
@@ -392,7 +397,6 @@ def survey_import(path: Path, country: str | None, publish: bool) -> None:
 @survey.command("templates")
 def survey_templates() -> None:
     """Install the built-in wellbeing templates as shared, published surveys (idempotent)."""
-    from services.surveys.builder import do_install_templates
 
     made = _run(lambda: _in_transaction(_settings(), do_install_templates))
     click.echo("templates: " + ", ".join(s.key for s in made))
@@ -406,7 +410,6 @@ def keys() -> None:
 @keys.command("generate")
 def keys_generate() -> None:
     """Print a new key pair for WORKVOICE_REPORT_PUBLIC_KEY / WORKVOICE_REPORT_PRIVATE_KEY."""
-    from services.reports.crypto import generate_pair
 
     public, private = generate_pair()
     click.echo(f"WORKVOICE_REPORT_PUBLIC_KEY={public}")
@@ -419,7 +422,6 @@ def keys_generate() -> None:
 @keys.command("rotate")
 def keys_rotate() -> None:
     """Print a new pair and the settings that keep older reports readable."""
-    from services.reports.crypto import generate_pair
 
     settings = _settings()
     public, private = generate_pair()
@@ -445,7 +447,6 @@ def i18n() -> None:
 @i18n.command("extract")
 def i18n_extract() -> None:
     """Extract messages from the code into locales/<capability>.pot."""
-    from workvoice import i18n_tools
 
     for domain, count in i18n_tools.extract().items():
         click.echo(f"{domain}: {count} messages")
@@ -455,7 +456,6 @@ def i18n_extract() -> None:
 @click.option("--locale", "locales", multiple=True, help="Only these locales.")
 def i18n_update(locales: tuple[str, ...]) -> None:
     """Merge new messages into every locale's .po files (creating missing ones)."""
-    from workvoice import i18n_tools
 
     i18n_tools.extract()
     for path in i18n_tools.update(locales or None):
@@ -465,7 +465,6 @@ def i18n_update(locales: tuple[str, ...]) -> None:
 @i18n.command("compile")
 def i18n_compile() -> None:
     """Compile .po files to .mo (the bot reads .po directly; this is for gettext tools)."""
-    from workvoice import i18n_tools
 
     click.echo(f"compiled {len(i18n_tools.compile_all())} catalogs")
 
@@ -473,7 +472,6 @@ def i18n_compile() -> None:
 @i18n.command("check")
 def i18n_check() -> None:
     """Fail if any required catalog is missing, incomplete, fuzzy or breaks placeholders or HTML."""
-    from workvoice import i18n_tools
 
     problems = i18n_tools.check()
     for problem in problems:
