@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.datastructures import FormData
 
 from admin.broadcasts import BROADCASTS, scoped
-from admin.web import MAX_ID, db, k_of, render, staff_locale, verify_csrf
+from admin.web import MAX_ID, db, render, staff_locale, suppression_threshold, verify_csrf
 from bot.i18n import N_, is_rtl
 from bot.i18n.languages import LANGUAGES, Language
 from bot.storage.broadcasts import Broadcast, BroadcastTopic
@@ -174,7 +174,7 @@ async def _form_page(
     audience: list[str] = []
     if broadcast is not None:
         preview = await messages.preview_audience(
-            session, messages.input_of(broadcast), k=k_of(request)
+            session, messages.input_of(broadcast), k=suppression_threshold(request)
         )
         audience = preview.spoken  # no counts: only languages at least k followers read
     versions, more_versions = _version_fields(factories, chosen, audience, values)

@@ -17,7 +17,7 @@ from starlette.datastructures import FormData
 
 from admin.broadcasts import BROADCASTS
 from admin.factories import bot_username, qr_svg, start_link
-from admin.web import checked_id, db, k_of, render, staff_locale, verify_csrf
+from admin.web import checked_id, db, render, staff_locale, suppression_threshold, verify_csrf
 from bot.i18n import gettext, is_rtl
 from bot.i18n.languages import LANGUAGES
 from bot.i18n.phrases import POSTER_SCAN
@@ -102,7 +102,7 @@ async def _list_page(
     error: str | None = None,
     status: int = 200,
 ) -> Response:
-    scope, k, locale = Scope.of(staff), k_of(request), staff_locale(staff)
+    scope, k, locale = Scope.of(staff), suppression_threshold(request), staff_locale(staff)
     found = await topics.list_topics(session, scope)
     counts = await topics.subscriber_counts(session, [t.id for t in found], scope)
     return render(
@@ -168,7 +168,7 @@ async def _topic_page(
 ) -> Response:
     counts = await topics.subscriber_counts(session, [topic.id], Scope.of(staff))
     count = counts.get(topic.id, 0)
-    k = k_of(request)
+    k = suppression_threshold(request)
     return render(
         request,
         "broadcasts/topic.html",

@@ -27,10 +27,10 @@ from admin.web import (
     checked_id,
     context,
     db,
-    k_of,
     render,
     require,
     staff_locale,
+    suppression_threshold,
     verify_csrf,
 )
 from bot.i18n import N_, format_datetime, is_rtl
@@ -158,7 +158,7 @@ async def broadcast_list(
     staff: Staff = Depends(BROADCASTS),
     session: AsyncSession = Depends(db),
 ) -> Response:
-    k, locale = k_of(request), staff_locale(staff)
+    k, locale = suppression_threshold(request), staff_locale(staff)
     rows = [
         {
             "broadcast": b,
@@ -203,7 +203,7 @@ async def _detail_page(
     schedule: dict[str, str] | None = None,
     status: int = 200,
 ) -> Response:
-    k, locale = k_of(request), staff_locale(staff)
+    k, locale = suppression_threshold(request), staff_locale(staff)
     data = messages.input_of(broadcast)
     topic = await session.get(BroadcastTopic, broadcast.topic_id)
     zones = await audience_zones(session, data)

@@ -13,7 +13,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from admin.web import client_ip, context, db, k_of, render, require, verify_csrf
+from admin.web import client_ip, context, db, render, require, suppression_threshold, verify_csrf
 from bot.i18n import N_
 from bot.storage.models import Factory, Staff, StaffRole
 from bot.storage.reports import Case, CaseEvidence
@@ -63,7 +63,7 @@ async def counts(
     request: Request, staff: Staff = Depends(COUNTS), session: AsyncSession = Depends(db)
 ) -> Response:
     """Numbers without cases, for analysts (``services.reports.queue.case_counts``)."""
-    k = k_of(request)
+    k = suppression_threshold(request)
     grids = await case_counts(session, Scope.of(staff), k=k)
     return render(
         request, "reports/counts.html", grids=grids, severities=severities_in_order(), k=k

@@ -30,7 +30,16 @@ from admin.surveys.common import (
     load_draft,
     staff_countries,
 )
-from admin.web import MAX_ID, checked_id, context, db, k_of, render, staff_locale, verify_csrf
+from admin.web import (
+    MAX_ID,
+    checked_id,
+    context,
+    db,
+    render,
+    staff_locale,
+    suppression_threshold,
+    verify_csrf,
+)
 from bot.i18n import N_, translations
 from bot.i18n import gettext as _
 from bot.i18n.languages import LANGUAGES
@@ -82,7 +91,7 @@ async def wave_list(
     session: AsyncSession = Depends(db),
 ) -> Response:
     found = await load_draft(session, staff, survey_id)
-    k = k_of(request)
+    k = suppression_threshold(request)
     listed = await waves.list_waves(session, Scope.of(staff), survey_id=found.survey.id)
     counts = await _respondent_counts(session, [w.id for w in listed], k)
     return render(
@@ -203,7 +212,7 @@ async def _wave_form_page(
             (waves.Repeat.QUARTERLY, _("every quarter")),
         ],
         timezones=sorted(available_timezones()),
-        k=k_of(request),
+        k=suppression_threshold(request),
         **extra,
     )
 
@@ -285,7 +294,7 @@ async def create_wave(
         reminder_after_hours,
     )
     values = dict(form.__dict__)
-    k = k_of(request)
+    k = suppression_threshold(request)
     try:
         if action == "preview":
             audience = await waves.check_audience(session, form.audience(), Scope.of(staff))
@@ -380,7 +389,7 @@ async def _results_page(
     **extra: Any,
 ) -> Response:
     wave, survey, found = await results.access_results(
-        session, checked_id(wave_id), Scope.of(staff), actor=staff, k=k_of(request)
+        session, checked_id(wave_id), Scope.of(staff), actor=staff, k=suppression_threshold(request)
     )
     k, d = found.k, found.definition
     locale = staff_locale(staff)
@@ -478,7 +487,7 @@ async def wave_results_csv(
     staff: Staff = Depends(SURVEYS),
     session: AsyncSession = Depends(db),
 ) -> Response:
-    locale, k = staff_locale(staff), k_of(request)
+    locale, k = staff_locale(staff), suppression_threshold(request)
     # The same words as on screen (the templates' "fewer than %(k)s").
     wave, body = await results.export_results(
         session,

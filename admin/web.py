@@ -251,9 +251,6 @@ def suppression_threshold(request: Request) -> int:
     return int(context(request).settings.suppression_k)
 
 
-k_of = suppression_threshold  # the old name, until the pages that use it are renamed at merge
-
-
 def staff_locale(staff: Staff) -> str:
     return staff.locale if staff.locale in LANGUAGES else "en"
 

@@ -27,7 +27,7 @@ def in_daytime(at: datetime, tz: str) -> datetime:
     if DAY_STARTS <= local.hour < DAY_ENDS:
         return at
     day = local.date() + timedelta(days=1 if local.hour >= DAY_ENDS else 0)
-    return datetime.combine(day, time(DAY_STARTS), tzinfo=zone).astimezone(at.tzinfo)
+    return planned_moment(datetime.combine(day, time(DAY_STARTS)), zone).astimezone(at.tzinfo)
 
 
 class NonexistentTime(DomainError):
@@ -54,3 +54,14 @@ def happens_twice(local: datetime, tz: ZoneInfo) -> bool:
     return (
         local.replace(tzinfo=tz, fold=0).utcoffset() != local.replace(tzinfo=tz, fold=1).utcoffset()
     )
+
+
+def planned_moment(local: datetime, tz: ZoneInfo) -> datetime:
+    """The other half of the one rule, for moments the product plans itself (an occurrence of a
+    stored schedule, the start of a holiday, a reminder or invitation hour): as ``to_utc``,
+    except that a time the clocks skip is not refused (nobody typed it) but moved forward by the
+    gap, as the wall clock itself does; a day whose midnight is skipped starts when they jump."""
+    try:
+        return to_utc(local, tz)
+    except NonexistentTime:
+        return local.replace(tzinfo=tz, fold=0).astimezone(UTC)

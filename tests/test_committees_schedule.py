@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from services.clock import NonexistentTime, happens_twice, to_utc
+from services.clock import NonexistentTime, happens_twice, planned_moment, to_utc
 from services.committees.schedule import (
     InvalidSchedule,
     InvalidTime,
@@ -20,7 +20,6 @@ from services.committees.schedule import (
     friendly_rrule,
     occurrences,
     parse_local,
-    planned_moment,
 )
 
 HAITI = ZoneInfo("America/Port-au-Prince")  # DST: 2nd Sunday of March, 1st Sunday of November

@@ -17,7 +17,7 @@ from bot.storage.committees import (
 )
 from bot.storage.models import Staff, User
 from services import outbox
-from services.clock import utcnow
+from services.clock import planned_moment, utcnow
 from services.committees.members import (
     ACTION_LIMIT,
     ActionStatus,
@@ -29,7 +29,6 @@ from services.committees.members import (
     zone,
 )
 from services.committees.planning import ACTION_REMINDER_HOUR, TaskKind
-from services.committees.schedule import planned_moment
 from services.errors import NotFound
 
 

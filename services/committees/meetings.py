@@ -24,7 +24,7 @@ from bot.storage.committees import (
     Meeting,
 )
 from bot.storage.models import Staff
-from services.clock import happens_twice, to_utc, utcnow
+from services.clock import happens_twice, planned_moment, to_utc, utcnow
 from services.committees.members import (
     HOLIDAY_NAME_LIMIT,
     PLACE_LIMIT,
@@ -43,7 +43,6 @@ from services.committees.schedule import (
     local_key,
     occurrences,
     parse_local,
-    planned_moment,
 )
 from services.errors import NotFound
 

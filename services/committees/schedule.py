@@ -15,13 +15,13 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from dateutil.rrule import DAILY, rrule, rrulestr
 
 from bot.i18n import N_
-from services.clock import NonexistentTime, happens_twice, to_utc
+from services.clock import NonexistentTime, happens_twice, planned_moment, to_utc
 from services.errors import DomainError
 
 LOCAL_FORMAT = "%Y-%m-%dT%H:%M"
@@ -46,17 +46,6 @@ class Occurrence:
     key: str  # the local start, "2026-03-03T14:00": stable across re-materialising
     starts_at: datetime  # aware UTC
     ambiguous: bool  # the local time happens twice; the first one was taken
-
-
-def planned_moment(local: datetime, tz: ZoneInfo) -> datetime:
-    """A moment the committee plans itself (an occurrence of a stored schedule, the start of a
-    holiday, an action's reminder hour): ``services.clock.to_utc``, except that a time the clocks
-    skip is not refused (nobody typed it) but moved forward by the gap, as the wall clock itself
-    does; a day whose midnight is skipped starts when the clocks jump."""
-    try:
-        return to_utc(local, tz)
-    except NonexistentTime:
-        return local.replace(tzinfo=tz, fold=0).astimezone(UTC)
 
 
 def parse_local(value: str) -> datetime:

@@ -25,7 +25,7 @@ from bot.storage.models import Factory, Gender, Staff, User
 from bot.storage.surveys import Survey, SurveyNotice, SurveyParticipation, SurveyVersion, SurveyWave
 from services import audit, outbox
 from services.claims import claim_ids
-from services.clock import DAY_ENDS, DAY_STARTS, utcnow
+from services.clock import DAY_ENDS, DAY_STARTS, planned_moment, utcnow
 from services.errors import Conflict, DomainError, NotFound
 from services.onboarding import AgeBand, optional_audience
 from services.scope import Scope
@@ -277,13 +277,13 @@ def invite_at(starts_at: datetime, now: datetime, tz: str, hour: int) -> datetim
     first day of the wave; if that has passed, now while it is day there, else the next morning."""
     zone = ZoneInfo(tz)
     start = max(starts_at, now).astimezone(zone)
-    planned = datetime.combine(start.date(), time(hour), tzinfo=zone)
+    planned = planned_moment(datetime.combine(start.date(), time(hour)), zone)
     if planned >= start:
         return planned.astimezone(starts_at.tzinfo)
     if DAY_STARTS <= start.hour < DAY_ENDS:
         return max(starts_at, now)
     day = start.date() + timedelta(days=1 if start.hour >= DAY_ENDS else 0)
-    return datetime.combine(day, time(hour), tzinfo=zone).astimezone(starts_at.tzinfo)
+    return planned_moment(datetime.combine(day, time(hour)), zone).astimezone(starts_at.tzinfo)
 
 
 async def open_due_waves(
