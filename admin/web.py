@@ -225,18 +225,6 @@ def client_ip(request: Request) -> str | None:
     return request.client.host if request.client else None
 
 
-def countries_of(staff: Staff) -> frozenset[str] | None:
-    """The countries a staff member may see; None means all (admins)."""
-    return None if staff.role == StaffRole.ADMIN else staff.country_codes
-
-
-def access_country(staff: Staff, country_code: str) -> None:
-    """Refuse objects outside the staff member's countries as if they did not exist (no leak)."""
-    scope = countries_of(staff)
-    if scope is not None and country_code not in scope:
-        raise NotFound()
-
-
 MAX_ID = 2**63 - 1  # a forged id beyond the database's integers is simply not found
 
 
@@ -253,11 +241,6 @@ def suppression_threshold(request: Request) -> int:
 
 def staff_locale(staff: Staff) -> str:
     return staff.locale if staff.locale in LANGUAGES else "en"
-
-
-def in_scope(staff: Staff, codes: Iterable[str]) -> list[str]:
-    scope = countries_of(staff)
-    return [c for c in codes if scope is None or c in scope]
 
 
 def _locale_for(request: Request) -> str:
