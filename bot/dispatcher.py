@@ -12,8 +12,15 @@ from typing import Any
 from aiogram import Dispatcher, F, Router
 from aiogram.exceptions import TelegramForbiddenError
 from aiogram.filters import ExceptionTypeFilter
-from aiogram.fsm.storage.base import BaseStorage, StateType, StorageKey
-from aiogram.fsm.storage.memory import MemoryStorage
+from aiogram.fsm.storage.base import (
+    BaseEventIsolation,
+    BaseStorage,
+    DefaultKeyBuilder,
+    StateType,
+    StorageKey,
+)
+from aiogram.fsm.storage.memory import MemoryStorage, SimpleEventIsolation
+from aiogram.fsm.storage.redis import RedisStorage
 from aiogram.types import ErrorEvent
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -96,16 +103,21 @@ def create_fsm_storage(
     """
     if not redis_url:
         return ExpiringMemoryStorage(ttl)
-    # Only with Redis configured: the redis client is not loaded otherwise.
-    from aiogram.fsm.storage.base import DefaultKeyBuilder
-    from aiogram.fsm.storage.redis import RedisStorage
-
     return RedisStorage.from_url(
         redis_url,
         key_builder=DefaultKeyBuilder(prefix=prefix, with_destiny=True),
         state_ttl=ttl,
         data_ttl=ttl,
     )
+
+
+def create_isolation(storage: BaseStorage) -> BaseEventIsolation:
+    """One update at a time per chat, held until its transaction has committed: a worker's next
+    tap (or the next photo of an album) is handled only after the previous one is stored, so it
+    never reads a state or a row from before. With Redis the lock holds across replicas."""
+    if isinstance(storage, RedisStorage):
+        return storage.create_isolation()
+    return SimpleEventIsolation()
 
 
 def create_dispatcher(
@@ -115,7 +127,13 @@ def create_dispatcher(
     storage: BaseStorage | None = None,
     **workflow_data: Any,
 ) -> Dispatcher:
-    dp = Dispatcher(storage=storage or ExpiringMemoryStorage(), sessions=sessions, **workflow_data)
+    storage = storage or ExpiringMemoryStorage()
+    dp = Dispatcher(
+        storage=storage,
+        events_isolation=create_isolation(storage),
+        sessions=sessions,
+        **workflow_data,
+    )
     dp.update.outer_middleware(UpdateMiddleware(sessions, default_locale=default_locale))
     for name in FLOW_MODULES:
         module = importlib.import_module(name)

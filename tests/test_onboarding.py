@@ -174,6 +174,7 @@ async def test_forged_demographics_are_refused_and_lose_nothing(app: BotHarness)
 
     await worker.tap(t("Woman", "bn"), message=again)
     await worker.wait_reply()
+    await worker.wait_idle()  # the update's transaction commits after the reply
     user = await _user(app, 1106)
     assert user is not None and user.gender == "woman"
 

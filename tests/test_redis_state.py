@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
+
+from aiogram.fsm.storage.base import StorageKey
+from aiogram.fsm.storage.memory import SimpleEventIsolation
+from aiogram.fsm.storage.redis import RedisEventIsolation
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.dispatcher import create_fsm_storage
+from bot.dispatcher import create_fsm_storage, create_isolation
 from bot.storage.models import User
 from tests.factories import make_factory
 from tests.harness import running_bot
@@ -45,3 +50,34 @@ async def test_onboarding_resumes_after_a_restart(
     assert keys  # the state really lived in Redis under this run's prefix
     await redis.delete(*keys)
     await storage.close()
+
+
+async def test_with_redis_one_update_at_a_time_per_chat_holds_across_replicas(
+    redis_url: str, redis_prefix: str
+) -> None:
+    """Two replicas share Redis: the per-chat lock is a Redis lock, so a chat's second update
+    waits on another replica too; without Redis it is the process's own lock."""
+
+    assert isinstance(create_isolation(create_fsm_storage(None)), SimpleEventIsolation)
+    one = create_fsm_storage(redis_url, prefix=redis_prefix)
+    other = create_fsm_storage(redis_url, prefix=redis_prefix)
+    first, second = create_isolation(one), create_isolation(other)
+    assert isinstance(first, RedisEventIsolation)
+    key = StorageKey(bot_id=1, chat_id=42, user_id=42)
+    order: list[str] = []
+
+    async def hold() -> None:
+        async with first.lock(key):
+            order.append("first in")
+            await asyncio.sleep(0.3)
+            order.append("first out")
+
+    async def wait() -> None:
+        await asyncio.sleep(0.05)
+        async with second.lock(key):
+            order.append("second in")
+
+    await asyncio.gather(hold(), wait())
+    assert order == ["first in", "first out", "second in"]
+    await one.close()
+    await other.close()

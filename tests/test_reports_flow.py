@@ -7,8 +7,9 @@ from datetime import UTC, datetime, timedelta
 import time_machine
 from sqlalchemy import func, select, text
 
+from bot.flows.reports.intake import MAX_EVIDENCE_FILES
 from bot.i18n import gettext
-from bot.storage.reports import Case, CaseEvidence
+from bot.storage.reports import Case, CaseEvidence, DraftFile
 from services.reports.cases import do_close
 from services.reports.conversation import do_message_reporter
 from services.reports.crypto import keyring
@@ -266,3 +267,24 @@ async def test_chat_follower_gets_checkins_and_retaliation_reopens(app: BotHarne
             and cases_[1].severity == "high"
         )
     await console.close()
+
+
+async def test_an_album_sent_at_once_is_kept_whole_and_the_file_limit_holds(
+    app: BotHarness,
+) -> None:
+    """Seven photos sent together (an album) arrive as seven updates at once. One update at a
+    time per chat: each is stored before the next is read, so none is lost and the sixth and
+    seventh are refused by the five-file limit (without isolation every photo read "0 files so
+    far", all seven were kept and the limit never held)."""
+    await make_worker(app.sessions, 5_300_001)
+    worker = app.user(5_300_001)
+    await journeys.start_report(worker, "The exit on floor 3 is locked again")
+    for n in range(7):
+        await worker.send_photo(content=b"\xff\xd8\xff\xe0album-" + bytes([n]))
+    await worker.wait_idle()
+    async with app.sessions() as s:
+        kept = await s.scalar(select(func.count()).select_from(DraftFile))
+    assert kept == MAX_EVIDENCE_FILES
+    texts = [m.plain_text() for m in worker.messages]
+    assert texts.count(journeys.t("File received. Send another, or tap Skip to go on.")) == 5
+    assert journeys.t("That is enough files, thank you.") in texts
