@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import importlib
 import logging
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import AsyncGenerator, Callable, Hashable, Mapping
+from contextlib import asynccontextmanager
 from datetime import timedelta
 from typing import Any
 
@@ -19,7 +21,7 @@ from aiogram.fsm.storage.base import (
     StateType,
     StorageKey,
 )
-from aiogram.fsm.storage.memory import MemoryStorage, SimpleEventIsolation
+from aiogram.fsm.storage.memory import MemoryStorage
 from aiogram.fsm.storage.redis import RedisStorage
 from aiogram.types import ErrorEvent
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -111,13 +113,45 @@ def create_fsm_storage(
     )
 
 
+class ChatLocks(BaseEventIsolation):
+    """aiogram's ``SimpleEventIsolation`` keeps one lock per chat for the life of the process (its
+    own TODO says so): a lock per worker who ever wrote. This one drops a chat's lock as soon as no
+    update holds or waits for it."""
+
+    def __init__(self) -> None:
+        self._locks: dict[Hashable, tuple[asyncio.Lock, int]] = {}
+
+    @asynccontextmanager
+    async def lock(self, key: StorageKey) -> AsyncGenerator[None, None]:
+        lock, users = self._locks.get(key, (asyncio.Lock(), 0))
+        self._locks[key] = (lock, users + 1)
+        try:
+            async with lock:
+                yield
+        finally:
+            lock, users = self._locks[key]
+            if users == 1:
+                del self._locks[key]
+            else:
+                self._locks[key] = (lock, users - 1)
+
+    @property
+    def chats(self) -> int:
+        """Chats with an update in hand or waiting (not ``__len__``: aiogram tests the isolation
+        for truth, and an empty one would read as none at all)."""
+        return len(self._locks)
+
+    async def close(self) -> None:
+        self._locks.clear()
+
+
 def create_isolation(storage: BaseStorage) -> BaseEventIsolation:
     """One update at a time per chat, held until its transaction has committed: a worker's next
     tap (or the next photo of an album) is handled only after the previous one is stored, so it
     never reads a state or a row from before. With Redis the lock holds across replicas."""
     if isinstance(storage, RedisStorage):
         return storage.create_isolation()
-    return SimpleEventIsolation()
+    return ChatLocks()
 
 
 def create_dispatcher(

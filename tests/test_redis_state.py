@@ -5,12 +5,11 @@ from __future__ import annotations
 import asyncio
 
 from aiogram.fsm.storage.base import StorageKey
-from aiogram.fsm.storage.memory import SimpleEventIsolation
 from aiogram.fsm.storage.redis import RedisEventIsolation
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.dispatcher import create_fsm_storage, create_isolation
+from bot.dispatcher import ChatLocks, create_fsm_storage, create_isolation
 from bot.storage.models import User
 from tests.factories import make_factory
 from tests.harness import running_bot
@@ -58,7 +57,7 @@ async def test_with_redis_one_update_at_a_time_per_chat_holds_across_replicas(
     """Two replicas share Redis: the per-chat lock is a Redis lock, so a chat's second update
     waits on another replica too; without Redis it is the process's own lock."""
 
-    assert isinstance(create_isolation(create_fsm_storage(None)), SimpleEventIsolation)
+    assert isinstance(create_isolation(create_fsm_storage(None)), ChatLocks)
     one = create_fsm_storage(redis_url, prefix=redis_prefix)
     other = create_fsm_storage(redis_url, prefix=redis_prefix)
     first, second = create_isolation(one), create_isolation(other)
@@ -81,3 +80,23 @@ async def test_with_redis_one_update_at_a_time_per_chat_holds_across_replicas(
     assert order == ["first in", "first out", "second in"]
     await one.close()
     await other.close()
+
+
+async def test_without_redis_a_chat_waits_for_its_own_updates_only_and_no_lock_is_kept() -> None:
+    locks = ChatLocks()
+    one, other = (
+        StorageKey(bot_id=1, chat_id=1, user_id=1),
+        StorageKey(bot_id=1, chat_id=2, user_id=2),
+    )
+    order: list[str] = []
+
+    async def handle(key: StorageKey, name: str, pause: float) -> None:
+        async with locks.lock(key):
+            order.append(f"{name} in")
+            await asyncio.sleep(pause)
+            order.append(f"{name} out")
+
+    await asyncio.gather(handle(one, "a1", 0.2), handle(one, "a2", 0), handle(other, "b", 0.05))
+    # b (another chat) did not wait for a1; a2 (the same chat) did.
+    assert order.index("b out") < order.index("a1 out") < order.index("a2 in")
+    assert locks.chats == 0  # nothing kept per worker once her updates are handled
