@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -188,18 +189,22 @@ async def answer(
     wave_id: int,
     *,
     safe: str = "yes",
+    reasons: Sequence[str] = ("fire",),
+    shift: str = "day",
     hours: str = "48",
+    secret_key: str = SECRET,
 ) -> None:
-    """One worker answers the sample survey to the end."""
-    kw: dict[str, Any] = {"secret_key": SECRET, "store": store}
+    """One worker answers the sample survey to the end (``reasons`` ticked when not safe)."""
+    kw: dict[str, Any] = {"secret_key": secret_key, "store": store}
     async with transaction(sessions) as s:
         step = await answering.do_begin(s, user, wave_id, **kw)
         step = await answering.do_answer(s, user, wave_id, step.index, "4", **kw)
         step = await answering.do_answer(s, user, wave_id, step.index, safe, **kw)
         if safe == "no":
-            step = await answering.do_toggle(s, user, wave_id, step.index, "fire", **kw)
+            for reason in reasons:
+                step = await answering.do_toggle(s, user, wave_id, step.index, reason, **kw)
             step = await answering.do_finish_choice(s, user, wave_id, step.index, **kw)
-        step = await answering.do_answer(s, user, wave_id, step.index, "day", **kw)
+        step = await answering.do_answer(s, user, wave_id, step.index, shift, **kw)
         step = await answering.do_answer(s, user, wave_id, step.index, hours, **kw)
         step = await answering.do_skip(s, user, wave_id, step.index, **kw)
         assert step.done

@@ -13,11 +13,10 @@ from bot.storage.db import transaction
 from bot.storage.models import OutboxMessage, Staff
 from bot.storage.surveys import SurveyWave
 from services.scope import Scope
-from services.surveys import answering
 from services.surveys.waves import Audience, WaveInput, do_create_wave, open_due_waves
 from tests.console import ConsoleHarness, tables
 from tests.factories import make_factory, make_worker
-from tests.surveys_data import audit_count, make_wave, publish, survey_in
+from tests.surveys_data import answer, audit_count, make_wave, publish, survey_in
 
 # --- helpers ----------------------------------------------------------------------------------
 
@@ -26,29 +25,7 @@ async def answer_all(console: ConsoleHarness, user: Any, wave_id: int, *, safe: 
     """One worker answers the sample survey to the end (with the console's secret, so closing
     the loop can find them)."""
     key, store = console.ctx.settings.effective_secret_key, console.ctx.survey_store
-    async with transaction(console.sessions) as s:
-        step = await answering.do_begin(s, user, wave_id, secret_key=key, store=store)
-        step = await answering.do_answer(
-            s, user, wave_id, step.index, "4", secret_key=key, store=store
-        )
-        step = await answering.do_answer(
-            s, user, wave_id, step.index, safe, secret_key=key, store=store
-        )
-        if safe == "no":
-            step = await answering.do_toggle(
-                s, user, wave_id, step.index, "fire", secret_key=key, store=store
-            )
-            step = await answering.do_finish_choice(
-                s, user, wave_id, step.index, secret_key=key, store=store
-            )
-        step = await answering.do_answer(
-            s, user, wave_id, step.index, "night", secret_key=key, store=store
-        )
-        step = await answering.do_answer(
-            s, user, wave_id, step.index, "48", secret_key=key, store=store
-        )
-        step = await answering.do_skip(s, user, wave_id, step.index, secret_key=key, store=store)
-        assert step.done
+    await answer(console.sessions, store, user, wave_id, safe=safe, shift="night", secret_key=key)
 
 
 # --- waves ------------------------------------------------------------------------------------

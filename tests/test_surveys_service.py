@@ -50,7 +50,7 @@ from services.surveys.waves import (
 )
 from tests.conftest import sql_count
 from tests.factories import make_worker
-from tests.surveys_data import SAMPLE, make_wave
+from tests.surveys_data import SAMPLE, answer, make_wave
 
 SECRET = "test-secret"
 STORE = MemorySurveyStore()
@@ -154,32 +154,7 @@ async def test_opening_a_wave_queues_one_invitation_and_reminder_each(sessions) 
 
 
 async def answer_all(sessions, user, wave_id: int, *, safe: str = "yes") -> None:  # type: ignore[no-untyped-def]
-    async with transaction(sessions) as s:
-        step = await answering.do_begin(s, user, wave_id, secret_key=SECRET, store=STORE)
-        step = await answering.do_answer(
-            s, user, wave_id, step.index, "4", secret_key=SECRET, store=STORE
-        )
-        step = await answering.do_answer(
-            s, user, wave_id, step.index, safe, secret_key=SECRET, store=STORE
-        )
-        if safe == "no":
-            step = await answering.do_toggle(
-                s, user, wave_id, step.index, "fire", secret_key=SECRET, store=STORE
-            )
-            step = await answering.do_toggle(
-                s, user, wave_id, step.index, "people", secret_key=SECRET, store=STORE
-            )
-            step = await answering.do_finish_choice(
-                s, user, wave_id, step.index, secret_key=SECRET, store=STORE
-            )
-        step = await answering.do_answer(
-            s, user, wave_id, step.index, "day", secret_key=SECRET, store=STORE
-        )
-        step = await answering.do_answer(
-            s, user, wave_id, step.index, "৪৮", secret_key=SECRET, store=STORE
-        )
-        step = await answering.do_skip(s, user, wave_id, step.index, secret_key=SECRET, store=STORE)
-        assert step.done
+    await answer(sessions, STORE, user, wave_id, safe=safe, reasons=("fire", "people"), hours="৪৮")
 
 
 async def test_answers_carry_no_person_and_count_once(sessions) -> None:  # type: ignore[no-untyped-def]
