@@ -288,3 +288,23 @@ async def test_an_album_sent_at_once_is_kept_whole_and_the_file_limit_holds(
     texts = [m.plain_text() for m in worker.messages]
     assert texts.count(journeys.t("File received. Send another, or tap Skip to go on.")) == 5
     assert journeys.t("That is enough files, thank you.") in texts
+
+
+async def test_an_old_reports_cancel_does_not_end_another_conversation(app: BotHarness) -> None:
+    """A Cancel button left on a report screen, tapped while the worker follows up another report,
+    is refused as no longer active; the follow-up still waits for her receipt."""
+    await make_worker(app.sessions, 5_300_002)
+    worker = app.user(5_300_002)
+    await worker.send("/report")
+    report_screen = await worker.wait_reply()
+    await worker.send("/menu")  # leaves the report unwritten
+    await worker.wait_reply()
+    await worker.send("/follow")
+    await worker.wait_reply(contains=journeys.t("Type your 16-digit receipt number"))
+    await worker.tap(journeys.t("✖️ Cancel"), message=report_screen)
+    await worker.wait_idle()
+    assert worker.answered_callbacks[-1]["text"] == journeys.t("This button is no longer active.")
+    texts = [m.plain_text() for m in worker.messages]
+    assert journeys.t("Your report was not sent. Nothing was kept.") not in texts
+    context = app.dp.fsm.get_context(app.bot, chat_id=5_300_002, user_id=5_300_002)
+    assert await context.get_state() == "FollowUp:receipt"

@@ -124,7 +124,9 @@ async def leave(state: FSMContext, session: AsyncSession | None = None) -> None:
         await submission.discard_draft(session, draft)
 
 
-@router.callback_query(Pick.filter(F.step == "cancel"))
+# Only while a report is being written: an old report's Cancel tapped later, in a survey or a
+# follow-up, must not end that conversation (the fallback calls it no longer active).
+@router.callback_query(StateFilter(Intake), Pick.filter(F.step == "cancel"))
 async def cancel(query: CallbackQuery, state: FSMContext, session: AsyncSession) -> None:
     await query.answer()
     await leave(state, session)
