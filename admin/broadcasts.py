@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Hashable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 from typing import cast
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -40,7 +40,7 @@ from bot.storage.broadcasts import Broadcast, BroadcastTopic
 from bot.storage.models import Country, Factory, Staff, StaffRole
 from services.broadcasts import messages, topics
 from services.broadcasts.messages import BroadcastInput, BroadcastStatus, Report
-from services.clock import NonexistentTime, to_utc
+from services.clock import NonexistentTime, local_today, to_utc, utcnow
 from services.errors import DomainError
 from services.scope import Scope
 from services.suppression import HIDDEN, Shown, shown, suppress_line
@@ -213,7 +213,7 @@ async def _detail_page(
     if broadcast.status in (BroadcastStatus.DRAFT, BroadcastStatus.SCHEDULED):
         preview = await messages.preview_audience(session, data, k=k, who=staff.id)
     report = figures(messages.report(broadcast), k)
-    tomorrow = datetime.now(ZoneInfo(zones[0])).date() + timedelta(days=1)
+    tomorrow = local_today(ZoneInfo(zones[0])) + timedelta(days=1)
     return render(
         request,
         "broadcasts/detail.html",
@@ -309,7 +309,7 @@ async def schedule(
         for name in ("day", "at", "timezone")
     }
     try:
-        send_at = planned_at(typed["day"], typed["at"], typed["timezone"], now=datetime.now(UTC))
+        send_at = planned_at(typed["day"], typed["at"], typed["timezone"], now=utcnow())
         async with session.begin_nested():
             await messages.do_schedule(
                 session, broadcast, scope=Scope.of(staff), actor=staff, send_at=send_at

@@ -3,7 +3,7 @@ and the one rule for turning a wall-clock time in a time zone into a UTC moment.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from bot.i18n import N_
@@ -13,6 +13,11 @@ from services.errors import DomainError
 def utcnow() -> datetime:
     # Tests move time with time-machine, which patches datetime.now.
     return datetime.now(UTC)
+
+
+def local_today(tz: ZoneInfo) -> date:
+    """Today on the calendar of time zone ``tz`` (due dates and form defaults are days there)."""
+    return utcnow().astimezone(tz).date()
 
 
 # Optional messages (news, invitations) reach phones only in the day: a phone is often shared, and

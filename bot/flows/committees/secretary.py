@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import html
 import logging
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 
 from aiogram import F, Router
 from aiogram.filters import StateFilter
@@ -20,6 +20,7 @@ from bot.i18n import _, format_date
 from bot.storage.committees import Committee, CommitteeMember, Meeting
 from bot.storage.models import User
 from bot.widgets import main_menu_keyboard, remove_buttons
+from services.clock import local_today
 from services.committees import actions, meetings, members, participation
 from services.committees.members import ACTION_LIMIT, MeetingStatus, Role, zone
 from services.errors import NotFound
@@ -138,7 +139,7 @@ async def minutes_other_input(message: Message) -> None:
 
 def _example_date(committee: Committee) -> str:
     """A date two weeks ahead on the factory's calendar, written as the bot reads dates."""
-    return (datetime.now(zone(committee)).date() + timedelta(days=14)).isoformat()
+    return (local_today(zone(committee)) + timedelta(days=14)).isoformat()
 
 
 @router.callback_query(Open.filter(F.what == SeatAction.NEW_ACTION))
@@ -228,7 +229,7 @@ async def action_due_tapped(
     await query.answer()
     await remove_buttons(query.message)
     committee = await members.committee_of(session, seat.committee_id)
-    today = datetime.now(zone(committee)).date()
+    today = local_today(zone(committee))
     due = today + timedelta(days=callback_data.value)
     await _save_action(query.message, state, session, seat, committee, due.isoformat())
 
@@ -241,7 +242,7 @@ async def action_due_typed(
     seat = await _secretary_seat(session, user, int(data.get("member_id", 0)))
     committee = await members.committee_of(session, seat.committee_id)
     typed = (message.text or "").strip()
-    today = datetime.now(zone(committee)).date()
+    today = local_today(zone(committee))
     try:
         due = date.fromisoformat(typed)
     except ValueError:
