@@ -32,6 +32,7 @@ async def start_draft(app: BotHarness, telegram_id: int) -> Any:
     await worker.send_voice(content=VOICE)
     await worker.wait_idle()
     review = await journeys.report_to_review(worker)
+    await worker.wait_idle()  # the last update's state is written after its reply
     return worker, review
 
 
