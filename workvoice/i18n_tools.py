@@ -95,7 +95,9 @@ def extract() -> dict[str, int]:
     folder.mkdir(parents=True, exist_ok=True)
     for domain, catalog in catalogs.items():
         with (folder / f"{domain}.pot").open("wb") as fh:
-            write_po(fh, catalog, width=100, omit_header=False, sort_output=True)
+            write_po(
+                fh, catalog, width=100, omit_header=False, sort_output=True, include_lineno=False
+            )
     return {d: len(c) for d, c in sorted(catalogs.items())}
 
 
@@ -147,7 +149,14 @@ def update(locales: tuple[str, ...] | None = None) -> list[Path]:
                     )
             path.parent.mkdir(parents=True, exist_ok=True)
             with path.open("wb") as fh:
-                write_po(fh, catalog, width=100, ignore_obsolete=True, sort_output=True)
+                write_po(
+                    fh,
+                    catalog,
+                    width=100,
+                    ignore_obsolete=True,
+                    sort_output=True,
+                    include_lineno=False,
+                )
             written.append(path)
     return written
 
