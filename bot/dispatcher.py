@@ -26,6 +26,7 @@ from aiogram.fsm.storage.redis import RedisStorage
 from aiogram.types import ErrorEvent
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot import wizard
 from bot.i18n import _
 from bot.middlewares import UpdateMiddleware
 from bot.storage.db import transaction
@@ -169,6 +170,7 @@ def create_dispatcher(
         **workflow_data,
     )
     dp.update.outer_middleware(UpdateMiddleware(sessions, default_locale=default_locale))
+    dp.include_router(wizard.router)  # /cancel ends whatever conversation the worker is in
     for name in FLOW_MODULES:
         module = importlib.import_module(name)
         dp.include_router(module.router)

@@ -40,7 +40,8 @@ def test_the_bot_includes_the_manifests_flows_gates_first_and_the_fallback_last(
     assert FLOW_MODULES[:2] == ("bot.flows.staff", "bot.flows.onboarding")
     assert FLOW_MODULES[-1] == "bot.flows.fallback"
     dp, _ = shared_dispatcher()  # a flow's router joins one dispatcher per process
-    assert [r.name for r in dp.sub_routers] == [*FLOW_MODULES, "errors"]
+    # /cancel (bot.wizard) comes first: it ends whatever conversation the worker is in.
+    assert [r.name for r in dp.sub_routers] == ["bot.wizard", *FLOW_MODULES, "errors"]
 
 
 def test_the_main_menu_is_the_manifests_actions_in_manifest_order() -> None:

@@ -483,3 +483,15 @@ def i18n_check() -> None:
 
 if __name__ == "__main__":
     main()
+
+
+@main.command()
+@click.option("--write", is_flag=True, help="Rewrite docs/flows.md instead of printing it.")
+def flows(write: bool) -> None:
+    """Every worker conversation's steps and transitions (docs/flows.md), from the step tables."""
+    from bot import flowdocs  # loads the flows, so aiogram: only when asked for
+
+    if write:
+        click.echo(f"wrote {flowdocs.write()}")
+    else:
+        click.echo(flowdocs.render())

@@ -1,15 +1,18 @@
 """Joining a committee: the invitation link or a typed code, the name the committee knows the
-worker by, and the chair's decision on the request."""
+worker by, and the chair's decision on the request. A wizard (``bot.wizard``): a wrong code keeps
+the worker on the code step, and Back, Cancel and /cancel work on both steps."""
 
 from __future__ import annotations
 
 import html
+from enum import StrEnum
+from typing import Any
 
 from aiogram import F, Router
-from aiogram.filters import CommandObject, CommandStart, StateFilter
+from aiogram.filters import CommandObject, CommandStart
 from aiogram.fsm.context import FSMContext
-from aiogram.fsm.state import State, StatesGroup
 from aiogram.types import CallbackQuery, Message
+from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.flows.committees.texts import Decide
@@ -17,6 +20,7 @@ from bot.i18n import _
 from bot.storage.committees import CommitteeMember
 from bot.storage.models import User
 from bot.widgets import main_menu_keyboard, remove_buttons
+from bot.wizard import Step, Turn, Wizard
 from services.committees import members
 from services.committees.members import SEAT_NAME_LIMIT
 from services.errors import DomainError, NotFound
@@ -26,77 +30,102 @@ router = Router(name=__name__)
 INVITE_PAYLOAD = "c_"
 
 
-class Join(StatesGroup):
-    code = State()
-    name = State()
+class JoinStep(StrEnum):
+    CODE = "code"
+    NAME = "name"
 
 
-@router.message(CommandStart(deep_link=True, magic=F.args.startswith(INVITE_PAYLOAD)))
-async def invite_link(
-    message: Message,
-    command: CommandObject,
-    state: FSMContext,
-    session: AsyncSession,
-    user: User | None,
-) -> None:
-    # Onboarding takes the link first for workers who have not finished; it sends them back here.
-    code = (command.args or "").strip().removeprefix(INVITE_PAYLOAD)
-    await check_code(message, state, session, user, code)
+class JoinDraft(BaseModel):
+    code: str = ""
+    committee: str = ""  # its name, for the name step's question
+    name: str = ""
 
 
-async def check_code(
-    message: Message, state: FSMContext, session: AsyncSession, user: User | None, code: str
-) -> None:
-    if user is None:
-        return
-    try:
-        _invite, committee = await members.check_join(session, user, code)
-    except DomainError as exc:
-        await state.clear()
-        await message.answer(exc.translated(), reply_markup=main_menu_keyboard())
-        return
-    await state.set_state(Join.name)
-    await state.set_data({"code": code})
-    await message.answer(
-        _(
-            "You are invited to join <b>{committee}</b>. "
-            "Please type your name as the committee knows you.",
-            committee=html.escape(committee.name),
-        )
-    )
+async def _check(turn: Turn[JoinDraft], code: str) -> str:
+    """The code, once it names an open invitation of the worker's factory; a DomainError says
+    what is wrong and the worker stays on the code step."""
+    _invite, committee = await members.check_join(turn.data["session"], turn.data["user"], code)
+    turn.draft.committee = committee.name
+    return code
 
 
-@router.message(StateFilter(Join.code), F.text, ~F.text.startswith("/"))
-async def code_typed(
-    message: Message, state: FSMContext, session: AsyncSession, user: User | None
-) -> None:
-    await check_code(message, state, session, user, (message.text or "").strip())
+async def _code_typed(turn: Turn[JoinDraft], text: str) -> str:
+    return await _check(turn, text.strip())
 
 
-@router.message(StateFilter(Join.name), F.text, ~F.text.startswith("/"))
-async def name_typed(
-    message: Message, state: FSMContext, session: AsyncSession, user: User | None
-) -> None:
-    if user is None:
-        return
-    data = await state.get_data()
-    await state.clear()
+async def _name_typed(turn: Turn[JoinDraft], text: str) -> str:
+    return text.strip()[:SEAT_NAME_LIMIT]
+
+
+async def _request(turn: Turn[JoinDraft]) -> None:
     # No log line naming the seat or the worker: the service logs the request for the committee.
     await members.do_request_join(
-        session, user, data.get("code", ""), display_name=(message.text or "")[:SEAT_NAME_LIMIT]
+        turn.data["session"], turn.data["user"], turn.draft.code, display_name=turn.draft.name
     )
-    await message.answer(
+    await turn.end()
+    await turn.message.answer(
         _("Thank you. The committee chair will confirm you soon. We will tell you here."),
         reply_markup=main_menu_keyboard(),
     )
 
 
-@router.message(StateFilter(Join))
-async def join_other_input(message: Message, state: FSMContext) -> None:
-    if await state.get_state() == Join.code.state:
-        await message.answer(_("Please type the invitation code, for example K7M2Q9XA."))
-    else:
-        await message.answer(_("Please type your name."))
+JOIN: Wizard[JoinDraft] = Wizard(
+    "join",
+    [
+        Step(
+            name=JoinStep.CODE,
+            prompt=lambda d: _(
+                "You are not on a committee yet. If you have an invitation code, type it here."
+            ),
+            parse=_code_typed,
+            next=JoinStep.NAME,
+        ),
+        Step(
+            name=JoinStep.NAME,
+            prompt=lambda d: _(
+                "You are invited to join <b>{committee}</b>. "
+                "Please type your name as the committee knows you.",
+                committee=html.escape(d.committee),
+            ),
+            parse=_name_typed,
+        ),
+    ],
+    draft=JoinDraft,
+    finish=_request,
+    cancelled=lambda: _("You did not join the committee. Nothing was kept."),
+    title="Join a committee",
+    sample=JoinDraft(code="K7M2Q9XA", committee="PICC"),
+)
+router.include_router(JOIN.router)
+
+
+async def start_join(message: Message, state: FSMContext, data: dict[str, Any]) -> None:
+    """Ask for the invitation code (the committee menu of a worker on no committee)."""
+    await JOIN.start(message, state, data)
+
+
+@router.message(CommandStart(deep_link=True, magic=F.args.startswith(INVITE_PAYLOAD)))
+async def invite_link(
+    message: Message, command: CommandObject, state: FSMContext, **data: Any
+) -> None:
+    # Onboarding takes the link first for workers who have not finished; it sends them back here.
+    await open_invitation(message, state, data, (command.args or "").removeprefix(INVITE_PAYLOAD))
+
+
+async def open_invitation(
+    message: Message, state: FSMContext, data: dict[str, Any], code: str
+) -> None:
+    """An invitation link: straight to the name step when the code is good."""
+    if data.get("user") is None:
+        return
+    code = code.strip()
+    try:
+        _invite, committee = await members.check_join(data["session"], data["user"], code)
+    except DomainError as exc:
+        await message.answer(exc.translated(), reply_markup=main_menu_keyboard())
+        return
+    draft = JoinDraft(code=code, committee=committee.name)
+    await JOIN.start(message, state, data, draft, at=JoinStep.NAME)
 
 
 @router.callback_query(Decide.filter())

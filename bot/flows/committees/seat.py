@@ -4,16 +4,17 @@ committee's open action items (closing one's own), and leaving."""
 from __future__ import annotations
 
 import html
+from typing import Any
 
 from aiogram import F, Router
 from aiogram.filters import Command, StateFilter
 from aiogram.fsm.context import FSMContext
 from aiogram.fsm.state import State, StatesGroup
-from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
+from aiogram.types import CallbackQuery, Message
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.flows.committees.join import Join
+from bot.flows.committees.join import start_join
 from bot.flows.committees.texts import (
     RSVP_ROWS,
     Answer,
@@ -51,31 +52,23 @@ class Agenda(StatesGroup):
 
 
 @router.message(Command("committee"))
-async def committee_command(
-    message: Message, state: FSMContext, session: AsyncSession, user: User | None
-) -> None:
-    await show_committees(message, state, session, user)
+async def committee_command(message: Message, state: FSMContext, **data: Any) -> None:
+    await show_committees(message, state, data)
 
 
 @router.callback_query(MenuCallback.filter(F.action == MenuAction.COMMITTEE))
-async def committee_menu(
-    query: CallbackQuery, state: FSMContext, session: AsyncSession, user: User | None
-) -> None:
+async def committee_menu(query: CallbackQuery, state: FSMContext, **data: Any) -> None:
     await query.answer()
     if isinstance(query.message, Message):
-        await show_committees(query.message, state, session, user)
+        await show_committees(query.message, state, data)
 
 
-async def show_committees(
-    message: Message, state: FSMContext, session: AsyncSession, user: User | None
-) -> None:
+async def show_committees(message: Message, state: FSMContext, data: dict[str, Any]) -> None:
+    session: AsyncSession = data["session"]
+    user: User | None = data.get("user")
     seats = await members.memberships(session, user) if user is not None else []
     if not seats:
-        await state.set_state(Join.code)
-        await message.answer(
-            _("You are not on a committee yet. If you have an invitation code, type it here."),
-            reply_markup=InlineKeyboardMarkup(inline_keyboard=[[home_button()]]),
-        )
+        await start_join(message, state, data)  # the invitation code, if the worker has one
         return
     for seat in seats:
         await show_seat(message, session, seat)
