@@ -41,6 +41,7 @@ __all__ = [
     "gettext",
     "is_rtl",
     "locales_dir",
+    "ltr_isolate",
     "ngettext",
     "supported",
     "use_locale",
@@ -182,6 +183,15 @@ def format_time(
 
 def format_number(value: float | int, *, locale: str | None = None) -> str:
     return numbers.format_decimal(value, locale=_babel_locale(locale))
+
+
+LRI, PDI = "\u2066", "\u2069"
+
+
+def ltr_isolate(text: str) -> str:
+    """Keep a run of digits or a code in reading order inside right-to-left text: without it
+    "2983 3926" is drawn "3926 2983" in Arabic and Urdu (a receipt copied wrong)."""
+    return f"{LRI}{text}{PDI}"
 
 
 def bidi(text: str, *, locale: str | None = None) -> str:

@@ -15,6 +15,7 @@ from aiogram.types import CallbackQuery, Message
 from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot import deeplinks
 from bot.flows.committees.texts import Decide
 from bot.i18n import _
 from bot.storage.committees import CommitteeMember
@@ -126,6 +127,9 @@ async def open_invitation(
         return
     draft = JoinDraft(code=code, committee=committee.name)
     await JOIN.start(message, state, data, draft, at=JoinStep.NAME)
+
+
+deeplinks.register(deeplinks.LinkKind.COMMITTEE, open_invitation)
 
 
 @router.callback_query(Decide.filter())
