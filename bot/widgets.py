@@ -37,6 +37,8 @@ def menu_label(action: MenuAction) -> str:
         MenuAction.HELP: _("❓ Help"),
         MenuAction.PRIVACY: _("🔒 Privacy"),
         MenuAction.HOME: _("🏠 Main menu"),
+        MenuAction.HELP_NOW: _("🆘 Help now"),
+        MenuAction.LINK_FACTORY: _("🏭 Link my factory"),
     }
     return labels[action]
 
@@ -59,8 +61,25 @@ def main_menu_text() -> str:
 
 
 def home_button() -> InlineKeyboardButton:
+    return action_button(MenuAction.HOME)
+
+
+def action_button(action: MenuAction) -> InlineKeyboardButton:
     return InlineKeyboardButton(
-        text=menu_label(MenuAction.HOME), callback_data=MenuCallback(action=MenuAction.HOME).pack()
+        text=menu_label(action), callback_data=MenuCallback(action=action).pack()
+    )
+
+
+def home_markup() -> InlineKeyboardMarkup:
+    """Just 🏠 under a reply that ends something (saved, sent, an error): the full menu is for
+    /menu and 🏠, so the chat does not fill up with walls of the same eight buttons."""
+    return InlineKeyboardMarkup(inline_keyboard=[[home_button()]])
+
+
+def link_factory_markup() -> InlineKeyboardMarkup:
+    """Where a step needs the worker's factory and none is linked: link it now, or go home."""
+    return InlineKeyboardMarkup(
+        inline_keyboard=[[action_button(MenuAction.LINK_FACTORY)], [home_button()]]
     )
 
 

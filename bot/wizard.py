@@ -44,7 +44,7 @@ from aiogram.types import (
 from pydantic import BaseModel, ValidationError
 
 from bot.i18n import _, current_locale, is_rtl
-from bot.widgets import home_button, remove_buttons
+from bot.widgets import home_markup, remove_buttons
 from services.errors import DomainError
 from services.screens import Button, Screen, rows_of, stack
 
@@ -275,7 +275,7 @@ class Wizard(Generic[D]):
 
     async def cancel(self, turn: Turn[D]) -> None:
         await leave(turn.state, turn.data)
-        await turn.message.answer(self.cancelled(), reply_markup=_home_markup())
+        await turn.message.answer(self.cancelled(), reply_markup=home_markup())
 
     # --- screens -------------------------------------------------------------------------------
 
@@ -440,7 +440,7 @@ async def reask_or_expired(message: Message, state: FSMContext, data: dict[str, 
             "This conversation was closed: it ended, or it was left for a long time and deleted to "
             "keep you safe. Please start again from the menu."
         ),
-        reply_markup=_home_markup(),
+        reply_markup=home_markup(),
     )
 
 
@@ -460,10 +460,6 @@ def markup_of(screen: Screen) -> InlineKeyboardMarkup | None:
     )
 
 
-def _home_markup() -> InlineKeyboardMarkup:
-    return InlineKeyboardMarkup(inline_keyboard=[[home_button()]])
-
-
 # --- /cancel, anywhere --------------------------------------------------------------------------
 
 router = Router(name=__name__)
@@ -474,6 +470,6 @@ async def cancel_command(message: Message, state: FSMContext, **data: Any) -> No
     wizard = active(await state.get_state())
     if await leave(state, data):
         text = wizard.cancelled() if wizard is not None else _("Stopped. Nothing was kept.")
-        await message.answer(text, reply_markup=_home_markup())
+        await message.answer(text, reply_markup=home_markup())
         return
-    await message.answer(_("There is nothing to cancel."), reply_markup=_home_markup())
+    await message.answer(_("There is nothing to cancel."), reply_markup=home_markup())

@@ -35,6 +35,8 @@ class MenuAction(StrEnum):
     HELP = "help"
     PRIVACY = "privacy"
     HOME = "home"
+    HELP_NOW = "sos"  # who to call when someone is in danger (the reports capability answers it)
+    LINK_FACTORY = "factory"  # link a factory later, where a step needs one (onboarding answers it)
 
 
 @dataclass(frozen=True)
