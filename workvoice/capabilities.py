@@ -117,7 +117,7 @@ CAPABILITIES: tuple[Capability, ...] = (
             Job("reporter_messages", 30, "services.reports.jobs:attach_reporter_messages"),
             Job("report_drafts", 600, "services.reports.jobs:purge_draft_files"),
         ),
-        menu=(MenuAction.REPORT, MenuAction.MY_REPORTS),
+        menu=(MenuAction.REPORT, MenuAction.MY_REPORTS, MenuAction.HELP_NOW),
         nav=(
             NavEntry("/reports", N_("Reports")),
             NavEntry("/reports/counts", N_("Report numbers"), stands_in_for="/reports"),

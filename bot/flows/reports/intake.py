@@ -27,7 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.flows.reports.labels import category_label, harm_label
 from bot.i18n import _, bidi
 from bot.storage.models import Country, User
-from bot.widgets import MenuAction, MenuCallback, main_menu_keyboard, remove_buttons
+from bot.widgets import MenuAction, MenuCallback, home_markup, main_menu_keyboard, remove_buttons
 from services.reports import cases, submission
 from services.reports.crypto import keyring
 from services.reports.protocol import HARMS_BY_CATEGORY, Category, Harm
@@ -114,6 +114,14 @@ async def report_menu(query: CallbackQuery, state: FSMContext, user: User | None
     await query.answer()
     if isinstance(query.message, Message):
         await start_report(query.message, state, user)
+
+
+@router.callback_query(MenuCallback.filter(F.action == MenuAction.HELP_NOW))
+async def help_now(query: CallbackQuery, session: AsyncSession, user: User | None) -> None:
+    """Who to call, at once, from the menu: a worker in danger should not go through a form."""
+    await query.answer()
+    if isinstance(query.message, Message):
+        await query.message.answer(await helplines_text(session, user), reply_markup=home_markup())
 
 
 async def leave(state: FSMContext, session: AsyncSession | None = None) -> None:
