@@ -234,7 +234,7 @@ class HelplineInput:
     verified: bool = False
 
 
-def check(data: HelplineInput) -> Helpline:
+def check_line(data: HelplineInput) -> Helpline:
     try:
         kind = HelplineKind(data.kind)
     except ValueError:
@@ -255,7 +255,8 @@ def check(data: HelplineInput) -> Helpline:
 
 
 async def access_country(session: AsyncSession, code: str, scope: Scope) -> Country:
-    country = await session.get(Country, code.strip().upper()[:2])
+    code = code.strip().upper()
+    country = await session.get(Country, code) if len(code) == 2 else None
     if country is None or not scope.allows(country.code):
         raise NotFound()
     return country
@@ -297,7 +298,7 @@ async def do_save_line(
     scope.check(country.code)
     if seen_version != version(country):
         raise Conflict()
-    line = check(data)
+    line = check_line(data)
     lines = stored_lines(country)
     if index is None:
         lines.append(line)

@@ -170,6 +170,8 @@ async def test_a_manager_of_bangladesh_cannot_see_or_edit_jordan(console: Consol
     manager = await console.staff("country_manager", ["BD"])
     client = console.client_for(manager)
     assert (await client.get("/helplines/JO")).status_code == 404
+    assert (await client.get("/helplines/BDX")).status_code == 404
+    assert (await client.get("/helplines/bd")).status_code == 200
     r = await client.post(
         "/helplines/JO", data=form(client, version="x", kind="emergency", phone="112")
     )
