@@ -136,6 +136,10 @@ async def test_manager_adds_names_and_removes_a_line_audited(console: ConsoleHar
         page = await client.get("/helplines/BD")
         assert page.status_code == 200 and "16357" in page.text and "to be verified" in page.text
         version = _version(page.text)
+        forged = await client.post(
+            "/helplines/BD", data={"version": version, "kind": "emergency", "phone": "112"}
+        )
+        assert forged.status_code == 403  # no CSRF token: nothing saved
         r = await client.post(
             "/helplines/BD",
             data=form(
