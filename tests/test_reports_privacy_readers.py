@@ -25,6 +25,7 @@ from nacl.public import PrivateKey
 from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot.i18n import ltr_isolate
 from bot.storage import migrate
 from bot.storage.db import create_engine, transaction
 from bot.storage.models import User
@@ -290,7 +291,9 @@ def test_l5_superscripts_are_not_digits_but_other_scripts_are() -> None:
     assert receipts.normalise("①②③④ 5678 9012 3456") is None
 
 
-async def test_l5_a_superscript_receipt_is_a_counted_wrong_guess(app: BotHarness) -> None:
+async def test_l5_a_superscript_receipt_is_no_receipt_and_no_error(app: BotHarness) -> None:
+    """Fifteen digits and a superscript are not 16 digits: the worker is told what a receipt looks
+    like, nothing crashes, and it is not a wrong guess (review B2.1, B18)."""
     await make_worker(app.sessions, 7000013)
     worker = app.user(7000013)
     await worker.send("/follow")
@@ -298,10 +301,11 @@ async def test_l5_a_superscript_receipt_is_a_counted_wrong_guess(app: BotHarness
     await worker.send("1234 5678 9012 345²")
     wrong = await worker.wait_reply()
     assert wrong.plain_text() == t(
-        "No report matches this number. Check the 16 digits and try again."
+        "A receipt number has 16 digits, like {example}. Please type the number you wrote down.",
+        example=ltr_isolate("1234 5678 9012 3456"),
     )
     async with app.sessions() as s:
-        assert await s.scalar(text("SELECT max(failures) FROM receipt_attempts")) == 1
+        assert await s.scalar(text("SELECT count(*) FROM receipt_attempts")) == 0
 
 
 # --- M8: argon2 off the loop -----------------------------------------------------------------
