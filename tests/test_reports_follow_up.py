@@ -43,6 +43,7 @@ async def test_b2_1_chatting_never_counts_as_wrong_receipts_nor_locks_her_out(
     for chat in ("hi", "ok"):  # outside the follow-up: not a receipt guess at all
         await worker.send(chat)
         await worker.wait_reply()
+    await worker.wait_idle()
     assert await attempts(app) == 0
 
     await worker.tap(t("🔎 Follow up a report", "my"))
@@ -53,6 +54,7 @@ async def test_b2_1_chatting_never_counts_as_wrong_receipts_nor_locks_her_out(
         assert answer.plain_text() == not_a_receipt("my")
         # Cancel and 🏠 stay in reach under the answer (B2.4).
         assert answer.buttons() == [t("🏠 Main menu", "my"), t("✖️ Cancel", "my")]
+    await worker.wait_idle()
     assert await attempts(app) == 0
     await worker.send(receipt)
     opened = await worker.wait_reply()
@@ -77,6 +79,7 @@ async def test_b2_1_sixteen_wrong_digits_still_count_and_still_lock(app: BotHarn
     await worker.send(EXAMPLE)
     locked = await worker.wait_reply()
     assert locked.plain_text() == t("Too many tries. Please wait 15 minutes and try again.")
+    await worker.wait_idle()
     assert await attempts(app) == receipts.MAX_FAILURES
 
 
@@ -84,7 +87,7 @@ async def test_b2_4_every_step_has_cancel_and_home_and_back_where_it_makes_sense
     app: BotHarness,
 ) -> None:
     """The receipt prompt, the case and "write to the case handler" had no way out (B2.4)."""
-    case, receipt = await file_case(app, 6_100_003)
+    _case, receipt = await file_case(app, 6_100_003)
     worker = app.user(6_100_003)
     await worker.send("/follow")
     prompt = await worker.wait_reply()
@@ -173,4 +176,5 @@ async def test_b18_odd_digits_never_crash_and_her_own_script_opens_the_case(
     await worker.send(bengali)
     opened = await worker.wait_reply()
     assert case.reference in opened.plain_text()
+    await worker.wait_idle()
     assert await attempts(app) == 0
