@@ -247,3 +247,25 @@ async def test_b5_voice_notes_photos_and_pdfs_reach_the_case_handler_sealed(
         assert csrf_of(page.text)
     finally:
         await console.close()
+
+
+async def test_b5_typing_on_the_open_case_writes_to_the_handler_without_tapping_first(
+    app: BotHarness,
+) -> None:
+    """A worker who answers the handler's question at once, without ✍️, is not told to use the
+    buttons: her words go to the case handler."""
+    _case, receipt = await file_case(app, 6_200_007)
+    worker = app.user(6_200_007)
+    await worker.send("/follow")
+    await worker.wait_reply()
+    await worker.send(receipt)
+    await worker.wait_reply()
+    await worker.send_voice(content=VOICE)
+    await worker.wait_reply(contains=t("Your message was sent to the case handler."))
+    await worker.tap(t("✅ Done"))
+    await worker.wait_reply()
+    await worker.wait_idle()
+    async with app.sessions() as s:
+        (row,) = (await s.scalars(select(ReporterMessage))).all()
+        assert row.kind == "voice" and VOICE not in row.body
+    assert t("Please use the buttons below.") not in [m.plain_text() for m in worker.messages]

@@ -317,6 +317,17 @@ async def _checkin_answered(turn: Turn[FollowDraft], *, yes: bool) -> None:
     await turn.message.answer(_("Thank you for telling us."), reply_markup=home_markup())
 
 
+async def _case_message(turn: Turn[FollowDraft], message: Message) -> None:
+    """Typing (or sending a voice note) on the open case is writing to the case handler: it is
+    not refused for want of tapping ✍️ first (B5)."""
+    draft = turn.draft
+    if draft.checkin or draft.closed or not _reply_open(draft):
+        await turn.ask()
+        return
+    await FOLLOW.go(turn, FollowStep.REPLY)
+    await _reply_sent(turn, message)
+
+
 # --- the reply step: text, voice notes, photos and PDFs, until Done -----------------------------
 
 
@@ -418,6 +429,7 @@ FOLLOW: Wizard[FollowDraft] = Wizard(
             name=FollowStep.CASE,
             prompt=lambda d: _("Your report is open. What would you like to do?"),
             options=_case_options,
+            on_message=_case_message,
             more_rows=_home_row,
             store="tapped",
             on_answer=_tapped,
