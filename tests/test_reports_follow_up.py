@@ -7,6 +7,11 @@ fix. Cases followed in the chat (the PIN), notifications, check-ins and files in
 
 from __future__ import annotations
 
+import itertools
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -158,6 +163,48 @@ def test_b18_any_text_at_the_receipt_step_reads_as_digits_without_error(typed: s
     assert digits.isascii() and (digits == "" or digits.isdecimal())
     if len(digits) == RECEIPT_DIGITS:  # what the flow hands the receipt check
         assert receipts.normalise(digits) == digits
+
+
+@pytest.fixture
+async def sqlite_db(databases: dict[str, Any]) -> AsyncIterator[Any]:
+    db = await databases["get"]("sqlite")
+    yield db
+    await db.clean()
+
+
+CHATS = itertools.count(1)
+# Sixteen decimal digits of any script, mixed with superscripts, numerals that are no decimal digits
+# and spaces: what a worker's keyboard may produce for a receipt.
+ODD_DIGITS = (
+    st.tuples(
+        st.lists(st.characters(categories=["Nd"]), min_size=15, max_size=17),
+        st.lists(st.characters(categories=["No", "Nl", "Zs"]) | st.sampled_from("-²¹"), max_size=6),
+    )
+    .flatmap(lambda parts: st.permutations(parts[0] + parts[1]))
+    .map("".join)
+)
+
+
+@settings(
+    max_examples=40,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(typed=ODD_DIGITS)
+async def test_b18_random_digits_through_the_receipt_check_never_raise(
+    sqlite_db: Any, typed: str
+) -> None:
+    """What the receipt step hands the service, for digits of every script and none: a wrong
+    number is None (counted only when it has 16 digits); it never raises."""
+    digits = typed_digits(typed)
+    if len(digits) != RECEIPT_DIGITS:
+        return  # the flow answers "a receipt has 16 digits" and never calls the check
+    async with sqlite_db.sessions() as s:
+        found = await receipts.access_case_by_receipt(
+            s, digits, secret_key="k" * 32, chat_ref=f"b18-{next(CHATS)}"
+        )
+        await s.rollback()
+    assert found is None
 
 
 async def test_b18_odd_digits_never_crash_and_her_own_script_opens_the_case(
