@@ -130,11 +130,13 @@ class ChatLocks(BaseEventIsolation):
             async with lock:
                 yield
         finally:
-            lock, users = self._locks[key]
-            if users == 1:
-                del self._locks[key]
-            else:
-                self._locks[key] = (lock, users - 1)
+            held = self._locks.get(key)  # close() may have dropped it while this update ran
+            if held is not None:
+                lock, users = held
+                if users == 1:
+                    del self._locks[key]
+                else:
+                    self._locks[key] = (lock, users - 1)
 
     @property
     def chats(self) -> int:
