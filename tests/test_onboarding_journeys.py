@@ -26,6 +26,7 @@ GENDER = (
 FACTORY_PROMPT = (
     "Which factory do you work in? Type the factory code from the poster (for example DK-01)."
 )
+NOTHING_STORED = "There is nothing to delete: we keep nothing about you until you agree."
 REFUSAL = (
     "Please link your factory first: open the link on the factory poster, "
     "or send /start and type the factory code."
@@ -239,18 +240,35 @@ async def test_help_and_delete_before_onboarding(app: BotHarness) -> None:
     assert first.plain_text() == t("Choose your language:", "am")
     await worker.send("/delete")
     nothing = await worker.wait_reply()
-    assert nothing.plain_text() == t(
-        "There is nothing to delete: we keep nothing about you until you agree.", "am"
-    )
+    assert nothing.plain_text() == t(NOTHING_STORED, "am")
     assert t("🗑 Yes, delete my data", "am") not in nothing.buttons()
     await worker.wait_reply(contains=t("Choose your language:", "am"))
     await worker.tap("አማርኛ")
     await worker.wait_reply()
     await worker.send("/delete")  # a language chosen, no consent yet: still nothing to confirm
-    await worker.wait_reply(contains=t("There is nothing to delete", "am")[:10])
+    await worker.wait_reply(contains=t(NOTHING_STORED, "am"))
     await worker.wait_idle()
     assert await _user(app, 2108) is None
     await worker.tap("አማርኛ")
     await worker.wait_reply()
     await worker.tap(t("✅ I agree", "am"))
     await worker.wait_reply(contains="DK-01")
+
+
+async def test_a_poster_link_links_a_worker_who_is_set_up(app: BotHarness) -> None:
+    """transcript-edge §A's way out before B1, now through the link registry: /start f_CODE."""
+    await make_factory(app.sessions, "DEMO-IR", country="JO", name="Irbid Apparel (demo)")
+    await make_worker(app.sessions, 2109, locale="ar", factory_code=None)
+    worker = app.user(2109, language_code="ar")
+    await worker.send("/start f_DEMO-IR")
+    await worker.wait_reply(
+        contains=t("You are now linked to {factory}.", "ar", factory="Irbid Apparel (demo)")
+    )
+    await worker.wait_reply(contains=t(MENU_TEXT, "ar"))
+    await worker.wait_idle()
+    user = await _user(app, 2109)
+    assert user is not None and user.factory is not None and user.factory.code == "DEMO-IR"
+    await worker.send("/start f_NOPE")
+    error = await worker.wait_reply()
+    assert "NOPE" in error.plain_text() and error.buttons() == [t("🏠 Main menu", "ar")]
+    await worker.wait_idle()
