@@ -209,7 +209,8 @@ async def test_delete_leaves_no_row_that_names_the_worker(app: BotHarness) -> No
     await worker.tap(t("🗑 Yes, delete my data", "ar"))
     gone = await worker.wait_reply()
     assert gone.plain_text() == t(
-        "Your data has been deleted. You can also clear this chat. Send /start to begin again.",
+        "Your data has been deleted. To remove the messages of this chat too, tap 🧹 below. "
+        "Send /start to begin again.",
         "ar",
     )
     await worker.wait_idle()

@@ -229,7 +229,10 @@ async def delete_confirmed(
         log.info("user.deleted_own_data")
     await state.clear()
     await query.message.answer(
-        _("Your data has been deleted. You can also clear this chat. Send /start to begin again."),
+        _(
+            "Your data has been deleted. To remove the messages of this chat too, tap 🧹 below. "
+            "Send /start to begin again."
+        ),
         # No menu for someone who is gone; what the chat still shows can go too (B3).
         reply_markup=InlineKeyboardMarkup(inline_keyboard=[clean_button()]),
     )
