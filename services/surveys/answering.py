@@ -437,6 +437,9 @@ async def do_toggle(
     if question.type != QuestionType.MULTI or option not in question.values():
         raise InvalidAnswer()
     chosen = set(step.selected) ^ {option}
+    exclusive = {o.key for o in question.options if o.exclusive}
+    if option in chosen:  # ticked now: "Nothing" clears the others, another clears "Nothing"
+        chosen = {option} if option in exclusive else chosen - exclusive
     ordered = [v for v in question.values() if v in chosen]
     draft = Draft({**step.answers, question.key: ordered}, step.path, step.index)
     await Answering(store, secret_key, user.telegram_id).save(step.wave, draft)
