@@ -310,7 +310,7 @@ async def test_tour_news_follow_a_topic_then_the_organiser_sends_the_draft(
         worker = await new_phone(page, "bn")
         phone = worker.locator
         await worker.onboard_in_bangla()
-        await tap(page, phone, bn("📰 News from organisers"))
+        await tap(page, phone, bn("📰 News"))
         await phone.locator("button.kb", has_text=f"➕ {union}").wait_for()
         await tap(page, phone, f"➕ {union}")
         await phone.locator("button.kb", has_text=f"✅ {union}").wait_for()
