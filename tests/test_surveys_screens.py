@@ -13,13 +13,17 @@ from typing import Any
 
 import pytest
 import time_machine
+from hypothesis import given
+from hypothesis import strategies as st
 from sqlalchemy import select
 
 from bot.i18n import gettext
 from bot.storage.db import transaction
 from bot.storage.models import User
 from bot.storage.surveys import SurveyWave
-from services.surveys.definition import dump, parse_definition
+from services.surveys.answering import toggled
+from services.surveys.builder import parse_options
+from services.surveys.definition import InvalidDefinition, dump, parse_definition, validate
 from services.surveys.waves import invite_late_joiners
 from tests.console import ConsoleHarness
 from tests.factories import make_factory, make_worker
@@ -93,7 +97,8 @@ async def test_rtl_arrows_one_thank_you_and_nothing_ticked_alone(app: BotHarness
     await make_wave(app.sessions, definition=PULSE)
     await app.deliver()
     invitation = worker.last.plain_text()
-    assert invitation.count("5") <= 1 and "2" in invitation  # one estimate: about 2 minutes
+    # "5 أسئلة قصيرة، حوالي دقيقتين… يستغرق بضع دقائق… مجهولة… مجهول": now one of each.
+    assert invitation.count("دق") == 1 and invitation.count("مجهول") == 1, invitation
     await worker.tap(gettext("▶️ Start", locale="ar"))
     await worker.wait_reply()
     for _n in range(4):  # mood, safe, respect, overtime: the first answer each time
@@ -126,6 +131,16 @@ async def test_rtl_arrows_one_thank_you_and_nothing_ticked_alone(app: BotHarness
     assert end.plain_text().count("شكر") == 1  # the survey's thank-you, not a second one
 
 
+async def test_the_invitation_says_anonymous_once_and_gives_one_time(app: BotHarness) -> None:
+    await make_worker(app.sessions, 7105, locale="en")
+    worker = app.user(7105)
+    await make_wave(app.sessions, definition=PULSE)
+    await app.deliver()
+    text = (await worker.wait_reply(contains="Short wellbeing survey")).plain_text()
+    assert text.count("anonymous") == 1 and text.count("minute") == 1, text
+    assert "about 2 minutes" in text  # 5 questions
+
+
 async def test_a_worker_who_links_her_factory_after_the_wave_opened_is_invited_once(
     app: BotHarness,
 ) -> None:
@@ -151,3 +166,38 @@ async def test_a_worker_who_links_her_factory_after_the_wave_opened_is_invited_o
         assert await invite_late_joiners(s) == 0
         counted = await s.get(SurveyWave, wave.id)
         assert counted is not None and counted.invited_count == 2
+
+
+# --- exclusive answers: the rule, the builder's syntax, the validation -------------------------
+
+WORRIES = validate(PULSE).question("worries")
+
+
+@given(st.lists(st.sampled_from(WORRIES.values() if WORRIES else []), max_size=12))
+def test_nothing_is_never_ticked_with_another_answer(taps: list[str]) -> None:
+    assert WORRIES is not None
+    exclusive = {o.key for o in WORRIES.options if o.exclusive}
+    assert exclusive == {"nothing"}
+    ticked: list[str] = []
+    for option in taps:
+        after = toggled(WORRIES, ticked, option)
+        assert not (set(after) & exclusive and len(after) > 1)
+        assert (option in after) == (option not in ticked)  # a tap ticks, or unticks
+        assert after == [v for v in WORRIES.values() if v in after]  # in the question's order
+        ticked = after
+
+
+def test_the_builder_marks_an_exclusive_option_with_an_exclamation_mark() -> None:
+    options = parse_options("pay: Pay\nnothing!: Nothing\nJust text", [], "en")
+    assert [(o["key"], o.get("exclusive", False)) for o in options] == [
+        ("pay", False),
+        ("nothing", True),
+        ("just-text", False),
+    ]
+    single = {**SAMPLE, "questions": [dict(SAMPLE["questions"][3])]}
+    single["questions"][0]["options"] = [
+        {"key": "day", "text": {"en": "Day"}},
+        {"key": "none", "text": {"en": "None"}, "exclusive": True},
+    ]
+    with pytest.raises(InvalidDefinition):
+        validate(single)
