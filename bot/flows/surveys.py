@@ -4,6 +4,10 @@ A worker starts from an invitation or the menu, sees "Question 3 of 8", can go b
 allowed, pause and come back later exactly where they were (the place is kept by the survey
 service, not only in this conversation's state), and gets a thank-you at the end. Numbers and short
 text are typed; everything else is a tap. Nothing here logs what a worker answered.
+
+Each question's screen is defined once, in ``services.surveys.screens`` (the console's preview
+draws the same one); this module only puts its callback data (``SurveyTap``) on the buttons. Each
+``Tap`` action has its own handler.
 """
 
 from __future__ import annotations
@@ -92,17 +96,10 @@ async def show(message: Message, step: Step, state: FSMContext) -> None:
     locale = current_locale()
     if step.done:
         await state.set_state(None)
+        # One thank-you (the survey's own, else ours), then what became of the answers.
         thanks = answering.thank_you(step.definition, locale)
-        if thanks:  # the survey's own thank-you, then what happened to the answers
-            text = (
-                html.escape(thanks)
-                + "\n\n"
-                + _("Your answers were saved anonymously. Nobody can see who gave them.")
-            )
-        else:
-            text = _(
-                "Thank you! Your answers were saved anonymously. Nobody can see who gave them."
-            )
+        text = (html.escape(thanks) if thanks else _("Thank you!")) + "\n\n"
+        text += _("Your answers were saved anonymously. Nobody can see who gave them.")
         await message.answer(text, reply_markup=home_markup())
         return
     assert step.question is not None
@@ -119,9 +116,14 @@ async def show(message: Message, step: Step, state: FSMContext) -> None:
 # --- the list of surveys ----------------------------------------------------------------------
 
 
+TITLE_IN_BUTTON = 60
+
+
 def list_label(title: str, *, started: bool) -> str:
     """A wave in the list: ↩️ for one she started (the message above says what it means), 📋 for
     a new one. No "Continue:" words before the title, so it fits a phone's width."""
+    if len(title) > TITLE_IN_BUTTON:  # a title written long: the button stays one line
+        title = title[: TITLE_IN_BUTTON - 1].rstrip() + "…"
     return f"↩️ {title}" if started else f"📋 {title}"
 
 
