@@ -32,7 +32,7 @@ def menu_label(action: MenuAction) -> str:
         MenuAction.REPORT: _("📣 Report a problem"),
         MenuAction.MY_REPORTS: _("🔎 Follow up a report"),
         MenuAction.COMMITTEE: _("👥 Committee"),
-        MenuAction.NEWS: _("📰 News from organisers"),
+        MenuAction.NEWS: _("📰 News"),  # short: two buttons share a row (B11)
         MenuAction.LANGUAGE: _("🌐 Language"),
         MenuAction.HELP: _("❓ Help"),
         MenuAction.PRIVACY: _("🔒 Privacy"),

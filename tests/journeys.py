@@ -159,7 +159,7 @@ async def answer_survey(worker: Any, title: str, free_text: str) -> None:
     await worker.wait_reply(contains="Do you feel safe?")
     await worker.tap(t("Yes"))
     await worker.wait_reply(
-        contains=t("Thank you! Your answers were saved anonymously. Nobody can see who gave them.")
+        contains=t("Your answers were saved anonymously. Nobody can see who gave them.")
     )
 
 

@@ -22,7 +22,7 @@ from tests.harness import BotHarness
 from tests.surveys_data import make_wave
 
 CONTROLS = "\x00\x01\x07\x08\x0b\x0c\x0d\x1b\x1f\x7f\x80\x85\x9f"
-THANKS = "Thank you! Your answers were saved anonymously. Nobody can see who gave them."
+THANKS = "Your answers were saved anonymously. Nobody can see who gave them."
 _ids = itertools.count(9_310_000)
 
 worker_text = st.text(

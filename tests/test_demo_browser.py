@@ -243,7 +243,10 @@ async def test_tour_survey_and_committee_in_bangla_then_results_in_the_console(
 
         await worker.onboard_in_bangla()
         questions = pulse.questions
-        await step(bn("📋 Surveys"), bn("Surveys open for you. Your answers are anonymous."))
+        await step(
+            bn("📋 Surveys"),
+            bn("Surveys open for you. ↩️ continues one you started. Your answers are anonymous."),
+        )
         await step("📋 " + text(pulse.title), text(questions[0].text))
         await step("🙂 4", text(questions[1].text))
         await step(bn("Yes"), text(questions[2].text))
@@ -256,9 +259,7 @@ async def test_tour_survey_and_committee_in_bangla_then_results_in_the_console(
         await page.screenshot(path=str(SHOTS / "demo-survey-bangla.png"), full_page=True)
         await step(
             bn("Done ➡️"),
-            bn("Thank you! Your answers were saved anonymously. Nobody can see who gave them.")[
-                :15
-            ],
+            bn("Your answers were saved anonymously. Nobody can see who gave them.")[:15],
         )
 
         # The tour's committee step: the join code printed on the page, typed on the phone.
@@ -310,7 +311,7 @@ async def test_tour_news_follow_a_topic_then_the_organiser_sends_the_draft(
         worker = await new_phone(page, "bn")
         phone = worker.locator
         await worker.onboard_in_bangla()
-        await tap(page, phone, bn("📰 News from organisers"))
+        await tap(page, phone, bn("📰 News"))
         await phone.locator("button.kb", has_text=f"➕ {union}").wait_for()
         await tap(page, phone, f"➕ {union}")
         await phone.locator("button.kb", has_text=f"✅ {union}").wait_for()

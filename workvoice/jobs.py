@@ -11,7 +11,7 @@ import socket
 from bot.storage.db import transaction
 from services.broadcasts.messages import fan_out_due
 from services.surveys.batches import flush_batches
-from services.surveys.waves import close_ended_waves, open_due_waves
+from services.surveys.waves import close_ended_waves, invite_late_joiners, open_due_waves
 from workvoice.context import AppContext
 
 log = logging.getLogger(__name__)
@@ -19,12 +19,14 @@ WORKER = f"{socket.gethostname()}:{os.getpid()}"
 
 
 async def survey_waves(ctx: AppContext) -> None:
-    """Open the waves that are due and close the ones that ended."""
+    """Open the waves that are due, invite workers who joined an open wave's audience since it
+    opened, and close the waves that ended."""
     async with transaction(ctx.sessions) as session:
         opened = await open_due_waves(session, worker=WORKER)
+        late = await invite_late_joiners(session)
         closed = await close_ended_waves(session)
-    if opened or closed:
-        log.info("survey_waves opened=%s closed=%s", len(opened), closed)
+    if opened or closed or late:
+        log.info("survey_waves opened=%s late_invited=%s closed=%s", len(opened), late, closed)
 
 
 async def survey_batches(ctx: AppContext) -> None:

@@ -66,7 +66,9 @@ def _question_form(definition: SurveyDefinition, key: str) -> dict[str, Any]:
     if q is None:
         return {}
     source = definition.source_locale
-    options = "\n".join(f"{o.key}: {o.text.get(source, '')}" for o in q.options)
+    options = "\n".join(
+        f"{o.key}{'!' if o.exclusive else ''}: {o.text.get(source, '')}" for o in q.options
+    )
     return {
         "original": q.key,
         "key": q.key,

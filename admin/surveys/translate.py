@@ -7,34 +7,26 @@ from typing import Any
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from markupsafe import Markup, escape
+from markupsafe import Markup
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from admin.surveys.common import SURVEYS, Draft, can_edit, known_locale, load_draft
 from admin.web import db, render, verify_csrf
-from bot.i18n import gettext, is_rtl
+from bot.i18n import is_rtl
 from bot.i18n.languages import LANGUAGES
 from bot.storage.models import Staff
 from services.errors import DomainError
 from services.scope import Scope
 from services.surveys import builder
+from services.surveys import screens as survey_screens
 from services.surveys.definition import (
-    SCALE_FACES,
-    QuestionType,
     SurveyDefinition,
     coverage,
-    plain_number,
     text_slots,
     with_translation,
 )
 
 router = APIRouter(prefix="/surveys")
-# The bot's own words (catalog "surveys"), looked up in the worker's language for the preview.
-BOT_YES, BOT_NO, BOT_SKIP, BOT_DONE = "Yes", "No", "Skip", "Done ➡️"
-BOT_MULTI = "Tick all that apply, then tap Done."
-BOT_NUMBER = "Send a number from {min} to {max}."
-BOT_TEXT = "Type your answer (up to {limit} characters)."
-BOT_HEADER = "<b>{title}</b> · question {number} of {total}"
 
 
 def _slots(definition: SurveyDefinition, locale: str) -> list[dict[str, Any]]:
@@ -123,42 +115,19 @@ async def save_translation(
 
 
 def preview_screens(definition: SurveyDefinition, locale: str) -> list[dict[str, Any]]:
-    """Each question as the bot shows it: header, text, hint and buttons, in ``locale``."""
-    title = definition.text(definition.title, locale)
-    total = len(definition.questions)
-    screens = []
-    for number, q in enumerate(definition.questions, start=1):
-        header = gettext(BOT_HEADER, locale=locale, title=escape(title), number=number, total=total)
-        hint = ""
-        rows: list[list[str]] = []
-        if q.type == QuestionType.SCALE:
-            rows.append([f"{face} {i + 1}" for i, face in enumerate(SCALE_FACES)])
-        elif q.type == QuestionType.YESNO:
-            rows.append([gettext(BOT_YES, locale=locale), gettext(BOT_NO, locale=locale)])
-        elif q.type in (QuestionType.SINGLE, QuestionType.MULTI):
-            rows.extend([definition.text(o.text, locale)] for o in q.options)
-            if q.type == QuestionType.MULTI:
-                hint = gettext(BOT_MULTI, locale=locale)
-                rows.append([gettext(BOT_DONE, locale=locale)])
-        elif q.type == QuestionType.NUMBER:
-            hint = gettext(
-                BOT_NUMBER, locale=locale, min=plain_number(q.min), max=plain_number(q.max)
-            )
-        elif q.type == QuestionType.TEXT:
-            hint = gettext(BOT_TEXT, locale=locale, limit=q.max_length)
-        if not q.required:
-            rows.append([gettext(BOT_SKIP, locale=locale)])
-        screens.append(
-            {
-                "question": q,
-                "header": Markup(header),  # noqa: S704 - catalog text; the title is escaped
-                "text": definition.text(q.text, locale),
-                "translated": bool(q.text.get(locale)),
-                "hint": hint,
-                "rows": rows,
-            }
-        )
-    return screens
+    """Each question as the bot shows it in ``locale``: the very screens the bot sends
+    (``services.surveys.screens``), so the two cannot drift apart."""
+    screens = survey_screens.preview_screens(definition, locale)
+    return [
+        {
+            "question": q,
+            # Telegram's HTML (<b>, <i>): the survey's texts in it are escaped where it is built.
+            "text": Markup(screen.text),  # noqa: S704
+            "translated": bool(q.text.get(locale)),
+            "rows": screen.labels(),
+        }
+        for q, screen in zip(definition.questions, screens, strict=True)
+    ]
 
 
 @router.get("/{survey_id}/preview", response_class=HTMLResponse)

@@ -4,12 +4,18 @@ A worker starts from an invitation or the menu, sees "Question 3 of 8", can go b
 allowed, pause and come back later exactly where they were (the place is kept by the survey
 service, not only in this conversation's state), and gets a thank-you at the end. Numbers and short
 text are typed; everything else is a tap. Nothing here logs what a worker answered.
+
+Each question's screen is defined once, in ``services.surveys.screens`` (the console's preview
+draws the same one); this module only puts its callback data (``SurveyTap``) on the buttons. Each
+``Tap`` action has its own handler.
 """
 
 from __future__ import annotations
 
 import html
 import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 from aiogram import F, Router
 from aiogram.filters import Command, StateFilter
@@ -28,14 +34,18 @@ from bot.widgets import (
     MenuAction,
     MenuCallback,
     home_button,
-    main_menu_keyboard,
+    home_markup,
+    link_factory_markup,
     remove_buttons,
 )
+from bot.wizard import markup_of
 from services.errors import DomainError
+from services.screens import Screen
 from services.surveys import answering
 from services.surveys.answering import InvalidAnswer, StaleQuestion, Step
 from services.surveys.builder import definition_of
-from services.surveys.definition import SCALE_FACES, QuestionType, SurveyDefinition, plain_number
+from services.surveys.definition import QuestionType, SurveyDefinition
+from services.surveys.screens import Tap, minutes_for, step_screen
 from services.surveys.store import SurveyStore
 from workvoice.kernel.settings import Settings
 
@@ -48,10 +58,10 @@ class Answering(StatesGroup):
 
 
 class SurveyTap(CallbackData, prefix="sv"):
-    """``action``: go (start or resume), a (answer), t (tick), d (done ticking), s (skip), b (back),
-    p (pause). ``q`` is the question's index, so a tap on an old message is recognised."""
+    """A survey button: what it does, the wave, the question's index (so a tap on an old message
+    is recognised) and the option."""
 
-    action: str
+    action: Tap
     wave: int
     q: int = -1
     o: int = -1
@@ -60,73 +70,18 @@ class SurveyTap(CallbackData, prefix="sv"):
 # --- rendering --------------------------------------------------------------------------------
 
 
-def question_text(step: Step, locale: str) -> str:
-    d, q = step.definition, step.question
-    assert q is not None
-    lines = [
-        _(
-            "<b>{title}</b> · question {number} of {total}",
-            title=html.escape(d.text(d.title, locale)),
-            number=step.number,
-            total=step.total,
-        ),
-        "",
-        html.escape(d.text(q.text, locale)),
-    ]
-    hint = {
-        QuestionType.MULTI: _("Tick all that apply, then tap Done."),
-        QuestionType.NUMBER: _(
-            "Send a number from {min} to {max}.", min=plain_number(q.min), max=plain_number(q.max)
-        ),
-        QuestionType.TEXT: _("Type your answer (up to {limit} characters).", limit=q.max_length),
-    }.get(q.type)
-    if hint:
-        lines += ["", f"<i>{hint}</i>"]
-    return "\n".join(lines)
+def question_screen(step: Step) -> Screen:
+    """The question as ``services.surveys.screens`` defines it (the console previews the same),
+    with this bot's callback data on its buttons."""
+
+    def tap(action: Tap, option: int) -> str:
+        return SurveyTap(action=action, wave=step.wave.id, q=step.index, o=option).pack()
+
+    return step_screen(step, tap)
 
 
-def question_keyboard(step: Step, locale: str) -> InlineKeyboardMarkup:
-    d, q = step.definition, step.question
-    assert q is not None
-    wave, index = step.wave.id, step.index
-    builder = InlineKeyboardBuilder()
-    widths: list[int] = []
-    if q.type == QuestionType.SCALE:
-        for i, face in enumerate(SCALE_FACES):
-            builder.button(
-                text=f"{face} {i + 1}", callback_data=SurveyTap(action="a", wave=wave, q=index, o=i)
-            )
-        widths.append(len(SCALE_FACES))
-    elif q.type == QuestionType.YESNO:
-        builder.button(text=_("Yes"), callback_data=SurveyTap(action="a", wave=wave, q=index, o=0))
-        builder.button(text=_("No"), callback_data=SurveyTap(action="a", wave=wave, q=index, o=1))
-        widths.append(2)
-    elif q.type in (QuestionType.SINGLE, QuestionType.MULTI):
-        ticked = set(step.selected)
-        action = "t" if q.type == QuestionType.MULTI else "a"
-        for i, option in enumerate(q.options):
-            mark = "✅ " if option.key in ticked else ""
-            builder.button(
-                text=mark + d.text(option.text, locale),
-                callback_data=SurveyTap(action=action, wave=wave, q=index, o=i),
-            )
-            widths.append(1)
-        if q.type == QuestionType.MULTI:
-            builder.button(
-                text=_("Done ➡️"), callback_data=SurveyTap(action="d", wave=wave, q=index)
-            )
-            widths.append(1)
-    nav = 0
-    if step.path:
-        builder.button(text=_("⬅️ Back"), callback_data=SurveyTap(action="b", wave=wave, q=index))
-        nav += 1
-    if not q.required:
-        builder.button(text=_("Skip"), callback_data=SurveyTap(action="s", wave=wave, q=index))
-        nav += 1
-    builder.button(text=_("⏸ Later"), callback_data=SurveyTap(action="p", wave=wave, q=index))
-    widths.append(nav + 1)
-    builder.adjust(*widths)
-    return builder.as_markup()
+def question_keyboard(step: Step) -> InlineKeyboardMarkup | None:
+    return markup_of(question_screen(step))
 
 
 def _value_of(step: Step, option: int) -> str:
@@ -137,15 +92,15 @@ def _value_of(step: Step, option: int) -> str:
 
 
 async def show(message: Message, step: Step, state: FSMContext) -> None:
-    """The current question, or the thank-you when the worker has finished."""
+    """The current question, or one thank-you when the worker has finished."""
     locale = current_locale()
     if step.done:
         await state.set_state(None)
+        # One thank-you (the survey's own, else ours), then what became of the answers.
         thanks = answering.thank_you(step.definition, locale)
-        text = _("Thank you! Your answers were saved anonymously. Nobody can see who gave them.")
-        if thanks:
-            text = f"{html.escape(thanks)}\n\n{text}"
-        await message.answer(text, reply_markup=main_menu_keyboard())
+        text = (html.escape(thanks) if thanks else _("Thank you!")) + "\n\n"
+        text += _("Your answers were saved anonymously. Nobody can see who gave them.")
+        await message.answer(text, reply_markup=home_markup())
         return
     assert step.question is not None
     typed = step.question.type in (QuestionType.NUMBER, QuestionType.TEXT)
@@ -154,10 +109,22 @@ async def show(message: Message, step: Step, state: FSMContext) -> None:
         await state.update_data(survey_wave=step.wave.id, survey_q=step.index)
     else:
         await state.set_state(None)
-    await message.answer(question_text(step, locale), reply_markup=question_keyboard(step, locale))
+    screen = question_screen(step)
+    await message.answer(screen.text, reply_markup=markup_of(screen))
 
 
 # --- the list of surveys ----------------------------------------------------------------------
+
+
+TITLE_IN_BUTTON = 60
+
+
+def list_label(title: str, *, started: bool) -> str:
+    """A wave in the list: ↩️ for one she started (the message above says what it means), 📋 for
+    a new one. No "Continue:" words before the title, so it fits a phone's width."""
+    if len(title) > TITLE_IN_BUTTON:  # a title written long: the button stays one line
+        title = title[: TITLE_IN_BUTTON - 1].rstrip() + "…"
+    return f"↩️ {title}" if started else f"📋 {title}"
 
 
 async def list_surveys(
@@ -169,7 +136,7 @@ async def list_surveys(
                 "Surveys are for workers of a factory. Link your factory first: open the link on "
                 "the factory poster, or send /start and type the factory code."
             ),
-            reply_markup=main_menu_keyboard(),
+            reply_markup=link_factory_markup(),
         )
         return
     found = await answering.open_waves_for(session, user, secret_key=settings.effective_secret_key)
@@ -178,19 +145,22 @@ async def list_surveys(
             _(
                 "There is no survey for you right now. We will send you a message when there is one."
             ),
-            reply_markup=main_menu_keyboard(),
+            reply_markup=home_markup(),
         )
         return
     locale = current_locale()
     builder = InlineKeyboardBuilder()
     for wave, definition, started in found:
         title = definition.text(definition.title, locale)
-        label = _("↩️ Continue: {title}", title=title) if started else f"📋 {title}"
-        builder.button(text=label[:60], callback_data=SurveyTap(action="go", wave=wave.id))
+        builder.button(
+            text=list_label(title, started=started),
+            callback_data=SurveyTap(action=Tap.START, wave=wave.id),
+        )
     builder.row(home_button())
     builder.adjust(1)
     await message.answer(
-        _("Surveys open for you. Your answers are anonymous."), reply_markup=builder.as_markup()
+        _("Surveys open for you. ↩️ continues one you started. Your answers are anonymous."),
+        reply_markup=builder.as_markup(),
     )
 
 
@@ -213,108 +183,138 @@ async def surveys_menu(
 # --- answering --------------------------------------------------------------------------------
 
 
-@router.callback_query(SurveyTap.filter())
-async def tapped(
-    query: CallbackQuery,
-    callback_data: SurveyTap,
-    session: AsyncSession,
-    user: User | None,
-    state: FSMContext,
-    settings: Settings,
-    survey_store: SurveyStore,
-) -> None:
-    if user is None or not isinstance(query.message, Message):
+Verb = Callable[[AsyncSession, User, SurveyTap, str, SurveyStore], Awaitable[Step]]
+
+
+async def _moved(query: CallbackQuery, tap: SurveyTap, verb: Verb, data: dict[str, Any]) -> None:
+    """A tap that moves the worker (start, answer, done, skip, back): run the service's verb, then
+    show where she is now. An old message's button shows where she really is instead."""
+    user: User | None = data.get("user")
+    message = query.message if isinstance(query.message, Message) else None
+    if user is None or message is None:
         await query.answer(_("This button is no longer active."))
         return
-    secret = settings.effective_secret_key
-    wave, index, action = callback_data.wave, callback_data.q, callback_data.action
+    session: AsyncSession = data["session"]
+    state: FSMContext = data["state"]
+    store: SurveyStore = data["survey_store"]
+    secret = data["settings"].effective_secret_key
     try:
-        if action == "go":
-            step = await answering.do_begin(
-                session, user, wave, secret_key=secret, store=survey_store
-            )
-        elif action == "p":
-            await query.answer()
-            await remove_buttons(query.message)
-            await state.set_state(None)
-            await query.message.answer(
-                _("Your answers so far are kept. Come back any time from 📋 Surveys in the menu."),
-                reply_markup=main_menu_keyboard(),
-            )
-            return
-        elif action == "t":
-            step = await answering.do_begin(
-                session, user, wave, secret_key=secret, store=survey_store
-            )
-            value = _value_of(step, callback_data.o) if step.index == index else ""
-            step = await answering.do_toggle(
-                session, user, wave, index, value, secret_key=secret, store=survey_store
-            )
-            await query.answer()
-            # Ticks change the buttons of the same message: the question stays where it is.
-            await query.message.edit_reply_markup(
-                reply_markup=question_keyboard(step, current_locale())
-            )
-            return
-        elif action == "a":
-            step = await answering.do_begin(
-                session, user, wave, secret_key=secret, store=survey_store
-            )
-            if step.index != index:
-                raise StaleQuestion()
-            step = await answering.do_answer(
-                session,
-                user,
-                wave,
-                index,
-                _value_of(step, callback_data.o),
-                secret_key=secret,
-                store=survey_store,
-            )
-        elif action == "d":
-            step = await answering.do_finish_choice(
-                session, user, wave, index, secret_key=secret, store=survey_store
-            )
-        elif action == "s":
-            step = await answering.do_skip(
-                session, user, wave, index, secret_key=secret, store=survey_store
-            )
-        elif action == "b":
-            step = await answering.do_back(
-                session, user, wave, index, secret_key=secret, store=survey_store
-            )
-        else:
-            raise InvalidAnswer()
+        step = await verb(session, user, tap, secret, store)
     except StaleQuestion as exc:
-        # An older message's button: show where the worker really is instead.
         await query.answer(exc.translated(), show_alert=True)
-        await remove_buttons(query.message)
-        await show(
-            query.message,
-            await answering.do_begin(session, user, wave, secret_key=secret, store=survey_store),
-            state,
-        )
+        await remove_buttons(message)
+        now = await answering.do_begin(session, user, tap.wave, secret_key=secret, store=store)
+        await show(message, now, state)
         return
     except InvalidAnswer as exc:
         await query.answer(exc.translated(), show_alert=True)
         return
     except DomainError as exc:  # closed, already answered, not for this worker
         await query.answer()
-        await remove_buttons(query.message)
+        await remove_buttons(message)
         await state.set_state(None)
-        await query.message.answer(exc.translated(), reply_markup=main_menu_keyboard())
+        await message.answer(exc.translated(), reply_markup=home_markup())
         return
     await query.answer()
-    await remove_buttons(query.message)
+    await remove_buttons(message)
     if step.done:
         # "Thank you" only once finishing is stored. No log line: a completion's time, even
         # without a pseudonym, lines a person up with their answers (only batches are logged).
         try:
             await session.commit()
         except Exception:
-            await answering.withdraw(survey_store, step)
+            await answering.withdraw(store, step)
             raise
-    await show(query.message, step, state)
+    await show(message, step, state)
+
+
+@router.callback_query(SurveyTap.filter(F.action == Tap.START))
+async def start_tapped(query: CallbackQuery, callback_data: SurveyTap, **data: Any) -> None:
+    async def verb(s: AsyncSession, u: User, t: SurveyTap, key: str, st: SurveyStore) -> Step:
+        return await answering.do_begin(s, u, t.wave, secret_key=key, store=st)
+
+    await _moved(query, callback_data, verb, data)
+
+
+@router.callback_query(SurveyTap.filter(F.action == Tap.ANSWER))
+async def answer_tapped(query: CallbackQuery, callback_data: SurveyTap, **data: Any) -> None:
+    async def verb(s: AsyncSession, u: User, t: SurveyTap, key: str, st: SurveyStore) -> Step:
+        step = await answering.do_begin(s, u, t.wave, secret_key=key, store=st)
+        if step.index != t.q:
+            raise StaleQuestion()
+        value = _value_of(step, t.o)
+        return await answering.do_answer(s, u, t.wave, t.q, value, secret_key=key, store=st)
+
+    await _moved(query, callback_data, verb, data)
+
+
+@router.callback_query(SurveyTap.filter(F.action == Tap.DONE))
+async def done_tapped(query: CallbackQuery, callback_data: SurveyTap, **data: Any) -> None:
+    async def verb(s: AsyncSession, u: User, t: SurveyTap, key: str, st: SurveyStore) -> Step:
+        return await answering.do_finish_choice(s, u, t.wave, t.q, secret_key=key, store=st)
+
+    await _moved(query, callback_data, verb, data)
+
+
+@router.callback_query(SurveyTap.filter(F.action == Tap.SKIP))
+async def skip_tapped(query: CallbackQuery, callback_data: SurveyTap, **data: Any) -> None:
+    async def verb(s: AsyncSession, u: User, t: SurveyTap, key: str, st: SurveyStore) -> Step:
+        return await answering.do_skip(s, u, t.wave, t.q, secret_key=key, store=st)
+
+    await _moved(query, callback_data, verb, data)
+
+
+@router.callback_query(SurveyTap.filter(F.action == Tap.BACK))
+async def back_tapped(query: CallbackQuery, callback_data: SurveyTap, **data: Any) -> None:
+    async def verb(s: AsyncSession, u: User, t: SurveyTap, key: str, st: SurveyStore) -> Step:
+        return await answering.do_back(s, u, t.wave, t.q, secret_key=key, store=st)
+
+    await _moved(query, callback_data, verb, data)
+
+
+@router.callback_query(SurveyTap.filter(F.action == Tap.TICK))
+async def tick_tapped(
+    query: CallbackQuery,
+    callback_data: SurveyTap,
+    session: AsyncSession,
+    user: User | None,
+    settings: Settings,
+    survey_store: SurveyStore,
+    **data: Any,
+) -> None:
+    """A tick changes the buttons of the same message: the question stays where it is."""
+    secret, wave, index = settings.effective_secret_key, callback_data.wave, callback_data.q
+
+    async def verb(s: AsyncSession, u: User, t: SurveyTap, key: str, st: SurveyStore) -> Step:
+        step = await answering.do_begin(s, u, wave, secret_key=key, store=st)
+        value = _value_of(step, t.o) if step.index == index else ""
+        return await answering.do_toggle(s, u, wave, index, value, secret_key=key, store=st)
+
+    if user is None or not isinstance(query.message, Message):
+        await query.answer(_("This button is no longer active."))
+        return
+    try:
+        step = await verb(session, user, callback_data, secret, survey_store)
+    except (StaleQuestion, InvalidAnswer, DomainError):
+        # Not for the question she is on (or closed): the moving path says so and shows where.
+        data.update(session=session, user=user, settings=settings, survey_store=survey_store)
+        await _moved(query, callback_data, verb, data)
+        return
+    await query.answer()
+    await query.message.edit_reply_markup(reply_markup=question_keyboard(step))
+
+
+@router.callback_query(SurveyTap.filter(F.action == Tap.LATER))
+async def later_tapped(query: CallbackQuery, state: FSMContext) -> None:
+    await query.answer()
+    if not isinstance(query.message, Message):
+        return
+    await remove_buttons(query.message)
+    await state.set_state(None)
+    await query.message.answer(
+        _("Your answers so far are kept. Come back any time from 📋 Surveys in the menu."),
+        reply_markup=home_markup(),
+    )
 
 
 @router.message(StateFilter(Answering.typing), F.text, ~F.text.startswith("/"))
@@ -343,7 +343,7 @@ async def typed(
         step = await answering.do_begin(session, user, wave, secret_key=secret, store=survey_store)
     except DomainError as exc:
         await state.set_state(None)
-        await message.answer(exc.translated(), reply_markup=main_menu_keyboard())
+        await message.answer(exc.translated(), reply_markup=home_markup())
         return
     if step.done:
         # "Thank you" only once finishing is stored. No log line: a completion's time, even
@@ -377,7 +377,7 @@ async def _open_wave(ctx: RenderContext) -> tuple[SurveyWave, SurveyDefinition] 
 
 def _start_button(wave: SurveyWave, label: str) -> InlineKeyboardMarkup:
     builder = InlineKeyboardBuilder()
-    builder.button(text=label, callback_data=SurveyTap(action="go", wave=wave.id))
+    builder.button(text=label, callback_data=SurveyTap(action=Tap.START, wave=wave.id))
     return builder.as_markup()
 
 
@@ -388,11 +388,14 @@ async def render_invite(ctx: RenderContext) -> Rendered | None:
         return None  # closed, finished, or no longer in the audience: nothing to say
     wave, d = found
     intro = d.text(d.intro, ctx.locale) if d.intro else ""
+    # Said once, here: how long (from the number of questions) and that it is anonymous; the
+    # survey's own intro says what it is about (the shipped templates no longer repeat either).
     text = _(
-        "📋 <b>{title}</b>\n{intro}\nIt takes a few minutes and is anonymous: nobody can see who "
-        "answered what. Open until {date}.",
+        "📋 <b>{title}</b>\n{intro}\nIt takes about {minutes} minutes and is anonymous: nobody "
+        "can see who answered what. Open until {date}.",
         title=html.escape(d.text(d.title, ctx.locale)),
         intro=html.escape(intro),
+        minutes=minutes_for(d),
         date=format_date(wave.ends_at, locale=ctx.locale),
     )
     return Rendered(text, _start_button(wave, _("▶️ Start")))

@@ -122,6 +122,21 @@ class SurveyParticipation(Base):
     completed_on: Mapped[date | None] = mapped_column(Date)
 
 
+class SurveyInvitation(Base):
+    """Wave W invited worker U: so a worker who joins its audience after it opened (links her
+    factory later) is invited too, once, and nobody twice. It says nothing about answering, and
+    only what the wave's audience already says: she was in it."""
+
+    __tablename__ = "survey_invitations"
+
+    wave_id: Mapped[int] = mapped_column(
+        ForeignKey("survey_waves.id", ondelete="CASCADE"), primary_key=True
+    )
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+
+
 class SurveyResponse(Base):
     """One finished response: who answered in group terms only (for response rates and bases)."""
 

@@ -436,11 +436,23 @@ async def do_toggle(
     assert question is not None
     if question.type != QuestionType.MULTI or option not in question.values():
         raise InvalidAnswer()
-    chosen = set(step.selected) ^ {option}
-    ordered = [v for v in question.values() if v in chosen]
-    draft = Draft({**step.answers, question.key: ordered}, step.path, step.index)
+    draft = Draft(
+        {**step.answers, question.key: toggled(question, step.selected, option)},
+        step.path,
+        step.index,
+    )
     await Answering(store, secret_key, user.telegram_id).save(step.wave, draft)
     return _step(step.wave, step.definition, step.participation, draft)
+
+
+def toggled(question: Question, selected: list[str], option: str) -> list[str]:
+    """The ticks after a tap on ``option``: ticking an exclusive one ("Nothing") clears the
+    others, ticking another clears the exclusive ones; in the question's order."""
+    chosen = set(selected) ^ {option}
+    if option in chosen:
+        exclusive = {o.key for o in question.options if o.exclusive}
+        chosen = {option} if option in exclusive else chosen - exclusive
+    return [v for v in question.values() if v in chosen]
 
 
 async def do_finish_choice(

@@ -337,8 +337,9 @@ def slug(text: str, taken: set[str]) -> str:
 
 
 def parse_options(text: str, previous: list[dict[str, Any]], source: str) -> list[dict[str, Any]]:
-    """One option per line, ``key: text`` or just the text (a key is made from it). Translations
-    of options that keep their key are kept."""
+    """One option per line, ``key: text`` or just the text (a key is made from it); ``key!: text``
+    marks an answer that cannot be ticked with others ("Nothing"). Translations of options that
+    keep their key are kept."""
     before = {o["key"]: o["text"] for o in previous}
     options: list[dict[str, Any]] = []
     taken: set[str] = set()
@@ -347,14 +348,20 @@ def parse_options(text: str, previous: list[dict[str, Any]], source: str) -> lis
         if not line:
             continue
         key, sep, rest = line.partition(":")
-        if sep and KEY_PATTERN.match(key.strip().lower()) and rest.strip():
-            key, label = key.strip().lower(), rest.strip()
+        key = key.strip().lower()
+        exclusive = key.endswith("!")
+        key = key.removesuffix("!")
+        if sep and KEY_PATTERN.match(key) and rest.strip():
+            label = rest.strip()
         else:
-            key, label = slug(line, taken | set(before)), line
+            key, label, exclusive = slug(line, taken | set(before)), line, False
         taken.add(key)
         texts = dict(before.get(key, {}))
         texts[source] = label
-        options.append({"key": key, "text": texts})
+        option: dict[str, Any] = {"key": key, "text": texts}
+        if exclusive:
+            option["exclusive"] = True
+        options.append(option)
     return options
 
 

@@ -63,6 +63,9 @@ class _Strict(BaseModel):
 class Option(_Strict):
     key: str
     text: Texts
+    # "Nothing", "None of these": ticking it clears the other ticks of a multiple-choice question
+    # and ticking another clears it, so an answer cannot say both.
+    exclusive: bool = False
 
 
 class Condition(_Strict):
@@ -221,6 +224,13 @@ def rule_problems(d: SurveyDefinition) -> list[tuple[str, str]]:
                         )
                     )
                 _check_texts(f"{where}.options[{j}].text", o.text, d.source_locale, problems)
+                if o.exclusive and q.type != QuestionType.MULTI:
+                    problems.append(
+                        (
+                            f"{where}.options[{j}].exclusive",
+                            N_("only options of a multiple-choice question can be exclusive"),
+                        )
+                    )
         elif q.options:
             problems.append((f"{where}.options", N_("only choice questions have options")))
         if q.type == QuestionType.NUMBER:

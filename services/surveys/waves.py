@@ -1,7 +1,8 @@
 """Waves: a published survey version run for an audience between two moments.
 
 The scheduler opens due waves (claimed once across replicas), queues one invitation per worker at
-a sensible local hour of their factory, and one reminder that is dropped at send time for those
+a sensible local hour of their factory (and, while the wave is open, for each worker who joins its
+audience later), and one reminder that is dropped at send time for those
 who finished; it closes ended waves (``services.surveys.batches`` then settles what was left and
 forgets unfinished drafts). A repeating wave queues its successor when it opens.
 """
@@ -16,13 +17,21 @@ from typing import Any, cast
 from zoneinfo import ZoneInfo
 
 from dateutil.relativedelta import relativedelta
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select, exists, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.i18n import N_
 from bot.i18n.languages import LANGUAGES
+from bot.storage.db import dialect_insert
 from bot.storage.models import Factory, Gender, Staff, User
-from bot.storage.surveys import Survey, SurveyNotice, SurveyParticipation, SurveyVersion, SurveyWave
+from bot.storage.surveys import (
+    Survey,
+    SurveyInvitation,
+    SurveyNotice,
+    SurveyParticipation,
+    SurveyVersion,
+    SurveyWave,
+)
 from services import audit, outbox
 from services.claims import claim_ids
 from services.clock import DAY_ENDS, DAY_STARTS, planned_moment, utcnow
@@ -314,12 +323,39 @@ async def open_due_waves(
     return opened
 
 
-async def _invite(session: AsyncSession, wave: SurveyWave, now: datetime) -> int:
+async def invite_late_joiners(session: AsyncSession, *, now: datetime | None = None) -> int:
+    """Invite, once, the workers who joined an open wave's audience after it opened (linked their
+    factory later, B17): those in its audience whom it has not invited yet. Returns how many."""
+    now = now or utcnow()
+    waves = (
+        await session.scalars(
+            select(SurveyWave).where(SurveyWave.status == WaveStatus.OPEN, SurveyWave.ends_at > now)
+        )
+    ).all()
+    invited = 0
+    for wave in waves:
+        late = await _invite(session, wave, now, only_new=True)
+        wave.invited_count += late
+        invited += late
+    return invited
+
+
+async def _invite(
+    session: AsyncSession, wave: SurveyWave, now: datetime, *, only_new: bool = False
+) -> int:
+    """Queue the invitation (and the reminder) of everyone in the wave's audience, or with
+    ``only_new`` of those it has not invited yet, and remember whom it invited."""
     if wave.ends_at <= now:
         return 0
     invited = 0
     last_id = 0
     query = audience_query(audience_of(wave)).order_by(User.id)
+    if only_new:
+        query = query.where(
+            ~exists().where(
+                SurveyInvitation.wave_id == wave.id, SurveyInvitation.user_id == User.id
+            )
+        )
     while True:
         rows = (await session.execute(query.where(User.id > last_id).limit(BATCH))).all()
         if not rows:
@@ -350,6 +386,11 @@ async def _invite(session: AsyncSession, wave: SurveyWave, now: datetime) -> int
                     )
         invited += await outbox.enqueue_many(session, invites)
         await outbox.enqueue_many(session, reminders)
+        insert = dialect_insert(session)
+        await session.execute(
+            insert(SurveyInvitation).on_conflict_do_nothing(index_elements=["wave_id", "user_id"]),
+            [{"wave_id": wave.id, "user_id": row[0]} for row in rows],
+        )
 
 
 async def _schedule_next(session: AsyncSession, wave: SurveyWave) -> None:

@@ -81,7 +81,8 @@ def rsvp_label(answer: str) -> str:
     }[Rsvp(answer)]
 
 
-RSVP_ROWS = (3, 1)  # the three answers, then "add to the agenda"
+# Two answers to a row at most: three to a row cut "❌ I cannot come" on a 360 dp phone (B11).
+RSVP_ROWS = (2, 1, 1)  # ✅ and ❌, then 🤔, then "add to the agenda"
 
 
 def add_rsvp_buttons(builder: InlineKeyboardBuilder, meeting: Meeting, member_id: int) -> None:
