@@ -5,7 +5,7 @@ Waves open at the upgrade count every worker who has a factory as invited (they 
 wave opened); workers who link a factory later are invited by the scheduler.
 
 Revision ID: 0015_survey_invitations
-Revises: 0012_report_sealing
+Revises: 0014_follow_up_pin
 """
 
 from collections.abc import Sequence
@@ -16,7 +16,7 @@ from alembic import op
 BigId = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 
 revision: str = "0015_survey_invitations"
-down_revision: str | Sequence[str] | None = "0012_report_sealing"
+down_revision: str | Sequence[str] | None = "0014_follow_up_pin"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
