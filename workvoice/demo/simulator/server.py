@@ -63,6 +63,8 @@ class FakeTelegram:
         self._current: dict[tuple[int, int], SentMessage] = {}
         self._chats: dict[int, FakeUser] = {}
         self._blocked: set[int] = set()
+        # (chat, message id) deleted with deleteMessages, the worker's own messages included.
+        self.deleted_ids: set[tuple[int, int]] = set()
         self._failures: dict[str, list[int]] = defaultdict(list)
         self._files: dict[str, _File] = {}
         self._file_ids = itertools.count(1)
@@ -411,6 +413,20 @@ class FakeTelegram:
             if sent.chat_id == message.chat_id and sent.message_id == message.message_id:
                 sent.deleted = True
         self._chats[message.chat_id]._arrived()
+        return True
+
+    async def _m_deletemessages(self, p: dict[str, Any]) -> Any:
+        """Both sides of a private chat; ids that are gone already are skipped, as Telegram does."""
+        chat_id = self._chat(p)
+        ids = p.get("message_ids")
+        if not isinstance(ids, list) or not 1 <= len(ids) <= 100:
+            raise bad_request("message_ids must be a list of 1 to 100 ids")
+        for message_id in (int(i) for i in ids):
+            self.deleted_ids.add((chat_id, message_id))
+            for sent in self.sent:
+                if sent.chat_id == chat_id and sent.message_id == message_id:
+                    sent.deleted = True
+        self._chats[chat_id]._arrived()
         return True
 
     async def _m_getfile(self, p: dict[str, Any]) -> Any:
