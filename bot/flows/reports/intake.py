@@ -81,9 +81,7 @@ def _warn_receipt_only(draft: ReportDraft) -> bool:
 
 async def _danger_answered(turn: Turn[ReportDraft]) -> None:
     if turn.draft.danger == Answer.YES:  # before anything else: who to call
-        await turn.message.answer(
-            await helplines_text(turn.data["session"], turn.data.get("user"))
-        )
+        await turn.message.answer(await helplines_text(turn.data["session"], turn.data.get("user")))
         if _warn_receipt_only(turn.draft):
             await _reviewed_edit(turn, ReportStep.FOLLOW_WARN)
 

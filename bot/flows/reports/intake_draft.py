@@ -69,6 +69,7 @@ class ReportDraft(BaseModel):
     reviewed: bool = False  # the review was shown and she chose to change an answer
     # Deleted from the chat once the report is sent: her story and files, the review screens.
     chat_trail: list[int] = Field(default_factory=list)
+    prompt_id: int | None = None  # the last "received, send more or Done" note
     # Where the wizard puts the last tap of a step whose buttons are actions, not answers.
     story_tap: str | None = None
     evidence_tap: str | None = None

@@ -8,13 +8,13 @@ import base64
 import contextlib
 import logging
 
-from aiogram import Bot, Router
+from aiogram import Router
 from aiogram.exceptions import TelegramBadRequest
 from aiogram.filters.callback_data import CallbackData
 from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message
 
 from bot.flows.reports.intake_draft import Answer, Follow, ReportDraft
-from bot.flows.reports.intake_story import story_words
+from bot.flows.reports.intake_story import delete_messages, story_words
 from bot.flows.reports.labels import category_label, harm_label
 from bot.i18n import _, ltr_isolate
 from bot.widgets import home_button, home_markup, main_menu_text
@@ -24,7 +24,6 @@ from services.reports.crypto import keyring
 
 log = logging.getLogger(__name__)
 RECEIPT_ROUTER = Router(name=__name__)
-DELETE_BATCH = 100  # deleteMessages takes at most 100 ids
 
 
 class ReceiptNoted(CallbackData, prefix="rn"):
@@ -39,7 +38,7 @@ def review_text(draft: ReportDraft) -> str:
         _("Problem: {value}", value=category_label(draft.category) if draft.category else "—"),
         _("What happened: {value}", value=harm_label(draft.harm) if draft.harm else "—"),
         _("Your words: {value}", value=story_words(draft)),
-        _("Files: {value}", value=str(draft.files)),
+        _("Files: {value}", value=str(draft.files + draft.voices)),  # all she sent, sealed
         _("Others too: {value}", value=others),
         _(
             "Follow-up: {value}",
@@ -89,7 +88,7 @@ async def send_report(turn: Turn[ReportDraft]) -> None:
     await turn.end()
     # Nothing that names the case or the worker (H2): a log reader could join either to the other.
     log.info("report.submitted")
-    await delete_from_chat(data["bot"], turn.message.chat.id, draft.chat_trail)
+    await delete_messages(data["bot"], turn.message.chat.id, draft.chat_trail)
     if receipt is None:  # the same report again (a double tap or a replayed update)
         await turn.message.answer(_("This report was already sent."), reply_markup=home_markup())
         return
@@ -119,15 +118,6 @@ def receipt_markup() -> InlineKeyboardMarkup:
             [home_button()],
         ]
     )
-
-
-async def delete_from_chat(bot: Bot, chat_id: int, ids: list[int]) -> None:
-    """Delete these messages from both sides of the chat, as far as Telegram still allows (48 h in
-    a private chat); what cannot be deleted any more stays, without an error for her."""
-    unique = sorted(set(ids))
-    for start in range(0, len(unique), DELETE_BATCH):
-        with contextlib.suppress(TelegramBadRequest):
-            await bot.delete_messages(chat_id, unique[start : start + DELETE_BATCH])
 
 
 @RECEIPT_ROUTER.callback_query(ReceiptNoted.filter())

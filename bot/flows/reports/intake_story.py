@@ -11,9 +11,11 @@ deleted from the chat once the report is sent.
 from __future__ import annotations
 
 import base64
+import contextlib
 import io
 
 from aiogram import Bot
+from aiogram.exceptions import TelegramBadRequest
 from aiogram.types import Message
 
 from bot.flows.reports.intake_draft import ReportDraft, SealedPart
@@ -25,6 +27,7 @@ from services.reports.crypto import keyring
 EVIDENCE_MIME = {"application/pdf", "image/jpeg", "image/png"}
 MAX_EVIDENCE_FILES = 5  # photos and documents one report may carry
 DONE = "done"
+DELETE_BATCH = 100  # deleteMessages takes at most 100 ids
 
 __all__ = ["MAX_EVIDENCE_FILES", "SealedPart", "story_message"]
 
@@ -79,14 +82,32 @@ async def story_message(turn: Turn[ReportDraft], message: Message) -> None:
     elif message.photo or message.document is not None:
         kept = await _keep_file(turn, message)
     else:
-        await message.answer(
-            _("Please send text, a voice note, a photo or a PDF, or tap ➡️ Done.")
-        )
+        await message.answer(_("Please send text, a voice note, a photo or a PDF, or tap ➡️ Done."))
         kept = False
     if kept:
         turn.draft.chat_trail.append(message.message_id)
-        await turn.save()
-    await turn.ask()
+    await _ask_again(turn)
+
+
+async def _ask_again(turn: Turn[ReportDraft]) -> None:
+    """The step again, under her last message; the "received" note before it goes, so one
+    ➡️ Done stays in the chat and not one per message."""
+    draft, bot = turn.draft, turn.data["bot"]
+    if draft.prompt_id is not None:
+        await delete_messages(bot, turn.message.chat.id, [draft.prompt_id])
+    sent = await turn.show(turn.wizard.screen(turn.step, draft))
+    draft.prompt_id = sent.message_id
+    draft.chat_trail.append(sent.message_id)
+    await turn.save()
+
+
+async def delete_messages(bot: Bot, chat_id: int, ids: list[int]) -> None:
+    """Delete these messages from both sides of the chat, as far as Telegram still allows (48 h in
+    a private chat); what cannot be deleted any more stays, without an error for her."""
+    unique = sorted(set(ids))
+    for start in range(0, len(unique), DELETE_BATCH):
+        with contextlib.suppress(TelegramBadRequest):
+            await bot.delete_messages(chat_id, unique[start : start + DELETE_BATCH])
 
 
 async def _keep_text(turn: Turn[ReportDraft], text: str) -> bool:
