@@ -28,9 +28,7 @@ def t(message: str, locale: str = "en", **params: object) -> str:
     return gettext(message, locale=locale, **params)
 
 
-async def start_report(
-    worker: Any, story: str, *, locale: str = "en", danger: str = "No"
-) -> None:
+async def start_report(worker: Any, story: str, *, locale: str = "en", danger: str = "No") -> None:
     """/report, danger now? (first, review B4), harassment, sexual harassment, then the worker
     types her story (it waits for ➡️ Done: more messages, voice notes or files may follow)."""
     await worker.send("/report")
@@ -52,9 +50,12 @@ async def report_to_review(
     the problem affects others, choose how to follow up (keeping "receipt only" through the warning
     when she said someone is in danger: ``danger`` is what ``start_report`` answered), no sharing
     with the factory; the review."""
+    await worker.wait_idle()  # every message of the story is in
     await worker.tap(t("➡️ Done", locale))
-    await worker.wait_reply()
-    await worker.tap(t("Skip", locale))
+    evidence = await worker.wait_reply()
+    # Files sent with the story are kept already: the evidence step then says Done, not Skip.
+    done = t("Skip", locale) if t("Skip", locale) in evidence.buttons() else t("➡️ Done", locale)
+    await worker.tap(done, message=evidence)
     await worker.wait_reply()
     await worker.tap(t("Yes", locale))
     await worker.wait_reply()
