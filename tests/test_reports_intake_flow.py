@@ -347,3 +347,24 @@ async def test_back_goes_one_step_and_leaving_drops_the_sealed_files(app: BotHar
     await worker.tap("Sexual harassment", message=harms)
     await worker.wait_idle()
     assert worker.answered_callbacks[-1]["text"] == "This button is no longer active."
+
+
+async def test_saying_danger_from_the_review_shows_helplines_and_the_receipt_only_warning(
+    app: BotHarness,
+) -> None:
+    """B4 and B5 together: a wrong "No" to danger is changed from the review; the numbers come at
+    once, and since she chose receipt only, the warning is asked before the review returns."""
+    await make_worker(app.sessions, 7109)
+    worker = app.user(7109)
+    await journeys.start_report(worker, "He follows me home after the night shift")
+    await journeys.report_to_review(worker)
+    await worker.tap("✏️ Danger")
+    await worker.wait_reply(contains="Are you or someone else in danger right now?")
+    await worker.tap("Yes")
+    helplines = await worker.wait_reply()
+    assert "999" in helplines.plain_text()
+    warning = await worker.wait_reply(contains="nobody can reach you")
+    await worker.tap(journeys.IN_THIS_CHAT, message=warning)
+    review = await worker.wait_reply(contains="Please check your report")
+    assert "Danger now: Yes" in review.plain_text()
+    assert "Follow-up: in this chat" in review.plain_text()
