@@ -32,7 +32,7 @@ async def start_report(worker: Any, story: str, *, locale: str = "en", danger: s
     """/report, danger now? (first, review B4), harassment, sexual harassment, then the worker
     types her story (it waits for ➡️ Done: more messages, voice notes or files may follow)."""
     await worker.send("/report")
-    await worker.wait_reply(contains=t("Are you or someone else in danger right now?", locale))
+    await worker.wait_reply()  # danger now? (the first question)
     await worker.tap(t(danger, locale))
     await worker.wait_reply(contains=t("What is the problem about?", locale))
     await worker.tap(t("Harassment, violence or abuse", locale))
