@@ -22,6 +22,7 @@ from services.reports import cases, conversation
 from services.reports.crypto import KeyRing, keyring
 from services.reports.protocol import Category, Outcome, Referral, State
 from services.reports.queue import OPEN, case_counts, case_queue, severities_in_order
+from services.reports.submission import open_narrative
 from services.scope import Scope
 
 router = APIRouter(prefix="/reports")
@@ -83,7 +84,7 @@ async def _page(
     narrative = error = None
     history: list[dict[str, Any]] = []
     try:
-        narrative = keys.open_text(case.narrative, case.key_id) if case.narrative else None
+        narrative = open_narrative(keys, case.narrative, case.key_id) if case.narrative else None
         history = cases.opened_events(case, keys)
     except DomainError as exc:
         error = exc.translated()

@@ -28,10 +28,13 @@ def t(message: str, locale: str = "en", **params: object) -> str:
     return gettext(message, locale=locale, **params)
 
 
-async def start_report(worker: Any, story: str, *, locale: str = "en") -> None:
-    """/report, harassment, sexual harassment, then the worker types her story."""
+async def start_report(worker: Any, story: str, *, locale: str = "en", danger: str = "No") -> None:
+    """/report, danger now? (first, review B4), harassment, sexual harassment, then the worker
+    types her story (it waits for ➡️ Done: more messages, voice notes or files may follow)."""
     await worker.send("/report")
-    await worker.wait_reply()
+    await worker.wait_reply()  # danger now? (the first question)
+    await worker.tap(t(danger, locale))
+    await worker.wait_reply(contains=t("What is the problem about?", locale))
     await worker.tap(t("Harassment, violence or abuse", locale))
     await worker.wait_reply(contains=t("What happened?", locale))
     await worker.tap(t("Sexual harassment", locale))
@@ -43,16 +46,24 @@ async def start_report(worker: Any, story: str, *, locale: str = "en") -> None:
 async def report_to_review(
     worker: Any, *, follow: str = RECEIPT_ONLY, danger: str = "No", locale: str = "en"
 ) -> Any:
-    """From after the story (and any evidence) to the review screen: skip more evidence, say
-    whether she is in danger now, choose how to follow up, no contact details; the review."""
-    await worker.tap(t("Skip", locale))
+    """From the story step to the review screen: ➡️ Done with the story, skip more evidence, say
+    the problem affects others, choose how to follow up (keeping "receipt only" through the warning
+    when she said someone is in danger: ``danger`` is what ``start_report`` answered), no sharing
+    with the factory; the review."""
+    await worker.wait_idle()  # every message of the story is in
+    await worker.tap(t("➡️ Done", locale))
+    evidence = await worker.wait_reply()
+    # Files sent with the story are kept already: the evidence step then says Done, not Skip.
+    done = t("Skip", locale) if t("Skip", locale) in evidence.buttons() else t("➡️ Done", locale)
+    await worker.tap(done, message=evidence)
     await worker.wait_reply()
-    await worker.tap(t(danger, locale))
-    await worker.wait_idle()
     await worker.tap(t("Yes", locale))
     await worker.wait_reply()
     await worker.tap(t(follow, locale))
     await worker.wait_reply()
+    if danger == "Yes" and follow == RECEIPT_ONLY:
+        await worker.tap(t(RECEIPT_ONLY, locale))
+        await worker.wait_reply()
     await worker.tap(t("No", locale))
     return await worker.wait_reply()
 
@@ -70,7 +81,10 @@ async def send_report(worker: Any, *, locale: str = "en", idle: bool = True) -> 
 def receipt_digits(receipt: Any, *, check: bool = True) -> str:
     """The receipt number a worker would copy from the message (16 digits)."""
     text = receipt.plain_text()
-    digits = "".join(ch for ch in text if ch.isdecimal())
+    raw = receipt.text or ""
+    # The number is the <code> block: other digits may follow ("the last 4 digits").
+    code = raw.split("<code>", 1)[1].split("</code>", 1)[0] if "<code>" in raw else text
+    digits = "".join(ch for ch in code if ch.isdecimal())
     if check:
         assert len(digits) == 16, text
     return digits

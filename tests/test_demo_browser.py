@@ -122,25 +122,30 @@ async def test_tour_report_in_bangla_then_find_it_in_the_console(
         await step(
             bn("📣 Report a problem"),
             bn(
-                "What is the problem about? Your report is safe: your name is "
-                "never shown to the factory."
+                "Your report is safe: your name is never shown to the factory.\n\n"
+                "<b>Are you or someone else in danger right now?</b>"
             )[:20],
         )
+        await step(bn("No"), bn("What is the problem about?"))
         await step(bn("Harassment, violence or abuse"), bn("What happened?"))
         await step(
             bn("Sexual harassment"),
             bn(
-                "Tell us what happened in your own words: when, where, who. You "
-                "can also send a voice note. Only the case handler can read it."
+                "Tell us what happened in your own words: when, where, who. You can write several "
+                "messages, or send voice notes, photos or a PDF. Only the case handler can read "
+                "them.\nTap ➡️ Done when you have told everything."
             )[:20],
         )
         await say("সুপারভাইজার রাতের শিফটে খারাপ কথা বলে")
         await phone.locator(
             ".bubble.bot",
-            has_text=bn("You can add a photo or a PDF as evidence now, or tap Skip.")[:20],
+            has_text=bn("🔒 Received and sealed. You can send more, or tap ➡️ Done.")[2:20],
         ).wait_for()
-        await step(bn("Skip"), bn("Is anyone in danger right now?"))
-        await step(bn("No"), bn("Does this also happen to other workers?"))
+        await step(
+            bn("➡️ Done"),
+            bn("You can add a photo or a PDF as evidence now, or tap Skip.")[:20],
+        )
+        await step(bn("Skip"), bn("Does this also happen to other workers?"))
         await step(bn("Yes"), bn("🔢 Receipt number only")[2:])
         await step(
             bn("🔢 Receipt number only"),

@@ -1,22 +1,13 @@
 """Review B4 and B6 through the fake Bot API: the danger step names every helpline in the worker's
 language, and in Arabic the receipt is isolated left to right.
-
-Strict xfail until the report flow calls ``services.helplines`` and ``display_receipt`` (the lead
-applies that change to ``bot/flows/reports/intake.py``; then remove the marker: the test must pass).
 """
 
 from __future__ import annotations
-
-import pytest
 
 from bot.i18n import LRI, PDI, gettext
 from tests import journeys
 from tests.factories import make_worker
 from tests.harness import BotHarness
-
-pytestmark = pytest.mark.xfail(
-    strict=True, reason="needs intake.py to call services.helplines and display_receipt"
-)
 
 
 async def test_b4_danger_lists_helplines_in_bangla_without_english(app: BotHarness) -> None:

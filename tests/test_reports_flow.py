@@ -24,7 +24,7 @@ async def file_report(
     app: BotHarness, telegram_id: int, *, follow: str = journeys.RECEIPT_ONLY, danger: str = "No"
 ) -> str:
     worker = app.user(telegram_id, language_code="bn")
-    await journeys.start_report(worker, STORY, locale="bn")
+    await journeys.start_report(worker, STORY, locale="bn", danger=danger)
     review = await journeys.report_to_review(worker, follow=follow, danger=danger, locale="bn")
     assert t("Sexual harassment") in review.plain_text()
     receipt_reply = await journeys.send_report(worker, locale="bn", idle=False)
@@ -137,9 +137,8 @@ async def test_cancel_keeps_nothing_and_unknown_input_is_reasked(app: BotHarness
     await worker.send("/report")
     await worker.wait_reply()
     await worker.send_sticker()
-    assert (await worker.wait_reply()).plain_text() == t(
-        "Please use the buttons above, or tap Cancel."
-    )
+    assert (await worker.wait_reply()).plain_text() == t("Please use the buttons below.")
+    await worker.wait_idle()  # the question is asked again under the hint
     await worker.tap(t("✖️ Cancel"))
     assert (await worker.wait_reply()).plain_text() == t(
         "Your report was not sent. Nothing was kept."
@@ -155,7 +154,11 @@ async def test_voice_note_and_evidence_are_kept_encrypted_and_bad_files_refused(
     worker = app.user(4007, language_code="bn")
     await worker.send("/report")
     await worker.wait_reply()
+    await worker.tap(t("No"))
+    await worker.wait_reply()
     await worker.tap(t("Working hours and rest"))
+    await worker.wait_reply()
+    await worker.tap(t("No weekly day off"))
     await worker.wait_reply()
     await worker.send_voice(content=b"OggS-secret-voice")
     await worker.wait_idle()
@@ -166,17 +169,19 @@ async def test_voice_note_and_evidence_are_kept_encrypted_and_bad_files_refused(
         "Please send a photo, a PDF or a voice note under 10 MB."
     )
     await worker.send_photo(content=b"\xff\xd8\xff-secret-photo")
-    await worker.wait_reply()
-    await worker.tap(t("Skip"))
-    await worker.wait_reply()
-    await worker.tap(t("No"))
     await worker.wait_idle()
+    await worker.tap(t("➡️ Done"))
+    await worker.wait_reply()
+    await worker.tap(t("➡️ Done"))  # the evidence step: the photo is already kept
+    await worker.wait_reply()
     await worker.tap(t("No"))
     await worker.wait_reply()
     await worker.tap(t("🔢 Receipt number only"))
     await worker.wait_reply()
     await worker.tap(t("Yes"))
-    await worker.wait_reply()
+    review = await worker.wait_reply()
+    # B5: a voice note is shown as one, not as "—" (her story was not lost).
+    assert t("Your words: {value}", value=t("🎤 voice note")) in review.plain_text()
     await worker.tap(t("✅ Send report"))
     await worker.wait_reply()  # the receipt: making it takes two argon2 runs, longer than "idle"
     await worker.wait_idle()
@@ -210,8 +215,7 @@ async def test_an_album_sent_at_once_is_kept_whole_and_the_file_limit_holds(
         kept = await s.scalar(select(func.count()).select_from(DraftFile))
     assert kept == MAX_EVIDENCE_FILES
     texts = [m.plain_text() for m in worker.messages]
-    assert texts.count(journeys.t("File received. Send another, or tap Skip to go on.")) == 5
-    assert journeys.t("That is enough files, thank you.") in texts
+    assert texts.count(journeys.t("That is enough files, thank you.")) == 2
 
 
 async def test_an_old_reports_cancel_does_not_end_another_conversation(app: BotHarness) -> None:

@@ -76,19 +76,19 @@ async def test_h1_report_draft_in_memory_fsm_is_sealed_and_expires(
             assert keyring(app.settings).open(files[0].content, files[0].key_id) == VOICE
         # The story in the state is a sealed box the public key alone cannot open.
         (record,) = [r for r in storage.storage.values() if r.data]
-        sealed, kid = record.data["story"]
-        assert keyring(app.settings).open_text(base64.b64decode(sealed), kid) == MARKER
+        (part,) = record.data["wizard_draft"]["story"]
+        assert keyring(app.settings).open_text(base64.b64decode(part["box"]), part["kid"]) == MARKER
 
         clock.now += timedelta(hours=2).total_seconds()  # the worker walked away
-        assert repr(storage.storage).count("story") == 1  # still there until touched...
+        assert part["box"] in repr(storage.storage)  # still there until touched...
         await worker.tap(t("✅ Send report"))  # ...and gone the moment anything looks
         gone = await worker.wait_reply()
         assert gone.plain_text() == t(
-            "This unsent report was deleted because it was left for a long time, to keep you "
-            "safe. Please start again."
+            "This conversation was closed: it ended, or it was left for a long time and deleted "
+            "to keep you safe. Please start again from the menu."
         )
         await worker.wait_idle()
-        assert "story" not in repr(storage.storage)
+        assert part["box"] not in repr(storage.storage) and "story" not in repr(storage.storage)
         async with sessions() as s:
             assert await s.scalar(select(func.count()).select_from(Case)) == 0
 
@@ -132,7 +132,11 @@ async def voice_note_draft(worker: Any) -> None:
     """A working-hours report with nothing but a voice note yet (a sealed draft file)."""
     await worker.send("/report")
     await worker.wait_reply()
+    await worker.tap(t("No"))  # danger now? (the first question)
+    await worker.wait_reply()
     await worker.tap(t("Working hours and rest"))
+    await worker.wait_reply()
+    await worker.tap(t("No weekly day off"))
     await worker.wait_reply()
     await worker.send_voice(content=VOICE)
     await worker.wait_idle()
@@ -195,7 +199,11 @@ async def test_h1_an_error_mid_report_clears_the_draft(
     worker = app.user(7000009)
     await worker.send("/report")
     await worker.wait_reply()
+    await worker.tap(t("No"))  # danger now? (the first question)
+    await worker.wait_reply()
     await worker.tap(t("Working hours and rest"))
+    await worker.wait_reply()
+    await worker.tap(t("No weekly day off"))
     await worker.wait_reply()
 
     async def broken(*args: object, **kwargs: object) -> None:

@@ -49,7 +49,12 @@ from services.reports.protocol import (
     State,
     severity_for,
 )
-from services.reports.submission import Intake, do_reopen_as_retaliation, do_submit_report
+from services.reports.submission import (
+    NARRATIVE_LIMIT,
+    Intake,
+    do_reopen_as_retaliation,
+    do_submit_report,
+)
 from tests.conftest import Database
 from tests.console import make_context
 from tests.factories import make_worker
@@ -178,7 +183,7 @@ async def test_resubmitting_the_same_token_creates_nothing(db: Database, keys: K
 
 async def test_too_long_narrative_is_refused(db: Database, keys: KeyRing) -> None:
     with pytest.raises(TextTooLong):
-        await submit(db.sessions, keys, narrative="x" * 3001)
+        await submit(db.sessions, keys, narrative="x" * (NARRATIVE_LIMIT + 1))
 
 
 async def test_receipt_finds_the_case_and_guessing_is_limited(db: Database, keys: KeyRing) -> None:

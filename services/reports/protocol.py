@@ -10,17 +10,19 @@ from enum import StrEnum
 
 
 class Category(StrEnum):
-    """Better Work's compliance clusters plus violence and harassment (ILO C190)."""
+    """Better Work's compliance clusters plus violence and harassment (ILO C190), in the order the
+    report screen shows them: what workers report most and what is most urgent first (review B10),
+    so harassment is never below the fold on a small phone."""
 
-    CHILD_LABOUR = "child_labour"
-    DISCRIMINATION = "discrimination"
-    FORCED_LABOUR = "forced_labour"
-    FREEDOM_OF_ASSOCIATION = "association"
+    HARASSMENT = "harassment"
     COMPENSATION = "compensation"
-    CONTRACTS = "contracts"
     SAFETY = "safety"
     WORKING_TIME = "working_time"
-    HARASSMENT = "harassment"
+    FORCED_LABOUR = "forced_labour"
+    CHILD_LABOUR = "child_labour"
+    DISCRIMINATION = "discrimination"
+    FREEDOM_OF_ASSOCIATION = "association"
+    CONTRACTS = "contracts"
     DORMITORY = "dormitory"
     OTHER = "other"
 
@@ -43,6 +45,18 @@ class Harm(StrEnum):
     RETALIATION = "retaliation"
     CORPORAL_PUNISHMENT = "corporal_punishment"
     PUNISHED_FOR_LEAVING_DANGER = "punished_for_leaving_danger"
+    # Safety and health: what workers report (the Rana Plaza and Tazreen issues first).
+    EXITS_LOCKED = "exits_locked"
+    BUILDING_CRACKS = "building_cracks"
+    FIRE_RISK = "fire_risk"
+    INJURY = "injury"
+    NO_PROTECTIVE_EQUIPMENT = "no_protective_equipment"
+    CHEMICALS = "chemicals"
+    HEAT = "heat"
+    TOILETS_WATER = "toilets_water"
+    # Working time.
+    FORCED_OVERTIME = "forced_overtime"
+    NO_DAY_OFF = "no_day_off"
     OTHER = "other"
 
 
@@ -54,9 +68,13 @@ class Severity(StrEnum):
 
 SEVERITY_ORDER = {Severity.CRITICAL: 0, Severity.HIGH: 1, Severity.NORMAL: 2}
 
-# Better Work's Zero Tolerance issues: always critical. (Sexual harassment without violence or
-# danger is "other harassment": high.)
+# Better Work's Zero Tolerance issues and imminent threats to life: always critical. (Sexual
+# harassment without violence or danger is "other harassment": high.) A locked exit, cracks in the
+# building and a fire risk are threats to life (DESIGN §5), not questions of comfort.
 ZERO_TOLERANCE = {
+    Harm.EXITS_LOCKED,
+    Harm.BUILDING_CRACKS,
+    Harm.FIRE_RISK,
     Harm.PHYSICAL_VIOLENCE,
     Harm.UNDER_15,
     Harm.UNDER_18_HAZARDOUS,
@@ -74,12 +92,18 @@ HIGH_HARMS = {
     Harm.DOCUMENTS_KEPT,
     Harm.DEBT,
     Harm.UNION_BLOCKED,
+    # Someone was already hurt, or is being exposed to harm: faster than "normal".
+    Harm.INJURY,
+    Harm.CHEMICALS,
+    # Overtime under threat of a penalty is an ILO forced-labour indicator.
+    Harm.FORCED_OVERTIME,
 }
 
 
 def severity_for(category: Category, harm: Harm | None, *, danger: bool) -> Severity:
-    """Zero Tolerance issues and anyone in danger now are critical; harassment, unpaid wages and
-    retaliation are high; the rest is normal."""
+    """Zero Tolerance issues, threats to life and anyone in danger now are critical; harassment,
+    unpaid wages, retaliation, injuries, chemicals and forced overtime are high; the rest (missing
+    protective equipment, heat, toilets and water, no day off, ...) is normal."""
     if danger or harm in ZERO_TOLERANCE:
         return Severity.CRITICAL
     if category in {Category.CHILD_LABOUR, Category.FORCED_LABOUR}:
@@ -107,10 +131,21 @@ HARMS_BY_CATEGORY: dict[Category, tuple[Harm, ...]] = {
     ),
     Category.FREEDOM_OF_ASSOCIATION: (Harm.PUNISHED_FOR_UNION, Harm.UNION_BLOCKED, Harm.OTHER),
     Category.COMPENSATION: (Harm.UNPAID_WAGES, Harm.OTHER),
-    Category.SAFETY: (Harm.PUNISHED_FOR_LEAVING_DANGER, Harm.OTHER),
+    Category.SAFETY: (
+        Harm.EXITS_LOCKED,
+        Harm.FIRE_RISK,
+        Harm.BUILDING_CRACKS,
+        Harm.INJURY,
+        Harm.NO_PROTECTIVE_EQUIPMENT,
+        Harm.CHEMICALS,
+        Harm.HEAT,
+        Harm.TOILETS_WATER,
+        Harm.PUNISHED_FOR_LEAVING_DANGER,
+        Harm.OTHER,
+    ),
     Category.DISCRIMINATION: (Harm.RETALIATION, Harm.VERBAL_ABUSE, Harm.OTHER),
     Category.CONTRACTS: (Harm.DOCUMENTS_KEPT, Harm.OTHER),
-    Category.WORKING_TIME: (Harm.OTHER,),
+    Category.WORKING_TIME: (Harm.FORCED_OVERTIME, Harm.NO_DAY_OFF, Harm.OTHER),
     Category.DORMITORY: (Harm.THREATS, Harm.OTHER),
     Category.OTHER: (Harm.OTHER,),
 }

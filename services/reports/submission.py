@@ -2,11 +2,21 @@
 sent, submitting it with its deadlines, and the linked case a retaliation check-in opens.
 
 Text and files are sealed before they are stored; the receipt is returned once and never kept.
+
+A story told in several messages arrives as several sealed parts, each sealed by the bot the moment
+it came (the bot cannot open them to join them). ``Case.narrative`` then holds them together:
+``PARTS_MAGIC`` followed by JSON ``[[key id, base64 sealed box], ...]`` in the order they were sent.
+A story of one part stays a plain sealed box, as before. ``open_narrative`` reads either and joins
+the parts for the handler; every reader of ``Case.narrative`` goes through it.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
+import json
 import secrets
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -25,7 +35,12 @@ from services.reports.cases import (
     record_event,
     schedule_task,
 )
-from services.reports.crypto import KeyRing, new_reporter_salt, reporter_private_key
+from services.reports.crypto import (
+    CannotDecrypt,
+    KeyRing,
+    new_reporter_salt,
+    reporter_private_key,
+)
 from services.reports.protocol import (
     ACK_DEADLINE,
     CRITICAL_FOLLOW_UP,
@@ -41,7 +56,12 @@ from services.reports.protocol import (
     severity_for,
 )
 
-NARRATIVE_LIMIT = 3000
+# A whole story, all its parts: long enough for anything a worker tells in a chat (Telegram splits a
+# long text into 4,096-character messages; each is kept), short enough to bound the draft.
+NARRATIVE_LIMIT = 20_000
+NARRATIVE_PARTS_LIMIT = 60  # messages in one story
+PARTS_MAGIC = b"WVN1"
+PART_SEPARATOR = "\n\n"  # between the parts the handler reads
 EVIDENCE_LIMIT = 10 * 1024 * 1024
 EVIDENCE_TYPES = {"image/jpeg", "image/png", "application/pdf", "audio/ogg", "audio/mpeg"}
 SUBMISSION_TOKEN_LIMIT = 64  # Case.submission_token is String(64)
@@ -55,8 +75,9 @@ REFERENCE_LENGTH = 6  # after "R-"; Case.reference is String(12)
 class Intake:
     """What the worker told the bot, checked by ``check_intake``.
 
-    The bot gives the narrative already sealed (``sealed_narrative`` with the id of the key that
-    sealed it); ``narrative`` in plaintext is for callers that hold it anyway (tests, imports).
+    The bot gives the narrative already sealed, as the parts it arrived in (``sealed_parts``: each
+    a sealed box with the id of the key that sealed it); ``narrative`` in plaintext is for callers
+    that hold it anyway (tests, imports).
     """
 
     category: Category
@@ -69,7 +90,7 @@ class Intake:
     consent_to_name: bool
     language: str
     submission_token: str
-    sealed_narrative: tuple[bytes, str] | None = None  # (sealed box, key id)
+    sealed_parts: tuple[tuple[bytes, str], ...] = ()  # (sealed box, key id) per message
 
 
 def check_intake(data: Intake) -> Intake:
@@ -77,6 +98,8 @@ def check_intake(data: Intake) -> Intake:
         raise InvalidReport(reason=N_("the answer does not belong to this kind of problem"))
     if data.narrative is not None and len(data.narrative) > NARRATIVE_LIMIT:
         raise TextTooLong(limit=NARRATIVE_LIMIT)
+    if len(data.sealed_parts) > NARRATIVE_PARTS_LIMIT:
+        raise InvalidReport(reason=N_("the story has too many parts"))
     if not data.submission_token or len(data.submission_token) > SUBMISSION_TOKEN_LIMIT:
         raise InvalidReport(reason=N_("no submission token"))
     return data
@@ -117,8 +140,8 @@ async def do_submit_report(
     digits = receipts.normalise(receipt)
     assert digits is not None
     narrative: bytes | None
-    if data.sealed_narrative is not None:
-        narrative, kid = data.sealed_narrative
+    if data.sealed_parts:
+        narrative, kid = pack_parts(data.sealed_parts)
     else:
         narrative = keys.seal_text(data.narrative) if data.narrative else None
         kid = keys.current_id
@@ -189,6 +212,36 @@ async def do_submit_report(
     return case, receipt
 
 
+def pack_parts(parts: Sequence[tuple[bytes, str]]) -> tuple[bytes, str]:
+    """The sealed parts of one story as one ``Case.narrative`` and its key id (the first part's;
+    each part keeps its own, so a key rotated while she was writing still opens)."""
+    if len(parts) == 1:
+        return parts[0]
+    body = json.dumps([[kid, base64.b64encode(box).decode()] for box, kid in parts])
+    return PARTS_MAGIC + body.encode(), parts[0][1]
+
+
+def _unpack(blob: bytes) -> list[tuple[bytes, str]] | None:
+    if not blob.startswith(PARTS_MAGIC):
+        return None
+    try:
+        rows = json.loads(blob[len(PARTS_MAGIC) :])
+        return [(base64.b64decode(box, validate=True), str(kid)) for kid, box in rows]
+    except (ValueError, TypeError, binascii.Error):
+        return None  # a plain sealed box that happens to start like the marker
+
+
+def open_narrative(keys: KeyRing, blob: bytes, kid: str) -> str:
+    """What the worker wrote, for a handler holding the private key: the parts joined in order."""
+    parts = _unpack(blob)
+    if parts is not None:
+        try:
+            return PART_SEPARATOR.join(keys.open_text(box, part_kid) for box, part_kid in parts)
+        except CannotDecrypt:
+            pass  # read it as one box below; a real CannotDecrypt comes back from there
+    return keys.open_text(blob, kid)
+
+
 async def new_reference(session: AsyncSession) -> str:
     """A unique random reference such as ``R-7KQ4HX`` (25^6 ≈ 244 million of them)."""
     while True:
@@ -219,6 +272,7 @@ async def add_draft_file(
 
 
 async def discard_draft(session: AsyncSession, draft: str) -> None:
+    """The sealed files of a report that will not be sent (cancelled, left, sent: moved)."""
     await session.execute(delete(DraftFile).where(DraftFile.draft == draft))
 
 

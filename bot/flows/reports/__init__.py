@@ -19,7 +19,7 @@ from aiogram.types import ErrorEvent
 
 from bot.flows.reports import follow_up, intake, messages
 from bot.flows.reports.follow_up import FOLLOW
-from bot.flows.reports.intake import Intake
+from bot.flows.reports.intake import REPORT
 
 __all__ = ["messages", "router"]  # ``messages`` registers the outbox renderers when imported
 
@@ -43,6 +43,6 @@ async def clear_on_error(event: ErrorEvent, bot: Bot, dispatcher: Dispatcher) ->
     if user is not None and chat is not None:
         state = dispatcher.fsm.get_context(bot, chat_id=chat.id, user_id=user.id)
         current = await state.get_state()
-        if current in Intake.__all_states_names__ or current in FOLLOW.states():
+        if current in REPORT.states() or current in FOLLOW.states():
             await state.clear()
     raise SkipHandler

@@ -41,6 +41,16 @@ def harm_label(harm: Harm) -> str:
         Harm.UNPAID_WAGES: _("Wages not paid or paid late"),
         Harm.RETALIATION: _("Punished for speaking up"),
         Harm.PUNISHED_FOR_LEAVING_DANGER: _("Punished for leaving a dangerous place"),
+        Harm.EXITS_LOCKED: _("Exits locked or blocked"),
+        Harm.FIRE_RISK: _("Fire risk"),
+        Harm.BUILDING_CRACKS: _("Cracks in the building"),
+        Harm.INJURY: _("Someone was injured"),
+        Harm.NO_PROTECTIVE_EQUIPMENT: _("No masks, gloves or safety gear"),
+        Harm.CHEMICALS: _("Dangerous chemicals"),
+        Harm.HEAT: _("Too hot to work"),
+        Harm.TOILETS_WATER: _("No toilets or drinking water"),
+        Harm.FORCED_OVERTIME: _("Forced overtime"),
+        Harm.NO_DAY_OFF: _("No weekly day off"),
         Harm.OTHER: _("Something else"),
     }[harm]
 

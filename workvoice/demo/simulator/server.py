@@ -65,6 +65,8 @@ class FakeTelegram:
         self.incoming: dict[tuple[int, int], bool] = {}
         self._chats: dict[int, FakeUser] = {}
         self._blocked: set[int] = set()
+        # (chat, message id) deleted with deleteMessages, the worker's own messages included.
+        self.deleted_ids: set[tuple[int, int]] = set()
         self._failures: dict[str, list[int]] = defaultdict(list)
         self._files: dict[str, _File] = {}
         self._file_ids = itertools.count(1)
@@ -414,6 +416,7 @@ class FakeTelegram:
         """Delete one message of either side; False when there is none (or it is gone)."""
         if self.incoming.get((chat_id, message_id)) is False:
             self.incoming[(chat_id, message_id)] = True
+            self.deleted_ids.add((chat_id, message_id))
             return True
         message = self._current.get((chat_id, message_id))
         if message is None or message.deleted:
@@ -421,6 +424,7 @@ class FakeTelegram:
         for sent in self.sent:
             if sent.chat_id == chat_id and sent.message_id == message_id:
                 sent.deleted = True
+        self.deleted_ids.add((chat_id, message_id))
         return True
 
     def incoming_deleted(self, chat_id: int, message_id: int) -> bool:
