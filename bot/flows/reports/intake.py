@@ -209,7 +209,7 @@ REPORT: Wizard[ReportDraft] = Wizard(
             name=ReportStep.OTHERS,
             prompt=lambda d: _("Does this also happen to other workers?"),
             options=lambda d: [*_yes_no(d), Option(Answer.UNSURE, _("I don't know"))],
-            per_row=3,
+            per_row=2,  # "I don't know" on its own row: three do not fit a 360 dp phone
             next=ReportStep.FOLLOW,
         ),
         Step(
