@@ -14,7 +14,7 @@ async def test_b4_danger_lists_helplines_in_bangla_without_english(app: BotHarne
     """transcript-bn.txt §4: the danger answer showed "999 – National emergency" in English."""
     await make_worker(app.sessions, 4201, locale="bn")
     worker = app.user(4201, language_code="bn")
-    await journeys.start_report(worker, "সুপারভাইজার রাতে গায়ে হাত দেয়", locale="bn")
+    await journeys.start_report(worker, "সুপারভাইজার রাতে গায়ে হাত দেয়", locale="bn", danger="Yes")
     await journeys.report_to_review(worker, danger="Yes", follow="💬 In this chat", locale="bn")
     shown = next(m.plain_text() for m in worker.messages if "999" in m.plain_text())
     assert "National emergency" not in shown and "Violence against women" not in shown
@@ -26,7 +26,7 @@ async def test_b4_danger_lists_helplines_in_bangla_without_english(app: BotHarne
 async def test_b6_arabic_receipt_is_isolated_left_to_right(app: BotHarness) -> None:
     await make_worker(app.sessions, 4202, locale="ar", factory_code="JO-01", country="JO")
     worker = app.user(4202, language_code="ar")
-    await journeys.start_report(worker, "المشرف يصرخ علينا", locale="ar")
+    await journeys.start_report(worker, "المشرف يصرخ علينا", locale="ar", danger="Yes")
     await journeys.report_to_review(worker, danger="Yes", locale="ar")
     danger = next(m.plain_text() for m in worker.messages if "911" in m.plain_text())
     assert f"{LRI}911{PDI}" in danger and "Emergency" not in danger

@@ -215,7 +215,9 @@ async def test_start_and_home_end_the_report_the_worker_was_in(app: BotHarness) 
     assert hint.buttons() == [t("🏠 Main menu", "bn")]  # B15: just 🏠 under a hint
     for leave in ("/start", "🏠"):
         await worker.send("/report")
-        await worker.wait_reply()
+        await worker.wait_reply()  # danger now? (the first question)
+        await worker.tap(t("No", "bn"))
+        await worker.wait_reply(contains=t("What is the problem about?", "bn"))
         await worker.tap(t("Safety and health", "bn"))
         await worker.wait_reply(contains=t("What happened?", "bn"))
         await worker.wait_idle()
