@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import signal
 import socket
 import sys
@@ -89,14 +90,20 @@ class Phone:
         await self.locator.locator(".bubble.bot", has_text=expect).last.wait_for()
 
     async def onboard_in_bangla(self) -> None:
+        await self.onboard("bn", "বাংলা", "DEMO-DK")
+
+    async def onboard(self, locale: str, native: str, factory: str) -> None:
+        def t(message: str) -> str:
+            return gettext(message, locale=locale)
+
         await self.say("/start")
-        await self.locator.locator("button.kb", has_text="বাংলা").wait_for()
-        await self.step("বাংলা", bn("✅ I agree"))
-        await self.step(bn("✅ I agree"), "DK-01")
-        await self.say("DEMO-DK")
-        await self.locator.locator("button.kb", has_text=bn("Woman")).wait_for()
-        await self.step(bn("Woman"), bn("Your age group?"))
-        await self.step(bn("Prefer not to say"), bn("Thank you. You are all set."))
+        await self.locator.locator("button.kb", has_text=native).wait_for()
+        await self.step(native, t("✅ I agree"))
+        await self.step(t("✅ I agree"), "DK-01")
+        await self.say(factory)
+        await self.locator.locator("button.kb", has_text=t("Woman")).wait_for()
+        await self.step(t("Woman"), t("Your age group?"))
+        await self.step(t("Prefer not to say"), t("Thank you. You are all set."))
 
 
 async def new_phone(page: Any, language_code: str) -> Phone:
@@ -160,6 +167,15 @@ async def test_tour_report_in_bangla_then_find_it_in_the_console(
         await receipt.wait_for()
         digits = "".join(ch for ch in await receipt.inner_text() if ch.isdigit())
         assert len(digits) == 16
+
+        # A shared phone (review B3): her story and the review are gone once the report is sent,
+        # and the receipt goes when she says she wrote it down.
+        story = phone.locator(".bubble.mine", has_text="সুপারভাইজার রাতের শিফটে")
+        await story.wait_for(state="detached")
+        assert await phone.locator(".bubble.bot", has_text=bn("✅ Send report")[2:]).count() == 0
+        await page.screenshot(path=str(SHOTS / "demo-receipt-bn.png"), full_page=True)
+        await tap(page, phone, bn("✅ I wrote it down"))
+        await phone.locator(".bubble.bot code").wait_for(state="detached")
 
         for index, code in ((1, "ar"), (2, "my")):  # more scripts on screen for the screenshot
             await page.select_option("#sim-lang", code)
@@ -333,3 +349,57 @@ async def test_tour_news_follow_a_topic_then_the_organiser_sends_the_draft(
         assert union in await arrived.inner_text()
         await page.screenshot(path=str(SHOTS / "demo-news-bangla.png"), full_page=True)
         await browser.close()
+
+
+def exact(phone: Phone, label: str) -> Any:
+    """The newest button whose whole text is ``label`` (short Arabic words hide inside others)."""
+    return phone.locator.locator("button.kb", has_text=re.compile(f"^{re.escape(label)}$")).last
+
+
+async def test_tour_an_arabic_receipt_reads_left_to_right(demo: tuple[str, Path]) -> None:
+    """Review B6: in Arabic the receipt's four groups of digits are drawn in the order written, so
+    the worker copies the right number (they came out backwards with a right-to-left mark alone)."""
+    from playwright.async_api import async_playwright
+
+    from tests.test_rtl_browser import MEASURE
+
+    def ar(message: str) -> str:
+        return gettext(message, locale="ar")
+
+    url, _database = demo
+    async with async_playwright() as p:
+        browser = await p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        page = await browser.new_page(viewport={"width": 1200, "height": 1000})
+        await page.goto(f"{url}/simulator")
+        worker = await new_phone(page, "ar")
+        await worker.onboard("ar", "العربية", "DEMO-IR")
+        # Each tap, then the button the next screen offers (button texts are unambiguous).
+        for label, then in (
+            ("📣 Report a problem", "No"),
+            ("No", "Wages, overtime pay or benefits"),
+            ("Wages, overtime pay or benefits", "Wages not paid or paid late"),
+            ("Wages not paid or paid late", "Skip"),  # the story step, before any story
+        ):
+            await exact(worker, ar(label)).click()
+            await exact(worker, ar(then)).wait_for()
+        await worker.say("لم يُدفع أجر شهر أكتوبر")
+        received = ar("🔒 Received and sealed. You can send more, or tap ➡️ Done.")
+        await worker.locator.locator(".bubble.bot", has_text=received[2:12]).wait_for()
+        for label, then in (
+            ("➡️ Done", "Skip"),
+            ("Skip", "I don't know"),
+            ("Yes", "🔢 Receipt number only"),
+            ("🔢 Receipt number only", "No"),
+            ("No", "✅ Send report"),
+        ):
+            await exact(worker, ar(label)).click()
+            await exact(worker, ar(then)).wait_for()
+        await tap(page, worker.locator, ar("✅ Send report"))
+        code = worker.locator.locator(".bubble.bot code").last
+        await code.wait_for()
+        groups = (await code.inner_text()).strip("\u2066\u2069").split()
+        assert len(groups) == 4 and all(len(g) == 4 for g in groups), groups
+        await page.locator(".phone").screenshot(path=str(SHOTS / "demo-receipt-ar.png"))
+        drawn = await page.evaluate(MEASURE, groups)
+        await browser.close()
+    assert drawn and drawn[-1] == sorted(drawn[-1]) and len(set(drawn[-1])) == 4, drawn
