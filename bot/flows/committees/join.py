@@ -20,10 +20,10 @@ from bot.flows.committees.texts import Decide
 from bot.i18n import _
 from bot.storage.committees import CommitteeMember
 from bot.storage.models import User
-from bot.widgets import main_menu_keyboard, remove_buttons
+from bot.widgets import home_markup, link_factory_markup, remove_buttons
 from bot.wizard import Step, Turn, Wizard
 from services.committees import members
-from services.committees.members import SEAT_NAME_LIMIT
+from services.committees.members import SEAT_NAME_LIMIT, NoFactory
 from services.errors import DomainError, NotFound
 
 router = Router(name=__name__)
@@ -66,7 +66,7 @@ async def _request(turn: Turn[JoinDraft]) -> None:
     await turn.end()
     await turn.message.answer(
         _("Thank you. The committee chair will confirm you soon. We will tell you here."),
-        reply_markup=main_menu_keyboard(),
+        reply_markup=home_markup(),
     )
 
 
@@ -122,8 +122,11 @@ async def open_invitation(
     code = code.strip()
     try:
         _invite, committee = await members.check_join(data["session"], data["user"], code)
+    except NoFactory as exc:  # link it now, then the link again (B1)
+        await message.answer(exc.translated(), reply_markup=link_factory_markup())
+        return
     except DomainError as exc:
-        await message.answer(exc.translated(), reply_markup=main_menu_keyboard())
+        await message.answer(exc.translated(), reply_markup=home_markup())
         return
     draft = JoinDraft(code=code, committee=committee.name)
     await JOIN.start(message, state, data, draft, at=JoinStep.NAME)
