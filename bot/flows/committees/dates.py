@@ -72,9 +72,9 @@ def parse_due(text: str, today: date, locale: str | None = None) -> date:
     """A typed date from ``today`` on, or ``BadDate`` (with an example in the worker's format).
     Two numbers are a day and a month (the next such day); a two-digit year is in this century."""
     locale = locale or current_locale()
-    numbers = [int(n) for n in re.findall(r"\d+", _digits(text))]
     found: date | None = None
     try:
+        numbers = [int(n) for n in re.findall(r"\d+", _digits(text[:100]))]
         if len(numbers) == 3 and len(str(numbers[0])) == 4:  # ISO, whatever the language
             found = date(numbers[0], numbers[1], numbers[2])
         elif len(numbers) == 3:
@@ -86,7 +86,7 @@ def parse_due(text: str, today: date, locale: str | None = None) -> date:
             found = date(today.year, values["m"], values["d"])
             if found < today:
                 found = found.replace(year=today.year + 1)
-    except ValueError:
+    except (ValueError, OverflowError):  # 31/2, 0/0, a year past 9999, a 30-digit number
         found = None
     if found is None or found < today:
         raise BadDate(example=example(today + timedelta(days=14), locale))
