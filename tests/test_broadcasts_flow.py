@@ -4,11 +4,13 @@ one message in their language, blocked chats and 429s are handled, and a topic s
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
 import time_machine
 from sqlalchemy import func, select
 
-from bot.i18n import gettext
+from bot import deeplinks
+from bot.i18n import gettext, use_locale
 from bot.storage.broadcasts import Broadcast, BroadcastSubscription
 from bot.storage.db import transaction
 from bot.storage.models import OutboxMessage, User
@@ -227,3 +229,53 @@ async def test_poster_link_forged_buttons_and_workers_without_a_factory(app: Bot
         )
         assert count == 0
         assert await session.scalar(select(func.count()).select_from(User)) == 2
+
+
+class _Chat:
+    """Where an opener answers when it is called straight from the registry (no Telegram)."""
+
+    def __init__(self) -> None:
+        self.said: list[tuple[str, Any]] = []
+
+    async def answer(self, text: str, reply_markup: Any = None, **_: Any) -> None:
+        self.said.append((text, reply_markup))
+
+
+@time_machine.travel(DAY, tick=False)
+async def test_topic_links_open_through_the_registry_and_no_factory_offers_to_link_it(
+    app: BotHarness,
+) -> None:
+    topic_id = await make_topic(app)
+    await make_worker(app.sessions, 711, locale="bn")
+
+    # The t_ opener is the registry's: what onboarding calls for a link kept until she is set up.
+    assert deeplinks.parse("t_union-news") == (deeplinks.LinkKind.TOPIC, "union-news")
+    chat = _Chat()
+    async with transaction(app.sessions) as session:
+        user = await get_user(session, 711)
+        assert user is not None
+        with use_locale("bn"):
+            opened = await deeplinks.open_link(
+                deeplinks.LinkKind.TOPIC,
+                "union-news",
+                chat,  # type: ignore[arg-type]
+                None,  # type: ignore[arg-type]
+                {"session": session, "user": user},
+            )
+    assert opened
+    assert NAMES["bn"] in chat.said[-1][0]
+    async with app.sessions() as session:
+        user = await get_user(session, 711)
+        assert user is not None and await topics.is_subscribed(session, user.id, topic_id)
+
+    # B1: no factory linked; /news and a poster's topic link offer to link it, not the menu.
+    await make_worker(app.sessions, 712, locale="bn", factory_code=None)
+    lone = app.user(712, language_code="bn")
+    link = gettext("🏭 Link my factory", locale="bn")
+    for ask in ("/news", "/start t_union-news"):
+        await lone.send(ask)
+        shown = await lone.wait_reply()
+        assert shown.buttons() == [link, gettext("🏠 Main menu", locale="bn")], ask
+    await lone.wait_idle()
+    async with app.sessions() as session:
+        assert await session.scalar(select(func.count()).select_from(BroadcastSubscription)) == 1
