@@ -28,7 +28,7 @@ from services.errors import DomainError, NotFound
 
 router = Router(name=__name__)
 
-INVITE_PAYLOAD = "c_"
+INVITE_PAYLOAD = deeplinks.LinkKind.COMMITTEE.value
 
 
 class JoinStep(StrEnum):
@@ -109,8 +109,10 @@ async def start_join(message: Message, state: FSMContext, data: dict[str, Any]) 
 async def invite_link(
     message: Message, command: CommandObject, state: FSMContext, **data: Any
 ) -> None:
-    # Onboarding takes the link first for workers who have not finished; it sends them back here.
-    await open_invitation(message, state, data, (command.args or "").removeprefix(INVITE_PAYLOAD))
+    # Onboarding takes the link first for workers who have not finished; then the registry opens it.
+    found = deeplinks.parse(command.args)
+    if found is not None:
+        await deeplinks.open_link(*found, message, state, data)
 
 
 async def open_invitation(
