@@ -251,7 +251,11 @@ class Wizard(Generic[D]):
         data = await turn.state.get_data()
         back_to = data.get(_RETURN)
         if back_to:
-            await turn.state.update_data({_RETURN: None})
+            # Back from the review then leads where it led before the change, not to the review.
+            trail = list(data.get(_TRAIL) or [])
+            if trail and trail[-1] == back_to:
+                trail.pop()
+            await turn.state.update_data({_RETURN: None, _TRAIL: trail})
             await self.go(turn, back_to, remember=False)
             return
         target = step.next(turn.draft) if callable(step.next) else step.next

@@ -162,6 +162,14 @@ async def _broadcast(console: ConsoleHarness, inside: bool) -> str:
         return str(broadcast.id)
 
 
+async def _country(console: ConsoleHarness, inside: bool) -> str:
+    return "BD" if inside else "KH"
+
+
+async def _line(console: ConsoleHarness, inside: bool) -> str:
+    return "0"  # a POST without the page's version is refused as stale (409), never applied
+
+
 PARAM_MAKERS: dict[str, Maker] = {
     "survey_id": _survey,
     "wave_id": _wave,
@@ -173,6 +181,8 @@ PARAM_MAKERS: dict[str, Maker] = {
     "committee_id": _committee,
     "topic_id": _topic,
     "broadcast_id": _broadcast,
+    "code": _country,
+    "index": _line,
 }
 # Routes whose object may legitimately not exist even for an allowed role in scope.
 MAY_BE_MISSING = {"/reports/{case_id}/evidence/{evidence_id}"}

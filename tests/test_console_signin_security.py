@@ -229,6 +229,31 @@ async def test_m8_the_console_answers_while_sign_ins_hash(
     assert await asyncio.gather(*logins) == [401] * 6
 
 
+async def test_m8_codes_from_one_address_and_sign_ins_from_everyone_are_limited(
+    console: ConsoleHarness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Build item 6: /login/totp is limited per address like /login, and both overall (a flood
+    from many addresses), with the cheap 429 that names no account."""
+    busy = "Too many sign-in attempts"
+    handler = await _enrolled(console, "case_handler")
+    client = _from(console, "203.0.113.60")
+    token = await _password_step(client, handler.email)
+    answers = [
+        await client.post("/login/totp", data={"code": "000000", "csrf_token": token})
+        for _ in range(accounts.PER_ADDRESS + 2)
+    ]
+    assert [busy in r.text for r in answers].count(True) == 2  # the account pause came first
+    assert all(r.status_code in (401, 429) for r in answers)
+    assert busy in answers[-1].text and answers[-1].status_code == 429
+
+    monkeypatch.setattr(accounts, "EVERYONE", 4)  # the password step above was one
+    statuses = []
+    for n in range(5):  # five addresses, one wrong password each
+        r = await sign_in(_from(console, f"198.18.1.{n}"), f"x{n}@example.org", "wrong password!!")
+        statuses.append((r.status_code, busy in r.text))
+    assert statuses == [(401, False)] * 3 + [(429, True)] * 2
+
+
 @pytest.mark.parametrize("backend", ["memory", "redis"])
 async def test_m8_throttle_counts_expire_and_are_shared(
     backend: str, request: pytest.FixtureRequest, redis_prefix: str

@@ -16,13 +16,22 @@ import json
 import logging
 import re
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import event, inspect, select, text
+import time_machine
+from sqlalchemy import event, func, inspect, select, text
 
-from bot.storage.models import AuditEvent, User
+from bot import updates as raw_updates
+from bot.storage.db import transaction
+from bot.storage.models import AuditEvent, OutboxMessage, OutboxStatus, RawUpdate, User
+from bot.storage.reports import Case, ClosedCaseCount
+from services.reports.cases import access_case, do_close, do_confirm_close
+from services.reports.crypto import keyring
+from services.reports.jobs import purge_closed_cases
+from services.reports.protocol import Outcome
 from tests import journeys
 from tests.console import PASSWORD, csrf_of
 from tests.factories import make_worker
@@ -47,6 +56,7 @@ from tests.privacy_rules import (  # noqa: F401 (backend, _daytime: fixtures)
 )
 from tests.surveys_data import make_wave
 from tests.webhook_route import webhook_client
+from workvoice.scheduler import purge_outbox, purge_raw_updates
 
 # --- rule 3 --------------------------------------------------------------------------------------
 
@@ -204,16 +214,26 @@ async def test_rule_5_no_pii_in_logs(app: BotHarness, debug_logs: pytest.LogCapt
 
 
 async def test_rule_6_every_staff_view_of_a_case_is_audited(app: BotHarness) -> None:
+    """A view and each change (a note, a step of the case) leave who, when and what."""
     await make_worker(app.sessions, 8_700_801)
     await file_report(app, 8_700_801)
     case = await the_case(app)
     console = console_of(app)
     try:
         handler = await console.staff("case_handler", ["BD"])
-        page = await console.client_for(handler).get(f"/reports/{case.id}")
+        client = console.client_for(handler)
+        page = await client.get(f"/reports/{case.id}")
+        token = {"csrf_token": client.csrf}  # type: ignore[attr-defined]
+        changes = [
+            await client.post(f"/reports/{case.id}/note", data={**token, "text": "called"}),
+            await client.post(
+                f"/reports/{case.id}/transition", data={**token, "to": "acknowledged"}
+            ),
+        ]
     finally:
         await console.close()
     assert page.status_code == 200 and STORY in page.text
+    assert [r.status_code for r in changes] == [303, 303]
     async with app.sessions() as s:
         views = (
             await s.scalars(
@@ -223,6 +243,9 @@ async def test_rule_6_every_staff_view_of_a_case_is_audited(app: BotHarness) -> 
             )
         ).all()
     assert [v.action for v in views if v.action == "case.view"], "the view was not audited"
+    changed = [(v.action, v.detail) for v in views if v.action != "case.view"]
+    assert [a for a, _ in changed] == ["case.note", "case.transition"], changed
+    assert changed[1][1].get("to") == "acknowledged"
     assert all(v.at is not None for v in views)
 
 
@@ -293,6 +316,63 @@ async def test_rule_7_webhook_payloads_never_reach_the_database_and_delete_remov
     async with app.sessions() as s:
         assert await s.scalar(select(User).where(User.telegram_id == worker_id)) is None
     assert str(worker_id) not in await all_rows(app)
+
+
+async def test_rule_7_retention_purges_closed_cases_raw_update_ids_and_sent_messages(
+    app: BotHarness,
+) -> None:
+    """DESIGN §4.7: what the scheduler purges, and after how long. A closed case leaves only a
+    count, webhook update ids and handled outbox messages go after their retention periods; until
+    then they stay (Telegram's retries need the ids)."""
+    await make_worker(app.sessions, 8_701_051)
+    await file_report(app, 8_701_051, follow=journeys.IN_THIS_CHAT)
+    case = await the_case(app)
+    keys = keyring(app.settings)
+    console = console_of(app)
+    try:
+        handler = await console.staff("case_handler", ["BD"])
+        manager = await console.staff("country_manager", ["BD"])
+    finally:
+        await console.close()
+    async with transaction(app.sessions) as s:
+        closing = await do_close(
+            s, await access_case(s, handler, case.id), Outcome.RESOLVED, actor=handler, keys=keys
+        )
+        if closing.pending_close:  # four eyes on a critical case
+            await do_confirm_close(s, closing, actor=manager, keys=keys)
+    await app.deliver()  # the closing news to the reporter's chat
+    async with transaction(app.sessions) as s:
+        assert await raw_updates.store(s, 9_900_001)
+        await raw_updates.finish(s, 9_900_001, ok=True)
+    ctx = console.ctx
+
+    async def left() -> tuple[int, int, int]:
+        async with app.sessions() as s:
+            counts = [
+                await s.scalar(select(func.count()).select_from(model).where(where))
+                for model, where in (
+                    (Case, Case.id == case.id),
+                    (RawUpdate, RawUpdate.update_id == 9_900_001),
+                    (OutboxMessage, OutboxMessage.status != OutboxStatus.PENDING),
+                )
+            ]
+        return counts[0] or 0, counts[1] or 0, counts[2] or 0
+
+    async def purge() -> None:
+        await purge_raw_updates(ctx)
+        await purge_outbox(ctx)
+        await purge_closed_cases(ctx)
+
+    await purge()
+    kept = await left()
+    assert kept[0] == 1 and kept[1] == 1 and kept[2] >= 1, kept  # within every period
+    later = timedelta(days=app.settings.case_retention_days + 1)
+    with time_machine.travel(datetime.now(UTC) + later):
+        await purge()
+    assert await left() == (0, 0, 0)
+    async with app.sessions() as s:
+        counted = await s.scalar(select(func.sum(ClosedCaseCount.count)))
+    assert counted == 1  # the case survives only as a number
 
 
 # --- rule 8 --------------------------------------------------------------------------------------

@@ -290,7 +290,9 @@ def test_l5_superscripts_are_not_digits_but_other_scripts_are() -> None:
     assert receipts.normalise("①②③④ 5678 9012 3456") is None
 
 
-async def test_l5_a_superscript_receipt_is_a_counted_wrong_guess(app: BotHarness) -> None:
+async def test_l5_a_superscript_receipt_is_not_a_receipt_and_not_counted(
+    app: BotHarness,
+) -> None:
     await make_worker(app.sessions, 7000013)
     worker = app.user(7000013)
     await worker.send("/follow")
@@ -298,10 +300,11 @@ async def test_l5_a_superscript_receipt_is_a_counted_wrong_guess(app: BotHarness
     await worker.send("1234 5678 9012 345²")
     wrong = await worker.wait_reply()
     assert wrong.plain_text() == t(
-        "No report matches this number. Check the 16 digits and try again."
+        "A receipt number has 16 digits. Type all 16, or send /menu to leave."
     )
-    async with app.sessions() as s:
-        assert await s.scalar(text("SELECT max(failures) FROM receipt_attempts")) == 1
+    await worker.wait_idle()
+    async with app.sessions() as s:  # only 16 digits count against the chat (B2.1)
+        assert await s.scalar(text("SELECT count(*) FROM receipt_attempts")) == 0
 
 
 # --- M8: argon2 off the loop -----------------------------------------------------------------

@@ -191,7 +191,11 @@ async def test_receipt_finds_the_case_and_guessing_is_limited(db: Database, keys
     async with transaction(db.sessions) as s:
         found = await receipts.access_case_by_receipt(s, bengali, secret_key=SECRET, chat_ref="a")
         assert found is not None and found.id == case.id
-    for guess in ("1111 2222 3333 4444", "not a number", "1" * 15, "9" * 16, "0000 0000 0000 0001"):
+    for chat in ("hi", "ok", "👍", "1" * 15, "¹²³"):  # not receipts: answered, never counted (B2.1)
+        async with transaction(db.sessions) as s:
+            with pytest.raises(receipts.NotAReceipt):
+                await receipts.access_case_by_receipt(s, chat, secret_key=SECRET, chat_ref="g")
+    for guess in ("1111 2222 3333 4444", "2" * 16, "1" * 16, "9" * 16, "0000 0000 0000 0001"):
         async with transaction(db.sessions) as s:
             assert (
                 await receipts.access_case_by_receipt(s, guess, secret_key=SECRET, chat_ref="g")

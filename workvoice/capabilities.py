@@ -150,6 +150,12 @@ CAPABILITIES: tuple[Capability, ...] = (
         nav=(NavEntry("/factories", N_("Factories")),),
     ),
     Capability(
+        "helplines",
+        CONSOLE_CATALOG,
+        console=("admin.helplines",),
+        nav=(NavEntry("/helplines", N_("Helplines")),),
+    ),
+    Capability(
         "translations",
         CONSOLE_CATALOG,
         console=("admin.translations",),

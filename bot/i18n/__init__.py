@@ -30,9 +30,12 @@ from bot.i18n.languages import LANGUAGES, SOURCE_LOCALE, is_rtl, supported
 
 __all__ = [
     "LANGUAGES",
+    "LRI",
+    "PDI",
     "_",
     "__",
     "_n",
+    "bidi_number",
     "current_locale",
     "format_date",
     "format_datetime",
@@ -185,15 +188,24 @@ def format_number(value: float | int, *, locale: str | None = None) -> str:
     return numbers.format_decimal(value, locale=_babel_locale(locale))
 
 
+def bidi(text: str, *, locale: str | None = None) -> str:
+    """Anchor a line to its reading direction so numbers and codes stay in place in ar/ur."""
+    return f"{RLM}{text}" if is_rtl(locale or _current.get()) else text
+
+
 LRI, PDI = "\u2066", "\u2069"
 
 
 def ltr_isolate(text: str) -> str:
-    """Keep a run of digits or a code in reading order inside right-to-left text: without it
-    "2983 3926" is drawn "3926 2983" in Arabic and Urdu (a receipt copied wrong)."""
+    """Keep a run of digits (a receipt, a phone number, a date) left to right inside any line.
+
+    An RLM alone lets the bidi algorithm lay "2983 3926 3806 3733" out group by group from the
+    right in ar/ur (review B6); an isolate is drawn as one left-to-right block. Harmless in
+    left-to-right text, so callers need not know the locale.
+    """
     return f"{LRI}{text}{PDI}"
 
 
-def bidi(text: str, *, locale: str | None = None) -> str:
-    """Anchor a line to its reading direction so numbers and codes stay in place in ar/ur."""
-    return f"{RLM}{text}" if is_rtl(locale or _current.get()) else text
+def bidi_number(text: str, *, locale: str | None = None) -> str:
+    """A number-like value for display: isolated left to right in right-to-left locales only."""
+    return ltr_isolate(text) if is_rtl(locale or _current.get()) else text

@@ -28,8 +28,10 @@ class Country(Base):
     name: Mapped[str] = mapped_column(String(80))
     timezone: Mapped[str] = mapped_column(String(64))  # default for new factories
     default_locale: Mapped[str] = mapped_column(String(8), default="en")
-    # [{"label": "Police", "phone": "999"}, ...] shown at once when a worker reports danger.
-    helplines: Mapped[list[dict[str, str]]] = mapped_column(JSON, default=list)
+    # Shown at once when a worker reports danger; read and written through services.helplines:
+    # [{"kind": "emergency", "phone": "999", "labels": {"bn": "..."}, "languages": [],
+    #   "nationality": null, "verified": false, "label": "<English, for pre-0013 readers>"}, ...]
+    helplines: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
 
 
 class Factory(Base):

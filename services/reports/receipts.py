@@ -14,7 +14,9 @@ import secrets
 import unicodedata
 import weakref
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
+from enum import StrEnum
 from typing import TypeVar
 
 from argon2 import PasswordHasher
@@ -22,7 +24,7 @@ from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatc
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.i18n import N_
+from bot.i18n import N_, bidi_number
 from bot.storage.reports import Case, ReceiptAttempt
 from services.clock import utcnow
 from services.errors import DomainError
@@ -52,6 +54,27 @@ class TooManyGuesses(DomainError):
     message = N_("Too many tries. Please wait 15 minutes and try again.")
 
 
+class NotAReceipt(DomainError):
+    """The text is not 16 digits: ordinary chat ("hi", "ok", 👍), not a guess. Never counted."""
+
+    code = "not_a_receipt"
+    status = 400
+    message = N_("A receipt number has 16 digits. Type all 16, or send /menu to leave.")
+
+
+class ReceiptOutcome(StrEnum):
+    FOUND = "found"
+    NOT_A_RECEIPT = "not_a_receipt"  # nothing counted
+    NO_MATCH = "no_match"  # 16 digits that open no report: counted against the chat
+
+
+@dataclass(frozen=True)
+class ReceiptCheck:
+    outcome: ReceiptOutcome
+    case: Case | None = None
+    digits: str | None = None  # the 16 digits when found (the reporter key derives from them)
+
+
 def new_receipt() -> str:
     """Sixteen random digits in groups of four, easy to write down or read aloud."""
     digits = "".join(str(secrets.randbelow(10)) for _ in range(16))
@@ -59,20 +82,31 @@ def new_receipt() -> str:
 
 
 def normalise(text: str) -> str | None:
-    """The 16 digits of a typed receipt, or None.
+    """The 16 digits of a typed receipt, or None. Never raises, whatever the text.
 
-    Workers may type with their own digits (০১২, ០១২, ٠١٢...): any decimal digit counts. Other
-    "digits" (superscripts, circled numbers) are not decimal and make it a wrong receipt, never an
-    error (L5).
+    Workers may type with their own digits (০১২, ០១২, ٠١٢...): any decimal digit (category Nd) of
+    any script maps to 0-9 through ``unicodedata.decimal``. Other "digits" (superscripts "¹²³",
+    circled numbers) are not decimal: text holding one is not a receipt, never an error (B18).
     """
-    digits = "".join(str(unicodedata.decimal(ch)) for ch in text if ch.isdecimal())
-    if any(ch.isdigit() and not ch.isdecimal() for ch in text):
-        return None
-    return digits if len(digits) == 16 else None
+    digits: list[str] = []
+    for ch in text:
+        value = unicodedata.decimal(ch, None)
+        if value is not None:
+            digits.append(str(value))
+        elif unicodedata.digit(ch, None) is not None or unicodedata.numeric(ch, None) is not None:
+            return None
+    return "".join(digits) if len(digits) == 16 else None
 
 
 def format_receipt(digits: str) -> str:
+    """Four groups of four. For display in a message use ``display_receipt`` (ar/ur order)."""
     return " ".join(digits[i : i + 4] for i in range(0, 16, 4))
+
+
+def display_receipt(receipt: str, *, locale: str | None = None) -> str:
+    """A receipt as a worker reads it: in ar/ur isolated left to right, so the four groups are
+    not drawn from the right (review B6). ``locale`` defaults to the current one."""
+    return bidi_number(receipt, locale=locale)
 
 
 def lookup_key(secret_key: str, digits: str) -> str:
@@ -132,29 +166,47 @@ async def check_attempts(
     return row
 
 
-async def access_case_by_receipt(
+async def check_receipt(
     session: AsyncSession, text: str, *, secret_key: str, chat_ref: str, now: datetime | None = None
-) -> Case | None:
-    """The case for a receipt typed by a worker, or None; wrong guesses are counted for this chat.
+) -> ReceiptCheck:
+    """What a worker's typed text opens: a case, nothing (a counted guess), or it is not a receipt.
 
-    It returns rather than raises on a wrong number, so the caller's transaction commits the count
-    (an exception would roll it back and make guessing free). Too many guesses raise at once.
+    Only text that normalises to exactly 16 digits is a guess and counts against this chat (B2.1:
+    "hi", "ok" or 👍 typed after "Follow up" must never lock a worker out). A counted miss returns
+    rather than raises, so the caller's transaction commits the count (an exception would roll it
+    back and make guessing free). Too many guesses raise ``TooManyGuesses`` at once, even for text
+    that is not a receipt, so the answer does not tell a locked chat which texts would count.
     """
     key = attempt_key(secret_key, chat_ref)
     attempts = await check_attempts(session, key, now=now)
     digits = normalise(text)
-    case = None
-    if digits is not None:
-        case = await session.scalar(
-            select(Case).where(Case.receipt_lookup == lookup_key(secret_key, digits))
-        )
-    if case is None or digits is None or not await verify(case.receipt_hash, digits):
+    if digits is None:
+        return ReceiptCheck(ReceiptOutcome.NOT_A_RECEIPT)
+    case = await session.scalar(
+        select(Case).where(Case.receipt_lookup == lookup_key(secret_key, digits))
+    )
+    if case is None or not await verify(case.receipt_hash, digits):
         if attempts is None:
             attempts = ReceiptAttempt(key=key, window_start=now or utcnow(), failures=0)
             session.add(attempts)
         attempts.failures += 1
         await session.flush()
-        return None
+        return ReceiptCheck(ReceiptOutcome.NO_MATCH)
     if attempts is not None:  # a right number clears the count, as before, and leaves no row
         await session.delete(attempts)
-    return case
+    return ReceiptCheck(ReceiptOutcome.FOUND, case, digits)
+
+
+async def access_case_by_receipt(
+    session: AsyncSession, text: str, *, secret_key: str, chat_ref: str, now: datetime | None = None
+) -> Case | None:
+    """The case for a receipt typed by a worker, or None for a counted wrong number.
+
+    Text that is not 16 digits raises ``NotAReceipt`` (nothing counted, nothing written), so a
+    caller that answers every ``DomainError`` with its message tells the worker what a receipt
+    looks like instead of "No report matches". See ``check_receipt`` for the three outcomes.
+    """
+    found = await check_receipt(session, text, secret_key=secret_key, chat_ref=chat_ref, now=now)
+    if found.outcome is ReceiptOutcome.NOT_A_RECEIPT:
+        raise NotAReceipt()
+    return found.case
