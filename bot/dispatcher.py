@@ -26,7 +26,7 @@ from aiogram.fsm.storage.redis import RedisStorage
 from aiogram.types import ErrorEvent
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot import wizard
+from bot import chat_trail, wizard
 from bot.i18n import _
 from bot.middlewares import UpdateMiddleware
 from bot.storage.db import transaction
@@ -130,11 +130,13 @@ class ChatLocks(BaseEventIsolation):
             async with lock:
                 yield
         finally:
-            lock, users = self._locks[key]
-            if users == 1:
-                del self._locks[key]
-            else:
-                self._locks[key] = (lock, users - 1)
+            held = self._locks.get(key)  # close() may have dropped it while this update ran
+            if held is not None:
+                lock, users = held
+                if users == 1:
+                    del self._locks[key]
+                else:
+                    self._locks[key] = (lock, users - 1)
 
     @property
     def chats(self) -> int:
@@ -170,6 +172,8 @@ def create_dispatcher(
         **workflow_data,
     )
     dp.update.outer_middleware(UpdateMiddleware(sessions, default_locale=default_locale))
+    chat_trail.configure(storage)  # message ids for 🧹 Remove my messages here (B3)
+    dp.message.outer_middleware(chat_trail.IncomingMessages())
     dp.include_router(wizard.router)  # /cancel ends whatever conversation the worker is in
     for name in FLOW_MODULES:
         module = importlib.import_module(name)

@@ -8,6 +8,7 @@ from sqlalchemy import inspect, select, text
 from bot.i18n import gettext
 from bot.storage.db import transaction
 from bot.storage.models import User
+from bot.wizard import StepTap
 from services import onboarding, outbox
 from tests.factories import make_factory, make_worker
 from tests.harness import BotHarness
@@ -47,6 +48,7 @@ async def test_whole_onboarding_in_the_workers_language(
         locale,
         code="NOPE-9",
     )
+    await worker.wait_reply(contains="DK-01")  # the step is asked again (bot.wizard)
     await worker.send("dk-01")
     linked = await worker.wait_idle()
     assert linked[0].plain_text() == t(
@@ -123,8 +125,8 @@ async def test_language_switches_at_once(app: BotHarness) -> None:
     await worker.wait_reply()
     await worker.tap("မြန်မာ")
     replies = await worker.wait_idle()
-    assert replies[0].plain_text() == t("Language changed.", "my")
-    assert t("🔒 Privacy", "my") in replies[-1].buttons()
+    assert replies[-1].plain_text() == t("Language changed.", "my")
+    assert replies[-1].buttons() == [t("🏠 Main menu", "my")]  # just 🏠 under it (B15)
     user = await _user(app, 1104)
     assert user is not None and user.locale == "my"
 
@@ -163,7 +165,11 @@ async def test_forged_demographics_are_refused_and_lose_nothing(app: BotHarness)
     )
     refusal = t("This button is no longer active.", "bn")
     # A value no button carries, then an age answer while the gender is asked: both refused.
-    for forged in ("me:g:robot", "me:a:25-34"):
+    forgeries = [
+        StepTap(flow="onboarding", step="gender", value="robot").pack(),
+        StepTap(flow="onboarding", step="age", value="25-34").pack(),
+    ]
+    for forged in forgeries:
         await worker.tap_data(forged)
         again = await worker.wait_reply()
         assert worker.answered_callbacks[-1]["text"] == refusal
@@ -203,7 +209,8 @@ async def test_delete_leaves_no_row_that_names_the_worker(app: BotHarness) -> No
     await worker.tap(t("🗑 Yes, delete my data", "ar"))
     gone = await worker.wait_reply()
     assert gone.plain_text() == t(
-        "Your data has been deleted. You can also clear this chat. Send /start to begin again.",
+        "Your data has been deleted. To remove the messages of this chat too, tap 🧹 below. "
+        "Send /start to begin again.",
         "ar",
     )
     await worker.wait_idle()

@@ -106,7 +106,9 @@ async def test_b2_chat_after_follow_up_does_not_lock_the_worker_out(app: BotHarn
     await worker.send("/follow")
     await worker.wait_reply()
     hint = gettext(
-        "A receipt number has 16 digits. Type all 16, or send /menu to leave.", locale="bn"
+        "A receipt number has 16 digits, like {example}. Please type the number you wrote down.",
+        locale="bn",
+        example=ltr_isolate("1234 5678 9012 3456"),
     )
     for chat in ("hi", "ok", "thanks", "?", "👍", "¹²³"):
         await worker.send(chat)

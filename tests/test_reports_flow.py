@@ -2,19 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
-
-import time_machine
 from sqlalchemy import func, select, text
 
 from bot.flows.reports.intake import MAX_EVIDENCE_FILES
 from bot.i18n import gettext
 from bot.storage.reports import Case, CaseEvidence, DraftFile
-from services.reports.cases import do_close
-from services.reports.conversation import do_message_reporter
 from services.reports.crypto import keyring
-from services.reports.jobs import run_case_tasks
-from services.reports.protocol import Outcome
 from tests import journeys
 from tests.console import ConsoleHarness, csrf_of, make_context
 from tests.factories import make_worker
@@ -155,34 +148,6 @@ async def test_cancel_keeps_nothing_and_unknown_input_is_reasked(app: BotHarness
         assert await s.scalar(select(func.count()).select_from(Case)) == 0
 
 
-async def test_handler_message_reaches_a_chat_follower(app: BotHarness) -> None:
-    await make_worker(app.sessions, 4006, locale="bn")
-    await file_report(app, 4006, follow="💬 In this chat")
-
-    console = ConsoleHarness(make_context(app.sessions, None, app.settings.data_dir))
-    handler = await console.staff("case_handler", ["BD"])
-    async with app.sessions() as s:
-        case = await s.scalar(select(Case))
-        assert case is not None
-        await do_message_reporter(
-            s,
-            case,
-            "Are you safe now?",
-            actor=handler,
-            keys=keyring(app.settings),
-            secret_key=app.settings.effective_secret_key,
-        )
-        await s.commit()
-    await app.deliver()
-    worker = app.user(4006)
-    note = worker.messages[-1]
-    assert t("Open my report") in note.buttons() and "Are you safe now?" not in note.plain_text()
-    await worker.tap(t("Open my report"))
-    opened = await worker.wait_reply()
-    assert "Are you safe now?" in opened.plain_text()
-    await console.close()
-
-
 async def test_voice_note_and_evidence_are_kept_encrypted_and_bad_files_refused(
     app: BotHarness,
 ) -> None:
@@ -226,47 +191,6 @@ async def test_voice_note_and_evidence_are_kept_encrypted_and_bad_files_refused(
         assert b"secret" not in b"".join(e.content for e in items)
         keys = keyring(app.settings)
         assert keys.open(items[0].content, case.key_id) == b"OggS-secret-voice"
-
-
-async def test_chat_follower_gets_checkins_and_retaliation_reopens(app: BotHarness) -> None:
-    await make_worker(app.sessions, 4008, locale="bn")
-    await file_report(app, 4008, follow="💬 In this chat")
-    console = ConsoleHarness(make_context(app.sessions, None, app.settings.data_dir))
-    handler = await console.staff("case_handler", ["BD"])
-    async with app.sessions() as s:
-        case = await s.scalar(select(Case))
-        assert case is not None
-        await do_close(s, case, Outcome.RESOLVED, actor=handler, keys=keyring(app.settings))
-        await s.commit()
-    ctx = console.ctx
-    worker = app.user(4008)
-    with time_machine.travel(datetime.now(UTC) + timedelta(days=2)):
-        await run_case_tasks(ctx)
-        await app.deliver()
-    assert any(
-        m.plain_text()
-        == t("Your report {number} was closed. Did this help you?", number=case.reference)
-        for m in worker.messages
-    )
-    await worker.tap(t("Yes"))
-    assert (await worker.wait_reply()).plain_text() == t("Thank you for telling us.")
-    with time_machine.travel(datetime.now(UTC) + timedelta(days=31)):
-        await run_case_tasks(ctx)
-        await app.deliver()
-    await worker.tap(t("Yes"))  # someone treated me badly because of the report
-    reopened = await worker.wait_reply()
-    assert reopened.plain_text() == t(
-        "We are sorry. We opened a new case about this and will contact you here."
-    )
-    await worker.wait_idle()
-    async with app.sessions() as s:
-        cases_ = (await s.scalars(select(Case).order_by(Case.id))).all()
-        assert (
-            len(cases_) == 2
-            and cases_[1].reopened_from_id == case.id
-            and cases_[1].severity == "high"
-        )
-    await console.close()
 
 
 async def test_an_album_sent_at_once_is_kept_whole_and_the_file_limit_holds(

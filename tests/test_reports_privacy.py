@@ -233,19 +233,23 @@ async def test_receipt_only_follow_up_keeps_no_case_id_under_the_telegram_id(
     assert await raw_tables(app.sessions, "receipt_attempts") == "[[]]"
     storage = app.dp.fsm.storage
     (record,) = [r for r in storage.storage.values() if r.data]  # type: ignore[attr-defined]
-    assert set(record.data) == {"reply_to", "reply_nonce", "reply_until"}
+    draft = record.data["wizard_draft"]
+    assert draft["own_ref"] == "" and draft["reply_to"]
     dumped = json.dumps(record.data)
     for leak in (reference, lookup, receipt, f'"case": {case_id}', "case_id"):
         assert leak not in dumped
     # What names the case is a sealed box: the bot (public key only) cannot open it.
     public_only = KeyRing(keyring(app.settings).public)
     with pytest.raises(CannotDecrypt):
-        public_only.open(base64.b64decode(record.data["reply_to"]), public_only.current_id)
+        public_only.open(base64.b64decode(draft["reply_to"]), public_only.current_id)
 
     await worker.tap(t("✍️ Write to the case handler"))
     await worker.wait_reply()
     await worker.send(FOLLOWUP)
     await worker.wait_reply(contains=t("Your message was sent to the case handler."))
+    assert FOLLOWUP not in json.dumps([r.data for r in storage.storage.values()])  # type: ignore[attr-defined]
+    await worker.tap(t("✅ Done"))
+    await worker.wait_reply()
     await worker.wait_idle()
     # Once written, nothing about the case stays in the conversation state at all.
     assert all(not r.data and r.state is None for r in storage.storage.values())  # type: ignore[attr-defined]

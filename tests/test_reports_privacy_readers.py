@@ -25,6 +25,7 @@ from nacl.public import PrivateKey
 from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot.i18n import ltr_isolate
 from bot.storage import migrate
 from bot.storage.db import create_engine, transaction
 from bot.storage.models import User
@@ -290,9 +291,9 @@ def test_l5_superscripts_are_not_digits_but_other_scripts_are() -> None:
     assert receipts.normalise("①②③④ 5678 9012 3456") is None
 
 
-async def test_l5_a_superscript_receipt_is_not_a_receipt_and_not_counted(
-    app: BotHarness,
-) -> None:
+async def test_l5_a_superscript_receipt_is_no_receipt_and_no_error(app: BotHarness) -> None:
+    """Fifteen digits and a superscript are not 16 digits: the worker is told what a receipt looks
+    like, nothing crashes, and it is not a wrong guess (review B2.1, B18)."""
     await make_worker(app.sessions, 7000013)
     worker = app.user(7000013)
     await worker.send("/follow")
@@ -300,7 +301,8 @@ async def test_l5_a_superscript_receipt_is_not_a_receipt_and_not_counted(
     await worker.send("1234 5678 9012 345²")
     wrong = await worker.wait_reply()
     assert wrong.plain_text() == t(
-        "A receipt number has 16 digits. Type all 16, or send /menu to leave."
+        "A receipt number has 16 digits, like {example}. Please type the number you wrote down.",
+        example=ltr_isolate("1234 5678 9012 3456"),
     )
     await worker.wait_idle()
     async with app.sessions() as s:  # only 16 digits count against the chat (B2.1)

@@ -3,14 +3,16 @@ return, skip, finish, and leave running the flow's exit hook."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
+import pytest
 from aiogram.fsm.context import FSMContext
 from aiogram.fsm.storage.base import StorageKey
 from aiogram.fsm.storage.memory import MemoryStorage
 from pydantic import BaseModel
 
-from bot.wizard import Option, Step, Turn, Wizard, leave
+from bot.wizard import WIZARDS, Option, Step, Turn, Wizard, leave
 
 
 class Draft(BaseModel):
@@ -46,35 +48,48 @@ async def _note(turn: Turn[Draft], text: str) -> str:
     return text.upper()
 
 
-SHOP: Wizard[Draft] = Wizard(
-    "test-shop",
-    [
-        Step(
-            name="colour",
-            prompt=lambda d: "colour?",
-            options=lambda d: [Option("red", "Red"), Option("blue", "Blue")],
-            next="size",
-        ),
-        Step(
-            name="size",
-            prompt=lambda d: f"size for {d.colour}?",
-            options=lambda d: [Option("s", "S"), Option("l", "L")],
-            skippable=True,
-            next="note",
-        ),
-        Step(name="note", prompt=lambda d: "note?", parse=_note, next="review"),
-        Step(
-            name="review",
-            prompt=lambda d: f"{d.colour}/{d.size}/{d.note}",
-            options=lambda d: [Option("send", "Send"), Option("size", "Change size")],
-            next=None,
-        ),
-    ],
-    draft=Draft,
-    finish=_finish,
-    cancelled=lambda: "cancelled",
-    on_exit=_exit,
-)
+def _shop() -> Wizard[Draft]:
+    return Wizard(
+        "test-shop",
+        [
+            Step(
+                name="colour",
+                prompt=lambda d: "colour?",
+                options=lambda d: [Option("red", "Red"), Option("blue", "Blue")],
+                next="size",
+            ),
+            Step(
+                name="size",
+                prompt=lambda d: f"size for {d.colour}?",
+                options=lambda d: [Option("s", "S"), Option("l", "L")],
+                skippable=True,
+                next="note",
+            ),
+            Step(name="note", prompt=lambda d: "note?", parse=_note, next="review"),
+            Step(
+                name="review",
+                prompt=lambda d: f"{d.colour}/{d.size}/{d.note}",
+                options=lambda d: [Option("send", "Send"), Option("size", "Change size")],
+                next=None,
+            ),
+        ],
+        draft=Draft,
+        finish=_finish,
+        cancelled=lambda: "cancelled",
+        on_exit=_exit,
+    )
+
+
+SHOP: Wizard[Draft]
+
+
+@pytest.fixture(autouse=True)
+def _registered() -> Iterator[None]:
+    """The test wizard exists only while a test runs: docs/flows.md lists the product's wizards."""
+    global SHOP
+    SHOP = _shop()
+    yield
+    WIZARDS.pop(SHOP.flow, None)
 
 
 def _state() -> FSMContext:

@@ -1,7 +1,7 @@
 """The catch-all, included last: unknown commands, unexpected message types, stale buttons, blocks.
 
-Whatever no flow took gets a short translated hint and the main menu; nothing is logged with the
-worker's text.
+Whatever no flow took gets a short translated hint and just 🏠 (the full menu is for /menu and 🏠,
+review B15); nothing is logged with the worker's text.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.i18n import _
 from bot.storage.models import User
-from bot.widgets import main_menu_keyboard, main_menu_text
+from bot.widgets import home_markup, main_menu_keyboard, main_menu_text
 from services.onboarding import do_mark_blocked
 
 router = Router(name=__name__)
@@ -31,7 +31,7 @@ async def membership_changed(
 async def unknown_command(message: Message) -> None:
     await message.answer(
         _("I don't know that command. Choose from the menu below, or send /help."),
-        reply_markup=main_menu_keyboard(),
+        reply_markup=home_markup(),
     )
 
 
@@ -39,7 +39,7 @@ async def unknown_command(message: Message) -> None:
 async def unexpected_text(message: Message) -> None:
     await message.answer(
         _("I did not understand that. Please use the buttons below."),
-        reply_markup=main_menu_keyboard(),
+        reply_markup=home_markup(),
     )
 
 
@@ -48,7 +48,7 @@ async def unsupported_message(message: Message) -> None:
     # Stickers, voice, photos, locations... where no flow is waiting for one.
     await message.answer(
         _("I can't use this kind of message here. Please use the buttons below."),
-        reply_markup=main_menu_keyboard(),
+        reply_markup=home_markup(),
     )
 
 

@@ -81,6 +81,8 @@ class Case(Base):
     # messages for the reporter are sealed to it. NULL on cases made before it existed.
     reporter_salt: Mapped[bytes | None] = mapped_column(LargeBinary)
     reporter_public_key: Mapped[bytes | None] = mapped_column(LargeBinary)
+    # A keyed hash of the receipt's last 4 digits, asked before an "in this chat" case opens (B3).
+    reporter_pin: Mapped[str | None] = mapped_column(String(64))
 
     events: Mapped[list[CaseEvent]] = relationship(
         back_populates="case",
@@ -132,8 +134,12 @@ class ReporterMessage(Base):
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     case_ref: Mapped[bytes] = mapped_column(LargeBinary)  # sealed box: {"case": id}
-    body: Mapped[bytes] = mapped_column(LargeBinary)  # sealed box: the text
+    body: Mapped[bytes] = mapped_column(LargeBinary)  # sealed box: the text, or the file
     key_id: Mapped[str] = mapped_column(String(16))
+    # A voice note, photo or PDF (B5): what kind, for the console to file it as evidence.
+    kind: Mapped[str | None] = mapped_column(String(16))
+    mime_type: Mapped[str | None] = mapped_column(String(80))
+    size: Mapped[int | None] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 

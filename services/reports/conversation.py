@@ -9,8 +9,10 @@ console holding the private key files it with its case.
 from __future__ import annotations
 
 import base64
+import hmac
 import json
 import secrets
+import unicodedata
 from datetime import datetime
 from typing import Any
 
@@ -18,11 +20,27 @@ from nacl.public import PrivateKey
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.i18n import N_
 from bot.storage.models import Staff
-from bot.storage.reports import Case, CaseEvent, ReporterMessage, ReportNotice
+from bot.storage.reports import (
+    Case,
+    CaseEvent,
+    CaseEvidence,
+    CaseTask,
+    ReceiptAttempt,
+    ReporterMessage,
+    ReportNotice,
+)
 from services.clock import utcnow
+from services.errors import DomainError
 from services.reports import receipts
-from services.reports.cases import audit_case, clean_text, notify_reporter, record_event
+from services.reports.cases import (
+    audit_case,
+    clean_text,
+    notify_reporter,
+    pin_hash,
+    record_event,
+)
 from services.reports.crypto import (
     CannotDecrypt,
     KeyRing,
@@ -33,7 +51,45 @@ from services.reports.crypto import (
     seal_for_reporter,
     seal_to,
 )
-from services.reports.protocol import Actor, EventKind
+from services.reports.protocol import CHECKIN_PREFIX, Actor, EventKind
+from services.reports.submission import EVIDENCE_LIMIT, EVIDENCE_TYPES
+
+RECEIPT_DIGITS = 16
+PIN_DIGITS = 4  # the last digits of the receipt, asked before an "in this chat" case opens
+
+
+class NotAReceipt(DomainError):
+    """Typed text that is no receipt at all ("hi", "ok", 👍): said kindly and never counted as a
+    wrong guess, so chatting cannot lock a worker out of her case (review B2.1)."""
+
+    code = "not_a_receipt"
+    message = N_(
+        "A receipt number has 16 digits, like {example}. Please type the number you wrote down."
+    )
+
+
+class FileNotKept(DomainError):
+    code = "file_not_kept"
+    message = N_(
+        "This file is too big or of a kind we cannot keep. Please send a photo, "
+        "a PDF or a voice note under 10 MB."
+    )
+
+
+class WrongPin(DomainError):
+    code = "wrong_pin"
+    message = N_("These are not the last 4 digits of your report's number. Please check them.")
+
+
+def typed_digits(text: str) -> str:
+    """The decimal digits in what a worker typed, as ASCII, whatever her script (০১২, ٠١٢, ０１２).
+
+    Superscripts and circled numbers have no decimal value and are left out, so no typed text can
+    raise here (review B18).
+    """
+    return "".join(
+        str(value) for ch in text if (value := unicodedata.decimal(ch, None)) is not None
+    )
 
 
 async def do_message_reporter(
@@ -77,6 +133,69 @@ async def access_own_case(session: AsyncSession, user_id: int, reference: str) -
     return await session.scalar(
         select(Case).where(Case.reference == reference, Case.reporter_user_id == user_id)
     )
+
+
+async def has_own_cases(session: AsyncSession, user_id: int) -> bool:
+    """Whether this chat follows any report (said without a number or a status, review B3)."""
+    own = select(Case.id).where(Case.reporter_user_id == user_id, Case.reporter_pin.is_not(None))
+    return await session.scalar(own.limit(1)) is not None
+
+
+async def access_own_case_by_pin(
+    session: AsyncSession, user_id: int, pin: str, *, secret_key: str, chat_ref: str
+) -> Case:
+    """The newest case this chat follows whose receipt ends with ``pin``.
+
+    Wrong PINs are counted per chat like wrong receipts (five in 15 minutes, then
+    ``TooManyGuesses``); the caller commits before showing ``WrongPin`` so the count stays.
+    """
+    key = receipts.attempt_key(secret_key, f"pin:{chat_ref}")
+    attempts = await receipts.check_attempts(session, key)
+    own = await session.scalars(
+        select(Case)
+        .where(Case.reporter_user_id == user_id, Case.reporter_pin.is_not(None))
+        .order_by(Case.id.desc())
+    )
+    for case in own:
+        expected = pin_hash(secret_key, case.reporter_salt or b"", pin)
+        if hmac.compare_digest(expected, case.reporter_pin or ""):
+            if attempts is not None:  # as with receipts: a right PIN leaves no row behind
+                await session.delete(attempts)
+            return case
+    if attempts is None:
+        attempts = ReceiptAttempt(key=key, window_start=utcnow(), failures=0)
+        session.add(attempts)
+    attempts.failures += 1
+    await session.flush()
+    raise WrongPin()
+
+
+async def pending_checkin(session: AsyncSession, case: Case) -> str | None:
+    """The check-in the reporter was told about and has not answered ("outcome", "day30", ...);
+    its question is asked only once she has opened the case (review B3)."""
+    kind = await session.scalar(
+        select(CaseTask.kind)
+        .where(
+            CaseTask.case_id == case.id,
+            CaseTask.kind.startswith(CHECKIN_PREFIX),
+            CaseTask.result == "asked",
+        )
+        .order_by(CaseTask.due_at.desc())
+        .limit(1)
+    )
+    return kind.removeprefix(CHECKIN_PREFIX) if kind else None
+
+
+async def do_answer_checkin(session: AsyncSession, case: Case, kind: str) -> None:
+    """The check-in is answered: it is not asked again."""
+    task = await session.scalar(
+        select(CaseTask).where(
+            CaseTask.case_id == case.id, CaseTask.kind == f"{CHECKIN_PREFIX}{kind}"
+        )
+    )
+    if task is not None:
+        task.result = "answered"
+        await session.flush()
 
 
 async def reporter_key(case: Case, digits: str) -> PrivateKey:
@@ -149,9 +268,31 @@ async def do_queue_reporter_message(
     return row
 
 
+async def do_queue_reporter_file(
+    session: AsyncSession, case_ref: str, kind: str, mime: str, content: bytes, *, keys: KeyRing
+) -> ReporterMessage:
+    """Keep a voice note, photo or PDF a reporter sent the handler, sealed as it arrives (like
+    intake evidence), with its sealed case reference for the console to attach."""
+    if mime not in EVIDENCE_TYPES or not content or len(content) > EVIDENCE_LIMIT:
+        raise FileNotKept()
+    row = ReporterMessage(
+        case_ref=base64.b64decode(case_ref),
+        body=keys.seal(content),
+        key_id=keys.current_id,
+        kind=kind,
+        mime_type=mime,
+        size=len(content),
+        created_at=utcnow(),
+    )
+    session.add(row)
+    await session.flush()
+    return row
+
+
 async def attach_reporter_messages(session: AsyncSession, keys: KeyRing) -> int:
     """Open waiting reporter messages (console side: needs the private key) and file each with its
-    case as a ``message_from_reporter`` event; the text stays in the same sealed box."""
+    case as a ``message_from_reporter`` event; the text stays in the same sealed box. A file
+    becomes evidence of the case (listed and downloaded like intake evidence), still sealed."""
     if not keys.private:
         return 0
     attached = 0
@@ -166,7 +307,28 @@ async def attach_reporter_messages(session: AsyncSession, keys: KeyRing) -> int:
         except CannotDecrypt:
             continue  # sealed with a key this server lacks: another console may hold it
         case = await session.get(Case, case_id)
-        if case is not None:
+        if case is not None and row.kind:
+            evidence = CaseEvidence(
+                case_id=case.id,
+                kind=row.kind,
+                mime_type=row.mime_type or "application/octet-stream",
+                size=row.size or 0,
+                content=row.body,
+                added_at=row.created_at,
+            )
+            session.add(evidence)
+            await session.flush()
+            case.events.append(
+                CaseEvent(
+                    case_id=case.id,
+                    at=row.created_at,
+                    actor=Actor.REPORTER,
+                    kind=EventKind.MESSAGE_FROM_REPORTER,
+                    detail={"file": row.kind, "evidence": evidence.id},
+                )
+            )
+            attached += 1
+        elif case is not None:
             case.events.append(
                 CaseEvent(
                     case_id=case.id,

@@ -18,7 +18,13 @@ from bot.storage.models import Factory
 from bot.storage.reports import Case, CaseEvidence, DraftFile
 from services.clock import utcnow
 from services.reports import receipts
-from services.reports.cases import InvalidReport, TextTooLong, record_event, schedule_task
+from services.reports.cases import (
+    InvalidReport,
+    TextTooLong,
+    pin_hash,
+    record_event,
+    schedule_task,
+)
 from services.reports.crypto import KeyRing, new_reporter_salt, reporter_private_key
 from services.reports.protocol import (
     ACK_DEADLINE,
@@ -139,6 +145,7 @@ async def do_submit_report(
         reference=await new_reference(session),
         reporter_salt=salt,
         reporter_public_key=bytes(reporter_key.public_key),
+        reporter_pin=pin_hash(secret_key, salt, digits[-4:]) if data.follow_up_in_chat else None,
         submitted_at=now,
         ack_due_at=now + ACK_DEADLINE[severity],
         triage_due_at=now + TRIAGE_DEADLINE[severity],
@@ -243,6 +250,7 @@ async def do_reopen_as_retaliation(session: AsyncSession, case: Case, *, keys: K
         reference=await new_reference(session),
         reporter_salt=case.reporter_salt,
         reporter_public_key=case.reporter_public_key,
+        reporter_pin=case.reporter_pin,
         narrative=None,
         key_id=keys.current_id,
         submission_token=f"reopen-{case.id}-{secrets.token_hex(8)}",

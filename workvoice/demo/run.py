@@ -37,8 +37,9 @@ class Phone:
 
     def __init__(self, telegram: FakeTelegram, user: FakeUser, phone_id: int, title: str) -> None:
         self.telegram, self.user, self.id, self.title = telegram, user, phone_id, title
-        # (position in telegram.sent when typed, text): orders the worker's lines among the bot's.
-        self.typed: list[tuple[int, str]] = []
+        # (position in telegram.sent when typed, text, message id): orders the worker's lines among
+        # the bot's; the id tells when the bot deleted one (🧹 Remove my messages here).
+        self.typed: list[tuple[int, str, int]] = []
 
     @property
     def language_code(self) -> str:
@@ -47,14 +48,18 @@ class Phone:
     @property
     def version(self) -> str:
         bot = [m for m in self.telegram.sent if m.chat_id == self.id]
-        return f"{len(self.typed)}:{len(bot)}:{sum(m.deleted for m in bot)}"
+        gone = sum(m.deleted for m in bot) + sum(
+            self.telegram.incoming_deleted(self.id, mid) for _, _, mid in self.typed
+        )
+        return f"{len(self.typed)}:{len(bot)}:{gone}"
 
     def summary(self) -> dict[str, Any]:
         return {"id": self.id, "title": self.title, "language_code": self.language_code}
 
     async def send(self, text: str) -> None:
-        self.typed.append((len(self.telegram.sent), text))
+        position = len(self.telegram.sent)
         await self.user.send(text)
+        self.typed.append((position, text, self.user.last_message_id))
 
     async def tap(self, message_id: int, data: str) -> None:
         await self.user.tap_data(data, message_id=message_id)
@@ -72,7 +77,9 @@ class Phone:
             if message.deleted:
                 continue
             entries.append((first, 1, _bot_entry(message)))
-        for position, text in self.typed:
+        for position, text, message_id in self.typed:
+            if self.telegram.incoming_deleted(self.id, message_id):
+                continue
             entries.append((position, 0, {"from": "user", "text": text}))
         entries.sort(key=lambda e: (e[0], e[1]))
         return [entry for _, _, entry in entries]

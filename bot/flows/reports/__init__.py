@@ -1,7 +1,8 @@
 """Reporting a problem and following it up, anonymously (the ``reports`` flow).
 
-``intake`` files a report, ``follow_up`` lets the reporter read and answer her case, ``messages``
-renders what the outbox delivers about reports, ``labels`` names categories, harms and statuses.
+``intake`` files a report, ``follow_up`` (a wizard) lets the reporter read and answer her case,
+``messages`` renders what the outbox delivers about reports (neutral texts), ``labels`` names
+categories, harms and statuses.
 
 Sealed from the first keystroke (DESIGN §4 rule 3): the narrative is sealed with the report public
 key the moment it arrives, and files are downloaded and sealed into ``report_draft_files`` at once;
@@ -17,7 +18,7 @@ from aiogram.dispatcher.event.bases import SkipHandler
 from aiogram.types import ErrorEvent
 
 from bot.flows.reports import follow_up, intake, messages
-from bot.flows.reports.follow_up import FollowUp
+from bot.flows.reports.follow_up import FOLLOW
 from bot.flows.reports.intake import Intake
 
 __all__ = ["messages", "router"]  # ``messages`` registers the outbox renderers when imported
@@ -42,6 +43,6 @@ async def clear_on_error(event: ErrorEvent, bot: Bot, dispatcher: Dispatcher) ->
     if user is not None and chat is not None:
         state = dispatcher.fsm.get_context(bot, chat_id=chat.id, user_id=user.id)
         current = await state.get_state()
-        if current in Intake.__all_states_names__ or current in FollowUp.__all_states_names__:
+        if current in Intake.__all_states_names__ or current in FOLLOW.states():
             await state.clear()
     raise SkipHandler

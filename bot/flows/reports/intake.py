@@ -27,7 +27,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.flows.reports.labels import category_label, harm_label
 from bot.i18n import _, bidi
 from bot.storage.models import Country, User
-from bot.widgets import MenuAction, MenuCallback, home_markup, main_menu_keyboard, remove_buttons
+from bot.widgets import (
+    MenuAction,
+    MenuCallback,
+    home_markup,
+    link_factory_markup,
+    main_menu_keyboard,
+    remove_buttons,
+)
 from services.reports import cases, submission
 from services.reports.crypto import keyring
 from services.reports.protocol import HARMS_BY_CATEGORY, Category, Harm
@@ -89,7 +96,7 @@ async def start_report(message: Message, state: FSMContext, user: User | None) -
                 "Please link your factory first: open the link on the factory poster, "
                 "or send /start and type the factory code."
             ),
-            reply_markup=main_menu_keyboard(),
+            reply_markup=link_factory_markup(),
         )
         return
     await state.set_state(Intake.category)

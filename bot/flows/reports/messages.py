@@ -1,5 +1,10 @@
-"""Messages the bot is asked to deliver about reports (outbox renderers): news and handler
-messages to a reporter who follows up in her chat, check-ins after closure, alerts to managers."""
+"""Messages the bot is asked to deliver about reports (outbox renderers): news, handler messages
+and check-ins to a reporter who follows up in her chat, alerts to managers.
+
+What reaches a reporter is neutral: a notification preview or a glance at the phone shows neither
+the report, its number nor its status (review B3). The button opens the follow-up, which asks for
+the last 4 digits of the receipt first; a check-in's question is asked only then.
+"""
 
 from __future__ import annotations
 
@@ -7,74 +12,22 @@ from aiogram.types import InlineKeyboardMarkup
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
 from bot.delivery import RenderContext, Rendered, renderer
-from bot.flows.reports.follow_up import CaseAction, CaseActionKind
-from bot.flows.reports.labels import status_label
 from bot.i18n import _
 from bot.storage.reports import Case, ReportNotice
-from services.reports.protocol import CHECKIN_OUTCOME, CRITICAL_ALERT_REASON, TaskKind
+from bot.widgets import MenuAction, MenuCallback
+from services.reports.protocol import CRITICAL_ALERT_REASON, TaskKind
 
 
-@renderer(ReportNotice.UPDATE)
-async def render_update(ctx: RenderContext) -> Rendered | None:
-    case = await ctx.session.get(Case, ctx.params["case_id"])
-    if case is None:
+async def _neutral(ctx: RenderContext) -> Rendered | None:
+    if await ctx.session.get(Case, ctx.params["case_id"]) is None:
         return None
-    return Rendered(
-        _(
-            "There is news about your report {number}: it is now {status}.",
-            number=case.reference,
-            status=status_label(case),
-        ),
-        _open_button(case),
-    )
+    return Rendered(_("You have a new message in workvoice."), _open_button())
 
 
-@renderer(ReportNotice.MESSAGE)
-async def render_message(ctx: RenderContext) -> Rendered | None:
-    case = await ctx.session.get(Case, ctx.params["case_id"])
-    if case is None:
-        return None
-    return Rendered(
-        _(
-            "The case handler wrote about your report {number}. Open it to read and answer.",
-            number=case.reference,
-        ),
-        _open_button(case),
-    )
-
-
-@renderer(ReportNotice.CHECKIN)
-async def render_checkin(ctx: RenderContext) -> Rendered | None:
-    case = await ctx.session.get(Case, ctx.params["case_id"])
-    if case is None:
-        return None
-    builder = InlineKeyboardBuilder()
-    if ctx.params.get("kind") == CHECKIN_OUTCOME:
-        text = _("Your report {number} was closed. Did this help you?", number=case.reference)
-        builder.button(
-            text=_("Yes"),
-            callback_data=CaseAction(action=CaseActionKind.CHECKIN, ref=case.reference, value="ok"),
-        )
-        builder.button(
-            text=_("No"),
-            callback_data=CaseAction(action=CaseActionKind.CHECKIN, ref=case.reference, value="no"),
-        )
-    else:
-        text = _(
-            "Since your report {number}, has anyone treated you badly because of it?",
-            number=case.reference,
-        )
-        builder.button(
-            text=_("Yes"),
-            callback_data=CaseAction(
-                action=CaseActionKind.CHECKIN, ref=case.reference, value="retaliation"
-            ),
-        )
-        builder.button(
-            text=_("No"),
-            callback_data=CaseAction(action=CaseActionKind.CHECKIN, ref=case.reference, value="ok"),
-        )
-    return Rendered(text, builder.as_markup())
+# News, a handler's message and a check-in all look alike from outside.
+render_update = renderer(ReportNotice.UPDATE)(_neutral)
+render_message = renderer(ReportNotice.MESSAGE)(_neutral)
+render_checkin = renderer(ReportNotice.CHECKIN)(_neutral)
 
 
 @renderer(ReportNotice.ALERT)
@@ -94,10 +47,7 @@ async def render_alert(ctx: RenderContext) -> Rendered | None:
     )
 
 
-def _open_button(case: Case) -> InlineKeyboardMarkup:
+def _open_button() -> InlineKeyboardMarkup:
     builder = InlineKeyboardBuilder()
-    builder.button(
-        text=_("Open my report"),
-        callback_data=CaseAction(action=CaseActionKind.OPEN, ref=case.reference),
-    )
+    builder.button(text=_("📬 Open"), callback_data=MenuCallback(action=MenuAction.MY_REPORTS))
     return builder.as_markup()

@@ -42,6 +42,7 @@ class FakeUser:
         self._seq = itertools.count(1)
         self._arrival = asyncio.Event()
         self._callbacks = itertools.count(1)
+        self.last_message_id = 0  # of the last message this person sent
 
     # -- what the bot showed -------------------------------------------------------------
     @property
@@ -79,8 +80,9 @@ class FakeUser:
         }
 
     def _message(self, **content: Any) -> dict[str, Any]:
+        self.last_message_id = 100_000 + next(self._seq)
         message = {
-            "message_id": 100_000 + next(self._seq),
+            "message_id": self.last_message_id,
             "date": int(time.time()),
             "from": self._from(),
             "chat": {"id": self.chat_id, "type": "private", "first_name": self.first_name},

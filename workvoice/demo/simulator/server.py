@@ -61,6 +61,8 @@ class FakeTelegram:
         self._update_ids = _UPDATE_IDS
         self._message_ids: dict[int, itertools.count[int]] = defaultdict(lambda: itertools.count(1))
         self._current: dict[tuple[int, int], SentMessage] = {}
+        # What the people sent: (chat, message id) → deleted (a bot may delete both sides).
+        self.incoming: dict[tuple[int, int], bool] = {}
         self._chats: dict[int, FakeUser] = {}
         self._blocked: set[int] = set()
         self._failures: dict[str, list[int]] = defaultdict(list)
@@ -104,6 +106,9 @@ class FakeTelegram:
 
     def push_update(self, update: dict[str, Any]) -> int:
         update.setdefault("update_id", next(self._update_ids))
+        message = update.get("message")
+        if isinstance(message, dict) and "chat" in message:
+            self.incoming[(int(message["chat"]["id"]), int(message["message_id"]))] = False
         self._updates.append(update)
         asyncio.get_running_loop().create_task(self._notify())
         return int(update["update_id"])
@@ -405,12 +410,38 @@ class FakeTelegram:
         self._chats[old.chat_id]._arrived()
         return self._message_json(new)
 
-    async def _m_deletemessage(self, p: dict[str, Any]) -> Any:
-        message = self._existing(p, "delete")
+    def _delete(self, chat_id: int, message_id: int) -> bool:
+        """Delete one message of either side; False when there is none (or it is gone)."""
+        if self.incoming.get((chat_id, message_id)) is False:
+            self.incoming[(chat_id, message_id)] = True
+            return True
+        message = self._current.get((chat_id, message_id))
+        if message is None or message.deleted:
+            return False
         for sent in self.sent:
-            if sent.chat_id == message.chat_id and sent.message_id == message.message_id:
+            if sent.chat_id == chat_id and sent.message_id == message_id:
                 sent.deleted = True
-        self._chats[message.chat_id]._arrived()
+        return True
+
+    def incoming_deleted(self, chat_id: int, message_id: int) -> bool:
+        return self.incoming.get((chat_id, message_id), False)
+
+    async def _m_deletemessage(self, p: dict[str, Any]) -> Any:
+        chat_id = self._chat(p)
+        if not self._delete(chat_id, int(p.get("message_id") or 0)):
+            raise bad_request("message to delete not found")
+        self._chats[chat_id]._arrived()
+        return True
+
+    async def _m_deletemessages(self, p: dict[str, Any]) -> Any:
+        # Telegram: 1 to 100 ids; those it cannot find (or may no longer delete) are skipped.
+        chat_id = self._chat(p)
+        ids = p.get("message_ids")
+        if not isinstance(ids, list) or not 1 <= len(ids) <= 100:
+            raise bad_request("message identifiers are not specified")
+        for message_id in ids:
+            self._delete(chat_id, int(message_id))
+        self._chats[chat_id]._arrived()
         return True
 
     async def _m_getfile(self, p: dict[str, Any]) -> Any:
