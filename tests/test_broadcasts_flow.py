@@ -19,7 +19,7 @@ from services.broadcasts.messages import BroadcastInput
 from services.broadcasts.topics import TopicInput
 from services.onboarding import get_user
 from services.scope import Scope
-from tests.factories import make_worker
+from tests.factories import make_factory, make_worker
 from tests.harness import BotHarness
 
 DAY = datetime(2026, 3, 2, 6, 0, tzinfo=UTC)  # 12:00 in Dhaka
@@ -279,3 +279,30 @@ async def test_topic_links_open_through_the_registry_and_no_factory_offers_to_li
     await lone.wait_idle()
     async with app.sessions() as session:
         assert await session.scalar(select(func.count()).select_from(BroadcastSubscription)) == 1
+
+
+@time_machine.travel(DAY, tick=False)
+async def test_a_topic_link_opened_before_onboarding_is_followed_after_it(app: BotHarness) -> None:
+    """A poster's news link scanned by someone new: kept through onboarding, then followed,
+    instead of "open the link again" (deep-link registry, issue 16 §1)."""
+    topic_id = await make_topic(app)
+    await make_factory(app.sessions, "DK-01", country="BD")
+    worker = app.user(721, language_code="bn")
+    await worker.send("/start t_union-news")
+    await worker.wait_reply()
+    await worker.tap("বাংলা")
+    await worker.wait_reply()
+    await worker.tap(gettext("✅ I agree", locale="bn"))
+    await worker.wait_reply(contains="DK-01")
+    await worker.wait_idle()
+    await worker.send("DK-01")
+    await worker.wait_reply(contains=gettext("Woman", locale="bn"))
+    await worker.tap(gettext("Woman", locale="bn"))
+    await worker.wait_reply(contains=gettext("Your age group?", locale="bn"))
+    await worker.tap(gettext("Prefer not to say", locale="bn"))
+    followed = await worker.wait_reply(contains=NAMES["bn"])
+    assert gettext("🔕 Stop this topic", locale="bn") in followed.buttons()
+    await worker.wait_idle()
+    async with app.sessions() as session:
+        user = await get_user(session, 721)
+        assert user is not None and await topics.is_subscribed(session, user.id, topic_id)

@@ -12,7 +12,7 @@ from enum import StrEnum
 from typing import Any
 
 from aiogram import F, Router
-from aiogram.filters import Command, CommandObject, CommandStart
+from aiogram.filters import Command
 from aiogram.filters.callback_data import CallbackData
 from aiogram.fsm.context import FSMContext
 from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
@@ -167,16 +167,6 @@ async def news_on(query: CallbackQuery, session: AsyncSession, user: User | None
     await query.answer(_("News and survey invitations are on again."))
     text, keyboard = await topics_view(session, user)
     await query.message.edit_text(text, reply_markup=keyboard)
-
-
-@router.message(CommandStart(deep_link=True, magic=F.args.startswith(deeplinks.LinkKind.TOPIC)))
-async def topic_link(
-    message: Message, command: CommandObject, state: FSMContext, **data: Any
-) -> None:
-    # Until /start dispatches every link through the registry (onboarding), this hands it there.
-    found = deeplinks.parse(command.args)
-    if found is not None:
-        await deeplinks.open_link(*found, message, state, data)
 
 
 async def open_topic(message: Message, state: FSMContext, data: dict[str, Any], key: str) -> None:

@@ -8,8 +8,7 @@ import html
 from enum import StrEnum
 from typing import Any
 
-from aiogram import F, Router
-from aiogram.filters import CommandObject, CommandStart
+from aiogram import Router
 from aiogram.fsm.context import FSMContext
 from aiogram.types import CallbackQuery, Message
 from pydantic import BaseModel
@@ -27,8 +26,6 @@ from services.committees.members import SEAT_NAME_LIMIT, NoFactory
 from services.errors import DomainError, NotFound
 
 router = Router(name=__name__)
-
-INVITE_PAYLOAD = deeplinks.LinkKind.COMMITTEE.value
 
 
 class JoinStep(StrEnum):
@@ -103,16 +100,6 @@ router.include_router(JOIN.router)
 async def start_join(message: Message, state: FSMContext, data: dict[str, Any]) -> None:
     """Ask for the invitation code (the committee menu of a worker on no committee)."""
     await JOIN.start(message, state, data)
-
-
-@router.message(CommandStart(deep_link=True, magic=F.args.startswith(INVITE_PAYLOAD)))
-async def invite_link(
-    message: Message, command: CommandObject, state: FSMContext, **data: Any
-) -> None:
-    # Onboarding takes the link first for workers who have not finished; then the registry opens it.
-    found = deeplinks.parse(command.args)
-    if found is not None:
-        await deeplinks.open_link(*found, message, state, data)
 
 
 async def open_invitation(
