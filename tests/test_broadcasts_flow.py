@@ -4,11 +4,13 @@ one message in their language, blocked chats and 429s are handled, and a topic s
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
 import time_machine
 from sqlalchemy import func, select
 
-from bot.i18n import gettext
+from bot import deeplinks
+from bot.i18n import gettext, use_locale
 from bot.storage.broadcasts import Broadcast, BroadcastSubscription
 from bot.storage.db import transaction
 from bot.storage.models import OutboxMessage, User
@@ -17,7 +19,7 @@ from services.broadcasts.messages import BroadcastInput
 from services.broadcasts.topics import TopicInput
 from services.onboarding import get_user
 from services.scope import Scope
-from tests.factories import make_worker
+from tests.factories import make_factory, make_worker
 from tests.harness import BotHarness
 
 DAY = datetime(2026, 3, 2, 6, 0, tzinfo=UTC)  # 12:00 in Dhaka
@@ -227,3 +229,80 @@ async def test_poster_link_forged_buttons_and_workers_without_a_factory(app: Bot
         )
         assert count == 0
         assert await session.scalar(select(func.count()).select_from(User)) == 2
+
+
+class _Chat:
+    """Where an opener answers when it is called straight from the registry (no Telegram)."""
+
+    def __init__(self) -> None:
+        self.said: list[tuple[str, Any]] = []
+
+    async def answer(self, text: str, reply_markup: Any = None, **_: Any) -> None:
+        self.said.append((text, reply_markup))
+
+
+@time_machine.travel(DAY, tick=False)
+async def test_topic_links_open_through_the_registry_and_no_factory_offers_to_link_it(
+    app: BotHarness,
+) -> None:
+    topic_id = await make_topic(app)
+    await make_worker(app.sessions, 711, locale="bn")
+
+    # The t_ opener is the registry's: what onboarding calls for a link kept until she is set up.
+    assert deeplinks.parse("t_union-news") == (deeplinks.LinkKind.TOPIC, "union-news")
+    chat = _Chat()
+    async with transaction(app.sessions) as session:
+        user = await get_user(session, 711)
+        assert user is not None
+        with use_locale("bn"):
+            opened = await deeplinks.open_link(
+                deeplinks.LinkKind.TOPIC,
+                "union-news",
+                chat,  # type: ignore[arg-type]
+                None,  # type: ignore[arg-type]
+                {"session": session, "user": user},
+            )
+    assert opened
+    assert NAMES["bn"] in chat.said[-1][0]
+    async with app.sessions() as session:
+        user = await get_user(session, 711)
+        assert user is not None and await topics.is_subscribed(session, user.id, topic_id)
+
+    # B1: no factory linked; /news and a poster's topic link offer to link it, not the menu.
+    await make_worker(app.sessions, 712, locale="bn", factory_code=None)
+    lone = app.user(712, language_code="bn")
+    link = gettext("🏭 Link my factory", locale="bn")
+    for ask in ("/news", "/start t_union-news"):
+        await lone.send(ask)
+        shown = await lone.wait_reply()
+        assert shown.buttons() == [link, gettext("🏠 Main menu", locale="bn")], ask
+    await lone.wait_idle()
+    async with app.sessions() as session:
+        assert await session.scalar(select(func.count()).select_from(BroadcastSubscription)) == 1
+
+
+@time_machine.travel(DAY, tick=False)
+async def test_a_topic_link_opened_before_onboarding_is_followed_after_it(app: BotHarness) -> None:
+    """A poster's news link scanned by someone new: kept through onboarding, then followed,
+    instead of "open the link again" (deep-link registry, issue 16 §1)."""
+    topic_id = await make_topic(app)
+    await make_factory(app.sessions, "DK-01", country="BD")
+    worker = app.user(721, language_code="bn")
+    await worker.send("/start t_union-news")
+    await worker.wait_reply()
+    await worker.tap("বাংলা")
+    await worker.wait_reply()
+    await worker.tap(gettext("✅ I agree", locale="bn"))
+    await worker.wait_reply(contains="DK-01")
+    await worker.wait_idle()
+    await worker.send("DK-01")
+    await worker.wait_reply(contains=gettext("Woman", locale="bn"))
+    await worker.tap(gettext("Woman", locale="bn"))
+    await worker.wait_reply(contains=gettext("Your age group?", locale="bn"))
+    await worker.tap(gettext("Prefer not to say", locale="bn"))
+    followed = await worker.wait_reply(contains=NAMES["bn"])
+    assert gettext("🔕 Stop this topic", locale="bn") in followed.buttons()
+    await worker.wait_idle()
+    async with app.sessions() as session:
+        user = await get_user(session, 721)
+        assert user is not None and await topics.is_subscribed(session, user.id, topic_id)

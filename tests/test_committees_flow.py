@@ -42,7 +42,7 @@ async def make_picc(app: BotHarness) -> tuple[int, dict[int, int]]:
     factory = await make_factory(app.sessions, "KH-01", country="KH", timezone=TZ)
     seats = {}
     for telegram_id, locale, *_ in PEOPLE:
-        await make_worker(app.sessions, telegram_id, locale=locale, factory_code=None)
+        await make_worker(app.sessions, telegram_id, locale=locale, factory_code="KH-01")
     async with transaction(app.sessions) as session:
         committee = await members.do_create_committee(
             session, factory, kind="picc", name="PICC Phnom Penh", actor=None
@@ -103,18 +103,13 @@ async def test_picc_reminders_rsvp_quorum_minutes_and_actions(app: BotHarness) -
     assert await run_job(app, FIRST - timedelta(days=3) + timedelta(minutes=5)) == 0
 
     # Two members say yes, one no; a worker adds an agenda item.
+    # Each answer marks its button on the reminder itself (B16): see test_committees_wizards_flow.
     await users[7001].tap(gettext("✅ I will come", locale="km"))
-    await users[7001].wait_reply(
-        contains=gettext(
-            "Your answer is saved: {answer}",
-            locale="km",
-            answer=gettext("✅ I will come", locale="km"),
-        )
-    )
+    await users[7001].wait_button(gettext("✅ I will come", locale="km") + " ✓")
     await users[7005].tap("✅ I will come")
-    await users[7005].wait_reply(contains="Your answer is saved")
+    await users[7005].wait_button("✅ I will come ✓")
     await users[7003].tap(gettext("❌ I cannot come", locale="vi"))
-    await users[7003].wait_reply()
+    await users[7003].wait_button(gettext("❌ I cannot come", locale="vi") + " ✓")
     await users[7001].tap(gettext("📝 Add to the agenda", locale="km"))
     await users[7001].wait_reply()
     await users[7001].send("Drinking water on floor 3")
@@ -226,7 +221,7 @@ async def test_join_by_invite_link_and_the_chair_approves(app: BotHarness) -> No
         assert committee is not None
         invite = await members.do_create_invite(session, committee, side="worker", actor=None)
         code = invite.code
-    await make_worker(app.sessions, 7010, locale="km", factory_code=None, gender="woman")
+    await make_worker(app.sessions, 7010, locale="km", factory_code="KH-01", gender="woman")
     newcomer = app.user(7010, language_code="km")
     await newcomer.send(f"/start c_{code}")
     await newcomer.wait_reply(contains="PICC Phnom Penh")
@@ -261,7 +256,7 @@ async def test_bad_input_gets_clear_messages(app: BotHarness) -> None:
         invite = await members.do_create_invite(session, committee, side="worker", actor=None)
         invite.expires_at = datetime.now(UTC) - timedelta(minutes=1)
         code = invite.code
-    await make_worker(app.sessions, 7020, locale="vi", factory_code=None)
+    await make_worker(app.sessions, 7020, locale="vi", factory_code="KH-01")
     worker = app.user(7020, language_code="vi")
     await worker.send(f"/start c_{code}")
     await worker.wait_reply(contains=gettext(members.InviteExpired.message, locale="vi"))
@@ -369,15 +364,21 @@ async def test_the_secretary_adds_an_action_item_in_the_bot(app: BotHarness) -> 
         await secretary.wait_reply(
             contains=km("Please keep it under {limit} characters.", limit=500)
         )
+        await secretary.wait_reply(
+            contains=km("What needs to be done? Type it in one short message.")
+        )
         await secretary.send("Fix the fire exit lock on floor 2")
         await secretary.wait_reply(contains=km("Who will do it?"))
         await secretary.tap("Member 7005")
         await secretary.wait_reply(  # two weeks ahead on Phnom Penh's calendar
-            contains=km("By when? Tap one, or type a date like {example}.", example="2027-01-19")
+            contains=km("By when? Tap one, or type a date like {example}.", example="19/1/2027")
         )
         await secretary.send("2026-01-01")  # in the past
         await secretary.wait_reply(
-            contains=km("Please type a date from today on, like {example}.", example="2027-01-19")
+            contains=km("Please type a date from today on, like {example}.", example="19/1/2027")
+        )
+        await secretary.wait_reply(
+            contains=km("By when? Tap one, or type a date like {example}.", example="19/1/2027")
         )
         await secretary.tap(km("In 1 week"))
         done = await secretary.wait_reply()

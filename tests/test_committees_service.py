@@ -172,7 +172,7 @@ async def test_delete_leaves_no_row_naming_the_worker(
     sessions: async_sessionmaker[AsyncSession], caplog: pytest.LogCaptureFixture
 ) -> None:
     committee_id = await scheduled(sessions, telegram_id=6002)
-    newcomer = await make_worker(sessions, 6003, locale="bn", factory_code=None)
+    newcomer = await make_worker(sessions, 6003, locale="bn", factory_code="KH-S")
     async with transaction(sessions) as session:
         committee = await session.get(Committee, committee_id)
         assert committee is not None

@@ -158,7 +158,7 @@ async def committee(app: BotHarness) -> None:
         factory = await make_factory(app.sessions, "KH-LG", country="KH", timezone=TZ)
         for telegram_id in (CHAIR, SECRETARY, MEMBER, BASE + 90):
             await make_worker(app.sessions, telegram_id, factory_code=None)
-        await make_worker(app.sessions, JOINER, factory_code=None, gender="woman")
+        await make_worker(app.sessions, JOINER, factory_code="KH-LG", gender="woman")
         async with transaction(app.sessions) as session:
             picc = await members.do_create_committee(
                 session, factory, kind="picc", name="PICC Log", actor=None
@@ -210,7 +210,7 @@ async def committee(app: BotHarness) -> None:
         await jobs.run_committees(ctx, now=due)
         await app.deliver()
     await member.tap("✅ I will come")
-    await member.wait_reply(contains="Your answer is saved")
+    await member.wait_button("✅ I will come ✓")  # the reminder marks the answer
     await member.tap("📝 Add to the agenda")
     await member.wait_reply()
     await member.send(f"{MARK} drinking water on floor 3")

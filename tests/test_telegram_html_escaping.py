@@ -318,7 +318,7 @@ async def test_committee_texts_are_shown_escaped(
 
         # A newcomer joins by invitation and types her name; the chair is asked.
         with time_machine.travel(FIRST - timedelta(days=1), tick=True):
-            await make_worker(app.sessions, 7010, factory_code=None)
+            await make_worker(app.sessions, 7010, factory_code="KH-01")  # the committee's factory
             newcomer = app.user(7010)
             await newcomer.send(f"/start c_{code}")
             await newcomer.wait_reply()

@@ -2,21 +2,24 @@
 language, and can stop a topic from the message itself (or all news with /stop).
 
 Choosing is private: staff see how many people follow a topic, never who. A poster link
-(``?start=t_<key>``) opts a worker into one topic with one tap.
+(``?start=t_<key>``, opened through ``bot.deeplinks``) opts a worker into one topic with one tap.
 """
 
 from __future__ import annotations
 
 import html
 from enum import StrEnum
+from typing import Any
 
 from aiogram import F, Router
-from aiogram.filters import Command, CommandObject, CommandStart
+from aiogram.filters import Command
 from aiogram.filters.callback_data import CallbackData
+from aiogram.fsm.context import FSMContext
 from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot import deeplinks
 from bot.delivery import RenderContext, Rendered, on_outcome, renderer
 from bot.i18n import _, current_locale
 from bot.storage.broadcasts import BroadcastNotice
@@ -25,7 +28,7 @@ from bot.widgets import (
     MenuAction,
     MenuCallback,
     home_button,
-    main_menu_keyboard,
+    link_factory_markup,
     remove_buttons,
 )
 from services import onboarding
@@ -33,7 +36,6 @@ from services.broadcasts import messages, topics
 from services.errors import NotFound
 
 router = Router(name=__name__)
-TOPIC_PAYLOAD = "t_"
 LABEL_LIMIT = 60
 
 
@@ -92,17 +94,18 @@ async def topics_view(session: AsyncSession, user: User) -> tuple[str, InlineKey
     return text, builder.as_markup()
 
 
+def _no_factory_text() -> str:
+    return _(
+        "News is for workers of a factory. Link your factory first: tap 🏭 below, or open the "
+        "link on the factory poster."
+    )
+
+
 async def show_topics(message: Message, session: AsyncSession, user: User | None) -> None:
     if user is None or not user.onboarded:
         return  # the onboarding gate answers people who have not finished
     if user.factory_id is None:
-        await message.answer(
-            _(
-                "News is for workers of a factory. Link your factory first: open the link on the "
-                "factory poster, or send /start and type the factory code."
-            ),
-            reply_markup=main_menu_keyboard(),
-        )
+        await message.answer(_no_factory_text(), reply_markup=link_factory_markup())
         return
     text, keyboard = await topics_view(session, user)
     await message.answer(text, reply_markup=keyboard)
@@ -166,15 +169,16 @@ async def news_on(query: CallbackQuery, session: AsyncSession, user: User | None
     await query.message.edit_text(text, reply_markup=keyboard)
 
 
-@router.message(CommandStart(deep_link=True, magic=F.args.startswith(TOPIC_PAYLOAD)))
-async def topic_link(
-    message: Message, command: CommandObject, session: AsyncSession, user: User | None
-) -> None:
-    # Onboarding takes the link first for workers who have not finished; it sends them back here.
+async def open_topic(message: Message, state: FSMContext, data: dict[str, Any], key: str) -> None:
+    """A poster's topic link (``t_<key>``): follow that topic with one tap."""
+    session: AsyncSession = data["session"]
+    user: User | None = data.get("user")
     if user is None or not user.onboarded:
+        return  # onboarding keeps the link and opens it once the worker is set up
+    if user.factory_id is None:
+        await message.answer(_no_factory_text(), reply_markup=link_factory_markup())
         return
-    key = (command.args or "").strip()[len(TOPIC_PAYLOAD) :]
-    topic = await topics.topic_by_key(session, key) if key else None
+    topic = await topics.topic_by_key(session, key.strip()) if key.strip() else None
     try:
         if topic is None:
             raise NotFound()
@@ -198,6 +202,9 @@ async def topic_link(
     if user.quiet_since is not None:
         text += "\n" + _("You used /stop: turn news back on in 📰 News to receive them.")
     await message.answer(text, reply_markup=builder.as_markup())
+
+
+deeplinks.register(deeplinks.LinkKind.TOPIC, open_topic)
 
 
 # --- delivery -------------------------------------------------------------------------------

@@ -23,7 +23,6 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.i18n import N_
 from bot.i18n.languages import supported
 from bot.storage.committees import (
     ActionItem,
@@ -39,7 +38,15 @@ from bot.storage.committees import (
 from bot.storage.models import Factory, OutboxMessage, Staff, User
 from services import audit, outbox
 from services.clock import utcnow
-from services.errors import DomainError, NotFound
+from services.committees.errors import AlreadyMember as AlreadyMember
+from services.committees.errors import InvalidInput as InvalidInput
+from services.committees.errors import InviteExpired as InviteExpired
+from services.committees.errors import MeetingClosed as MeetingClosed
+from services.committees.errors import NoFactory as NoFactory
+from services.committees.errors import NotChair as NotChair
+from services.committees.errors import OtherFactory as OtherFactory
+from services.committees.errors import UnknownInvite as UnknownInvite
+from services.errors import NotFound
 from services.scope import Scope
 
 log = logging.getLogger(__name__)
@@ -108,38 +115,6 @@ FILE_ID_LIMIT = column_limit(Meeting.minutes_document)
 FILE_NAME_LIMIT = column_limit(Meeting.minutes_document_name)
 DEDUPE_LIMIT = column_limit(OutboxMessage.dedupe_key)
 MINUTES_LIMIT = 20_000  # a long meeting's minutes; a Text column, so a rule of ours
-
-
-class UnknownInvite(DomainError):
-    code = "unknown_invite"
-    message = N_("This invitation code is not valid. Please check it and try again.")
-    status = 404
-
-
-class InviteExpired(DomainError):
-    code = "invite_expired"
-    message = N_("This invitation has expired. Please ask the committee chair for a new one.")
-
-
-class AlreadyMember(DomainError):
-    code = "already_member"
-    message = N_("You are already on this committee, or your request is waiting for approval.")
-
-
-class MeetingClosed(DomainError):
-    code = "meeting_closed"
-    message = N_("This meeting was cancelled or has already taken place.")
-
-
-class NotChair(DomainError):
-    code = "not_chair"
-    message = N_("Only the committee chair can do this.")
-    status = 403
-
-
-class InvalidInput(DomainError):
-    code = "invalid_input"
-    message = N_("Some of this is missing or not valid. Please check and try again.")
 
 
 # --- small helpers -------------------------------------------------------------------------
@@ -408,11 +383,15 @@ async def check_join(
     invite = await session.scalar(
         select(CommitteeInvite).where(CommitteeInvite.code == code.strip().upper()[:CODE_LIMIT])
     )
+    if user.factory_id is None:
+        raise NoFactory()  # the flow offers to link it (link_factory_markup)
     if invite is None:
         raise UnknownInvite()
     if invite.expires_at <= utcnow():
         raise InviteExpired()
     committee = await committee_of(session, invite.committee_id)
+    if committee.factory_id != user.factory_id:
+        raise OtherFactory()  # a committee speaks for the workers of its own factory (B16)
     existing = await session.scalar(
         select(CommitteeMember).where(
             CommitteeMember.committee_id == committee.id,

@@ -64,6 +64,15 @@ async def do_rsvp(
     return response
 
 
+async def rsvp_of(session: AsyncSession, meeting_id: int, member_id: int) -> str | None:
+    """The member's answer to a meeting, if any: the reminder marks it."""
+    return await session.scalar(
+        select(MeetingResponse.rsvp).where(
+            MeetingResponse.meeting_id == meeting_id, MeetingResponse.member_id == member_id
+        )
+    )
+
+
 RsvpCounts = dict[tuple[str, str], int]  # (side, answer) → count
 
 

@@ -8,8 +8,7 @@ import html
 from enum import StrEnum
 from typing import Any
 
-from aiogram import F, Router
-from aiogram.filters import CommandObject, CommandStart
+from aiogram import Router
 from aiogram.fsm.context import FSMContext
 from aiogram.types import CallbackQuery, Message
 from pydantic import BaseModel
@@ -20,15 +19,13 @@ from bot.flows.committees.texts import Decide
 from bot.i18n import _
 from bot.storage.committees import CommitteeMember
 from bot.storage.models import User
-from bot.widgets import main_menu_keyboard, remove_buttons
+from bot.widgets import home_markup, link_factory_markup, remove_buttons
 from bot.wizard import Step, Turn, Wizard
 from services.committees import members
-from services.committees.members import SEAT_NAME_LIMIT
+from services.committees.members import SEAT_NAME_LIMIT, NoFactory
 from services.errors import DomainError, NotFound
 
 router = Router(name=__name__)
-
-INVITE_PAYLOAD = "c_"
 
 
 class JoinStep(StrEnum):
@@ -66,7 +63,7 @@ async def _request(turn: Turn[JoinDraft]) -> None:
     await turn.end()
     await turn.message.answer(
         _("Thank you. The committee chair will confirm you soon. We will tell you here."),
-        reply_markup=main_menu_keyboard(),
+        reply_markup=home_markup(),
     )
 
 
@@ -105,14 +102,6 @@ async def start_join(message: Message, state: FSMContext, data: dict[str, Any]) 
     await JOIN.start(message, state, data)
 
 
-@router.message(CommandStart(deep_link=True, magic=F.args.startswith(INVITE_PAYLOAD)))
-async def invite_link(
-    message: Message, command: CommandObject, state: FSMContext, **data: Any
-) -> None:
-    # Onboarding takes the link first for workers who have not finished; it sends them back here.
-    await open_invitation(message, state, data, (command.args or "").removeprefix(INVITE_PAYLOAD))
-
-
 async def open_invitation(
     message: Message, state: FSMContext, data: dict[str, Any], code: str
 ) -> None:
@@ -122,8 +111,11 @@ async def open_invitation(
     code = code.strip()
     try:
         _invite, committee = await members.check_join(data["session"], data["user"], code)
+    except NoFactory as exc:  # link it now, then the link again (B1)
+        await message.answer(exc.translated(), reply_markup=link_factory_markup())
+        return
     except DomainError as exc:
-        await message.answer(exc.translated(), reply_markup=main_menu_keyboard())
+        await message.answer(exc.translated(), reply_markup=home_markup())
         return
     draft = JoinDraft(code=code, committee=committee.name)
     await JOIN.start(message, state, data, draft, at=JoinStep.NAME)

@@ -19,8 +19,8 @@ from bot.flows.committees.texts import (
 )
 from bot.i18n import _, use_locale
 from bot.storage.committees import ActionItem, CommitteeMember, CommitteeNotice, Meeting
-from bot.widgets import main_menu_keyboard, split_text
-from services.committees import members
+from bot.widgets import home_markup, split_text
+from services.committees import members, participation
 from services.committees.members import ActionStatus, MeetingStatus, MemberStatus, Side
 
 
@@ -45,7 +45,8 @@ async def render_reminder(ctx: RenderContext) -> Rendered | None:
     with use_locale(ctx.params.get("locale")):
         text = _("⏰ <b>Reminder</b>") + "\n" + await meeting_text(ctx.session, meeting)
         text += "\n\n" + _("Will you come?")
-        return Rendered(text, rsvp_keyboard(meeting, member))
+        chosen = await participation.rsvp_of(ctx.session, meeting.id, member.id)
+        return Rendered(text, rsvp_keyboard(meeting, member, chosen))
 
 
 @renderer(CommitteeNotice.CHANGED)
@@ -67,7 +68,8 @@ async def render_changed(ctx: RenderContext) -> Rendered | None:
             )
         text = _("❗ <b>{committee}</b>: the meeting has moved.", committee=name)
         text += "\n" + await meeting_text(ctx.session, meeting)
-        return Rendered(text, rsvp_keyboard(meeting, member))
+        chosen = await participation.rsvp_of(ctx.session, meeting.id, member.id)
+        return Rendered(text, rsvp_keyboard(meeting, member, chosen))
 
 
 @renderer(CommitteeNotice.MINUTES)
@@ -146,7 +148,7 @@ async def render_joined(ctx: RenderContext) -> Rendered | None:
                 "Welcome to <b>{committee}</b>. You will get meeting reminders here.",
                 committee=name,
             ),
-            main_menu_keyboard(),
+            home_markup(),
         )
     return Rendered(_("Your request to join <b>{committee}</b> was not accepted.", committee=name))
 

@@ -3,15 +3,17 @@ committee's open action items (closing one's own), and leaving."""
 
 from __future__ import annotations
 
+import contextlib
 import html
 from typing import Any
 
 from aiogram import F, Router
-from aiogram.filters import Command, StateFilter
+from aiogram.exceptions import TelegramBadRequest
+from aiogram.filters import Command
 from aiogram.fsm.context import FSMContext
-from aiogram.fsm.state import State, StatesGroup
 from aiogram.types import CallbackQuery, Message
 from aiogram.utils.keyboard import InlineKeyboardBuilder
+from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.flows.committees.join import start_join
@@ -24,6 +26,7 @@ from bot.flows.committees.texts import (
     action_text,
     add_rsvp_buttons,
     done_keyboard,
+    mark_rsvp,
     meeting_text,
     rsvp_label,
 )
@@ -34,18 +37,16 @@ from bot.widgets import (
     MenuAction,
     MenuCallback,
     home_button,
-    main_menu_keyboard,
+    home_markup,
+    link_factory_markup,
     remove_buttons,
 )
+from bot.wizard import Step, Turn, Wizard
 from services.committees import actions, meetings, members, participation
-from services.committees.members import MeetingClosed, Role
-from services.errors import NotFound
+from services.committees.members import InvalidInput, MeetingClosed, NoFactory, Role
+from services.errors import DomainError, NotFound
 
 router = Router(name=__name__)
-
-
-class Agenda(StatesGroup):
-    text = State()
 
 
 # --- the committee page ------------------------------------------------------------------
@@ -67,6 +68,10 @@ async def show_committees(message: Message, state: FSMContext, data: dict[str, A
     session: AsyncSession = data["session"]
     user: User | None = data.get("user")
     seats = await members.memberships(session, user) if user is not None else []
+    if not seats and user is not None and user.factory_id is None:
+        # Committees belong to a factory: link it first (B1), then the invitation code.
+        await message.answer(NoFactory().translated(), reply_markup=link_factory_markup())
+        return
     if not seats:
         await start_join(message, state, data)  # the invitation code, if the worker has one
         return
@@ -82,7 +87,8 @@ async def show_seat(message: Message, session: AsyncSession, seat: CommitteeMemb
         text = f"<b>{html.escape(committee.name)}</b>\n" + _("No meeting is planned yet.")
     else:
         text = await meeting_text(session, meeting)
-        add_rsvp_buttons(builder, meeting, seat.id)
+        chosen = await participation.rsvp_of(session, meeting.id, seat.id)
+        add_rsvp_buttons(builder, meeting, seat.id, chosen)
     builder.button(
         text=_("📌 Open actions"), callback_data=Open(member_id=seat.id, what=SeatAction.ACTIONS)
     )
@@ -114,50 +120,76 @@ async def rsvp(
         raise NotFound()
     seat = await members.seat_in(session, user, meeting.committee_id)
     await participation.do_rsvp(session, meeting, seat, callback_data.answer)
-    saved = _("Your answer is saved: {answer}", answer=rsvp_label(callback_data.answer))
-    await query.answer(saved)
-    if isinstance(query.message, Message):
-        await query.message.answer(saved)
+    # The reminder itself shows the answer (✓): no new message each time she changes it (B16).
+    await query.answer(_("Your answer is saved: {answer}", answer=rsvp_label(callback_data.answer)))
+    message = query.message
+    if isinstance(message, Message) and message.reply_markup is not None:
+        marked = mark_rsvp(message.reply_markup, meeting.id, callback_data.answer)
+        if marked != message.reply_markup:
+            with contextlib.suppress(TelegramBadRequest):  # too old to edit: the answer is saved
+                await message.edit_reply_markup(reply_markup=marked)
+
+
+class AgendaDraft(BaseModel):
+    meeting_id: int = 0
+    member_id: int = 0
+
+
+async def _agenda_typed(turn: Turn[AgendaDraft], message: Message) -> None:
+    """The item goes straight to the meeting: the worker's words never wait in the state."""
+    if not message.text:
+        await message.answer(_("Please type the agenda item as text."))
+        await turn.ask()
+        return
+    session: AsyncSession = turn.data["session"]
+    seat = await members.access_seat(session, turn.data.get("user"), turn.draft.member_id)
+    meeting = await session.get(Meeting, turn.draft.meeting_id)
+    if meeting is None:
+        raise NotFound()
+    try:
+        await participation.do_add_agenda_item(session, meeting, seat, message.text)
+    except InvalidInput as exc:
+        await message.answer(exc.translated())
+        await turn.ask()
+        return
+    except DomainError as exc:  # the meeting was cancelled or has begun: nothing to add to
+        await turn.end()
+        await message.answer(exc.translated(), reply_markup=home_markup())
+        return
+    await turn.end()
+    await message.answer(_("Added to the agenda. Thank you."), reply_markup=home_markup())
+
+
+AGENDA: Wizard[AgendaDraft] = Wizard(
+    "agenda",
+    [
+        Step(
+            name="text",
+            prompt=lambda d: _("What should the committee talk about? Type it in one message."),
+            on_message=_agenda_typed,
+        )
+    ],
+    draft=AgendaDraft,
+    finish=lambda turn: turn.end(),
+    cancelled=lambda: _("Nothing was added to the agenda."),
+    title="Add to a meeting's agenda",
+    sample=AgendaDraft(meeting_id=1, member_id=1),
+)
 
 
 @router.callback_query(Open.filter(F.what == SeatAction.AGENDA))
 async def agenda_start(
-    query: CallbackQuery,
-    callback_data: Open,
-    state: FSMContext,
-    session: AsyncSession,
-    user: User | None,
+    query: CallbackQuery, callback_data: Open, state: FSMContext, **data: Any
 ) -> None:
-    seat = await members.access_seat(session, user, callback_data.member_id)
+    session: AsyncSession = data["session"]
+    seat = await members.access_seat(session, data.get("user"), callback_data.member_id)
     meeting = await meetings.next_meeting(session, seat.committee_id)
     if meeting is None:
         raise MeetingClosed()
     await query.answer()
-    await state.set_state(Agenda.text)
-    await state.set_data({"meeting_id": meeting.id, "member_id": seat.id})
     if isinstance(query.message, Message):
-        await query.message.answer(
-            _("What should the committee talk about? Type it in one message.")
-        )
-
-
-@router.message(StateFilter(Agenda.text), F.text, ~F.text.startswith("/"))
-async def agenda_typed(
-    message: Message, state: FSMContext, session: AsyncSession, user: User | None
-) -> None:
-    data = await state.get_data()
-    await state.clear()
-    seat = await members.access_seat(session, user, int(data.get("member_id", 0)))
-    meeting = await session.get(Meeting, int(data.get("meeting_id", 0)))
-    if meeting is None:
-        raise NotFound()
-    await participation.do_add_agenda_item(session, meeting, seat, message.text or "")
-    await message.answer(_("Added to the agenda. Thank you."), reply_markup=main_menu_keyboard())
-
-
-@router.message(StateFilter(Agenda.text))
-async def agenda_other_input(message: Message) -> None:
-    await message.answer(_("Please type the agenda item as text."))
+        draft = AgendaDraft(meeting_id=meeting.id, member_id=seat.id)
+        await AGENDA.start(query.message, state, data, draft)
 
 
 # --- the committee's action items --------------------------------------------------------------
@@ -223,6 +255,7 @@ async def leave_confirmed(
     await query.answer()
     if isinstance(query.message, Message):
         await remove_buttons(query.message)
-        await query.message.answer(
-            _("You have left the committee."), reply_markup=main_menu_keyboard()
-        )
+        await query.message.answer(_("You have left the committee."), reply_markup=home_markup())
+
+
+router.include_router(AGENDA.router)  # after the handlers above: the wizard's own taps and text

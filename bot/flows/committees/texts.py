@@ -4,11 +4,11 @@ item, a time on the factory's clock) and the keyboards shared by the handlers an
 from __future__ import annotations
 
 import html
-from datetime import datetime
+from datetime import date, datetime
 from enum import StrEnum
 
 from aiogram.filters.callback_data import CallbackData
-from aiogram.types import InlineKeyboardMarkup
+from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -29,11 +29,6 @@ class SeatAction(StrEnum):
     NEW_ACTION = "new_action"
 
 
-class ActionStep(StrEnum):
-    OWNER = "owner"
-    DUE = "due"
-
-
 class Answer(CallbackData, prefix="cr"):
     """An RSVP: ``answer`` is yes / no / maybe."""
 
@@ -52,14 +47,6 @@ class Done(CallbackData, prefix="cd"):
     action_id: int
 
 
-class ActionPick(CallbackData, prefix="ca"):
-    """A step of a new action item: the owner (``value`` a member id) or due (days ahead)."""
-
-    member_id: int
-    step: ActionStep
-    value: int
-
-
 class Decide(CallbackData, prefix="cj"):
     """The chair approves or refuses a request to join."""
 
@@ -69,27 +56,38 @@ class Decide(CallbackData, prefix="cj"):
 
 def when_text(moment: datetime, committee: Committee) -> str:
     """Date and time in the reader's language, on the factory's clock."""
-    tz = committee.factory.timezone
+    return local_when(moment, committee.factory.timezone)
+
+
+def local_when(moment: datetime, tz: str) -> str:
     return bidi(f"{format_date(moment, tz=tz, format='full')}, {format_time(moment, tz=tz)}")
 
 
-def rsvp_label(answer: str) -> str:
-    return {
+CHOSEN = " ✓"  # after the answer a member gave: the reminder shows it instead of a new message
+
+
+def rsvp_label(answer: str, *, chosen: bool = False) -> str:
+    label = {
         Rsvp.YES: _("✅ I will come"),
         Rsvp.NO: _("❌ I cannot come"),
         Rsvp.MAYBE: _("🤔 Maybe"),
     }[Rsvp(answer)]
+    return label + CHOSEN if chosen else label
 
 
-# Two answers to a row at most: three to a row cut "❌ I cannot come" on a 360 dp phone (B11).
-RSVP_ROWS = (2, 1, 1)  # ✅ and ❌, then 🤔, then "add to the agenda"
+# One answer a row, then "add to the agenda": three to a row cut "❌ I cannot come" even in
+# English on a 360 dp phone (B11).
+RSVP_ROWS = (1, 1, 1, 1)
 
 
-def add_rsvp_buttons(builder: InlineKeyboardBuilder, meeting: Meeting, member_id: int) -> None:
-    """The answers to a meeting and "add to the agenda": one row layout, ``RSVP_ROWS``."""
+def add_rsvp_buttons(
+    builder: InlineKeyboardBuilder, meeting: Meeting, member_id: int, chosen: str | None = None
+) -> None:
+    """The answers to a meeting (the member's own marked) and "add to the agenda"; ``RSVP_ROWS``."""
     for answer in Rsvp:
         builder.button(
-            text=rsvp_label(answer), callback_data=Answer(meeting_id=meeting.id, answer=answer)
+            text=rsvp_label(answer, chosen=answer == chosen),
+            callback_data=Answer(meeting_id=meeting.id, answer=answer),
         )
     builder.button(
         text=_("📝 Add to the agenda"),
@@ -97,11 +95,32 @@ def add_rsvp_buttons(builder: InlineKeyboardBuilder, meeting: Meeting, member_id
     )
 
 
-def rsvp_keyboard(meeting: Meeting, member: CommitteeMember) -> InlineKeyboardMarkup:
+def rsvp_keyboard(
+    meeting: Meeting, member: CommitteeMember, chosen: str | None = None
+) -> InlineKeyboardMarkup:
     builder = InlineKeyboardBuilder()
-    add_rsvp_buttons(builder, meeting, member.id)
+    add_rsvp_buttons(builder, meeting, member.id, chosen)
     builder.adjust(*RSVP_ROWS)
     return builder.as_markup()
+
+
+def mark_rsvp(markup: InlineKeyboardMarkup, meeting_id: int, chosen: str) -> InlineKeyboardMarkup:
+    """The same buttons with ``chosen`` marked: a tap edits the message it was on (B16)."""
+
+    def relabel(button: InlineKeyboardButton) -> InlineKeyboardButton:
+        try:
+            tap = Answer.unpack(button.callback_data or "")
+        except (TypeError, ValueError):
+            return button
+        if tap.meeting_id != meeting_id:
+            return button
+        return button.model_copy(
+            update={"text": rsvp_label(tap.answer, chosen=tap.answer == chosen)}
+        )
+
+    return InlineKeyboardMarkup(
+        inline_keyboard=[[relabel(b) for b in row] for row in markup.inline_keyboard]
+    )
 
 
 async def meeting_text(session: AsyncSession, meeting: Meeting) -> str:
@@ -126,7 +145,8 @@ async def action_text(session: AsyncSession, action: ActionItem) -> str:
         if action.owner_member_id
         else None
     )
-    lines = [f"📌 {html.escape(action.text)}", _("Due: {day}", day=bidi(action.due_on))]
+    due = format_date(date.fromisoformat(action.due_on))
+    lines = [f"📌 {html.escape(action.text)}", _("Due: {day}", day=bidi(due))]
     if owner is not None:
         lines.append(_("Who: {name}", name=html.escape(owner.display_name)))
     return "\n".join(lines)
