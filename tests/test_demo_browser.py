@@ -385,15 +385,23 @@ async def test_tour_an_arabic_receipt_reads_left_to_right(demo: tuple[str, Path]
         await worker.say("لم يُدفع أجر شهر أكتوبر")
         received = ar("🔒 Received and sealed. You can send more, or tap ➡️ Done.")
         await worker.locator.locator(".bubble.bot", has_text=received[2:12]).wait_for()
+        # From here each screen is told by its question (old screens may still show a Skip).
         for label, then in (
-            ("➡️ Done", "Skip"),
-            ("Skip", "I don't know"),
+            ("➡️ Done", "You can add a photo or a PDF as evidence now, or tap Skip."),
+            ("Skip", "Does this also happen to other workers?"),
             ("Yes", "🔢 Receipt number only"),
-            ("🔢 Receipt number only", "No"),
+            (
+                "🔢 Receipt number only",
+                "May we tell the factory about the problem so it can be fixed? We never give "
+                "your name.",
+            ),
             ("No", "✅ Send report"),
         ):
             await exact(worker, ar(label)).click()
-            await exact(worker, ar(then)).wait_for()
+            if then.startswith(("✅", "🔢")):
+                await exact(worker, ar(then)).wait_for()
+            else:
+                await worker.locator.locator(".bubble.bot", has_text=ar(then)[:15]).last.wait_for()
         await tap(page, worker.locator, ar("✅ Send report"))
         code = worker.locator.locator(".bubble.bot code").last
         await code.wait_for()
