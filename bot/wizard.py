@@ -150,10 +150,13 @@ class Step(Generic[D]):
 WIZARDS: dict[str, Wizard[Any]] = {}
 
 
-def _back_label() -> str:
-    label = _("⬅️ Back")
-    # Arrows point the way the text reads: in Arabic and Urdu "back" is to the right.
-    return label.replace("⬅️", "➡️") if is_rtl(current_locale()) else label
+_MIRROR = str.maketrans({"⬅": "➡", "➡": "⬅"})
+
+
+def mirrored(label: str) -> str:
+    """Arrows point the way the text reads: in Arabic and Urdu "back" is to the right and
+    "done, go on" to the left."""
+    return label.translate(_MIRROR) if is_rtl(current_locale()) else label
 
 
 class Wizard(Generic[D]):
@@ -288,12 +291,13 @@ class Wizard(Generic[D]):
         options = list(step.options(draft)) if step.options else []
 
         def button(option: Option) -> Button:
-            return Button(
-                option.label, StepTap(flow=self.flow, step=name, value=option.value).pack()
-            )
+            tap = StepTap(flow=self.flow, step=name, value=option.value)
+            return Button(mirrored(option.label), tap.pack())
 
         nav = (
-            [Button(_back_label(), self._nav(name, Nav.BACK))] if step.back and can_go_back else []
+            [Button(mirrored(_("⬅️ Back")), self._nav(name, Nav.BACK))]
+            if step.back and can_go_back
+            else []
         )
         if step.skippable:
             nav.append(Button(_("Skip"), self._nav(name, Nav.SKIP)))

@@ -12,9 +12,10 @@ from typing import Any
 
 from sqlalchemy import select
 
-from bot.i18n import gettext
+from bot.i18n import gettext, use_locale
 from bot.storage.db import transaction
 from bot.storage.reports import Case
+from bot.wizard import mirrored
 from services.committees import meetings, members
 from tests.console import ConsoleHarness, csrf_of, make_context
 from tests.factories import make_factory
@@ -26,6 +27,12 @@ IN_THIS_CHAT = "💬 In this chat"
 
 def t(message: str, locale: str = "en", **params: object) -> str:
     return gettext(message, locale=locale, **params)
+
+
+def label(message: str, locale: str = "en") -> str:
+    """A wizard button as the worker sees it: arrows mirrored in Arabic and Urdu."""
+    with use_locale(locale):
+        return mirrored(t(message, locale))
 
 
 async def start_report(worker: Any, story: str, *, locale: str = "en", danger: str = "No") -> None:
@@ -51,10 +58,11 @@ async def report_to_review(
     when she said someone is in danger: ``danger`` is what ``start_report`` answered), no sharing
     with the factory; the review."""
     await worker.wait_idle()  # every message of the story is in
-    await worker.tap(t("➡️ Done", locale))
+    await worker.tap(label("➡️ Done", locale))
     evidence = await worker.wait_reply()
     # Files sent with the story are kept already: the evidence step then says Done, not Skip.
-    done = t("Skip", locale) if t("Skip", locale) in evidence.buttons() else t("➡️ Done", locale)
+    skip = t("Skip", locale)
+    done = skip if skip in evidence.buttons() else label("➡️ Done", locale)
     await worker.tap(done, message=evidence)
     await worker.wait_reply()
     await worker.tap(t("Yes", locale))

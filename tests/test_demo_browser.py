@@ -19,7 +19,8 @@ import pyotp
 import pytest
 from sqlalchemy import select
 
-from bot.i18n import gettext
+from bot.i18n import gettext, use_locale
+from bot.wizard import mirrored
 from tests.test_browser import ARGS, CHROMIUM, SHOTS
 
 pytestmark = pytest.mark.skipif(
@@ -397,7 +398,8 @@ async def test_tour_an_arabic_receipt_reads_left_to_right(demo: tuple[str, Path]
             ),
             ("No", "✅ Send report"),
         ):
-            await exact(worker, ar(label)).click()
+            with use_locale("ar"):
+                await exact(worker, mirrored(ar(label))).click()
             if then.startswith(("✅", "🔢")):
                 await exact(worker, ar(then)).wait_for()
             else:

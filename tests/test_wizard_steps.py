@@ -12,7 +12,8 @@ from aiogram.fsm.storage.base import StorageKey
 from aiogram.fsm.storage.memory import MemoryStorage
 from pydantic import BaseModel
 
-from bot.wizard import WIZARDS, Option, Step, Turn, Wizard, leave
+from bot.i18n import use_locale
+from bot.wizard import WIZARDS, Option, Step, Turn, Wizard, leave, mirrored
 
 
 class Draft(BaseModel):
@@ -154,3 +155,13 @@ def test_every_screen_has_cancel_and_back_only_after_the_first_step() -> None:
     assert first.labels() == [["Red"], ["Blue"], ["✖️ Cancel"]]
     size = SHOP.screen("size", draft)
     assert size.labels() == [["S"], ["L"], ["⬅️ Back", "Skip"], ["✖️ Cancel"]]
+
+
+def test_arrows_point_the_way_the_text_reads() -> None:
+    """Review B17: in Arabic and Urdu Back points right and "Done, go on" points left."""
+    with use_locale("ar"):
+        assert mirrored("➡️ Done") == "⬅️ Done"
+        size = SHOP.screen("size", Draft(colour="red"))
+        assert any(label.startswith("➡️") for label in size.labels()[2])  # Back
+    with use_locale("bn"):
+        assert mirrored("➡️ Done") == "➡️ Done"

@@ -11,13 +11,12 @@ deleted from the chat once the report is sent.
 from __future__ import annotations
 
 import base64
-import contextlib
 import io
 
 from aiogram import Bot
-from aiogram.exceptions import TelegramBadRequest
 from aiogram.types import Message
 
+from bot import chat_trail
 from bot.flows.reports.intake_draft import ReportDraft, SealedPart
 from bot.i18n import _
 from bot.wizard import Option, Turn
@@ -27,7 +26,6 @@ from services.reports.crypto import keyring
 EVIDENCE_MIME = {"application/pdf", "image/jpeg", "image/png"}
 MAX_EVIDENCE_FILES = 5  # photos and documents one report may carry
 DONE = "done"
-DELETE_BATCH = 100  # deleteMessages takes at most 100 ids
 
 __all__ = ["MAX_EVIDENCE_FILES", "SealedPart", "story_message"]
 
@@ -104,10 +102,7 @@ async def _ask_again(turn: Turn[ReportDraft]) -> None:
 async def delete_messages(bot: Bot, chat_id: int, ids: list[int]) -> None:
     """Delete these messages from both sides of the chat, as far as Telegram still allows (48 h in
     a private chat); what cannot be deleted any more stays, without an error for her."""
-    unique = sorted(set(ids))
-    for start in range(0, len(unique), DELETE_BATCH):
-        with contextlib.suppress(TelegramBadRequest):
-            await bot.delete_messages(chat_id, unique[start : start + DELETE_BATCH])
+    await chat_trail.forget_and_delete(bot, chat_id, sorted(set(ids)))
 
 
 async def _keep_text(turn: Turn[ReportDraft], text: str) -> bool:
