@@ -35,6 +35,18 @@ def label(message: str, locale: str = "en") -> str:
         return mirrored(t(message, locale))
 
 
+async def join_in_bangla(worker: Any, start: str = "/start", factory: str = "DK-01") -> None:
+    """A new worker: ``start`` (a link, maybe), বাংলা, ✅ I agree, then the factory code typed."""
+    await worker.send(start)
+    await worker.wait_reply()
+    await worker.tap("বাংলা")
+    await worker.wait_reply()
+    await worker.tap(t("✅ I agree", "bn"))
+    await worker.wait_reply(contains="DK-01")
+    await worker.wait_idle()
+    await worker.send(factory)
+
+
 async def start_report(worker: Any, story: str, *, locale: str = "en", danger: str = "No") -> None:
     """/report, danger now? (first, review B4), harassment, sexual harassment, then the worker
     types her story (it waits for ➡️ Done: more messages, voice notes or files may follow)."""

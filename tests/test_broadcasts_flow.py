@@ -19,6 +19,7 @@ from services.broadcasts.messages import BroadcastInput
 from services.broadcasts.topics import TopicInput
 from services.onboarding import get_user
 from services.scope import Scope
+from tests import journeys
 from tests.factories import make_factory, make_worker
 from tests.harness import BotHarness
 
@@ -288,14 +289,7 @@ async def test_a_topic_link_opened_before_onboarding_is_followed_after_it(app: B
     topic_id = await make_topic(app)
     await make_factory(app.sessions, "DK-01", country="BD")
     worker = app.user(721, language_code="bn")
-    await worker.send("/start t_union-news")
-    await worker.wait_reply()
-    await worker.tap("বাংলা")
-    await worker.wait_reply()
-    await worker.tap(gettext("✅ I agree", locale="bn"))
-    await worker.wait_reply(contains="DK-01")
-    await worker.wait_idle()
-    await worker.send("DK-01")
+    await journeys.join_in_bangla(worker, "/start t_union-news")
     await worker.wait_reply(contains=gettext("Woman", locale="bn"))
     await worker.tap(gettext("Woman", locale="bn"))
     await worker.wait_reply(contains=gettext("Your age group?", locale="bn"))

@@ -10,6 +10,7 @@ from bot.storage.db import transaction
 from bot.storage.models import User
 from bot.wizard import StepTap
 from services import onboarding, outbox
+from tests import journeys
 from tests.factories import make_factory, make_worker
 from tests.harness import BotHarness
 
@@ -149,14 +150,7 @@ async def test_forged_and_stale_buttons_do_not_crash(app: BotHarness) -> None:
 async def test_forged_demographics_are_refused_and_lose_nothing(app: BotHarness) -> None:
     await make_factory(app.sessions, "DK-01")
     worker = app.user(1106, language_code="bn")
-    await worker.send("/start")
-    await worker.wait_reply()
-    await worker.tap("বাংলা")
-    await worker.wait_reply()
-    await worker.tap(t("✅ I agree", "bn"))
-    await worker.wait_reply(contains="DK-01")
-    await worker.wait_idle()
-    await worker.send("DK-01")
+    await journeys.join_in_bangla(worker)
     await worker.wait_idle()
     gender_question = t(
         "Two optional questions help us see if problems affect women and men differently. "

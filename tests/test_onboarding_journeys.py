@@ -11,6 +11,7 @@ from bot.i18n import gettext
 from bot.storage.db import transaction
 from bot.storage.models import Factory, User
 from services.committees import members
+from tests import journeys
 from tests.factories import make_factory, make_worker
 from tests.harness import BotHarness
 
@@ -136,14 +137,7 @@ async def test_link_my_factory_keeps_the_step_after_a_wrong_code_and_cancels(
 async def test_onboarding_steps_have_back_and_cancel(app: BotHarness) -> None:
     await make_factory(app.sessions, "DK-01")
     worker = app.user(2105, language_code="bn")
-    await worker.send("/start")
-    await worker.wait_reply()
-    await worker.tap("বাংলা")
-    await worker.wait_reply()
-    await worker.tap(t("✅ I agree", "bn"))
-    await worker.wait_reply(contains="DK-01")
-    await worker.wait_idle()
-    await worker.send("DK-01")
+    await journeys.join_in_bangla(worker)
     await worker.wait_reply(contains=t(GENDER, "bn"))
     await worker.tap(t("⬅️ Back", "bn"))
     await worker.wait_reply(contains=t(FACTORY_PROMPT, "bn"))
