@@ -11,9 +11,9 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from admin.web import (
+    DB,
     client_ip,
     current_staff,
-    db,
     end_session,
     pending_staff,
     render,
@@ -56,7 +56,7 @@ async def login(
     email: str = Form("", max_length=254),
     password: str = Form("", max_length=1024),
     next: str = Form("/"),
-    session: AsyncSession = Depends(db),
+    session: AsyncSession = DB,
 ) -> Response:
     try:
         staff = await accounts.check_login(
@@ -109,7 +109,7 @@ async def totp_submit(
     request: Request,
     code: str = Form("", max_length=12),
     staff: Staff = Depends(pending_staff),
-    session: AsyncSession = Depends(db),
+    session: AsyncSession = DB,
 ) -> Response:
     try:
         await accounts.check_totp(
@@ -129,7 +129,7 @@ async def totp_submit(
 
 
 @router.post("/logout", dependencies=[Depends(verify_csrf)])
-async def logout(request: Request, session: AsyncSession = Depends(db)) -> Response:
+async def logout(request: Request, session: AsyncSession = DB) -> Response:
     """Ends this session and every other one of the account (a copied cookie included)."""
     staff_id = request.session.get("staff_id")
     staff = await session.get(Staff, staff_id) if isinstance(staff_id, int) else None
@@ -174,7 +174,7 @@ async def change_password(
     new: str = Form("", max_length=1024),
     confirm: str = Form("", max_length=1024),
     staff: Staff = Depends(current_staff),
-    session: AsyncSession = Depends(db),
+    session: AsyncSession = DB,
 ) -> Response:
     if new != confirm:
         return _account_page(
@@ -194,7 +194,7 @@ async def telegram_link(
     request: Request,
     unlink: bool = Form(False),
     staff: Staff = Depends(current_staff),
-    session: AsyncSession = Depends(db),
+    session: AsyncSession = DB,
 ) -> Response:
     if unlink:
         await accounts.do_unlink_telegram(session, staff)
@@ -213,9 +213,7 @@ async def change_language(
 
 
 @router.get("/invite/{token}", response_class=HTMLResponse)
-async def invite_page(
-    request: Request, token: str, session: AsyncSession = Depends(db)
-) -> Response:
+async def invite_page(request: Request, token: str, session: AsyncSession = DB) -> Response:
     invited = await accounts.access_invite(session, token)
     return render(request, "accounts/invite.html", invited=invited, token=token, viewer=None)
 
@@ -226,7 +224,7 @@ async def invite_accept(
     token: str,
     password: str = Form("", max_length=1024),
     confirm: str = Form("", max_length=1024),
-    session: AsyncSession = Depends(db),
+    session: AsyncSession = DB,
 ) -> Response:
     invited = await accounts.access_invite(session, token)
     if password != confirm:

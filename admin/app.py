@@ -17,10 +17,12 @@ from starlette.middleware.sessions import SessionMiddleware
 
 from admin.web import (
     SESSION_MAX_SECONDS,
+    CsrfFailed,
     NeedsSecondFactor,
     NotSignedIn,
     create_templates,
     navigation,
+    page_of,
     render,
 )
 from bot.i18n import gettext as _
@@ -108,6 +110,18 @@ def create_console(ctx: AppContext) -> FastAPI:
     @app.exception_handler(NeedsSecondFactor)
     async def needs_second_factor(request: Request, exc: NeedsSecondFactor) -> Response:
         return RedirectResponse("/login/totp", status_code=303)
+
+    @app.exception_handler(CsrfFailed)
+    async def csrf_failed(request: Request, exc: CsrfFailed) -> Response:
+        """A form from a session that has ended (signed out in another tab, or signed in again
+        since) changes nothing; the way back leads to its page, where the browser fills in what
+        was typed (console.js), through the sign-in when there is no session any more."""
+        page = page_of(request)
+        if not request.session.get("staff_id"):
+            page = f"/login?next={quote(page, safe='')}&expired=1"
+        return render(
+            request, "error.html", status_code=exc.status, message=exc.translated(), back=page
+        )
 
     @app.exception_handler(DomainError)
     async def domain_error(request: Request, exc: DomainError) -> Response:

@@ -9,7 +9,7 @@ from fastapi.responses import HTMLResponse, Response
 from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from admin.web import db, render, require
+from admin.web import DB, render, require
 from bot.storage.models import AuditEvent, Staff, StaffCountry, StaffRole
 from services.scope import Scope
 
@@ -34,7 +34,7 @@ async def audit_log(
     until: str = "",
     page: int = 1,
     staff: Staff = Depends(require(StaffRole.COUNTRY_MANAGER)),
-    session: AsyncSession = Depends(db),
+    session: AsyncSession = DB,
 ) -> Response:
     query = select(AuditEvent, Staff.email).outerjoin(Staff, Staff.id == AuditEvent.actor_staff_id)
     scope = Scope.of(staff)

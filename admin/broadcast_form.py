@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.datastructures import FormData
 
 from admin.broadcasts import BROADCASTS, scoped
-from admin.web import MAX_ID, db, render, staff_locale, suppression_threshold, verify_csrf
+from admin.web import DB, MAX_ID, render, staff_locale, suppression_threshold, verify_csrf
 from bot.i18n import N_, is_rtl
 from bot.i18n.languages import LANGUAGES, Language
 from bot.storage.broadcasts import Broadcast, BroadcastTopic
@@ -205,7 +205,7 @@ async def new_broadcast(
     request: Request,
     topic: int = 0,
     staff: Staff = Depends(BROADCASTS),
-    session: AsyncSession = Depends(db),
+    session: AsyncSession = DB,
 ) -> Response:
     countries = Scope.of(staff).countries
     values = MessageForm(
@@ -248,7 +248,7 @@ async def _save(
 
 @router.post("/new", dependencies=[Depends(verify_csrf)])
 async def create_broadcast(
-    request: Request, staff: Staff = Depends(BROADCASTS), session: AsyncSession = Depends(db)
+    request: Request, staff: Staff = Depends(BROADCASTS), session: AsyncSession = DB
 ) -> Response:
     return await _save(request, session, staff, None)
 
@@ -258,7 +258,7 @@ async def edit_broadcast(
     request: Request,
     broadcast: Broadcast = Depends(scoped),
     staff: Staff = Depends(BROADCASTS),
-    session: AsyncSession = Depends(db),
+    session: AsyncSession = DB,
 ) -> Response:
     if broadcast.status != BroadcastStatus.DRAFT:
         return RedirectResponse(f"/broadcasts/{broadcast.id}", status_code=303)
@@ -272,7 +272,7 @@ async def update_broadcast(
     request: Request,
     broadcast: Broadcast = Depends(scoped),
     staff: Staff = Depends(BROADCASTS),
-    session: AsyncSession = Depends(db),
+    session: AsyncSession = DB,
 ) -> Response:
     if broadcast.status != BroadcastStatus.DRAFT:
         raise Conflict()  # sent meanwhile, from another tab or by a colleague

@@ -17,7 +17,7 @@ from starlette.datastructures import FormData
 
 from admin.broadcasts import BROADCASTS
 from admin.factories import bot_username, qr_svg, start_link
-from admin.web import checked_id, db, render, staff_locale, suppression_threshold, verify_csrf
+from admin.web import DB, checked_id, render, staff_locale, suppression_threshold, verify_csrf
 from bot.i18n import gettext, is_rtl
 from bot.i18n.languages import LANGUAGES
 from bot.i18n.phrases import POSTER_SCAN
@@ -34,7 +34,7 @@ router = APIRouter(prefix="/broadcasts/topics")
 
 
 async def scoped(
-    topic_id: int, staff: Staff = Depends(BROADCASTS), session: AsyncSession = Depends(db)
+    topic_id: int, staff: Staff = Depends(BROADCASTS), session: AsyncSession = DB
 ) -> BroadcastTopic:
     return await topics.access_topic(session, checked_id(topic_id), Scope.of(staff))
 
@@ -133,14 +133,14 @@ async def _list_page(
 
 @router.get("", response_class=HTMLResponse)
 async def topic_list(
-    request: Request, staff: Staff = Depends(BROADCASTS), session: AsyncSession = Depends(db)
+    request: Request, staff: Staff = Depends(BROADCASTS), session: AsyncSession = DB
 ) -> Response:
     return await _list_page(request, session, staff)
 
 
 @router.post("", dependencies=[Depends(verify_csrf)])
 async def create_topic(
-    request: Request, staff: Staff = Depends(BROADCASTS), session: AsyncSession = Depends(db)
+    request: Request, staff: Staff = Depends(BROADCASTS), session: AsyncSession = DB
 ) -> Response:
     values = TopicForm.parse(await request.form(), with_active=False)
     try:
@@ -194,7 +194,7 @@ async def topic_page(
     saved: str = "",
     topic: BroadcastTopic = Depends(scoped),
     staff: Staff = Depends(BROADCASTS),
-    session: AsyncSession = Depends(db),
+    session: AsyncSession = DB,
 ) -> Response:
     return await _topic_page(request, session, staff, topic, saved=saved == "1")
 
@@ -204,7 +204,7 @@ async def update_topic(
     request: Request,
     topic: BroadcastTopic = Depends(scoped),
     staff: Staff = Depends(BROADCASTS),
-    session: AsyncSession = Depends(db),
+    session: AsyncSession = DB,
 ) -> Response:
     if not topics.can_manage(topic, Scope.of(staff)):
         raise Forbidden()  # an every-country topic: for administrators

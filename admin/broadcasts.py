@@ -24,9 +24,9 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from admin.web import (
+    DB,
     checked_id,
     context,
-    db,
     render,
     require,
     staff_locale,
@@ -74,7 +74,7 @@ class NotConfirmed(DomainError):
 
 
 async def scoped(
-    broadcast_id: int, staff: Staff = Depends(BROADCASTS), session: AsyncSession = Depends(db)
+    broadcast_id: int, staff: Staff = Depends(BROADCASTS), session: AsyncSession = DB
 ) -> Broadcast:
     """The broadcast of the path, checked for role and scope before any form is read."""
     return await messages.access_broadcast(session, checked_id(broadcast_id), Scope.of(staff))
@@ -156,7 +156,7 @@ async def broadcast_list(
     request: Request,
     done: str = "",
     staff: Staff = Depends(BROADCASTS),
-    session: AsyncSession = Depends(db),
+    session: AsyncSession = DB,
 ) -> Response:
     k, locale = suppression_threshold(request), staff_locale(staff)
     rows = [
@@ -251,7 +251,7 @@ async def broadcast_page(
     done: str = "",
     broadcast: Broadcast = Depends(scoped),
     staff: Staff = Depends(BROADCASTS),
-    session: AsyncSession = Depends(db),
+    session: AsyncSession = DB,
 ) -> Response:
     return await _detail_page(request, session, staff, broadcast, done=done)
 
@@ -261,7 +261,7 @@ async def send_now(
     request: Request,
     broadcast: Broadcast = Depends(scoped),
     staff: Staff = Depends(BROADCASTS),
-    session: AsyncSession = Depends(db),
+    session: AsyncSession = DB,
 ) -> Response:
     try:
         async with session.begin_nested():
@@ -301,7 +301,7 @@ async def schedule(
     request: Request,
     broadcast: Broadcast = Depends(scoped),
     staff: Staff = Depends(BROADCASTS),
-    session: AsyncSession = Depends(db),
+    session: AsyncSession = DB,
 ) -> Response:
     form = await request.form()
     typed = {
@@ -332,7 +332,7 @@ async def cancel(
     request: Request,
     broadcast: Broadcast = Depends(scoped),
     staff: Staff = Depends(BROADCASTS),
-    session: AsyncSession = Depends(db),
+    session: AsyncSession = DB,
 ) -> Response:
     """Delete a draft, or stop a planned or running broadcast; both need the confirmation box."""
     form = await request.form()

@@ -18,7 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from admin.factories import bot_username
-from admin.web import client_ip, db, render, require, verify_csrf
+from admin.web import DB, client_ip, render, require, verify_csrf
 from bot.i18n.languages import LANGUAGES
 from bot.storage.committees import Committee, Meeting
 from bot.storage.models import Factory, Gender, Staff, StaffRole
@@ -45,7 +45,7 @@ Text = Annotated[str, Form()]
 
 
 async def scoped(
-    committee_id: int, staff: Staff = Depends(MANAGE), session: AsyncSession = Depends(db)
+    committee_id: int, staff: Staff = Depends(MANAGE), session: AsyncSession = DB
 ) -> Committee:
     """The committee of the path, checked for scope before the form is read: another country's
     committee is a 404 even when the form is incomplete (no hint that it exists)."""
@@ -59,7 +59,7 @@ def _back(committee: Committee, **query: str) -> Response:
 
 @router.get("", response_class=HTMLResponse)
 async def committee_list(
-    request: Request, staff: Staff = Depends(FIGURES), session: AsyncSession = Depends(db)
+    request: Request, staff: Staff = Depends(FIGURES), session: AsyncSession = DB
 ) -> Response:
     scope = Scope.of(staff)
     rows = (
@@ -94,7 +94,7 @@ async def committee_create(
     kind: Text,
     name: Text,
     staff: Staff = Depends(MANAGE),
-    session: AsyncSession = Depends(db),
+    session: AsyncSession = DB,
 ) -> Response:
     factory = await access_factory(session, factory_id, Scope.of(staff))
     committee = await members.do_create_committee(
@@ -110,7 +110,7 @@ async def committee_page(
     ambiguous: str = "",
     cancelled: str = "",
     staff: Staff = Depends(MANAGE),
-    session: AsyncSession = Depends(db),
+    session: AsyncSession = DB,
 ) -> Response:
     committee = await members.access_committee(
         session, Scope.of(staff), committee_id, actor=staff, ip=client_ip(request)
@@ -176,7 +176,7 @@ async def member_add(
     gender: Annotated[str, Form()] = "",
     language: Annotated[str, Form()] = "",
     staff: Staff = Depends(MANAGE),
-    session: AsyncSession = Depends(db),
+    session: AsyncSession = DB,
 ) -> Response:
     await members.do_add_member(
         session,
@@ -203,7 +203,7 @@ async def member_change(
     gender: Annotated[str, Form()] = "",
     language: Annotated[str, Form()] = "",
     staff: Staff = Depends(MANAGE),
-    session: AsyncSession = Depends(db),
+    session: AsyncSession = DB,
 ) -> Response:
     member = await members.access_member(session, committee, member_id)
     ip = client_ip(request)
@@ -233,7 +233,7 @@ async def invite_create(
     committee: Annotated[Committee, Depends(scoped)],
     side: Text,
     staff: Staff = Depends(MANAGE),
-    session: AsyncSession = Depends(db),
+    session: AsyncSession = DB,
 ) -> Response:
     await members.do_create_invite(
         session, committee, side=side, actor=staff, ip=client_ip(request)
@@ -266,7 +266,7 @@ async def schedule_set(
     offsets: Annotated[str, Form()] = "",
     quorum: Annotated[int, Form()] = 50,
     staff: Staff = Depends(MANAGE),
-    session: AsyncSession = Depends(db),
+    session: AsyncSession = DB,
 ) -> Response:
     rule = (
         rrule
@@ -298,7 +298,7 @@ async def meeting_add(
     starts: Text,
     location: Annotated[str, Form()] = "",
     staff: Staff = Depends(MANAGE),
-    session: AsyncSession = Depends(db),
+    session: AsyncSession = DB,
 ) -> Response:
     meeting, ambiguous = await meetings.do_add_meeting(
         session,
@@ -326,7 +326,7 @@ async def meeting_change(
     starts: Annotated[str, Form()] = "",
     location: Annotated[str, Form()] = "",
     staff: Staff = Depends(MANAGE),
-    session: AsyncSession = Depends(db),
+    session: AsyncSession = DB,
 ) -> Response:
     meeting = await _meeting(session, committee, meeting_id)
     ip = client_ip(request)
@@ -348,7 +348,7 @@ async def holiday_add(
     day: Text,
     name: Annotated[str, Form()] = "",
     staff: Staff = Depends(MANAGE),
-    session: AsyncSession = Depends(db),
+    session: AsyncSession = DB,
 ) -> Response:
     cancelled = await meetings.do_mark_holiday(
         session, committee, day=day, name=name, actor=staff, ip=client_ip(request)
@@ -363,7 +363,7 @@ async def attendance(
     meeting_id: Annotated[int, Form()],
     present: Annotated[list[int] | None, Form()] = None,
     staff: Staff = Depends(MANAGE),
-    session: AsyncSession = Depends(db),
+    session: AsyncSession = DB,
 ) -> Response:
     meeting = await _meeting(session, committee, meeting_id)
     await participation.do_record_attendance(
@@ -379,7 +379,7 @@ async def minutes(
     meeting_id: Annotated[int, Form()],
     text: Text,
     staff: Staff = Depends(MANAGE),
-    session: AsyncSession = Depends(db),
+    session: AsyncSession = DB,
 ) -> Response:
     meeting = await _meeting(session, committee, meeting_id)
     await participation.do_post_minutes(session, meeting, text, actor=staff, ip=client_ip(request))
@@ -395,7 +395,7 @@ async def action_add(
     due_on: Text,
     meeting_id: Annotated[int | None, Form()] = None,
     staff: Staff = Depends(MANAGE),
-    session: AsyncSession = Depends(db),
+    session: AsyncSession = DB,
 ) -> Response:
     if meeting_id is not None:
         await _meeting(session, committee, meeting_id)
@@ -418,7 +418,7 @@ async def action_done(
     committee: Annotated[Committee, Depends(scoped)],
     action_id: Annotated[int, Form()],
     staff: Staff = Depends(MANAGE),
-    session: AsyncSession = Depends(db),
+    session: AsyncSession = DB,
 ) -> Response:
     action = await actions.access_action(session, committee, action_id)
     await actions.do_complete_action(session, action, actor=staff, ip=client_ip(request))

@@ -6,11 +6,12 @@ from typing import Annotated, Any
 
 import segno
 from fastapi import APIRouter, Depends, Form, Request, UploadFile
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, Response
 from pydantic import BaseModel, Field
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from admin.web import context, db, render, require, verify_csrf
+from admin.forms import done
+from admin.web import DB, context, render, require, verify_csrf
 from bot.i18n import gettext, is_rtl
 from bot.i18n import gettext as _
 from bot.i18n.languages import LANGUAGES
@@ -89,7 +90,7 @@ def _check_scope(staff: Staff, country: str) -> None:
 
 @router.get("", response_class=HTMLResponse)
 async def factory_list(
-    request: Request, staff: Staff = Depends(VIEW), session: AsyncSession = Depends(db)
+    request: Request, staff: Staff = Depends(VIEW), session: AsyncSession = DB
 ) -> Response:
     factories = await list_factories(session, Scope.of(staff))
     return render(
@@ -102,7 +103,7 @@ async def factory_list(
 
 @router.get("/new", response_class=HTMLResponse)
 async def new_factory(
-    request: Request, staff: Staff = Depends(MANAGE), session: AsyncSession = Depends(db)
+    request: Request, staff: Staff = Depends(MANAGE), session: AsyncSession = DB
 ) -> Response:
     return await _form_page(request, session, staff, factory=None, values={})
 
@@ -158,7 +159,7 @@ async def _save(
         country_code=factory.country_code,
         code=factory.code,
     )
-    return RedirectResponse(f"/factories/{factory.id}", status_code=303)
+    return done(request, f"/factories/{factory.id}", _("Saved."))
 
 
 @router.post("/new", dependencies=[Depends(verify_csrf)])
@@ -166,7 +167,7 @@ async def create_factory(
     request: Request,
     form: Annotated[FactoryForm, Form()],
     staff: Staff = Depends(MANAGE),
-    session: AsyncSession = Depends(db),
+    session: AsyncSession = DB,
 ) -> Response:
     return await _save(request, session, staff, form, None)
 
@@ -181,7 +182,7 @@ async def import_csv(
     request: Request,
     file: UploadFile,
     staff: Staff = Depends(MANAGE),
-    session: AsyncSession = Depends(db),
+    session: AsyncSession = DB,
 ) -> Response:
     raw = await file.read(MAX_CSV_BYTES + 1)
     problems: list[str] = []
@@ -217,7 +218,7 @@ async def factory_page(
     request: Request,
     factory_id: int,
     staff: Staff = Depends(VIEW),
-    session: AsyncSession = Depends(db),
+    session: AsyncSession = DB,
 ) -> Response:
     factory = await access_factory(session, factory_id, Scope.of(staff))
     link = deep_link(request, factory)
@@ -236,7 +237,7 @@ async def edit_factory(
     request: Request,
     factory_id: int,
     staff: Staff = Depends(MANAGE),
-    session: AsyncSession = Depends(db),
+    session: AsyncSession = DB,
 ) -> Response:
     factory = await access_factory(session, factory_id, Scope.of(staff))
     values = {
@@ -256,7 +257,7 @@ async def update_factory(
     factory_id: int,
     form: Annotated[FactoryForm, Form()],
     staff: Staff = Depends(MANAGE),
-    session: AsyncSession = Depends(db),
+    session: AsyncSession = DB,
 ) -> Response:
     return await _save(
         request, session, staff, form, await access_factory(session, factory_id, Scope.of(staff))
@@ -268,7 +269,7 @@ async def poster(
     request: Request,
     factory_id: int,
     staff: Staff = Depends(VIEW),
-    session: AsyncSession = Depends(db),
+    session: AsyncSession = DB,
 ) -> Response:
     factory = await access_factory(session, factory_id, Scope.of(staff))
     link = deep_link(request, factory)

@@ -16,7 +16,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.datastructures import FormData
 
-from admin.web import db, render, require, staff_locale, verify_csrf
+from admin.web import DB, render, require, staff_locale, verify_csrf
 from bot.i18n import gettext, is_rtl
 from bot.i18n.languages import LANGUAGES
 from bot.storage.models import Country, Staff, StaffRole
@@ -30,9 +30,7 @@ router = APIRouter(prefix="/helplines")
 MANAGE = require(StaffRole.COUNTRY_MANAGER)  # administrators too (require adds them)
 
 
-async def scoped(
-    code: str, staff: Staff = Depends(MANAGE), session: AsyncSession = Depends(db)
-) -> Country:
+async def scoped(code: str, staff: Staff = Depends(MANAGE), session: AsyncSession = DB) -> Country:
     return await helplines.access_country(session, code, Scope.of(staff))
 
 
@@ -100,7 +98,7 @@ def _name_fields() -> list[tuple[str, str, bool]]:
 
 @router.get("", response_class=HTMLResponse)
 async def country_list(
-    request: Request, staff: Staff = Depends(MANAGE), session: AsyncSession = Depends(db)
+    request: Request, staff: Staff = Depends(MANAGE), session: AsyncSession = DB
 ) -> Response:
     scope = Scope.of(staff)
     rows = []
@@ -167,7 +165,7 @@ async def country_page(
     edit: int | None = None,
     country: Country = Depends(scoped),
     staff: Staff = Depends(MANAGE),
-    session: AsyncSession = Depends(db),
+    session: AsyncSession = DB,
 ) -> Response:
     if edit is not None and not 0 <= edit < len(country.helplines or []):
         raise NotFound()
@@ -209,7 +207,7 @@ async def add_line(
     request: Request,
     country: Country = Depends(scoped),
     staff: Staff = Depends(MANAGE),
-    session: AsyncSession = Depends(db),
+    session: AsyncSession = DB,
 ) -> Response:
     return await _save(request, session, staff, country, None)
 
@@ -220,7 +218,7 @@ async def update_line(
     index: int,
     country: Country = Depends(scoped),
     staff: Staff = Depends(MANAGE),
-    session: AsyncSession = Depends(db),
+    session: AsyncSession = DB,
 ) -> Response:
     return await _save(request, session, staff, country, index)
 
@@ -231,7 +229,7 @@ async def remove_line(
     index: int,
     country: Country = Depends(scoped),
     staff: Staff = Depends(MANAGE),
-    session: AsyncSession = Depends(db),
+    session: AsyncSession = DB,
 ) -> Response:
     form = await request.form()
     seen = form.get("version")

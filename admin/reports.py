@@ -13,7 +13,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from admin.web import client_ip, context, db, render, require, suppression_threshold, verify_csrf
+from admin.web import DB, client_ip, context, render, require, suppression_threshold, verify_csrf
 from bot.i18n import N_
 from bot.storage.models import Factory, Staff, StaffRole
 from bot.storage.reports import Case, CaseEvidence
@@ -42,7 +42,7 @@ async def queue(
     category: str = "",
     state: str = OPEN,
     staff: Staff = Depends(HANDLE),
-    session: AsyncSession = Depends(db),
+    session: AsyncSession = DB,
 ) -> Response:
     # The console holds the private key: file reporters' waiting messages with their cases.
     await conversation.attach_reporter_messages(session, keys_for(request))
@@ -61,7 +61,7 @@ async def queue(
 
 @router.get("/counts", response_class=HTMLResponse)
 async def counts(
-    request: Request, staff: Staff = Depends(COUNTS), session: AsyncSession = Depends(db)
+    request: Request, staff: Staff = Depends(COUNTS), session: AsyncSession = DB
 ) -> Response:
     """Numbers without cases, for analysts (``services.reports.queue.case_counts``)."""
     k = suppression_threshold(request)
@@ -123,7 +123,7 @@ async def case_page(
     request: Request,
     case_id: int,
     staff: Staff = Depends(HANDLE),
-    session: AsyncSession = Depends(db),
+    session: AsyncSession = DB,
 ) -> Response:
     # Reporters' messages wait sealed, not knowing their case, until a key holder files them.
     await conversation.attach_reporter_messages(session, keys_for(request))
@@ -137,7 +137,7 @@ async def evidence(
     case_id: int,
     evidence_id: int,
     staff: Staff = Depends(HANDLE),
-    session: AsyncSession = Depends(db),
+    session: AsyncSession = DB,
 ) -> Response:
     case, item = await cases.access_evidence(
         session, staff, case_id, evidence_id, ip=client_ip(request)
@@ -176,7 +176,7 @@ async def transition(
     to: str = Form(""),
     note: str = Form("", max_length=2000),
     staff: Staff = Depends(HANDLE),
-    session: AsyncSession = Depends(db),
+    session: AsyncSession = DB,
 ) -> Response:
     keys = keys_for(request)
 
@@ -197,7 +197,7 @@ async def close(
     outcome: str = Form(""),
     note: str = Form("", max_length=2000),
     staff: Staff = Depends(HANDLE),
-    session: AsyncSession = Depends(db),
+    session: AsyncSession = DB,
 ) -> Response:
     keys = keys_for(request)
 
@@ -218,7 +218,7 @@ async def confirm_close(
     decision: str = Form("confirm"),
     note: str = Form("", max_length=2000),
     staff: Staff = Depends(HANDLE),
-    session: AsyncSession = Depends(db),
+    session: AsyncSession = DB,
 ) -> Response:
     keys = keys_for(request)
 
@@ -235,7 +235,7 @@ async def assign(
     case_id: int,
     handler_id: int = Form(0),
     staff: Staff = Depends(HANDLE),
-    session: AsyncSession = Depends(db),
+    session: AsyncSession = DB,
 ) -> Response:
     async def act(case: Case) -> None:
         handler = await session.get(Staff, handler_id) if handler_id else None
@@ -252,7 +252,7 @@ async def note(
     case_id: int,
     text: str = Form("", max_length=4000),
     staff: Staff = Depends(HANDLE),
-    session: AsyncSession = Depends(db),
+    session: AsyncSession = DB,
 ) -> Response:
     keys = keys_for(request)
     return await _act(
@@ -270,7 +270,7 @@ async def message(
     case_id: int,
     text: str = Form("", max_length=4000),
     staff: Staff = Depends(HANDLE),
-    session: AsyncSession = Depends(db),
+    session: AsyncSession = DB,
 ) -> Response:
     keys = keys_for(request)
     return await _act(
@@ -297,7 +297,7 @@ async def refer(
     note: str = Form("", max_length=2000),
     name_worker: bool = Form(False),
     staff: Staff = Depends(HANDLE),
-    session: AsyncSession = Depends(db),
+    session: AsyncSession = DB,
 ) -> Response:
     keys = keys_for(request)
 

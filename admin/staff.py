@@ -11,7 +11,7 @@ from fastapi.responses import HTMLResponse, Response
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from admin.web import db, render, require, verify_csrf
+from admin.web import DB, render, require, verify_csrf
 from bot.i18n import gettext as _
 from bot.storage.models import Staff, StaffCountry, StaffRole
 from services import accounts
@@ -51,7 +51,7 @@ async def _page(request: Request, session: AsyncSession, actor: Staff, **values:
 
 @router.get("", response_class=HTMLResponse)
 async def staff_list(
-    request: Request, actor: Staff = Depends(MANAGE), session: AsyncSession = Depends(db)
+    request: Request, actor: Staff = Depends(MANAGE), session: AsyncSession = DB
 ) -> Response:
     return await _page(request, session, actor)
 
@@ -64,7 +64,7 @@ async def invite(
     name: str = Form("", max_length=120),
     countries: list[str] = Form(default_factory=list),
     actor: Staff = Depends(MANAGE),
-    session: AsyncSession = Depends(db),
+    session: AsyncSession = DB,
 ) -> Response:
     try:
         async with session.begin_nested():  # a refused invitation leaves no half-made account
@@ -90,7 +90,7 @@ async def set_active(
     staff_id: int,
     active: bool = Form(False),
     actor: Staff = Depends(MANAGE),
-    session: AsyncSession = Depends(db),
+    session: AsyncSession = DB,
 ) -> Response:
     target = await session.get(Staff, staff_id)
     if target is None or target not in await _team(session, actor):

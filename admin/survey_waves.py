@@ -31,10 +31,10 @@ from admin.surveys.common import (
     staff_countries,
 )
 from admin.web import (
+    DB,
     MAX_ID,
     checked_id,
     context,
-    db,
     render,
     staff_locale,
     suppression_threshold,
@@ -88,7 +88,7 @@ async def wave_list(
     request: Request,
     survey_id: int,
     staff: Staff = Depends(SURVEYS),
-    session: AsyncSession = Depends(db),
+    session: AsyncSession = DB,
 ) -> Response:
     found = await load_draft(session, staff, survey_id)
     k = suppression_threshold(request)
@@ -236,7 +236,7 @@ async def new_wave(
     request: Request,
     survey_id: int,
     staff: Staff = Depends(SURVEYS),
-    session: AsyncSession = Depends(db),
+    session: AsyncSession = DB,
 ) -> Response:
     found = await load_draft(session, staff, survey_id)
     countries = await staff_countries(session, staff)
@@ -275,7 +275,7 @@ async def create_wave(
     invite_hour: str = Form("12", max_length=8),
     reminder_after_hours: str = Form("72", max_length=8),
     staff: Staff = Depends(SURVEYS),
-    session: AsyncSession = Depends(db),
+    session: AsyncSession = DB,
 ) -> Response:
     found = await load_draft(session, staff, survey_id)
     form = WaveForm(
@@ -325,7 +325,7 @@ async def cancel_wave(
     request: Request,
     wave_id: int,
     staff: Staff = Depends(SURVEYS),
-    session: AsyncSession = Depends(db),
+    session: AsyncSession = DB,
 ) -> Response:
     wave = await _wave(session, staff, wave_id)
     try:
@@ -475,7 +475,7 @@ async def wave_results_page(
     wave_id: int,
     dim: str = "gender",
     staff: Staff = Depends(SURVEYS),
-    session: AsyncSession = Depends(db),
+    session: AsyncSession = DB,
 ) -> Response:
     return await _results_page(request, session, staff, wave_id, dim=dim)
 
@@ -485,7 +485,7 @@ async def wave_results_csv(
     request: Request,
     wave_id: int,
     staff: Staff = Depends(SURVEYS),
-    session: AsyncSession = Depends(db),
+    session: AsyncSession = DB,
 ) -> Response:
     locale, k = staff_locale(staff), suppression_threshold(request)
     # The same words as on screen (the templates' "fewer than %(k)s").
@@ -514,7 +514,7 @@ async def close_the_loop(
     request: Request,
     wave_id: int,
     staff: Staff = Depends(SURVEYS),
-    session: AsyncSession = Depends(db),
+    session: AsyncSession = DB,
 ) -> Response:
     wave = await _wave(session, staff, wave_id)
     form = await request.form()

@@ -20,6 +20,7 @@ from collections.abc import AsyncIterator, Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import jinja2
 from fastapi import Depends, Request
@@ -34,6 +35,7 @@ from bot.i18n.languages import LANGUAGES
 from bot.storage.models import Staff, StaffRole
 from services.accounts import MFA_ROLES
 from services.errors import DomainError, Forbidden, NotFound
+from services.labels import label
 from services.throttle import Throttle
 from workvoice.capabilities import NAV, NavEntry
 from workvoice.context import AppContext
@@ -62,7 +64,10 @@ class NeedsSecondFactor(Exception):
 class CsrfFailed(DomainError):
     code = "csrf"
     status = 403
-    message = N_("This form has expired. Please go back, reload the page and try again.")
+    message = N_(
+        "This form was not sent: it was opened before your last sign-in. Anything you typed is "
+        "filled in again; check it and send it once more."
+    )
 
 
 def context(request: Request) -> AppContext:
@@ -78,6 +83,12 @@ async def db(request: Request) -> AsyncIterator[AsyncSession]:
         except BaseException:
             await session.rollback()
             raise
+
+
+# "function" scope: the transaction is committed when the route returns, before the answer is
+# sent, so nothing a page or redirect promises can still be lost, and a fast next request (a 2FA
+# code typed as soon as the key is shown) sees it. FastAPI's default runs this after sending.
+DB: Any = Depends(db, scope="function")
 
 
 def start_session(request: Request, staff: Staff, *, mfa: bool) -> None:
@@ -115,10 +126,10 @@ async def verify_csrf(request: Request) -> None:
         raise CsrfFailed()
 
 
-async def current_staff(request: Request, session: AsyncSession = Depends(db)) -> Staff:
+async def current_staff(request: Request, session: AsyncSession = DB) -> Staff:
     data = request.session
     staff_id = data.get("staff_id")
-    next_url = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    next_url = page_of(request)
     if not staff_id:
         raise NotSignedIn(next_url)
     now = int(time.time())
@@ -141,6 +152,21 @@ async def current_staff(request: Request, session: AsyncSession = Depends(db)) -
     data["seen"] = now
     remember_viewer(request, staff)
     return staff
+
+
+def page_of(request: Request) -> str:
+    """The page to come back to after signing in again: this one for a GET; for a form sent
+    from a page, that page (the form's own address may answer only POST, and the typed text
+    comes back there from the browser's draft, see console.js)."""
+    here = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    if request.method in {"GET", "HEAD"}:
+        return here
+    referer = urlsplit(request.headers.get("referer") or "")
+    if referer.netloc and referer.netloc != request.url.netloc:
+        return "/"
+    if referer.path.startswith("/") and not referer.path.startswith("//"):
+        return referer.path + (f"?{referer.query}" if referer.query else "")
+    return "/"
 
 
 def _still_valid(data: Any, staff: Staff | None) -> bool:
@@ -193,7 +219,7 @@ def require(*roles: StaffRole) -> Callable[..., Any]:
 PUBLIC_PATHS: set[str] = {"/login", "/login/totp", "/invite/{token}", "/logout"}
 
 
-async def pending_staff(request: Request, session: AsyncSession = Depends(db)) -> Staff:
+async def pending_staff(request: Request, session: AsyncSession = DB) -> Staff:
     """The staff member between password and second factor (or fully signed in).
 
     The half-signed-in state lasts ``PENDING_SECONDS``: after that, the password again.
@@ -262,6 +288,7 @@ def create_templates() -> Jinja2Templates:
         lambda singular, plural, n: translations(current_locale()).ungettext(singular, plural, n),
         newstyle=True,
     )
+    env.filters["label"] = label
     return Jinja2Templates(env=env)
 
 
@@ -330,6 +357,9 @@ def render(request: Request, template: str, status_code: int = 200, **values: An
     locale = _locale_for(request)
     viewer: Viewer | None = getattr(request.state, "viewer", None)
     templates: Jinja2Templates = request.app.state.templates
+    # Confirmations left by the POST that redirected here come first (forms.flash).
+    stored = request.session.pop("flashes", None) or []
+    values["flashes"] = [(str(k), str(t)) for k, t in stored] + list(values.get("flashes") or [])
     with use_locale(locale):
         return templates.TemplateResponse(
             request,
@@ -338,6 +368,8 @@ def render(request: Request, template: str, status_code: int = 200, **values: An
                 "viewer": viewer,
                 "nav": nav_for(request, viewer),
                 "csrf_token": csrf_token(request),
+                # Not a secret: tells the browser's form drafts which sign-in they belong to.
+                "session_mark": request.session.get("since", ""),
                 "locale": locale,
                 "rtl": is_rtl(locale),
                 **values,

@@ -21,7 +21,7 @@ from admin.surveys.common import (
     load_draft,
     staff_countries,
 )
-from admin.web import db, render, verify_csrf
+from admin.web import DB, render, verify_csrf
 from bot.i18n import N_
 from bot.i18n import gettext as _
 from bot.i18n.languages import LANGUAGES
@@ -129,7 +129,7 @@ async def survey_page(
     survey_id: int,
     edit: str = "",
     staff: Staff = Depends(SURVEYS),
-    session: AsyncSession = Depends(db),
+    session: AsyncSession = DB,
 ) -> Response:
     found = await load_draft(session, staff, survey_id)
     return await _builder_page(request, session, staff, found, edit=edit[:32])
@@ -165,7 +165,7 @@ async def save_texts(
     intro: str = Form("", max_length=2000),
     thanks: str = Form("", max_length=2000),
     staff: Staff = Depends(SURVEYS),
-    session: AsyncSession = Depends(db),
+    session: AsyncSession = DB,
 ) -> Response:
     found = await load_draft(session, staff, survey_id)
     return await _save(
@@ -202,7 +202,7 @@ async def save_question(
     survey_id: int,
     form: Annotated[QuestionForm, Form()],
     staff: Staff = Depends(SURVEYS),
-    session: AsyncSession = Depends(db),
+    session: AsyncSession = DB,
 ) -> Response:
     """Add a question (``original`` empty) or change the one with key ``original``."""
     found = await load_draft(session, staff, survey_id)
@@ -226,7 +226,7 @@ async def delete_question(
     survey_id: int,
     key: str = Form("", max_length=64),
     staff: Staff = Depends(SURVEYS),
-    session: AsyncSession = Depends(db),
+    session: AsyncSession = DB,
 ) -> Response:
     found = await load_draft(session, staff, survey_id)
     return await _save(
@@ -248,7 +248,7 @@ async def move_question(
     key: str = Form("", max_length=64),
     direction: str = Form("", max_length=8),
     staff: Staff = Depends(SURVEYS),
-    session: AsyncSession = Depends(db),
+    session: AsyncSession = DB,
 ) -> Response:
     found = await load_draft(session, staff, survey_id)
     return await _save(
@@ -268,7 +268,7 @@ async def publish(
     request: Request,
     survey_id: int,
     staff: Staff = Depends(SURVEYS),
-    session: AsyncSession = Depends(db),
+    session: AsyncSession = DB,
 ) -> Response:
     found = await load_draft(session, staff, survey_id)
     try:
@@ -286,7 +286,7 @@ async def start_draft(
     request: Request,
     survey_id: int,
     staff: Staff = Depends(SURVEYS),
-    session: AsyncSession = Depends(db),
+    session: AsyncSession = DB,
 ) -> Response:
     """Edit a published survey: a new draft copied from the latest version."""
     found = await load_draft(session, staff, survey_id)
@@ -306,7 +306,7 @@ async def copy_survey(
     key: str = Form("", max_length=64),
     country: str = Form("", max_length=8),
     staff: Staff = Depends(SURVEYS),
-    session: AsyncSession = Depends(db),
+    session: AsyncSession = DB,
 ) -> Response:
     found = await load_draft(session, staff, survey_id)
     try:
@@ -343,13 +343,13 @@ def _export(found: Draft, kind: str) -> Response:
 
 @router.get("/{survey_id}/export.yaml")
 async def export_yaml(
-    survey_id: int, staff: Staff = Depends(SURVEYS), session: AsyncSession = Depends(db)
+    survey_id: int, staff: Staff = Depends(SURVEYS), session: AsyncSession = DB
 ) -> Response:
     return _export(await load_draft(session, staff, survey_id), "yaml")
 
 
 @router.get("/{survey_id}/export.json")
 async def export_json(
-    survey_id: int, staff: Staff = Depends(SURVEYS), session: AsyncSession = Depends(db)
+    survey_id: int, staff: Staff = Depends(SURVEYS), session: AsyncSession = DB
 ) -> Response:
     return _export(await load_draft(session, staff, survey_id), "json")

@@ -12,7 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from admin.surveys.common import SURVEYS, country_in_scope, staff_countries
-from admin.web import db, render, verify_csrf
+from admin.web import DB, render, verify_csrf
 from bot.i18n import gettext as _
 from bot.storage.models import Staff
 from bot.storage.surveys import SurveyVersion
@@ -63,7 +63,7 @@ async def _list_page(
 
 @router.get("", response_class=HTMLResponse)
 async def survey_list(
-    request: Request, staff: Staff = Depends(SURVEYS), session: AsyncSession = Depends(db)
+    request: Request, staff: Staff = Depends(SURVEYS), session: AsyncSession = DB
 ) -> Response:
     return await _list_page(request, session, staff)
 
@@ -86,7 +86,7 @@ async def create_survey(
     title: str = Form("", max_length=600),
     country: str = Form("", max_length=8),
     staff: Staff = Depends(SURVEYS),
-    session: AsyncSession = Depends(db),
+    session: AsyncSession = DB,
 ) -> Response:
     try:
         code = country_in_scope(staff, country, await staff_countries(session, staff))
@@ -108,7 +108,7 @@ async def create_survey(
 
 @router.get("/import", response_class=HTMLResponse)
 async def import_page(
-    request: Request, staff: Staff = Depends(SURVEYS), session: AsyncSession = Depends(db)
+    request: Request, staff: Staff = Depends(SURVEYS), session: AsyncSession = DB
 ) -> Response:
     return render(
         request, "surveys/import.html", countries=await staff_countries(session, staff), values={}
@@ -122,7 +122,7 @@ async def import_survey(
     content: str = Form("", max_length=MAX_UPLOAD_BYTES),
     country: str = Form("", max_length=8),
     staff: Staff = Depends(SURVEYS),
-    session: AsyncSession = Depends(db),
+    session: AsyncSession = DB,
 ) -> Response:
     countries = await staff_countries(session, staff)
     raw: bytes | str = content

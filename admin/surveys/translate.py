@@ -11,7 +11,7 @@ from markupsafe import Markup
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from admin.surveys.common import SURVEYS, Draft, can_edit, known_locale, load_draft
-from admin.web import db, render, verify_csrf
+from admin.web import DB, render, verify_csrf
 from bot.i18n import is_rtl
 from bot.i18n.languages import LANGUAGES
 from bot.storage.models import Staff
@@ -78,7 +78,7 @@ async def translate_page(
     survey_id: int,
     locale: str,
     staff: Staff = Depends(SURVEYS),
-    session: AsyncSession = Depends(db),
+    session: AsyncSession = DB,
 ) -> Response:
     found = await load_draft(session, staff, survey_id)
     return await _translate_page(request, found, staff, known_locale(locale))
@@ -90,7 +90,7 @@ async def save_translation(
     survey_id: int,
     locale: str,
     staff: Staff = Depends(SURVEYS),
-    session: AsyncSession = Depends(db),
+    session: AsyncSession = DB,
 ) -> Response:
     found = await load_draft(session, staff, survey_id)
     known_locale(locale)
@@ -136,7 +136,7 @@ async def preview(
     survey_id: int,
     locale: str = "",
     staff: Staff = Depends(SURVEYS),
-    session: AsyncSession = Depends(db),
+    session: AsyncSession = DB,
 ) -> Response:
     found = await load_draft(session, staff, survey_id)
     locale = known_locale(locale or found.definition.source_locale)
