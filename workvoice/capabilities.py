@@ -110,7 +110,7 @@ CAPABILITIES: tuple[Capability, ...] = (
         "reports",
         models="bot.storage.reports",
         flows=("bot.flows.reports",),
-        console=("admin.reports",),
+        console=("admin.reports.queue", "admin.reports.case"),
         jobs=(
             Job("case_tasks", 30, "services.reports.jobs:run_case_tasks"),
             Job("purge_closed_cases", 6 * 3600, "services.reports.jobs:purge_closed_cases"),

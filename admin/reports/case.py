@@ -1,4 +1,4 @@
-"""Case triage: the queue by severity and deadline, the case page, and every protocol action.
+"""The case page and every protocol action.
 
 Opening a case, downloading evidence and every change are audited (``services.reports.cases``).
 Handlers never see a Telegram id or name: the case holds none to show.
@@ -13,62 +13,17 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from admin.web import DB, client_ip, context, render, require, suppression_threshold, verify_csrf
+from admin.reports import HANDLE, keys_for
+from admin.web import DB, client_ip, context, render, verify_csrf
 from bot.i18n import N_
-from bot.storage.models import Factory, Staff, StaffRole
+from bot.storage.models import Factory, Staff
 from bot.storage.reports import Case, CaseEvidence
 from services.errors import DomainError
 from services.reports import cases, conversation
-from services.reports.crypto import KeyRing, keyring
-from services.reports.protocol import Category, Outcome, Referral, State
-from services.reports.queue import OPEN, case_counts, case_queue, severities_in_order
+from services.reports.protocol import Outcome, Referral, State
 from services.reports.submission import open_narrative
-from services.scope import Scope
 
 router = APIRouter(prefix="/reports")
-HANDLE = require(StaffRole.COUNTRY_MANAGER, StaffRole.CASE_HANDLER)
-COUNTS = require(StaffRole.COUNTRY_MANAGER, StaffRole.CASE_HANDLER, StaffRole.ANALYST)
-
-
-def keys_for(request: Request) -> KeyRing:
-    return keyring(context(request).settings)
-
-
-@router.get("", response_class=HTMLResponse)
-async def queue(
-    request: Request,
-    country: str = "",
-    factory: str = "",
-    category: str = "",
-    state: str = OPEN,
-    staff: Staff = Depends(HANDLE),
-    session: AsyncSession = DB,
-) -> Response:
-    # The console holds the private key: file reporters' waiting messages with their cases.
-    await conversation.attach_reporter_messages(session, keys_for(request))
-    rows = await case_queue(
-        session, staff, country=country, factory=factory, category=category, state=state
-    )
-    return render(
-        request,
-        "reports/queue.html",
-        rows=rows,
-        categories=list(Category),
-        states=list(State),
-        filters={"country": country, "factory": factory, "category": category, "state": state},
-    )
-
-
-@router.get("/counts", response_class=HTMLResponse)
-async def counts(
-    request: Request, staff: Staff = Depends(COUNTS), session: AsyncSession = DB
-) -> Response:
-    """Numbers without cases, for analysts (``services.reports.queue.case_counts``)."""
-    k = suppression_threshold(request)
-    grids = await case_counts(session, Scope.of(staff), k=k)
-    return render(
-        request, "reports/counts.html", grids=grids, severities=severities_in_order(), k=k
-    )
 
 
 async def _page(
