@@ -96,7 +96,8 @@ CAPABILITIES: tuple[Capability, ...] = (
             "admin.surveys.listing",
             "admin.surveys.builder",
             "admin.surveys.translate",
-            "admin.survey_waves",
+            "admin.surveys.waves",
+            "admin.surveys.results",
         ),
         jobs=(
             Job("survey_waves", 60, "workvoice.jobs:survey_waves"),
@@ -110,7 +111,7 @@ CAPABILITIES: tuple[Capability, ...] = (
         "reports",
         models="bot.storage.reports",
         flows=("bot.flows.reports",),
-        console=("admin.reports.queue", "admin.reports.case"),
+        console=("admin.reports.queue", "admin.reports.counts", "admin.reports.case"),
         jobs=(
             Job("case_tasks", 30, "services.reports.jobs:run_case_tasks"),
             Job("purge_closed_cases", 6 * 3600, "services.reports.jobs:purge_closed_cases"),

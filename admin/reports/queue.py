@@ -1,4 +1,4 @@
-"""Case triage: the queue by severity and deadline, and the report numbers."""
+"""Case triage: the queue by severity and deadline."""
 
 from __future__ import annotations
 
@@ -7,15 +7,13 @@ from fastapi.responses import HTMLResponse, Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from admin.reports import HANDLE, keys_for
-from admin.web import DB, render, require, suppression_threshold
-from bot.storage.models import Staff, StaffRole
+from admin.web import DB, render
+from bot.storage.models import Staff
 from services.reports import conversation
 from services.reports.protocol import Category, State
-from services.reports.queue import OPEN, case_counts, case_queue, severities_in_order
-from services.scope import Scope
+from services.reports.queue import OPEN, case_queue
 
 router = APIRouter(prefix="/reports")
-COUNTS = require(StaffRole.COUNTRY_MANAGER, StaffRole.CASE_HANDLER, StaffRole.ANALYST)
 
 
 @router.get("", response_class=HTMLResponse)
@@ -40,16 +38,4 @@ async def queue(
         categories=list(Category),
         states=list(State),
         filters={"country": country, "factory": factory, "category": category, "state": state},
-    )
-
-
-@router.get("/counts", response_class=HTMLResponse)
-async def counts(
-    request: Request, staff: Staff = Depends(COUNTS), session: AsyncSession = DB
-) -> Response:
-    """Numbers without cases, for analysts (``services.reports.queue.case_counts``)."""
-    k = suppression_threshold(request)
-    grids = await case_counts(session, Scope.of(staff), k=k)
-    return render(
-        request, "reports/counts.html", grids=grids, severities=severities_in_order(), k=k
     )

@@ -12,11 +12,11 @@ from admin.web import checked_id, require
 from bot.i18n import N_
 from bot.i18n.languages import LANGUAGES
 from bot.storage.models import Country, Gender, Staff, StaffRole
-from bot.storage.surveys import Survey, SurveyVersion
+from bot.storage.surveys import Survey, SurveyVersion, SurveyWave
 from services.errors import NotFound
 from services.onboarding import AgeBand
 from services.scope import Scope
-from services.surveys import builder
+from services.surveys import builder, waves
 from services.surveys.definition import InvalidDefinition, QuestionType, SurveyDefinition
 
 SURVEYS = require(StaffRole.COUNTRY_MANAGER, StaffRole.ANALYST)
@@ -80,3 +80,8 @@ async def load_draft(session: AsyncSession, staff: Staff, survey_id: int) -> Dra
     survey = await builder.access_survey(session, checked_id(survey_id), Scope.of(staff))
     version = await builder.latest_version(session, survey)
     return Draft(survey, version, builder.definition_of(version))
+
+
+async def access_wave_of(session: AsyncSession, staff: Staff, wave_id: int) -> SurveyWave:
+    """The wave of the path, if it is in the staff member's countries."""
+    return await waves.access_wave(session, checked_id(wave_id), Scope.of(staff))
