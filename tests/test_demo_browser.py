@@ -10,6 +10,7 @@ import re
 import signal
 import socket
 import sys
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -30,6 +31,9 @@ pytestmark = pytest.mark.skipif(
 
 def bn(message: str) -> str:
     return gettext(message, locale="bn")
+
+
+DEMO_START_SECONDS = 240
 
 
 @pytest.fixture
@@ -57,13 +61,18 @@ async def demo(tmp_path: Path) -> AsyncIterator[tuple[str, Path]]:
     url = f"http://127.0.0.1:{port}"
     try:
         async with httpx.AsyncClient() as client:
-            for _ in range(600):  # aiogram takes seconds to import; migrations and seeding follow
+            # aiogram takes seconds to import; migrations and seeding follow. On a busy machine
+            # (a CI run beside other work) that took over a minute once: wait by the clock, and
+            # say so plainly rather than letting the first page load fail.
+            deadline = time.monotonic() + DEMO_START_SECONDS
+            while True:
                 try:
                     if (await client.get(f"{url}/healthz")).status_code == 200:
                         break
                 except httpx.HTTPError:
                     pass
                 assert proc.returncode is None, "the demo exited"
+                assert time.monotonic() < deadline, "the demo did not answer /healthz in time"
                 await asyncio.sleep(0.1)
         yield url, tmp_path / "demo" / "workvoice.db"
     finally:
