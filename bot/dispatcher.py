@@ -11,7 +11,7 @@ from contextlib import asynccontextmanager
 from datetime import timedelta
 from typing import Any
 
-from aiogram import Dispatcher, F, Router
+from aiogram import Bot, Dispatcher, F, Router
 from aiogram.exceptions import TelegramForbiddenError
 from aiogram.filters import ExceptionTypeFilter
 from aiogram.fsm.storage.base import (
@@ -28,7 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot import chat_trail, wizard
 from bot.i18n import _
-from bot.middlewares import UpdateMiddleware
+from bot.middlewares import UpdateMiddleware, install_commit_before_reply
 from bot.storage.db import transaction
 from bot.widgets import main_menu_keyboard
 from services.errors import DomainError
@@ -172,6 +172,7 @@ def create_dispatcher(
         **workflow_data,
     )
     dp.update.outer_middleware(UpdateMiddleware(sessions, default_locale=default_locale))
+    dp.startup.register(_on_startup)
     chat_trail.configure(storage)  # message ids for 🧹 Remove my messages here (B3)
     dp.message.outer_middleware(chat_trail.IncomingMessages())
     dp.include_router(wizard.router)  # /cancel ends whatever conversation the worker is in
@@ -180,6 +181,10 @@ def create_dispatcher(
         dp.include_router(module.router)
     dp.include_router(_errors_router(sessions))
     return dp
+
+
+async def _on_startup(bot: Bot) -> None:
+    install_commit_before_reply(bot)  # what a reply promises is stored before it is sent
 
 
 def _errors_router(sessions: async_sessionmaker[AsyncSession]) -> Router:

@@ -7,9 +7,16 @@ import logging
 import time
 import unicodedata
 from collections.abc import Awaitable, Callable
+from contextvars import ContextVar
 from typing import Any
 
-from aiogram import BaseMiddleware
+from aiogram import BaseMiddleware, Bot
+from aiogram.client.session.middlewares.base import (
+    BaseRequestMiddleware,
+    NextRequestMiddlewareType,
+)
+from aiogram.methods import GetFile, GetMe, TelegramMethod
+from aiogram.methods.base import Response, TelegramType
 from aiogram.types import CallbackQuery, Message, TelegramObject, Update
 from aiogram.types import User as TgUser
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -60,6 +67,41 @@ def clean_update(update: Update) -> Update:
     return update.model_copy(update=changes) if changes else update
 
 
+# The transaction of the update being handled in this task, for ``CommitBeforeReply``.
+_UPDATE_SESSION: ContextVar[AsyncSession | None] = ContextVar("update_session", default=None)
+# Calls that show the worker nothing: no reason to commit before them.
+_READS = (GetMe, GetFile)
+
+
+class CommitBeforeReply(BaseRequestMiddleware):
+    """Request middleware on the Bot's session: before the bot shows the worker anything while an
+    update is handled, what the update changed so far is committed. A reply can then never promise
+    what is not stored (an answer counted, a language saved), and the rest of the update (message
+    ids, the next step) is committed at its end as before."""
+
+    async def __call__(
+        self,
+        make_request: NextRequestMiddlewareType[TelegramType],
+        bot: Bot,
+        method: TelegramMethod[TelegramType],
+    ) -> Response[TelegramType]:
+        session = _UPDATE_SESSION.get()
+        if (
+            session is not None
+            and session.in_transaction()
+            # Inside a savepoint the step is not finished: committing would end it half-way.
+            and not session.in_nested_transaction()
+            and not isinstance(method, _READS)
+        ):
+            await session.commit()
+        return await make_request(bot, method)
+
+
+def install_commit_before_reply(bot: Bot) -> None:
+    if not any(isinstance(m, CommitBeforeReply) for m in bot.session.middleware):
+        bot.session.middleware(CommitBeforeReply())
+
+
 class UpdateMiddleware(BaseMiddleware):
     """Outer middleware on ``dp.update``: one update, one transaction, handled once."""
 
@@ -84,12 +126,15 @@ class UpdateMiddleware(BaseMiddleware):
             async with self.sessions() as session:
                 data["session"] = session
                 await self._load_user(session, data)
+                token = _UPDATE_SESSION.set(session)
                 try:
                     result = await handler(event, data)
                     await session.commit()
                 except BaseException:
                     await session.rollback()
                     raise
+                finally:
+                    _UPDATE_SESSION.reset(token)
         except Exception:
             metrics.UPDATE_ERRORS.labels(kind).inc()
             raise
