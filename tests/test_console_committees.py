@@ -104,9 +104,9 @@ async def test_staff_run_a_committee_from_the_console(console: ConsoleHarness) -
                 "at": "01:30",
             },
         )
-        assert r.status_code == 303 and "ambiguous=2027-11-07T01%3A30" in r.headers["location"]
+        assert r.status_code == 303
         page = await client.get(r.headers["location"])
-        assert "happen twice" in page.text and "2027-11-07T01:30" in page.text
+        assert "happen twice" in page.text and "2027-11-07 01:30" in page.text
 
         r = await client.post(
             f"{url}/schedule",
@@ -173,7 +173,8 @@ async def test_staff_run_a_committee_from_the_console(console: ConsoleHarness) -
             f"{url}/holidays",
             data={"csrf_token": client.csrf, "day": "2027-04-06", "name": "Easter"},
         )
-        assert r.status_code == 303 and "cancelled=1" in r.headers["location"]
+        assert r.status_code == 303
+        assert "Meetings cancelled on that day: 1" in (await client.get(url)).text
         assert (
             await count(
                 console, Meeting, Meeting.starts_at == starts[1], Meeting.status == "cancelled"
