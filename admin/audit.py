@@ -213,7 +213,8 @@ async def audit_export(
         actor=staff,
         ip=client_ip(request),
         count=len(rows),
-        **{k: v for k, v in filters.__dict__.items() if v},
+        # The filters, as what they chose ("action" is record's own argument).
+        **{f"filter_{k}": v for k, v in filters.__dict__.items() if v},
     )
     day = datetime.now(UTC).strftime("%Y-%m-%d")
     return Response(
