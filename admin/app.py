@@ -129,12 +129,27 @@ def create_console(ctx: AppContext) -> FastAPI:
 
     @app.exception_handler(RequestValidationError)
     async def bad_request(request: Request, exc: RequestValidationError) -> Response:
-        fields = ", ".join(str(e["loc"][-1]) for e in exc.errors()[:5])
+        """Forms validate themselves (``admin.forms``) and show their page again; what reaches
+        here is an address that cannot name anything (``/reports/abc``: not found) or a query
+        or form no page of ours sends (refused in words, never a developer's field name)."""
+        places = {str(error["loc"][0]) for error in exc.errors() if error.get("loc")}
+        if "path" in places:
+            return render(
+                request,
+                "error.html",
+                status_code=404,
+                message=_("This page does not exist, or you do not have access to it."),
+            )
         return render(
             request,
             "error.html",
             status_code=400,
-            message=_("Some fields were missing or not valid: {fields}", fields=fields),
+            message=_(
+                "Something on this page was not filled in as expected. Please go back, check "
+                "the page and try again."
+            ),
+            # A page opened with a query it cannot use: the same page without it.
+            back=request.url.path if request.method == "GET" else page_of(request),
         )
 
     @app.exception_handler(StarletteHTTPException)

@@ -12,17 +12,19 @@ service's verbs, which audit them.
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Mapping
+from collections.abc import Awaitable, Callable, Hashable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import cast
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from fastapi import APIRouter, Depends, Request
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, Response
+from pydantic import BaseModel, Field
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from admin.forms import FormState, submit
 from admin.web import (
     DB,
     checked_id,
@@ -66,11 +68,6 @@ OUTCOMES = {
 class InvalidPlan(DomainError):
     code = "invalid_plan"
     message = N_("The message cannot be planned: {reason}")
-
-
-class NotConfirmed(DomainError):
-    code = "not_confirmed"
-    message = N_("Tick the box to confirm, then try again.")
 
 
 async def scoped(
@@ -154,7 +151,6 @@ async def audience_zones(session: AsyncSession, data: BroadcastInput) -> list[st
 @router.get("", response_class=HTMLResponse)
 async def broadcast_list(
     request: Request,
-    done: str = "",
     staff: Staff = Depends(BROADCASTS),
     session: AsyncSession = DB,
 ) -> Response:
@@ -170,13 +166,11 @@ async def broadcast_list(
         }
         for b, t in await messages.list_broadcasts(session, Scope.of(staff))
     ]
-    flashes = [("ok", _("The draft was deleted."))] if done == "deleted" else []
     return render(
         request,
         "broadcasts/list.html",
         rows=rows,
         k=k,
-        flashes=flashes,
         when=lambda value: format_datetime(value, tz="UTC", locale=locale, format="medium"),
     )
 
@@ -256,6 +250,38 @@ async def broadcast_page(
     return await _detail_page(request, session, staff, broadcast, done=done)
 
 
+class SendNow(BaseModel):
+    """Sending now: only the ticked confirmation box (``confirm_action``)."""
+
+
+class Plan(BaseModel):
+    day: str = Field(default="", max_length=10)
+    at: str = Field(default="", max_length=8)
+    timezone: str = Field(default="", max_length=64)
+
+
+class Stop(BaseModel):
+    """Deleting a draft or stopping a message: only the ticked confirmation box."""
+
+
+def _again(
+    request: Request, session: AsyncSession, staff: Staff, broadcast: Broadcast, *, plan: bool
+) -> Callable[[FormState], Awaitable[Response]]:
+    async def again(form: FormState) -> Response:
+        await session.refresh(broadcast)  # the refused verb's savepoint may have expired it
+        return await _detail_page(
+            request,
+            session,
+            staff,
+            broadcast,
+            error=form.error,
+            schedule={k: str(form.value(k)) for k in ("day", "at", "timezone")} if plan else None,
+            status=form.status,
+        )
+
+    return again
+
+
 @router.post("/{broadcast_id:int}/send", dependencies=[Depends(verify_csrf)])
 async def send_now(
     request: Request,
@@ -263,14 +289,21 @@ async def send_now(
     staff: Staff = Depends(BROADCASTS),
     session: AsyncSession = DB,
 ) -> Response:
-    try:
-        async with session.begin_nested():
-            await messages.do_schedule(session, broadcast, scope=Scope.of(staff), actor=staff)
-    except DomainError as exc:
-        return await _detail_page(
-            request, session, staff, broadcast, error=exc.translated(), status=exc.status
-        )
-    return RedirectResponse(f"/broadcasts/{broadcast.id}?done=sending", status_code=303)
+    """Send to the whole audience at once: needs the box ticked (it cannot be called back)."""
+
+    async def send(_data: SendNow) -> None:
+        await messages.do_schedule(session, broadcast, scope=Scope.of(staff), actor=staff)
+
+    return await submit(
+        request,
+        session,
+        SendNow,
+        verb=send,
+        done_url=f"/broadcasts/{broadcast.id}",
+        message=_(DONE["sending"]),
+        again=_again(request, session, staff, broadcast, plan=False),
+        confirm=True,
+    )
 
 
 def planned_at(day: str, at: str, timezone: str, *, now: datetime) -> datetime:
@@ -303,28 +336,21 @@ async def schedule(
     staff: Staff = Depends(BROADCASTS),
     session: AsyncSession = DB,
 ) -> Response:
-    form = await request.form()
-    typed = {
-        name: value if isinstance(value := form.get(name), str) else ""
-        for name in ("day", "at", "timezone")
-    }
-    try:
-        send_at = planned_at(typed["day"], typed["at"], typed["timezone"], now=utcnow())
-        async with session.begin_nested():
-            await messages.do_schedule(
-                session, broadcast, scope=Scope.of(staff), actor=staff, send_at=send_at
-            )
-    except DomainError as exc:
-        return await _detail_page(
-            request,
-            session,
-            staff,
-            broadcast,
-            error=exc.translated(),
-            schedule=typed,
-            status=exc.status,
+    async def plan(data: Plan) -> None:
+        send_at = planned_at(data.day, data.at, data.timezone, now=utcnow())
+        await messages.do_schedule(
+            session, broadcast, scope=Scope.of(staff), actor=staff, send_at=send_at
         )
-    return RedirectResponse(f"/broadcasts/{broadcast.id}?done=scheduled", status_code=303)
+
+    return await submit(
+        request,
+        session,
+        Plan,
+        verb=plan,
+        done_url=f"/broadcasts/{broadcast.id}",
+        message=_(DONE["scheduled"]),
+        again=_again(request, session, staff, broadcast, plan=True),
+    )
 
 
 @router.post("/{broadcast_id:int}/cancel", dependencies=[Depends(verify_csrf)])
@@ -335,17 +361,18 @@ async def cancel(
     session: AsyncSession = DB,
 ) -> Response:
     """Delete a draft, or stop a planned or running broadcast; both need the confirmation box."""
-    form = await request.form()
     was_draft = broadcast.status == BroadcastStatus.DRAFT
-    try:
-        if form.get("confirm") != "yes":
-            raise NotConfirmed()
-        async with session.begin_nested():
-            await messages.do_cancel(session, broadcast, actor=staff)
-    except DomainError as exc:
-        return await _detail_page(
-            request, session, staff, broadcast, error=exc.translated(), status=exc.status
-        )
-    if was_draft:
-        return RedirectResponse("/broadcasts?done=deleted", status_code=303)
-    return RedirectResponse(f"/broadcasts/{broadcast.id}?done=cancelled", status_code=303)
+
+    async def stop(_data: Stop) -> None:
+        await messages.do_cancel(session, broadcast, actor=staff)
+
+    return await submit(
+        request,
+        session,
+        Stop,
+        verb=stop,
+        done_url="/broadcasts" if was_draft else f"/broadcasts/{broadcast.id}",
+        message=_("The draft was deleted.") if was_draft else _(DONE["cancelled"]),
+        again=_again(request, session, staff, broadcast, plan=False),
+        confirm=True,
+    )

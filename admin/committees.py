@@ -4,25 +4,33 @@ schedule, calendar, attendance, minutes and action items.
 
 Scoped by the factory's country (``services.scope.Scope``; out of scope is a 404). Analysts see
 the figures only; names of members are for country managers and case handlers (Enterprise
-Advisors). Each route calls one service verb, which writes the audit row itself.
+Advisors). Each route calls one service verb, which writes the audit row itself, through the
+console's form pattern (``admin.forms``): a refused form shows the committee page again with the
+reason next to the field and what was typed, a done one comes back with a confirmation. Removing
+a member and cancelling a meeting need their box ticked.
 """
 
 from __future__ import annotations
 
-from typing import Annotated
-from urllib.parse import urlencode
+from collections.abc import Awaitable, Callable
+from typing import Annotated, Any, TypeVar
 
-from fastapi import APIRouter, Depends, Form, Request
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import HTMLResponse, Response
+from pydantic import BaseModel
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from admin import committee_forms as cf
 from admin.factories import bot_username
+from admin.forms import FieldRefused, FormState, flash, submit
 from admin.web import DB, client_ip, render, require, verify_csrf
+from bot.i18n import N_
+from bot.i18n import gettext as _
 from bot.i18n.languages import LANGUAGES
 from bot.storage.committees import Committee, Meeting
 from bot.storage.models import Factory, Gender, Staff, StaffRole
-from services.clock import utcnow
+from services.clock import to_utc, utcnow
 from services.committees import actions, meetings, members, participation
 from services.committees.members import (
     ActionStatus,
@@ -33,15 +41,20 @@ from services.committees.members import (
     Rsvp,
     Side,
 )
-from services.committees.schedule import WEEKDAYS, friendly_rrule
+from services.committees.schedule import InvalidTime, friendly_rrule, parse_local
 from services.committees.stats import Stats, committee_stats
+from services.errors import DomainError
 from services.factories import access_factory
 from services.scope import Scope
 
 router = APIRouter(prefix="/committees")
 FIGURES = require(StaffRole.COUNTRY_MANAGER, StaffRole.CASE_HANDLER, StaffRole.ANALYST)
 MANAGE = require(StaffRole.COUNTRY_MANAGER, StaffRole.CASE_HANDLER)
-Text = Annotated[str, Form()]
+M = TypeVar("M", bound=BaseModel)
+PAST = N_("This time has already passed. Please choose a later day or time.")
+TWICE = N_(
+    "These times happen twice when the clocks go back; the first of the two is used: {times}"
+)
 
 
 async def scoped(
@@ -52,14 +65,8 @@ async def scoped(
     return await members.access_committee(session, Scope.of(staff), committee_id)
 
 
-def _back(committee: Committee, **query: str) -> Response:
-    suffix = f"?{urlencode(query)}" if query else ""
-    return RedirectResponse(f"/committees/{committee.id}{suffix}", status_code=303)
-
-
-@router.get("", response_class=HTMLResponse)
-async def committee_list(
-    request: Request, staff: Staff = Depends(FIGURES), session: AsyncSession = DB
+async def _list_page(
+    request: Request, session: AsyncSession, staff: Staff, form: FormState | None = None
 ) -> Response:
     scope = Scope.of(staff)
     rows = (
@@ -71,6 +78,7 @@ async def committee_list(
         )
     ).all()
     factories = select(Factory).where(Factory.active.is_(True), scope.where(Factory.country_code))
+    factory_rows = (await session.scalars(factories.order_by(Factory.code))).all()
     stats = await committee_stats(session, [c.id for c, _f in rows])
     per_country: dict[str, Stats] = {}
     for committee, factory in rows:
@@ -78,48 +86,72 @@ async def committee_list(
     return render(
         request,
         "committees/list.html",
+        status_code=form.status if form else 200,
         rows=rows,
         stats=stats,
         per_country=sorted(per_country.items()),
-        factories=(await session.scalars(factories.order_by(Factory.code))).all(),
-        kinds=list(Kind),
+        factories=factory_rows,
+        factory_options=[(fa.id, f"{fa.code} · {fa.name}") for fa in factory_rows],
+        kinds=cf.enum_options(Kind),
+        kind_words=lambda key: cf.words(Kind, key),
         can_manage=staff.role != StaffRole.ANALYST,
+        form=form,
     )
+
+
+@router.get("", response_class=HTMLResponse)
+async def committee_list(
+    request: Request, staff: Staff = Depends(FIGURES), session: AsyncSession = DB
+) -> Response:
+    return await _list_page(request, session, staff)
 
 
 @router.post("", dependencies=[Depends(verify_csrf)])
 async def committee_create(
-    request: Request,
-    factory_id: Annotated[int, Form()],
-    kind: Text,
-    name: Text,
-    staff: Staff = Depends(MANAGE),
-    session: AsyncSession = DB,
+    request: Request, staff: Staff = Depends(MANAGE), session: AsyncSession = DB
 ) -> Response:
-    factory = await access_factory(session, factory_id, Scope.of(staff))
-    committee = await members.do_create_committee(
-        session, factory, kind=kind, name=name, actor=staff, ip=client_ip(request)
+    async def create(data: cf.CommitteeForm) -> Committee:
+        try:
+            factory = await access_factory(session, data.factory_id, Scope.of(staff))
+        except DomainError as exc:
+            raise FieldRefused.about("factory_id", exc) from None
+        return await members.do_create_committee(
+            session, factory, kind=data.kind, name=data.name, actor=staff, ip=client_ip(request)
+        )
+
+    async def again(form: FormState) -> Response:
+        return await _list_page(request, session, staff, form)
+
+    return await submit(
+        request,
+        session,
+        cf.CommitteeForm,
+        verb=create,
+        done_url=lambda committee: f"/committees/{committee.id}",
+        message=_("The committee is created. Add its members next."),
+        again=again,
     )
-    return _back(committee)
 
 
-@router.get("/{committee_id}", response_class=HTMLResponse)
-async def committee_page(
+# --- one committee ------------------------------------------------------------------------
+
+
+async def _page(
     request: Request,
-    committee_id: int,
-    ambiguous: str = "",
-    cancelled: str = "",
-    staff: Staff = Depends(MANAGE),
-    session: AsyncSession = DB,
+    session: AsyncSession,
+    staff: Staff,
+    committee: Committee,
+    *,
+    forms: dict[str, FormState] | None = None,
+    status: int = 200,
 ) -> Response:
-    committee = await members.access_committee(
-        session, Scope.of(staff), committee_id, actor=staff, ip=client_ip(request)
-    )
+    """The committee page; ``forms`` holds the form that was refused (by its name), shown again
+    with its reasons and typed values."""
+    await session.refresh(committee)  # a refused verb's savepoint may have expired it
     seats = await members.members_of(
         session, committee.id, statuses=(MemberStatus.PENDING, MemberStatus.ACTIVE)
     )
     active = [m for m in seats if m.status == MemberStatus.ACTIVE]
-    names = {m.id: m.display_name for m in seats}
     now = utcnow()
     upcoming = await meetings.upcoming(session, committee.id, now=now)
     past = await meetings.past(session, committee.id, now=now)
@@ -127,16 +159,19 @@ async def committee_page(
     return render(
         request,
         "committees/detail.html",
+        status_code=status,
         committee=committee,
         members=seats,
-        balance={
-            side.value: {
-                "total": sum(1 for m in active if m.side == side),
-                "women": sum(1 for m in active if m.side == side and m.gender == Gender.WOMAN),
-            }
+        balance=[
+            (
+                side,
+                sum(1 for m in active if m.side == side),
+                sum(1 for m in active if m.side == side and m.gender == Gender.WOMAN),
+            )
             for side in Side
-        },
-        names=names,
+        ],
+        names={m.id: m.display_name for m in seats},
+        owners=[(m.id, m.display_name) for m in active],
         upcoming=upcoming,
         past=past,
         counts=await participation.rsvp_counts_of(session, upcoming_ids),
@@ -146,171 +181,247 @@ async def committee_page(
         actions=await actions.actions_of(session, committee.id),
         stats=(await committee_stats(session, [committee.id], now=now))[committee.id],
         local=lambda moment: meetings.local_text(moment, committee),
-        ambiguous=[a for a in ambiguous.split(",") if a],
-        cancelled=cancelled,
-        kinds=list(Kind),
-        sides=list(Side),
+        forms=forms or {},
+        schedule=cf.schedule_values(committee),
+        schedule_words=cf.schedule_words(committee.rrule, (committee.local_start or "")[11:16])
+        if committee.rrule
+        else "",
+        word=cf.words,
+        kind=Kind,
         Side=Side,
-        Rsvp=Rsvp,
+        Role=Role,
+        Gender=Gender,
         MeetingStatus=MeetingStatus,
         MemberStatus=MemberStatus,
         ActionStatus=ActionStatus,
-        roles=list(Role),
-        genders=list(Gender),
-        languages=LANGUAGES,
-        weekdays=WEEKDAYS,
-        offsets_hours=", ".join(
-            f"{o / 60:g}" for o in committee.reminder_offsets or members.DEFAULT_OFFSETS
-        ),
+        Rsvp=Rsvp,
+        sides=cf.enum_options(Side),
+        roles=cf.enum_options(Role),
+        genders=cf.enum_options(Gender),
+        languages=[(code, lang.native_name) for code, lang in LANGUAGES.items()],
+        weekdays=cf.weekday_options(),
+        ordinals=cf.ordinal_options(),
+        freqs=cf.freq_options(),
         bot_username=bot_username(request) or "your_workvoice_bot",
     )
 
 
-@router.post("/{committee_id}/members", dependencies=[Depends(verify_csrf)])
-async def member_add(
+@router.get("/{committee_id}", response_class=HTMLResponse)
+async def committee_page(
     request: Request,
-    committee: Annotated[Committee, Depends(scoped)],
-    display_name: Text,
-    side: Text,
-    role: Text,
-    gender: Annotated[str, Form()] = "",
-    language: Annotated[str, Form()] = "",
+    committee_id: int,
     staff: Staff = Depends(MANAGE),
     session: AsyncSession = DB,
 ) -> Response:
-    await members.do_add_member(
-        session,
-        committee,
-        display_name=display_name,
-        side=side,
-        role=role,
-        gender=gender,
-        language=language,
-        actor=staff,
-        ip=client_ip(request),
+    committee = await members.access_committee(
+        session, Scope.of(staff), committee_id, actor=staff, ip=client_ip(request)
     )
-    return _back(committee)
+    return await _page(request, session, staff, committee)
+
+
+async def _on_page(
+    request: Request,
+    session: AsyncSession,
+    staff: Staff,
+    committee: Committee,
+    name: str,
+    model: type[M],
+    verb: Callable[[M], Awaitable[Any]],
+    message: str,
+    *,
+    confirm: bool = False,
+) -> Response:
+    """One of the committee page's forms through ``admin.forms.submit``: back to the page with
+    ``message``, or the page again with the refused form ``name`` filled in."""
+
+    async def again(form: FormState) -> Response:
+        return await _page(request, session, staff, committee, forms={name: form}, status=400)
+
+    return await submit(
+        request,
+        session,
+        model,
+        verb=verb,
+        done_url=f"/committees/{committee.id}",
+        message=message,
+        again=again,
+        confirm=confirm,
+    )
+
+
+Scoped = Annotated[Committee, Depends(scoped)]
+
+
+@router.post("/{committee_id}/members", dependencies=[Depends(verify_csrf)])
+async def member_add(
+    request: Request, committee: Scoped, staff: Staff = Depends(MANAGE), session: AsyncSession = DB
+) -> Response:
+    async def add(data: cf.MemberForm) -> None:
+        await members.do_add_member(
+            session,
+            committee,
+            display_name=data.display_name,
+            side=data.side,
+            role=data.role,
+            gender=data.gender,
+            language=data.language,
+            actor=staff,
+            ip=client_ip(request),
+        )
+
+    return await _on_page(
+        request, session, staff, committee, "member", cf.MemberForm, add, _("The member is added.")
+    )
+
+
+MEMBER_DONE = {
+    "approve": N_("The member is approved."),
+    "refuse": N_("The request to join is refused."),
+    "remove": N_("The member is removed from the committee."),
+    "update": N_("Saved."),
+}
 
 
 @router.post("/{committee_id}/members/change", dependencies=[Depends(verify_csrf)])
 async def member_change(
-    request: Request,
-    committee: Annotated[Committee, Depends(scoped)],
-    member_id: Annotated[int, Form()],
-    op: Text,
-    side: Annotated[str, Form()] = "",
-    role: Annotated[str, Form()] = "",
-    gender: Annotated[str, Form()] = "",
-    language: Annotated[str, Form()] = "",
-    staff: Staff = Depends(MANAGE),
-    session: AsyncSession = DB,
+    request: Request, committee: Scoped, staff: Staff = Depends(MANAGE), session: AsyncSession = DB
 ) -> Response:
-    member = await members.access_member(session, committee, member_id)
-    ip = client_ip(request)
-    if op in {"approve", "refuse"}:
-        await members.do_approve_member(
-            session, member, approve=op == "approve", actor=staff, ip=ip
-        )
-    elif op == "remove":
-        await members.do_leave(session, member, actor=staff, ip=ip)
-    else:
-        await members.do_update_member(
-            session,
-            member,
-            role=role or member.role,
-            side=side or member.side,
-            gender=gender,
-            language=language,
-            actor=staff,
-            ip=ip,
-        )
-    return _back(committee)
+    op = (await request.form()).get("op")
+
+    async def change(data: cf.MemberChange) -> None:
+        member = await members.access_member(session, committee, data.member_id)
+        ip = client_ip(request)
+        if data.op in {"approve", "refuse"}:
+            await members.do_approve_member(
+                session, member, approve=data.op == "approve", actor=staff, ip=ip
+            )
+        elif data.op == "remove":
+            await members.do_leave(session, member, actor=staff, ip=ip)
+        else:
+            await members.do_update_member(
+                session,
+                member,
+                role=data.role or member.role,
+                side=data.side or member.side,
+                gender=data.gender,
+                language=data.language,
+                actor=staff,
+                ip=ip,
+            )
+
+    message = _(MEMBER_DONE.get(str(op), MEMBER_DONE["update"]))
+    return await _on_page(
+        request,
+        session,
+        staff,
+        committee,
+        "member_change",
+        cf.MemberChange,
+        change,
+        message,
+        confirm=op == "remove",  # removing a member cannot be undone from here
+    )
 
 
 @router.post("/{committee_id}/invites", dependencies=[Depends(verify_csrf)])
 async def invite_create(
-    request: Request,
-    committee: Annotated[Committee, Depends(scoped)],
-    side: Text,
-    staff: Staff = Depends(MANAGE),
-    session: AsyncSession = DB,
+    request: Request, committee: Scoped, staff: Staff = Depends(MANAGE), session: AsyncSession = DB
 ) -> Response:
-    await members.do_create_invite(
-        session, committee, side=side, actor=staff, ip=client_ip(request)
+    async def invite(data: cf.InviteForm) -> None:
+        await members.do_create_invite(
+            session, committee, side=data.side, actor=staff, ip=client_ip(request)
+        )
+
+    message = _("A new invitation code is ready: it is listed under Invitations.")
+    return await _on_page(
+        request, session, staff, committee, "invite", cf.InviteForm, invite, message
     )
-    return _back(committee)
 
 
-def _offsets(hours: str) -> list[int] | None:
-    if not hours.strip():
-        return None
-    try:
-        return [round(float(h) * 60) for h in hours.replace(";", ",").split(",") if h.strip()]
-    except ValueError:
-        raise members.InvalidInput() from None
+def _twice(request: Request, times: list[str]) -> None:
+    """Say which local times happen twice (the first of the two is used)."""
+    if times:
+        shown = ", ".join(t.replace("T", " ") for t in times)
+        flash(request, _(TWICE, times=shown), "warning")
 
 
 @router.post("/{committee_id}/schedule", dependencies=[Depends(verify_csrf)])
 async def schedule_set(
-    request: Request,
-    committee: Annotated[Committee, Depends(scoped)],
-    first_day: Text,
-    at: Text,
-    mode: Annotated[str, Form()] = "simple",
-    freq: Annotated[str, Form()] = "monthly",
-    weekday: Annotated[str, Form()] = "TU",
-    ordinal: Annotated[int, Form()] = 1,
-    interval: Annotated[int, Form()] = 1,
-    rrule: Annotated[str, Form()] = "",
-    location: Annotated[str, Form()] = "",
-    offsets: Annotated[str, Form()] = "",
-    quorum: Annotated[int, Form()] = 50,
-    staff: Staff = Depends(MANAGE),
-    session: AsyncSession = DB,
+    request: Request, committee: Scoped, staff: Staff = Depends(MANAGE), session: AsyncSession = DB
 ) -> Response:
-    rule = (
-        rrule
-        if mode == "raw"
-        else friendly_rrule(freq=freq, weekday=weekday, ordinal=ordinal, interval=interval)
+    async def save(data: cf.ScheduleForm) -> None:
+        try:
+            rule = (
+                data.rrule
+                if data.mode == "raw"
+                else friendly_rrule(
+                    freq=data.freq,
+                    weekday=data.weekday,
+                    ordinal=data.ordinal,
+                    interval=data.interval,
+                )
+            )
+            result = await meetings.do_set_schedule(
+                session,
+                committee,
+                rule=rule,
+                local_start=f"{data.first_day}T{data.at.zfill(5)}",
+                location=data.location,
+                offsets=data.reminder_minutes(),
+                quorum=data.quorum / 100,
+                actor=staff,
+                ip=client_ip(request),
+            )
+        except InvalidTime as exc:
+            raise FieldRefused.about("first_day", exc) from None
+        except members.InvalidInput:
+            raise FieldRefused(
+                "offsets", N_("Give hours before the meeting, such as 72, 24, 2 (at most 720).")
+            ) from None
+        except DomainError as exc:
+            raise FieldRefused.about("rrule" if data.mode == "raw" else "at", exc) from None
+        _twice(request, result.ambiguous)
+
+    message = _("The schedule is saved; members are reminded before each meeting.")
+    return await _on_page(
+        request, session, staff, committee, "schedule", cf.ScheduleForm, save, message
     )
-    result = await meetings.do_set_schedule(
-        session,
-        committee,
-        rule=rule,
-        local_start=f"{first_day.strip()}T{at.strip()}",
-        location=location,
-        offsets=_offsets(offsets),
-        quorum=quorum / 100,
-        actor=staff,
-        ip=client_ip(request),
-    )
-    return (
-        _back(committee, ambiguous=",".join(result.ambiguous))
-        if result.ambiguous
-        else _back(committee)
-    )
+
+
+def _future(committee: Committee, starts: str) -> str:
+    """A typed local start, refused next to its field when it cannot be a new meeting time."""
+    if not starts:
+        raise FieldRefused("starts", N_("Please fill this in."))
+    try:
+        local = parse_local(starts)
+        moment = to_utc(local, meetings.zone(committee))
+    except DomainError as exc:
+        raise FieldRefused.about("starts", exc) from None
+    if moment <= utcnow():
+        raise FieldRefused("starts", PAST)
+    return starts
 
 
 @router.post("/{committee_id}/meetings", dependencies=[Depends(verify_csrf)])
 async def meeting_add(
-    request: Request,
-    committee: Annotated[Committee, Depends(scoped)],
-    starts: Text,
-    location: Annotated[str, Form()] = "",
-    staff: Staff = Depends(MANAGE),
-    session: AsyncSession = DB,
+    request: Request, committee: Scoped, staff: Staff = Depends(MANAGE), session: AsyncSession = DB
 ) -> Response:
-    meeting, ambiguous = await meetings.do_add_meeting(
-        session,
-        committee,
-        local_start=starts,
-        location=location,
-        actor=staff,
-        ip=client_ip(request),
+    async def add(data: cf.MeetingForm) -> None:
+        meeting, ambiguous = await meetings.do_add_meeting(
+            session,
+            committee,
+            local_start=_future(committee, data.starts),
+            location=data.location,
+            actor=staff,
+            ip=client_ip(request),
+        )
+        if ambiguous:
+            _twice(request, [meetings.local_start_of(meeting.occurrence)])
+
+    message = _("The meeting is added; members will be reminded.")
+    return await _on_page(
+        request, session, staff, committee, "meeting", cf.MeetingForm, add, message
     )
-    if ambiguous:
-        return _back(committee, ambiguous=meetings.local_start_of(meeting.occurrence))
-    return _back(committee)
 
 
 async def _meeting(session: AsyncSession, committee: Committee, meeting_id: int) -> Meeting:
@@ -319,107 +430,150 @@ async def _meeting(session: AsyncSession, committee: Committee, meeting_id: int)
 
 @router.post("/{committee_id}/meetings/change", dependencies=[Depends(verify_csrf)])
 async def meeting_change(
-    request: Request,
-    committee: Annotated[Committee, Depends(scoped)],
-    meeting_id: Annotated[int, Form()],
-    op: Text,
-    starts: Annotated[str, Form()] = "",
-    location: Annotated[str, Form()] = "",
-    staff: Staff = Depends(MANAGE),
-    session: AsyncSession = DB,
+    request: Request, committee: Scoped, staff: Staff = Depends(MANAGE), session: AsyncSession = DB
 ) -> Response:
-    meeting = await _meeting(session, committee, meeting_id)
-    ip = client_ip(request)
-    if op == "cancel":
-        await meetings.do_cancel_meeting(session, meeting, actor=staff, ip=ip)
-        return _back(committee)
-    ambiguous = await meetings.do_move_meeting(
-        session, meeting, local_start=starts, location=location, actor=staff, ip=ip
+    op = (await request.form()).get("op")
+
+    async def change(data: cf.MeetingChange) -> None:
+        meeting = await _meeting(session, committee, data.meeting_id)
+        ip = client_ip(request)
+        if data.op == "cancel":
+            await meetings.do_cancel_meeting(session, meeting, actor=staff, ip=ip)
+            return
+        meetings.check_open(meeting)  # a cancelled or past meeting cannot move
+        ambiguous = await meetings.do_move_meeting(
+            session,
+            meeting,
+            local_start=_future(committee, data.starts),
+            location=data.location,
+            actor=staff,
+            ip=ip,
+        )
+        if ambiguous:
+            _twice(request, [meetings.local_text(meeting.starts_at, committee)])
+
+    message = (
+        _("The meeting is cancelled; members are told.")
+        if op == "cancel"
+        else _("The meeting is moved; members are told.")
     )
-    if ambiguous:
-        return _back(committee, ambiguous=meetings.local_text(meeting.starts_at, committee))
-    return _back(committee)
+    return await _on_page(
+        request,
+        session,
+        staff,
+        committee,
+        "meeting_change",
+        cf.MeetingChange,
+        change,
+        message,
+        confirm=op == "cancel",  # members are told at once: it cannot be taken back
+    )
 
 
 @router.post("/{committee_id}/holidays", dependencies=[Depends(verify_csrf)])
 async def holiday_add(
-    request: Request,
-    committee: Annotated[Committee, Depends(scoped)],
-    day: Text,
-    name: Annotated[str, Form()] = "",
-    staff: Staff = Depends(MANAGE),
-    session: AsyncSession = DB,
+    request: Request, committee: Scoped, staff: Staff = Depends(MANAGE), session: AsyncSession = DB
 ) -> Response:
-    cancelled = await meetings.do_mark_holiday(
-        session, committee, day=day, name=name, actor=staff, ip=client_ip(request)
+    async def mark(data: cf.HolidayForm) -> None:
+        try:
+            cancelled = await meetings.do_mark_holiday(
+                session, committee, day=data.day, name=data.name, actor=staff, ip=client_ip(request)
+            )
+        except members.InvalidInput:
+            raise FieldRefused("day", N_("Please enter a date, such as 2026-12-31.")) from None
+        flash(request, _("Holiday saved. Meetings cancelled on that day: {n}", n=cancelled))
+
+    return await _on_page(
+        request, session, staff, committee, "holiday", cf.HolidayForm, mark, message=""
     )
-    return _back(committee, cancelled=str(cancelled))
 
 
 @router.post("/{committee_id}/attendance", dependencies=[Depends(verify_csrf)])
 async def attendance(
-    request: Request,
-    committee: Annotated[Committee, Depends(scoped)],
-    meeting_id: Annotated[int, Form()],
-    present: Annotated[list[int] | None, Form()] = None,
-    staff: Staff = Depends(MANAGE),
-    session: AsyncSession = DB,
+    request: Request, committee: Scoped, staff: Staff = Depends(MANAGE), session: AsyncSession = DB
 ) -> Response:
-    meeting = await _meeting(session, committee, meeting_id)
-    await participation.do_record_attendance(
-        session, meeting, set(present or []), actor=staff, ip=client_ip(request)
+    async def record(data: cf.AttendanceForm) -> None:
+        meeting = await _meeting(session, committee, data.meeting_id)
+        await participation.do_record_attendance(
+            session, meeting, set(data.present), actor=staff, ip=client_ip(request)
+        )
+
+    return await _on_page(
+        request,
+        session,
+        staff,
+        committee,
+        "attendance",
+        cf.AttendanceForm,
+        record,
+        _("Attendance saved."),
     )
-    return _back(committee)
 
 
 @router.post("/{committee_id}/minutes", dependencies=[Depends(verify_csrf)])
 async def minutes(
-    request: Request,
-    committee: Annotated[Committee, Depends(scoped)],
-    meeting_id: Annotated[int, Form()],
-    text: Text,
-    staff: Staff = Depends(MANAGE),
-    session: AsyncSession = DB,
+    request: Request, committee: Scoped, staff: Staff = Depends(MANAGE), session: AsyncSession = DB
 ) -> Response:
-    meeting = await _meeting(session, committee, meeting_id)
-    await participation.do_post_minutes(session, meeting, text, actor=staff, ip=client_ip(request))
-    return _back(committee)
+    async def post(data: cf.MinutesForm) -> None:
+        meeting = await _meeting(session, committee, data.meeting_id)
+        await participation.do_post_minutes(
+            session, meeting, data.text, actor=staff, ip=client_ip(request)
+        )
+
+    message = _("The minutes are posted; members receive them in Telegram.")
+    return await _on_page(
+        request, session, staff, committee, "minutes", cf.MinutesForm, post, message
+    )
 
 
 @router.post("/{committee_id}/actions", dependencies=[Depends(verify_csrf)])
 async def action_add(
-    request: Request,
-    committee: Annotated[Committee, Depends(scoped)],
-    text: Text,
-    owner_member_id: Annotated[int, Form()],
-    due_on: Text,
-    meeting_id: Annotated[int | None, Form()] = None,
-    staff: Staff = Depends(MANAGE),
-    session: AsyncSession = DB,
+    request: Request, committee: Scoped, staff: Staff = Depends(MANAGE), session: AsyncSession = DB
 ) -> Response:
-    if meeting_id is not None:
-        await _meeting(session, committee, meeting_id)
-    await actions.do_add_action(
+    async def add(data: cf.ActionForm) -> None:
+        if data.meeting_id is not None:
+            await _meeting(session, committee, data.meeting_id)
+        try:
+            await actions.do_add_action(
+                session,
+                committee,
+                text=data.text,
+                owner_member_id=data.owner_member_id,
+                due_on=data.due_on,
+                meeting_id=data.meeting_id,
+                actor=staff,
+                ip=client_ip(request),
+            )
+        except members.InvalidInput:
+            raise FieldRefused("due_on", N_("Please choose who does it and a due date.")) from None
+
+    return await _on_page(
+        request,
         session,
+        staff,
         committee,
-        text=text,
-        owner_member_id=owner_member_id,
-        due_on=due_on,
-        meeting_id=meeting_id,
-        actor=staff,
-        ip=client_ip(request),
+        "action",
+        cf.ActionForm,
+        add,
+        _("The action item is added."),
     )
-    return _back(committee)
 
 
 @router.post("/{committee_id}/actions/done", dependencies=[Depends(verify_csrf)])
 async def action_done(
-    request: Request,
-    committee: Annotated[Committee, Depends(scoped)],
-    action_id: Annotated[int, Form()],
-    staff: Staff = Depends(MANAGE),
-    session: AsyncSession = DB,
+    request: Request, committee: Scoped, staff: Staff = Depends(MANAGE), session: AsyncSession = DB
 ) -> Response:
-    action = await actions.access_action(session, committee, action_id)
-    await actions.do_complete_action(session, action, actor=staff, ip=client_ip(request))
-    return _back(committee)
+    async def complete(data: cf.ActionDone) -> None:
+        action = await actions.access_action(session, committee, data.action_id)
+        await actions.do_complete_action(session, action, actor=staff, ip=client_ip(request))
+
+    return await _on_page(
+        request,
+        session,
+        staff,
+        committee,
+        "action_done",
+        cf.ActionDone,
+        complete,
+        _("The action item is marked as done."),
+    )

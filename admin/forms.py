@@ -144,6 +144,23 @@ async def read_form(request: Request, model: type[M]) -> tuple[M | None, FormSta
         return None, state
 
 
+class FieldRefused(DomainError):
+    """A refusal about one field of the form: shown next to that field (and above the form)."""
+
+    code = "field_refused"
+
+    def __init__(self, field: str, message: str | None = None, /, **params: Any) -> None:
+        super().__init__(message, **params)
+        self.field = field
+
+    @classmethod
+    def about(cls, field: str, exc: DomainError) -> FieldRefused:
+        """A service's refusal, said next to the field it concerns."""
+        refused = cls(field, exc.message, **exc.params)
+        refused.status = exc.status
+        return refused
+
+
 class NotConfirmed(DomainError):
     code = "not_confirmed"
     status = 400
@@ -185,6 +202,9 @@ async def submit(
     except DomainError as exc:
         state.error = exc.translated()
         state.status = exc.status
+        # A refusal about one field (``FieldRefused``) is shown next to that field too.
+        if name := getattr(exc, "field", None):
+            state.errors[name] = state.error
         return await again(state)
     target = done_url(result) if callable(done_url) else done_url
     return done(request, target, message)

@@ -162,8 +162,8 @@ async def test_an_organiser_sends_a_message_in_two_languages_and_follows_it(
     assert "preview-languages" not in page.text and "हिन्दी" not in words
     assert "Send now" in page.text and "Delete draft" in page.text
 
-    r = await client.post(f"{url}/send", data=form(client))
-    assert r.status_code == 303 and r.headers["location"].endswith("?done=sending")
+    r = await client.post(f"{url}/send", data=form(client, confirm_action="1"))
+    assert r.status_code == 303 and r.headers["location"] == url
     assert await audit_count(console, "broadcast.schedule") == 1
     assert await messages.fan_out_due(console.sessions, worker="test") == [broadcast_id]
     async with console.sessions() as s:
@@ -212,8 +212,8 @@ async def test_an_organiser_sends_a_message_in_two_languages_and_follows_it(
 
     # Cancelling needs the box ticked; then what waits is withdrawn and counted as skipped.
     r = await client.post(f"{url}/cancel", data=form(client))
-    assert r.status_code == 400 and "Tick the box to confirm" in r.text
-    r = await client.post(f"{url}/cancel", data=form(client, confirm="yes"))
+    assert r.status_code == 400 and "tick the box to confirm" in r.text
+    r = await client.post(f"{url}/cancel", data=form(client, confirm_action="1"))
     assert r.status_code == 303
     assert await audit_count(console, "broadcast.cancel") == 1
     async with console.sessions() as s:
@@ -265,7 +265,7 @@ async def test_a_draft_is_planned_in_an_audience_time_zone_edited_and_deleted(
     r = await client.post(
         f"{url}/schedule", data=form(client, day="2026-03-02", at="15:00", timezone="Asia/Dhaka")
     )
-    assert r.status_code == 303 and r.headers["location"].endswith("?done=scheduled")
+    assert r.status_code == 303 and r.headers["location"] == url
     async with console.sessions() as s:
         planned = await s.get(Broadcast, draft.id)
         assert planned is not None
@@ -302,8 +302,8 @@ async def test_a_draft_is_planned_in_an_audience_time_zone_edited_and_deleted(
             {"bn": "সোমবার নিরাপত্তা পরিদর্শন।"},
             ["bn"],
         )
-    r = await client.post(f"/broadcasts/{other.id}/cancel", data=form(client, confirm="yes"))
-    assert r.status_code == 303 and r.headers["location"] == "/broadcasts?done=deleted"
+    r = await client.post(f"/broadcasts/{other.id}/cancel", data=form(client, confirm_action="1"))
+    assert r.status_code == 303 and r.headers["location"] == "/broadcasts"
     assert (await client.get(f"/broadcasts/{other.id}")).status_code == 404
     assert await audit_count(console, "broadcast.delete") == 1
 
@@ -506,7 +506,7 @@ async def test_other_countries_forged_ids_and_roles(console: ConsoleHarness) -> 
         assert (await cambodian.get(f"/broadcasts/{draft.id}{path}")).status_code == 404
     for path in ("/send", "/cancel", "/edit", "/schedule"):
         r = await cambodian.post(
-            f"/broadcasts/{draft.id}{path}", data=form(cambodian, confirm="yes")
+            f"/broadcasts/{draft.id}{path}", data=form(cambodian, confirm_action="1")
         )
         assert r.status_code == 404, path
     # Nor can they use a Bangladesh topic for a message of their own.

@@ -100,7 +100,9 @@ async def test_wave_form_previews_the_audience_and_schedules(console: ConsoleHar
         assert wave.factory_ids == [factory.id] and wave.invite_hour == 11
     listing = await client.get(f"{url}/waves")
     assert "December pulse" in listing.text and "scheduled" in listing.text
-    r = await client.post(f"/surveys/waves/{wave.id}/cancel", data={"csrf_token": token})
+    r = await client.post(
+        f"/surveys/waves/{wave.id}/cancel", data={"csrf_token": token, "confirm_action": "1"}
+    )
     assert r.status_code == 303
     assert "cancelled" in (await client.get(f"{url}/waves")).text
     r = await client.post(f"/surveys/waves/{wave.id}/cancel", data={})
@@ -318,7 +320,7 @@ async def test_closing_the_loop_reaches_only_those_who_answered(console: Console
     client = console.client_for(manager)
     token = client.csrf  # type: ignore[attr-defined]
     url = f"/surveys/waves/{wave.id}/loop"
-    r = await client.post(url, data={"csrf_token": token, "loop:en": "   "})
+    r = await client.post(url, data={"csrf_token": token, "loop:en": "   ", "confirm_action": "1"})
     assert r.status_code == 400 and "at least one language" in r.text
     r = await client.post(url, data={"loop:en": "We fixed the fire exits."})
     assert r.status_code == 403
@@ -328,6 +330,7 @@ async def test_closing_the_loop_reaches_only_those_who_answered(console: Console
             "csrf_token": token,
             "loop:en": "We fixed the fire exits.",
             "loop:bn": "আমরা অগ্নি নির্গমন ঠিক করেছি।",
+            "confirm_action": "1",
         },
     )
     assert r.status_code == 200 and "Queued for 12 people" in r.text
@@ -340,7 +343,9 @@ async def test_closing_the_loop_reaches_only_those_who_answered(console: Console
     assert people[12].id not in {m.user_id for m in rows}
     page = await client.get(f"/surveys/waves/{wave.id}/results")
     assert "We fixed the fire exits." in page.text and "Send to respondents" not in page.text
-    r = await client.post(url, data={"csrf_token": token, "loop:en": "Again"})
+    r = await client.post(
+        url, data={"csrf_token": token, "loop:en": "Again", "confirm_action": "1"}
+    )
     assert r.status_code == 409 and "already sent" in r.text
     async with console.sessions() as s:
         assert (

@@ -15,6 +15,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from admin.forms import require_confirmation
 from admin.surveys.common import (
     DIMENSION_LABELS,
     GENDER_LABELS,
@@ -233,6 +234,7 @@ async def close_the_loop(
         if name.startswith("loop:") and name[5:] in LANGUAGES and isinstance(value, str)
     }
     try:
+        require_confirmation(form)  # sent once to every respondent: it cannot be taken back
         async with session.begin_nested():
             queued = await waves.do_close_the_loop(
                 session,

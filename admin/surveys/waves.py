@@ -16,9 +16,11 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from pydantic import BaseModel
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from admin.forms import FormState, submit
 from admin.surveys.common import (
     AGE_BANDS,
     GENDER_LABELS,
@@ -43,6 +45,7 @@ from bot.storage.models import Factory, Staff
 from bot.storage.surveys import SurveyResponse, SurveyVersion
 from services.clock import to_utc
 from services.errors import DomainError
+from services.labels import label
 from services.scope import Scope
 from services.suppression import PreviewRefused, rounded, shown
 from services.surveys import builder, waves
@@ -77,16 +80,33 @@ async def wave_list(
     session: AsyncSession = DB,
 ) -> Response:
     found = await load_draft(session, staff, survey_id)
+    return await _wave_list(request, session, staff, found)
+
+
+async def _wave_list(
+    request: Request,
+    session: AsyncSession,
+    staff: Staff,
+    found: Draft,
+    *,
+    form: FormState | None = None,
+    refused: int | None = None,
+) -> Response:
     k = suppression_threshold(request)
     listed = await waves.list_waves(session, Scope.of(staff), survey_id=found.survey.id)
     counts = await _respondent_counts(session, [w.id for w in listed], k)
     return render(
         request,
         "surveys/waves.html",
+        status_code=form.status if form else 200,
         survey=found.survey,
         rows=[(w, rounded(w.invited_count, k), counts.get(w.id)) for w in listed],
         k=k,
         published=await builder.latest_published(session, found.survey),
+        form=form,
+        refused=refused,
+        wave_status=lambda key: label(waves.WaveStatus(key)),
+        repeat_words=lambda key: dict(_repeats()).get(key, key),
     )
 
 
@@ -192,15 +212,19 @@ async def _wave_form_page(
         languages=LANGUAGES,
         genders=[(g, _(GENDER_LABELS[g])) for g in GENDERS],
         age_bands=AGE_BANDS,
-        repeats=[
-            (waves.Repeat.NONE, _("once")),
-            (waves.Repeat.MONTHLY, _("every month")),
-            (waves.Repeat.QUARTERLY, _("every quarter")),
-        ],
+        repeats=_repeats(),
         timezones=sorted(available_timezones()),
         k=suppression_threshold(request),
         **extra,
     )
+
+
+def _repeats() -> list[tuple[str, str]]:
+    return [
+        (waves.Repeat.NONE, _("once")),
+        (waves.Repeat.MONTHLY, _("every month")),
+        (waves.Repeat.QUARTERLY, _("every quarter")),
+    ]
 
 
 async def _factories(session: AsyncSession, codes: list[str]) -> list[Factory]:
@@ -306,6 +330,10 @@ async def create_wave(
     return RedirectResponse(f"/surveys/{found.survey.id}/waves", status_code=303)
 
 
+class WaveEnd(BaseModel):
+    """Cancelling or closing a wave: only the ticked confirmation box (``confirm_action``)."""
+
+
 @router.post("/waves/{wave_id}/cancel", dependencies=[Depends(verify_csrf)])
 async def cancel_wave(
     request: Request,
@@ -313,13 +341,30 @@ async def cancel_wave(
     staff: Staff = Depends(SURVEYS),
     session: AsyncSession = DB,
 ) -> Response:
+    """Cancel a planned wave or close an open one now; either needs the box ticked, since closing
+    deletes the answers people have started and neither can be undone."""
     wave = await access_wave_of(session, staff, wave_id)
-    try:
-        async with session.begin_nested():
-            await waves.do_cancel_wave(session, wave, actor=staff)
-    except DomainError as exc:
-        return render(request, "error.html", status_code=exc.status, message=exc.translated())
-    return RedirectResponse(f"/surveys/{wave.survey_id}/waves", status_code=303)
+    was_open = wave.status == waves.WaveStatus.OPEN
+
+    async def end(_data: WaveEnd) -> None:
+        await waves.do_cancel_wave(session, wave, actor=staff)
+
+    async def again(form: FormState) -> Response:
+        found = await load_draft(session, staff, wave.survey_id)
+        return await _wave_list(request, session, staff, found, form=form, refused=wave.id)
+
+    return await submit(
+        request,
+        session,
+        WaveEnd,
+        verb=end,
+        done_url=f"/surveys/{wave.survey_id}/waves",
+        message=_("The wave is closed: no more answers are taken.")
+        if was_open
+        else _("The wave is cancelled: no one will be invited."),
+        again=again,
+        confirm=True,
+    )
 
 
 # --- results --------------------------------------------------------------------------------

@@ -1,0 +1,173 @@
+"""The audit log in words: what each recorded action means and what its details say.
+
+Actions are stored as keys ("case.view", "committee.meeting_cancel"); staff read "Viewed a case".
+A key without words here (a new action) still reads as words: its parts, spaced.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from bot.i18n import N_, gettext
+from services.labels import label
+
+ACTIONS: dict[str, str] = {
+    "login.ok": N_("Signed in"),
+    "login.failed": N_("Sign-in refused: wrong password"),
+    "login.paused": N_("Sign-in paused after many attempts"),
+    "login.totp_failed": N_("Sign-in refused: wrong code"),
+    "login.totp_paused": N_("Code entry paused after many attempts"),
+    "login.totp_locked": N_("Code entry locked"),
+    "totp.enrolled": N_("Set up the second factor"),
+    "staff.invited": N_("Invited a staff member"),
+    "staff.invite_accepted": N_("Accepted an invitation"),
+    "staff.password_changed": N_("Changed their password"),
+    "staff.activated": N_("Re-activated a staff account"),
+    "staff.deactivated": N_("Deactivated a staff account"),
+    "staff.telegram_link_started": N_("Started linking Telegram alerts"),
+    "staff.telegram_linked": N_("Linked Telegram alerts"),
+    "staff.telegram_unlinked": N_("Stopped Telegram alerts"),
+    "case.queue": N_("Opened the case queue"),
+    "case.view": N_("Viewed a case"),
+    "case.evidence": N_("Opened a case's evidence"),
+    "case.transition": N_("Moved a case to another state"),
+    "case.close_proposed": N_("Proposed to close a case"),
+    "case.close_rejected": N_("Refused a proposed closing"),
+    "case.close": N_("Closed a case"),
+    "case.assign": N_("Assigned a case"),
+    "case.note": N_("Wrote an internal note"),
+    "case.refer": N_("Referred a case"),
+    "case.message": N_("Wrote to the worker"),
+    "factory.save": N_("Saved a factory"),
+    "factory.import": N_("Imported factories"),
+    "survey.create": N_("Created a survey"),
+    "survey.edit": N_("Edited a survey"),
+    "survey.publish": N_("Published a survey"),
+    "wave.create": N_("Planned a survey wave"),
+    "wave.cancel": N_("Cancelled or closed a survey wave"),
+    "wave.close_the_loop": N_("Sent results to respondents"),
+    "survey.results.view": N_("Viewed survey results"),
+    "survey.results.export": N_("Downloaded survey results"),
+    "broadcast.create": N_("Wrote a broadcast"),
+    "broadcast.update": N_("Edited a broadcast"),
+    "broadcast.schedule": N_("Sent or planned a broadcast"),
+    "broadcast.delete": N_("Deleted a broadcast draft"),
+    "broadcast.cancel": N_("Stopped a broadcast"),
+    "topic.create": N_("Created a topic"),
+    "topic.update": N_("Edited a topic"),
+    "committee.view": N_("Viewed a committee"),
+    "committee.create": N_("Created a committee"),
+    "committee.member_add": N_("Added a committee member"),
+    "committee.member_update": N_("Changed a committee member"),
+    "committee.member_approve": N_("Approved a committee member"),
+    "committee.member_refuse": N_("Refused a request to join a committee"),
+    "committee.member_remove": N_("Removed a committee member"),
+    "committee.invite": N_("Made a committee invitation code"),
+    "committee.schedule": N_("Set a committee's schedule"),
+    "committee.meeting_add": N_("Added a committee meeting"),
+    "committee.meeting_cancel": N_("Cancelled a committee meeting"),
+    "committee.meeting_move": N_("Moved a committee meeting"),
+    "committee.holiday": N_("Marked a factory holiday"),
+    "committee.attendance": N_("Recorded attendance"),
+    "committee.minutes": N_("Posted minutes"),
+    "committee.action_add": N_("Added an action item"),
+    "committee.action_done": N_("Marked an action item as done"),
+    "audit.export": N_("Downloaded the audit log"),
+}
+
+# What a detail is called; values are ids, counts, dates or stored keys (never a worker's words).
+DETAILS: dict[str, str] = {
+    "to": N_("to"),
+    "to_staff": N_("to staff member"),
+    "outcome": N_("outcome"),
+    "confirmed": N_("confirmed by a second person"),
+    "worker_named": N_("worker named"),
+    "evidence": N_("evidence item"),
+    "count": N_("number"),
+    "imported": N_("imported"),
+    "failures": N_("failed attempts"),
+    "role": N_("role"),
+    "countries": N_("countries"),
+    "languages": N_("languages"),
+    "version": N_("version"),
+    "reason": N_("reason"),
+    "minutes": N_("minutes"),
+    "queued": N_("queued"),
+    "send_at": N_("send at"),
+    "starts_at": N_("starts"),
+    "withdrawn": N_("withdrawn"),
+    "active": N_("active"),
+    "meeting_id": N_("meeting"),
+    "member_id": N_("member"),
+    "action_id": N_("action item"),
+    "invite_id": N_("invitation"),
+    "meetings": N_("meetings"),
+    "rrule": N_("repeat rule"),
+    "ambiguous": N_("times that happen twice"),
+    "day": N_("day"),
+    "filter_since": N_("from"),
+    "filter_until": N_("until"),
+    "filter_action": N_("action"),
+    "filter_actor": N_("staff e-mail"),
+    "key": N_("key"),
+    "code": N_("code"),
+    "status_code": N_("answer"),
+}
+OBJECTS: dict[str, str] = {
+    "case": N_("case"),
+    "staff": N_("staff member"),
+    "factory": N_("factory"),
+    "survey": N_("survey"),
+    "wave": N_("survey wave"),
+    "broadcast": N_("broadcast"),
+    "topic": N_("topic"),
+    "committee": N_("committee"),
+}
+
+
+def _spaced(key: str) -> str:
+    return key.replace("_", " ").replace(".", ": ", 1)
+
+
+def action_words(action: str) -> str:
+    words = ACTIONS.get(action)
+    return gettext(words) if words else _spaced(action).capitalize()
+
+
+def object_words(object_type: str | None, object_id: str | None) -> str:
+    if not object_type:
+        return ""
+    words = OBJECTS.get(object_type)
+    name = gettext(words) if words else _spaced(object_type)
+    return f"{name} {object_id}" if object_id else name
+
+
+def _value(value: Any, emails: Mapping[int, str]) -> str:
+    if isinstance(value, bool):
+        return gettext("yes") if value else gettext("no")
+    if isinstance(value, list | tuple):
+        return ", ".join(_value(v, emails) for v in value)
+    if isinstance(value, dict):
+        return ", ".join(f"{k}: {_value(v, emails)}" for k, v in value.items())
+    if value is None or value == "":
+        return "—"
+    return label(value) if isinstance(value, str) else str(value)
+
+
+def detail_words(detail: Mapping[str, Any] | None, emails: Mapping[int, str]) -> str:
+    """ "to: triaged · outcome: remedied", each detail named in words, staff ids as e-mails."""
+    parts = []
+    for key, value in (detail or {}).items():
+        name = DETAILS.get(key)
+        shown = (
+            emails.get(value, str(value))
+            if key == "to_staff" and isinstance(value, int)
+            else _value(value, emails)
+        )
+        parts.append(f"{gettext(name) if name else _spaced(key)}: {shown}")
+    return " · ".join(parts)
+
+
+def staff_ids(details: list[Mapping[str, Any] | None]) -> set[int]:
+    return {d["to_staff"] for d in details if d and isinstance(d.get("to_staff"), int)}
