@@ -55,7 +55,15 @@ def deep_link(request: Request, factory: Factory) -> str:
 
 
 def qr_svg(link: str, *, scale: int = 6) -> str:
-    return str(segno.make(link, error="q").svg_inline(scale=scale, dark="#111"))
+    """An inline SVG QR code that scales to whatever size the page gives it: ``omitsize`` leaves
+    out width/height and writes a viewBox, so CSS resizes the whole code instead of cropping it
+    (B1: a cropped code keeps one finder pattern and scans as nothing). The quiet zone (four
+    modules) stays inside the viewBox."""
+    return str(
+        segno.make(link, error="q").svg_inline(
+            scale=scale, dark="#111", light="#fff", omitsize=True, svgclass="qr-code"
+        )
+    )
 
 
 async def _form_page(
