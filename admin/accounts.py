@@ -10,9 +10,11 @@ from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from admin.forms import done
 from admin.web import (
     DB,
     client_ip,
+    context,
     current_staff,
     end_session,
     pending_staff,
@@ -149,15 +151,41 @@ def console_languages() -> list[tuple[str, str]]:
     ]
 
 
+ONCE = "once"
+
+
+def show_once(request: Request, name: str, value: str) -> None:
+    """Keep a secret the next page shows a single time (an invitation or reset link, a Telegram
+    link code): the POST redirects (POST-redirect-GET) and the page that follows takes it out of
+    the session, so a reload or the Back button does not show it again."""
+    kept = dict(request.session.get(ONCE) or {})
+    kept[name] = value
+    request.session[ONCE] = kept
+
+
+def take_once(request: Request) -> dict[str, str]:
+    return dict(request.session.pop(ONCE, None) or {})
+
+
+def _bot_username(request: Request) -> str | None:
+    ctx = context(request)
+    return ctx.bot_username or ctx.settings.bot_username or None
+
+
 def _account_page(
     request: Request, staff: Staff, status_code: int = 200, **values: object
 ) -> Response:
+    once = take_once(request)
     return render(
         request,
         "accounts/account.html",
         status_code=status_code,
         totp_on=staff.totp_confirmed_at is not None,
         languages=console_languages(),
+        # M7: whether urgent alerts reach this person's Telegram, and where to send the code.
+        telegram_linked=staff.telegram_id is not None,
+        bot_username=_bot_username(request),
+        link_code=once.get("telegram_code"),
         **values,
     )
 
@@ -186,7 +214,7 @@ async def change_password(
         return _account_page(request, staff, 400, error=exc.translated())
     # Every other session ended with the old password; this one carries on with the new version.
     start_session(request, staff, mfa=bool(request.session.get("mfa")))
-    return _account_page(request, staff, flashes=[("ok", _("Your password was changed."))])
+    return done(request, "/account", _("Your password was changed."))
 
 
 @router.post("/account/telegram", dependencies=[Depends(verify_csrf)])
@@ -198,9 +226,14 @@ async def telegram_link(
 ) -> Response:
     if unlink:
         await accounts.do_unlink_telegram(session, staff)
-        return _account_page(request, staff, flashes=[("ok", _("Telegram alerts are off."))])
+        return done(
+            request,
+            "/account",
+            _("Telegram alerts are off. Urgent cases no longer reach your Telegram."),
+        )
     code = await accounts.do_start_telegram_link(session, staff)
-    return _account_page(request, staff, link_code=code)
+    show_once(request, "telegram_code", code)
+    return done(request, "/account")
 
 
 @router.post("/account/language", dependencies=[Depends(verify_csrf)])
@@ -209,7 +242,7 @@ async def change_language(
 ) -> Response:
     if locale in dict(console_languages()):
         staff.locale = locale
-    return RedirectResponse("/account", status_code=303)
+    return done(request, "/account")
 
 
 @router.get("/invite/{token}", response_class=HTMLResponse)

@@ -318,7 +318,10 @@ def totp_uri(staff: Staff, secret_key: str) -> str:
 
 def totp_qr_svg(staff: Staff, secret_key: str) -> str:
     return str(
-        segno.make(totp_uri(staff, secret_key), error="m").svg_inline(scale=5, dark="#1d2330")
+        # A viewBox and no fixed size (omitsize): CSS scales the code instead of cropping it (B1).
+        segno.make(totp_uri(staff, secret_key), error="m").svg_inline(
+            scale=5, dark="#1d2330", light="#fff", omitsize=True, svgclass="qr-code"
+        )
     )
 
 

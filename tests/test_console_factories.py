@@ -116,7 +116,8 @@ async def test_csv_import_is_all_or_nothing(console: ConsoleHarness) -> None:
         data={"csrf_token": token},
         files={"file": ("f.csv", good.encode(), "text/csv")},
     )
-    assert r.status_code == 200 and "Imported 2" in r.text
+    assert r.status_code == 303  # POST-redirect-GET to the list, with the confirmation
+    assert "Imported 2 factories." in (await client.get(r.headers["location"])).text
 
 
 async def test_translations_page_shows_coverage_and_review(console: ConsoleHarness) -> None:

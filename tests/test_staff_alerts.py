@@ -21,8 +21,11 @@ async def test_manager_links_telegram_and_gets_critical_alert(app: BotHarness) -
     client = console.client_for(manager)
     page = await client.get("/account")
     assert "Link my Telegram" in page.text
-    linked = await client.post("/account/telegram", data={"csrf_token": csrf_of(page.text)})
+    started = await client.post("/account/telegram", data={"csrf_token": csrf_of(page.text)})
+    assert started.status_code == 303  # POST-redirect-GET: the code is on the next page, once
+    linked = await client.get(started.headers["location"])
     code = linked.text.split("/staff ")[1].split("<")[0]
+    assert "/staff " not in (await client.get("/account")).text
 
     phone = app.user(777001, language_code="en")
     await phone.send("/staff WRONGCODE")
@@ -45,6 +48,19 @@ async def test_manager_links_telegram_and_gets_critical_alert(app: BotHarness) -
     await app.deliver()
     alert = phone.messages[-1].plain_text()
     assert f"Case {case.id} needs attention" in alert and "critical" in alert
+
+    # M7: the account page says the alerts reach Telegram, and they can be stopped.
+    page = await client.get("/account")
+    assert "Linked: critical reports" in page.text and "Link my Telegram" not in page.text
+    stopped = await client.post(
+        "/account/telegram", data={"csrf_token": csrf_of(page.text), "unlink": "true"}
+    )
+    assert stopped.status_code == 303
+    page = await client.get(stopped.headers["location"])
+    assert "Telegram alerts are off" in page.text and "Link my Telegram" in page.text
+    async with app.sessions() as s:
+        stored = await s.scalar(select(Staff).where(Staff.id == manager.id))
+        assert stored is not None and stored.telegram_id is None
 
     # The same code cannot be used twice, and an expired one fails.
     with time_machine.travel(datetime.now(UTC) + timedelta(minutes=20)):
