@@ -10,6 +10,7 @@ from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from admin.forms import done
 from admin.web import (
     DB,
     client_ip,
@@ -158,6 +159,7 @@ def _account_page(
         status_code=status_code,
         totp_on=staff.totp_confirmed_at is not None,
         languages=console_languages(),
+        staff_name=staff.name,
         **values,
     )
 
@@ -210,6 +212,21 @@ async def change_language(
     if locale in dict(console_languages()):
         staff.locale = locale
     return RedirectResponse("/account", status_code=303)
+
+
+@router.post("/account/name", dependencies=[Depends(verify_csrf)])
+async def change_name(
+    request: Request,
+    name: str = Form("", max_length=400),
+    staff: Staff = Depends(current_staff),
+    session: AsyncSession = DB,
+) -> Response:
+    """The name colleagues see in case histories (case page, review M5)."""
+    try:
+        await accounts.do_set_name(session, staff, name)
+    except DomainError as exc:
+        return _account_page(request, staff, 400, error=exc.translated())
+    return done(request, "/account", _("Your name is saved."))
 
 
 @router.get("/invite/{token}", response_class=HTMLResponse)

@@ -28,8 +28,8 @@ from services.reports.cases import (
     access_case,
     do_close,
     do_confirm_close,
-    do_reject_close,
     do_refer,
+    do_reject_close,
     do_transition,
     opened_events,
 )
