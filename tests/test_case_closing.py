@@ -13,6 +13,7 @@ from bot.storage.db import transaction
 from bot.storage.models import OutboxMessage
 from bot.storage.reports import Case, CaseTask
 from services.errors import Conflict
+from services.labels import label
 from services.reports.cases import (
     ReasonNeeded,
     SecondPersonNeeded,
@@ -230,8 +231,9 @@ async def test_a_second_person_confirms_with_a_tick_and_can_keep_it_open(
     )
     assert r.status_code == 303
     page = (await manager.get(f"/reports/{made.id}")).text
-    assert "Closing confirmed: the case is closed as resolved." in page
-    assert "Rahima confirmed the closing: the case is closed as resolved." in page
+    resolved = label(Outcome.RESOLVED)
+    assert f"Closing confirmed: the case is closed as {resolved}." in page
+    assert f"Rahima confirmed the closing: the case is closed as {resolved}." in page
     # A closed case has no empty "Next step" and offers Reopen.
     assert 'id="next-step"' not in page and 'id="reopen"' in page
 
@@ -252,6 +254,6 @@ async def test_reopen_from_the_page(console: ConsoleHarness) -> None:
     )
     assert r.status_code == 303
     page = (await handler.get(f"/reports/{made.id}")).text
-    assert "The case is open again: it is now investigating." in page
+    assert f"The case is open again: it is now {label(State.INVESTIGATING)}." in page
     assert "Karim reopened the case." in page and "The fix did not last." in page
     assert 'id="reopen"' not in page and 'id="next-step"' in page
