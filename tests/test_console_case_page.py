@@ -32,8 +32,9 @@ PDF = b"%PDF-1.4\n" + bytes(100)
 
 def section(page: str, anchor: str) -> str:
     """The text of one card of the case page, found by its id."""
-    start = page.index(f'id="{anchor}"')
-    return page[start : page.index('<div class="card', start + 1)]
+    start = page.index(">", page.index(f'id="{anchor}"')) + 1
+    end = page.find('<div class="card', start + 1)
+    return page[start : end if end > 0 else None]
 
 
 async def _post(client, case_id: int, path: str, **data: str):  # type: ignore[no-untyped-def]
