@@ -296,3 +296,24 @@ def test_sizes_in_the_staff_language() -> None:
     assert file_size(1536, locale="en") == "2 kB"
     assert file_size(3 * 1024 * 1024, locale="en") == "3.0 MB"
     assert file_size(3 * 1024 * 1024, locale="ar") != "3.0 MB"
+
+
+async def test_staff_name_themselves_on_their_account_page(console: ConsoleHarness) -> None:
+    made = await make_case(console.sessions, console.ctx.settings)
+    staff = await console.staff("case_handler", ["BD"], email="karim@example.org")
+    client = console.client_for(staff)
+    await _post(client, made.id, "note", text="Seen.")
+    page = (await client.get(f"/reports/{made.id}")).text
+    assert "karim@example.org wrote an internal note." in page  # no name yet: the e-mail
+    account = (await client.get("/account")).text
+    assert 'action="/account/name"' in account
+    r = await client.post(
+        "/account/name", data={"name": "  Karim \u0007 Uddin ", "csrf_token": csrf_of(account)}
+    )
+    assert r.status_code == 303 and r.headers["location"] == "/account"
+    account = (await client.get("/account")).text
+    assert "Your name is saved." in account and 'value="Karim Uddin"' in account
+    page = (await client.get(f"/reports/{made.id}")).text
+    assert "Karim Uddin wrote an internal note." in page
+    r = await client.post("/account/name", data={"name": "K" * 121, "csrf_token": csrf_of(account)})
+    assert r.status_code == 400 and "at most 120 characters" in r.text
