@@ -186,6 +186,7 @@ def _account_page(
         telegram_linked=staff.telegram_id is not None,
         bot_username=_bot_username(request),
         link_code=once.get("telegram_code"),
+        staff_name=staff.name,
         **values,
     )
 
@@ -243,6 +244,21 @@ async def change_language(
     if locale in dict(console_languages()):
         staff.locale = locale
     return done(request, "/account")
+
+
+@router.post("/account/name", dependencies=[Depends(verify_csrf)])
+async def change_name(
+    request: Request,
+    name: str = Form("", max_length=400),
+    staff: Staff = Depends(current_staff),
+    session: AsyncSession = DB,
+) -> Response:
+    """The name colleagues see in case histories (case page, review M5)."""
+    try:
+        await accounts.do_set_name(session, staff, name)
+    except DomainError as exc:
+        return _account_page(request, staff, 400, error=exc.translated())
+    return done(request, "/account", _("Your name is saved."))
 
 
 @router.get("/invite/{token}", response_class=HTMLResponse)

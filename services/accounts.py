@@ -488,3 +488,18 @@ async def do_unlink_telegram(session: AsyncSession, staff: Staff) -> None:
     await audit.record(
         session, "staff.telegram_unlinked", actor=staff, object_type="staff", object_id=staff.id
     )
+
+
+NAME_LIMIT = 120  # Staff.name
+
+
+async def do_set_name(session: AsyncSession, staff: Staff, name: str) -> None:
+    """The name colleagues see in case histories ("Rahima assigned it to Karim"); empty means
+    the e-mail is shown. Control characters and runs of spaces are dropped."""
+    cleaned = " ".join("".join(ch for ch in name if ch.isprintable()).split())
+    if len(cleaned) > NAME_LIMIT:
+        raise InvalidStaff(reason=N_("a name is at most 120 characters"))
+    staff.name = cleaned
+    await audit.record(
+        session, "staff.renamed", actor=staff, object_type="staff", object_id=staff.id
+    )

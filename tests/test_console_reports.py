@@ -66,8 +66,9 @@ async def test_handler_reads_acknowledges_and_writes_to_the_reporter(
         actions = [
             a.action for a in (await s.scalars(select(AuditEvent).order_by(AuditEvent.id))).all()
         ]
+        # Two openings and the case shown again with the refusal: three views of it.
         assert (
-            actions.count("case.view") == 2
+            actions.count("case.view") == 3
             and "case.transition" in actions
             and "case.message" in actions
         )
@@ -80,14 +81,21 @@ async def test_critical_case_closes_only_with_a_second_person(console: ConsoleHa
     client = console.client_for(manager)
     token = csrf_of((await client.get(f"/reports/{case.id}")).text)
     await client.post(
-        f"/reports/{case.id}/close", data={"outcome": "resolved", "csrf_token": token}
+        f"/reports/{case.id}/close",
+        data={
+            "outcome": "resolved",
+            "note": "The supervisor was moved.",
+            "confirm_action": "1",
+            "csrf_token": token,
+        },
     )
     page = await client.get(f"/reports/{case.id}")
     assert "Closing waits for a second person" in page.text and "Confirm closing" not in page.text
     other = console.client_for(second)
     token = csrf_of((await other.get(f"/reports/{case.id}")).text)
     r = await other.post(
-        f"/reports/{case.id}/confirm-close", data={"decision": "confirm", "csrf_token": token}
+        f"/reports/{case.id}/confirm-close",
+        data={"decision": "confirm", "confirm_action": "1", "csrf_token": token},
     )
     assert r.status_code == 303
     async with console.sessions() as s:

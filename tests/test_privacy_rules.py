@@ -336,9 +336,14 @@ async def test_rule_7_retention_purges_closed_cases_raw_update_ids_and_sent_mess
         await console.close()
     async with transaction(app.sessions) as s:
         closing = await do_close(
-            s, await access_case(s, handler, case.id), Outcome.RESOLVED, actor=handler, keys=keys
+            s,
+            await access_case(s, handler, case.id),
+            Outcome.RESOLVED,
+            actor=handler,
+            keys=keys,
+            note="Settled with the worker.",
         )
-        if closing.pending_close:  # four eyes on a critical case
+        if closing.pending_close:  # four eyes on a high or critical case, or one still new
             await do_confirm_close(s, closing, actor=manager, keys=keys)
     await app.deliver()  # the closing news to the reporter's chat
     async with transaction(app.sessions) as s:

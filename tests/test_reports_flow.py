@@ -94,7 +94,20 @@ async def test_bangla_worker_reports_and_follows_up_with_the_receipt(
     assert "লাইন ৪, রাতের শিফট" in page.text
     token = csrf_of(page.text)
     await client.post(
-        f"/reports/{case.id}/close", data={"outcome": "resolved", "csrf_token": token}
+        f"/reports/{case.id}/close",
+        data={
+            "outcome": "resolved",
+            "note": "The worker's line was fixed.",
+            "confirm_action": "1",
+            "csrf_token": token,
+        },
+    )
+    # A high case closes with four eyes: a country manager confirms.
+    manager = console.client_for(await console.staff("country_manager", ["BD"]))
+    token = csrf_of((await manager.get(f"/reports/{case.id}")).text)
+    await manager.post(
+        f"/reports/{case.id}/confirm-close",
+        data={"decision": "confirm", "confirm_action": "1", "csrf_token": token},
     )
     await other.send("/follow")
     await other.wait_reply()

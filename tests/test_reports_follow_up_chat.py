@@ -17,7 +17,7 @@ from sqlalchemy import func, select
 from bot.storage.db import transaction
 from bot.storage.reports import Case, CaseEvidence, ReporterMessage
 from services.reports import receipts
-from services.reports.cases import do_close
+from services.reports.cases import do_close, do_confirm_close
 from services.reports.conversation import attach_reporter_messages, do_message_reporter
 from services.reports.crypto import keyring
 from services.reports.jobs import run_case_tasks
@@ -137,10 +137,14 @@ async def test_b3_checkins_are_asked_only_after_opening_and_retaliation_reopens(
     case, receipt = await file_case(app, 6_200_005, in_chat=True)
     console = ConsoleHarness(make_context(app.sessions, None, app.settings.data_dir))
     handler = await console.staff("case_handler", ["BD"])
+    manager = await console.staff("country_manager", ["BD"])
     async with transaction(app.sessions) as s:
         closing = await s.get(Case, case.id)
         assert closing is not None
-        await do_close(s, closing, Outcome.RESOLVED, actor=handler, keys=keyring(app.settings))
+        keys = keyring(app.settings)
+        # A high case: the handler proposes with a reason, a manager confirms (four eyes).
+        await do_close(s, closing, Outcome.RESOLVED, actor=handler, keys=keys, note="Settled.")
+        await do_confirm_close(s, closing, actor=manager, keys=keys)
     phone = app.user(6_200_005)
     with time_machine.travel(datetime.now(UTC) + timedelta(days=2)):
         await run_case_tasks(console.ctx)

@@ -29,6 +29,7 @@ from services.reports.cases import (
     do_close,
     do_confirm_close,
     do_refer,
+    do_reject_close,
     do_transition,
     opened_events,
 )
@@ -282,13 +283,14 @@ async def test_repeating_a_transition_is_harmless(db: Database, keys: KeyRing) -
 
 @given(st.lists(st.sampled_from(list(State)), max_size=12))
 def test_random_walks_stay_in_the_protocol(moves: list[State]) -> None:
-    """Only moves in the table happen; closed is final and every state is reachable from new."""
+    """Only moves in the table happen; closed leads only back to investigating (a staff reopen)
+    and every state is reachable from new."""
     state = State.NEW
     for target in moves:
         if target in TRANSITIONS[state]:
             state = target
         if state == State.CLOSED:
-            assert TRANSITIONS[state] == ()
+            assert TRANSITIONS[state] == (State.INVESTIGATING,)
     reachable, frontier = {State.NEW}, [State.NEW]
     while frontier:
         for nxt in TRANSITIONS[frontier.pop()]:
@@ -308,7 +310,7 @@ async def test_four_eyes_on_critical_and_unsubstantiated(db: Database, keys: Key
     other_manager = await staff(db.sessions, "country_manager")
     async with transaction(db.sessions) as s:
         case = await access_case(s, manager, critical.id)
-        await do_close(s, case, Outcome.RESOLVED, actor=manager, keys=keys)
+        await do_close(s, case, Outcome.RESOLVED, actor=manager, keys=keys, note="Moved away.")
         assert case.state == "new" and case.pending_close
         for who in (manager, handler):  # not the proposer, not a handler
             with pytest.raises(SecondPersonNeeded):
@@ -317,8 +319,12 @@ async def test_four_eyes_on_critical_and_unsubstantiated(db: Database, keys: Key
         assert (case.state, case.outcome) == ("closed", "resolved")
         assert [e.kind for e in case.events][-2:] == ["close_proposed", "closed"]
         ordinary = await access_case(s, handler, normal.id)
-        await do_close(s, ordinary, Outcome.UNSUBSTANTIATED, actor=handler, keys=keys)
-        assert ordinary.state == "new"  # waits for a second person
+        await do_transition(s, ordinary, State.ACKNOWLEDGED, actor=handler, keys=keys)
+        await do_close(
+            s, ordinary, Outcome.UNSUBSTANTIATED, actor=handler, keys=keys, note="No proof."
+        )
+        assert ordinary.state == "acknowledged"  # waits for a second person
+        await do_reject_close(s, ordinary, actor=other_manager, keys=keys)
         await do_close(s, ordinary, Outcome.RESOLVED, actor=handler, keys=keys)
         assert ordinary.state == "closed"  # resolved on a normal case needs no second person
 
@@ -436,9 +442,10 @@ async def test_checkins_after_closure_and_retaliation_reopens(
     )
     handler = await staff(db.sessions, "case_handler")
     async with transaction(db.sessions) as s:
-        await do_close(
-            s, await access_case(s, handler, case.id), Outcome.RESOLVED, actor=handler, keys=keys
-        )
+        opened = await access_case(s, handler, case.id)
+        # Closing straight from New needs a second person: acknowledged first.
+        await do_transition(s, opened, State.ACKNOWLEDGED, actor=handler, keys=keys)
+        await do_close(s, opened, Outcome.RESOLVED, actor=handler, keys=keys)
     ctx = make_context(db.sessions, db.engine, tmp_path)
     for days in (2, 31, 91):
         with time_machine.travel(datetime.now(UTC) + timedelta(days=days)):
@@ -471,9 +478,10 @@ async def test_closed_cases_are_purged_leaving_counts(
     )
     handler = await staff(db.sessions, "case_handler")
     async with transaction(db.sessions) as s:
-        await do_close(
-            s, await access_case(s, handler, case.id), Outcome.RESOLVED, actor=handler, keys=keys
-        )
+        opened = await access_case(s, handler, case.id)
+        # Closing straight from New needs a second person: acknowledged first.
+        await do_transition(s, opened, State.ACKNOWLEDGED, actor=handler, keys=keys)
+        await do_close(s, opened, Outcome.RESOLVED, actor=handler, keys=keys)
     ctx = make_context(db.sessions, db.engine, tmp_path)
     assert await purge_closed_cases(ctx) == 0
     with time_machine.travel(datetime.now(UTC) + timedelta(days=731)):

@@ -76,3 +76,13 @@ document.addEventListener("click", function (event) {
     }
   });
 })();
+
+// Case page (admin/reports/case.py): a refused action shows the case again at the address it was
+// sent to; the address goes back to the case's own, so reloading opens the case and never sends
+// the form a second time.
+(function () {
+  const page = document.querySelector("[data-canonical-url]");
+  if (!page || !window.history.replaceState) return;
+  const url = page.getAttribute("data-canonical-url");
+  if (url && window.location.pathname !== url) window.history.replaceState(null, "", url);
+})();

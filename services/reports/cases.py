@@ -15,7 +15,7 @@ import hmac
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.i18n import N_
@@ -23,11 +23,12 @@ from bot.storage.models import Staff, StaffCountry, StaffRole
 from bot.storage.reports import Case, CaseEvent, CaseEvidence, CaseTask, ReportNotice
 from services import audit, outbox
 from services.clock import utcnow
-from services.errors import DomainError, Forbidden, NotFound
+from services.errors import Conflict, DomainError, Forbidden, NotFound
 from services.reports.crypto import KeyRing
 from services.reports.protocol import (
     CHECKIN_PREFIX,
     CHECKINS,
+    REOPEN_TO,
     TRANSITIONS,
     Actor,
     EventKind,
@@ -35,6 +36,7 @@ from services.reports.protocol import (
     Referral,
     Severity,
     State,
+    needs_reason,
     needs_second_person,
 )
 from services.scope import Scope
@@ -63,6 +65,13 @@ class SecondPersonNeeded(DomainError):
         "Closing this case needs a second person: a country manager or admin other than "
         "the one who proposed it."
     )
+
+
+class ReasonNeeded(DomainError):
+    """Closing that a second person must confirm, and reopening, carry a written reason."""
+
+    code = "reason_needed"
+    message = N_("Please write the reason. It stays in the case history.")
 
 
 class TextTooLong(DomainError):
@@ -152,18 +161,31 @@ async def access_case(
 
 
 async def assignable_handlers(session: AsyncSession, case: Case) -> list[Staff]:
-    """Active case handlers and country managers of the case's country, by email."""
+    """Active case handlers and country managers of the case's country, by name (then e-mail);
+    the current assignee too, even if no longer assignable, so the page can say who has it."""
     in_country = select(StaffCountry.staff_id).where(StaffCountry.country_code == case.country_code)
-    query = (
-        select(Staff)
-        .where(
-            Staff.active.is_(True),
-            Staff.role.in_([StaffRole.CASE_HANDLER, StaffRole.COUNTRY_MANAGER]),
-            Staff.id.in_(in_country),
-        )
-        .order_by(Staff.email)
+    assignable = (
+        Staff.active.is_(True)
+        & Staff.role.in_([StaffRole.CASE_HANDLER, StaffRole.COUNTRY_MANAGER])
+        & Staff.id.in_(in_country)
     )
-    return list((await session.scalars(query)).all())
+    if case.assigned_staff_id is not None:
+        assignable = assignable | (Staff.id == case.assigned_staff_id)
+    rows = (await session.scalars(select(Staff).where(assignable))).all()
+    return sorted(rows, key=lambda s: (staff_name(s).casefold(), s.email))
+
+
+def staff_name(staff: Staff) -> str:
+    """How a staff member is named to colleagues: their chosen name, else their e-mail."""
+    return staff.name.strip() or staff.email
+
+
+async def staff_names(session: AsyncSession, ids: set[int]) -> dict[int, str]:
+    """Names of the staff a case page mentions, in one query whatever the history's length."""
+    if not ids:
+        return {}
+    rows = await session.scalars(select(Staff).where(Staff.id.in_(ids)))
+    return {s.id: staff_name(s) for s in rows}
 
 
 async def access_evidence(
@@ -196,7 +218,8 @@ async def do_transition(
     current = State(case.state)
     if target == current and target != State.CLOSED:
         return case  # repeating a transition (a double-submitted form) is harmless
-    if target == State.CLOSED or target not in TRANSITIONS[current]:
+    # Closing goes through do_close (four eyes), reopening through do_reopen (a reason).
+    if current == State.CLOSED or target == State.CLOSED or target not in TRANSITIONS[current]:
         raise TransitionRefused(current=current.value, target=target.value)
     now = utcnow()
     case.state = target
@@ -228,11 +251,23 @@ async def do_close(
     note: str | None = None,
     keys: KeyRing,
 ) -> Case:
-    """Close, or propose closing when a second person must confirm (four eyes, DESIGN §5)."""
+    """Close, or propose closing when a second person must confirm (four eyes, DESIGN §5):
+    ``protocol.needs_second_person`` says when, and then a written reason is needed too."""
     current = State(case.state)
     if State.CLOSED not in TRANSITIONS[current]:
         raise TransitionRefused(current=current.value, target=State.CLOSED.value)
-    if needs_second_person(Severity(case.severity), outcome):
+    proposal = case.pending_close
+    if proposal:
+        if proposal["proposed_by"] == actor.id and proposal["outcome"] == outcome.value:
+            return case  # the same proposal sent twice (a double click) is harmless
+        raise Conflict()  # one proposal at a time: it is confirmed or kept open first
+    severity = Severity(case.severity)
+    note = (note or "").strip() or None
+    if note is not None and len(note) > MESSAGE_LIMIT:
+        raise TextTooLong(limit=MESSAGE_LIMIT)
+    if needs_reason(severity, outcome, from_state=current) and not note:
+        raise ReasonNeeded()
+    if needs_second_person(severity, outcome, from_state=current):
         case.pending_close = {
             "outcome": outcome.value,
             "proposed_by": actor.id,
@@ -320,13 +355,61 @@ async def _finish_close(
     return case
 
 
-async def do_assign(session: AsyncSession, case: Case, handler: Staff, *, actor: Staff) -> None:
-    if handler.role not in CASE_ROLES or not Scope.of(handler).allows(case.country_code):
+async def do_assign(
+    session: AsyncSession, case: Case, handler: Staff | None, *, actor: Staff
+) -> None:
+    """Give the case to a handler, or to nobody (``None``); the same choice again is harmless."""
+    if handler is not None and (
+        handler.role not in CASE_ROLES
+        or not handler.active
+        or not Scope.of(handler).allows(case.country_code)
+    ):
         raise Forbidden()
-    case.assigned_staff_id = handler.id
-    record_event(case, EventKind.ASSIGNED, actor=actor, to_staff=handler.id)
-    await audit_case(session, case, "case.assign", actor, to_staff=handler.id)
+    to_staff = handler.id if handler is not None else None
+    if case.assigned_staff_id == to_staff:
+        return
+    case.assigned_staff_id = to_staff
+    record_event(case, EventKind.ASSIGNED, actor=actor, to_staff=to_staff)
+    await audit_case(session, case, "case.assign", actor, to_staff=to_staff)
     await session.flush()
+
+
+async def do_reopen(
+    session: AsyncSession, case: Case, *, actor: Staff, note: str | None, keys: KeyRing
+) -> Case:
+    """A staff decision to take a closed case up again (new facts, a closing in error): back to
+    investigating, with a written reason. The outcome and closing time are cleared, the check-ins
+    planned for the closed case are dropped (a new closing plans them again) and the reporter
+    hears there is news."""
+    current = State(case.state)
+    if current != State.CLOSED:
+        raise TransitionRefused(current=current.value, target=REOPEN_TO.value)
+    note = (note or "").strip()
+    if not note:
+        raise ReasonNeeded()
+    if len(note) > MESSAGE_LIMIT:
+        raise TextTooLong(limit=MESSAGE_LIMIT)
+    previous = case.outcome
+    case.state, case.outcome, case.closed_at, case.pending_close = REOPEN_TO, None, None, None
+    await session.execute(
+        delete(CaseTask).where(
+            CaseTask.case_id == case.id, CaseTask.kind.startswith(CHECKIN_PREFIX)
+        )
+    )
+    record_event(
+        case,
+        EventKind.REOPENED,
+        actor=actor,
+        from_state=current,
+        to_state=REOPEN_TO,
+        outcome=previous,
+        text=note,
+        keys=keys,
+    )
+    await audit_case(session, case, "case.reopen", actor)
+    await notify_reporter(session, case, ReportNotice.UPDATE, state=REOPEN_TO.value)
+    await session.flush()
+    return case
 
 
 async def do_add_note(

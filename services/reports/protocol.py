@@ -169,7 +169,8 @@ class Outcome(StrEnum):
 
 
 # Where a case may go from each state. Closing goes through ``close`` (four eyes may apply);
-# ``reopen`` is the way back from closed (retaliation found at a check-in, or a staff decision).
+# reopening goes through ``reopen``: a staff decision, with a written reason, takes a closed case
+# back to investigating (retaliation a worker reports at a check-in opens a new, linked case).
 TRANSITIONS: dict[State, tuple[State, ...]] = {
     State.NEW: (State.ACKNOWLEDGED, State.CLOSED),
     State.ACKNOWLEDGED: (State.TRIAGED, State.CLOSED),
@@ -177,8 +178,9 @@ TRANSITIONS: dict[State, tuple[State, ...]] = {
     State.INVESTIGATING: (State.REMEDIATION, State.CLOSED),
     State.REMEDIATION: (State.VERIFICATION, State.INVESTIGATING, State.CLOSED),
     State.VERIFICATION: (State.CLOSED, State.REMEDIATION),
-    State.CLOSED: (),
+    State.CLOSED: (State.INVESTIGATING,),
 }
+REOPEN_TO = State.INVESTIGATING
 
 
 class Referral(StrEnum):
@@ -223,6 +225,7 @@ class EventKind(StrEnum):
     MESSAGE_TO_REPORTER = "message_to_reporter"
     MESSAGE_FROM_REPORTER = "message_from_reporter"
     ESCALATED = "escalated"
+    REOPENED = "reopened"
 
 
 class Actor(StrEnum):
@@ -247,6 +250,18 @@ CHECKIN_PREFIX = "checkin_"
 CRITICAL_ALERT_REASON = "critical"
 
 
-def needs_second_person(severity: Severity, outcome: Outcome) -> bool:
-    """Four eyes: a critical case, or any case closed as unsubstantiated."""
-    return severity == Severity.CRITICAL or outcome == Outcome.UNSUBSTANTIATED
+def needs_second_person(severity: Severity, outcome: Outcome, *, from_state: State) -> bool:
+    """Four eyes (DESIGN §5, review M9): a critical or high case (harassment, unpaid wages,
+    retaliation), a case closed from New (before anyone acknowledged it), or any case closed as
+    unsubstantiated. A closing that needs a second person also needs a written reason, so the
+    second person knows what they confirm."""
+    return (
+        severity in {Severity.CRITICAL, Severity.HIGH}
+        or outcome == Outcome.UNSUBSTANTIATED
+        or from_state == State.NEW
+    )
+
+
+def needs_reason(severity: Severity, outcome: Outcome, *, from_state: State) -> bool:
+    """A written reason goes with every closing a second person must confirm."""
+    return needs_second_person(severity, outcome, from_state=from_state)
