@@ -74,7 +74,8 @@ def case_link(settings: Settings | None, case_id: int) -> str:
 def alert_text(case_id: int, link: str) -> tuple[str, str]:
     """(subject or first line, body) in the current locale: the number and a link, nothing else."""
     title = _("Case {number} needs you", number=case_id)
-    return title, f"{title}.\n\n{_('Open it in the console: {link}', link=link)}"
+    where = _("Open it in the console: {link}", link=link)
+    return title, f"{title}.\n\n{where}"
 
 
 def _usable(staff: Staff) -> bool:
