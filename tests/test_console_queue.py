@@ -16,7 +16,7 @@ from bot.storage.db import transaction
 from bot.storage.models import Staff
 from bot.storage.reports import Case, SavedFilter
 from services.reports import queue as queue_service
-from services.reports.cases import access_case, do_assign, do_close
+from services.reports.cases import access_case, do_assign, do_close, do_reject_close
 from services.reports.conversation import do_reporter_message
 from services.reports.crypto import keyring
 from services.reports.protocol import Category, Harm, Outcome
@@ -198,7 +198,11 @@ async def test_filters_mine_unassigned_late_second_person_and_country(
         console.sessions, settings, telegram_id=53, harm=Harm.PHYSICAL_VIOLENCE
     )
     cambodia = await make_case(console.sessions, settings, telegram_id=54, country="KH")
+    rejected = await make_case(
+        console.sessions, settings, telegram_id=55, harm=Harm.PHYSICAL_VIOLENCE
+    )
     handler = await console.staff("case_handler", ["BD", "KH"])
+    manager = await console.staff("country_manager", ["BD"])
     async with transaction(console.sessions) as s:
         me = await s.get(Staff, handler.id)
         assert me is not None
@@ -211,8 +215,19 @@ async def test_filters_mine_unassigned_late_second_person_and_country(
             actor=me,
             keys=keys,
         )
+        # A closing proposed and rejected waits for nobody any more (JSON null, not SQL NULL).
+        await do_assign(s, await access_case(s, me, rejected.id, audit_view=False), me, actor=me)
+        proposal = await access_case(s, me, rejected.id, audit_view=False)
+        await do_close(s, proposal, Outcome.RESOLVED, actor=me, keys=keys)
+        second = await s.get(Staff, manager.id)
+        assert second is not None
+        await do_reject_close(s, proposal, actor=second, keys=keys)
     client = console.client_for(handler)
-    assert set(order((await client.get("/reports?mine=1")).text)) == {mine.id, closing.id}
+    assert set(order((await client.get("/reports?mine=1")).text)) == {
+        mine.id,
+        closing.id,
+        rejected.id,
+    }
     assert set(order((await client.get("/reports?unassigned=1")).text)) == {nobody.id, cambodia.id}
     assert order((await client.get("/reports?second=1")).text) == [closing.id]
     assert order((await client.get("/reports?overdue=1")).text) == []
