@@ -36,6 +36,7 @@ from bot.storage.models import Staff, StaffRole
 from services.accounts import MFA_ROLES
 from services.errors import DomainError, Forbidden, NotFound
 from services.labels import label
+from services.staff_zones import zone_choices
 from services.throttle import Throttle
 from workvoice.capabilities import NAV, NavEntry
 from workvoice.context import AppContext
@@ -188,10 +189,11 @@ class Viewer:
     email: str
     role: str
     locale: str
+    timezone: str | None = None  # chosen on the Account page (services.staff_zones)
 
 
 def remember_viewer(request: Request, staff: Staff) -> None:
-    request.state.viewer = Viewer(staff.id, staff.email, staff.role, staff.locale)
+    request.state.viewer = Viewer(staff.id, staff.email, staff.role, staff.locale, staff.timezone)
     # The rest of the request speaks the staff member's language, so messages made before the
     # page is rendered (a refused form's reason) are in it too.
     set_locale(staff.locale)
@@ -289,6 +291,7 @@ def create_templates() -> Jinja2Templates:
         newstyle=True,
     )
     env.filters["label"] = label
+    env.globals["time_zones"] = zone_choices  # the Account page's time zone list
     return Jinja2Templates(env=env)
 
 

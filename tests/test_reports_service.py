@@ -50,6 +50,7 @@ from services.reports.protocol import (
     State,
     severity_for,
 )
+from services.reports.queue import case_deadline
 from services.reports.submission import (
     NARRATIVE_LIMIT,
     Intake,
@@ -403,7 +404,9 @@ async def test_missed_acknowledgement_escalates_once_with_two_replicas(
         tasks = (await s.scalars(select(CaseTask).where(CaseTask.done_at.is_not(None)))).all()
         assert sorted(t.result or "" for t in tasks) == ["escalated", "met"]
         late_case = await s.get(Case, late.id)
-        assert late_case is not None and late_case.overdue
+        # Late is read from the current deadline (review M1): still the acknowledgement's.
+        assert late_case is not None
+        assert await case_deadline(s, late_case) == late_case.ack_due_at
         alerts = (
             await s.scalars(select(OutboxMessage).where(OutboxMessage.kind == "reports.alert"))
         ).all()

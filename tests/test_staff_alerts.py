@@ -47,7 +47,9 @@ async def test_manager_links_telegram_and_gets_critical_alert(app: BotHarness) -
     await run_case_tasks(console.ctx)
     await app.deliver()
     alert = phone.messages[-1].plain_text()
-    assert f"Case {case.id} needs attention" in alert and "critical" in alert
+    # The number and a link only: nothing of the case on a lock screen (issue 17).
+    assert f"Case {case.id} needs you" in alert and f"/reports/{case.id}" in alert
+    assert "critical" not in alert and "Factory" not in alert
 
     # M7: the account page says the alerts reach Telegram, and they can be stopped.
     page = await client.get("/account")

@@ -117,6 +117,9 @@ CAPABILITIES: tuple[Capability, ...] = (
             Job("purge_closed_cases", 6 * 3600, "services.reports.jobs:purge_closed_cases"),
             Job("reporter_messages", 30, "services.reports.jobs:attach_reporter_messages"),
             Job("report_drafts", 600, "services.reports.jobs:purge_draft_files"),
+            # Staff alerts: read the case history from a cursor, then send the e-mails.
+            Job("case_alerts", 15, "services.reports.alerts:fan_out_alerts"),
+            Job("alert_emails", 15, "services.reports.alerts:send_alert_emails"),
         ),
         menu=(MenuAction.REPORT, MenuAction.MY_REPORTS, MenuAction.HELP_NOW),
         nav=(
@@ -167,7 +170,7 @@ CAPABILITIES: tuple[Capability, ...] = (
         CONSOLE_CATALOG,
         models=FOUNDATION_MODELS,
         flows=("bot.flows.staff",),
-        console=("admin.staff", "admin.audit", "admin.accounts"),
+        console=("admin.staff", "admin.audit", "admin.accounts", "admin.account_zone"),
         nav=(
             NavEntry("/staff", N_("Staff")),
             NavEntry("/audit", N_("Audit log")),

@@ -39,6 +39,7 @@ from services.reports.protocol import (
     Severity,
     State,
 )
+from services.reports.queue import do_mark_read
 from services.reports.submission import open_narrative
 
 router = APIRouter(prefix="/reports")
@@ -179,6 +180,7 @@ async def case_page(
     # Reporters' messages wait sealed, not knowing their case, until a key holder files them.
     await conversation.attach_reporter_messages(session, keys_for(request))
     case = await cases.access_case(session, staff, case_id, ip=client_ip(request))
+    await do_mark_read(session, case, staff)  # the handler has seen the worker's messages so far
     return await _page(request, session, staff, case)
 
 

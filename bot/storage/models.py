@@ -114,6 +114,8 @@ class Staff(Base):
     # change, deactivation) ends all of them at their next request.
     session_version: Mapped[int] = mapped_column(Integer, default=0)
     locale: Mapped[str] = mapped_column(String(8), default="en")
+    # IANA zone the console shows times in (Account page); None: the first country's zone.
+    timezone: Mapped[str | None] = mapped_column(String(64))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     invite_token_hash: Mapped[str | None] = mapped_column(String(128))
     invite_expires_at: Mapped[datetime | None]

@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
+    BigInteger,
     Boolean,
     ForeignKey,
     Index,
@@ -69,7 +70,8 @@ class Case(Base):
     acknowledged_at: Mapped[datetime | None]
     triaged_at: Mapped[datetime | None]
     closed_at: Mapped[datetime | None]
-    overdue: Mapped[bool] = mapped_column(Boolean, default=False)
+    # No stored "overdue" flag: a flag set by a job and never cleared drifted (review M1). Whether a
+    # case is late is read from its current deadline (services.reports.queue.next_deadline).
     # Four eyes: a proposed closing waits here for a second staff member.
     pending_close: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
     reopened_from_id: Mapped[int | None] = mapped_column(
@@ -83,6 +85,9 @@ class Case(Base):
     reporter_public_key: Mapped[bytes | None] = mapped_column(LargeBinary)
     # A keyed hash of the receipt's last 4 digits, asked before an "in this chat" case opens (B3).
     reporter_pin: Mapped[str | None] = mapped_column(String(64))
+    # The newest history row its handler has seen: the assignee opening the case (anyone who may
+    # handle it while nobody is assigned) moves it on. Worker messages after it are "unread".
+    handler_read_event_id: Mapped[int | None] = mapped_column(BigInteger)
 
     events: Mapped[list[CaseEvent]] = relationship(
         back_populates="case",
@@ -199,3 +204,50 @@ class ClosedCaseCount(Base):
     severity: Mapped[str] = mapped_column(String(16), primary_key=True)
     outcome: Mapped[str] = mapped_column(String(20), primary_key=True)
     count: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class SavedFilter(Base):
+    """A triage queue filter a staff member named and kept (its query string, nothing else)."""
+
+    __tablename__ = "saved_queue_filters"
+    __table_args__ = (UniqueConstraint("staff_id", "name", name="uq_saved_queue_filters_name"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    staff_id: Mapped[int] = mapped_column(ForeignKey("staff.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(80))
+    query: Mapped[str] = mapped_column(String(500))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class AlertCursor(Base):
+    """How far the alerts job has read the case history (``case_events.id``); one row per reader,
+    locked while it fans out, so replicas take turns and never read the same rows at once."""
+
+    __tablename__ = "alert_cursors"
+
+    name: Mapped[str] = mapped_column(String(32), primary_key=True)
+    event_id: Mapped[int] = mapped_column(BigInteger, default=0)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class AlertEmail(Base):
+    """An e-mail alert to a staff member: "Case 23 needs you" and a link, nothing of the case.
+
+    Claimed like the outbox (one replica sends each), ``dedupe_key`` makes a second enqueue a no-op.
+    """
+
+    __tablename__ = "alert_emails"
+    __table_args__ = (Index("ix_alert_emails_due", "status", "due_at"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    staff_id: Mapped[int] = mapped_column(ForeignKey("staff.id", ondelete="CASCADE"))
+    case_id: Mapped[int] = mapped_column(BigInteger)  # no key: a purged case may still be named
+    dedupe_key: Mapped[str] = mapped_column(String(128), unique=True)
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    due_at: Mapped[datetime] = mapped_column(default=utcnow)
+    claimed_at: Mapped[datetime | None]
+    claimed_by: Mapped[str | None] = mapped_column(String(64))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    sent_at: Mapped[datetime | None]
+    error: Mapped[str | None] = mapped_column(String(120))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

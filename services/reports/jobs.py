@@ -14,10 +14,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.storage.db import is_postgres, transaction
 from bot.storage.models import Staff, StaffCountry, StaffRole
 from bot.storage.reports import Case, CaseTask, ClosedCaseCount, ReportNotice
-from services import outbox
 from services.claims import claim_ids, due_task
 from services.clock import utcnow
-from services.reports import conversation, submission
+from services.reports import alerts, conversation, submission
 from services.reports.cases import notify_reporter, record_event
 from services.reports.crypto import keyring
 from services.reports.protocol import (
@@ -62,36 +61,31 @@ async def managers_of(session: AsyncSession, country_code: str) -> list[Staff]:
     return list(rows.all())
 
 
-async def _alert_managers(session: AsyncSession, case: Case, reason: str) -> int:
-    sent = 0
-    for manager in await managers_of(session, case.country_code):
-        if manager.telegram_id is not None:
-            await outbox.enqueue(
-                session,
-                ReportNotice.ALERT,
-                staff_id=manager.id,
-                priority=5,
-                params={"case_id": case.id, "reason": reason, "severity": case.severity},
-                dedupe_key=f"case-alert:{case.id}:{reason}:{manager.id}",
-            )
-            sent += 1
-    return sent
-
-
-async def handle_task(session: AsyncSession, task: CaseTask, now: datetime) -> str:
+async def handle_task(
+    session: AsyncSession, task: CaseTask, now: datetime, *, email: bool = False
+) -> str:
+    """``email``: managers are also told by e-mail (SMTP is configured)."""
     case = await session.get(Case, task.case_id)
     if case is None:
         return "gone"
     if task.kind == TaskKind.CRITICAL_ALERT:
         record_event(case, EventKind.ESCALATED, who=Actor.SYSTEM, reason=CRITICAL_ALERT_REASON)
-        await _alert_managers(session, case, CRITICAL_ALERT_REASON)
+        managers = await managers_of(session, case.country_code)
+        # The same occasion as the handlers' "new case" alert: a manager hears of it once.
+        await alerts.notify_staff(
+            session, case.id, managers, key="new", reason=CRITICAL_ALERT_REASON, email=email
+        )
         return "alerted"
     if task.kind in OPEN_BEFORE:
         if case.state not in OPEN_BEFORE[task.kind] or case.pending_close:
             return "met"
-        case.overdue = True
+        # Nothing is stored as "overdue": the queue reads it from the current deadline, so it
+        # ends the moment the case moves on (review M1).
         record_event(case, EventKind.ESCALATED, who=Actor.SYSTEM, reason=task.kind)
-        await _alert_managers(session, case, task.kind)
+        managers = await managers_of(session, case.country_code)
+        await alerts.notify_staff(
+            session, case.id, managers, key=task.kind, reason=task.kind, email=email
+        )
         return "escalated"
     if task.kind.startswith(CHECKIN_PREFIX):
         if case.state != State.CLOSED:
@@ -126,7 +120,7 @@ async def run_case_tasks(ctx: Runtime, *, now: datetime | None = None, limit: in
                 task = await session.get(CaseTask, task_id)
                 if task is None or task.done_at is not None:
                     continue
-                task.result = await handle_task(session, task, now)
+                task.result = await handle_task(session, task, now, email=ctx.settings.email_alerts)
                 task.done_at = now
                 handled += 1
 

@@ -82,6 +82,15 @@ class Settings(BaseSettings):
     # A survey draft (answers so far) is forgotten this long after the last answer, and at the
     # wave's end at the latest. It lives only in Redis or memory, never in the database.
     survey_draft_ttl_days: Annotated[int, Field(ge=1, le=30)] = 3
+    # E-mail alerts to staff ("Case 23 needs you" and a link, never case content). Unset host: no
+    # e-mail is sent (Telegram alerts still go to staff who linked it). Port 465 speaks TLS from
+    # the start; any other port upgrades with STARTTLS unless SMTP_STARTTLS is false.
+    smtp_host: str | None = None
+    smtp_port: Annotated[int, Field(ge=1, le=65535)] = 587
+    smtp_user: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_from: str | None = None
+    smtp_starttls: bool = True
 
     @field_validator("bot_token")
     @classmethod
@@ -147,6 +156,26 @@ class Settings(BaseSettings):
             if not (1 <= len(secret) <= 256) or not all(c.isalnum() or c in "_-" for c in secret):
                 raise ValueError("WORKVOICE_WEBHOOK_SECRET: use 1-256 letters, digits, _ or -")
         return self
+
+    @model_validator(mode="after")
+    def _smtp_complete(self) -> Settings:
+        if self.smtp_host and not self.smtp_from:
+            raise ValueError("WORKVOICE_SMTP_FROM is required when WORKVOICE_SMTP_HOST is set")
+        if self.smtp_from and "@" not in self.smtp_from:
+            raise ValueError("WORKVOICE_SMTP_FROM: expected an address such as alerts@example.org")
+        if self.smtp_user and self.smtp_password is None:
+            raise ValueError("WORKVOICE_SMTP_PASSWORD is required when WORKVOICE_SMTP_USER is set")
+        return self
+
+    @property
+    def email_alerts(self) -> bool:
+        """Whether staff alerts also go out by e-mail."""
+        return bool(self.smtp_host)
+
+    @property
+    def console_url(self) -> str:
+        """Where staff open the console: the public address, else where it listens."""
+        return self.public_url or f"http://{self.console_host}:{self.console_port}"
 
     @property
     def demo_mode(self) -> bool:

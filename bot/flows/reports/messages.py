@@ -1,5 +1,5 @@
 """Messages the bot is asked to deliver about reports (outbox renderers): news, handler messages
-and check-ins to a reporter who follows up in her chat, alerts to managers.
+and check-ins to a reporter who follows up in her chat, alerts to staff.
 
 What reaches a reporter is neutral: a notification preview or a glance at the phone shows neither
 the report, its number nor its status (review B3). The button opens the follow-up, which asks for
@@ -15,7 +15,7 @@ from bot.delivery import RenderContext, Rendered, renderer
 from bot.i18n import _
 from bot.storage.reports import Case, ReportNotice
 from bot.widgets import MenuAction, MenuCallback
-from services.reports.protocol import CRITICAL_ALERT_REASON, TaskKind
+from services.reports.alerts import alert_text, case_link
 
 
 async def _neutral(ctx: RenderContext) -> Rendered | None:
@@ -32,19 +32,9 @@ render_checkin = renderer(ReportNotice.CHECKIN)(_neutral)
 
 @renderer(ReportNotice.ALERT)
 async def render_alert(ctx: RenderContext) -> Rendered | None:
-    reason = {
-        CRITICAL_ALERT_REASON: _("a critical report arrived"),
-        TaskKind.ACK_DEADLINE: _("not acknowledged in time"),
-        TaskKind.TRIAGE_DEADLINE: _("not triaged in time"),
-        TaskKind.FOLLOWUP_DEADLINE: _("no follow-up in time"),
-    }.get(ctx.params.get("reason", ""), "")
-    return Rendered(
-        _(
-            "⚠️ Case {number} needs attention: {reason}. Open the console to act.",
-            number=ctx.params["case_id"],
-            reason=reason,
-        )
-    )
+    """A staff alert: "Case 23 needs you" and a link; nothing of the case on a lock screen."""
+    case_id = int(ctx.params["case_id"])
+    return Rendered(alert_text(case_id, case_link(ctx.settings, case_id))[1])
 
 
 def _open_button() -> InlineKeyboardMarkup:
