@@ -1,5 +1,6 @@
 """What the console lists about cases: the triage queue (overdue first, then by severity and
-deadline) and the counts analysts see (numbers without cases, small groups hidden).
+deadline). The counts analysts see (numbers without cases, small groups hidden) are in
+``services.reports.stats``.
 
 Both keep to the staff member's ``Scope``: nobody lists a case outside her countries.
 """
@@ -7,17 +8,15 @@ Both keep to the staff member's ``Scope``: nobody lists a case outside her count
 from __future__ import annotations
 
 from sqlalchemy import case as sql_case
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import lazyload
 
 from bot.storage.models import Factory, Staff
 from bot.storage.reports import Case
 from services import audit
-from services.factories import list_countries
 from services.reports.protocol import SEVERITY_ORDER, Category, Severity, State
 from services.scope import Scope
-from services.suppression import shown
 
 QUEUE_LIMIT = 500  # cases on one queue page; filters narrow it
 COUNTRY_CODE_LENGTH = 2  # Country.code is String(2)
@@ -25,10 +24,6 @@ FACTORY_CODE_LENGTH = 32  # Factory.code is String(32)
 OPEN_STATES = [s.value for s in State if s != State.CLOSED]
 ALL_STATES = "all"
 OPEN = "open"
-
-# One row of the counts page: (country, [(category, [count or None per severity])]).
-CountsGrid = tuple[str, list[tuple[str, list[int | None]]]]
-
 
 async def case_queue(
     session: AsyncSession,
@@ -70,32 +65,3 @@ async def case_queue(
 
 def severities_in_order() -> list[Severity]:
     return sorted(SEVERITY_ORDER, key=lambda s: SEVERITY_ORDER[s])
-
-
-async def case_counts(session: AsyncSession, scope: Scope, *, k: int) -> list[CountsGrid]:
-    """Numbers without cases, for analysts (DESIGN §4.2, audit L8). Every country in scope gets
-    the full grid of categories × severities, empty cells included, and every count below k (0
-    too) reads "fewer than k": listing only the groups that have a case would tell that a rare
-    critical case exists. No totals are given, so no hidden cell needs a complement."""
-    query = (
-        select(Case.country_code, Case.category, Case.severity, func.count())
-        .where(scope.where(Case.country_code))
-        .group_by(Case.country_code, Case.category, Case.severity)
-    )
-    found = {(c, cat, sev): int(n) for c, cat, sev, n in (await session.execute(query)).all()}
-    countries = sorted(c.code for c in await list_countries(session) if scope.allows(c.code))
-    countries += sorted({c for c, _cat, _sev in found} - set(countries))
-    severities = severities_in_order()
-    return [
-        (
-            country,
-            [
-                (
-                    category.value,
-                    [shown(found.get((country, category, s), 0), k) for s in severities],
-                )
-                for category in Category
-            ],
-        )
-        for country in countries
-    ]
