@@ -25,6 +25,7 @@ OPEN_STATES = [s.value for s in State if s != State.CLOSED]
 ALL_STATES = "all"
 OPEN = "open"
 
+
 async def case_queue(
     session: AsyncSession,
     actor: Staff,
