@@ -172,7 +172,7 @@ def export_rows(
 ) -> tuple[list[str], list[list[Value]]]:
     """One row per figure: what, group, count (a number or empty), why it is not shown (empty or
     "fewer than k" / "hidden"), share of all cases in the period (a number or empty)."""
-    fewer, hidden = _("fewer than {k}", k=k), _("hidden")
+    fewer, hidden = _("fewer than %(k)s") % {"k": k}, _("hidden")
     header = [_("Figure"), _("Group"), _("Count"), _("Not shown"), _("Share")]
     period_words = f"{month_label(numbers.first, locale)} – {month_label(numbers.last, locale)}"
 
