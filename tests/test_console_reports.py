@@ -117,7 +117,7 @@ async def test_analysts_see_only_suppressed_counts(console: ConsoleHarness) -> N
     client = console.client_for(analyst)
     assert (await client.get("/reports")).status_code == 403
     page = (await client.get("/reports/counts")).text
-    assert "<td>6</td>" in page and "fewer than 5" in page and "<td>1</td>" not in page
+    assert "<td>7</td>" in page and "fewer than 5" in page and "<td>1</td>" not in page
     async with console.sessions() as s:
         assert (
             await s.scalar(

@@ -3,6 +3,8 @@ times, results with suppression, CSV, audit, trends and closing the loop."""
 
 from __future__ import annotations
 
+import csv
+import io
 import re
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -184,19 +186,21 @@ async def test_results_hide_the_two_men_on_the_page_and_in_the_csv(
     html = page.text
     assert "<svg" in html and "Respondents" in html and "12" in html
     assert "means anything from 0 to 4" in html
-    # Every breakdown by gender: the men's column holds nothing but "fewer than 5" (or "hidden").
+    # Every breakdown by gender, one row per group: the men's row holds nothing but "fewer than
+    # 5" (or "hidden"), and no share.
     breakdowns = tables(html, "breakdown")
     assert len(breakdowns) == 4  # the counted questions: mood, safe, why, shift
     for rows in breakdowns:
-        column = rows[0].index("men")
-        for row in rows[1:]:
-            assert row[column] in ("fewer than 5", "hidden"), (rows[0], row)
-    assert any(row[rows[0].index("men")] == "fewer than 5" for rows in breakdowns for row in rows)
+        men = next(row for row in rows if row[0] == "men")
+        assert all(cell in ("fewer than 5", "hidden", "not shown") for cell in men[1:]), men
+    assert any(row[1] == "fewer than 5" for rows in breakdowns for row in rows if row[0] == "men")
     respondents = next(t for t in tables(html, "compact") if any(r[0] == "men" for r in t))
     assert dict(respondents)["men"] == "fewer than 5"
-    # The two men's "no" (2) and the women's "yes" (10) would give each other away.
+    # The two men's "no" (2) and the women's "yes" (10) would give each other away: the
+    # benchmark row (the whole wave) hides them both.
     safe = breakdowns[1]
-    assert {row[0]: row[-1] for row in safe[1:-1]} in (
+    benchmark = dict(zip(safe[0][2:], safe[1][2:], strict=True))
+    assert safe[1][0] == "All of BD" and benchmark in (
         {"yes": "hidden", "no": "fewer than 5"},
         {"yes": "fewer than 5", "no": "fewer than 5"},
     )
@@ -210,10 +214,12 @@ async def test_results_hide_the_two_men_on_the_page_and_in_the_csv(
     csv_response = await client.get(f"/surveys/waves/{wave.id}/results.csv")
     assert csv_response.headers["content-type"] == "text/csv; charset=utf-8"
     assert "attachment" in csv_response.headers["content-disposition"]
-    lines = csv_response.text.splitlines()
-    male = [ln for ln in lines if ",gender,man," in ln]
-    assert male and all(ln.endswith((",fewer than 5", ",hidden")) for ln in male), male
-    assert not any(ln.endswith(",2") for ln in male)
+    assert csv_response.content.startswith(b"\xef\xbb\xbf")  # Excel reads it as UTF-8
+    rows = list(csv.DictReader(io.StringIO(csv_response.content.decode("utf-8-sig"))))
+    male = [row for row in rows if row["Breakdown"] == "gender" and row["Group"] == "men"]
+    assert male and all(row["Count"] == "" and row["Share"] == "" for row in male), male
+    assert {row["Not shown"] for row in male} <= {"fewer than 5", "hidden"}
+    assert all(row["Starts"] == wave.starts_at.date().isoformat() for row in rows)
     assert await audit_count(console, "survey.results.view") == 2
     assert await audit_count(console, "survey.results.export") == 1
     # Another country's analyst sees no such wave.
@@ -277,7 +283,7 @@ async def test_m5_invited_is_rounded_like_a_preview(console: ConsoleHarness) -> 
     )
     assert "Invited: 20" in page and "23" not in page
     csv_text = (await client.get(f"/surveys/waves/{wave.id}/results.csv")).text
-    assert ",invited,20" in csv_text and ",invited,23" not in csv_text
+    assert ",Invited,20," in csv_text and ",23," not in csv_text
 
 
 async def test_trends_compare_the_waves_of_a_survey(console: ConsoleHarness) -> None:

@@ -15,7 +15,7 @@ from bot.storage.models import AuditEvent
 from bot.storage.surveys import Survey
 from services.errors import NotFound
 from services.scope import Scope
-from services.surveys import builder, results
+from services.surveys import builder, results, results_export
 from services.surveys.builder import (
     NotEditable,
     QuestionInput,
@@ -202,7 +202,7 @@ async def test_viewing_and_exporting_results_are_audited_in_the_verbs(sessions) 
             session, wave.id, BD, actor=None, k=5
         )
         assert found_wave.id == wave.id and found.k == 5
-        _wave, body = await results.export_results(
+        _wave, body = await results_export.export_results(
             session, wave.id, BD, actor=None, k=5, fewer_than="<5", hidden="-", locale="en"
         )
         assert body

@@ -15,8 +15,10 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from admin import charts
 from admin.forms import require_confirmation
 from admin.surveys.common import (
+    AGE_BANDS,
     DIMENSION_LABELS,
     GENDER_LABELS,
     SURVEYS,
@@ -32,13 +34,14 @@ from admin.web import (
     verify_csrf,
 )
 from bot.i18n import gettext as _
-from bot.i18n import translations
 from bot.i18n.languages import LANGUAGES
 from bot.storage.models import Staff
 from services.errors import DomainError
+from services.labels import label
+from services.onboarding import AgeBand
 from services.scope import Scope
-from services.suppression import Shown
-from services.surveys import results, waves
+from services.spreadsheets import XLSX_TYPE, Sheet, xlsx_bytes
+from services.surveys import results, results_export, waves
 from services.surveys.batches import batch_status
 from services.surveys.definition import (
     SCALE_FACES,
@@ -47,6 +50,8 @@ from services.surveys.definition import (
 )
 
 router = APIRouter(prefix="/surveys")
+GROUPS_PER_PAGE = 50  # rows of a breakdown per page: 500 factories stay readable
+MAX_SEARCH = 100
 
 
 def group_label(found: results.WaveResults, dim: str, group: Hashable) -> str:
@@ -58,6 +63,8 @@ def group_label(found: results.WaveResults, dim: str, group: Hashable) -> str:
         return _(GENDER_LABELS[str(group)])
     if dim == "language" and str(group) in LANGUAGES:
         return LANGUAGES[str(group)].native_name
+    if dim == "age_band" and str(group) in AGE_BANDS:
+        return label(AgeBand(str(group)))
     return str(group)
 
 
@@ -72,20 +79,51 @@ def value_label(definition: SurveyDefinition, question: Any, value: str, locale:
     return value
 
 
-def bars(items: list[tuple[str, Shown]], base: Shown) -> list[dict[str, Any]]:
-    """Rows of a bar chart: label, count (not an int: hidden), share of ``base`` and bar width."""
-    known = [n for _label, n in items if isinstance(n, int)]
-    total = base if isinstance(base, int) else 0
-    scale = total or (max(known) if known else 0)
-    return [
-        {
-            "label": label,
-            "count": n,
-            "share": (n / total) if isinstance(n, int) and total else None,
-            "width": (n / scale) if isinstance(n, int) and scale else 0.0,
-        }
-        for label, n in items
-    ]
+def group_rows(
+    found: results.WaveResults, qr: results.QuestionResult, dim: str, groups: list[Hashable]
+) -> list[dict[str, Any]]:
+    """One row per group (factory, gender, ...): answered, then count and share per answer (the
+    share of the group's answers, when both are shown), and the mean of a scale."""
+    table = qr.breakdowns[dim]
+    means = qr.group_means.get(dim, {})
+    rows = []
+    for g in groups:
+        base = table.column_totals.get(g)
+        cells = []
+        for v in qr.counts:
+            n = table.shown(v, g)
+            share = n / base if isinstance(n, int) and isinstance(base, int) and base else None
+            cells.append((n, share))
+        rows.append(
+            {"label": group_label(found, dim, g), "n": base, "cells": cells, "mean": means.get(g)}
+        )
+    return rows
+
+
+def benchmark_row(found: results.WaveResults, qr: results.QuestionResult) -> dict[str, Any]:
+    """The whole wave (every factory of its countries): the row each group is read against."""
+    return {
+        "label": _("All of {countries}", countries=", ".join(found.wave.countries)),
+        "n": qr.answered,
+        "cells": [(n, qr.share(str(v))) for v, n in qr.counts.items()],
+        "mean": qr.mean,
+    }
+
+
+def matching_groups(found: results.WaveResults, dim: str, search: str) -> list[Hashable]:
+    """The breakdown's groups in reading order (factories by code and name, not by id); for
+    factories, only those whose code or name holds ``search``."""
+    groups = list(found.groups.get(dim, []))
+    if dim == "factory":
+        groups.sort(key=lambda g: (g == results.NOT_GIVEN, group_label(found, dim, g).casefold()))
+        needle = search.strip().casefold()
+        if needle:
+            groups = [
+                g
+                for g in groups
+                if g != results.NOT_GIVEN and needle in group_label(found, dim, g).casefold()
+            ]
+    return groups
 
 
 async def _results_page(
@@ -95,6 +133,8 @@ async def _results_page(
     wave_id: int,
     *,
     dim: str = "gender",
+    search: str = "",
+    page: int = 1,
     status: int = 200,
     **extra: Any,
 ) -> Response:
@@ -104,24 +144,26 @@ async def _results_page(
     k, d = found.k, found.definition
     locale = staff_locale(staff)
     dim = dim if dim in results.DIMENSIONS else "gender"
+    groups = matching_groups(found, dim, search)
+    pages = max(1, -(-len(groups) // GROUPS_PER_PAGE))
+    page = min(max(1, page), pages)
+    shown_groups = groups[(page - 1) * GROUPS_PER_PAGE : page * GROUPS_PER_PAGE]
     questions = []
     for qr in found.questions:
         q = qr.question
         entry: dict[str, Any] = {"result": qr, "text": d.text(q.text, locale), "type": q.type}
         if qr.counts:
             values = [str(v) for v in qr.counts]
-            entry["bars"] = bars(
+            entry["chart"] = charts.bar_chart(
                 [(value_label(d, q, v, locale), qr.counts[v]) for v in values], qr.answered
             )
-            table = qr.breakdowns.get(dim)
-            if table is not None:
-                entry["table"] = {
-                    "columns": [(g, group_label(found, dim, g)) for g in found.groups.get(dim, [])],
-                    "rows": [(v, value_label(d, q, v, locale)) for v in values],
-                    "data": table,
-                }
+            if dim in qr.breakdowns:
+                entry["answers"] = [value_label(d, q, v, locale) for v in values]
+                entry["scale"] = q.type == QuestionType.SCALE
+                entry["benchmark"] = benchmark_row(found, qr)
+                entry["rows"] = group_rows(found, qr, dim, shown_groups)
         if qr.numbers is not None:
-            entry["bars"] = bars(list(qr.numbers.bins), qr.numbers.answered)
+            entry["chart"] = charts.bar_chart(list(qr.numbers.bins), qr.numbers.answered)
         questions.append(entry)
     respondents_by = {
         name: [
@@ -160,12 +202,19 @@ async def _results_page(
         "surveys/results.html",
         status_code=status,
         wave=wave,
+        wave_status=waves.WaveStatus(wave.status),
         survey=survey,
         found=found,
         k=k,
         batches=await batch_status(context(request).survey_store, wave, k=k),
         invited=found.invited_shown,
         dim=dim,
+        search=search,
+        page=page,
+        pages=pages,
+        group_count=len(groups),
+        first_shown=(page - 1) * GROUPS_PER_PAGE + 1,
+        last_shown=(page - 1) * GROUPS_PER_PAGE + len(shown_groups),
         dimensions=[(name, _(DIMENSION_LABELS[name])) for name in results.DIMENSIONS],
         questions=questions,
         respondents_by=respondents_by,
@@ -184,10 +233,54 @@ async def wave_results_page(
     request: Request,
     wave_id: int,
     dim: str = "gender",
+    q: str = "",
+    page: int = 1,
     staff: Staff = Depends(SURVEYS),
     session: AsyncSession = DB,
 ) -> Response:
-    return await _results_page(request, session, staff, wave_id, dim=dim)
+    return await _results_page(
+        request, session, staff, wave_id, dim=dim, search=q[:MAX_SEARCH], page=page
+    )
+
+
+def export_words(k: int) -> results_export.ExportWords:
+    """The export's words in the staff member's language: the same as on screen."""
+    return results_export.ExportWords(
+        header=[
+            _("Wave"),
+            _("Starts"),
+            _("Ends"),
+            _("Question"),
+            _("Breakdown"),
+            _("Group"),
+            _("Answer"),
+            _("Count"),
+            _("Not shown"),
+            _("Share"),
+            _("Mean"),
+        ],
+        fewer_than=_("fewer than %(k)s") % {"k": k},
+        hidden=_("hidden"),
+        respondents=_("Respondents"),
+        invited=_("Invited"),
+        answered=_("Answered"),
+        all=_("All"),
+        mean=_("Mean"),
+        dimension=lambda dim: _(DIMENSION_LABELS[dim]),
+        group=group_label,
+        value=value_label,
+    )
+
+
+def _download(body: bytes, media: str, name: str) -> Response:
+    return Response(
+        body,
+        media_type=media,
+        headers={
+            "Content-Disposition": f'attachment; filename="{name}"',
+            "Cache-Control": "no-store",
+        },
+    )
 
 
 @router.get("/waves/{wave_id}/results.csv")
@@ -198,25 +291,43 @@ async def wave_results_csv(
     session: AsyncSession = DB,
 ) -> Response:
     locale, k = staff_locale(staff), suppression_threshold(request)
-    # The same words as on screen (the templates' "fewer than %(k)s").
-    wave, body = await results.export_results(
+    words = export_words(k)
+    wave, body = await results_export.export_results(
         session,
         checked_id(wave_id),
         Scope.of(staff),
         actor=staff,
         k=k,
-        fewer_than=translations(locale).ugettext("fewer than %(k)s") % {"k": k},
-        hidden=translations(locale).ugettext("hidden"),
+        fewer_than=words.fewer_than,
+        hidden=words.hidden,
         locale=locale,
+        words=words,
     )
-    return Response(
-        body.encode("utf-8"),
-        media_type="text/csv; charset=utf-8",
-        headers={
-            "Content-Disposition": f'attachment; filename="wave-{wave.id}-results.csv"',
-            "Cache-Control": "no-store",
-        },
+    return _download(body.encode("utf-8"), "text/csv; charset=utf-8", f"wave-{wave.id}-results.csv")
+
+
+@router.get("/waves/{wave_id}/results.xlsx")
+async def wave_results_xlsx(
+    request: Request,
+    wave_id: int,
+    staff: Staff = Depends(SURVEYS),
+    session: AsyncSession = DB,
+) -> Response:
+    locale, k = staff_locale(staff), suppression_threshold(request)
+    words = export_words(k)
+    wave, rows = await results_export.export_results_rows(
+        session,
+        checked_id(wave_id),
+        Scope.of(staff),
+        actor=staff,
+        k=k,
+        words=words,
+        locale=locale,
+        kind="xlsx",
     )
+    share_column = words.header.index(_("Share"))
+    body = xlsx_bytes([Sheet(_("Results"), words.header, rows, frozenset({share_column}))])
+    return _download(body, XLSX_TYPE, f"wave-{wave.id}-results.xlsx")
 
 
 @router.post("/waves/{wave_id}/loop", dependencies=[Depends(verify_csrf)])

@@ -1,5 +1,5 @@
-"""What the console lists about cases: the triage queue and the counts analysts see (numbers
-without cases, small groups hidden).
+"""What the console lists about cases: the triage queue. The counts analysts see (numbers
+without cases, small groups hidden) are in ``services.reports.stats``.
 
 The queue puts danger reported and critical cases first, then high and normal, each by its next
 deadline; it pages (50 a page) and says how many match. Whether a case is late is read from the
@@ -32,7 +32,6 @@ from services.reports.cases import CASE_ROLES
 from services.reports.conversation import typed_digits
 from services.reports.protocol import SEVERITY_ORDER, Category, EventKind, Severity, State, TaskKind
 from services.scope import Scope
-from services.suppression import shown
 
 PAGE_SIZE = 50  # cases on one queue page; the page says how many match in all
 COUNTRY_CODE_LENGTH = 2  # Country.code is String(2)
@@ -42,9 +41,6 @@ OPEN_STATES = [s.value for s in State if s != State.CLOSED]
 ALL_STATES = "all"
 OPEN = "open"
 FLAGS = ("mine", "unassigned", "overdue", "second")
-
-# One row of the counts page: (country, [(category, [count or None per severity])]).
-CountsGrid = tuple[str, list[tuple[str, list[int | None]]]]
 
 
 @dataclass(frozen=True)
@@ -315,32 +311,3 @@ async def do_delete_filter(session: AsyncSession, staff: Staff, filter_id: int) 
 
 def severities_in_order() -> list[Severity]:
     return sorted(SEVERITY_ORDER, key=lambda s: SEVERITY_ORDER[s])
-
-
-async def case_counts(session: AsyncSession, scope: Scope, *, k: int) -> list[CountsGrid]:
-    """Numbers without cases, for analysts (DESIGN §4.2, audit L8). Every country in scope gets
-    the full grid of categories × severities, empty cells included, and every count below k (0
-    too) reads "fewer than k": listing only the groups that have a case would tell that a rare
-    critical case exists. No totals are given, so no hidden cell needs a complement."""
-    query = (
-        select(Case.country_code, Case.category, Case.severity, func.count())
-        .where(scope.where(Case.country_code))
-        .group_by(Case.country_code, Case.category, Case.severity)
-    )
-    found = {(c, cat, sev): int(n) for c, cat, sev, n in (await session.execute(query)).all()}
-    countries = sorted(c.code for c in await list_countries(session) if scope.allows(c.code))
-    countries += sorted({c for c, _cat, _sev in found} - set(countries))
-    severities = severities_in_order()
-    return [
-        (
-            country,
-            [
-                (
-                    category.value,
-                    [shown(found.get((country, category, s), 0), k) for s in severities],
-                )
-                for category in Category
-            ],
-        )
-        for country in countries
-    ]

@@ -31,7 +31,6 @@ from bot.storage.db import is_postgres
 from bot.storage.models import Factory, Staff
 from bot.storage.surveys import Survey, SurveyAnswer, SurveyResponse, SurveyVersion, SurveyWave
 from services import audit
-from services.exports import csv_text
 from services.scope import Scope
 from services.suppression import (
     HIDDEN,
@@ -87,6 +86,9 @@ class QuestionResult:
     numbers: NumberSummary | None = None
     texts: list[str] | None = None  # None: fewer than k wrote one
     text_count: int | None = None
+    # Scale questions: the mean overall and per group of each breakdown (None: not shown).
+    mean: float | None = None
+    group_means: dict[str, dict[Hashable, float | None]] = field(default_factory=dict)
 
     def share(self, value: str) -> float | None:
         n = self.counts.get(value)
@@ -300,7 +302,43 @@ def _counted(
         answered: Shown = shown(_base(question, overall), k)
     else:  # the chart's total, as the chart's protection left it
         answered = chart_total
-    return QuestionResult(question, answered, counts=chart, breakdowns=breakdowns)
+    found = QuestionResult(question, answered, counts=chart, breakdowns=breakdowns)
+    if question.type == QuestionType.SCALE:
+        found.mean = scale_mean(
+            {v: overall.get(v, 0) for v in values}, [chart[v] for v in values], chart_total, k
+        )
+        for dim, table in breakdowns.items():
+            cells = by_dim[dim].get(question.key, {})
+            found.group_means[dim] = {
+                g: scale_mean(
+                    {v: cells.get((v, g), 0) for v in values},
+                    [table.shown(v, g) for v in values],
+                    table.column_totals.get(g),
+                    k,
+                )
+                for g in groups[dim]
+            }
+    return found
+
+
+SCALE_SPAN = 4  # a scale runs from 1 to 5
+MEAN_STEP = 0.1  # means are shown to one decimal
+
+
+def scale_mean(counts: dict[str, int], cells: list[Shown], total: Shown, k: int) -> float | None:
+    """A scale's mean, when it tells no hidden count. The mean adds the answers weighted by their
+    value, so beside hidden counts it could pin them down ("a share of a hidden count is hidden
+    too"): it is shown when every count under it is shown, or when there are so many answers
+    that, to one decimal, it cannot move by the whole range a hidden count may take (k−1 people
+    moved across the scale shift it by less than its rounding). Never for fewer than k answers
+    or a hidden total."""
+    n = sum(counts.values())
+    if not isinstance(total, int) or n < k or not n:
+        return None
+    mean = sum(int(v) * c for v, c in counts.items()) / n
+    if all(isinstance(c, int) for c in cells) or n * MEAN_STEP >= (k - 1) * SCALE_SPAN:
+        return round(mean, 1)
+    return None
 
 
 def _breakdown(
@@ -469,67 +507,6 @@ def _share(count: Shown, base: int, k: int) -> float | Hidden | None:
     return None if count is None else HIDDEN
 
 
-# --- export ----------------------------------------------------------------------------------
-
-
-def results_csv(results: WaveResults, *, fewer_than: str, hidden: str, locale: str) -> str:
-    """The aggregated tables as CSV: one row per question, breakdown, group and answer. Hidden
-    numbers read "fewer than k" or "hidden" exactly as on screen; no row is about a person. Text
-    that a spreadsheet would run as a formula is neutralised (``services.exports``)."""
-    rows: list[list[object]] = [["wave", "question", "breakdown", "group", "answer", "count"]]
-    d = results.definition
-
-    def cell(n: Shown) -> str | int:
-        return fewer_than if n is None else n if isinstance(n, int) else hidden
-
-    wave = results.wave.name
-    rows.append([wave, "", "", "", "respondents", cell(results.respondents)])
-    rows.append([wave, "", "", "", "invited", cell(results.invited_shown)])
-    for dim, counts in results.respondents_by.items():
-        for group, n in counts.items():
-            rows.append([wave, "", dim, _label(results, dim, group), "respondents", cell(n)])
-    for qr in results.questions:
-        q = qr.question
-        title = d.text(q.text, locale)
-        if qr.counts or qr.numbers is not None:
-            rows.append([wave, title, "", "", "answered", cell(qr.answered)])
-        for value, n in qr.counts.items():
-            rows.append([wave, title, "", "", _value_label(d, q, value, locale), cell(n)])
-        for dim, table in qr.breakdowns.items():
-            for (value, group), n in table.cells.items():
-                rows.append(
-                    [
-                        wave,
-                        title,
-                        dim,
-                        _label(results, dim, group),
-                        _value_label(d, q, str(value), locale),
-                        cell(n),
-                    ]
-                )
-            for group, n in table.column_totals.items():
-                rows.append([wave, title, dim, _label(results, dim, group), "all", cell(n)])
-        if qr.numbers is not None:
-            for label, n in qr.numbers.bins:
-                rows.append([wave, title, "", "", label, cell(n)])
-    return csv_text(rows)
-
-
-def _label(results: WaveResults, dim: str, group: Hashable) -> str:
-    if group == NOT_GIVEN:
-        return "not given"
-    if dim == "factory":
-        return results.factory_names.get(group, str(group))
-    return str(group)
-
-
-def _value_label(d: SurveyDefinition, q: Question, value: Hashable, locale: str) -> str:
-    for option in q.options:
-        if option.key == value:
-            return d.text(option.text, locale)
-    return str(value)
-
-
 # --- staff access, audited ---------------------------------------------------------------------
 
 
@@ -537,30 +514,12 @@ async def access_results(
     session: AsyncSession, wave_id: int, scope: Scope, *, actor: Staff | None, k: int
 ) -> tuple[SurveyWave, Survey, WaveResults]:
     """A wave's results for a staff member in ``scope``; the viewing is audited."""
-    wave, survey, found = await _results_in(session, wave_id, scope, k=k)
-    await _audit(session, "survey.results.view", wave, actor)
+    wave, survey, found = await results_in(session, wave_id, scope, k=k)
+    await audit_results(session, "survey.results.view", wave, actor)
     return wave, survey, found
 
 
-async def export_results(
-    session: AsyncSession,
-    wave_id: int,
-    scope: Scope,
-    *,
-    actor: Staff | None,
-    k: int,
-    fewer_than: str,
-    hidden: str,
-    locale: str,
-) -> tuple[SurveyWave, str]:
-    """A wave's results as CSV (``results_csv``) for a staff member in ``scope``, audited."""
-    wave, _survey, found = await _results_in(session, wave_id, scope, k=k)
-    body = results_csv(found, fewer_than=fewer_than, hidden=hidden, locale=locale)
-    await _audit(session, "survey.results.export", wave, actor)
-    return wave, body
-
-
-async def _results_in(
+async def results_in(
     session: AsyncSession, wave_id: int, scope: Scope, *, k: int
 ) -> tuple[SurveyWave, Survey, WaveResults]:
     wave = await access_wave(session, wave_id, scope)
@@ -568,7 +527,9 @@ async def _results_in(
     return wave, survey, await wave_results(session, wave, k=k)
 
 
-async def _audit(session: AsyncSession, action: str, wave: SurveyWave, actor: Staff | None) -> None:
+async def audit_results(
+    session: AsyncSession, action: str, wave: SurveyWave, actor: Staff | None, **detail: Any
+) -> None:
     await audit.record(
         session,
         action,
@@ -576,4 +537,5 @@ async def _audit(session: AsyncSession, action: str, wave: SurveyWave, actor: St
         object_type="wave",
         object_id=wave.id,
         country_code=wave.countries[0] if len(wave.countries) == 1 else None,
+        **detail,
     )
