@@ -118,7 +118,11 @@ def create_console(ctx: AppContext) -> FastAPI:
         was typed (console.js), through the sign-in when there is no session any more."""
         page = page_of(request)
         if not request.session.get("staff_id"):
-            page = f"/login?next={quote(page, safe='')}&expired=1"
+            # Signed out (in another tab, say): straight to the sign-in page, as an idle time-out
+            # leads, and from there back to the form's page.
+            return RedirectResponse(
+                f"/login?next={quote(page, safe='')}&expired=1", status_code=303
+            )
         return render(
             request, "error.html", status_code=exc.status, message=exc.translated(), back=page
         )
