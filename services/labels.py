@@ -190,7 +190,7 @@ register(
 )
 register(
     Actor,
-    {Actor.STAFF: N_("Staff"), Actor.REPORTER: N_("The worker"), Actor.SYSTEM: N_("workvoice")},
+    {Actor.STAFF: N_("Staff"), Actor.REPORTER: N_("The worker"), Actor.SYSTEM: N_("system")},
     name="actor",
 )
 register(
