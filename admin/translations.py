@@ -17,4 +17,6 @@ async def translations(
     request: Request, staff: Staff = Depends(require(StaffRole.COUNTRY_MANAGER, StaffRole.ANALYST))
 ) -> Response:
     rows = coverage()  # English first: every catalog
-    return render(request, "translations/list.html", rows=rows, domains=list(rows[0].domains) if rows else [])
+    return render(
+        request, "translations/list.html", rows=rows, domains=list(rows[0].domains) if rows else []
+    )

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from enum import Enum
+from typing import Any, TypeVar
 
 from babel import Locale, UnknownLocaleError
 
@@ -51,7 +52,9 @@ from services.reports.protocol import (
 from services.surveys.definition import QuestionType
 from services.surveys.waves import Repeat, WaveStatus
 
-_WORDS: dict[type[Enum], Mapping[Enum, str]] = {}
+E = TypeVar("E", bound=Enum)
+
+_WORDS: dict[type[Enum], Mapping[Any, str]] = {}
 _NAMES: dict[str, type[Enum]] = {}
 # A stored string -> the registered enums that have it as a value, in the order registered.
 _BY_VALUE: dict[str, list[type[Enum]]] = {}
@@ -59,7 +62,7 @@ _BY_VALUE: dict[str, list[type[Enum]]] = {}
 _SHARED: dict[str, str] = {"other": N_("Other")}
 
 
-def register(kind: type[Enum], words: Mapping[Enum, str], *, name: str | None = None) -> None:
+def register(kind: type[E], words: Mapping[E, str], *, name: str | None = None) -> None:
     """``words``: each member's English label, marked with ``N_`` for extraction. ``name`` is how
     a template names the kind for a value several enums share (``label("gender")``)."""
     _WORDS[kind] = words
@@ -71,7 +74,7 @@ def register(kind: type[Enum], words: Mapping[Enum, str], *, name: str | None = 
             owners.append(kind)
 
 
-def registered() -> dict[type[Enum], Mapping[Enum, str]]:
+def registered() -> dict[type[Enum], Mapping[Any, str]]:
     return dict(_WORDS)
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import re
 from html.parser import HTMLParser
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 from sqlalchemy import select
@@ -32,8 +32,20 @@ class _VisibleText(HTMLParser):
     """The words a person reads on the page, less what people typed (worker stories, names and
     places are shown with ``dir="auto"`` or their own ``lang``): only the console's own words."""
 
-    SKIP = {"script", "style"}
-    VOID = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source"}
+    SKIP: ClassVar[set[str]] = {"script", "style"}
+    VOID: ClassVar[set[str]] = {
+        "area",
+        "base",
+        "br",
+        "col",
+        "embed",
+        "hr",
+        "img",
+        "input",
+        "link",
+        "meta",
+        "source",
+    }
 
     def __init__(self) -> None:
         super().__init__()
