@@ -16,4 +16,7 @@ router = APIRouter(prefix="/translations")
 async def translations(
     request: Request, staff: Staff = Depends(require(StaffRole.COUNTRY_MANAGER, StaffRole.ANALYST))
 ) -> Response:
-    return render(request, "translations/list.html", rows=coverage())
+    rows = coverage()  # English first: every catalog
+    return render(
+        request, "translations/list.html", rows=rows, domains=list(rows[0].domains) if rows else []
+    )

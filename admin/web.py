@@ -35,7 +35,7 @@ from bot.i18n.languages import LANGUAGES
 from bot.storage.models import Staff, StaffRole
 from services.accounts import MFA_ROLES
 from services.errors import DomainError, Forbidden, NotFound
-from services.labels import label
+from services.labels import template_filters
 from services.staff_zones import zone_choices
 from services.throttle import Throttle
 from workvoice.capabilities import NAV, NavEntry
@@ -290,7 +290,7 @@ def create_templates() -> Jinja2Templates:
         lambda singular, plural, n: translations(current_locale()).ungettext(singular, plural, n),
         newstyle=True,
     )
-    env.filters["label"] = label
+    env.filters.update(template_filters())
     env.globals["time_zones"] = zone_choices  # the Account page's time zone list
     return Jinja2Templates(env=env)
 

@@ -27,7 +27,7 @@ from bot.i18n import locales_dir
 from bot.i18n.languages import LANGUAGES, SOURCE_LOCALE
 from workvoice.capabilities import CATALOG_DOMAINS
 from workvoice.demo.simulator.entities import ApiError, visible_text
-from workvoice.kernel.catalogs import OPTIONAL_DOMAINS, po_path, templates
+from workvoice.kernel.catalogs import po_path, required, templates
 
 ROOT = Path(__file__).resolve().parents[1]
 SOURCES = ("bot", "services", "admin", "workvoice")
@@ -44,7 +44,7 @@ CAPABILITIES = CATALOG_DOMAINS
 # The manifest names console pages; its strings are the console navigation's labels.
 MANIFEST = Path("workvoice", "capabilities.py")
 # Services only staff ever see speak through the console's catalog.
-STAFF_SERVICES = ("factories", "audit", "accounts")
+STAFF_SERVICES = ("factories", "audit", "accounts", "labels")
 # A fixed header date keeps regenerated templates from changing when no message did.
 HEADER_DATE = datetime(2026, 1, 1, tzinfo=UTC)
 PLACEHOLDER = re.compile(r"\{[a-zA-Z_][a-zA-Z0-9_]*\}|%\([a-zA-Z_]+\)[sd]")
@@ -125,7 +125,7 @@ def update(locales: tuple[str, ...] | None = None) -> list[Path]:
     for domain, template in templates().items():
         for locale in wanted:
             path = po_path(locale, domain)
-            if domain in OPTIONAL_DOMAINS and not path.exists():
+            if not required(locale, domain) and not path.exists():
                 continue
             if path.exists():
                 with path.open("rb") as fh:
@@ -195,7 +195,7 @@ def check() -> list[str]:
                 continue
             path = po_path(locale, domain)
             if not path.exists():
-                if domain not in OPTIONAL_DOMAINS:
+                if required(locale, domain):
                     problems.append(f"{path}: missing")
                 continue
             with path.open("rb") as fh:

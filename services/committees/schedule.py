@@ -16,6 +16,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from enum import StrEnum
 from zoneinfo import ZoneInfo
 
 from dateutil.rrule import DAILY, rrule, rrulestr
@@ -28,7 +29,21 @@ LOCAL_FORMAT = "%Y-%m-%dT%H:%M"
 LOCAL_LENGTH = len("YYYY-MM-DDTHH:MM")  # what LOCAL_FORMAT writes
 # How far ahead a new schedule is checked for impossible times (and meetings are materialised).
 CHECK_YEARS = 3
-WEEKDAYS = ("MO", "TU", "WE", "TH", "FR", "SA", "SU")
+
+
+class Weekday(StrEnum):
+    """RFC 5545 day codes, as the simple schedule form sends and an RRULE's BYDAY holds them."""
+
+    MO = "MO"
+    TU = "TU"
+    WE = "WE"
+    TH = "TH"
+    FR = "FR"
+    SA = "SA"
+    SU = "SU"
+
+
+WEEKDAYS = tuple(Weekday)
 
 
 class InvalidSchedule(DomainError):

@@ -13,8 +13,16 @@ from babel.messages.pofile import read_po
 from bot.i18n import locales_dir
 from bot.i18n.languages import LANGUAGES, SOURCE_LOCALE
 
-# The console's catalogs are filled locale by locale; the bot's must be complete in all 16.
+# The bot's catalogs must be complete in all 16 languages. The console's is required (complete)
+# in the languages country staff work in (issue 17: Bangladesh, Cambodia, Ethiopia, Haiti, Jordan,
+# Indonesia, Central America, Viet Nam) and is not offered in the others.
 OPTIONAL_DOMAINS = {"console"}
+STAFF_LOCALES = ("bn", "km", "am", "ht", "fr", "id", "ar", "es", "vi")
+
+
+def required(locale: str, domain: str) -> bool:
+    """Whether ``domain`` must exist, complete, for ``locale``."""
+    return domain not in OPTIONAL_DOMAINS or locale in STAFF_LOCALES
 
 
 def templates() -> dict[str, Catalog]:
@@ -51,8 +59,35 @@ def review_status() -> dict[str, str]:
     return statuses
 
 
+# Parsing every catalog takes a quarter of a second: the figures are kept per process until a
+# catalog or REVIEW.md changes (an edit, ``workvoice i18n update``, a deploy).
+_cached: tuple[tuple[tuple[str, int, int], ...], list[LocaleCoverage]] | None = None
+
+
+def _signature() -> tuple[tuple[str, int, int], ...]:
+    folder = locales_dir()
+    paths = [*folder.glob("*.pot"), *folder.glob("*/LC_MESSAGES/*.po"), folder / "REVIEW.md"]
+    marks = []
+    for path in sorted(paths):
+        try:
+            stat = path.stat()
+        except FileNotFoundError:
+            continue
+        marks.append((str(path), stat.st_mtime_ns, stat.st_size))
+    return tuple(marks)
+
+
 def coverage() -> list[LocaleCoverage]:
-    """Translated/total per locale and catalog, for the console's Translations page."""
+    """Translated/total per locale and catalog, for the console's Translations page; a catalog
+    not offered in a language (the console outside ``STAFF_LOCALES``) is left out of its row."""
+    global _cached
+    signature = _signature()
+    if _cached is None or _cached[0] != signature:
+        _cached = (signature, _coverage())
+    return _cached[1]
+
+
+def _coverage() -> list[LocaleCoverage]:
     tmpls = templates()
     reviews = review_status()
     rows = []
@@ -64,6 +99,8 @@ def coverage() -> list[LocaleCoverage]:
                 domains[domain] = (total, total)
                 continue
             path = po_path(code, domain)
+            if not required(code, domain) and not path.exists():
+                continue
             done = 0
             if path.exists():
                 with path.open("rb") as fh:

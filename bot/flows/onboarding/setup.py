@@ -25,6 +25,7 @@ from bot.storage.models import Gender, User
 from bot.widgets import MenuAction, home_markup, main_menu_keyboard, main_menu_text, menu_label
 from bot.wizard import Option, Step, Turn, Wizard
 from services import onboarding
+from services.labels import label
 from services.onboarding import AgeBand, UnknownFactory
 
 UNKNOWN_CODE = "unknown"
@@ -71,21 +72,18 @@ async def _factory_answered(turn: Turn[SetupDraft]) -> None:
 
 
 def _genders(draft: SetupDraft) -> list[Option]:
-    return [
-        Option(Gender.WOMAN, _("Woman")),
-        Option(Gender.MAN, _("Man")),
-        Option(Gender.OTHER, _("Other")),
-        Option(Gender.UNDISCLOSED, _("Prefer not to say")),
-    ]
+    # The same words the console shows for a committee member's or a survey group's gender.
+    return [Option(g, label(g)) for g in Gender]
 
 
 def _ages(draft: SetupDraft) -> list[Option]:
+    # Number ranges are isolated so they read left to right in Arabic and Urdu too.
     return [
-        Option(AgeBand.UNDER_18, _("Under 18")),
-        Option(AgeBand.FROM_18, bidi("18–24")),
-        Option(AgeBand.FROM_25, bidi("25–34")),
-        Option(AgeBand.FROM_35, bidi("35–44")),
-        Option(AgeBand.FROM_45, _("45 or older")),
+        Option(AgeBand.UNDER_18, label(AgeBand.UNDER_18)),
+        Option(AgeBand.FROM_18, bidi(label(AgeBand.FROM_18))),
+        Option(AgeBand.FROM_25, bidi(label(AgeBand.FROM_25))),
+        Option(AgeBand.FROM_35, bidi(label(AgeBand.FROM_35))),
+        Option(AgeBand.FROM_45, label(AgeBand.FROM_45)),
     ]
 
 
@@ -149,7 +147,7 @@ SETUP: Wizard[SetupDraft] = Wizard(
             prompt=lambda d: _("Your age group?"),
             options=_ages,
             per_row=3,
-            more_rows=lambda d: [[Option(AgeBand.UNDISCLOSED, _("Prefer not to say"))]],
+            more_rows=lambda d: [[Option(AgeBand.UNDISCLOSED, label(AgeBand.UNDISCLOSED))]],
             on_answer=_age_answered,
         ),
     ],
