@@ -166,6 +166,27 @@ async def _country(console: ConsoleHarness, inside: bool) -> str:
     return "BD" if inside else "KH"
 
 
+async def _saved_filter(console: ConsoleHarness, inside: bool) -> str:
+    """Inside: one of the signed-in staff member's own saved queue filters; outside: someone
+    else's (a 404 to everyone, administrators too)."""
+    from sqlalchemy import select
+
+    from bot.storage.models import Staff
+    from services.reports.queue import do_save_filter
+
+    async with transaction(console.sessions) as session:
+        if inside:
+            owner = await session.scalar(
+                select(Staff).where(Staff.email.like("matrix-%")).order_by(Staff.id.desc())
+            )
+        else:
+            owner = await console.staff("case_handler", ["KH"], email="filters-out@example.org")
+            owner = await session.get(Staff, owner.id)
+        assert owner is not None
+        saved = await do_save_filter(session, owner, f"authz {inside:d}", "mine=1")
+        return str(saved.id)
+
+
 async def _line(console: ConsoleHarness, inside: bool) -> str:
     return "0"  # a POST without the page's version is refused as stale (409), never applied
 
@@ -183,9 +204,13 @@ PARAM_MAKERS: dict[str, Maker] = {
     "broadcast_id": _broadcast,
     "code": _country,
     "index": _line,
+    "filter_id": _saved_filter,
 }
 # Routes whose object may legitimately not exist even for an allowed role in scope.
-MAY_BE_MISSING = {"/reports/{case_id}/evidence/{evidence_id}"}
+MAY_BE_MISSING = {
+    "/reports/{case_id}/evidence/{evidence_id}",
+    "/reports/filters/{filter_id}/delete",  # someone else's filter is not found, even for admins
+}
 
 
 def routes(console: ConsoleHarness) -> list[tuple[str, str, APIRoute]]:

@@ -277,9 +277,10 @@ async def test_saved_filters_are_listed_above_the_queue_and_can_be_deleted(
     # Someone else cannot delete it; its owner can.
     other_client = console.client_for(other)
     other_page = (await other_client.get("/reports")).text
-    await other_client.post(
+    refused = await other_client.post(
         f"/reports/filters/{saved[0].id}/delete", data={"csrf_token": csrf_of(other_page)}
     )
+    assert refused.status_code == 404
     assert "My late ones" in (await client.get("/reports")).text
     gone = await client.post(
         f"/reports/filters/{saved[0].id}/delete", data={"csrf_token": csrf_of(page)}

@@ -20,6 +20,7 @@ from admin.web import DB, checked_id, render, verify_csrf
 from bot.i18n import format_datetime, format_number
 from bot.i18n import gettext as _
 from bot.storage.models import Staff
+from services.errors import NotFound
 from services.reports import conversation
 from services.reports.protocol import Category, State
 from services.reports.queue import (
@@ -147,8 +148,9 @@ async def delete_filter(
     staff: Staff = Depends(HANDLE),
     session: AsyncSession = DB,
 ) -> Response:
-    removed = await do_delete_filter(session, staff, checked_id(filter_id))
-    return done(request, "/reports", _("Filter deleted.") if removed else None)
+    if not await do_delete_filter(session, staff, checked_id(filter_id)):
+        raise NotFound()  # another staff member's filter, as if it did not exist
+    return done(request, "/reports", _("Filter deleted."))
 
 
 def _query_dict(query: str) -> dict[str, str]:
