@@ -308,3 +308,23 @@ async def test_a_case_number_leads_to_the_case_if_in_scope(console: ConsoleHarne
 
 
 BANGLA = str.maketrans("0123456789", "০১২৩৪৫৬৭৮৯")
+
+
+async def test_the_case_page_says_late_only_while_the_current_deadline_is_missed(
+    console: ConsoleHarness,
+) -> None:
+    """The case page reads lateness as the queue does (the stored flag is gone): late before
+    the acknowledgement, not once the case is acknowledged and the triage deadline is ahead."""
+    handler = await console.staff("case_handler", ["BD"])
+    case = await make_case(console.sessions, console.ctx.settings, telegram_id=31)
+    with time_machine.travel(datetime.now(UTC) + 2 * DAY + timedelta(hours=2)):
+        client = console.client_for(handler)
+        page = (await client.get(f"/reports/{case.id}")).text
+        assert "Next deadline" in page and '<span class="badge critical">overdue</span>' in page
+        answer = await client.post(
+            f"/reports/{case.id}/transition",
+            data={"to": "acknowledged", "csrf_token": csrf_of(page)},
+        )
+        assert answer.status_code == 303
+        page = (await client.get(f"/reports/{case.id}")).text
+        assert "Next deadline" in page and "overdue</span>" not in page

@@ -26,6 +26,7 @@ from admin.web import DB, client_ip, context, render, verify_csrf
 from bot.i18n import gettext as _
 from bot.storage.models import Country, Factory, Staff
 from bot.storage.reports import Case, CaseEvidence
+from services.clock import utcnow
 from services.errors import DomainError, Forbidden
 from services.labels import label
 from services.reports import cases, conversation
@@ -39,7 +40,7 @@ from services.reports.protocol import (
     Severity,
     State,
 )
-from services.reports.queue import do_mark_read
+from services.reports.queue import case_deadline, do_mark_read
 from services.reports.submission import open_narrative
 
 router = APIRouter(prefix="/reports")
@@ -125,6 +126,7 @@ async def _page(
     state = State(case.state)
     targets = [t for t in cases.allowed_targets(case) if t != State.CLOSED]
     handlers = await cases.assignable_handlers(session, case)
+    deadline = await case_deadline(session, case)
     return render(
         request,
         "reports/case.html",
@@ -138,6 +140,9 @@ async def _page(
         closed=state == State.CLOSED,
         factory=factory,
         zone_time=lambda value: told.local_time(value, zone),
+        # Late by the deadline of the state the case is in now (as the queue reads it).
+        deadline=told.local_time(deadline, zone) if deadline else None,
+        late=deadline is not None and deadline < utcnow(),
         narrative=narrative,
         history=history,
         conversation=told.conversation(history),
