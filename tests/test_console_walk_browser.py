@@ -9,7 +9,7 @@ reaches (same site, GET only, no sign-out or downloads) and fails on any page th
 - has a serious or critical axe-core violation, or one the review named (m17);
 - does not answer 200.
 
-With ``WORKVOICE_SCREENSHOTS=1`` it also saves each role's main page at both widths in English,
+With ``WORKVOICE_TEST_SCREENSHOTS=1`` it also saves each role's main page at both widths in English,
 Arabic and Bangla to docs/screenshots/console/ for review (see README, "Screenshots").
 """
 
@@ -18,6 +18,7 @@ from __future__ import annotations
 import os
 import re
 from collections import deque
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -27,13 +28,21 @@ import pytest
 from sqlalchemy import select
 
 from bot.storage.models import Staff
+from tests.browser import serving
 from tests.console import ConsoleHarness
 from tests.factories import make_case
-from tests.test_browser import ARGS, CHROMIUM, live  # noqa: F401 (the live server fixture)
+from tests.test_browser import ARGS, CHROMIUM
 
 pytestmark = pytest.mark.skipif(
     not Path(CHROMIUM).exists(), reason="Debian's chromium is not installed"
 )
+
+
+@pytest.fixture
+async def live(console: ConsoleHarness) -> AsyncIterator[str]:
+    async with serving(console.app) as url:
+        yield url
+
 
 ROOT = Path(__file__).resolve().parents[1]
 SCREENSHOTS = ROOT / "docs" / "screenshots" / "console"
@@ -240,7 +249,7 @@ async def test_every_page_fits_a_phone_and_passes_axe(
                 assert response is not None and response.status == 200, path
                 assert await page.get_attribute("html", "lang") == locale, path
                 await check(page, walk, path, locale)
-        if os.environ.get("WORKVOICE_SCREENSHOTS") == "1":
+        if os.environ.get("WORKVOICE_TEST_SCREENSHOTS") == "1":
             await screenshots(console, page, staff, role, walk)
         await browser.close()
     # The walk must have reached the pages of the role's job, or it proves little.
