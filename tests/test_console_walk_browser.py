@@ -289,3 +289,30 @@ async def screenshots(
             for name, (width, height) in VIEWPORTS.items():
                 await page.set_viewport_size({"width": width, "height": height})
                 await page.screenshot(path=str(SCREENSHOTS / f"{slug}-{what}-{name}-{locale}.png"))
+
+
+async def test_sign_in_pages_fit_a_phone_and_pass_axe(
+    console: ConsoleHarness, live: str, backend: str
+) -> None:
+    """The pages before a session (no navigation leads to them once signed in)."""
+    if backend != "sqlite":
+        pytest.skip("one database is enough for the browser")
+    from playwright.async_api import async_playwright
+
+    from tests.console import PASSWORD
+
+    staff = await console.staff("case_handler", ["BD"])
+    walk = Walk(live)
+    async with async_playwright() as p:
+        browser = await p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        page = await browser.new_page(viewport={"width": 390, "height": 844})
+        for path in ("/login", "/login?next=%2Freports&expired=1"):
+            await page.goto(live + path)
+            await check(page, walk, path, "en")
+        await page.fill("#email", staff.email)
+        await page.fill("#password", PASSWORD)
+        await page.click("main button[type=submit]")
+        await page.wait_for_url(f"{live}/login/totp")  # enrolment: a QR code and a long key
+        await check(page, walk, "/login/totp", "en")
+        await browser.close()
+    assert walk.problems == [], "\n".join(walk.problems)
