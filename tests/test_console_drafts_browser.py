@@ -24,13 +24,21 @@ from bot.storage.db import transaction
 from bot.storage.models import Staff
 from services.accounts import seal_totp
 from services.clock import utcnow
+from tests.browser import serving
 from tests.console import PASSWORD, TEST_SECRET, ConsoleHarness
 from tests.factories import make_case
-from tests.test_browser import ARGS, CHROMIUM, live  # noqa: F401 (the live server fixture)
+from tests.test_browser import ARGS, CHROMIUM
 
 pytestmark = pytest.mark.skipif(
     not Path(CHROMIUM).exists(), reason="Debian's chromium is not installed"
 )
+
+
+@pytest.fixture
+async def live(console: ConsoleHarness) -> AsyncIterator[str]:
+    async with serving(console.app) as url:
+        yield url
+
 
 NOTE = (
     "I spoke with the line supervisor and the compliance officer on Tuesday. They agreed to pay "
@@ -137,7 +145,9 @@ async def test_idle_session_keeps_the_message_through_sign_in(
     await idle_out(page, live)
     await send_after_session_ended(page, live, handler)
     assert await restored(page), "the typed message is filled in again, with a notice"
-    assert await page.evaluate("document.querySelector('#message').classList.contains('draft-restored')")
+    assert await page.evaluate(
+        "document.querySelector('#message').classList.contains('draft-restored')"
+    )
 
     # Sent for real this time: a confirmation, the message in the history, no draft left behind.
     await page.click("form[action$='/message'] button[type=submit]")

@@ -5,18 +5,27 @@ around it, WCAG 2.2 "focus appearance" / 1.4.11)."""
 from __future__ import annotations
 
 import re
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from tests.browser import serving
 from tests.console import ConsoleHarness
 from tests.factories import make_factory
-from tests.test_browser import ARGS, CHROMIUM, live  # noqa: F401 (the live server fixture)
+from tests.test_browser import ARGS, CHROMIUM
 
 pytestmark = pytest.mark.skipif(
     not Path(CHROMIUM).exists(), reason="Debian's chromium is not installed"
 )
+
+
+@pytest.fixture
+async def live(console: ConsoleHarness) -> AsyncIterator[str]:
+    async with serving(console.app) as url:
+        yield url
+
 
 # The focused element's ring colour and width, and the colour behind it (the first ancestor
 # with a background), as a person sees the ring against it.
@@ -47,7 +56,7 @@ def contrast(a: str, b: str) -> float:
 
 
 @pytest.fixture
-async def page(console: ConsoleHarness, live: str, backend: str) -> Any:  # noqa: F811
+async def page(console: ConsoleHarness, live: str, backend: str) -> AsyncIterator[Any]:
     if backend != "sqlite":
         pytest.skip("one database is enough for the browser")
     from playwright.async_api import async_playwright

@@ -9,7 +9,7 @@ reaches (same site, GET only, no sign-out or downloads) and fails on any page th
 - has a serious or critical axe-core violation, or one the review named (m17);
 - does not answer 200.
 
-With ``WORKVOICE_SCREENSHOTS=1`` it also saves each role's main page at both widths in English,
+With ``WORKVOICE_TEST_SCREENSHOTS=1`` it also saves each role's main page at both widths in English,
 Arabic and Bangla to docs/screenshots/console/ for review (see README, "Screenshots").
 """
 
@@ -18,6 +18,7 @@ from __future__ import annotations
 import os
 import re
 from collections import deque
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -27,13 +28,21 @@ import pytest
 from sqlalchemy import select
 
 from bot.storage.models import Staff
+from tests.browser import serving
 from tests.console import ConsoleHarness
 from tests.factories import make_case
-from tests.test_browser import ARGS, CHROMIUM, live  # noqa: F401 (the live server fixture)
+from tests.test_browser import ARGS, CHROMIUM
 
 pytestmark = pytest.mark.skipif(
     not Path(CHROMIUM).exists(), reason="Debian's chromium is not installed"
 )
+
+
+@pytest.fixture
+async def live(console: ConsoleHarness) -> AsyncIterator[str]:
+    async with serving(console.app) as url:
+        yield url
+
 
 ROOT = Path(__file__).resolve().parents[1]
 SCREENSHOTS = ROOT / "docs" / "screenshots" / "console"
@@ -240,7 +249,7 @@ async def test_every_page_fits_a_phone_and_passes_axe(
                 assert response is not None and response.status == 200, path
                 assert await page.get_attribute("html", "lang") == locale, path
                 await check(page, walk, path, locale)
-        if os.environ.get("WORKVOICE_SCREENSHOTS") == "1":
+        if os.environ.get("WORKVOICE_TEST_SCREENSHOTS") == "1":
             await screenshots(console, page, staff, role, walk)
         await browser.close()
     # The walk must have reached the pages of the role's job, or it proves little.
@@ -280,3 +289,30 @@ async def screenshots(
             for name, (width, height) in VIEWPORTS.items():
                 await page.set_viewport_size({"width": width, "height": height})
                 await page.screenshot(path=str(SCREENSHOTS / f"{slug}-{what}-{name}-{locale}.png"))
+
+
+async def test_sign_in_pages_fit_a_phone_and_pass_axe(
+    console: ConsoleHarness, live: str, backend: str
+) -> None:
+    """The pages before a session (no navigation leads to them once signed in)."""
+    if backend != "sqlite":
+        pytest.skip("one database is enough for the browser")
+    from playwright.async_api import async_playwright
+
+    from tests.console import PASSWORD
+
+    staff = await console.staff("case_handler", ["BD"])
+    walk = Walk(live)
+    async with async_playwright() as p:
+        browser = await p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        page = await browser.new_page(viewport={"width": 390, "height": 844})
+        for path in ("/login", "/login?next=%2Freports&expired=1"):
+            await page.goto(live + path)
+            await check(page, walk, path, "en")
+        await page.fill("#email", staff.email)
+        await page.fill("#password", PASSWORD)
+        await page.click("main button[type=submit]")
+        await page.wait_for_url(f"{live}/login/totp")  # enrolment: a QR code and a long key
+        await check(page, walk, "/login/totp", "en")
+        await browser.close()
+    assert walk.problems == [], "\n".join(walk.problems)
