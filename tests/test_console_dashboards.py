@@ -234,3 +234,58 @@ async def test_analyst_sees_latest_waves_and_organiser_topics(console: ConsoleHa
             await topics.do_subscribe(s, user, topic.id)
     reach = section((await client.get("/")).text, "topics")
     assert ">7<" in reach
+
+
+async def test_m12_zero_failures_read_0_and_people_stay_suppressed(console: ConsoleHarness) -> None:
+    """A pilot in one factory: three workers got the message. "Failed" and "waiting" are not
+    people: their 0 is shown. Sent, blocked and skipped are people: below 5 they stay hidden."""
+    from bot.storage.broadcasts import Broadcast
+    from services.broadcasts import topics
+    from services.broadcasts.topics import TopicInput
+    from services.scope import Scope
+
+    async with transaction(console.sessions) as s:
+        topic = await topics.do_create_topic(
+            s,
+            TopicInput("pilot", "BD", "en", {"en": "Pilot"}),
+            scope=Scope.everywhere(),
+            actor=None,
+        )
+        s.add(
+            Broadcast(
+                topic_id=topic.id,
+                title="First pilot message",
+                countries=["BD"],
+                texts={"en": "Hello"},
+                status="sent",
+                queued_count=3,
+                sent_count=3,
+            )
+        )
+        s.add(
+            Broadcast(
+                topic_id=topic.id,
+                title="Second pilot message",
+                countries=["BD"],
+                texts={"en": "Hello again"},
+                status="sent",
+                queued_count=3,
+                sent_count=1,
+                failed_count=2,
+            )
+        )
+    organiser = await console.staff("organiser", ["BD"])
+    page = (await console.client_for(organiser).get("/")).text
+    rows = {row[0]: row[1:] for row in tables(section(page, "last-broadcasts"), "")[0]}
+    header = rows.pop("Message")
+    first = dict(zip(header, rows["First pilot message"], strict=True))
+    assert first == {
+        "Queued": "fewer than 5",
+        "sent": "fewer than 5",
+        "failed": "0",
+        "blocked the bot": "fewer than 5",
+        "skipped": "fewer than 5",
+        "waiting": "0",
+    }
+    second = dict(zip(header, rows["Second pilot message"], strict=True))
+    assert second["failed"] == "fewer than 5" and second["waiting"] == "0"  # 2 failures: hidden
