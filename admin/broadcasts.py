@@ -90,6 +90,9 @@ class Figures:
     bar: list[tuple[str, float]]
 
 
+NOT_PEOPLE = frozenset({"failed", "waiting"})
+
+
 def figures(report: Report, k: int) -> Figures:
     counts = {
         "sent": report.sent,
@@ -98,9 +101,16 @@ def figures(report: Report, k: int) -> Figures:
         "skipped": report.skipped,
         "waiting": report.waiting,
     }
+    # Deliveries that failed (Telegram refused them) or still wait in the queue are not people
+    # with something in common: a 0 of them tells nothing about any worker, and it is what an
+    # organiser piloting in one factory needs to read (m12). They leave the line when they are 0
+    # (the line's total is the same, so what protects the rest is unchanged) and show as 0.
+    # Sent, blocked the bot and skipped (left or stopped) count people: always suppressed.
+    people = {key: n for key, n in counts.items() if not (key in NOT_PEOPLE and n == 0)}
     # One small outcome hidden alone would come back as queued minus the others: the breakdown is
     # suppressed as a table, complementary cells included, and all of it when few were queued.
-    visible, queued = suppress_line(cast("Mapping[Hashable, int]", counts), k=k)
+    visible, queued = suppress_line(cast("Mapping[Hashable, int]", people), k=k)
+    visible.update({key: 0 for key in counts if key not in people})
     if report.queued != sum(counts.values()):  # outcomes do not add up: show the total alone
         visible = dict.fromkeys(counts, HIDDEN) if report.queued >= k else dict.fromkeys(counts)
         queued = shown(report.queued, k)

@@ -10,10 +10,10 @@ under it is shown.
 from __future__ import annotations
 
 import textwrap
-from collections.abc import Hashable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass
 
-from services.suppression import Shown, SuppressedTable
+from services.suppression import Shown
 
 LABEL_CHARS = 32  # characters per line of a bar's label (the label column is 240 px wide)
 LINE_HEIGHT = 16
@@ -66,61 +66,3 @@ def bar_chart(
         rows.append(BarRow(lines, n, share, width, y, texts[i] if texts else ""))
         y += max(BAR_HEIGHT, LINE_HEIGHT * len(lines)) + ROW_GAP
     return BarChart(rows, y)
-
-
-@dataclass
-class Segment:
-    key: str  # a colour class: a column's index, or "hidden" for what is not shown
-    y: float
-    height: float
-
-
-@dataclass
-class Column:
-    label: str
-    total: Shown
-    x: int
-    segments: list[Segment] = field(default_factory=list)
-
-
-@dataclass
-class ColumnChart:
-    columns: list[Column]
-    width: int
-    plot_height: int
-    top: int  # the value the plot's top stands for
-
-
-def stacked_columns(
-    table: SuppressedTable,
-    rows: Sequence[Hashable],
-    columns: Sequence[Hashable],
-    *,
-    labels: Sequence[str] | None = None,
-    plot_height: int = 160,
-    step: int = 52,
-) -> ColumnChart:
-    """One column per row of ``table`` (e.g. a month), stacked by its columns (categories).
-    A row's height is its total when shown; the part not shown cell by cell is one hatched
-    segment, so the picture tells no more than the table."""
-    totals = [table.row_totals.get(r) for r in rows]
-    top = max([t for t in totals if isinstance(t, int)] or [0])
-    chart = []
-    for i, row in enumerate(rows):
-        total = totals[i]
-        column = Column(labels[i] if labels else str(row), total, 8 + i * step)
-        if isinstance(total, int) and total and top:
-            y = float(plot_height)
-            known = 0
-            for j, col in enumerate(columns):
-                n = table.shown(row, col)
-                if isinstance(n, int) and n:
-                    h = plot_height * n / top
-                    y -= h
-                    column.segments.append(Segment(f"c{j}", y, h))
-                    known += n
-            if total > known:
-                h = plot_height * (total - known) / top
-                column.segments.append(Segment("hidden", y - h, h))
-        chart.append(column)
-    return ColumnChart(chart, 8 + len(rows) * step, plot_height, top)

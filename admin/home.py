@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from admin import charts
 from admin.broadcasts import figures
+from admin.reports.counts import month_label
 from admin.web import DB, current_staff, render, staff_locale, suppression_threshold
 from bot.i18n import gettext as _
 from bot.storage.models import Staff
@@ -51,7 +52,7 @@ def age_label(key: str) -> str:
     }[key]
 
 
-def country_view(found: stats.CountryFigures, k: int) -> dict[str, Any]:
+def country_view(found: stats.CountryFigures, locale: str) -> dict[str, Any]:
     """One country's figures with their charts laid out."""
     rows = deadline_rows(found.deadlines)
     deadline_chart = charts.bar_chart(
@@ -66,21 +67,18 @@ def country_view(found: stats.CountryFigures, k: int) -> dict[str, Any]:
         ],
     )
     ages = [(age_label(str(key)), n) for key, n in found.ageing.entries]
-    monthly = found.monthly
+    months = [(month_label(str(key), locale), n) for key, n in found.by_month.entries]
+    categories = [(label(Category(str(key))), n) for key, n in found.by_category.entries]
     return {
         "figures": found,
         "deadlines": rows,
         "deadline_chart": deadline_chart,
         "ages": ages,
         "ageing_chart": charts.bar_chart(ages, found.ageing.total),
-        "monthly_chart": charts.stacked_columns(
-            monthly.table,
-            monthly.months,
-            [c.value for c in monthly.categories],
-            labels=[m[2:] for m in monthly.months],  # "26-01": twelve columns fit a phone
-        ),
-        "categories": list(enumerate(monthly.categories)),
-        "legend": [(i, label(c)) for i, c in enumerate(monthly.categories)],
+        "months": months,
+        "months_chart": charts.bar_chart(months, found.by_month.total),
+        "categories": categories,
+        "categories_chart": charts.bar_chart(categories, found.by_category.total),
     }
 
 
@@ -113,10 +111,9 @@ async def home(
         ]
     if "deadlines" in sections:
         values["countries"] = [
-            country_view(found, k)
+            country_view(found, locale)
             for found in await stats.country_figures(session, scope, now=now, k=k)
         ]
-        values["category_names"] = {c.value: c for c in Category}
     if "waves" in sections:
         values["waves"] = await dashboards.latest_waves(session, scope, k=k)
     if "topics" in sections:

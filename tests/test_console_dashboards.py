@@ -166,16 +166,16 @@ async def test_manager_sees_deadlines_met_ageing_and_months_suppressed(
     assert ages["31–90 days"] == "hidden"
     # Charts are drawn on the server, with a text alternative; no script, no other site.
     svgs = re.findall(r"<svg[^>]*>", bd)
-    assert len(svgs) == 3 and all('role="img"' in s and "aria-label=" in s for s in svgs)
+    assert len(svgs) == 4 and all('role="img"' in s and "aria-label=" in s for s in svgs)
     assert "<script" not in page.split("</head>")[1] and "http" not in "".join(svgs).replace(
         "http://www.w3.org/2000/svg", ""
     )
-    monthly = tables(bd, "monthly")[0]
-    header = monthly[0]
-    assert "Harassment, violence or abuse" in header or "harassment" in header[1].lower()
-    this_month = f"{now.year:04d}-{now.month:02d}"
-    assert any(row[0] == this_month for row in monthly)
-    assert "1" not in [cell for row in monthly[1:] for cell in row[1:]]  # no small number
+    months = dict((row[0], row[1]) for row in tables(bd, "months")[0])
+    assert len(months) == 12 and "fewer than 5" in months.values()
+    categories = dict((row[0], row[1]) for row in tables(bd, "categories")[0])
+    assert "working_time" not in categories and len(categories) == len(Category)
+    numbers = [int(c) for c in [*months.values(), *categories.values()] if c.isdigit()]
+    assert min(numbers, default=5) >= 5  # no small number, no zero
 
 
 async def test_admin_sees_every_country_and_small_ones_hidden(console: ConsoleHarness) -> None:
@@ -234,3 +234,58 @@ async def test_analyst_sees_latest_waves_and_organiser_topics(console: ConsoleHa
             await topics.do_subscribe(s, user, topic.id)
     reach = section((await client.get("/")).text, "topics")
     assert ">7<" in reach
+
+
+async def test_m12_zero_failures_read_0_and_people_stay_suppressed(console: ConsoleHarness) -> None:
+    """A pilot in one factory: three workers got the message. "Failed" and "waiting" are not
+    people: their 0 is shown. Sent, blocked and skipped are people: below 5 they stay hidden."""
+    from bot.storage.broadcasts import Broadcast
+    from services.broadcasts import topics
+    from services.broadcasts.topics import TopicInput
+    from services.scope import Scope
+
+    async with transaction(console.sessions) as s:
+        topic = await topics.do_create_topic(
+            s,
+            TopicInput("pilot", "BD", "en", {"en": "Pilot"}),
+            scope=Scope.everywhere(),
+            actor=None,
+        )
+        s.add(
+            Broadcast(
+                topic_id=topic.id,
+                title="First pilot message",
+                countries=["BD"],
+                texts={"en": "Hello"},
+                status="sent",
+                queued_count=3,
+                sent_count=3,
+            )
+        )
+        s.add(
+            Broadcast(
+                topic_id=topic.id,
+                title="Second pilot message",
+                countries=["BD"],
+                texts={"en": "Hello again"},
+                status="sent",
+                queued_count=3,
+                sent_count=1,
+                failed_count=2,
+            )
+        )
+    organiser = await console.staff("organiser", ["BD"])
+    page = (await console.client_for(organiser).get("/")).text
+    rows = {row[0]: row[1:] for row in tables(section(page, "last-broadcasts"), "")[0]}
+    header = rows.pop("Message")
+    first = dict(zip(header, rows["First pilot message"], strict=True))
+    assert first == {
+        "Queued": "fewer than 5",
+        "sent": "fewer than 5",
+        "failed": "0",
+        "blocked the bot": "fewer than 5",
+        "skipped": "fewer than 5",
+        "waiting": "0",
+    }
+    second = dict(zip(header, rows["Second pilot message"], strict=True))
+    assert second["failed"] == "fewer than 5" and second["waiting"] == "0"  # 2 failures: hidden

@@ -24,7 +24,7 @@ from bot.storage.reports import Case
 from services.factories import list_countries
 from services.reports.protocol import Category, Severity, State
 from services.scope import Scope
-from services.suppression import HIDDEN, Shown, SuppressedTable, suppress, suppress_line
+from services.suppression import HIDDEN, Shown, suppress_line
 
 # The protocol sets deadlines for acknowledging and triaging (DESIGN §5). For closing it sets
 # none; the dashboards measure closing against 90 days from submission, the last check-in's
@@ -199,6 +199,8 @@ def line(
     counts: Mapping[Any, int], keys: Sequence[Any], k: int, *, total_shown: bool = True
 ) -> Line:
     """Every key (zeros too: a missing key would tell it is 0) suppressed with the total."""
+    if sum(counts.get(key, 0) for key in keys) < k:  # all small: nothing to protect or compute
+        return Line([(key, None) for key in keys], None)
     entries, total = suppress_line(
         {key: counts.get(key, 0) for key in keys}, k=k, total_shown=total_shown
     )
@@ -247,37 +249,6 @@ def next_month(month: str) -> str:
     return f"{year + mon // 12:04d}-{mon % 12 + 1:02d}"
 
 
-@dataclass(frozen=True)
-class MonthlyCategories:
-    months: list[str]
-    categories: list[Category]
-    table: SuppressedTable
-
-
-def monthly_by_category(
-    rows: Sequence[CaseRow], months: list[str], k: int, *, grand_total: Shown
-) -> MonthlyCategories:
-    """Cases per month (rows) and category (columns) with month and category totals, suppressed
-    as one table so that no total gives a hidden cell back. ``grand_total``: the same cases'
-    total as shown elsewhere on the page; it is kept, and only cells are hidden around it."""
-    wanted = set(months)
-    counts: Counter[tuple[Hashable, Hashable]] = Counter()
-    for r in rows:
-        month = month_of(r.submitted_at)
-        if month in wanted:
-            counts[(month, r.category)] += 1
-    categories = list(Category)
-    table = suppress(
-        dict(counts),
-        k=k,
-        rows=list(months),
-        columns=[c.value for c in categories],
-        grand_total=grand_total,
-        fixed_margins=True,
-    )
-    return MonthlyCategories(list(months), categories, table)
-
-
 # --- a country's dashboard figures ---------------------------------------------------------
 
 
@@ -288,14 +259,16 @@ class CountryFigures:
     open_closed: Line
     deadlines: Deadlines
     ageing: Line
-    monthly: MonthlyCategories
+    months: list[str]
+    by_month: Line
+    by_category: Line
 
 
 async def country_figures(
     session: AsyncSession, scope: Scope, *, now: datetime, k: int
 ) -> list[CountryFigures]:
     """For each country in scope: open and closed cases of the last 12 months, deadlines met over
-    them, ageing of every open case, and cases per month by category."""
+    them, ageing of every open case, and cases per month and per category."""
     months = last_months(now)
     since = month_start(months[0])
     countries = {c.code: c.name for c in await list_countries(session) if scope.allows(c.code)}
@@ -311,7 +284,17 @@ async def country_figures(
     for code in sorted(set(by_country) | set(older)):
         rows = by_country.get(code, [])
         states = Counter("closed" if r.state == State.CLOSED else "open" for r in rows)
-        open_closed = line(dict(states), ["open", "closed"], k)
+        # Cases per month and per category as two lines with the same total, not a month ×
+        # category table: protecting that table with its margins takes the suppression engine
+        # about a second per country (benchmarks/console_scale.py), too slow for a landing page.
+        open_closed, by_month, by_category = lines(
+            [
+                (dict(states), ["open", "closed"]),
+                (dict(Counter(month_of(r.submitted_at) for r in rows)), months),
+                (dict(Counter(r.category for r in rows)), [c.value for c in Category]),
+            ],
+            k,
+        )
         found.append(
             CountryFigures(
                 country=code,
@@ -319,7 +302,9 @@ async def country_figures(
                 open_closed=open_closed,
                 deadlines=deadlines(rows, now=now, k=k),
                 ageing=ageing(rows + older.get(code, []), now=now, k=k),
-                monthly=monthly_by_category(rows, months, k, grand_total=open_closed.total),
+                months=months,
+                by_month=by_month,
+                by_category=by_category,
             )
         )
     return found
