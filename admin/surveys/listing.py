@@ -7,10 +7,12 @@ import asyncio
 from typing import Any
 
 from fastapi import APIRouter, Depends, Form, Request, UploadFile
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, Response
+from pydantic import BaseModel, Field
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from admin.forms import FormState, done, submit
 from admin.surveys.common import SURVEYS, country_in_scope, staff_countries
 from admin.web import DB, render, verify_csrf
 from bot.i18n import gettext as _
@@ -50,13 +52,14 @@ async def _list_page(
         for wave in await waves.list_waves(session, scope):
             wave_counts[wave.survey_id] = wave_counts.get(wave.survey_id, 0) + 1
     rows = [(s, latest.get(s.id), wave_counts.get(s.id, 0)) for s in found]
+    countries = await staff_countries(session, staff)
     return render(
         request,
         "surveys/list.html",
         status_code=status,
         rows=rows,
-        countries=await staff_countries(session, staff),
-        values=values.pop("values", {}),
+        countries=countries,
+        country_options=[(c.code, c.name) for c in countries],
         **values,
     )
 
@@ -79,31 +82,35 @@ def _starter(key: str, title: str) -> dict[str, Any]:
     }
 
 
+class NewSurvey(BaseModel):
+    key: str = Field(min_length=1, max_length=64)
+    title: str = Field(min_length=1, max_length=600)
+    country: str = Field(default="", max_length=8)
+
+
 @router.post("/new", dependencies=[Depends(verify_csrf)])
 async def create_survey(
-    request: Request,
-    key: str = Form("", max_length=64),
-    title: str = Form("", max_length=600),
-    country: str = Form("", max_length=8),
-    staff: Staff = Depends(SURVEYS),
-    session: AsyncSession = DB,
+    request: Request, staff: Staff = Depends(SURVEYS), session: AsyncSession = DB
 ) -> Response:
-    try:
-        code = country_in_scope(staff, country, await staff_countries(session, staff))
-        async with session.begin_nested():
-            survey = await builder.do_create_survey(
-                session, validate(_starter(key, title)), country_code=code, actor=staff
-            )
-    except DomainError as exc:
-        return await _list_page(
-            request,
-            session,
-            staff,
-            status=400,
-            create_error=exc.translated(),
-            values={"key": key, "title": title, "country": country},
+    async def create(data: NewSurvey) -> int:
+        code = country_in_scope(staff, data.country, await staff_countries(session, staff))
+        survey = await builder.do_create_survey(
+            session, validate(_starter(data.key, data.title)), country_code=code, actor=staff
         )
-    return RedirectResponse(f"/surveys/{survey.id}", status_code=303)
+        return survey.id
+
+    async def again(form: FormState) -> Response:
+        return await _list_page(request, session, staff, status=form.status, form=form)
+
+    return await submit(
+        request,
+        session,
+        NewSurvey,
+        verb=create,
+        done_url=lambda survey_id: f"/surveys/{survey_id}",
+        message=_("The survey is created. Change its first question, then add yours."),
+        again=again,
+    )
 
 
 @router.get("/import", response_class=HTMLResponse)
@@ -157,4 +164,4 @@ async def import_survey(
             countries=countries,
             values={"content": content, "country": country},
         )
-    return RedirectResponse(f"/surveys/{survey.id}", status_code=303)
+    return done(request, f"/surveys/{survey.id}", _("The survey is imported."))
