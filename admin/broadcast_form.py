@@ -10,21 +10,23 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.ext.asyncio import AsyncSession
-from starlette.datastructures import FormData
 
-from admin.broadcasts import BROADCASTS, scoped
+from admin.broadcasts import BROADCASTS, DONE, scoped
+from admin.forms import FormState, submit
 from admin.web import DB, MAX_ID, render, staff_locale, suppression_threshold, verify_csrf
-from bot.i18n import N_, is_rtl
+from bot.i18n import N_, gettext, is_rtl
 from bot.i18n.languages import LANGUAGES, Language
 from bot.storage.broadcasts import Broadcast, BroadcastTopic
 from bot.storage.models import Factory, Staff
 from services.broadcasts import messages, topics
 from services.broadcasts.messages import BroadcastInput, BroadcastStatus, InvalidBroadcast
-from services.errors import Conflict, DomainError
+from services.errors import Conflict
 from services.factories import list_countries, list_factories
 from services.scope import Scope
 
@@ -34,6 +36,23 @@ router = APIRouter(prefix="/broadcasts")
 def _parse_id(raw: str) -> int | None:
     raw = raw.strip()
     return int(raw) if raw.isdigit() and 0 < int(raw) <= MAX_ID else None
+
+
+class MessageFields(BaseModel):
+    """The fields the form sends; ``text:<code>`` per language come as extra fields."""
+
+    model_config = ConfigDict(extra="allow")
+
+    topic_id: str = Field("", max_length=24)
+    title: str = Field("", max_length=400)
+    countries: list[str] = Field(default_factory=list, max_length=100)
+    factory_ids: list[str] = Field(default_factory=list, max_length=5000)
+    languages: list[str] = Field(default_factory=list, max_length=len(LANGUAGES))
+    default_locale: str = Field("en", max_length=8)
+    fallback: str = ""
+
+    def message(self) -> MessageForm:
+        return MessageForm.parse(self.model_dump() | dict(self.model_extra or {}))
 
 
 @dataclass
@@ -50,13 +69,16 @@ class MessageForm:
     fallback: bool = False
 
     @classmethod
-    def parse(cls, form: FormData) -> MessageForm:
+    def parse(cls, form: Mapping[str, Any]) -> MessageForm:
+        """From the typed values (``admin.forms.FormState.values``)."""
+
         def one(name: str) -> str:
             value = form.get(name)
             return value if isinstance(value, str) else ""
 
         def many(name: str) -> list[str]:
-            return [v for v in form.getlist(name) if isinstance(v, str)]
+            value = form.get(name) or []
+            return [value] if isinstance(value, str) else [str(v) for v in value]
 
         return cls(
             topic_id=one("topic_id"),
@@ -219,31 +241,36 @@ async def new_broadcast(
 async def _save(
     request: Request, session: AsyncSession, staff: Staff, broadcast: Broadcast | None
 ) -> Response:
-    values = MessageForm.parse(await request.form())
     offered = await _offered_topics(session, staff, broadcast)
-    try:
-        data = values.to_input(offered)
-        async with session.begin_nested():
-            if broadcast is None:
-                broadcast = await messages.do_create(
-                    session, data, scope=Scope.of(staff), actor=staff
-                )
-            else:
-                await messages.do_update(
-                    session, broadcast, data, scope=Scope.of(staff), actor=staff
-                )
-    except DomainError as exc:
+
+    async def save(fields: MessageFields) -> Broadcast:
+        data = fields.message().to_input(offered)
+        if broadcast is None:
+            return await messages.do_create(session, data, scope=Scope.of(staff), actor=staff)
+        await messages.do_update(session, broadcast, data, scope=Scope.of(staff), actor=staff)
+        return broadcast
+
+    async def again(form: FormState) -> Response:
         return await _form_page(
             request,
             session,
             staff,
-            values=values,
+            values=MessageForm.parse(form.values),
             broadcast=broadcast,
             offered=offered,
-            error=exc.translated(),
-            status=exc.status,
+            error=form.error,
+            status=form.status,
         )
-    return RedirectResponse(f"/broadcasts/{broadcast.id}?done=saved", status_code=303)
+
+    return await submit(
+        request,
+        session,
+        MessageFields,
+        verb=save,
+        done_url=lambda saved: f"/broadcasts/{saved.id}",
+        message=gettext(DONE["saved"]),
+        again=again,
+    )
 
 
 @router.post("/new", dependencies=[Depends(verify_csrf)])

@@ -8,15 +8,18 @@ country and rename or pause one. The services check both and audit every change.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from fastapi import APIRouter, Depends, Request
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, Response
+from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.ext.asyncio import AsyncSession
-from starlette.datastructures import FormData
 
 from admin.broadcasts import BROADCASTS
 from admin.factories import bot_username, qr_svg, start_link
+from admin.forms import FormState, submit
 from admin.web import DB, checked_id, render, staff_locale, suppression_threshold, verify_csrf
 from bot.i18n import gettext, is_rtl
 from bot.i18n.languages import LANGUAGES
@@ -25,7 +28,7 @@ from bot.storage.broadcasts import BroadcastTopic
 from bot.storage.models import Staff
 from services.broadcasts import topics
 from services.broadcasts.topics import TopicInput
-from services.errors import DomainError, Forbidden
+from services.errors import Forbidden
 from services.factories import list_countries
 from services.scope import Scope
 from services.suppression import shown
@@ -56,7 +59,9 @@ class TopicForm:
     active: bool = True
 
     @classmethod
-    def parse(cls, form: FormData, *, with_active: bool) -> TopicForm:
+    def parse(cls, form: Mapping[str, Any], *, with_active: bool) -> TopicForm:
+        """From the typed values (``admin.forms.FormState.values``)."""
+
         def one(name: str) -> str:
             value = form.get(name)
             return value if isinstance(value, str) else ""
@@ -138,21 +143,46 @@ async def topic_list(
     return await _list_page(request, session, staff)
 
 
+class TopicFields(BaseModel):
+    """The fields the topic form sends; ``name:<code>`` per language come as extra fields."""
+
+    model_config = ConfigDict(extra="allow")
+
+    key: str = Field("", max_length=64)
+    country: str = Field("", max_length=8)
+    default_locale: str = Field("", max_length=8)
+    active: str = ""
+
+
+def _typed(values: Mapping[str, Any], *, with_active: bool) -> TopicForm:
+    return TopicForm.parse(values, with_active=with_active)
+
+
 @router.post("", dependencies=[Depends(verify_csrf)])
 async def create_topic(
     request: Request, staff: Staff = Depends(BROADCASTS), session: AsyncSession = DB
 ) -> Response:
-    values = TopicForm.parse(await request.form(), with_active=False)
-    try:
-        async with session.begin_nested():
-            topic = await topics.do_create_topic(
-                session, values.to_input(), scope=Scope.of(staff), actor=staff
-            )
-    except DomainError as exc:
-        return await _list_page(
-            request, session, staff, values=values, error=exc.translated(), status=exc.status
+    async def create(fields: TopicFields) -> BroadcastTopic:
+        values = _typed(fields.model_dump() | dict(fields.model_extra or {}), with_active=False)
+        return await topics.do_create_topic(
+            session, values.to_input(), scope=Scope.of(staff), actor=staff
         )
-    return RedirectResponse(f"/broadcasts/topics/{topic.id}", status_code=303)
+
+    async def again(form: FormState) -> Response:
+        values = _typed(form.values, with_active=False)
+        return await _list_page(
+            request, session, staff, values=values, error=form.error, status=form.status
+        )
+
+    return await submit(
+        request,
+        session,
+        TopicFields,
+        verb=create,
+        done_url=lambda topic: f"/broadcasts/topics/{topic.id}",
+        message=gettext("The topic is created. Workers can follow it from its poster."),
+        again=again,
+    )
 
 
 async def _topic_page(
@@ -164,7 +194,6 @@ async def _topic_page(
     values: TopicForm | None = None,
     error: str | None = None,
     status: int = 200,
-    saved: bool = False,
 ) -> Response:
     counts = await topics.subscriber_counts(session, [topic.id], Scope.of(staff))
     count = counts.get(topic.id, 0)
@@ -184,19 +213,17 @@ async def _topic_page(
         languages=LANGUAGES,
         name_limit=topics.NAME_LIMIT,
         error=error,
-        flashes=[("ok", gettext("Saved."))] if saved else [],
     )
 
 
 @router.get("/{topic_id}", response_class=HTMLResponse)
 async def topic_page(
     request: Request,
-    saved: str = "",
     topic: BroadcastTopic = Depends(scoped),
     staff: Staff = Depends(BROADCASTS),
     session: AsyncSession = DB,
 ) -> Response:
-    return await _topic_page(request, session, staff, topic, saved=saved == "1")
+    return await _topic_page(request, session, staff, topic)
 
 
 @router.post("/{topic_id}", dependencies=[Depends(verify_csrf)])
@@ -208,24 +235,34 @@ async def update_topic(
 ) -> Response:
     if not topics.can_manage(topic, Scope.of(staff)):
         raise Forbidden()  # an every-country topic: for administrators
-    values = TopicForm.parse(await request.form(), with_active=True)
-    try:
-        async with session.begin_nested():
-            await topics.do_update_topic(
-                session, topic, values.to_input(), scope=Scope.of(staff), actor=staff
-            )
-    except DomainError as exc:
+
+    async def update(fields: TopicFields) -> None:
+        values = _typed(fields.model_dump() | dict(fields.model_extra or {}), with_active=True)
+        await topics.do_update_topic(
+            session, topic, values.to_input(), scope=Scope.of(staff), actor=staff
+        )
+
+    async def again(form: FormState) -> Response:
         await session.refresh(topic)  # the page shows the stored topic beside the typed form
         return await _topic_page(
             request,
             session,
             staff,
             topic,
-            values=values,
-            error=exc.translated(),
-            status=exc.status,
+            values=_typed(form.values, with_active=True),
+            error=form.error,
+            status=form.status,
         )
-    return RedirectResponse(f"/broadcasts/topics/{topic.id}?saved=1", status_code=303)
+
+    return await submit(
+        request,
+        session,
+        TopicFields,
+        verb=update,
+        done_url=f"/broadcasts/topics/{topic.id}",
+        message=gettext("Saved."),
+        again=again,
+    )
 
 
 @router.get("/{topic_id}/poster", response_class=HTMLResponse)

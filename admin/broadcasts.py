@@ -202,7 +202,6 @@ async def _detail_page(
     staff: Staff,
     broadcast: Broadcast,
     *,
-    done: str = "",
     error: str | None = None,
     schedule: dict[str, str] | None = None,
     status: int = 200,
@@ -244,7 +243,6 @@ async def _detail_page(
         at_night=context(request).settings.news_at_night,
         can_cancel=broadcast.status in (BroadcastStatus.SCHEDULED, BroadcastStatus.SENDING)
         or (broadcast.status == BroadcastStatus.SENT and messages.report(broadcast).waiting > 0),
-        flashes=[("ok", _(DONE[done]))] if done in DONE else [],
         error=error,
     )
 
@@ -252,12 +250,11 @@ async def _detail_page(
 @router.get("/{broadcast_id:int}", response_class=HTMLResponse)
 async def broadcast_page(
     request: Request,
-    done: str = "",
     broadcast: Broadcast = Depends(scoped),
     staff: Staff = Depends(BROADCASTS),
     session: AsyncSession = DB,
 ) -> Response:
-    return await _detail_page(request, session, staff, broadcast, done=done)
+    return await _detail_page(request, session, staff, broadcast)
 
 
 class SendNow(BaseModel):

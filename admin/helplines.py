@@ -9,19 +9,22 @@ check them. Every change is audited by the service.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from fastapi import APIRouter, Depends, Request
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, Response
+from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.ext.asyncio import AsyncSession
-from starlette.datastructures import FormData
 
+from admin.forms import FormState, submit
 from admin.web import DB, render, require, staff_locale, verify_csrf
 from bot.i18n import gettext, is_rtl
 from bot.i18n.languages import LANGUAGES
 from bot.storage.models import Country, Staff, StaffRole
 from services import helplines
-from services.errors import DomainError, NotFound
+from services.errors import NotFound
 from services.factories import list_countries
 from services.helplines import Helpline, HelplineInput, HelplineKind
 from services.scope import Scope
@@ -47,16 +50,19 @@ class LineForm:
     version: str = ""
 
     @classmethod
-    def parse(cls, form: FormData) -> LineForm:
+    def parse_values(cls, values: Mapping[str, Any]) -> LineForm:
+        """From the typed values (``admin.forms.FormState.values`` or the validated model)."""
+
         def one(name: str) -> str:
-            value = form.get(name)
+            value = values.get(name)
             return value if isinstance(value, str) else ""
 
+        listed = values.get("languages") or []
         return cls(
             kind=one("kind"),
             phone=one("phone"),
             names={code: one(f"name:{code}") for code in LANGUAGES if one(f"name:{code}")},
-            languages=[v for v in form.getlist("languages") if isinstance(v, str)],
+            languages=[listed] if isinstance(listed, str) else [str(v) for v in listed],
             nationality=one("nationality"),
             verified=one("verified") == "on",
             version=one("version"),
@@ -83,6 +89,22 @@ class LineForm:
             nationality=self.nationality,
             verified=self.verified,
         )
+
+
+class LineModel(BaseModel):
+    """The line form as sent; the names per language come as ``name:<code>`` fields."""
+
+    model_config = ConfigDict(extra="allow")
+
+    kind: str = Field(default="", max_length=32)
+    phone: str = Field(default="", max_length=64)
+    languages: list[str] = Field(default_factory=list, max_length=len(LANGUAGES))
+    nationality: str = Field(default="", max_length=8)
+    verified: str = ""
+    version: str = Field(default="", max_length=128)
+
+    def line_form(self) -> LineForm:
+        return LineForm.parse_values(self.model_dump() | dict(self.model_extra or {}))
 
 
 def _kinds(locale: str) -> list[tuple[str, str]]:
@@ -125,7 +147,6 @@ async def _country_page(
     values: LineForm | None = None,
     error: str | None = None,
     status: int = 200,
-    saved: bool = False,
 ) -> Response:
     locale = staff_locale(staff)
     lines = helplines.stored_lines(country)
@@ -154,14 +175,12 @@ async def _country_page(
         languages=LANGUAGES,
         label_limit=helplines.LABEL_LIMIT,
         error=error,
-        flashes=[("ok", gettext("Saved."))] if saved else [],
     )
 
 
 @router.get("/{code}", response_class=HTMLResponse)
 async def country_page(
     request: Request,
-    saved: str = "",
     edit: int | None = None,
     country: Country = Depends(scoped),
     staff: Staff = Depends(MANAGE),
@@ -169,25 +188,25 @@ async def country_page(
 ) -> Response:
     if edit is not None and not 0 <= edit < len(country.helplines or []):
         raise NotFound()
-    return await _country_page(request, session, staff, country, editing=edit, saved=saved == "1")
+    return await _country_page(request, session, staff, country, editing=edit)
 
 
 async def _save(
     request: Request, session: AsyncSession, staff: Staff, country: Country, index: int | None
 ) -> Response:
-    values = LineForm.parse(await request.form())
-    try:
-        async with session.begin_nested():
-            await helplines.do_save_line(
-                session,
-                country,
-                index,
-                values.to_input(),
-                seen_version=values.version,
-                scope=Scope.of(staff),
-                actor=staff,
-            )
-    except DomainError as exc:
+    async def save(data: LineModel) -> None:
+        values = data.line_form()
+        await helplines.do_save_line(
+            session,
+            country,
+            index,
+            values.to_input(),
+            seen_version=values.version,
+            scope=Scope.of(staff),
+            actor=staff,
+        )
+
+    async def again(form: FormState) -> Response:
         await session.refresh(country)  # the page shows the stored list beside the typed form
         return await _country_page(
             request,
@@ -195,11 +214,20 @@ async def _save(
             staff,
             country,
             editing=index,
-            values=values,
-            error=exc.translated(),
-            status=exc.status,
+            values=LineForm.parse_values(form.values),
+            error=form.error,
+            status=form.status,
         )
-    return RedirectResponse(f"/helplines/{country.code}?saved=1", status_code=303)
+
+    return await submit(
+        request,
+        session,
+        LineModel,
+        verb=save,
+        done_url=f"/helplines/{country.code}",
+        message=gettext("Saved."),
+        again=again,
+    )
 
 
 @router.post("/{code}", dependencies=[Depends(verify_csrf)])
@@ -231,21 +259,23 @@ async def remove_line(
     staff: Staff = Depends(MANAGE),
     session: AsyncSession = DB,
 ) -> Response:
-    form = await request.form()
-    seen = form.get("version")
-    try:
-        async with session.begin_nested():
-            await helplines.do_remove_line(
-                session,
-                country,
-                index,
-                seen_version=seen if isinstance(seen, str) else "",
-                scope=Scope.of(staff),
-                actor=staff,
-            )
-    except DomainError as exc:
+    async def remove(data: LineModel) -> None:
+        await helplines.do_remove_line(
+            session, country, index, seen_version=data.version, scope=Scope.of(staff), actor=staff
+        )
+
+    async def again(form: FormState) -> Response:
         await session.refresh(country)
         return await _country_page(
-            request, session, staff, country, error=exc.translated(), status=exc.status
+            request, session, staff, country, error=form.error, status=form.status
         )
-    return RedirectResponse(f"/helplines/{country.code}?saved=1", status_code=303)
+
+    return await submit(
+        request,
+        session,
+        LineModel,
+        verb=remove,
+        done_url=f"/helplines/{country.code}",
+        message=gettext("The line is removed: workers no longer see it."),
+        again=again,
+    )

@@ -120,6 +120,7 @@ async def test_an_organiser_sends_a_message_in_two_languages_and_follows_it(
     assert r.status_code == 303, r.text
     topic_id = int(r.headers["location"].rsplit("/", 1)[1])
     assert await audit_count(console, "topic.create") == 1
+    assert "The topic is created." in (await client.get(r.headers["location"])).text
 
     # 6 + 6 workers who get a version; 3 Hindi and 2 Nepali speakers who do not; one not opted in.
     locales = ["bn"] * 6 + ["en"] * 6 + ["hi"] * 3 + ["ne"] * 2
@@ -146,9 +147,10 @@ async def test_an_organiser_sends_a_message_in_two_languages_and_follows_it(
         ),
     )
     assert r.status_code == 303, r.text
-    url = r.headers["location"].split("?")[0]
+    url = r.headers["location"]
     broadcast_id = int(url.rsplit("/", 1)[1])
     assert await audit_count(console, "broadcast.create") == 1
+    assert "The draft is saved." in (await client.get(url)).text
 
     page = await client.get(url)
     assert page.status_code == 200

@@ -301,3 +301,29 @@ async def test_scope_roles_and_shared_templates(console: ConsoleHarness) -> None
     assert r.status_code == 303
     copied = await client.get(r.headers["location"])
     assert "pulse-bd" in copied.text and "Copy to my country" not in copied.text
+
+
+async def test_survey_forms_confirm_what_was_done_and_keep_what_was_refused(
+    console: ConsoleHarness,
+) -> None:
+    """The survey pages use the console's form pattern: a refused form comes back with the
+    reason next to the field and what was typed; a done one says so on the next page."""
+    client = console.client_for(await console.staff("country_manager", ["BD"]))
+    token = client.csrf  # type: ignore[attr-defined]
+    r = await client.post(
+        "/surveys/new", data={"csrf_token": token, "key": "canteen-2", "title": "", "country": "BD"}
+    )
+    assert r.status_code == 400
+    assert 'id="new-title-error">Please fill this in.' in r.text
+    assert 'value="canteen-2"' in r.text and "title" not in r.text.split('role="alert">')[1][:80]
+    r = await client.post(
+        "/surveys/new",
+        data={"csrf_token": token, "key": "canteen-2", "title": "Canteen", "country": "BD"},
+    )
+    assert r.status_code == 303
+    url = r.headers["location"]
+    assert "The survey is created." in (await client.get(url)).text
+    r = await client.post(f"{url}/texts", data={"csrf_token": token, "title": "Canteen, again"})
+    assert r.status_code == 303 and "Saved." in (await client.get(url)).text
+    r = await client.post(f"{url}/publish", data={"csrf_token": token})
+    assert "The survey is published" in (await client.get(r.headers["location"])).text

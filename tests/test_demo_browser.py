@@ -353,7 +353,16 @@ async def test_tour_news_follow_a_topic_then_the_organiser_sends_the_draft(
         await console.goto(f"{url}/broadcasts")
         await console.click("text=Union general meeting on Thursday")
         await console.screenshot(path=str(SHOTS / "demo-broadcast-draft.png"), full_page=True)
+        # Sending to a whole topic asks first (M13): the button does nothing until the box says
+        # how many it reaches and is ticked.
+        box = console.locator("#send-now input[name=confirm_action]")
+        assert "send it now to" in await console.inner_text("#send-now")
         await console.click("button:has-text('Send now')")
+        assert "Nothing was done" not in await console.content()
+        assert await box.evaluate("b => !b.validity.valid")  # the browser held the form back
+        await box.check()
+        await console.click("button:has-text('Send now')")
+        await console.wait_for_selector("text=The message is on its way.")
         # The scheduler queues it within seconds; the phone shows it in Bangla under the topic.
         arrived = phone.locator(".bubble.bot", has_text=GENERAL_MEETING["bn"][:20]).last
         await arrived.wait_for(timeout=30_000)

@@ -152,6 +152,8 @@ async def test_manager_adds_names_and_removes_a_line_audited(console: ConsoleHar
             ),
         )
         assert r.status_code == 303, r.text
+        assert r.headers["location"] == "/helplines/BD"
+        assert 'class="flash ok" role="status">Saved.' in (await client.get("/helplines/BD")).text
         async with console.sessions() as s:
             bn = await helplines.lines_for(s, "BD", "bn")
             km = await helplines.lines_for(s, "BD", "km")
@@ -164,6 +166,7 @@ async def test_manager_adds_names_and_removes_a_line_audited(console: ConsoleHar
             "/helplines/BD/0/remove", data=form(client, version=_version(page.text))
         )
         assert r.status_code == 303
+        assert "The line is removed" in (await client.get("/helplines/BD")).text
         async with console.sessions() as s:
             assert "999" not in {line.phone for line in await helplines.lines_for(s, "BD", "en")}
         stale = await client.post("/helplines/BD/0/remove", data=form(client, version=version))

@@ -5,13 +5,14 @@ was typed and the reason. Translations and the preview are in ``admin.surveys.tr
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import Annotated, Any
+from typing import Any, TypeVar
 
-from fastapi import APIRouter, Depends, Form, Request
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import HTMLResponse, Response
 from pydantic import BaseModel, Field
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from admin.forms import FormState, submit
 from admin.surveys.common import (
     SURVEYS,
     TYPE_LABELS,
@@ -26,7 +27,6 @@ from bot.i18n import N_
 from bot.i18n import gettext as _
 from bot.i18n.languages import LANGUAGES
 from bot.storage.models import Staff
-from services.errors import DomainError
 from services.scope import Scope
 from services.surveys import builder, waves
 from services.surveys.definition import (
@@ -40,6 +40,7 @@ from services.surveys.definition import (
     to_yaml,
 )
 
+M = TypeVar("M", bound=BaseModel)
 router = APIRouter(prefix="/surveys")
 
 
@@ -135,49 +136,14 @@ async def survey_page(
     return await _builder_page(request, session, staff, found, edit=edit[:32])
 
 
-async def _save(
-    request: Request,
-    session: AsyncSession,
-    staff: Staff,
-    found: Draft,
-    edit: Callable[[Scope], Awaitable[object]],
-    *,
-    anchor: str = "",
-    **on_error: Any,
-) -> Response:
-    """Run one of the builder's edit verbs; on a problem show the builder again with the reason
-    and what was typed."""
-    try:
-        async with session.begin_nested():
-            await edit(Scope.of(staff))
-    except DomainError as exc:
-        return await _builder_page(
-            request, session, staff, found, status=exc.status, error=exc.translated(), **on_error
-        )
-    return RedirectResponse(f"/surveys/{found.survey.id}{anchor}", status_code=303)
+class Nothing(BaseModel):
+    """A button without fields (publish, start a draft)."""
 
 
-@router.post("/{survey_id}/texts", dependencies=[Depends(verify_csrf)])
-async def save_texts(
-    request: Request,
-    survey_id: int,
-    title: str = Form("", max_length=2000),
-    intro: str = Form("", max_length=2000),
-    thanks: str = Form("", max_length=2000),
-    staff: Staff = Depends(SURVEYS),
-    session: AsyncSession = DB,
-) -> Response:
-    found = await load_draft(session, staff, survey_id)
-    return await _save(
-        request,
-        session,
-        staff,
-        found,
-        lambda scope: builder.do_save_texts(
-            session, found.survey, title=title, intro=intro, thanks=thanks, scope=scope, actor=staff
-        ),
-        texts_form={"title": title, "intro": intro, "thanks": thanks},
-    )
+class TextsForm(BaseModel):
+    title: str = Field("", max_length=2000)
+    intro: str = Field("", max_length=2000)
+    thanks: str = Field("", max_length=2000)
 
 
 class QuestionForm(BaseModel):
@@ -196,138 +162,200 @@ class QuestionForm(BaseModel):
     show_if_values: str = Field("", max_length=1000)
 
 
+class KeyForm(BaseModel):
+    key: str = Field("", max_length=64)
+    direction: str = Field("", max_length=8)
+
+
+class CopyForm(BaseModel):
+    key: str = Field("", max_length=64)
+    country: str = Field("", max_length=8)
+
+
+async def _save(
+    request: Request,
+    session: AsyncSession,
+    staff: Staff,
+    found: Draft,
+    model: type[M],
+    edit: Callable[[M], Awaitable[object]],
+    *,
+    message: str,
+    anchor: str = "",
+    kept: str = "",
+    error_key: str = "error",
+) -> Response:
+    """One of the builder's edit verbs through ``admin.forms.submit``: back to the builder with
+    ``message``, or the builder again with the reason (as ``error_key``) and what was typed (as
+    ``kept``)."""
+
+    async def again(form: FormState) -> Response:
+        shown: dict[str, Any] = {error_key: form.error}
+        if kept:
+            shown[kept] = form.values
+        return await _builder_page(request, session, staff, found, status=form.status, **shown)
+
+    return await submit(
+        request,
+        session,
+        model,
+        verb=edit,
+        done_url=f"/surveys/{found.survey.id}{anchor}",
+        message=message,
+        again=again,
+    )
+
+
+@router.post("/{survey_id}/texts", dependencies=[Depends(verify_csrf)])
+async def save_texts(
+    request: Request, survey_id: int, staff: Staff = Depends(SURVEYS), session: AsyncSession = DB
+) -> Response:
+    found = await load_draft(session, staff, survey_id)
+
+    async def save(data: TextsForm) -> None:
+        await builder.do_save_texts(
+            session, found.survey, **data.model_dump(), scope=Scope.of(staff), actor=staff
+        )
+
+    return await _save(
+        request, session, staff, found, TextsForm, save, message=_("Saved."), kept="texts_form"
+    )
+
+
 @router.post("/{survey_id}/questions", dependencies=[Depends(verify_csrf)])
 async def save_question(
-    request: Request,
-    survey_id: int,
-    form: Annotated[QuestionForm, Form()],
-    staff: Staff = Depends(SURVEYS),
-    session: AsyncSession = DB,
+    request: Request, survey_id: int, staff: Staff = Depends(SURVEYS), session: AsyncSession = DB
 ) -> Response:
     """Add a question (``original`` empty) or change the one with key ``original``."""
     found = await load_draft(session, staff, survey_id)
-    typed = form.model_dump()
+
+    async def save(data: QuestionForm) -> None:
+        question = builder.QuestionInput(**data.model_dump())
+        await builder.do_save_question(
+            session, found.survey, question, scope=Scope.of(staff), actor=staff
+        )
+
     return await _save(
         request,
         session,
         staff,
         found,
-        lambda scope: builder.do_save_question(
-            session, found.survey, builder.QuestionInput(**typed), scope=scope, actor=staff
-        ),
+        QuestionForm,
+        save,
+        message=_("The question is saved."),
         anchor="#questions",
-        qform=typed,
+        kept="qform",
     )
 
 
 @router.post("/{survey_id}/questions/delete", dependencies=[Depends(verify_csrf)])
 async def delete_question(
-    request: Request,
-    survey_id: int,
-    key: str = Form("", max_length=64),
-    staff: Staff = Depends(SURVEYS),
-    session: AsyncSession = DB,
+    request: Request, survey_id: int, staff: Staff = Depends(SURVEYS), session: AsyncSession = DB
 ) -> Response:
     found = await load_draft(session, staff, survey_id)
+
+    async def delete(data: KeyForm) -> None:
+        await builder.do_delete_question(
+            session, found.survey, data.key, scope=Scope.of(staff), actor=staff
+        )
+
     return await _save(
         request,
         session,
         staff,
         found,
-        lambda scope: builder.do_delete_question(
-            session, found.survey, key, scope=scope, actor=staff
-        ),
+        KeyForm,
+        delete,
+        message=_("The question is deleted from the draft."),
         anchor="#questions",
     )
 
 
 @router.post("/{survey_id}/questions/move", dependencies=[Depends(verify_csrf)])
 async def move_question(
-    request: Request,
-    survey_id: int,
-    key: str = Form("", max_length=64),
-    direction: str = Form("", max_length=8),
-    staff: Staff = Depends(SURVEYS),
-    session: AsyncSession = DB,
+    request: Request, survey_id: int, staff: Staff = Depends(SURVEYS), session: AsyncSession = DB
 ) -> Response:
     found = await load_draft(session, staff, survey_id)
+
+    async def move(data: KeyForm) -> None:
+        await builder.do_move_question(
+            session, found.survey, data.key, data.direction, scope=Scope.of(staff), actor=staff
+        )
+
     return await _save(
         request,
         session,
         staff,
         found,
-        lambda scope: builder.do_move_question(
-            session, found.survey, key, direction, scope=scope, actor=staff
-        ),
+        KeyForm,
+        move,
+        message=_("The question is moved."),
         anchor="#questions",
     )
 
 
 @router.post("/{survey_id}/publish", dependencies=[Depends(verify_csrf)])
 async def publish(
-    request: Request,
-    survey_id: int,
-    staff: Staff = Depends(SURVEYS),
-    session: AsyncSession = DB,
+    request: Request, survey_id: int, staff: Staff = Depends(SURVEYS), session: AsyncSession = DB
 ) -> Response:
     found = await load_draft(session, staff, survey_id)
-    try:
-        async with session.begin_nested():
-            await builder.do_publish(session, found.survey, scope=Scope.of(staff), actor=staff)
-    except DomainError as exc:
-        return await _builder_page(
-            request, session, staff, found, status=exc.status, error=exc.translated()
-        )
-    return RedirectResponse(f"/surveys/{found.survey.id}", status_code=303)
+
+    async def publish_it(_data: Nothing) -> None:
+        await builder.do_publish(session, found.survey, scope=Scope.of(staff), actor=staff)
+
+    message = _("The survey is published: you can now plan a wave.")
+    return await _save(request, session, staff, found, Nothing, publish_it, message=message)
 
 
 @router.post("/{survey_id}/draft", dependencies=[Depends(verify_csrf)])
 async def start_draft(
-    request: Request,
-    survey_id: int,
-    staff: Staff = Depends(SURVEYS),
-    session: AsyncSession = DB,
+    request: Request, survey_id: int, staff: Staff = Depends(SURVEYS), session: AsyncSession = DB
 ) -> Response:
     """Edit a published survey: a new draft copied from the latest version."""
     found = await load_draft(session, staff, survey_id)
-    try:
+
+    async def start(_data: Nothing) -> None:
         await builder.do_start_draft(session, found.survey, scope=Scope.of(staff), actor=staff)
-    except DomainError as exc:
-        return await _builder_page(
-            request, session, staff, found, status=exc.status, error=exc.translated()
-        )
-    return RedirectResponse(f"/surveys/{found.survey.id}", status_code=303)
+
+    message = _("A new draft is ready to edit; workers keep the published version until then.")
+    return await _save(request, session, staff, found, Nothing, start, message=message)
 
 
 @router.post("/{survey_id}/copy", dependencies=[Depends(verify_csrf)])
 async def copy_survey(
-    request: Request,
-    survey_id: int,
-    key: str = Form("", max_length=64),
-    country: str = Form("", max_length=8),
-    staff: Staff = Depends(SURVEYS),
-    session: AsyncSession = DB,
+    request: Request, survey_id: int, staff: Staff = Depends(SURVEYS), session: AsyncSession = DB
 ) -> Response:
     found = await load_draft(session, staff, survey_id)
-    try:
-        code = country_in_scope(staff, country, await staff_countries(session, staff))
+
+    async def copy(data: CopyForm) -> int:
+        code = country_in_scope(staff, data.country, await staff_countries(session, staff))
         if code is None:
             raise InvalidDefinition(where="country", reason=N_("choose one of your countries"))
-        async with session.begin_nested():
-            copy = await builder.do_copy_survey(
-                session, found.survey, key=key, country_code=code, actor=staff
-            )
-    except DomainError as exc:
+        made = await builder.do_copy_survey(
+            session, found.survey, key=data.key, country_code=code, actor=staff
+        )
+        return made.id
+
+    async def again(form: FormState) -> Response:
         return await _builder_page(
             request,
             session,
             staff,
             found,
-            status=exc.status,
-            copy_error=exc.translated(),
-            copy_form={"key": key, "country": country},
+            status=form.status,
+            copy_error=form.error,
+            copy_form=form.values,
         )
-    return RedirectResponse(f"/surveys/{copy.id}", status_code=303)
+
+    return await submit(
+        request,
+        session,
+        CopyForm,
+        verb=copy,
+        done_url=lambda copy_id: f"/surveys/{copy_id}",
+        message=_("The copy is made: this is its draft."),
+        again=again,
+    )
 
 
 def _export(found: Draft, kind: str) -> Response:

@@ -6,16 +6,18 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Depends, Request
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, Response
 from markupsafe import Markup
+from pydantic import BaseModel, ConfigDict
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from admin.forms import FormState, submit
 from admin.surveys.common import SURVEYS, Draft, can_edit, known_locale, load_draft
 from admin.web import DB, render, verify_csrf
+from bot.i18n import gettext as _
 from bot.i18n import is_rtl
 from bot.i18n.languages import LANGUAGES
 from bot.storage.models import Staff
-from services.errors import DomainError
 from services.scope import Scope
 from services.surveys import builder
 from services.surveys import screens as survey_screens
@@ -94,24 +96,43 @@ async def save_translation(
 ) -> Response:
     found = await load_draft(session, staff, survey_id)
     known_locale(locale)
-    form = await request.form()
     paths = {path for path, _texts in text_slots(found.definition)}
-    typed = {
-        name[2:]: value
-        for name, value in form.multi_items()
-        if name.startswith("t:") and name[2:] in paths and isinstance(value, str)
-    }
-    try:
+
+    async def save(data: Texts) -> None:
+        typed = data.texts(paths)
         definition = with_translation(found.definition, locale, typed)
-        async with session.begin_nested():
-            await builder.do_save_draft(
-                session, found.survey, definition, scope=Scope.of(staff), actor=staff
-            )
-    except DomainError as exc:
-        return await _translate_page(
-            request, found, staff, locale, status=exc.status, typed=typed, error=exc.translated()
+        await builder.do_save_draft(
+            session, found.survey, definition, scope=Scope.of(staff), actor=staff
         )
-    return RedirectResponse(f"/surveys/{found.survey.id}#coverage", status_code=303)
+
+    async def again(form: FormState) -> Response:
+        typed = Texts.model_validate(form.values).texts(paths)
+        return await _translate_page(
+            request, found, staff, locale, status=form.status, typed=typed, error=form.error
+        )
+
+    return await submit(
+        request,
+        session,
+        Texts,
+        verb=save,
+        done_url=f"/surveys/{found.survey.id}#coverage",
+        message=_("The translation is saved."),
+        again=again,
+    )
+
+
+class Texts(BaseModel):
+    """The translation form: one ``t:<path>`` field per text of the survey."""
+
+    model_config = ConfigDict(extra="allow")
+
+    def texts(self, paths: set[str]) -> dict[str, str]:
+        return {
+            name[2:]: value
+            for name, value in (self.model_extra or {}).items()
+            if name.startswith("t:") and name[2:] in paths and isinstance(value, str)
+        }
 
 
 def preview_screens(definition: SurveyDefinition, locale: str) -> list[dict[str, Any]]:

@@ -14,13 +14,13 @@ from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
-from fastapi import APIRouter, Depends, Form, Request
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from pydantic import BaseModel
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import HTMLResponse, Response
+from pydantic import BaseModel, Field
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from admin.forms import FormState, submit
+from admin.forms import FormState, read_form, submit
 from admin.surveys.common import (
     AGE_BANDS,
     GENDER_LABELS,
@@ -266,68 +266,77 @@ async def new_wave(
     return await _wave_form_page(request, session, staff, found, values=values)
 
 
+class WaveFields(BaseModel):
+    """The wave form as sent (checked further by ``WaveForm``, with reasons in words)."""
+
+    action: str = Field("create", max_length=16)
+    version_id: str = Field("", max_length=20)
+    name: str = Field("", max_length=200)
+    countries: list[str] = Field(default_factory=list, max_length=40)
+    factory_ids: list[str] = Field(default_factory=list, max_length=500)
+    languages: list[str] = Field(default_factory=list, max_length=20)
+    genders: list[str] = Field(default_factory=list, max_length=5)
+    age_bands: list[str] = Field(default_factory=list, max_length=8)
+    starts: str = Field("", max_length=40)
+    ends: str = Field("", max_length=40)
+    timezone: str = Field("UTC", max_length=64)
+    repeat: str = Field(waves.Repeat.NONE, max_length=16)
+    invite_hour: str = Field("12", max_length=8)
+    reminder_after_hours: str = Field("72", max_length=8)
+
+    def wave_form(self) -> WaveForm:
+        return WaveForm(**self.model_dump(exclude={"action"}))
+
+
 @router.post("/{survey_id}/waves/new", dependencies=[Depends(verify_csrf)])
 async def create_wave(
     request: Request,
     survey_id: int,
-    action: str = Form("create", max_length=16),
-    version_id: str = Form("", max_length=20),
-    name: str = Form("", max_length=200),
-    countries: list[str] = Form([], max_length=40),
-    factory_ids: list[str] = Form([], max_length=500),
-    languages: list[str] = Form([], max_length=20),
-    genders: list[str] = Form([], max_length=5),
-    age_bands: list[str] = Form([], max_length=8),
-    starts: str = Form("", max_length=40),
-    ends: str = Form("", max_length=40),
-    timezone: str = Form("UTC", max_length=64),
-    repeat: str = Form(waves.Repeat.NONE, max_length=16),
-    invite_hour: str = Form("12", max_length=8),
-    reminder_after_hours: str = Form("72", max_length=8),
     staff: Staff = Depends(SURVEYS),
     session: AsyncSession = DB,
 ) -> Response:
     found = await load_draft(session, staff, survey_id)
-    form = WaveForm(
-        version_id,
-        name,
-        countries,
-        factory_ids,
-        languages,
-        genders,
-        age_bands,
-        starts,
-        ends,
-        timezone,
-        repeat,
-        invite_hour,
-        reminder_after_hours,
-    )
-    values = dict(form.__dict__)
-    k = suppression_threshold(request)
-    try:
-        if action == "preview":
-            audience = await waves.check_audience(session, form.audience(), Scope.of(staff))
-            try:
-                size = await waves.audience_size(session, audience, k=k, who=staff.id)
-            except PreviewRefused:
-                return await _wave_form_page(
-                    request, session, staff, found, values=values, previewed=True, refused=True
-                )
-            return await _wave_form_page(
-                request, session, staff, found, values=values, previewed=True, size=size
+
+    async def again(form: FormState) -> Response:
+        return await _wave_form_page(
+            request, session, staff, found, values=form.values, status=form.status, error=form.error
+        )
+
+    fields, state = await read_form(request, WaveFields)
+    if fields is not None and fields.action == "preview":
+        values, k = state.values, suppression_threshold(request)
+        try:
+            audience = await waves.check_audience(
+                session, fields.wave_form().audience(), Scope.of(staff)
             )
-        data = form.wave_input()
+            size = await waves.audience_size(session, audience, k=k, who=staff.id)
+        except PreviewRefused:
+            return await _wave_form_page(
+                request, session, staff, found, values=values, previewed=True, refused=True
+            )
+        except DomainError as exc:
+            state.error, state.status = exc.translated(), exc.status
+            return await again(state)
+        return await _wave_form_page(
+            request, session, staff, found, values=values, previewed=True, size=size
+        )
+
+    async def create(fields: WaveFields) -> None:
+        data = fields.wave_form().wave_input()
         version = await session.get(SurveyVersion, data.version_id)
         if version is None or version.survey_id != found.survey.id:
             raise waves.InvalidWave(reason=N_("publish the survey first"))
-        async with session.begin_nested():
-            await waves.do_create_wave(session, data, scope=Scope.of(staff), actor=staff)
-    except DomainError as exc:
-        return await _wave_form_page(
-            request, session, staff, found, values=values, status=400, error=exc.translated()
-        )
-    return RedirectResponse(f"/surveys/{found.survey.id}/waves", status_code=303)
+        await waves.do_create_wave(session, data, scope=Scope.of(staff), actor=staff)
+
+    return await submit(
+        request,
+        session,
+        WaveFields,
+        verb=create,
+        done_url=f"/surveys/{found.survey.id}/waves",
+        message=_("The wave is planned: invitations go out when it starts."),
+        again=again,
+    )
 
 
 class WaveEnd(BaseModel):
