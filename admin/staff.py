@@ -18,10 +18,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from admin.accounts import show_once, take_once
 from admin.forms import FormState, submit
 from admin.web import DB, checked_id, render, require, verify_csrf
+from bot.i18n import N_
 from bot.i18n import gettext as _
 from bot.storage.models import Staff, StaffCountry, StaffRole
 from services import accounts
 from services.clock import utcnow
+from services.errors import DomainError
 from services.factories import list_countries
 from services.scope import Scope
 
@@ -101,6 +103,8 @@ async def invite(
     request: Request, actor: Staff = Depends(MANAGE), session: AsyncSession = DB
 ) -> Response:
     async def verb(form: InviteForm) -> Staff:
+        if form.role not in set(StaffRole):  # no role chosen (a role above theirs is a 403)
+            raise DomainError(N_("Please choose one of the options."))
         staff, token = await accounts.do_invite_staff(
             session,
             actor=actor,
@@ -208,6 +212,8 @@ async def change_role(
     request: Request, staff_id: int, actor: Staff = Depends(MANAGE), session: AsyncSession = DB
 ) -> Response:
     async def action(member: Staff, form: RoleForm) -> None:
+        if form.role not in set(StaffRole):  # nothing chosen (a role above theirs is a 403)
+            raise DomainError(N_("Please choose one of the options."))
         await accounts.do_change_role(
             session, actor=actor, staff=member, role=form.role, countries=form.countries
         )
