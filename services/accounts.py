@@ -30,7 +30,7 @@ from bot.i18n import N_
 from bot.storage.models import Country, Staff, StaffCountry, StaffRole
 from services import audit
 from services.clock import utcnow
-from services.errors import DomainError, Forbidden
+from services.errors import DomainError, Forbidden, NotFound
 from services.reports.cases import CASE_ROLES, CONFIRMING_ROLES
 from services.throttle import Throttle
 
@@ -158,6 +158,7 @@ WINDOW_SECONDS = 60
 PER_ADDRESS = 20
 EVERYONE = 300
 INVITE_VALID = timedelta(days=7)
+RESET_VALID = timedelta(days=2)  # a password reset link (M16)
 TOTP_ISSUER = "workvoice"
 # Verifying against a real hash for unknown e-mails keeps both answers equally slow.
 _DUMMY_HASH = hash_password("not-a-real-password-for-timing")
@@ -388,9 +389,7 @@ async def do_invite_staff(
     if actor.role != StaffRole.ADMIN and not set(codes) <= actor.country_codes:
         raise Forbidden()
     staff = await do_create_staff(session, email=email, role=role, countries=codes, name=name)
-    token = secrets.token_urlsafe(32)
-    staff.invite_token_hash = _token_hash(token)
-    staff.invite_expires_at = utcnow() + INVITE_VALID
+    token = _new_link_token(staff, INVITE_VALID)
     await audit.record(
         session,
         "staff.invited",
@@ -434,6 +433,8 @@ async def do_change_password(session: AsyncSession, staff: Staff, current: str, 
 async def do_set_active(session: AsyncSession, *, actor: Staff, staff: Staff, active: bool) -> None:
     if staff.id == actor.id:
         raise InvalidStaff(reason=N_("you cannot deactivate your own account"))
+    if not manageable(actor, staff):
+        raise Forbidden()
     staff.active = active
     revoke_sessions(staff)
     await audit.record(
@@ -443,6 +444,115 @@ async def do_set_active(session: AsyncSession, *, actor: Staff, staff: Staff, ac
         object_type="staff",
         object_id=staff.id,
     )
+
+
+# -- managing the team (M16): who may change whom follows who may invite whom ---------------------
+def manageable(actor: Staff, staff: Staff) -> bool:
+    """Admins manage everyone else; a country manager manages the roles below theirs in their
+    countries (someone who works in one of them). Nobody manages their own account here."""
+    if staff.id == actor.id:
+        return False
+    if actor.role == StaffRole.ADMIN:
+        return True
+    return staff.role in INVITABLE.get(StaffRole(actor.role), set()) and bool(
+        staff.country_codes & actor.country_codes
+    )
+
+
+async def access_member(session: AsyncSession, actor: Staff, staff_id: int) -> Staff:
+    """A staff member ``actor`` may manage, or NotFound (no hint that the account exists)."""
+    staff = await session.get(Staff, staff_id)
+    if staff is None or not manageable(actor, staff):
+        raise NotFound()
+    return staff
+
+
+async def do_change_role(
+    session: AsyncSession, *, actor: Staff, staff: Staff, role: str, countries: Iterable[str]
+) -> None:
+    """A new role and countries. A country manager changes only the countries they manage
+    themselves (the member's others stay) and gives only roles below theirs."""
+    if not manageable(actor, staff) or role not in INVITABLE.get(StaffRole(actor.role), set()):
+        raise Forbidden()
+    chosen = {c.strip().upper() for c in countries if c.strip()}
+    if actor.role != StaffRole.ADMIN:
+        if not chosen <= actor.country_codes:
+            raise Forbidden()
+        chosen |= staff.country_codes - actor.country_codes
+    if role == StaffRole.ADMIN:
+        chosen = set()  # admins see every country
+    elif not chosen:
+        raise InvalidStaff(reason=N_("name at least one country (admins see all)"))
+    for code in chosen - staff.country_codes:
+        if await session.get(Country, code) is None:
+            raise InvalidStaff(reason=N_("unknown country"))
+    before = (staff.role, sorted(staff.country_codes))
+    staff.role = role
+    staff.countries = [c for c in staff.countries if c.country_code in chosen] + [
+        StaffCountry(country_code=c) for c in sorted(chosen - staff.country_codes)
+    ]
+    if before != (staff.role, sorted(chosen)):
+        revoke_sessions(staff)  # the new rights apply from the next sign-in, everywhere
+    await session.flush()
+    await audit.record(
+        session,
+        "staff.role_changed",
+        actor=actor,
+        object_type="staff",
+        object_id=staff.id,
+        role=role,
+        countries=sorted(chosen),
+        was_role=before[0],
+        was_countries=before[1],
+    )
+
+
+async def do_reset_totp(session: AsyncSession, *, actor: Staff, staff: Staff) -> None:
+    """A lost phone: the old second factor and every session end; the person enrols a new
+    authenticator at their next sign-in."""
+    if not manageable(actor, staff):
+        raise Forbidden()
+    staff.totp_sealed, staff.totp_confirmed_at, staff.totp_last_step = None, None, None
+    staff.totp_failures, staff.totp_locked_until = 0, None
+    revoke_sessions(staff)
+    await audit.record(
+        session, "staff.totp_reset", actor=actor, object_type="staff", object_id=staff.id
+    )
+
+
+def _new_link_token(staff: Staff, valid: timedelta) -> str:
+    """A one-time token for /invite/<token>; any earlier link of this account dies with it."""
+    token = secrets.token_urlsafe(32)
+    staff.invite_token_hash = _token_hash(token)
+    staff.invite_expires_at = utcnow() + valid
+    return token
+
+
+async def do_resend_invite(session: AsyncSession, *, actor: Staff, staff: Staff) -> str:
+    """A new invitation link for someone who has not accepted theirs; the old one stops working."""
+    if not manageable(actor, staff):
+        raise Forbidden()
+    if staff.password_hash is not None:
+        raise InvalidStaff(reason=N_("this person has already accepted the invitation"))
+    token = _new_link_token(staff, INVITE_VALID)
+    await audit.record(
+        session, "staff.invite_resent", actor=actor, object_type="staff", object_id=staff.id
+    )
+    return token
+
+
+async def do_reset_password(session: AsyncSession, *, actor: Staff, staff: Staff) -> str:
+    """A one-time link to choose a new password; the old one and every session end at once (it may
+    be known to someone else). The second factor stays."""
+    if not manageable(actor, staff):
+        raise Forbidden()
+    staff.password_hash = None
+    token = _new_link_token(staff, RESET_VALID)
+    revoke_sessions(staff)
+    await audit.record(
+        session, "staff.password_reset", actor=actor, object_type="staff", object_id=staff.id
+    )
+    return token
 
 
 TELEGRAM_LINK_VALID = timedelta(minutes=15)

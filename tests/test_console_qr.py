@@ -20,9 +20,14 @@ from services import accounts
 from services.broadcasts import topics
 from services.broadcasts.topics import TopicInput
 from services.scope import Scope
+from tests import test_browser
 from tests.console import PASSWORD, ConsoleHarness
 from tests.factories import make_factory
-from tests.test_browser import SHOTS, live, page  # noqa: F401  (fixtures)
+from tests.test_browser import SHOTS
+
+# The live server and chromium page fixtures of the browser tests, shared by name.
+live, page = test_browser.live, test_browser.page
+pytestmark = test_browser.pytestmark
 
 zxingcpp = pytest.importorskip("zxingcpp")
 Image = pytest.importorskip("PIL.Image")
@@ -40,21 +45,6 @@ async def shown_size(locator: Any) -> tuple[float, float]:
     box = await locator.bounding_box()
     assert box is not None
     return box["width"], box["height"]
-
-
-async def sign_in(page: Any, live: str, email: str, secret: str | None = None) -> str:
-    """Sign in through the forms; returns the TOTP secret (enrolled now, when none is given)."""
-    await page.goto(f"{live}/login")
-    await page.fill("#email", email)
-    await page.fill("#password", PASSWORD)
-    await page.click("main button[type=submit]")
-    await page.wait_for_url(f"{live}/login/totp")
-    if secret is None:
-        secret = (await page.inner_text("code.secret")).strip()
-    await page.fill("#code", pyotp.TOTP(secret).now())
-    await page.click("main button[type=submit]")
-    await page.wait_for_url(f"{live}/")
-    return secret
 
 
 async def test_every_qr_code_scans_as_shown_and_printed(
