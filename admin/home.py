@@ -60,7 +60,7 @@ def country_view(found: stats.CountryFigures, locale: str) -> dict[str, Any]:
         None,
         shares=[f.share for _label, f in rows],
         texts=[
-            _("{share} of {due}", share=f"{f.share * 100:.0f}%", due=f.due)
+            _("{share} of {due}", share="{:.0f}%".format(f.share * 100), due=f.due)
             if f.share is not None
             else ""
             for _label, f in rows
