@@ -56,7 +56,7 @@ async def test_handler_reads_acknowledges_and_writes_to_the_reporter(
     )
     assert r.status_code == 303
     page = await client.get(f"/reports/{case.id}")
-    assert "Which line?" in page.text and "acknowledged" in page.text
+    assert "Which line?" in page.text and "Acknowledged" in page.text
     async with console.sessions() as s:
         kinds = [
             m.kind
