@@ -2,9 +2,27 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from enum import Enum
 from typing import Any
 
 from bot.i18n import N_, gettext
+
+# Words for a stored key passed as a parameter (a case state in "A case that is triaged…"):
+# ``services.labels`` installs its ``label`` here, which this module cannot import (a cycle).
+_value_words: Callable[..., str] | None = None
+
+
+def use_value_words(words: Callable[..., str]) -> None:
+    global _value_words
+    _value_words = words
+
+
+def _param(value: Any, locale: str | None) -> Any:
+    if isinstance(value, Enum) and _value_words is not None:
+        return _value_words(value, locale=locale)
+    # Parameters marked with N_ (reasons) are messages too; other values come back unchanged.
+    return gettext(value, locale=locale) if isinstance(value, str) else value
 
 
 class DomainError(Exception):
@@ -21,11 +39,7 @@ class DomainError(Exception):
         super().__init__(self.code)
 
     def translated(self, locale: str | None = None) -> str:
-        # Parameters marked with N_ (reasons) are messages too; other values come back unchanged.
-        params = {
-            k: gettext(v, locale=locale) if isinstance(v, str) else v
-            for k, v in self.params.items()
-        }
+        params = {k: _param(v, locale) for k, v in self.params.items()}
         return gettext(self.message, locale=locale, **params)
 
     def __str__(self) -> str:  # English, for operators and tests; never contains worker text

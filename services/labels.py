@@ -36,6 +36,7 @@ from services.committees.members import (
 )
 from services.committees.schedule import Weekday
 from services.demographics import AGE_WORDS, GENDER_WORDS
+from services.errors import use_value_words
 from services.helplines import FALLBACK_LABELS, HelplineKind
 from services.onboarding import AgeBand
 from services.reports.labels import CATEGORY_WORDS, HARM_WORDS
@@ -418,3 +419,7 @@ def template_filters() -> dict[str, Callable[..., str]]:
         "country_name": country_name,
         "audit_action": audit_action,
     }
+
+
+# A refusal that names a stored key ("A case that is triaged cannot move to closed") says it in words.
+use_value_words(label)

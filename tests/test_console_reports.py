@@ -46,7 +46,9 @@ async def test_handler_reads_acknowledges_and_writes_to_the_reporter(
     r = await client.post(
         f"/reports/{case.id}/transition", data={"to": "investigating", "csrf_token": token}
     )
-    assert r.status_code == 409 and "cannot move to investigating" in r.text
+    assert (
+        r.status_code == 409 and "cannot move to Investigating" in r.text
+    )  # in words, not the stored key
     r = await client.post(
         f"/reports/{case.id}/transition", data={"to": "acknowledged", "csrf_token": token}
     )

@@ -220,7 +220,7 @@ async def do_transition(
         return case  # repeating a transition (a double-submitted form) is harmless
     # Closing goes through do_close (four eyes), reopening through do_reopen (a reason).
     if current == State.CLOSED or target == State.CLOSED or target not in TRANSITIONS[current]:
-        raise TransitionRefused(current=current.value, target=target.value)
+        raise TransitionRefused(current=current, target=target)
     now = utcnow()
     case.state = target
     if target == State.ACKNOWLEDGED:
@@ -255,7 +255,7 @@ async def do_close(
     ``protocol.needs_second_person`` says when, and then a written reason is needed too."""
     current = State(case.state)
     if State.CLOSED not in TRANSITIONS[current]:
-        raise TransitionRefused(current=current.value, target=State.CLOSED.value)
+        raise TransitionRefused(current=current, target=State.CLOSED)
     proposal = case.pending_close
     if proposal:
         if proposal["proposed_by"] == actor.id and proposal["outcome"] == outcome.value:
@@ -293,7 +293,7 @@ async def do_confirm_close(
 ) -> Case:
     proposal = case.pending_close
     if not proposal:
-        raise TransitionRefused(current=case.state, target=State.CLOSED.value)
+        raise TransitionRefused(current=State(case.state), target=State.CLOSED)
     if actor.role not in CONFIRMING_ROLES or actor.id == proposal["proposed_by"]:
         raise SecondPersonNeeded()
     return await _finish_close(
@@ -311,7 +311,7 @@ async def do_reject_close(
     session: AsyncSession, case: Case, *, actor: Staff, keys: KeyRing, note: str | None = None
 ) -> Case:
     if not case.pending_close:
-        raise TransitionRefused(current=case.state, target=State.CLOSED.value)
+        raise TransitionRefused(current=State(case.state), target=State.CLOSED)
     if actor.role not in CONFIRMING_ROLES or actor.id == case.pending_close["proposed_by"]:
         raise SecondPersonNeeded()
     case.pending_close = None
@@ -383,7 +383,7 @@ async def do_reopen(
     hears there is news."""
     current = State(case.state)
     if current != State.CLOSED:
-        raise TransitionRefused(current=current.value, target=REOPEN_TO.value)
+        raise TransitionRefused(current=current, target=REOPEN_TO)
     note = (note or "").strip()
     if not note:
         raise ReasonNeeded()
