@@ -71,7 +71,7 @@ async def test_actions_are_chosen_by_their_words_and_details_read_as_words(
     assert '<option value="case.transition">Moved a case to another state</option>' in page.text
     rows = tables(page.text, "audit")[0]
     texts = [" | ".join(row) for row in rows]
-    assert any("Moved a case to another state" in t and "to: triaged" in t for t in texts), texts
+    assert any("Moved a case to another state" in t and "to: Triaged" in t for t in texts), texts
     assert any("to staff member: karim@example.org" in t for t in texts), texts
     assert not any("to=triaged" in t or "to_staff=" in t for t in texts)
     only = await client.get("/audit", params={"action": "case.assign"})
@@ -106,7 +106,7 @@ async def test_the_filtered_events_download_as_csv_and_the_download_is_audited(
     assert rows[0][:3] == ["When (UTC)", "Who", "Action"]
     assert len(rows) == 2  # the header and the one transition, not the views
     assert rows[1][1:4] == ["karim@example.org", "Moved a case to another state", "case.transition"]
-    assert "to: triaged" in rows[1][6]
+    assert "to: Triaged" in rows[1][6]
     async with console.sessions() as s:
         exported = (
             await s.scalars(select(AuditEvent).where(AuditEvent.action == "audit.export"))
