@@ -213,12 +213,13 @@ async def test_filters_mine_unassigned_late_second_person_and_country(
             await access_case(s, me, closing.id, audit_view=False),
             Outcome.RESOLVED,
             actor=me,
+            note="Wages paid in full.",
             keys=keys,
         )
         # A closing proposed and rejected waits for nobody any more (JSON null, not SQL NULL).
         await do_assign(s, await access_case(s, me, rejected.id, audit_view=False), me, actor=me)
         proposal = await access_case(s, me, rejected.id, audit_view=False)
-        await do_close(s, proposal, Outcome.RESOLVED, actor=me, keys=keys)
+        await do_close(s, proposal, Outcome.RESOLVED, actor=me, note="Wages paid.", keys=keys)
         second = await s.get(Staff, manager.id)
         assert second is not None
         await do_reject_close(s, proposal, actor=second, keys=keys)

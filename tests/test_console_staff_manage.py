@@ -53,7 +53,7 @@ async def test_admin_changes_role_and_countries_and_the_list_reads_in_words(
     client = console.client_for(admin)
     listing = await client.get("/staff")
     row = next(r for r in tables(listing.text, "staff")[0] if r[0] == "ana@example.org")
-    assert row[1] == "analyst" and row[2] == "Bangladesh"  # words, not "analyst"/"BD" keys
+    assert row[1] == "Analyst" and row[2] == "Bangladesh"  # words, not "analyst"/"BD" keys
     page = await client.get(f"/staff/{analyst.id}")
     r = await client.post(
         f"/staff/{analyst.id}/role",

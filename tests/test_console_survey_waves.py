@@ -101,7 +101,7 @@ async def test_wave_form_previews_the_audience_and_schedules(console: ConsoleHar
         assert wave.starts_at.replace(tzinfo=UTC) == datetime(2099, 12, 1, 3, 0, tzinfo=UTC)
         assert wave.factory_ids == [factory.id] and wave.invite_hour == 11
     listing = await client.get(f"{url}/waves")
-    assert "December pulse" in listing.text and "scheduled" in listing.text
+    assert "December pulse" in listing.text and "Scheduled" in listing.text
     assert "The wave is planned" in listing.text  # the confirmation after the redirect
     r = await client.post(
         f"/surveys/waves/{wave.id}/cancel", data={"csrf_token": token, "confirm_action": "1"}
