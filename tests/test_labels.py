@@ -197,5 +197,5 @@ def test_every_audit_action_has_words() -> None:
     assert {"login.ok", "case.view", "committee.member_remove", "helpline.save"} <= actions
     missing = sorted(a for a in actions if a not in labels.AUDIT_ACTIONS)
     assert not missing, f"audit actions without words: {missing}"
-    assert audit_action("case.view") == "Opened a case"
+    assert audit_action("case.view") == "Viewed a case"
     assert audit_action("something.new") == "something.new"
