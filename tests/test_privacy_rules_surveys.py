@@ -138,7 +138,12 @@ def pinned_cells(csv_text: str) -> list[str]:
     import csv
     import io
 
-    rows = list(csv.DictReader(io.StringIO(csv_text)))
+    reader = csv.DictReader(io.StringIO(csv_text.lstrip("\ufeff")))
+    rows = [{key.lower(): value for key, value in row.items()} for row in reader]
+    for r in rows:
+        # Today's CSV keeps numbers apart from why a figure is not shown ("not shown"); the
+        # attacker reads them as one cell, as the older CSV printed them.
+        r["count"] = r.get("count") or r.get("not shown") or ""
     zeros_printed = any(r["count"] == "0" for r in rows)
     overall = {(r["question"], r["answer"]): r["count"] for r in rows if not r["breakdown"]}
     lines: dict[tuple[str, str, str], list[str]] = {}
