@@ -7,6 +7,8 @@ answer), plus generalisation. Batches and the draft store: ``test_surveys_batche
 
 from __future__ import annotations
 
+import csv
+import io
 import random
 from collections import Counter
 from collections.abc import Iterator
@@ -336,7 +338,8 @@ async def test_m4_rule2_two_downloads_around_one_answer_are_identical_until_k_mo
     client = console.client_for(await console.staff("analyst", ["BD"]))
     url = f"/surveys/waves/{wave.id}/results.csv"
     before = (await client.get(url)).text
-    assert "Pulse,,,,respondents,10" in before
+    overall = [r for r in csv.DictReader(io.StringIO(before.lstrip("\ufeff"))) if not r["Question"]]
+    assert {"Answer": "Respondents", "Count": "10"}.items() <= overall[0].items()
     # One more worker answers "not safe"; the job runs (even days later): nothing changes.
     await answered(people[10], safe="no")
     assert await job(t0 + timedelta(days=3)) == 0
@@ -352,4 +355,5 @@ async def test_m4_rule2_two_downloads_around_one_answer_are_identical_until_k_mo
     assert await job(t0 + LATER) == 5
     after = (await client.get(url)).text
     assert after != before
-    assert "Pulse,,,,respondents,15" in after  # five more, not one
+    overall = [r for r in csv.DictReader(io.StringIO(after.lstrip("\ufeff"))) if not r["Question"]]
+    assert {"Answer": "Respondents", "Count": "15"}.items() <= overall[0].items()  # five more
