@@ -27,7 +27,7 @@ from admin.web import (
 from bot.i18n import gettext as _
 from bot.i18n.languages import LANGUAGES
 from bot.storage.models import Staff
-from services import accounts, audit
+from services import accounts, audit, staff_telegram
 from services.errors import DomainError
 from workvoice.kernel.catalogs import po_path
 
@@ -226,13 +226,13 @@ async def telegram_link(
     session: AsyncSession = DB,
 ) -> Response:
     if unlink:
-        await accounts.do_unlink_telegram(session, staff)
+        await staff_telegram.do_unlink_telegram(session, staff)
         return done(
             request,
             "/account",
             _("Telegram alerts are off. Urgent cases no longer reach your Telegram."),
         )
-    code = await accounts.do_start_telegram_link(session, staff)
+    code = await staff_telegram.do_start_telegram_link(session, staff)
     show_once(request, "telegram_code", code)
     return done(request, "/account")
 

@@ -199,7 +199,7 @@ class InviteInvalid(DomainError):
     message = N_("This invitation link is not valid or has expired. Ask for a new one.")
 
 
-def _token_hash(token: str) -> str:
+def token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
@@ -403,7 +403,7 @@ async def do_invite_staff(
 
 
 async def access_invite(session: AsyncSession, token: str) -> Staff:
-    staff = await session.scalar(select(Staff).where(Staff.invite_token_hash == _token_hash(token)))
+    staff = await session.scalar(select(Staff).where(Staff.invite_token_hash == token_hash(token)))
     if staff is None or staff.invite_expires_at is None or staff.invite_expires_at < utcnow():
         raise InviteInvalid()
     return staff
@@ -523,7 +523,7 @@ async def do_reset_totp(session: AsyncSession, *, actor: Staff, staff: Staff) ->
 def _new_link_token(staff: Staff, valid: timedelta) -> str:
     """A one-time token for /invite/<token>; any earlier link of this account dies with it."""
     token = secrets.token_urlsafe(32)
-    staff.invite_token_hash = _token_hash(token)
+    staff.invite_token_hash = token_hash(token)
     staff.invite_expires_at = utcnow() + valid
     return token
 
@@ -553,51 +553,6 @@ async def do_reset_password(session: AsyncSession, *, actor: Staff, staff: Staff
         session, "staff.password_reset", actor=actor, object_type="staff", object_id=staff.id
     )
     return token
-
-
-TELEGRAM_LINK_VALID = timedelta(minutes=15)
-
-
-async def do_start_telegram_link(session: AsyncSession, staff: Staff) -> str:
-    """A one-time code the staff member sends to the bot as ``/staff CODE``."""
-    code = "".join(secrets.choice("ABCDEFGHJKLMNPQRSTUVWXYZ23456789") for _ in range(8))
-    staff.telegram_link_hash = _token_hash(code)
-    staff.telegram_link_expires_at = utcnow() + TELEGRAM_LINK_VALID
-    await audit.record(
-        session, "staff.telegram_link_started", actor=staff, object_type="staff", object_id=staff.id
-    )
-    return code
-
-
-async def do_link_telegram(session: AsyncSession, code: str, telegram_id: int) -> Staff | None:
-    """Link the Telegram account that sent a valid code; None if the code is wrong or expired."""
-    code = code.strip().upper()
-    if not code:
-        return None
-    staff = await session.scalar(select(Staff).where(Staff.telegram_link_hash == _token_hash(code)))
-    if (
-        staff is None
-        or staff.telegram_link_expires_at is None
-        or staff.telegram_link_expires_at < utcnow()
-    ):
-        return None
-    previous = await session.scalar(select(Staff).where(Staff.telegram_id == telegram_id))
-    if previous is not None and previous.id != staff.id:
-        previous.telegram_id = None  # one Telegram account alerts one staff member
-        await session.flush()
-    staff.telegram_id = telegram_id
-    staff.telegram_link_hash, staff.telegram_link_expires_at = None, None
-    await audit.record(
-        session, "staff.telegram_linked", actor=staff, object_type="staff", object_id=staff.id
-    )
-    return staff
-
-
-async def do_unlink_telegram(session: AsyncSession, staff: Staff) -> None:
-    staff.telegram_id = None
-    await audit.record(
-        session, "staff.telegram_unlinked", actor=staff, object_type="staff", object_id=staff.id
-    )
 
 
 NAME_LIMIT = 120  # Staff.name

@@ -13,7 +13,7 @@ from aiogram.types import Message
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.i18n import _
-from services.accounts import do_link_telegram
+from services.staff_telegram import do_link_telegram
 
 log = logging.getLogger(__name__)
 router = Router(name=__name__)
