@@ -12,8 +12,9 @@ those bounds, each hidden count below ``k`` can still be anything from 0 to k−
 best linear-programming bounds span ``k`` values. ``suppress`` checks that exactly: the table with
 its margins is a flow network (rows and columns are nodes, hidden cells and hidden totals are
 edges bounded by what their label says, shown numbers are fixed), and a hidden cell can reach 0
-and k−1 iff the circulation with that cell pinned is feasible (max-flow with lower bounds; the
-network is totally unimodular, so the LP bound and the integer bound agree). Cells that fail get
+and k−1 iff the circulation with that cell pinned is feasible: a few augmenting paths around the
+true counts (``services.suppression_network``; the network is totally unimodular, so the LP
+bound and the integer bound agree). Cells that fail get
 complements until they pass; when no cell is left to hide, a total is hidden instead.
 
 **Stability over time (M4).** Complements are chosen in an order fixed by the cell's key (a
@@ -30,11 +31,14 @@ hidden lines is always possible in each of them).
 
 from __future__ import annotations
 
+import functools
 import hashlib
-from collections import defaultdict, deque
-from collections.abc import Hashable, Iterable, Mapping
+import itertools
+from collections.abc import Hashable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final, Literal
+
+from services.suppression_network import INF, Bounds, Cut, Item, Node, Residual, inside
 
 MIN_K = 3
 
@@ -56,8 +60,6 @@ HIDDEN: Final = Hidden()
 # What a caller may print: a number, None ("fewer than k": 0..k−1) or HIDDEN (a complement).
 Shown = int | None | Hidden
 
-_INF = 1 << 40
-
 
 @dataclass(frozen=True)
 class SuppressedTable:
@@ -74,6 +76,7 @@ class SuppressedTable:
         return self.cells.get((row, column))
 
 
+@functools.lru_cache(maxsize=1 << 16)
 def _stable_key(item: Hashable) -> bytes:
     return hashlib.blake2b(repr(item).encode(), digest_size=8).digest()
 
@@ -81,67 +84,6 @@ def _stable_key(item: Hashable) -> bytes:
 def _check_k(k: int) -> None:
     if k < MIN_K:
         raise ValueError(f"k must be at least {MIN_K}")
-
-
-class _Flow:
-    """Max-flow (Edmonds–Karp) on a tiny graph: tables here have tens of rows and columns."""
-
-    def __init__(self) -> None:
-        self.cap: dict[Hashable, dict[Hashable, int]] = defaultdict(lambda: defaultdict(int))
-
-    def add(self, u: Hashable, v: Hashable, c: int) -> None:
-        self.cap[u][v] += c
-        self.cap[v][u] += 0
-
-    def run(self, s: Hashable, t: Hashable, need: int) -> int:
-        flow = 0
-        while flow < need:
-            parent: dict[Hashable, Hashable] = {s: s}
-            queue = deque([s])
-            while queue and t not in parent:
-                u = queue.popleft()
-                for v, c in self.cap[u].items():
-                    if c > 0 and v not in parent:
-                        parent[v] = u
-                        queue.append(v)
-            if t not in parent:
-                break
-            push, v = need - flow, t
-            while v != s:
-                u = parent[v]
-                push = min(push, self.cap[u][v])
-                v = u
-            v = t
-            while v != s:
-                u = parent[v]
-                self.cap[u][v] -= push
-                self.cap[v][u] += push
-                v = u
-            flow += push
-        return flow
-
-
-Bounds = tuple[int, int]  # inclusive; _INF for "no upper bound"
-
-
-def feasible(edges: Iterable[tuple[Hashable, Hashable, int, int]]) -> bool:
-    """Is there a circulation with every edge's flow within [low, high]?"""
-    graph = _Flow()
-    excess: dict[Hashable, int] = defaultdict(int)
-    for u, v, low, high in edges:
-        if low > high:
-            return False
-        graph.add(u, v, min(high, _INF) - low)
-        excess[v] += low
-        excess[u] -= low
-    need = 0
-    for node, e in excess.items():
-        if e > 0:
-            graph.add("__source", node, e)
-            need += e
-        elif e < 0:
-            graph.add(node, "__sink", -e)
-    return graph.run("__source", "__sink", need) == need
 
 
 @dataclass
@@ -163,6 +105,14 @@ class _Table:
     opened_margins: set[tuple[str, Hashable]] = field(default_factory=set)
     # Margins that are not printed at all (a one-way line prints no per-entry total).
     unprinted: set[tuple[str, Hashable]] = field(default_factory=set)
+    residual: Residual = field(default_factory=Residual)
+    # After ``protected`` said no: cuts with no room, one of which a move must open to change
+    # the answer (None: not known).
+    why: list[Cut] | None = None
+
+    def __post_init__(self) -> None:
+        for item in self.items():
+            self.sync(item)
 
     def margin_value(self, margin: tuple[str, Hashable]) -> int:
         kind, key = margin
@@ -190,73 +140,108 @@ class _Table:
         n = self.value[cell]
         if cell not in self.hidden:
             return (n, n)
-        return (0, _INF) if self.reads_hidden(cell) else (0, self.k - 1)
+        return (0, INF) if self.reads_hidden(cell) else (0, self.k - 1)
 
     def margin_bounds(self, margin: tuple[str, Hashable]) -> Bounds:
         if margin in self.unprinted:
-            return (0, _INF)
+            return (0, INF)
         n = self.margin_value(margin)
         if margin not in self.hidden_margins:
             return (n, n)
-        return (0, _INF) if self.open(margin) else (0, self.k - 1)
+        return (0, INF) if self.open(margin) else (0, self.k - 1)
 
-    def edges(
-        self, pin: tuple[str, Hashable, int] | None = None
-    ) -> list[tuple[Hashable, Hashable, int, int]]:
-        """The circulation: S → row → column → T → S; ``pin`` fixes one cell or margin."""
-        edges: list[tuple[Hashable, Hashable, int, int]] = []
+    def items(self) -> list[Item]:
+        found: list[Item] = [("cell", c) for c in self.value]
+        found += [("row", r) for r in self.rows] + [("column", c) for c in self.columns]
+        return [*found, ("grand", None)]
 
-        def bounded(kind: str, key: Hashable, b: Bounds) -> Bounds:
-            if pin is not None and pin[0] == kind and pin[1] == key:
-                return (max(b[0], pin[2]), min(b[1], pin[2]))
-            return b
+    def line(self, margin: tuple[str, Hashable]) -> list[Item]:
+        """A margin and the cells it adds up (what changes when the line is hidden or opened)."""
+        kind, key = margin
+        if kind == "row":
+            return [margin, *[("cell", (key, c)) for c in self.columns]]
+        if kind == "column":
+            return [margin, *[("cell", (r, key)) for r in self.rows]]
+        return [margin]
 
-        # Shown cells are constants: fold them into their margins (a much smaller flow).
-        row_shown: dict[Hashable, int] = defaultdict(int)
-        column_shown: dict[Hashable, int] = defaultdict(int)
-        for cell, n in self.value.items():
-            if cell in self.hidden:
-                b = bounded("cell", cell, self.cell_bounds(cell))
-                edges.append((("r", cell[0]), ("c", cell[1]), b[0], b[1]))
-            else:
-                row_shown[cell[0]] += n
-                column_shown[cell[1]] += n
-
-        def less(b: Bounds, n: int) -> Bounds:
-            return (max(0, b[0] - n), b[1] - n if b[1] < _INF else _INF)
-
-        for r in self.rows:
-            b = less(bounded("row", r, self.margin_bounds(("row", r))), row_shown[r])
-            edges.append(("S", ("r", r), b[0], b[1]))
-        for c in self.columns:
-            b = less(bounded("column", c, self.margin_bounds(("column", c))), column_shown[c])
-            edges.append((("c", c), "T", b[0], b[1]))
-        b = less(
-            bounded("grand", None, self.margin_bounds(("grand", None))), sum(row_shown.values())
-        )
-        edges.append(("T", "S", b[0], b[1]))
-        return edges
-
-    def can_be(self, kind: str, key: Hashable, n: int) -> bool:
-        return feasible(self.edges((kind, key, n)))
-
-    def protected(self, kind: str, key: Hashable) -> bool:
-        """A hidden small number's feasible range spans at least k values."""
+    def edge(self, item: Item) -> tuple[Node, Node]:
+        kind, key = item
         if kind == "cell":
             assert isinstance(key, tuple)
-            true, capped = self.value[key], not self.reads_hidden(key)
-        else:
-            true, capped = self.margin_value((kind, key)), not self.open((kind, key))
-        if capped:  # "fewer than k": the range must be all of 0..k−1
-            return self.can_be(kind, key, 0) and self.can_be(kind, key, self.k - 1)
-        low, high = 0, true  # the feasible values form an interval around the true one
-        while low < high:
-            middle = (low + high) // 2
-            if self.can_be(kind, key, middle):
-                high = middle
-            else:
-                low = middle + 1
-        return self.can_be(kind, key, low + self.k - 1)
+            return ("r", key[0]), ("c", key[1])
+        if kind == "row":
+            return "S", ("r", key)
+        if kind == "column":
+            return ("c", key), "T"
+        return "T", "S"
+
+    def flow(self, item: Item) -> int:
+        kind, key = item
+        if kind == "cell":
+            assert isinstance(key, tuple)
+            return self.value[key]
+        return self.margin_value(item)
+
+    def bounds(self, item: Item) -> Bounds:
+        kind, key = item
+        if kind == "cell":
+            assert isinstance(key, tuple)
+            return self.cell_bounds(key)
+        return self.margin_bounds(item)
+
+    def sync(self, *items: Item) -> None:
+        """Bring the residual graph in line after the labels of ``items`` changed."""
+        for item in items:
+            self.residual.set(*self.edge(item), self.flow(item), self.bounds(item))
+
+    def capacities(self, edges: list[tuple[Node, Node]]) -> dict[tuple[Node, Node], int]:
+        """Residual capacity both ways along ``edges``."""
+        cap = self.residual.cap
+        found = {}
+        for u, v in edges:
+            found[(u, v)] = cap[u].get(v, 0)
+            found[(v, u)] = cap[v].get(u, 0)
+        return found
+
+    def adds_room(self, before: dict[tuple[Node, Node], int], cut: Cut) -> bool:
+        """Did a change add capacity leaving ``cut`` (the only kind that can turn the answer of
+        the question that found it)?"""
+        cap = self.residual.cap
+        return any(
+            cap[u].get(v, 0) > n and inside(cut, u) and not inside(cut, v)
+            for (u, v), n in before.items()
+        )
+
+    def capped(self, item: Item) -> bool:
+        """Does this hidden number read "fewer than k" (0..k−1), not "hidden"?"""
+        kind, key = item
+        if kind == "cell":
+            assert isinstance(key, tuple)
+            return not self.reads_hidden(key)
+        return not self.open(item)
+
+    def protected(self, kind: str, key: Hashable) -> bool:
+        """A hidden small number's feasible range spans at least k values: it can fall by
+        ``down`` and rise by ``up`` (flows around it, ``Residual.flow``). When it cannot,
+        ``why`` lists cuts of which a move must open at least one to change that."""
+        item: Item = (kind, key)
+        u, v = self.edge(item)
+        true, residual = self.flow(item), self.residual
+        down = residual.flow(u, v, true, (u, v))  # to 0 at most (every bound here starts at 0)
+        low_cut = residual.cut
+        if self.capped(item):  # "fewer than k": the range must be all of 0..k−1
+            if down < true:
+                self.why = [low_cut] if low_cut is not None else None
+                return False
+            rise = self.k - 1 - true
+        else:  # "hidden": any k values around the true one
+            rise = self.k - 1 - down
+        if rise <= 0 or residual.flow(v, u, rise, (u, v)) == rise:
+            return True
+        cuts = [residual.cut, low_cut] if down < true and not self.capped(item) else [residual.cut]
+        found = [cut for cut in cuts if cut is not None]
+        self.why = found if len(found) == len(cuts) else None
+        return False
 
     def weak(self, known: set[tuple[str, Hashable]]) -> tuple[str, Hashable] | None:
         """The first hidden number below k whose range is narrower than k values.
@@ -282,74 +267,131 @@ class _Table:
             self.hidden |= {(key, c) for c in self.columns}
         elif kind == "column":
             self.hidden |= {(r, key) for r in self.rows}
+        self.sync(*self.line(margin))
+
+    def open_margin(self, margin: tuple[str, Hashable]) -> None:
+        self.opened_margins.add(margin)
+        self.sync(*self.line(margin))
+
+
+Move = tuple[str, Any]  # ("open" | "hide", cell or margin) or ("line", margin)
+
+
+def _moves(table: _Table, weak: Item, order: list[Any], *, fixed_margins: bool) -> Iterator[Move]:
+    """What could protect ``weak``, cheapest first: let a small cell near it read "hidden"
+    instead of "fewer than k" (the reader loses an upper bound, no number), hide a shown cell
+    in its row or column, any other shown cell, open a small cell elsewhere, then (unless the
+    margins are fixed) a total. Each group in ``order`` (the cells by their stable key), made
+    as it is needed: the first few moves usually do."""
+    kind, key = weak
+
+    def near(c: tuple[Hashable, Hashable]) -> bool:
+        if kind == "cell":
+            assert isinstance(key, tuple)
+            return c[0] == key[0] or c[1] == key[1]
+        return kind == "grand" or c[0 if kind == "row" else 1] == key
+
+    def closed(c: tuple[Hashable, Hashable]) -> bool:
+        return c in table.hidden and not table.reads_hidden(c)
+
+    yield from (("open", c) for c in order if closed(c) and near(c))
+    yield from (("hide", c) for c in order if c not in table.hidden and near(c))
+    yield from (("hide", c) for c in order if c not in table.hidden and not near(c))
+    yield from (("open", c) for c in order if closed(c) and not near(c))
+    if fixed_margins:
+        return
+    margins = [("row", r) for r in table.rows] + [("column", c) for c in table.columns]
+    for m in [*margins, ("grand", None)]:
+        if m in table.unprinted:
+            continue
+        if m not in table.hidden_margins:
+            yield ("line", m)
+        elif not table.open(m):
+            yield ("open", m)
 
 
 def _protect(table: _Table, *, fixed_margins: bool) -> bool:
-    """Hide complements until every hidden small number is protected; False if impossible.
-
-    Moves, cheapest first: let a small cell near the weak one read "hidden" instead of "fewer than
-    k" (the reader loses an upper bound, no number), hide a shown cell in its row or column, any
-    other shown cell, then (unless the margins are fixed) a total."""
+    """Hide complements (``_moves``) until every hidden small number is protected; False if
+    impossible."""
     known: set[tuple[str, Hashable]] = set()
+    order = sorted(table.value, key=_stable_key)
+
+    def changed_by(move: Move) -> list[Item]:
+        item = move[1]
+        return [("cell", item)] if item in table.value else table.line(item)
+
+    def apply(move: Move, undo: bool = False) -> None:
+        what, item = move
+        if what == "line":
+            table.hide_line(item)  # never undone (only tried last)
+            return
+        if what == "open":
+            target: set[Any] = table.opened if item in table.value else table.opened_margins
+        else:
+            target = table.hidden
+        if undo:
+            target.discard(item)
+        else:
+            target.add(item)
+        table.sync(*changed_by(move))
+
+    def could_help(move: Move, cut: Cut) -> bool:
+        """Without making it: can this move add room leaving ``cut``? A cell's move loosens only
+        its own edge: opening adds room forward (row → factory), hiding a shown cell forward and,
+        unless it is 0, backward. Moves on a total change a whole line: they are made to see."""
+        what, item = move
+        if item not in table.value:
+            return True
+        u, v = table.edge(("cell", item))
+        if inside(cut, u) and not inside(cut, v):
+            return True
+        return what == "hide" and table.value[item] > 0 and inside(cut, v) and not inside(cut, u)
+
     while True:
         weak = table.weak(known)
         if weak is None:
             return True
         kind, key = weak
-
-        def near(c: tuple[Hashable, Hashable], kind: str = kind, key: Any = key) -> bool:
-            if kind == "cell":
-                assert isinstance(key, tuple)
-                return c[0] == key[0] or c[1] == key[1]
-            return kind == "grand" or c[0 if kind == "row" else 1] == key
-
-        closed = [c for c in table.hidden if not table.reads_hidden(c)]
-        free = [c for c in table.value if c not in table.hidden]
-        moves: list[tuple[str, Any]] = [
-            ("open", c) for c in sorted(filter(near, closed), key=_stable_key)
-        ]
-        moves += [("hide", c) for c in sorted(filter(near, free), key=_stable_key)]
-        moves += [("hide", c) for c in sorted((c for c in free if not near(c)), key=_stable_key)]
-        moves += [("open", c) for c in sorted((c for c in closed if not near(c)), key=_stable_key)]
-        if not fixed_margins:
-            margins = [("row", r) for r in table.rows] + [("column", c) for c in table.columns]
-            margins = [*margins, ("grand", None)]
-            for m in margins:
-                if m in table.unprinted:
-                    continue
-                if m not in table.hidden_margins:
-                    moves.append(("line", m))
-                elif not table.open(m):
-                    moves.append(("open", m))
-        if not moves:
+        # Trying a move costs a few searches; the moves are made lazily, in the base state (each
+        # tried move is undone before the next is made).
+        moves = _moves(table, weak, order, fixed_margins=fixed_margins)
+        first = next(moves, None)
+        if first is None:
             return False  # the margins shown elsewhere pin it: the caller coarsens
+        # What keeps the number pinned: clauses of cuts with no room, each naming cuts of which
+        # a move must open at least one (max-flow = min-cut). The first comes from the question
+        # the number failed now; for a "fewer than k" number, each tried move that fails adds
+        # the cut that stopped it (a move only loosens, so a cut with no room after it had none
+        # before). A move that opens no cut of some clause cannot help and is not tried.
+        table.protected(kind, key)
+        clauses = [table.why] if table.why else []
+        learn = bool(clauses) and table.capped(weak)
+        own = table.edge(("cell", key) if kind == "cell" else weak)
 
-        def apply(move: tuple[str, Any], undo: bool = False) -> None:
-            what, item = move
-            if what == "line":
-                table.hide_line(item)  # never undone (only tried last)
-                return
-            if what == "open":
-                target: set[Any] = table.opened if item in table.value else table.opened_margins
-            else:
-                target = table.hidden
-            if undo:
-                target.discard(item)
-            else:
-                target.add(item)
-
-        for move in moves:
+        move = first
+        for move in itertools.chain([first], moves):
             if move[0] == "line":
                 break
+            changed = [table.edge(i) for i in changed_by(move)]
+            if own not in changed and not all(
+                any(could_help(move, cut) for cut in clause) for clause in clauses
+            ):
+                continue
+            before = table.capacities(changed)
             apply(move)
-            if table.protected(kind, key):
-                break
+            if own in changed or all(
+                any(table.adds_room(before, cut) for cut in clause) for clause in clauses
+            ):
+                if table.protected(kind, key):
+                    break
+                if learn and table.why:
+                    clauses.append(table.why)
             apply(move, undo=True)
         else:
-            move = moves[0]
+            move = first
         if move[0] == "line" or not table.protected(kind, key):
             # No single move is enough: make the first one and look again.
-            apply(moves[0])
+            apply(first)
 
 
 def suppress(
@@ -393,9 +435,10 @@ def suppress(
         if table.margin_value(margin) < k or not isinstance(label, int):
             table.hide_line(margin)
             if isinstance(label, Hidden):
-                table.opened_margins.add(margin)
+                table.open_margin(margin)
     if not _protect(table, fixed_margins=fixed_margins):
         table.hidden = set(value)  # the fixed margins pin something: show no cell at all
+        table.sync(*table.items())
     return _result(table)
 
 
@@ -454,6 +497,7 @@ def suppress_line(
             table.hidden_margins |= {("column", "n"), ("grand", None)}
             if total_hidden:  # it reads "hidden": no upper bound to reason from
                 table.opened_margins |= {("column", "n"), ("grand", None)}
+        table.sync(*table.items())
         return table, _protect(table, fixed_margins=True)
 
     table, ok = attempt(False)

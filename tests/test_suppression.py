@@ -46,6 +46,63 @@ def test_h5_rule2_interval_attack_on_any_table_finds_nothing(
     assert attack.weak() == []
 
 
+# A question broken down by factory as the results page does it: five answers × many factories,
+# most of them small; the answers' chart printed beside it (its row totals) and the respondents
+# per factory (its column totals, a line suppressed on its own). The wide case the residual
+# search was built for.
+factory_breakdowns = st.integers(8, 40).flatmap(
+    lambda nc: st.lists(
+        st.lists(st.integers(0, 4) | st.integers(0, 30), min_size=5, max_size=5),
+        min_size=nc,
+        max_size=nc,
+    )
+)
+
+
+@settings(max_examples=40, deadline=None)
+@given(factory_breakdowns, st.sampled_from([3, 5]))
+def test_h5_interval_attack_on_a_wide_factory_breakdown_finds_nothing(
+    factories: list[list[int]], k: int
+) -> None:
+    rows, columns = list(range(5)), list(range(len(factories)))
+    counts = {(r, c): factories[c][r] for r in rows for c in columns}
+    chart, chart_total = suppress_line({r: sum(f[r] for f in factories) for r in rows}, k=k)
+    people, people_total = suppress_line(dict(enumerate(map(sum, factories))), k=k)
+    result = suppress(
+        counts,
+        k=k,
+        rows=rows,
+        columns=columns,
+        row_totals=chart,
+        column_totals={
+            c: sum(f) if isinstance(people[c], int) else people[c] for c, f in enumerate(factories)
+        },
+        grand_total=chart_total,
+        fixed_margins=True,
+    )
+    attack = Attack(k)
+    for r in rows:
+        attack.number(("chart", r), sum(f[r] for f in factories), chart[r])
+    attack.number("answered", sum(map(sum, factories)), chart_total)
+    attack.equal({("chart", r): 1 for r in rows} | {"answered": -1})
+    for c, f in enumerate(factories):
+        attack.number(("people", c), sum(f), people[c])
+    attack.number("people", sum(map(sum, factories)), people_total)
+    attack.equal({("people", c): 1 for c in columns} | {"people": -1})
+    add_table(
+        attack,
+        "t",
+        counts,
+        result,
+        rows=rows,
+        columns=columns,
+        row_names={r: ("chart", r) for r in rows},
+        column_names={c: ("people", c) for c in columns},
+        grand_name="answered",
+    )
+    assert attack.weak() == []
+
+
 @settings(max_examples=200, deadline=None)
 @given(st.lists(st.integers(0, 30), min_size=1, max_size=8), st.integers(3, 10))
 def test_h5_rule2_interval_attack_on_a_one_way_line_finds_nothing(

@@ -2,24 +2,29 @@
 numbers over a period. Numbers only, never a case; every count goes through small-group
 suppression (DESIGN §4.2) and a share or a median is shown only when the counts under it are.
 
-Counting is one narrow query per page (a handful of columns per case in scope, no history, no
-ciphertext) and arithmetic here: deadlines compare two columns, ages and months are calendar
-arithmetic that SQLite and PostgreSQL spell differently, and 5,000 cases are a few milliseconds
-of Python (``benchmarks/console_scale.py``).
+Counting happens in the database (``count_cases``): one round trip per figure set, grouped by
+country and by each breakdown, so a page reads tens of rows whatever the number of cases
+(``benchmarks/console_scale.py``). Months and age bands are boundaries computed here and compared
+in SQL, deadlines compare two columns, and the one calendar sum (submission + 90 days) is
+spelled for each database.
 """
 
 from __future__ import annotations
 
 import statistics
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, Float, FunctionElement, func, literal, select, union_all
+from sqlalchemy import case as sql_case
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.orm import InstrumentedAttribute
 
+from bot.storage.db import UTCDateTime
 from bot.storage.reports import Case
 from services.factories import list_countries
 from services.reports.protocol import Category, Severity, State
@@ -39,75 +44,142 @@ AGE_BANDS: tuple[tuple[str, int, int | None], ...] = (
 MONTHS_SHOWN = 12
 
 
-@dataclass(frozen=True)
-class CaseRow:
-    country: str
-    category: str
-    severity: str
-    state: str
-    submitted_at: datetime
-    ack_due_at: datetime
-    triage_due_at: datetime
-    acknowledged_at: datetime | None
-    triaged_at: datetime | None
-    closed_at: datetime | None
+# --- counting in the database ---------------------------------------------------------------
+
+SQLExpression = ColumnElement[Any] | InstrumentedAttribute[Any]
 
 
-def _aware(value: datetime | None) -> datetime | None:
-    # SQLite gives naive datetimes back; every time stored is UTC.
-    if value is None or value.tzinfo is not None:
-        return value
-    return value.replace(tzinfo=UTC)
+class _PlusDays(FunctionElement[datetime]):
+    """``column`` + ``days`` days, on both databases. SQLite keeps times as text with six decimal
+    places: the shifted time is written the same way, so comparing it with a stored time is exact."""
+
+    type = UTCDateTime()
+    inherit_cache = True
+    name = "plus_days"
 
 
-async def case_rows(
+@compiles(_PlusDays)
+def _plus_days_postgresql(element: _PlusDays, compiler: Any, **kw: Any) -> str:
+    column, days = (compiler.process(c, **kw) for c in element.clauses)
+    return f"({column} + make_interval(days => {days}))"
+
+
+@compiles(_PlusDays, "sqlite")
+def _plus_days_sqlite(element: _PlusDays, compiler: Any, **kw: Any) -> str:
+    column, days = (compiler.process(c, **kw) for c in element.clauses)
+    # SQLite's date functions keep milliseconds (12:00:00.9999995 would read 12:00:01): shift the
+    # whole seconds and put the stored fraction back.
+    whole = f"strftime('%Y-%m-%d %H:%M:%S', substr({column}, 1, 19), '+' || {days} || ' days')"
+    return f"({whole} || substr({column}, 20))"
+
+
+class _Seconds(FunctionElement[float]):
+    """Seconds from the first time to the second, on both databases (for medians: precise to
+    well under a second, which hours and days need)."""
+
+    type = Float()
+    inherit_cache = True
+    name = "seconds_between"
+
+
+@compiles(_Seconds)
+def _seconds_postgresql(element: _Seconds, compiler: Any, **kw: Any) -> str:
+    start, end = (compiler.process(c, **kw) for c in element.clauses)
+    return f"EXTRACT(EPOCH FROM ({end} - {start}))"
+
+
+@compiles(_Seconds, "sqlite")
+def _seconds_sqlite(element: _Seconds, compiler: Any, **kw: Any) -> str:
+    start, end = (compiler.process(c, **kw) for c in element.clauses)
+    return f"((julianday({end}) - julianday({start})) * 86400.0)"
+
+
+def _met(done: SQLExpression, due: SQLExpression, now: datetime) -> ColumnElement[Any]:
+    """'1': done by the deadline; '0': done late, or not done and the deadline passed; NULL: not
+    due yet."""
+    return sql_case(
+        (done.is_not(None), sql_case((done <= due, "1"), else_="0")),
+        (due < now, "0"),
+        else_=None,
+    )
+
+
+def _month(months: Sequence[str]) -> ColumnElement[Any]:
+    """The submission month among ``months`` (cases are read from the first one's start)."""
+    return sql_case(
+        *[(Case.submitted_at < month_start(next_month(m)), m) for m in months], else_=None
+    )
+
+
+def _age(now: datetime) -> ColumnElement[Any]:
+    """The age band of ``age_band`` (whole days since submission), in SQL."""
+    bands = []
+    for key, _low, high in AGE_BANDS:
+        if high is not None:
+            bands.append((Case.submitted_at > now - timedelta(days=high + 1), key))
+    return sql_case(*bands, else_=AGE_BANDS[-1][0])
+
+
+def _dimensions(now: datetime, months: Sequence[str]) -> dict[str, SQLExpression]:
+    return {
+        "open_closed": sql_case((Case.state == State.CLOSED.value, "closed"), else_="open"),
+        "state": Case.state,
+        "category": Case.category,
+        "severity": Case.severity,
+        "month": _month(months),
+        "age": _age(now),
+        "ack": _met(func.coalesce(Case.acknowledged_at, Case.closed_at), Case.ack_due_at, now),
+        "triage": _met(func.coalesce(Case.triaged_at, Case.closed_at), Case.triage_due_at, now),
+        "close": _met(Case.closed_at, _PlusDays(Case.submitted_at, CLOSE_TARGET.days), now),
+    }
+
+
+Counts = dict[tuple[str, str], Counter[str]]  # (country, dimension) -> key -> cases
+
+
+async def count_cases(
     session: AsyncSession,
-    scope: Scope,
+    conditions: Sequence[ColumnElement[bool]],
+    names: Sequence[str],
     *,
-    since: datetime | None = None,
-    until: datetime | None = None,
-    country: str | None = None,
-    open_only: bool = False,
-) -> list[CaseRow]:
-    """The columns statistics need, for cases in ``scope`` submitted in [since, until)."""
-    query = select(
-        Case.country_code,
-        Case.category,
-        Case.severity,
-        Case.state,
-        Case.submitted_at,
-        Case.ack_due_at,
-        Case.triage_due_at,
-        Case.acknowledged_at,
-        Case.triaged_at,
-        Case.closed_at,
-    ).where(scope.where(Case.country_code))
-    if since is not None:
-        query = query.where(Case.submitted_at >= since)
-    if until is not None:
-        query = query.where(Case.submitted_at < until)
-    if country:
-        query = query.where(Case.country_code == country)
-    if open_only:
-        query = query.where(Case.state != State.CLOSED.value)
-    rows = []
-    for row in (await session.execute(query)).all():
-        c, cat, sev, st, sub, ack_due, tri_due, ack, tri, closed = row
-        rows.append(
-            CaseRow(
-                c,
-                cat,
-                sev,
-                st,
-                _aware(sub) or sub,
-                _aware(ack_due) or ack_due,
-                _aware(tri_due) or tri_due,
-                _aware(ack),
-                _aware(tri),
-                _aware(closed),
+    now: datetime,
+    months: Sequence[str] = (),
+) -> Counts:
+    """Cases matching ``conditions`` counted per country by each dimension in ``names``, in one
+    round trip: a page reads tens of rows, not one per case. A dimension's NULL key (not due
+    yet, outside the months) is not counted."""
+    dimensions = _dimensions(now, months)
+    # Grouping by a column of a CTE, not by an expression: PostgreSQL cannot tell that
+    # an expression with bound values in GROUP BY is the one selected.
+    rows = (
+        select(Case.country_code.label("country"), *[dimensions[n].label(n) for n in names])
+        .where(*conditions)
+        .cte("counted")
+    )
+    query = union_all(
+        *[
+            select(
+                rows.c.country,
+                literal(name).label("dimension"),
+                rows.c[name].label("key"),
+                func.count().label("n"),
             )
-        )
-    return rows
+            .where(rows.c[name].is_not(None))
+            .group_by(rows.c.country, rows.c[name])
+            for name in names
+        ]
+    )
+    found: Counts = defaultdict(Counter)
+    for country, dimension, key, n in (await session.execute(query)).all():
+        found[(country, dimension)][str(key)] += int(n)
+    return found
+
+
+def merged(counts: Counts, dimension: str, countries: Iterable[str]) -> Counter[str]:
+    total: Counter[str] = Counter()
+    for country in countries:
+        total.update(counts.get((country, dimension), Counter()))
+    return total
 
 
 # --- deadlines met ---------------------------------------------------------------------------
@@ -129,21 +201,12 @@ class OnTime:
         return None
 
 
-def on_time(outcomes: Iterable[bool], k: int) -> OnTime:
-    """``outcomes``: one bool per due case (on time or not), suppressed as a line with its total:
-    a late count below k hides the on-time count beside it (or the total), so no share gives it
+def on_time(met: Mapping[str, int], k: int) -> OnTime:
+    """``met``: due cases on time ("1") and late ("0"), suppressed as a line with its total: a
+    late count below k hides the on-time count beside it (or the total), so no share gives it
     back."""
-    counted = Counter(outcomes)
-    line, total = suppress_line({"on_time": counted[True], "late": counted[False]}, k=k)
+    line, total = suppress_line({"on_time": met.get("1", 0), "late": met.get("0", 0)}, k=k)
     return OnTime(due=total, on_time=line["on_time"], late=line["late"])
-
-
-def _met(done: datetime | None, due: datetime, now: datetime) -> bool | None:
-    """True: done by the deadline; False: done late, or not done and the deadline passed;
-    None: not due yet."""
-    if done is not None:
-        return done <= due
-    return False if due < now else None
 
 
 @dataclass(frozen=True)
@@ -153,22 +216,15 @@ class Deadlines:
     closed: OnTime
 
 
-def deadlines(rows: Sequence[CaseRow], *, now: datetime, k: int) -> Deadlines:
-    """Acknowledged, triaged and closed on time. A case closed before it was acknowledged (or
-    triaged) counts as answered when it closed."""
-    ack: list[bool] = []
-    tri: list[bool] = []
-    close: list[bool] = []
-    for r in rows:
-        for target, done, due in (
-            (ack, r.acknowledged_at or r.closed_at, r.ack_due_at),
-            (tri, r.triaged_at or r.closed_at, r.triage_due_at),
-            (close, r.closed_at, r.submitted_at + CLOSE_TARGET),
-        ):
-            met = _met(done, due, now)
-            if met is not None:
-                target.append(met)
-    return Deadlines(on_time(ack, k), on_time(tri, k), on_time(close, k))
+DEADLINES = ("ack", "triage", "close")
+
+
+def deadlines(counts: Counts, countries: Iterable[str], k: int) -> Deadlines:
+    """Acknowledged, triaged and closed on time (``count_cases`` with ``DEADLINES``). A case
+    closed before it was acknowledged (or triaged) counts as answered when it closed."""
+    countries = list(countries)
+    ack, triage, close = (merged(counts, name, countries) for name in DEADLINES)
+    return Deadlines(on_time(ack, k), on_time(triage, k), on_time(close, k))
 
 
 # --- ageing and months -----------------------------------------------------------------------
@@ -219,10 +275,9 @@ def lines(breakdowns: Sequence[tuple[Mapping[Any, int], Sequence[Any]]], k: int)
     return [line(counts, keys, k, total_shown=False) for counts, keys in breakdowns]
 
 
-def ageing(rows: Sequence[CaseRow], *, now: datetime, k: int) -> Line:
-    """Open cases by days since submission."""
-    counts = Counter(age_band(r.submitted_at, now) for r in rows if r.state != State.CLOSED)
-    return line(dict(counts), [key for key, _low, _high in AGE_BANDS], k)
+def ageing(counts: Mapping[str, int], k: int) -> Line:
+    """Open cases by days since submission (the ``age`` dimension of ``count_cases``)."""
+    return line(counts, [key for key, _low, _high in AGE_BANDS], k)
 
 
 def month_of(at: datetime) -> str:
@@ -272,26 +327,27 @@ async def country_figures(
     months = last_months(now)
     since = month_start(months[0])
     countries = {c.code: c.name for c in await list_countries(session) if scope.allows(c.code)}
-    recent = await case_rows(session, scope, since=since)
-    still_open = await case_rows(session, scope, until=since, open_only=True)
-    by_country: dict[str, list[CaseRow]] = {code: [] for code in countries}
-    older: dict[str, list[CaseRow]] = {code: [] for code in countries}
-    for r in recent:
-        by_country.setdefault(r.country, []).append(r)
-    for r in still_open:
-        older.setdefault(r.country, []).append(r)
+    in_scope = scope.where(Case.country_code)
+    recent = await count_cases(
+        session,
+        [in_scope, Case.submitted_at >= since],
+        ["open_closed", "month", "category", *DEADLINES],
+        now=now,
+        months=months,
+    )
+    still_open = await count_cases(
+        session, [in_scope, Case.state != State.CLOSED.value], ["age"], now=now
+    )
     found = []
-    for code in sorted(set(by_country) | set(older)):
-        rows = by_country.get(code, [])
-        states = Counter("closed" if r.state == State.CLOSED else "open" for r in rows)
+    for code in sorted(set(countries) | {country for country, _name in recent | still_open}):
         # Cases per month and per category as two lines with the same total, not a month ×
         # category table: protecting that table with its margins takes the suppression engine
         # about a second per country (benchmarks/console_scale.py), too slow for a landing page.
         open_closed, by_month, by_category = lines(
             [
-                (dict(states), ["open", "closed"]),
-                (dict(Counter(month_of(r.submitted_at) for r in rows)), months),
-                (dict(Counter(r.category for r in rows)), [c.value for c in Category]),
+                (recent.get((code, "open_closed"), {}), ["open", "closed"]),
+                (recent.get((code, "month"), {}), months),
+                (recent.get((code, "category"), {}), [c.value for c in Category]),
             ],
             k,
         )
@@ -300,8 +356,8 @@ async def country_figures(
                 country=code,
                 name=countries.get(code, code),
                 open_closed=open_closed,
-                deadlines=deadlines(rows, now=now, k=k),
-                ageing=ageing(rows + older.get(code, []), now=now, k=k),
+                deadlines=deadlines(recent, [code], k),
+                ageing=ageing(still_open.get((code, "age"), {}), k),
                 months=months,
                 by_month=by_month,
                 by_category=by_category,
@@ -329,6 +385,14 @@ class PeriodNumbers:
     median_close_days: float | None
 
 
+async def _seconds(
+    session: AsyncSession, conditions: Sequence[ColumnElement[bool]], done: Any
+) -> list[float]:
+    """Seconds from submission to ``done`` of the matching cases where it is set."""
+    query = select(_Seconds(Case.submitted_at, done)).where(*conditions, done.is_not(None))
+    return [float(n) for n in (await session.scalars(query)).all()]
+
+
 def _median(values: list[float], k: int) -> float | None:
     return statistics.median(values) if len(values) >= k else None
 
@@ -345,38 +409,31 @@ async def period_numbers(
 ) -> PeriodNumbers:
     """Cases submitted from month ``first`` to month ``last`` (both included) in ``scope`` (one
     country of it, or all). Each breakdown is a line suppressed with the same total."""
-    rows = await case_rows(
-        session,
-        scope,
-        since=month_start(first),
-        until=month_start(next_month(last)),
-        country=country,
-    )
     months = [first]
     while months[-1] != last and len(months) < 240:
         months.append(next_month(months[-1]))
-    states = Counter(r.state for r in rows)
-    open_closed = Counter("closed" if r.state == State.CLOSED else "open" for r in rows)
-    ack_hours = [
-        (r.acknowledged_at - r.submitted_at).total_seconds() / 3600
-        for r in rows
-        if r.acknowledged_at is not None
+    conditions = [
+        scope.where(Case.country_code),
+        Case.submitted_at >= month_start(first),
+        Case.submitted_at < month_start(next_month(last)),
     ]
-    close_days = [
-        (r.closed_at - r.submitted_at).total_seconds() / 86400
-        for r in rows
-        if r.closed_at is not None
-    ]
+    if country:
+        conditions.append(Case.country_code == country)
+    names = ["open_closed", "state", "category", "severity", "month", *DEADLINES]
+    counts = await count_cases(session, conditions, names, now=now, months=months)
+    countries = {c for c, _name in counts}
     open_closed_line, by_state, by_category, by_severity, by_month = lines(
         [
-            (dict(open_closed), ["open", "closed"]),
-            (dict(states), [s.value for s in State]),
-            (dict(Counter(r.category for r in rows)), [c.value for c in Category]),
-            (dict(Counter(r.severity for r in rows)), [s.value for s in Severity]),
-            (dict(Counter(month_of(r.submitted_at) for r in rows)), months),
+            (merged(counts, "open_closed", countries), ["open", "closed"]),
+            (merged(counts, "state", countries), [s.value for s in State]),
+            (merged(counts, "category", countries), [c.value for c in Category]),
+            (merged(counts, "severity", countries), [s.value for s in Severity]),
+            (merged(counts, "month", countries), months),
         ],
         k,
     )
+    ack_hours = [n / 3600 for n in await _seconds(session, conditions, Case.acknowledged_at)]
+    close_days = [n / 86400 for n in await _seconds(session, conditions, Case.closed_at)]
     return PeriodNumbers(
         first=first,
         last=last,
@@ -387,7 +444,7 @@ async def period_numbers(
         by_category=by_category,
         by_severity=by_severity,
         by_month=by_month,
-        deadlines=deadlines(rows, now=now, k=k),
+        deadlines=deadlines(counts, countries, k),
         median_ack_hours=_median(ack_hours, k),
         median_close_days=_median(close_days, k),
     )
