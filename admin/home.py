@@ -67,7 +67,17 @@ def country_view(found: stats.CountryFigures, locale: str) -> dict[str, Any]:
     ages = [(age_label(str(key)), n) for key, n in found.ageing.entries]
     months = [(month_label(str(key), locale), n) for key, n in found.by_month.entries]
     categories = [(label(Category(str(key))), n) for key, n in found.by_category.entries]
+    cross = found.by_month_category
     return {
+        "cross": None
+        if cross is None
+        else {
+            "categories": [words for words, _n in categories],
+            "rows": [
+                (words, [cross.shown(str(key), c.value) for c in Category])
+                for (words, _n), (key, _m) in zip(months, found.by_month.entries, strict=True)
+            ],
+        },
         "figures": found,
         "deadlines": rows,
         "deadline_chart": deadline_chart,

@@ -289,3 +289,82 @@ async def test_m12_zero_failures_read_0_and_people_stay_suppressed(console: Cons
     }
     second = dict(zip(header, rows["Second pilot message"], strict=True))
     assert second["failed"] == "fewer than 5" and second["waiting"] == "0"  # 2 failures: hidden
+
+
+async def test_manager_sees_cases_per_month_by_category_that_give_nothing_away(
+    console: ConsoleHarness,
+) -> None:
+    """The month × category table sits beside the per-month and per-category lines, whose
+    numbers are its margins: the LP attacker, given everything the three print, still finds
+    every small count anywhere in 0..k−1."""
+    from services.reports import stats
+    from services.suppression import HIDDEN, SuppressedTable
+    from tests.lp_attack import Attack, add_table
+
+    months = stats.last_months(datetime.now(UTC))
+    first = await make_case(console.sessions, console.ctx.settings)
+    # A busy year: three categories every month (so some cells can be shown), a few small ones.
+    busy = ("harassment", "compensation", "safety")
+    plan = [(m, c, 5 + i % 3) for i, m in enumerate(months) for c in busy]
+    plan += [(months[-2], "working_time", 2), (months[-3], "dormitory", 1)]
+    for month, category, n in plan:
+        at = stats.month_start(month) + timedelta(days=3)
+        await copies(console, first, n, category=category, submitted_at=at, ack_due_at=at)
+    async with console.sessions() as s:
+        rows = (await s.execute(select(Case.submitted_at, Case.category))).all()
+    truth: dict[tuple[str, str], int] = {}
+    for at, category in rows:
+        key = (stats.month_of(at), category)
+        truth[key] = truth.get(key, 0) + 1
+
+    manager = await console.staff("country_manager", ["BD"])
+    bd = section((await console.client_for(manager).get("/")).text, "country-BD")
+    header, *body = tables(bd, "month-category")[0]
+    categories = [c.value for c in Category]
+    assert len(header) == 1 + len(categories) and len(body) == 12
+    assert header[1].startswith("Harassment")  # words, not keys
+    k = 5
+
+    def read(cell: str) -> object:
+        return int(cell) if cell.isdigit() else None if cell.startswith("fewer") else HIDDEN
+
+    shown = {
+        (m, c): read(body[i][1 + j]) for i, m in enumerate(months) for j, c in enumerate(categories)
+    }
+    assert shown[(months[-3], "dormitory")] is None  # one case: fewer than 5
+    assert shown[(months[-4], "forced_labour")] is None  # none: fewer than 5 as well
+    numbers = [n for n in shown.values() if isinstance(n, int)]
+    assert numbers and min(numbers) >= k  # no small number, no zero
+
+    month_line = dict((row[0], read(row[1])) for row in tables(bd, "months")[0])
+    category_line = dict((row[0], read(row[1])) for row in tables(bd, "categories")[0])
+    attack = Attack(k)
+    month_words = list(month_line)
+    category_words = list(category_line)
+    for i, m in enumerate(months):
+        n = sum(truth.get((m, c), 0) for c in categories)
+        attack.number(("month", m), n, month_line[month_words[i]])  # type: ignore[arg-type]
+    for j, c in enumerate(categories):
+        n = sum(truth.get((m, c), 0) for m in months)
+        attack.number(("category", c), n, category_line[category_words[j]])  # type: ignore[arg-type]
+    everything = re.search(r"All: <strong>(\d+)</strong>", bd)
+    assert everything is not None  # the country's total, printed above the charts
+    attack.number(("month", "all"), sum(truth.values()), int(everything.group(1)))
+    table = SuppressedTable(
+        cells=shown,  # type: ignore[arg-type]
+        row_totals={m: None for m in months},
+        column_totals={c: None for c in categories},
+        grand_total=None,
+    )
+    add_table(
+        attack,
+        "cross",
+        truth,
+        table,
+        rows=months,
+        columns=categories,
+        row_names={m: ("month", m) for m in months},
+        column_names={c: ("category", c) for c in categories},
+        grand_name=("month", "all"),
+    )
+    assert attack.weak() == []

@@ -11,6 +11,7 @@ spelled for each database.
 
 from __future__ import annotations
 
+import functools
 import statistics
 from collections import Counter, defaultdict
 from collections.abc import Hashable, Iterable, Mapping, Sequence
@@ -29,7 +30,7 @@ from bot.storage.reports import Case
 from services.factories import list_countries
 from services.reports.protocol import Category, Severity, State
 from services.scope import Scope
-from services.suppression import HIDDEN, Shown, suppress_line
+from services.suppression import HIDDEN, Shown, SuppressedTable, suppress, suppress_line
 
 # The protocol sets deadlines for acknowledging and triaging (DESIGN §5). For closing it sets
 # none; the dashboards measure closing against 90 days from submission, the last check-in's
@@ -131,6 +132,8 @@ def _dimensions(now: datetime, months: Sequence[str]) -> dict[str, SQLExpression
         "ack": _met(func.coalesce(Case.acknowledged_at, Case.closed_at), Case.ack_due_at, now),
         "triage": _met(func.coalesce(Case.triaged_at, Case.closed_at), Case.triage_due_at, now),
         "close": _met(Case.closed_at, _PlusDays(Case.submitted_at, CLOSE_TARGET.days), now),
+        # "2026-05|harassment": one key for the month × category table.
+        "month_category": _month(months).op("||")(literal("|")).op("||")(Case.category),
     }
 
 
@@ -317,6 +320,60 @@ class CountryFigures:
     months: list[str]
     by_month: Line
     by_category: Line
+    # Months × categories, suppressed against the two lines above as its margins; None when
+    # their total is not shown (nothing to break down).
+    by_month_category: SuppressedTable | None = None
+
+
+@functools.lru_cache(maxsize=256)
+def _cross_table(
+    cells: tuple[tuple[str, str, int], ...],
+    months: tuple[str, ...],
+    categories: tuple[str, ...],
+    month_totals: tuple[Shown, ...],
+    category_totals: tuple[Shown, ...],
+    total: int,
+    k: int,
+) -> SuppressedTable:
+    """Protection of a country's table takes tens of milliseconds; its counts change only with a
+    new or moved case, so landing pages in between reuse it."""
+    return suppress(
+        {(m, c): n for m, c, n in cells},
+        k=k,
+        rows=list(months),
+        columns=list(categories),
+        row_totals=dict(zip(months, month_totals, strict=True)),
+        column_totals=dict(zip(categories, category_totals, strict=True)),
+        grand_total=total,
+        fixed_margins=True,
+    )
+
+
+def cross_table(
+    counts: Mapping[str, int], by_month: Line, by_category: Line, k: int
+) -> SuppressedTable | None:
+    """Cases per month and category (``month_category`` keys), consistent with the two lines
+    printed beside it: their numbers are its margins, so no cell adds up to a hidden one."""
+    if not isinstance(by_month.total, int):
+        return None
+    months = tuple(str(key) for key, _n in by_month.entries)
+    categories = tuple(str(key) for key, _n in by_category.entries)
+    cells = tuple(
+        sorted(
+            (month, category, n)
+            for key, n in counts.items()
+            for month, _bar, category in [key.partition("|")]
+        )
+    )
+    return _cross_table(
+        cells,
+        months,
+        categories,
+        tuple(n for _key, n in by_month.entries),
+        tuple(n for _key, n in by_category.entries),
+        by_month.total,
+        k,
+    )
 
 
 async def country_figures(
@@ -331,7 +388,7 @@ async def country_figures(
     recent = await count_cases(
         session,
         [in_scope, Case.submitted_at >= since],
-        ["open_closed", "month", "category", *DEADLINES],
+        ["open_closed", "month", "category", "month_category", *DEADLINES],
         now=now,
         months=months,
     )
@@ -340,9 +397,8 @@ async def country_figures(
     )
     found = []
     for code in sorted(set(countries) | {country for country, _name in recent | still_open}):
-        # Cases per month and per category as two lines with the same total, not a month ×
-        # category table: protecting that table with its margins takes the suppression engine
-        # about a second per country (benchmarks/console_scale.py), too slow for a landing page.
+        # Cases per month and per category as two lines with the same total, and the month ×
+        # category table with those lines as its margins.
         open_closed, by_month, by_category = lines(
             [
                 (recent.get((code, "open_closed"), {}), ["open", "closed"]),
@@ -361,6 +417,9 @@ async def country_figures(
                 months=months,
                 by_month=by_month,
                 by_category=by_category,
+                by_month_category=cross_table(
+                    recent.get((code, "month_category"), {}), by_month, by_category, k
+                ),
             )
         )
     return found
