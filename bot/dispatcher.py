@@ -29,6 +29,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot import chat_trail, wizard
 from bot.i18n import _
 from bot.middlewares import UpdateMiddleware, install_commit_before_reply
+from bot.runtime import is_outage
 from bot.storage.db import transaction
 from bot.widgets import main_menu_keyboard
 from services.errors import DomainError
@@ -209,6 +210,11 @@ def _errors_router(sessions: async_sessionmaker[AsyncSession]) -> Router:
 
     @router.error()
     async def anything_else(event: ErrorEvent) -> None:
+        if is_outage(event.exception):
+            # The database or Redis is out: no "sorry", the update stays stored and is handled
+            # when they are back (bot.polling, UpdateProcessor), so what the reply below
+            # promises is true.
+            raise event.exception
         # Type and update id only: the exception text may quote what the worker wrote. The
         # traceback keeps frames and types; workvoice.kernel.logs.SafeFormatter drops every message.
         log.error(

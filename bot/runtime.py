@@ -42,6 +42,29 @@ class BodyTooLarge(Exception):
     pass
 
 
+class Deferred(Exception):
+    """An update could not be handled because the database or Redis is out: it stays stored
+    (not done) and is handled when they are back."""
+
+
+def is_outage(exc: BaseException) -> bool:
+    """A failure of the database or Redis themselves (down, hung, pool exhausted), not of the
+    update: the update is kept and tried again instead of being answered "sorry" and dropped."""
+    from redis.exceptions import ConnectionError as RedisConnectionError
+    from redis.exceptions import TimeoutError as RedisTimeoutError
+    from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+    from sqlalchemy.exc import TimeoutError as PoolTimeout
+
+    if isinstance(exc, Deferred | OperationalError | InterfaceError | PoolTimeout):
+        return True
+    if isinstance(exc, RedisConnectionError | RedisTimeoutError | ConnectionRefusedError):
+        return True
+    if isinstance(exc, DBAPIError) and exc.connection_invalidated:
+        return True
+    cause = exc.__cause__ or exc.__context__
+    return cause is not None and cause is not exc and is_outage(cause)
+
+
 class UpdateProcessor:
     """Handles stored updates: claim once, feed the dispatcher, mark done, drop the payload.
 
@@ -83,6 +106,54 @@ class UpdateProcessor:
         elif repeat:
             await self.payloads.discard(update_id)  # nobody needs this copy
 
+    async def handle(self, update: Update) -> None:
+        """Polling: the update is in hand (Telegram keeps it until its batch is confirmed).
+        Stored, claimed, handled, marked done; a repeat is skipped. Raises ``Deferred`` when the
+        database or Redis is out, with the update left to be handled again."""
+        try:
+            async with transaction(self.sessions) as session:
+                await raw_updates.store(session, update.update_id)
+                claimed = await raw_updates.claim(session, update.update_id)
+        except Exception as exc:
+            if is_outage(exc):
+                raise Deferred from exc
+            # Not even storable (nothing Telegram sends): skipped, or the batch would wait forever.
+            log.error(
+                "polling.update_unstorable update_id=%s error=%s",
+                update.update_id,
+                type(exc).__name__,
+            )
+            return
+        if not claimed:
+            return  # done already: a batch read again after a crash
+        ok = False
+        try:
+            await self.dp.feed_update(self.bot, update, from_store=True)
+            ok = True
+        except Exception as exc:
+            if is_outage(exc):
+                await self._release(update.update_id)
+                raise Deferred from exc
+            log.error(
+                "polling.update_failed update_id=%s error=%s",
+                update.update_id,
+                type(exc).__name__,
+                exc_info=exc,
+            )
+        async with transaction(self.sessions) as session:
+            await raw_updates.finish(session, update.update_id, ok=ok)
+
+    async def _release(self, update_id: int) -> None:
+        """Give a claimed update back (to be handled again); if even that fails, the claim
+        goes stale and the recovery loop takes it."""
+        try:
+            async with transaction(self.sessions) as session:
+                await raw_updates.release(session, update_id)
+        except Exception as exc:
+            log.warning(
+                "update.release_failed update_id=%s error=%s", update_id, type(exc).__name__
+            )
+
     async def process(self, update_id: int) -> None:
         async with transaction(self.sessions) as session:
             claimed = await raw_updates.claim(session, update_id)
@@ -100,6 +171,10 @@ class UpdateProcessor:
             await self.dp.feed_update(self.bot, update, from_store=True)
             ok = True
         except Exception as exc:
+            if is_outage(exc):  # keep the payload: the recovery loop handles it when they are back
+                await self._release(update_id)
+                log.warning("webhook.update_deferred update_id=%s", update_id)
+                return
             # Type only: the message of a validation or database error can quote the update.
             log.error(
                 "webhook.update_failed update_id=%s error=%s",

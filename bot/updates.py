@@ -159,6 +159,17 @@ async def claim(session: AsyncSession, update_id: int) -> bool:
     return bool(result.rowcount)  # type: ignore[attr-defined]
 
 
+async def release(session: AsyncSession, update_id: int | None = None) -> int:
+    """Make claimed updates claimable again: one whose handling was deferred (an outage), or,
+    without ``update_id``, every one (a polling process starting: only one polls, so a claim it
+    finds belonged to a process that died)."""
+    query = update(RawUpdate).where(RawUpdate.status == UpdateStatus.PROCESSING)
+    if update_id is not None:
+        query = query.where(RawUpdate.update_id == update_id)
+    result = await session.execute(query.values(status=UpdateStatus.PENDING, claimed_at=None))
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
 async def finish(session: AsyncSession, update_id: int, *, ok: bool) -> None:
     # Only the status changes: the row never held more than the id and times.
     await session.execute(

@@ -19,8 +19,9 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.delivery import Deliverer
 from bot.dispatcher import ExpiringMemoryStorage, create_dispatcher
+from bot.polling import Poller
 from bot.ratelimit import RateLimiter
-from bot.runtime import ALLOWED_UPDATES, create_bot
+from bot.runtime import ALLOWED_UPDATES, UpdateProcessor, create_bot
 from services.surveys.store import MemorySurveyStore, SurveyStore
 from tests.console import TEST_SECRET
 from tests.telegram_fake import FakeTelegram, FakeUser
@@ -85,6 +86,15 @@ class BotHarness:
 
     _stop: Any = None
     _start: Any = None
+    _polling: Any = None
+
+    def polling_task(self) -> Any:
+        """The running poller's task (cancel it to kill the "process" without a goodbye)."""
+        return self._polling[-1]
+
+    def start_polling(self) -> None:
+        """A new poller, as a restarted process starts one."""
+        self._start()
 
     @property
     def survey_store(self) -> SurveyStore:
@@ -124,22 +134,22 @@ async def running_bot(
     bot = create_bot(telegram.token, telegram.base_url)
     polling: list[asyncio.Task[Any]] = []
 
+    stopping: list[asyncio.Event] = []
+
     def start() -> None:
-        polling.append(
-            asyncio.create_task(
-                dp.start_polling(
-                    bot,
-                    handle_signals=False,
-                    close_bot_session=False,
-                    polling_timeout=1,
-                    allowed_updates=ALLOWED_UPDATES,
-                )
-            )
-        )
+        # The product's poller (bot.polling), as `workvoice run` uses it with a token.
+        processor = UpdateProcessor(bot, dp, sessions)
+        poller = Poller(bot, processor, concurrency=5, allowed_updates=ALLOWED_UPDATES, timeout=1)
+        stopping.append(asyncio.Event())
+
+        async def run(stop: asyncio.Event) -> None:
+            await dp.emit_startup(bot=bot)  # commands, the reply-after-commit middleware
+            await poller.run(stop)
+
+        polling.append(asyncio.create_task(run(stopping[-1])))
 
     async def stop() -> None:
-        with contextlib.suppress(RuntimeError):
-            await dp.stop_polling()
+        stopping[-1].set()
         try:
             await asyncio.wait_for(polling[-1], timeout=5)
         except (TimeoutError, asyncio.CancelledError):
@@ -148,6 +158,7 @@ async def running_bot(
     start()
     harness = BotHarness(telegram, bot, dp, sessions)
     harness._start, harness._stop = start, stop
+    harness._polling = polling
     try:
         yield harness
     finally:

@@ -59,11 +59,19 @@ async def install_survey_templates(ctx: AppContext) -> None:
             await do_install_templates(session)
 
 
+# Updates handled at once in polling mode: half of the database pool (bot.storage.db), the rest
+# is the scheduler's and the console's.
+POLLING_CONCURRENCY = 5
+# How long a SIGTERM waits for the batch in hand to be handled and confirmed.
+STOP_GRACE = timedelta(seconds=20)
+
+
 async def start_bot(ctx: AppContext) -> dict[str, Any]:
     """Create the bot and dispatcher and start receiving updates; returns what to stop later."""
     # Here, not at the top: a console-only process or a CLI command never loads aiogram (~6 s).
     from bot.delivery import Deliverer
     from bot.dispatcher import create_dispatcher, create_fsm_storage
+    from bot.polling import Poller
     from bot.ratelimit import create_send_limiter
     from bot.runtime import (
         ALLOWED_UPDATES,
@@ -110,11 +118,15 @@ async def start_bot(ctx: AppContext) -> dict[str, Any]:
     else:
         # aiogram's polling does not remove a webhook set earlier; Telegram refuses getUpdates then.
         await bot.delete_webhook(drop_pending_updates=False)
-        parts["polling"] = asyncio.create_task(
-            dp.start_polling(
-                bot, handle_signals=False, close_bot_session=False, allowed_updates=ALLOWED_UPDATES
-            )
+        # Our poller, not aiogram's: it confirms a batch to Telegram only once it is handled
+        # (bot.polling).
+        processor = UpdateProcessor(bot, dp, ctx.sessions, redis_url=settings.redis_url)
+        poller = Poller(
+            bot, processor, concurrency=POLLING_CONCURRENCY, allowed_updates=ALLOWED_UPDATES
         )
+        parts["polling_stop"] = asyncio.Event()
+        parts["polling"] = asyncio.create_task(poller.run(parts["polling_stop"]))
+        parts["processor"] = processor
     log.info("bot.started mode=%s", "webhook" if settings.webhook_mode else "polling")
     return parts
 
@@ -205,11 +217,13 @@ async def serve(
     finally:
         if sched is not None:
             sched.shutdown(wait=False)
-        if "dp" in parts:
-            with contextlib.suppress(RuntimeError):
-                await parts["dp"].stop_polling()
-            if "processor" in parts:
-                await parts["processor"].close()
+        if "polling" in parts:
+            # SIGTERM: the batch in hand is finished and confirmed before the bot closes.
+            parts["polling_stop"].set()
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(parts["polling"], timeout=STOP_GRACE.total_seconds())
+        if "processor" in parts:
+            await parts["processor"].close()
         for task in tasks:
             if not task.done() and task is not tasks[-1]:
                 task.cancel()
