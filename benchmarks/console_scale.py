@@ -36,7 +36,7 @@ from bot.storage.models import AuditEvent, Factory
 from bot.storage.reports import Case, CaseEvent
 from bot.storage.surveys import SurveyAnswer, SurveyResponse
 from services.reports.protocol import ACK_DEADLINE, TRIAGE_DEADLINE, Category, Severity, State
-from services.surveys.results import _suppress_cached
+from services.suppression import suppress_cached
 from tests.console import ConsoleHarness, make_context
 from tests.factories import make_case
 from tests.surveys_data import make_wave
@@ -202,7 +202,7 @@ async def measure(client: Any, path: str, requests: int, *, cold: bool) -> tuple
     times = []
     for _ in range(requests + 2):
         if cold:  # a first view: nothing suppressed before (tables are cached per published batch)
-            _suppress_cached.cache_clear()
+            suppress_cached.cache_clear()
         started = time.perf_counter()
         response = await client.get(path)
         times.append((time.perf_counter() - started) * 1000)

@@ -17,8 +17,8 @@ import random
 import statistics
 import time
 
-from services.suppression import suppress_line
-from services.surveys.results import _breakdown, _suppress_cached
+from services.suppression import suppress_cached, suppress_line
+from services.surveys.results import _breakdown
 
 K = 5
 ANSWERS = ["1", "2", "3", "4", "5"]
@@ -47,7 +47,7 @@ def one_table(factories: int, low: int, high: int, seed: int) -> tuple[float, in
     people, _people_total = suppress_line(
         {g: sum(cells.get((a, g), 0) for a in ANSWERS) for g in groups}, k=K
     )
-    _suppress_cached.cache_clear()
+    suppress_cached.cache_clear()
     started = time.perf_counter()
     table = _breakdown(cells, list(ANSWERS), groups, chart, total, people, K)
     elapsed = time.perf_counter() - started

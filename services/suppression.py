@@ -442,6 +442,31 @@ def suppress(
     return _result(table)
 
 
+@functools.lru_cache(maxsize=2048)
+def suppress_cached(
+    cells: tuple[tuple[Hashable, Hashable, int], ...],
+    rows: tuple[Hashable, ...],
+    columns: tuple[Hashable, ...],
+    row_totals: tuple[Shown, ...],
+    column_totals: tuple[Shown, ...],
+    grand_total: Shown,
+    k: int,
+) -> SuppressedTable:
+    """``suppress`` with fixed margins, remembered by its inputs: protecting a wide table takes
+    up to a second, and the same counts come back (a page and its CSV, two staff looking at one
+    published batch, landing pages between two new cases). ``cells``: (row, column, count)."""
+    return suppress(
+        {(r, c): n for r, c, n in cells},
+        k=k,
+        rows=list(rows),
+        columns=list(columns),
+        row_totals=dict(zip(rows, row_totals, strict=True)),
+        column_totals=dict(zip(columns, column_totals, strict=True)),
+        grand_total=grand_total,
+        fixed_margins=True,
+    )
+
+
 def _result(table: _Table) -> SuppressedTable:
     def margin(m: tuple[str, Hashable]) -> Shown:
         if m not in table.hidden_margins:

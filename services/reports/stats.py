@@ -11,7 +11,6 @@ spelled for each database.
 
 from __future__ import annotations
 
-import functools
 import statistics
 from collections import Counter, defaultdict
 from collections.abc import Hashable, Iterable, Mapping, Sequence
@@ -30,7 +29,7 @@ from bot.storage.reports import Case
 from services.factories import list_countries
 from services.reports.protocol import Category, Severity, State
 from services.scope import Scope
-from services.suppression import HIDDEN, Shown, SuppressedTable, suppress, suppress_line
+from services.suppression import HIDDEN, Shown, SuppressedTable, suppress_cached, suppress_line
 
 # The protocol sets deadlines for acknowledging and triaging (DESIGN §5). For closing it sets
 # none; the dashboards measure closing against 90 days from submission, the last check-in's
@@ -325,30 +324,6 @@ class CountryFigures:
     by_month_category: SuppressedTable | None = None
 
 
-@functools.lru_cache(maxsize=256)
-def _cross_table(
-    cells: tuple[tuple[str, str, int], ...],
-    months: tuple[str, ...],
-    categories: tuple[str, ...],
-    month_totals: tuple[Shown, ...],
-    category_totals: tuple[Shown, ...],
-    total: int,
-    k: int,
-) -> SuppressedTable:
-    """Protection of a country's table takes tens of milliseconds; its counts change only with a
-    new or moved case, so landing pages in between reuse it."""
-    return suppress(
-        {(m, c): n for m, c, n in cells},
-        k=k,
-        rows=list(months),
-        columns=list(categories),
-        row_totals=dict(zip(months, month_totals, strict=True)),
-        column_totals=dict(zip(categories, category_totals, strict=True)),
-        grand_total=total,
-        fixed_margins=True,
-    )
-
-
 def cross_table(
     counts: Mapping[str, int], by_month: Line, by_category: Line, k: int
 ) -> SuppressedTable | None:
@@ -365,7 +340,7 @@ def cross_table(
             for month, _bar, category in [key.partition("|")]
         )
     )
-    return _cross_table(
+    return suppress_cached(
         cells,
         months,
         categories,

@@ -18,7 +18,6 @@ read "fewer than k" too.
 
 from __future__ import annotations
 
-import functools
 from collections import defaultdict
 from collections.abc import Hashable, Sequence
 from dataclasses import dataclass, field
@@ -39,7 +38,7 @@ from services.suppression import (
     SuppressedTable,
     rounded,
     shown,
-    suppress,
+    suppress_cached,
     suppress_line,
 )
 from services.surveys.answering import ANSWERED
@@ -359,7 +358,7 @@ def _breakdown(
             column_totals[g] = n
         else:
             column_totals[g] = None if n < k and respondents.get(g) is None else HIDDEN
-    return _suppress_cached(
+    return suppress_cached(
         tuple(sorted(((r, c, n) for (r, c), n in cells.items() if r in chart), key=str)),
         tuple(rows),
         tuple(columns),
@@ -367,30 +366,6 @@ def _breakdown(
         tuple(column_totals[c] for c in columns),
         chart_total,
         k,
-    )
-
-
-@functools.lru_cache(maxsize=2048)
-def _suppress_cached(
-    cells: tuple[tuple[Hashable, Hashable, int], ...],
-    rows: tuple[Hashable, ...],
-    columns: tuple[Hashable, ...],
-    row_totals: tuple[Shown, ...],
-    column_totals: tuple[Shown, ...],
-    grand_total: Shown,
-    k: int,
-) -> SuppressedTable:
-    """Protection takes a few hundred small max-flows per table: a page view and its CSV, or two
-    staff looking at the same published batch, compute it once."""
-    return suppress(
-        {(r, c): n for r, c, n in cells},
-        k=k,
-        rows=list(rows),
-        columns=list(columns),
-        row_totals=dict(zip(rows, row_totals, strict=True)),
-        column_totals=dict(zip(columns, column_totals, strict=True)),
-        grand_total=grand_total,
-        fixed_margins=True,
     )
 
 
