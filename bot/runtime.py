@@ -241,6 +241,8 @@ def webhook_endpoint(
         update_id = payload.get("update_id")
         if not isinstance(update_id, int) or isinstance(update_id, bool):
             return JSONResponse({"ok": False, "error": "no update_id"}, status_code=400)
+        if not 0 <= update_id < 2**63:  # the column is a 64-bit integer: a 500 on every retry
+            return JSONResponse({"ok": False, "error": "bad update_id"}, status_code=400)
         await processor.receive(update_id, body)
         return JSONResponse({"ok": True})
 

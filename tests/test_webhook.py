@@ -74,6 +74,12 @@ async def test_bad_bodies_are_refused(app: BotHarness, db: Database, tmp_path: P
     assert (
         await client.post("/telegram/webhook", content=deep, headers=headers)
     ).status_code == 400
+    # Beyond the 64-bit column (review §8: a 500 on PostgreSQL, retried forever), or negative.
+    for update_id in (2**70, 2**63, -1):
+        response = await client.post(
+            "/telegram/webhook", json={"update_id": update_id, "message": {}}, headers=headers
+        )
+        assert response.status_code == 400, update_id
 
 
 async def test_stored_but_unhandled_updates_are_recovered(app: BotHarness, db: Database) -> None:

@@ -134,6 +134,9 @@ async def start_bot(ctx: AppContext) -> dict[str, Any]:
 def check_port_free(host: str, port: int) -> None:
     """Fail early with a clear line instead of uvicorn's exit after the bot already started."""
     with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:
+        # As uvicorn binds: a connection of the previous process still in TIME_WAIT (Telegram's
+        # keep-alive after a crash or a SIGTERM) must not keep a restart out for a minute.
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             probe.bind((host, port))
         except OSError:
