@@ -22,7 +22,7 @@ from aiogram.types import User as TgUser
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot import updates as raw_updates
-from bot.i18n import set_locale, supported
+from bot.i18n import gettext, set_locale, supported
 from bot.storage.db import transaction
 from bot.storage.models import UpdateStatus
 from services.onboarding import get_user
@@ -121,6 +121,8 @@ class UpdateMiddleware(BaseMiddleware):
                 log.info("update.duplicate update_id=%s", event.update_id)
                 return None
         event = clean_update(event)
+        if await self._outside_private_chats(event, data):
+            return None
         started = time.perf_counter()
         try:
             async with self.sessions() as session:
@@ -142,6 +144,47 @@ class UpdateMiddleware(BaseMiddleware):
             metrics.UPDATES.labels(kind).inc()
             metrics.UPDATE_LATENCY.observe(time.perf_counter() - started)
         return result
+
+    async def _outside_private_chats(self, event: Update, data: dict[str, Any]) -> bool:
+        """A group, a channel, or another bot: the bot talks with one person at a time, in a
+        private chat, and stores nobody it meets elsewhere (DESIGN §9). Added to a group (or
+        spoken to in one), it says once where to find it and leaves; that is the last it hears."""
+        tg_user: TgUser | None = data.get("event_from_user")
+        member = event.my_chat_member
+        message = event.message or (
+            event.callback_query.message if event.callback_query is not None else None
+        )
+        chat = member.chat if member is not None else message.chat if message else None
+        private = chat is None or chat.type == "private"
+        if private and not (tg_user is not None and tg_user.is_bot):
+            return False
+        if chat is None or private:
+            return True  # another bot in a private chat: nothing to say
+        if member is not None and member.new_chat_member.status in ("left", "kicked"):
+            return True  # removed: nothing to say, nowhere to say it
+        bot: Bot = data["bot"]
+        locale = set_locale(
+            supported(tg_user.language_code if tg_user else None) or self.default_locale
+        )
+        try:
+            if event.callback_query is not None:
+                await event.callback_query.answer()
+            await bot.send_message(
+                chat.id,
+                gettext(
+                    "I only talk with people one by one, in a private chat, so that what you "
+                    "tell me stays private. Tap my name, then Start, to talk with me.",
+                    locale=locale,
+                ),
+            )
+        except Exception as exc:  # a channel, no right to write: leaving is what matters
+            log.info("group.notice_failed error=%s", type(exc).__name__)
+        try:
+            await bot.leave_chat(chat.id)
+        except Exception as exc:
+            log.info("group.leave_failed error=%s", type(exc).__name__)
+        log.info("group.left chat_type=%s", chat.type)
+        return True
 
     async def _load_user(self, session: AsyncSession, data: dict[str, Any]) -> None:
         tg_user: TgUser | None = data.get("event_from_user")

@@ -64,6 +64,9 @@ class FakeTelegram:
         # What the people sent: (chat, message id) → deleted (a bot may delete both sides).
         self.incoming: dict[tuple[int, int], bool] = {}
         self._chats: dict[int, FakeUser] = {}
+        # Group chats the bot was added to: what it said in each, and the ones it left.
+        self.groups: dict[int, list[str]] = {}
+        self.left: list[int] = []
         self._blocked: set[int] = set()
         # (chat, message id) deleted with deleteMessages, the worker's own messages included.
         self.deleted_ids: set[tuple[int, int]] = set()
@@ -324,7 +327,43 @@ class FakeTelegram:
             body["reply_markup"] = message.reply_markup
         return body
 
+    def group_update(
+        self,
+        chat_id: int,
+        *,
+        sender: int,
+        text: str | None = None,
+        added: bool = False,
+        sender_is_bot: bool = False,
+    ) -> int:
+        """A message in a group chat (or, ``added``, the bot being added to it)."""
+        self.groups.setdefault(chat_id, [])
+        chat = {"id": chat_id, "type": "group", "title": "Line 4 friends"}
+        person = {"id": sender, "is_bot": sender_is_bot, "first_name": "Someone"}
+        if added:
+            bot = {"id": 1, "is_bot": True, "first_name": "workvoice"}
+            return self.push_update({"my_chat_member": {
+                "chat": chat, "from": person, "date": int(time.time()),
+                "old_chat_member": {"status": "left", "user": bot},
+                "new_chat_member": {"status": "member", "user": bot},
+            }})  # fmt: skip
+        message_id = next(self._message_ids[chat_id])
+        return self.push_update({"message": {
+            "message_id": message_id, "date": int(time.time()), "chat": chat, "from": person,
+            "text": text or "",
+        }})  # fmt: skip
+
+    async def _m_leavechat(self, p: dict[str, Any]) -> Any:
+        self.left.append(int(p["chat_id"]))
+        return True
+
     async def _m_sendmessage(self, p: dict[str, Any]) -> Any:
+        group = self.groups.get(int(p.get("chat_id") or 0))
+        if group is not None:
+            group.append(str(p.get("text") or ""))
+            chat = {"id": int(p["chat_id"]), "type": "group", "title": "Line 4 friends"}
+            return {"message_id": len(group), "date": int(time.time()), "chat": chat,
+                    "text": str(p.get("text") or "")}  # fmt: skip
         chat_id = self._chat(p)
         text = str(p.get("text") or "")
         if not text.strip():
