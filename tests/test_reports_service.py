@@ -183,6 +183,42 @@ async def test_resubmitting_the_same_token_creates_nothing(db: Database, keys: K
         assert await s.scalar(select(func.count()).select_from(Case)) == 1
 
 
+async def test_two_taps_at_once_make_one_case_and_one_receipt(db: Database, keys: KeyRing) -> None:
+    """Two replicas handling both taps on "Send report" at the same moment (issue 18, §9): both
+    find no case yet; one stores it, the other must come back with "already sent" (no receipt),
+    not with a unique-key error the worker would see as "something went wrong"."""
+    token = secrets.token_hex(16)
+    worker = await make_worker(db.sessions, 502, locale="bn")
+    both_looked = asyncio.Barrier(2)
+    original = receipts.hash_receipt_async
+
+    async def slow_hash(digits: str) -> str:
+        await both_looked.wait()  # neither has inserted yet: both passed the lookup
+        return await original(digits)
+
+    async def tap() -> str | None:
+        async with transaction(db.sessions) as s:
+            _case, receipt = await do_submit_report(
+                s,
+                intake(submission_token=token),
+                keys=keys,
+                secret_key=SECRET,
+                reporter_user_id=worker.id,
+                factory=None,
+                country_code="BD",
+            )
+            return receipt
+
+    receipts.hash_receipt_async = slow_hash  # type: ignore[assignment]
+    try:
+        shown = await asyncio.gather(tap(), tap())
+    finally:
+        receipts.hash_receipt_async = original  # type: ignore[assignment]
+    assert sorted(r is None for r in shown) == [False, True]  # one receipt, one "already sent"
+    async with db.sessions() as s:
+        assert await s.scalar(select(func.count()).select_from(Case)) == 1
+
+
 async def test_too_long_narrative_is_refused(db: Database, keys: KeyRing) -> None:
     with pytest.raises(TextTooLong):
         await submit(db.sessions, keys, narrative="x" * (NARRATIVE_LIMIT + 1))

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import delete, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.i18n import N_
@@ -174,8 +175,19 @@ async def do_submit_report(
         triage_due_at=now + TRIAGE_DEADLINE[severity],
         events=[],
     )
-    session.add(case)
-    await session.flush()
+    try:
+        async with session.begin_nested():
+            session.add(case)
+            await session.flush()
+    except IntegrityError:
+        # Two taps handled at the same moment (two replicas): the other stored it first. The
+        # unique token decides; this one is the repeat and shows "already sent".
+        existing = await session.scalar(
+            select(Case).where(Case.submission_token == data.submission_token)
+        )
+        if existing is None:
+            raise
+        return existing, None
     record_event(
         case, EventKind.SUBMITTED, who=Actor.REPORTER, to_state=State.NEW, severity=severity
     )
