@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hmac
 import logging
 from collections.abc import Awaitable, Callable
@@ -35,6 +36,10 @@ def create_bot(token: str, api_url: str) -> Bot:
     )
 
 
+# Webhook mode: how often a process renews its claims and takes up what a dead one left
+# (``bot.updates.STALE_CLAIM``): a replica's updates are handled by another within about a minute.
+RENEW_EVERY = 10.0
+RECOVER_EVERY = 5.0
 MAX_BODY = 1024 * 1024  # Telegram's updates stay far below 1 MB (L6)
 
 
@@ -84,6 +89,7 @@ class UpdateProcessor:
         self.bot, self.dp, self.sessions = bot, dp, sessions
         self.payloads = payloads or raw_updates.create_payload_store(redis_url)
         self._tasks: set[asyncio.Task[None]] = set()
+        self._inflight: set[int] = set()  # claimed by this process, being handled
 
     def spawn(self, update_id: int) -> None:
         task = asyncio.create_task(self.process(update_id))
@@ -159,6 +165,35 @@ class UpdateProcessor:
             claimed = await raw_updates.claim(session, update_id)
         if not claimed:
             return
+        self._inflight.add(update_id)
+        try:
+            await self._process_claimed(update_id)
+        finally:
+            self._inflight.discard(update_id)
+
+    async def keep_up(self, stop: asyncio.Event) -> None:
+        """Webhook mode, until ``stop``: renew this process's claims (a slow handler keeps its
+        update) and take up updates whose claim went stale, a dead replica's, within seconds
+        instead of at the next start."""
+        loop = asyncio.get_running_loop()
+        renewed = loop.time()
+        while not stop.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=RECOVER_EVERY)
+            if stop.is_set():
+                break
+            try:
+                if loop.time() - renewed >= RENEW_EVERY and self._inflight:
+                    async with transaction(self.sessions) as session:
+                        await raw_updates.renew(session, sorted(self._inflight))
+                    renewed = loop.time()
+                taken = await self.recover()
+                if taken:
+                    log.info("webhook.recovered count=%s", taken)
+            except Exception as exc:  # an outage: try again at the next tick
+                log.warning("webhook.keep_up_failed error=%s", type(exc).__name__)
+
+    async def _process_claimed(self, update_id: int) -> None:
         body = await self.payloads.get(update_id)
         if body is None:
             async with transaction(self.sessions) as session:

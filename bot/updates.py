@@ -26,7 +26,10 @@ from bot.storage.db import dialect_insert
 from bot.storage.models import RawUpdate, UpdateStatus
 from services.clock import utcnow
 
-STALE_CLAIM = timedelta(minutes=5)
+# A claim not renewed for this long belongs to a process that died: another takes the update up.
+# Live processes renew theirs every ``bot.runtime.RENEW_EVERY`` (a slow handler keeps its update).
+STALE_CLAIM = timedelta(seconds=45)
+RECEIVER_GRACE = timedelta(seconds=15)
 # How long a payload may wait for a replica to handle it after a crash. Telegram itself keeps an
 # undelivered update for 24 hours; after that nobody expects an answer to it.
 PAYLOAD_TTL = timedelta(hours=24)
@@ -159,6 +162,19 @@ async def claim(session: AsyncSession, update_id: int) -> bool:
     return bool(result.rowcount)  # type: ignore[attr-defined]
 
 
+async def renew(session: AsyncSession, update_ids: list[int]) -> None:
+    """This process is still handling these: keep their claims fresh."""
+    if update_ids:
+        await session.execute(
+            update(RawUpdate)
+            .where(
+                RawUpdate.update_id.in_(update_ids),
+                RawUpdate.status == UpdateStatus.PROCESSING,
+            )
+            .values(claimed_at=utcnow())
+        )
+
+
 async def release(session: AsyncSession, update_id: int | None = None) -> int:
     """Make claimed updates claimable again: one whose handling was deferred (an outage), or,
     without ``update_id``, every one (a polling process starting: only one polls, so a claim it
@@ -185,10 +201,18 @@ async def forget(session: AsyncSession, update_id: int) -> None:
 
 
 async def unfinished(session: AsyncSession, *, limit: int = 500) -> list[int]:
-    """Updates stored but not handled (the process died in between): handled at start-up."""
+    """Updates stored but not handled (the process died in between): taken up at start and
+    every few seconds. An update stored in the last ``RECEIVER_GRACE`` is left to the process
+    that received it (its task is about to claim it, and without Redis only that process has the
+    payload: another would find none and drop the id)."""
+    now = utcnow()
     rows = await session.scalars(
         select(RawUpdate.update_id)
-        .where(_claimable(utcnow()))
+        .where(
+            _claimable(now),
+            (RawUpdate.status != UpdateStatus.PENDING)
+            | (RawUpdate.received_at < now - RECEIVER_GRACE),
+        )
         .order_by(RawUpdate.update_id)
         .limit(limit)
     )

@@ -26,6 +26,14 @@ from tests.webhook_route import database_files, files_holding, route_through_web
 SECRET = "s3cret-token_for-tests"
 
 
+async def stored_a_while_ago(db: Database, update_id: int) -> None:
+    """The process that stored it died a while ago (past ``RECEIVER_GRACE``): it is anyone's."""
+    async with transaction(db.sessions) as s:
+        row = await s.get(RawUpdate, update_id)
+        assert row is not None
+        row.received_at = row.received_at - 2 * raw_updates.RECEIVER_GRACE
+
+
 async def test_wrong_secret_is_401_and_stores_nothing(
     app: BotHarness, db: Database, tmp_path: Path
 ) -> None:
@@ -91,6 +99,8 @@ async def test_stored_but_unhandled_updates_are_recovered(app: BotHarness, db: D
     async with transaction(db.sessions) as s:
         assert await raw_updates.store(s, update["update_id"])
     processor = UpdateProcessor(app.bot, app.dp, app.sessions, payloads=payloads)
+    assert await processor.recover() == 0  # just stored: its receiver's to handle
+    await stored_a_while_ago(db, update["update_id"])
     assert await processor.recover() == 1
     assert await processor.recover() == 0
     await asyncio.sleep(0)
@@ -178,6 +188,7 @@ async def test_a_retry_of_an_update_whose_payload_was_lost_is_handled(
     update = app.telegram.make_message_update(607, "/frobnicate")
     async with transaction(db.sessions) as s:
         assert await raw_updates.store(s, update["update_id"])  # the id, then the process died
+    await stored_a_while_ago(db, update["update_id"])
     processor = UpdateProcessor(app.bot, app.dp, app.sessions)
     assert await processor.recover() == 1
     async with db.sessions() as s:
@@ -200,6 +211,7 @@ async def test_with_redis_another_replica_recovers_the_payload_and_it_expires(
     key = f"{redis_prefix}:update:{update['update_id']}"
     ttl = await crashed.redis.ttl(key)
     assert 0 < ttl <= raw_updates.PAYLOAD_TTL.total_seconds()
+    await stored_a_while_ago(db, update["update_id"])
     other = UpdateProcessor(
         app.bot,
         app.dp,
@@ -311,3 +323,45 @@ async def test_h6_webhook_process_on_postgres_keeps_no_payload_and_logs_no_text(
         if engine is not None:
             await engine.dispose()
         await _drop_pg_database(name)
+
+
+async def test_a_dead_replicas_claim_is_taken_up_within_seconds_and_a_live_one_is_kept(
+    app: BotHarness, db: Database
+) -> None:
+    """Issue 18, §3: the review's 27 updates claimed by a replica killed mid-handling waited 81
+    minutes, for the next start. A replica's keep_up loop renews its own claims and takes up
+    claims nobody renewed for ``STALE_CLAIM``, while it runs."""
+    await make_worker(db.sessions, 611)
+    await make_worker(db.sessions, 612)
+    dead = app.telegram.make_message_update(611, "/frobnicate")
+    slow = app.telegram.make_message_update(612, "/frobnicate")
+    payloads = raw_updates.MemoryPayloads()  # stands for Redis, shared by the replicas
+    for update in (dead, slow):
+        await payloads.put(update["update_id"], raw_updates.encode(update))
+        async with transaction(db.sessions) as s:
+            assert await raw_updates.store(s, update["update_id"])
+            assert await raw_updates.claim(s, update["update_id"])
+            row = await s.get(RawUpdate, update["update_id"])
+            assert row is not None and row.claimed_at is not None
+            row.claimed_at = row.claimed_at - 2 * raw_updates.STALE_CLAIM  # claimed long ago
+    # Replica A still handles `slow` (a slow handler): its loop renews that claim.
+    a = UpdateProcessor(app.bot, app.dp, app.sessions, payloads=payloads)
+    a._inflight.add(slow["update_id"])
+    b = UpdateProcessor(app.bot, app.dp, app.sessions, payloads=payloads)
+    stop = asyncio.Event()
+    async with transaction(db.sessions) as s:
+        await raw_updates.renew(s, sorted(a._inflight))  # what a's keep_up does every 10 s
+    loop = asyncio.create_task(b.keep_up(stop))
+    try:
+        for _ in range(100):
+            if app.user(611).messages:
+                break
+            await asyncio.sleep(0.1)
+    finally:
+        stop.set()
+        await loop
+    assert len(app.user(611).messages) == 1  # the dead replica's update: handled by b
+    assert app.user(612).messages == []  # a's, renewed: left to a
+    async with db.sessions() as s:
+        row = await s.get(RawUpdate, slow["update_id"])
+        assert row is not None and row.status == UpdateStatus.PROCESSING

@@ -115,6 +115,8 @@ async def start_bot(ctx: AppContext) -> dict[str, Any]:
         await processor.recover()
         parts["webhook"] = webhook_endpoint(processor, settings.webhook_secret.get_secret_value())
         parts["processor"] = processor
+        parts["keep_up_stop"] = asyncio.Event()
+        parts["keep_up"] = asyncio.create_task(processor.keep_up(parts["keep_up_stop"]))
     else:
         # aiogram's polling does not remove a webhook set earlier; Telegram refuses getUpdates then.
         await bot.delete_webhook(drop_pending_updates=False)
@@ -225,6 +227,10 @@ async def serve(
             parts["polling_stop"].set()
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(parts["polling"], timeout=STOP_GRACE.total_seconds())
+        if "keep_up" in parts:
+            parts["keep_up_stop"].set()
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(parts["keep_up"], timeout=STOP_GRACE.total_seconds())
         if "processor" in parts:
             await parts["processor"].close()
         for task in tasks:
