@@ -63,7 +63,7 @@ class Poller:
     async def run(self, stop: asyncio.Event) -> None:
         """Poll until ``stop`` is set; the batch in hand is finished first (SIGTERM)."""
         async with transaction(self.processor.sessions) as session:
-            released = await raw_updates.release(session)
+            released = await raw_updates.release(session, claimed_before=self.processor.started_at)
         if released:
             log.info("polling.released count=%s", released)
         offset: int | None = None
