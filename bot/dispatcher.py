@@ -35,6 +35,7 @@ from bot.widgets import main_menu_keyboard
 from services.errors import DomainError
 from services.onboarding import do_mark_blocked, get_user
 from workvoice import capabilities
+from workvoice.kernel.redis import connect as connect_redis
 
 log = logging.getLogger(__name__)
 
@@ -107,8 +108,8 @@ def create_fsm_storage(
     """
     if not redis_url:
         return ExpiringMemoryStorage(ttl)
-    return RedisStorage.from_url(
-        redis_url,
+    return RedisStorage(
+        connect_redis(redis_url),
         key_builder=DefaultKeyBuilder(prefix=prefix, with_destiny=True),
         state_ttl=ttl,
         data_ttl=ttl,

@@ -131,6 +131,10 @@ class UpdateMiddleware(BaseMiddleware):
                 token = _UPDATE_SESSION.set(session)
                 try:
                     result = await handler(event, data)
+                    if data.get("from_store"):
+                        # Done in the same commit as what the handler wrote: a crash (or an
+                        # outage) after it cannot make the update run a second time.
+                        await raw_updates.finish(session, event.update_id, ok=True)
                     await session.commit()
                 except BaseException:
                     await session.rollback()

@@ -20,9 +20,9 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from redis.asyncio import Redis
-from redis.asyncio.retry import Retry
-from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
+
+from workvoice.kernel.redis import connect as connect_redis
 
 log = logging.getLogger(__name__)
 
@@ -152,10 +152,7 @@ class RedisRateLimiter:
     def from_url(cls, url: str, **kwargs: Any) -> RedisRateLimiter:
         # Short timeouts and a single immediate retry (a pooled connection that went stale when
         # Redis restarted): the defaults would hold the send loop for seconds before falling back.
-        redis = Redis.from_url(
-            url, socket_timeout=1.0, socket_connect_timeout=1.0, retry=Retry(NoBackoff(), 1)
-        )
-        return cls(redis, **kwargs)
+        return cls(connect_redis(url, timeout=1.0, connect_timeout=1.0), **kwargs)
 
     def key(self, chat_id: int | None = None) -> str:
         return f"{self.prefix}:global" if chat_id is None else f"{self.prefix}:chat:{chat_id}"

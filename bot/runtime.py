@@ -22,6 +22,7 @@ from starlette.responses import JSONResponse, Response
 from bot import updates as raw_updates
 from bot.storage.db import transaction
 from services.clock import utcnow
+from workvoice.kernel import metrics
 
 log = logging.getLogger(__name__)
 WEBHOOK_PATH = "/telegram/webhook"
@@ -41,6 +42,7 @@ def create_bot(token: str, api_url: str) -> Bot:
 # (``bot.updates.STALE_CLAIM``): a replica's updates are handled by another within about a minute.
 RENEW_EVERY = 10.0
 RECOVER_EVERY = 5.0
+RETRY_AFTER_OUTAGE = 5  # seconds, said to Telegram with a 503 while the database or Redis is out
 MAX_BODY = 1024 * 1024  # Telegram's updates stay far below 1 MB (L6)
 
 
@@ -223,7 +225,14 @@ class UpdateProcessor:
                 log.warning("webhook.keep_up_failed error=%s", type(exc).__name__)
 
     async def _process_claimed(self, update_id: int) -> None:
-        body = await self.payloads.get(update_id)
+        try:
+            body = await self.payloads.get(update_id)
+        except Exception as exc:
+            if not is_outage(exc):
+                raise
+            await self._release(update_id)  # Redis is out: the recovery loop tries again
+            log.warning("webhook.update_deferred update_id=%s", update_id)
+            return
         if body is None:
             async with transaction(self.sessions) as session:
                 await raw_updates.forget(session, update_id)
@@ -235,7 +244,11 @@ class UpdateProcessor:
             await self.dp.feed_update(self.bot, update, from_store=True)
             ok = True
         except Exception as exc:
-            if is_outage(exc):  # keep the payload: the recovery loop handles it when they are back
+            if is_outage(exc):
+                # Not finished and the payload kept: the recovery loop handles it when they are
+                # back. (Finishing here marked it failed, or discarded the payload when the
+                # database was the one out: the update was lost.)
+                metrics.DEFERRED_UPDATES.inc()
                 await self._release(update_id)
                 log.warning("webhook.update_deferred update_id=%s", update_id)
                 return
@@ -246,12 +259,11 @@ class UpdateProcessor:
                 type(exc).__name__,
                 exc_info=exc,
             )
-        finally:
-            try:
-                async with transaction(self.sessions) as session:
-                    await raw_updates.finish(session, update_id, ok=ok)
-            finally:
-                await self.payloads.discard(update_id)
+        # A handled update is marked done in its own transaction already (UpdateMiddleware), so
+        # if this fails the update is not handled twice: it only leaves a payload to expire.
+        async with transaction(self.sessions) as session:
+            await raw_updates.finish(session, update_id, ok=ok)
+        await self.payloads.discard(update_id)
 
     async def recover(self) -> int:
         """Handle what a previous process stored but did not finish (see ``PayloadStore``)."""
@@ -307,7 +319,19 @@ def webhook_endpoint(
             return JSONResponse({"ok": False, "error": "no update_id"}, status_code=400)
         if not 0 <= update_id < 2**63:  # the column is a 64-bit integer: a 500 on every retry
             return JSONResponse({"ok": False, "error": "bad update_id"}, status_code=400)
-        await processor.receive(update_id, body)
+        try:
+            await processor.receive(update_id, body)
+        except Exception as exc:
+            if not is_outage(exc):
+                raise
+            # Not stored: Telegram must send it again, so it hears an error, not 200 (it retries
+            # with backoff for up to a day). Type only: the error may quote the update.
+            log.warning("webhook.refused_outage error=%s", type(exc).__name__)
+            return JSONResponse(
+                {"ok": False, "error": "unavailable"},
+                status_code=503,
+                headers={"Retry-After": str(RETRY_AFTER_OUTAGE)},
+            )
         return JSONResponse({"ok": True})
 
     return telegram_webhook

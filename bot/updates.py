@@ -18,13 +18,13 @@ import json
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
-from redis.asyncio import Redis
 from sqlalchemy import delete, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.storage.db import dialect_insert
 from bot.storage.models import RawUpdate, UpdateStatus
 from services.clock import utcnow
+from workvoice.kernel.redis import connect as connect_redis
 
 # A claim not renewed for this long belongs to a process that died: another takes the update up.
 # Live processes renew theirs every ``bot.runtime.RENEW_EVERY`` (a slow handler keeps its update).
@@ -82,9 +82,7 @@ class RedisPayloads:
 
     @classmethod
     def from_url(cls, url: str, *, prefix: str = "workvoice") -> RedisPayloads:
-        return cls(
-            Redis.from_url(url, socket_timeout=5.0, socket_connect_timeout=2.0), prefix=prefix
-        )
+        return cls(connect_redis(url), prefix=prefix)
 
     async def put(self, update_id: int, payload: bytes) -> None:
         # NX: a retry of an update that waits already leaves the first copy alone.

@@ -15,6 +15,8 @@ from typing import Protocol
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
+from workvoice.kernel.redis import connect as connect_redis
+
 log = logging.getLogger(__name__)
 
 
@@ -101,7 +103,7 @@ class RedisThrottle:
 
     @classmethod
     def from_url(cls, url: str, *, prefix: str = "workvoice:throttle") -> RedisThrottle:
-        return cls(Redis.from_url(url), prefix)
+        return cls(connect_redis(url), prefix)
 
     def _key(self, key: str) -> str:
         return f"{self._prefix}:{key}"

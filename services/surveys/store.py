@@ -31,9 +31,9 @@ from typing import Any, Protocol
 from nacl.exceptions import CryptoError
 from nacl.secret import SecretBox
 from nacl.utils import random as random_bytes
-from redis.asyncio import Redis
 
 from services.clock import utcnow
+from workvoice.kernel.redis import connect as connect_redis
 
 Clock = Callable[[], datetime]
 DEFAULT_DRAFT_TTL = timedelta(days=3)
@@ -192,7 +192,7 @@ class RedisSurveyStore:
 
     @classmethod
     def from_url(cls, url: str, **kwargs: Any) -> RedisSurveyStore:
-        return cls(Redis.from_url(url, socket_timeout=5.0, socket_connect_timeout=5.0), **kwargs)
+        return cls(connect_redis(url), **kwargs)
 
     def _draft_key(self, wave_id: int, slot: str) -> str:
         return f"{self.prefix}:survey:{wave_id}:draft:{slot}"

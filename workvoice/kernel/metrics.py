@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from prometheus_client import Counter, Histogram
+from prometheus_client import Counter, Gauge, Histogram
 
 UPDATES = Counter("workvoice_updates_total", "Telegram updates handled", ["type"])
 UPDATE_ERRORS = Counter("workvoice_update_errors_total", "Updates whose handling raised", ["type"])
@@ -14,3 +14,13 @@ UPDATE_LATENCY = Histogram(
 )
 OUTBOX = Counter("workvoice_outbox_total", "Outbound messages by outcome", ["kind", "outcome"])
 JOB_RUNS = Counter("workvoice_job_runs_total", "Scheduler job runs", ["job", "outcome"])
+DEFERRED_UPDATES = Counter(
+    "workvoice_updates_deferred_total",
+    "Updates kept for later because the database or Redis was out",
+)
+DEPENDENCY_UP = Gauge(
+    "workvoice_dependency_up", "1 if the dependency answered at the last check", ["dependency"]
+)
+UPDATES_WAITING = Gauge(
+    "workvoice_updates_waiting", "Updates stored and not yet handled (all replicas)"
+)
