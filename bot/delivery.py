@@ -120,9 +120,29 @@ class Deliverer:
             claimed = [
                 m.id for m in await outbox.claim_due(session, worker=self.worker, limit=self.batch)
             ]
-        for message_id in claimed:
-            await self._deliver(message_id)
+        waiting = list(claimed)
+        keeper = asyncio.create_task(self._keep_claims(waiting))
+        try:
+            while waiting:
+                await self._deliver(waiting[0])
+                waiting.pop(0)
+        finally:
+            keeper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await keeper
         return len(claimed)
+
+    async def _keep_claims(self, waiting: list[int]) -> None:
+        """Renew the claims of the batch not yet sent until it is done: a batch can sit behind a
+        long retry_after, and a claim left to go stale is taken over by another replica."""
+        every = outbox.RENEW_CLAIMS_EVERY.total_seconds()
+        while True:
+            await asyncio.sleep(every)
+            try:
+                async with transaction(self.sessions) as session:
+                    await outbox.renew_claims(session, list(waiting), worker=self.worker)
+            except Exception as exc:  # an outage: the send-time check still guards each message
+                log.warning("outbox.renew_failed error=%s", type(exc).__name__)
 
     async def run_forever(self, *, idle: float = 1.0) -> None:
         while True:
@@ -141,7 +161,11 @@ class Deliverer:
             message = await session.get(OutboxMessage, message_id)
             if message is None:
                 return
-            outcome, error, retry_at = await self._send(session, message)
+            result = await self._send(session, message)
+            if result is None:  # its claim went stale while it waited: not ours to send now
+                log.info("outbox.claim_lost id=%s", message.id)
+                return
+            outcome, error, retry_at = result
             await outbox.mark(session, message.id, outcome, error=error, retry_at=retry_at)
             hook = OUTCOME_HOOKS.get(message.kind)
             if hook is not None and retry_at is None:
@@ -150,7 +174,7 @@ class Deliverer:
 
     async def _send(
         self, session: AsyncSession, message: OutboxMessage
-    ) -> tuple[OutboxStatus, str | None, Any]:
+    ) -> tuple[OutboxStatus, str | None, Any] | None:
         if message.expires_at is not None and message.expires_at <= utcnow():
             return OutboxStatus.DROPPED, "expired", None
         user = await session.get(User, message.user_id) if message.user_id else None
@@ -172,7 +196,9 @@ class Deliverer:
         parts = rendered if isinstance(rendered, list) else [rendered]
         try:
             for part in parts:
-                await self.limiter.wait(chat_id)
+                await self.limiter.wait(chat_id)  # may be minutes, after a long retry_after
+                if not await outbox.may_send(session, message.id, worker=self.worker):
+                    return None  # taken over by another replica, or about to be
                 if part.document is not None:
                     await self.bot.send_document(
                         chat_id, part.document, caption=part.text, reply_markup=part.reply_markup

@@ -8,7 +8,7 @@ PostgreSQL, a conditional ``UPDATE ... WHERE status = 'pending' AND claimed_at I
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import and_, delete, or_, select, update
@@ -19,8 +19,13 @@ from bot.storage.models import OutboxMessage, OutboxStatus
 from services.claims import claim_ids
 from services.clock import utcnow
 
-# A claim older than this is presumed abandoned by a crashed replica and may be taken again.
+# A claim older than this is presumed abandoned by a crashed replica and may be taken again. A
+# live replica renews its claims every RENEW_CLAIMS_EVERY, also while it waits out a long
+# retry_after (Telegram has asked for 130 s), and sends a message only while its claim is younger
+# than SEND_WITHIN, so a message another replica may take over is never also sent by the first.
 CLAIM_TIMEOUT = timedelta(minutes=2)
+RENEW_CLAIMS_EVERY = timedelta(seconds=20)
+SEND_WITHIN = timedelta(minutes=1)
 MAX_ATTEMPTS = 5
 
 
@@ -119,6 +124,42 @@ async def claim_due(
             .execution_options(populate_existing=True)
         )
     ).all()
+
+
+async def renew_claims(session: AsyncSession, ids: Sequence[int], *, worker: str) -> int:
+    """Keep ``worker``'s claims on ``ids`` alive (those it still holds); returns how many."""
+    if not ids:
+        return 0
+    result = await session.execute(
+        update(OutboxMessage)
+        .where(
+            OutboxMessage.id.in_(ids),
+            OutboxMessage.claimed_by == worker,
+            OutboxMessage.status == OutboxStatus.PENDING,
+        )
+        .values(claimed_at=utcnow())
+        .execution_options(synchronize_session=False)
+    )
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
+async def may_send(session: AsyncSession, message_id: int, *, worker: str) -> bool:
+    """Whether ``worker`` still holds a fresh claim on the message, checked right before each
+    send. A read, so it takes no lock: the claim was renewed less than ``SEND_WITHIN`` ago and
+    nobody may take it over before ``CLAIM_TIMEOUT``, which leaves the send a minute."""
+    holder = (
+        await session.execute(
+            select(OutboxMessage.claimed_by, OutboxMessage.claimed_at, OutboxMessage.status)
+            .where(OutboxMessage.id == message_id)
+            .execution_options(populate_existing=True)
+        )
+    ).first()
+    if holder is None or holder.claimed_by != worker or holder.status != OutboxStatus.PENDING:
+        return False
+    claimed_at = holder.claimed_at
+    if claimed_at is not None and claimed_at.tzinfo is None:  # SQLite keeps naive UTC
+        claimed_at = claimed_at.replace(tzinfo=UTC)
+    return claimed_at is not None and utcnow() - claimed_at < SEND_WITHIN
 
 
 async def mark(

@@ -8,7 +8,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
-from bot.delivery import RenderContext, Rendered, renderer
+from bot.delivery import Deliverer, RenderContext, Rendered, renderer
 from bot.i18n import current_locale
 from bot.ratelimit import RateLimiter
 from bot.storage.db import transaction
@@ -200,3 +200,50 @@ def test_every_outbox_kind_has_a_renderer() -> None:
     assert [kind for kind in kinds if kind not in RENDERERS] == []
     families = {k.split(".")[0] for k in kinds}
     assert families == {"reports", "surveys", "committees", "broadcasts"}
+
+
+async def _two_replicas_and_a_long_429(
+    app: BotHarness, monkeypatch: pytest.MonkeyPatch, *, first_keeps_claims: bool
+) -> None:
+    """Replica A claims a batch, Telegram answers its first send with a retry_after longer than
+    a claim lives (scaled down: 3 s against 1.5 s, as 130 s against 2 minutes), and replica B
+    polls the outbox meanwhile."""
+    monkeypatch.setattr(outbox, "CLAIM_TIMEOUT", timedelta(seconds=1.5))
+    monkeypatch.setattr(outbox, "RENEW_CLAIMS_EVERY", timedelta(seconds=0.3))
+    monkeypatch.setattr(outbox, "SEND_WITHIN", timedelta(seconds=0.75))
+    users = [await make_worker(app.sessions, 7100 + n) for n in range(6)]
+    for user in users:
+        app.user(user.telegram_id)
+        await _enqueue(app, user)
+    replica_a = app.deliverer
+    replica_b = Deliverer(
+        app.bot,
+        app.sessions,
+        limiter=RateLimiter(per_second=10_000, per_chat_interval=0),
+        settings=app.settings,
+    )
+    if not first_keeps_claims:  # A's renewals fail (its database link hangs, say)
+        monkeypatch.setattr(replica_a, "_keep_claims", lambda waiting: asyncio.sleep(3600))
+    app.telegram.fail_next("sendMessage", retry_after=3)
+    a_run = asyncio.create_task(replica_a.run_once())
+    for _ in range(20):  # B looks for due messages every 0.2 s while A waits
+        await asyncio.sleep(0.2)
+        await replica_b.run_once()
+    await a_run
+    await asyncio.sleep(3)  # the 429'd message is due again
+    while await replica_b.run_once() or await replica_a.run_once():
+        pass
+
+
+@pytest.mark.parametrize("first_keeps_claims", [True, False])
+async def test_a_retry_after_longer_than_a_claim_sends_nothing_twice(
+    app: BotHarness, monkeypatch: pytest.MonkeyPatch, first_keeps_claims: bool
+) -> None:
+    """Reliability review §6: a 130 s retry_after outlived the 2-minute claim, another replica
+    took the batch and sent it, then the first sent it again (6 people got a message twice). A
+    replica renews its claims while it waits; if it cannot, it does not send what another may
+    have taken."""
+    await _two_replicas_and_a_long_429(app, monkeypatch, first_keeps_claims=first_keeps_claims)
+    received = {user_id: len(app.user(user_id).messages) for user_id in range(7100, 7106)}
+    assert received == dict.fromkeys(range(7100, 7106), 1)
+    assert await _statuses(app) == ["sent"] * 6
