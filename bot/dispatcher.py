@@ -45,6 +45,7 @@ FLOW_MODULES: tuple[str, ...] = capabilities.FLOW_MODULES
 
 
 DEFAULT_STATE_TTL = timedelta(hours=2)
+SWEEP_EVERY = 60.0  # seconds between sweeps of idle conversations held in memory
 
 
 class ExpiringMemoryStorage(MemoryStorage):
@@ -59,6 +60,7 @@ class ExpiringMemoryStorage(MemoryStorage):
         self.ttl = ttl.total_seconds()
         self.clock = clock
         self._changed: dict[StorageKey, float] = {}
+        self._swept = clock()
 
     def _expire(self, key: StorageKey) -> None:
         changed = self._changed.get(key)
@@ -66,7 +68,20 @@ class ExpiringMemoryStorage(MemoryStorage):
             self.storage.pop(key, None)
             self._changed.pop(key, None)
 
+    def _sweep(self) -> None:
+        """Drop every conversation left idle past the TTL, not only those touched again: the
+        workers who never come back would otherwise stay in memory for the life of the process.
+        At most once a minute, so a write costs O(1) on average."""
+        now = self.clock()
+        if now - self._swept < SWEEP_EVERY:
+            return
+        self._swept = now
+        for key in [k for k, changed in self._changed.items() if now - changed >= self.ttl]:
+            self.storage.pop(key, None)
+            self._changed.pop(key, None)
+
     def _touch(self, key: StorageKey) -> None:
+        self._sweep()
         record = self.storage.get(key)
         if record is None or (record.state is None and not record.data):
             self.storage.pop(key, None)  # nothing left: forget the key itself too

@@ -192,6 +192,26 @@ def test_h1_memory_storage_ttl_is_per_key_and_refreshed_on_change() -> None:
     asyncio.run(run())
 
 
+def test_conversations_abandoned_in_memory_are_dropped_without_being_touched_again() -> None:
+    """Reliability review §10: memory grew by each person who ever wrote, forever. A worker who
+    leaves a conversation half-way and never returns is forgotten after the TTL too."""
+    clock = Clock()
+    storage = ExpiringMemoryStorage(timedelta(minutes=10), clock=clock)
+
+    async def run() -> None:
+        for user in range(1000):
+            key = StorageKey(1, user, user)
+            await storage.get_state(key)  # reading creates nothing
+            await storage.set_state(key, "Intake:story")
+            await storage.set_data(key, {"draft": "x"})
+        assert len(storage.storage) == 1000
+        clock.now += 601
+        await storage.set_state(StorageKey(1, 5000, 5000), "Intake:story")  # someone new
+        assert len(storage.storage) == len(storage._changed) == 1
+
+    asyncio.run(run())
+
+
 async def test_h1_an_error_mid_report_clears_the_draft(
     app: BotHarness, monkeypatch: pytest.MonkeyPatch
 ) -> None:
