@@ -40,6 +40,7 @@ from services import outbox
 from services.clock import utcnow
 from services.onboarding import do_mark_blocked
 from workvoice.kernel import metrics
+from workvoice.kernel.outage import is_outage
 from workvoice.kernel.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -148,8 +149,11 @@ class Deliverer:
         while True:
             try:
                 handled = await self.run_once()
-            except Exception:
-                log.exception("outbox.loop_error")
+            except Exception as exc:
+                if is_outage(exc):  # one line a second while it lasts, not a traceback each
+                    log.warning("outbox.outage error=%s", type(exc).__name__)
+                else:
+                    log.exception("outbox.loop_error")
                 handled = 0
             if handled < self.batch:
                 self.wakeup.clear()

@@ -23,6 +23,7 @@ from bot import updates as raw_updates
 from bot.storage.db import transaction
 from services.clock import utcnow
 from workvoice.kernel import metrics
+from workvoice.kernel.outage import Outage, is_outage
 
 log = logging.getLogger(__name__)
 WEBHOOK_PATH = "/telegram/webhook"
@@ -50,53 +51,9 @@ class BodyTooLarge(Exception):
     pass
 
 
-class Deferred(Exception):
+class Deferred(Outage):
     """An update could not be handled because the database or Redis is out: it stays stored
     (not done) and is handled when they are back."""
-
-
-_CONNECTION_ERRORS = {  # asyncpg's names for a server that is gone, restarting or full
-    "ConnectionDoesNotExistError",
-    "CannotConnectNowError",
-    "ConnectionFailureError",
-    "PostgresConnectionError",
-    "TooManyConnectionsError",
-    "AdminShutdownError",
-    "CrashShutdownError",
-}
-# SQLite's OperationalError covers bad SQL and malformed JSON too; only these are the file's.
-_SQLITE_OUTAGES = ("database is locked", "unable to open database", "disk i/o error")
-
-
-def _lost_connection(orig: BaseException | None) -> bool:
-    for cause in (orig, orig.__cause__ if orig is not None else None):
-        if isinstance(cause, ConnectionError | TimeoutError):
-            return True
-        if cause is not None and type(cause).__name__ in _CONNECTION_ERRORS:
-            return True
-    text = str(orig or "").lower()  # checked, never logged: it may quote what was sent
-    return any(words in text for words in _SQLITE_OUTAGES)
-
-
-def is_outage(exc: BaseException) -> bool:
-    """A failure of the database or Redis themselves (down, hung, pool exhausted), not of the
-    update: the update is kept and tried again instead of being answered "sorry" and dropped.
-    An error the update itself causes (bad data, a bug) is not one: retried, it would fail
-    forever."""
-    from redis.exceptions import ConnectionError as RedisConnectionError
-    from redis.exceptions import TimeoutError as RedisTimeoutError
-    from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
-    from sqlalchemy.exc import TimeoutError as PoolTimeout
-
-    if isinstance(exc, Deferred | InterfaceError | PoolTimeout | ConnectionError | TimeoutError):
-        return True
-    if isinstance(exc, RedisConnectionError | RedisTimeoutError):
-        return True
-    if isinstance(exc, DBAPIError):
-        return exc.connection_invalidated or (
-            isinstance(exc, OperationalError) and _lost_connection(exc.orig)
-        )
-    return exc.__cause__ is not None and is_outage(exc.__cause__)
 
 
 class UpdateProcessor:
@@ -150,7 +107,9 @@ class UpdateProcessor:
         try:
             async with transaction(self.sessions) as session:
                 await raw_updates.store(session, update.update_id)
-                claimed = await raw_updates.claim(session, update.update_id)
+                # One poller handles a batch at a time: a claim left by a release that failed
+                # in an outage is its own (not taking it skipped the update as if done).
+                claimed = await raw_updates.claim(session, update.update_id, sole_handler=True)
         except Exception as exc:
             if is_outage(exc):
                 raise Deferred from exc

@@ -149,12 +149,21 @@ async def handled(session: AsyncSession, update_id: int) -> bool:
     return status in (UpdateStatus.DONE, UpdateStatus.FAILED)
 
 
-async def claim(session: AsyncSession, update_id: int) -> bool:
-    """Take a stored update for handling; False if another task or replica has it already."""
+async def claim(session: AsyncSession, update_id: int, *, sole_handler: bool = False) -> bool:
+    """Take a stored update for handling; False if another task or replica has it already.
+
+    ``sole_handler``: the caller is the only one handling updates (long polling: one process,
+    one batch at a time), so any update not finished is its own to take, including one whose
+    earlier claim it could not give back when the database went away."""
     now = utcnow()
+    claimable = (
+        RawUpdate.status.in_([UpdateStatus.PENDING, UpdateStatus.PROCESSING])
+        if sole_handler
+        else _claimable(now)
+    )
     result = await session.execute(
         update(RawUpdate)
-        .where(RawUpdate.update_id == update_id, _claimable(now))
+        .where(RawUpdate.update_id == update_id, claimable)
         .values(status=UpdateStatus.PROCESSING, claimed_at=now)
     )
     return bool(result.rowcount)  # type: ignore[attr-defined]

@@ -365,3 +365,30 @@ async def test_a_dead_replicas_claim_is_taken_up_within_seconds_and_a_live_one_i
     async with db.sessions() as s:
         row = await s.get(RawUpdate, slow["update_id"])
         assert row is not None and row.status == UpdateStatus.PROCESSING
+
+
+async def test_a_nul_in_a_name_or_text_is_answered_once_not_refused_forever(
+    app: BotHarness, db: Database, tmp_path: Path
+) -> None:
+    """Reliability review §8: PostgreSQL refuses a NUL, and an update holding one answered 500
+    on every retry. It is cleaned, handled once, and its repeats are skipped."""
+    client, processor = webhook_client(app, db, tmp_path, SECRET)
+    headers = {"X-Telegram-Bot-Api-Secret-Token": SECRET}
+    first = app.telegram.make_message_update(611, "/start\x00", first_name="Wo\x00rker")
+    worker = app.user(611)
+    for _ in range(2):  # Telegram's retry of the same update
+        assert (
+            await client.post("/telegram/webhook", json=first, headers=headers)
+        ).status_code == 200
+        await processor.drain()
+    assert len(worker.messages) == 1
+    await make_worker(db.sessions, 612)
+    narrative = app.telegram.make_message_update(612, "I was hurt\x00 at the\x00 gate")
+    assert (
+        await client.post("/telegram/webhook", json=narrative, headers=headers)
+    ).status_code == 200
+    await processor.drain()
+    async with db.sessions() as s:
+        statuses = (await s.scalars(select(RawUpdate.status).order_by(RawUpdate.update_id))).all()
+    assert statuses == [UpdateStatus.DONE, UpdateStatus.DONE]
+    assert len(app.user(612).messages) == 1

@@ -19,6 +19,7 @@ from services.outbox import purge_handled
 from workvoice import capabilities
 from workvoice.context import AppContext
 from workvoice.kernel import metrics
+from workvoice.kernel.outage import is_outage
 
 log = logging.getLogger(__name__)
 # A job takes the application context: ``(ctx) -> Any``.
@@ -67,9 +68,12 @@ async def run_job(ctx: AppContext, job: Job) -> None:
     try:
         await job.run(ctx)
         metrics.JOB_RUNS.labels(job.name, "ok").inc()
-    except Exception:
+    except Exception as exc:
         metrics.JOB_RUNS.labels(job.name, "error").inc()
-        log.exception("job.failed job=%s", job.name)
+        if is_outage(exc):  # the database or Redis is out: the next run tries again
+            log.warning("job.outage job=%s error=%s", job.name, type(exc).__name__)
+        else:
+            log.exception("job.failed job=%s", job.name)
 
 
 def create_scheduler(ctx: AppContext, jobs: list[Job] | None = None) -> AsyncIOScheduler:
