@@ -13,10 +13,15 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+from aiogram.types import Update
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot import updates as raw_updates
 from bot.i18n import gettext
+from bot.runtime import UpdateProcessor
+from bot.storage.db import transaction
+from tests.factories import make_worker
 from tests.harness import running_bot
 
 SORRY = gettext(
@@ -120,3 +125,25 @@ async def test_a_starting_poller_releases_only_claims_older_than_its_process(
     async with sessions() as s:
         statuses = {u: (await s.get(RawUpdate, u)).status for u in (9001, 9002)}  # type: ignore[union-attr]
     assert statuses == {9001: UpdateStatus.PENDING, 9002: UpdateStatus.PROCESSING}
+
+
+async def test_an_update_whose_claim_could_not_be_given_back_is_handled_when_its_batch_returns(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    """The database went away mid-update and the claim could not be released: the row stays
+    'processing' with a fresh claim. When Telegram hands the batch back, the poller (the only
+    one handling updates) takes it; before, it skipped the update as if done and lost it (the
+    fault test with PostgreSQL stopped under polling found this)."""
+    async with running_bot(sessions) as app:
+        await make_worker(sessions, 4401)
+        app.user(4401)
+        payload = app.telegram.make_message_update(4401, "/menu")
+        update = Update.model_validate(payload, context={"bot": app.bot})
+        async with transaction(sessions) as session:
+            await raw_updates.store(session, update.update_id)
+            assert await raw_updates.claim(session, update.update_id)  # then the outage
+        processor = UpdateProcessor(app.bot, app.dp, sessions)
+        await processor.handle(update)
+        assert len(app.user(4401).messages) == 1
+        async with sessions() as session:
+            assert await raw_updates.handled(session, update.update_id)
