@@ -15,6 +15,7 @@ from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
 from aiogram.enums import ParseMode
 from aiogram.types import Update
+from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -278,6 +279,12 @@ def webhook_endpoint(
             return JSONResponse({"ok": False, "error": "no update_id"}, status_code=400)
         if not 0 <= update_id < 2**63:  # the column is a 64-bit integer: a 500 on every retry
             return JSONResponse({"ok": False, "error": "bad update_id"}, status_code=400)
+        try:
+            # What Telegram sends always fits its own schema (aiogram follows it, extra fields
+            # allowed); what does not is refused now, not stored to fail in a handler later.
+            Update.model_validate(payload)
+        except ValidationError:
+            return JSONResponse({"ok": False, "error": "not an update"}, status_code=400)
         try:
             await processor.receive(update_id, body)
         except Exception as exc:
