@@ -16,20 +16,45 @@ from pathlib import Path
 
 from aiogram import Dispatcher, Router
 from aiogram.types import Message
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.dispatcher import create_dispatcher
-from bot.runtime import create_bot
+from bot.polling import Poller
+from bot.runtime import ALLOWED_UPDATES, UpdateProcessor, create_bot
 from bot.storage import migrate
 from bot.storage.db import create_engine, create_sessionmaker
 from tests.factories import make_worker
+from workvoice.app import POLLING_CONCURRENCY
 from workvoice.demo.simulator.server import FakeTelegram
 
 
-async def _drive(telegram: FakeTelegram, dp: Dispatcher, updates: int, workers: int) -> float:
+async def _drive(
+    telegram: FakeTelegram,
+    dp: Dispatcher,
+    updates: int,
+    workers: int,
+    sessions: async_sessionmaker[AsyncSession] | None = None,
+) -> float:
+    """Updates per second. With ``sessions``, through the product's poller (``bot.polling``:
+    each update stored, claimed, handled and marked done before its batch is confirmed), as
+    ``workvoice run`` polls; without, aiogram's own polling (the bare echo bot)."""
     bot = create_bot(telegram.token, telegram.base_url)
-    polling = asyncio.create_task(
-        dp.start_polling(bot, handle_signals=False, close_bot_session=False, polling_timeout=1)
-    )
+    stop = asyncio.Event()
+    if sessions is not None:
+        await dp.emit_startup(bot=bot)
+        processor = UpdateProcessor(bot, dp, sessions)
+        poller = Poller(
+            bot,
+            processor,
+            concurrency=POLLING_CONCURRENCY,
+            allowed_updates=ALLOWED_UPDATES,
+            timeout=1,
+        )
+        polling = asyncio.create_task(poller.run(stop))
+    else:
+        polling = asyncio.create_task(
+            dp.start_polling(bot, handle_signals=False, close_bot_session=False, polling_timeout=1)
+        )
     await asyncio.sleep(1.0)
     baseline = len(telegram.sent)
     users = [telegram.user(10_000 + i) for i in range(workers)]
@@ -39,7 +64,10 @@ async def _drive(telegram: FakeTelegram, dp: Dispatcher, updates: int, workers: 
     while len(telegram.sent) - baseline < updates:
         await asyncio.sleep(0.01)
     elapsed = time.perf_counter() - started
-    await dp.stop_polling()
+    if sessions is not None:
+        stop.set()
+    else:
+        await dp.stop_polling()
     await polling
     await bot.session.close()
     return updates / elapsed
@@ -60,7 +88,7 @@ async def main() -> None:
 
     telegram = FakeTelegram()
     await telegram.start()
-    full = await _drive(telegram, create_dispatcher(sessions), args.updates, args.workers)
+    full = await _drive(telegram, create_dispatcher(sessions), args.updates, args.workers, sessions)
 
     echo_router = Router()
 
@@ -76,6 +104,7 @@ async def main() -> None:
     print(f"database: {url.split('://')[0]}  updates: {args.updates}  workers: {args.workers}")
     print(f"workvoice full stack: {full:7.1f} updates/s")
     print(f"bare aiogram echo:    {echo_rate:7.1f} updates/s  (same machine, same fake server)")
+    print(f"ratio:                {full / echo_rate:7.2f}")
 
 
 if __name__ == "__main__":
