@@ -27,6 +27,7 @@ from bot.storage.db import transaction
 from bot.storage.models import UpdateStatus
 from services.onboarding import get_user
 from workvoice.kernel import metrics
+from workvoice.kernel.outage import is_outage
 
 log = logging.getLogger(__name__)
 Handler = Callable[[TelegramObject, dict[str, Any]], Awaitable[Any]]
@@ -112,7 +113,8 @@ class UpdateMiddleware(BaseMiddleware):
     async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
         assert isinstance(event, Update)
         kind = event.event_type
-        if not data.get("from_store"):
+        polled = bool(data.get("polled"))
+        if not data.get("from_store") and not polled:
             # Polling: remember the id before handling, so a repeat (or a second replica) skips it.
             async with transaction(self.sessions) as session:
                 fresh = await raw_updates.store(session, event.update_id, status=UpdateStatus.DONE)
@@ -126,28 +128,44 @@ class UpdateMiddleware(BaseMiddleware):
         started = time.perf_counter()
         try:
             async with self.sessions() as session:
+                if polled and await raw_updates.handled(session, event.update_id):
+                    metrics.DUPLICATE_UPDATES.inc()  # a batch read again after a crash
+                    return None
                 data["session"] = session
                 await self._load_user(session, data)
                 token = _UPDATE_SESSION.set(session)
                 try:
                     result = await handler(event, data)
+                    # Done in the same commit as what the handler wrote: a crash (or an outage)
+                    # after it cannot make the update run a second time.
                     if data.get("from_store"):
-                        # Done in the same commit as what the handler wrote: a crash (or an
-                        # outage) after it cannot make the update run a second time.
                         await raw_updates.finish(session, event.update_id, ok=True)
+                    elif polled:
+                        await raw_updates.record(session, event.update_id, UpdateStatus.DONE)
                     await session.commit()
                 except BaseException:
                     await session.rollback()
                     raise
                 finally:
                     _UPDATE_SESSION.reset(token)
-        except Exception:
+        except Exception as exc:
             metrics.UPDATE_ERRORS.labels(kind).inc()
+            if polled and not is_outage(exc):
+                await self._record_failed(event.update_id)
             raise
         finally:
             metrics.UPDATES.labels(kind).inc()
             metrics.UPDATE_LATENCY.observe(time.perf_counter() - started)
         return result
+
+    async def _record_failed(self, update_id: int) -> None:
+        """A polled update whose handler failed (the errors router answers it): recorded, so a
+        batch read again after a crash does not run it a second time."""
+        try:
+            async with transaction(self.sessions) as session:
+                await raw_updates.record(session, update_id, UpdateStatus.FAILED)
+        except Exception as exc:
+            log.warning("update.record_failed update_id=%s error=%s", update_id, type(exc).__name__)
 
     async def _outside_private_chats(self, event: Update, data: dict[str, Any]) -> bool:
         """A group, a channel, or another bot: the bot talks with one person at a time, in a

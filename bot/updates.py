@@ -129,6 +129,18 @@ async def store(
     return bool(result.rowcount)  # type: ignore[attr-defined]
 
 
+async def record(session: AsyncSession, update_id: int, status: UpdateStatus) -> None:
+    """Long polling: the update's outcome, written in its handler's own transaction (one
+    transaction per update; Telegram keeps the update until its batch is confirmed, so nothing
+    needs storing before)."""
+    insert = dialect_insert(session)
+    await session.execute(
+        insert(RawUpdate)
+        .values(update_id=update_id, status=status, received_at=utcnow())
+        .on_conflict_do_update(index_elements=["update_id"], set_={"status": status})
+    )
+
+
 def _claimable(now: datetime) -> Any:
     return or_(
         RawUpdate.status == UpdateStatus.PENDING,
@@ -149,21 +161,12 @@ async def handled(session: AsyncSession, update_id: int) -> bool:
     return status in (UpdateStatus.DONE, UpdateStatus.FAILED)
 
 
-async def claim(session: AsyncSession, update_id: int, *, sole_handler: bool = False) -> bool:
-    """Take a stored update for handling; False if another task or replica has it already.
-
-    ``sole_handler``: the caller is the only one handling updates (long polling: one process,
-    one batch at a time), so any update not finished is its own to take, including one whose
-    earlier claim it could not give back when the database went away."""
+async def claim(session: AsyncSession, update_id: int) -> bool:
+    """Take a stored update for handling; False if another task or replica has it already."""
     now = utcnow()
-    claimable = (
-        RawUpdate.status.in_([UpdateStatus.PENDING, UpdateStatus.PROCESSING])
-        if sole_handler
-        else _claimable(now)
-    )
     result = await session.execute(
         update(RawUpdate)
-        .where(RawUpdate.update_id == update_id, claimable)
+        .where(RawUpdate.update_id == update_id, _claimable(now))
         .values(status=UpdateStatus.PROCESSING, claimed_at=now)
     )
     return bool(result.rowcount)  # type: ignore[attr-defined]

@@ -11,7 +11,6 @@ from collections.abc import Sequence
 from aiogram.exceptions import TelegramBadRequest
 from aiogram.filters.callback_data import CallbackData
 from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup, Message
-from aiogram.utils.keyboard import InlineKeyboardBuilder
 
 from bot.i18n import _
 from workvoice.capabilities import MENU
@@ -49,11 +48,15 @@ def menu_labels(actions: Sequence[MenuAction] = MENU) -> list[tuple[MenuAction, 
 
 
 def main_menu_keyboard(actions: Sequence[MenuAction] = MENU) -> InlineKeyboardMarkup:
-    builder = InlineKeyboardBuilder()
-    for action, label in menu_labels(actions):
-        builder.button(text=label, callback_data=MenuCallback(action=action))
-    builder.adjust(2)
-    return builder.as_markup()
+    """Two buttons a row. Built directly: aiogram's builder deep-copies every button on export,
+    a quarter of the CPU time of an update that shows the menu (benchmarks.inbound profile)."""
+    buttons = [
+        InlineKeyboardButton(text=label, callback_data=MenuCallback(action=action).pack())
+        for action, label in menu_labels(actions)
+    ]
+    return InlineKeyboardMarkup(
+        inline_keyboard=[buttons[i : i + 2] for i in range(0, len(buttons), 2)]
+    )
 
 
 def main_menu_text() -> str:
