@@ -193,3 +193,14 @@ async def console(db: Database, tmp_path: Path) -> AsyncIterator[Any]:
     harness = ConsoleHarness(make_context(db.sessions, db.engine, tmp_path))
     yield harness
     await harness.close()
+
+
+@pytest.fixture
+def redis_server(tmp_path: Path) -> Iterator[Any]:
+    """A Redis server of this test's own (``tests.faults.ThrowawayRedis``), to hang or kill."""
+    from tests.faults import ThrowawayRedis
+
+    server = ThrowawayRedis(tmp_path)
+    server.start()
+    yield server
+    server.kill()

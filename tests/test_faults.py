@@ -18,7 +18,7 @@ import signal
 import sys
 import time
 from collections import Counter
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -198,14 +198,6 @@ async def test_polling_loses_nothing_to_sigkill_or_sigterm(
     finally:
         await bot.close()
     no_private_data_in(bot.log_text(), traffic)
-
-
-@pytest.fixture
-def redis_server(tmp_path: Path) -> Iterator[ThrowawayRedis]:
-    server = ThrowawayRedis(tmp_path)
-    server.start()
-    yield server
-    server.kill()
 
 
 class Front:

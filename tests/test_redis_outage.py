@@ -8,12 +8,10 @@ every update end in "Sorry" and marked done, and the webhook and /healthz answer
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
-import pytest
 from aiogram.fsm.storage.base import DefaultKeyBuilder
 from aiogram.fsm.storage.redis import RedisStorage
 from sqlalchemy import select
@@ -34,14 +32,6 @@ from workvoice.server import create_web_app
 SECRET = "redis-outage-secret"
 HEADERS = {"X-Telegram-Bot-Api-Secret-Token": SECRET}
 SORRY = "Sorry, something went wrong"
-
-
-@pytest.fixture
-def redis_server(tmp_path: Path) -> Iterator[ThrowawayRedis]:
-    server = ThrowawayRedis(tmp_path)
-    server.start()
-    yield server
-    server.kill()
 
 
 def fsm_on(url: str) -> RedisStorage:
