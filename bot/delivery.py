@@ -121,6 +121,8 @@ class Deliverer:
             claimed = [
                 m.id for m in await outbox.claim_due(session, worker=self.worker, limit=self.batch)
             ]
+        if not claimed:
+            return 0
         waiting = list(claimed)
         keeper = asyncio.create_task(self._keep_claims(waiting))
         try:

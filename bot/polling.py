@@ -9,8 +9,9 @@ update ids skip what was done already (``bot.updates``); a database outage keeps
 tries it again. Backpressure comes with it: one batch (Telegram's at most 100) in flight, at most
 ``concurrency`` handlers at once (what the database pool serves), each chat's updates in order.
 
-Only one process may poll a bot (Telegram answers a second getUpdates with 409 Conflict), so an
-update left "processing" by a previous process is taken up again at start (``release``).
+Only one process may poll a bot (Telegram answers a second getUpdates with 409 Conflict), so
+nothing is claimed: an update's handler records it done in its own transaction, and an update
+not recorded done is simply handled when its batch comes again.
 """
 
 from __future__ import annotations
@@ -25,9 +26,7 @@ from aiogram import Bot
 from aiogram.exceptions import TelegramConflictError, TelegramNetworkError, TelegramServerError
 from aiogram.types import Update
 
-from bot import updates as raw_updates
 from bot.runtime import Deferred, UpdateProcessor
-from bot.storage.db import transaction
 
 log = logging.getLogger(__name__)
 BACKOFF_FIRST, BACKOFF_MAX = 0.5, 30.0
@@ -62,10 +61,6 @@ class Poller:
 
     async def run(self, stop: asyncio.Event) -> None:
         """Poll until ``stop`` is set; the batch in hand is finished first (SIGTERM)."""
-        async with transaction(self.processor.sessions) as session:
-            released = await raw_updates.release(session, claimed_before=self.processor.started_at)
-        if released:
-            log.info("polling.released count=%s", released)
         offset: int | None = None
         backoff = BACKOFF_FIRST
         while not stop.is_set():

@@ -22,7 +22,6 @@ from starlette.responses import JSONResponse, Response
 
 from bot import updates as raw_updates
 from bot.storage.db import transaction
-from services.clock import utcnow
 from workvoice.kernel import metrics
 from workvoice.kernel.outage import Outage, is_outage
 
@@ -77,8 +76,6 @@ class UpdateProcessor:
         self.payloads = payloads or raw_updates.create_payload_store(redis_url)
         self._tasks: set[asyncio.Task[None]] = set()
         self._inflight: set[int] = set()  # claimed by this process, being handled
-        # Claims older than this are not this process's (``bot.polling`` releases them at start).
-        self.started_at = utcnow()
 
     def spawn(self, update_id: int) -> None:
         task = asyncio.create_task(self.process(update_id))

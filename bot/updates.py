@@ -185,19 +185,13 @@ async def renew(session: AsyncSession, update_ids: list[int]) -> None:
         )
 
 
-async def release(
-    session: AsyncSession, update_id: int | None = None, *, claimed_before: datetime | None = None
-) -> int:
-    """Make claimed updates claimable again: one whose handling was deferred (an outage), or
-    every one claimed before ``claimed_before`` (a polling process starting: only one process
-    polls, so a claim older than this process belonged to one that died)."""
-    query = update(RawUpdate).where(RawUpdate.status == UpdateStatus.PROCESSING)
-    if update_id is not None:
-        query = query.where(RawUpdate.update_id == update_id)
-    if claimed_before is not None:
-        query = query.where(RawUpdate.claimed_at < claimed_before)
-    result = await session.execute(query.values(status=UpdateStatus.PENDING, claimed_at=None))
-    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+async def release(session: AsyncSession, update_id: int) -> None:
+    """Make a claimed update claimable again: its handling was deferred (an outage)."""
+    await session.execute(
+        update(RawUpdate)
+        .where(RawUpdate.status == UpdateStatus.PROCESSING, RawUpdate.update_id == update_id)
+        .values(status=UpdateStatus.PENDING, claimed_at=None)
+    )
 
 
 async def finish(session: AsyncSession, update_id: int, *, ok: bool) -> None:

@@ -149,9 +149,9 @@ async def may_send(session: AsyncSession, message_id: int, *, worker: str) -> bo
     nobody may take it over before ``CLAIM_TIMEOUT``, which leaves the send a minute."""
     holder = (
         await session.execute(
-            select(OutboxMessage.claimed_by, OutboxMessage.claimed_at, OutboxMessage.status)
-            .where(OutboxMessage.id == message_id)
-            .execution_options(populate_existing=True)
+            select(OutboxMessage.claimed_by, OutboxMessage.claimed_at, OutboxMessage.status).where(
+                OutboxMessage.id == message_id
+            )
         )
     ).first()
     if holder is None or holder.claimed_by != worker or holder.status != OutboxStatus.PENDING:

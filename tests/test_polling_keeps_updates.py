@@ -100,33 +100,6 @@ async def test_a_batch_read_before_a_crash_is_handled_once_by_the_next_poller(
         assert len(worker.messages) == seen + 1  # handled, once
 
 
-async def test_a_starting_poller_releases_only_claims_older_than_its_process(
-    sessions: async_sessionmaker[AsyncSession],
-) -> None:
-    """A dead process's claim is taken up; a claim made since this process started (another
-    handler of this process, a webhook test beside it) is left alone, or it would run twice."""
-    from datetime import timedelta
-
-    from bot import updates as raw_updates
-    from bot.storage.db import transaction
-    from bot.storage.models import RawUpdate, UpdateStatus
-    from services.clock import utcnow
-
-    started = utcnow()
-    async with transaction(sessions) as s:
-        for update_id in (9001, 9002):
-            await raw_updates.store(s, update_id)
-            assert await raw_updates.claim(s, update_id)
-        old = await s.get(RawUpdate, 9001)
-        assert old is not None
-        old.claimed_at = started - timedelta(seconds=3)  # the process before this one
-    async with transaction(sessions) as s:
-        assert await raw_updates.release(s, claimed_before=started) == 1
-    async with sessions() as s:
-        statuses = {u: (await s.get(RawUpdate, u)).status for u in (9001, 9002)}  # type: ignore[union-attr]
-    assert statuses == {9001: UpdateStatus.PENDING, 9002: UpdateStatus.PROCESSING}
-
-
 async def test_an_update_whose_claim_could_not_be_given_back_is_handled_when_its_batch_returns(
     sessions: async_sessionmaker[AsyncSession],
 ) -> None:
