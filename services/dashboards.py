@@ -26,9 +26,10 @@ from bot.storage.models import AuditEvent, Factory, Staff
 from bot.storage.reports import Case, CaseEvent
 from bot.storage.surveys import SurveyResponse, SurveyWave
 from services.broadcasts import topics
+from services.previews import rounded
 from services.reports.protocol import EventKind, State
 from services.scope import Scope
-from services.suppression import Shown, rounded, shown
+from services.suppression import Shown, shown
 from services.surveys.waves import WaveStatus, list_waves
 
 DUE_WITHIN = timedelta(hours=24)

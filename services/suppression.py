@@ -34,7 +34,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import itertools
-from collections.abc import Hashable, Iterable, Iterator, Mapping
+from collections.abc import Hashable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final, Literal
 
@@ -81,7 +81,7 @@ def _stable_key(item: Hashable) -> bytes:
     return hashlib.blake2b(repr(item).encode(), digest_size=8).digest()
 
 
-def _check_k(k: int) -> None:
+def check_k(k: int) -> None:
     if k < MIN_K:
         raise ValueError(f"k must be at least {MIN_K}")
 
@@ -413,7 +413,7 @@ def suppress(
     ``fixed_margins``: protection may only hide cells, never a margin (when even hiding every cell
     cannot protect a number, no cell is shown at all).
     """
-    _check_k(k)
+    check_k(k)
     rows = rows if rows is not None else sorted({r for r, _ in counts}, key=str)
     columns = columns if columns is not None else sorted({c for _, c in counts}, key=str)
     value = {(r, c): int(counts.get((r, c), 0)) for r in rows for c in columns}
@@ -487,7 +487,7 @@ def _result(table: _Table) -> SuppressedTable:
 
 def shown(n: int, k: int) -> int | None:
     """A single count as staff may see it: None ("fewer than k", 0 included) below k."""
-    _check_k(k)
+    check_k(k)
     return n if n >= k else None
 
 
@@ -498,7 +498,7 @@ def suppress_line(
 
     The total is hidden when no choice of complements can protect the small entries beside it.
     ``total_shown=False``: nothing prints the total, so small entries need no complement."""
-    _check_k(k)
+    check_k(k)
     keys = list(counts)
     value: dict[tuple[Hashable, Hashable], int] = {(key, "n"): int(n) for key, n in counts.items()}
     grand = sum(value.values())
@@ -538,66 +538,3 @@ def suppress_counts(
 ) -> dict[Hashable, Shown]:
     """The entries of ``suppress_line`` (for callers whose total is shown through it or not)."""
     return suppress_line(counts, k=k, total_shown=total_shown)[0]
-
-
-# --- audience previews (M5) -------------------------------------------------------------------
-
-PREVIEW_STEP = 10
-
-
-def rounded(n: int, k: int, step: int = PREVIEW_STEP) -> int | None:
-    """A count in an audience preview: None ("fewer than k") below ``k``, else the nearest
-    multiple of ``step`` (at least ``step``), so two previews cannot be subtracted to one person."""
-    _check_k(k)
-    if n < k:
-        return None
-    return max(step, (n + step // 2) // step * step)
-
-
-class PreviewRefused(Exception):
-    """This preview's audience differs from an earlier one by fewer than k people."""
-
-
-class PreviewGuard:
-    """Remembers the audiences each staff member previewed recently (in this process) and refuses a
-    preview whose audience differs from one of them by 1 to k−1 people: "every language" against
-    "every language but Burmese" would count the one Burmese speaker, even rounded (M5).
-
-    Each preview may show several counts (e.g. opted in / will receive it); each is an audience,
-    and each is compared with every audience shown before. Two audiences that both read "fewer
-    than k" are not compared (nothing to subtract). State is per process and short-lived
-    (``window`` seconds since an audience was last shown, at most ``keep`` audiences per person):
-    enough for one console session; several console processes each keep their own.
-    """
-
-    def __init__(self, *, window: float = 3600.0, keep: int = 60) -> None:
-        self.window, self.keep = window, keep
-        self._seen: dict[Hashable, dict[frozenset[int], float]] = {}
-
-    def check(
-        self, who: Hashable, audiences: Iterable[Iterable[int]], *, k: int, now: float
-    ) -> None:
-        _check_k(k)
-        sets = list(dict.fromkeys(frozenset(a) for a in audiences))
-        seen = self._seen.setdefault(who, {})
-        for old in [s for s, at in seen.items() if at < now - self.window]:
-            del seen[old]
-        for now_set in sets:
-            if now_set in seen:
-                continue  # shown already (the same page again): nothing new to subtract
-            for before in seen:
-                if len(before) < k and len(now_set) < k:
-                    continue  # both read "fewer than k"
-                if 0 < len(before ^ now_set) < k:
-                    raise PreviewRefused
-        for now_set in sets:  # most recently shown last
-            seen.pop(now_set, None)
-            seen[now_set] = now
-        while len(seen) > self.keep:
-            del seen[next(iter(seen))]
-
-    def forget(self) -> None:
-        self._seen.clear()
-
-
-PREVIEWS = PreviewGuard()

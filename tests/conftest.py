@@ -166,7 +166,7 @@ def _no_env_leak(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 @pytest.fixture(autouse=True)
 def _fresh_preview_memory() -> None:
     """Audience previews remember staff ids per process (M5); ids start again in each test."""
-    from services.suppression import PREVIEWS
+    from services.previews import PREVIEWS
 
     PREVIEWS.forget()
 

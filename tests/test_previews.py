@@ -15,7 +15,7 @@ from bot.storage.broadcasts import BroadcastTopic
 from bot.storage.models import Factory, User
 from bot.storage.surveys import Survey
 from services.onboarding import AgeBand
-from services.suppression import PREVIEWS, PreviewGuard, PreviewRefused, rounded
+from services.previews import PREVIEWS, PreviewGuard, PreviewRefused, rounded
 from services.surveys.waves import Audience, audience_query
 from tests.console import ConsoleHarness
 from workvoice.demo.seed import seed_demo

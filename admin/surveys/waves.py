@@ -46,8 +46,9 @@ from bot.storage.surveys import SurveyResponse, SurveyVersion
 from services.clock import to_utc
 from services.errors import DomainError
 from services.labels import label
+from services.previews import PreviewRefused, rounded
 from services.scope import Scope
-from services.suppression import PreviewRefused, rounded, shown
+from services.suppression import shown
 from services.surveys import builder, waves
 
 router = APIRouter(prefix="/surveys")

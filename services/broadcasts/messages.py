@@ -32,8 +32,8 @@ from services.claims import claim_ids
 from services.clock import in_daytime, utcnow
 from services.errors import Conflict, DomainError, NotFound
 from services.onboarding import optional_audience
+from services.previews import PREVIEWS, PreviewRefused, rounded
 from services.scope import Scope
-from services.suppression import PREVIEWS, PreviewRefused, rounded
 
 BATCH = 2000
 TEXT_LIMIT = 3500  # leaves room for the topic line and fits one Telegram message (4096)
@@ -348,7 +348,7 @@ class AudiencePreview:
     is said without numbers, and only for languages at least ``k`` followers speak: "someone here
     reads Burmese" is itself a disclosure when few do, so smaller groups are just "other
     languages". A preview whose audience differs from one the same staff member saw recently by
-    fewer than k people is refused (``suppression.PREVIEWS``)."""
+    fewer than k people is refused (``previews.PREVIEWS``)."""
 
     opted_in: int | None  # in the audience's countries, factories and languages
     reached: int | None  # of them, those who get a version (their language's, or the default)

@@ -30,13 +30,13 @@ from bot.storage.db import is_postgres
 from bot.storage.models import Factory, Staff
 from bot.storage.surveys import Survey, SurveyAnswer, SurveyResponse, SurveyVersion, SurveyWave
 from services import audit
+from services.previews import rounded
 from services.scope import Scope
 from services.suppression import (
     HIDDEN,
     Hidden,
     Shown,
     SuppressedTable,
-    rounded,
     shown,
     suppress_cached,
     suppress_line,

@@ -37,8 +37,8 @@ from services.claims import claim_ids
 from services.clock import DAY_ENDS, DAY_STARTS, planned_moment, utcnow
 from services.errors import Conflict, DomainError, NotFound
 from services.onboarding import AgeBand, optional_audience
+from services.previews import PREVIEWS, rounded
 from services.scope import Scope
-from services.suppression import PREVIEWS, rounded
 from services.surveys.builder import latest_published, visible_in
 from services.surveys.participation import person_key
 
@@ -142,7 +142,7 @@ def audience_query(audience: Audience) -> Select[Any]:
 async def audience_size(
     session: AsyncSession, audience: Audience, *, k: int, who: Hashable | None = None
 ) -> int | None:
-    """About how many workers a wave would reach (rounded, ``suppression.rounded``), or None when
+    """About how many workers a wave would reach (rounded, ``previews.rounded``), or None when
     fewer than ``k`` (it could single someone out, e.g. the only woman over 45 at a small
     factory). With ``who`` (the staff member), a preview whose audience differs from one they saw
     recently by fewer than ``k`` workers raises ``PreviewRefused`` (M5: no subtraction)."""
