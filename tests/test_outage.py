@@ -6,7 +6,7 @@ from __future__ import annotations
 import sqlite3
 
 from redis.exceptions import ConnectionError as RedisConnectionError
-from sqlalchemy.exc import DataError, OperationalError
+from sqlalchemy.exc import DataError, DBAPIError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from bot.runtime import Deferred, is_outage
@@ -22,6 +22,12 @@ def test_outages_are_kept_for_later() -> None:
     assert is_outage(PoolTimeout("QueuePool limit of size 10 overflow 10 reached"))
     assert is_outage(RedisConnectionError("Connection refused"))
     assert is_outage(Deferred())
+    # PostgreSQL shutting down, as SQLAlchemy reports it (a plain DBAPIError): the fault test
+    # with PostgreSQL stopped under polling answered one worker "sorry" before.
+    cannot_connect = type("CannotConnectNowError", (Exception,), {})
+    adapted = Exception("the database system is shutting down")
+    adapted.__cause__ = cannot_connect()
+    assert is_outage(wrapped(DBAPIError, adapted))
     try:
         raise RuntimeError("while saving") from RedisConnectionError("gone")
     except RuntimeError as exc:

@@ -42,7 +42,7 @@ def is_outage(exc: BaseException) -> bool:
     forever."""
     from redis.exceptions import ConnectionError as RedisConnectionError
     from redis.exceptions import TimeoutError as RedisTimeoutError
-    from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+    from sqlalchemy.exc import DBAPIError, InterfaceError
     from sqlalchemy.exc import TimeoutError as PoolTimeout
 
     if isinstance(exc, Outage | InterfaceError | PoolTimeout | ConnectionError | TimeoutError):
@@ -50,7 +50,8 @@ def is_outage(exc: BaseException) -> bool:
     if isinstance(exc, RedisConnectionError | RedisTimeoutError):
         return True
     if isinstance(exc, DBAPIError):
-        return exc.connection_invalidated or (
-            isinstance(exc, OperationalError) and _lost_connection(exc.orig)
-        )
+        # Any DBAPIError: SQLAlchemy reports asyncpg's "the database system is shutting down"
+        # (CannotConnectNowError) as a plain DBAPIError, not an OperationalError; what decides
+        # is the driver's error underneath.
+        return exc.connection_invalidated or _lost_connection(exc.orig)
     return exc.__cause__ is not None and is_outage(exc.__cause__)
