@@ -16,10 +16,12 @@ import asyncio
 import contextlib
 import logging
 import os
+import re
 import socket
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from aiogram import Bot
@@ -97,7 +99,32 @@ def on_outcome(kind: OutboxKind) -> Callable[[OutcomeHook], OutcomeHook]:
     return register
 
 
+@dataclass
+class Outcome:
+    status: OutboxStatus
+    error: str | None = None
+    retry_at: datetime | None = None  # back in the queue until then
+    unpaid: bool = False  # Telegram would not take payment: back to the free lane
+
+
+@dataclass
+class Outgoing:
+    """A message rendered and ready to leave."""
+
+    message: OutboxMessage
+    chat_id: int
+    parts: list[Rendered]
+
+
+# A Bad Request that says Telegram would not bill a paid broadcast (the Stars ran out, or the bot
+# is not allowed paid broadcasts): the message is sent again at the free pace instead.
+PAID_REFUSED = re.compile(r"star|balance|paid", re.IGNORECASE)
+
+
 class Deliverer:
+    """The free lane: one message at a time at the shared ~30/s (``bot.ratelimit``). With paid
+    broadcasts on, ``only_free`` leaves urgent broadcasts to ``bot.paid_delivery``."""
+
     def __init__(
         self,
         bot: Bot,
@@ -106,21 +133,21 @@ class Deliverer:
         limiter: SendLimiter | None = None,
         batch: int = 50,
         settings: Settings | None = None,
+        only_free: bool = False,
     ) -> None:
         self.bot = bot
         self.sessions = sessions
         self.settings = settings
         self.limiter: SendLimiter = limiter or RateLimiter()
         self.batch = batch
+        self.lane: bool | None = False if only_free else None  # claim_due's ``paid``
         self.worker = f"{socket.gethostname()}:{os.getpid()}:{id(self):x}"
         self.wakeup = asyncio.Event()
+        self.renewed_at = 0.0  # monotonic time the batch's claims were last taken or renewed
 
     async def run_once(self) -> int:
         """Deliver what is due now; returns how many rows were handled."""
-        async with transaction(self.sessions) as session:
-            claimed = [
-                m.id for m in await outbox.claim_due(session, worker=self.worker, limit=self.batch)
-            ]
+        claimed = await self._claim()
         if not claimed:
             return 0
         waiting = list(claimed)
@@ -130,10 +157,16 @@ class Deliverer:
                 await self._deliver(waiting[0])
                 waiting.pop(0)
         finally:
-            keeper.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await keeper
+            await stop_task(keeper)
         return len(claimed)
+
+    async def _claim(self) -> list[int]:
+        async with transaction(self.sessions) as session:
+            claimed = await outbox.claim_due(
+                session, worker=self.worker, limit=self.batch, paid=self.lane
+            )
+        self.renewed_at = time.monotonic()
+        return [m.id for m in claimed]
 
     async def _keep_claims(self, waiting: list[int]) -> None:
         """Renew the claims of the batch not yet sent until it is done: a batch can sit behind a
@@ -144,6 +177,7 @@ class Deliverer:
             try:
                 async with transaction(self.sessions) as session:
                     await outbox.renew_claims(session, list(waiting), worker=self.worker)
+                self.renewed_at = time.monotonic()
             except Exception as exc:  # an outage: the send-time check still guards each message
                 log.warning("outbox.renew_failed error=%s", type(exc).__name__)
 
@@ -167,72 +201,110 @@ class Deliverer:
             message = await session.get(OutboxMessage, message_id)
             if message is None:
                 return
-            result = await self._send(session, message)
-            if result is None:  # its claim went stale while it waited: not ours to send now
+            ready = await self._prepare(session, message)
+            if isinstance(ready, Outgoing):
+
+                async def still_mine() -> bool:
+                    return await outbox.may_send(session, message_id, worker=self.worker)
+
+                outcome = await self._transmit(ready, still_mine, paid=False)
+            else:
+                outcome = ready
+            if outcome is None:  # its claim went stale while it waited: not ours to send now
                 log.info("outbox.claim_lost id=%s", message.id)
                 return
-            outcome, error, retry_at = result
-            await outbox.mark(session, message.id, outcome, error=error, retry_at=retry_at)
-            hook = OUTCOME_HOOKS.get(message.kind)
-            if hook is not None and retry_at is None:
-                await hook(session, message, outcome)
-            metrics.OUTBOX.labels(message.kind, "retry" if retry_at else outcome).inc()
+            await self._record(session, message, outcome)
 
-    async def _send(
-        self, session: AsyncSession, message: OutboxMessage
-    ) -> tuple[OutboxStatus, str | None, Any] | None:
+    async def _record(
+        self, session: AsyncSession, message: OutboxMessage, outcome: Outcome
+    ) -> None:
+        if outcome.status == OutboxStatus.BLOCKED and message.user_id is not None:
+            await do_mark_blocked(session, message.user_id)
+        await outbox.mark(
+            session,
+            message.id,
+            outcome.status,
+            error=outcome.error,
+            retry_at=outcome.retry_at,
+            paid=False if outcome.unpaid else None,
+        )
+        hook = OUTCOME_HOOKS.get(message.kind)
+        if hook is not None and outcome.retry_at is None:
+            await hook(session, message, outcome.status)
+        metrics.OUTBOX.labels(message.kind, "retry" if outcome.retry_at else outcome.status).inc()
+
+    async def _prepare(self, session: AsyncSession, message: OutboxMessage) -> Outgoing | Outcome:
+        """The message rendered in its reader's language, or why it does not go."""
         if message.expires_at is not None and message.expires_at <= utcnow():
-            return OutboxStatus.DROPPED, "expired", None
+            return Outcome(OutboxStatus.DROPPED, "expired")
         user = await session.get(User, message.user_id) if message.user_id else None
         staff = await session.get(Staff, message.staff_id) if message.staff_id else None
         chat_id = user.telegram_id if user else (staff.telegram_id if staff else None)
         if chat_id is None or (user is not None and not user.active):
-            return OutboxStatus.DROPPED, "no_recipient", None
+            return Outcome(OutboxStatus.DROPPED, "no_recipient")
         render = RENDERERS.get(message.kind)
         if render is None:
             log.error("outbox.no_renderer kind=%s id=%s", message.kind, message.id)
-            return OutboxStatus.FAILED, "no_renderer", None
+            return Outcome(OutboxStatus.FAILED, "no_renderer")
         locale = (user.locale if user else staff.locale if staff else None) or "en"
         with use_locale(locale) as code:
             rendered = await render(
                 RenderContext(session, message, user, staff, code, self.settings)
             )
         if rendered is None:
-            return OutboxStatus.DROPPED, "renderer_dropped", None
-        parts = rendered if isinstance(rendered, list) else [rendered]
+            return Outcome(OutboxStatus.DROPPED, "renderer_dropped")
+        return Outgoing(message, chat_id, rendered if isinstance(rendered, list) else [rendered])
+
+    async def _transmit(
+        self, out: Outgoing, still_mine: Callable[[], Awaitable[bool]], *, paid: bool
+    ) -> Outcome | None:
+        """Send every part; None when the claim went stale before a part could go."""
+        chat_id, message = out.chat_id, out.message
         try:
-            for part in parts:
-                await self.limiter.wait(chat_id)  # may be minutes, after a long retry_after
-                if not await outbox.may_send(session, message.id, worker=self.worker):
+            for part in out.parts:
+                await self.limiter.wait(chat_id, paid=paid)  # minutes, after a long retry_after
+                if not await still_mine():
                     return None  # taken over by another replica, or about to be
+                # None leaves the field out of the request: a free message says nothing of it.
+                pay = True if paid else None
                 if part.document is not None:
                     await self.bot.send_document(
-                        chat_id, part.document, caption=part.text, reply_markup=part.reply_markup
+                        chat_id,
+                        part.document,
+                        caption=part.text,
+                        reply_markup=part.reply_markup,
+                        allow_paid_broadcast=pay,
                     )
                 else:
-                    await self.bot.send_message(chat_id, part.text, reply_markup=part.reply_markup)
+                    await self.bot.send_message(
+                        chat_id, part.text, reply_markup=part.reply_markup, allow_paid_broadcast=pay
+                    )
         except TelegramRetryAfter as exc:
             await self.limiter.pause(exc.retry_after)
-            return (
-                OutboxStatus.PENDING,
-                "retry_after",
-                utcnow() + timedelta(seconds=exc.retry_after),
+            return Outcome(
+                OutboxStatus.PENDING, "retry_after", utcnow() + timedelta(seconds=exc.retry_after)
             )
         except TelegramForbiddenError:
-            if user is not None:
-                await do_mark_blocked(session, user.id)
-            return OutboxStatus.BLOCKED, "blocked", None
+            return Outcome(OutboxStatus.BLOCKED, "blocked")
         except TelegramBadRequest as exc:
+            if paid and PAID_REFUSED.search(exc.message):
+                return Outcome(OutboxStatus.PENDING, "paid_refused", utcnow(), unpaid=True)
             log.warning(
                 "outbox.bad_request kind=%s id=%s error=%s",
                 message.kind,
                 message.id,
                 exc.message[:80],
             )
-            return OutboxStatus.FAILED, exc.message[:120], None
+            return Outcome(OutboxStatus.FAILED, exc.message[:120])
         except TelegramNetworkError:
             if message.attempts >= outbox.MAX_ATTEMPTS:
-                return OutboxStatus.FAILED, "network", None
+                return Outcome(OutboxStatus.FAILED, "network")
             backoff = timedelta(seconds=min(300, 5 * 2**message.attempts))
-            return OutboxStatus.PENDING, "network", utcnow() + backoff
-        return OutboxStatus.SENT, None, None
+            return Outcome(OutboxStatus.PENDING, "network", utcnow() + backoff)
+        return Outcome(OutboxStatus.SENT)
+
+
+async def stop_task(task: asyncio.Task[Any]) -> None:
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task

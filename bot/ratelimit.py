@@ -1,7 +1,10 @@
 """Pacing outgoing messages under Telegram's limits, in one process or shared by replicas.
 
 Telegram allows a bot about 30 messages a second and one a second per chat, and answers 429 with
-``retry_after`` when it is pushed harder. ``RateLimiter`` keeps one process under that budget;
+``retry_after`` when it is pushed harder. Paid broadcasts (``allow_paid_broadcast``, 0.1 Star a
+message) may go up to 1,000 a second: they draw on a budget of their own, so an urgent message
+to thousands neither waits behind nor slows the free 30/s; the per-chat second is the same for
+both. ``RateLimiter`` keeps one process under that budget;
 ``RedisRateLimiter`` keeps all replicas together under it, since each replica pacing itself at
 25/s makes two replicas send 50/s. Both reserve a slot on a virtual schedule first and then
 sleep until it, so callers waiting at the same time never share a slot.
@@ -31,8 +34,8 @@ Sleep = Callable[[float], Awaitable[None]]
 
 
 class SendLimiter(Protocol):
-    async def wait(self, chat_id: int) -> None:
-        """Return when a message to ``chat_id`` may be sent."""
+    async def wait(self, chat_id: int, *, paid: bool = False) -> None:
+        """Return when a message to ``chat_id`` may be sent (``paid``: from the paid budget)."""
 
     async def pause(self, seconds: float) -> None:
         """Hold every chat for ``seconds`` (Telegram's 429 ``retry_after``)."""
@@ -41,11 +44,20 @@ class SendLimiter(Protocol):
         """Release connections, at shutdown."""
 
 
-def create_send_limiter(redis_url: str | None, *, prefix: str = "workvoice:rate") -> SendLimiter:
+# Telegram's paid ceiling is 1,000 a second; a little under it, as the free budget is under 30.
+PAID_PER_SECOND = 900.0
+
+
+def create_send_limiter(
+    redis_url: str | None,
+    *,
+    prefix: str = "workvoice:rate",
+    paid_per_second: float = PAID_PER_SECOND,
+) -> SendLimiter:
     """In process alone; shared by every replica when Redis is configured."""
     if not redis_url:
-        return RateLimiter()
-    return RedisRateLimiter.from_url(redis_url, prefix=prefix)
+        return RateLimiter(paid_per_second=paid_per_second)
+    return RedisRateLimiter.from_url(redis_url, prefix=prefix, paid_per_second=paid_per_second)
 
 
 @dataclass
@@ -56,29 +68,38 @@ class RateLimiter:
     per_chat_interval: float = 1.0
     clock: Clock = time.monotonic
     sleep: Sleep = asyncio.sleep
+    paid_per_second: float = PAID_PER_SECOND
     _next_global: float = 0.0
+    _next_paid: float = 0.0
     _next_chat: dict[int, float] = field(default_factory=dict)
 
-    async def wait(self, chat_id: int) -> None:
+    async def wait(self, chat_id: int, *, paid: bool = False) -> None:
         now = self.clock()
-        at = self.reserve(chat_id, now)
+        at = self.reserve(chat_id, now, paid=paid)
         if at > now:
             await self.sleep(at - now)
 
-    def reserve(self, chat_id: int, now: float) -> float:
+    def reserve(self, chat_id: int, now: float, *, paid: bool = False) -> float:
         """Take the next free slot for ``chat_id`` before sleeping, so concurrent callers differ."""
         # The global slot is booked apart from the chat's wait: a second part to one chat waiting
         # out its second must not hold back messages to everyone else.
-        slot = max(now, self._next_global)
+        if paid:
+            slot = max(now, self._next_paid)
+            self._next_paid = slot + 1.0 / self.paid_per_second
+        else:
+            slot = max(now, self._next_global)
+            self._next_global = slot + 1.0 / self.per_second
         at = max(slot, self._next_chat.get(chat_id, 0.0))
-        self._next_global = slot + 1.0 / self.per_second
         self._next_chat[chat_id] = at + self.per_chat_interval
         if len(self._next_chat) > 10_000:  # forget chats whose pause has passed
             self._next_chat = {c: t for c, t in self._next_chat.items() if t > now}
         return at
 
     async def pause(self, seconds: float) -> None:
-        self._next_global = max(self._next_global, self.clock() + seconds)
+        # Both budgets: Telegram says how long to wait, not which of our budgets it counted.
+        until = self.clock() + seconds
+        self._next_global = max(self._next_global, until)
+        self._next_paid = max(self._next_paid, until)
 
     async def close(self) -> None:
         pass  # nothing held
@@ -129,6 +150,7 @@ class RedisRateLimiter:
         prefix: str = "workvoice:rate",
         per_second: float = 25.0,
         per_chat_interval: float = 1.0,
+        paid_per_second: float = PAID_PER_SECOND,
         clock: Clock = time.time,
         sleep: Sleep = asyncio.sleep,
         retry_redis_after: float = 30.0,
@@ -139,12 +161,15 @@ class RedisRateLimiter:
         self.prefix = f"{{{prefix}}}"
         # Steps rounded up to the microsecond, so the shared rate never exceeds the one set.
         self.global_step_us = math.ceil(1_000_000 / per_second)
+        self.paid_step_us = math.ceil(1_000_000 / paid_per_second)
         self.chat_step_us = math.ceil(per_chat_interval * 1_000_000)
         self.clock = clock
         self.sleep = sleep
         self.retry_redis_after = retry_redis_after
         self.key_slack_ms = key_slack_ms
-        self.local = RateLimiter(per_second, per_chat_interval, clock=clock, sleep=sleep)
+        self.local = RateLimiter(
+            per_second, per_chat_interval, clock=clock, sleep=sleep, paid_per_second=paid_per_second
+        )
         self._redis_down_until: float | None = None
         self._script = redis.register_script(RESERVE_LUA)
 
@@ -157,13 +182,17 @@ class RedisRateLimiter:
     def key(self, chat_id: int | None = None) -> str:
         return f"{self.prefix}:global" if chat_id is None else f"{self.prefix}:chat:{chat_id}"
 
-    async def wait(self, chat_id: int) -> None:
+    def paid_key(self) -> str:
+        return f"{self.prefix}:paid"
+
+    async def wait(self, chat_id: int, *, paid: bool = False) -> None:
         now = self.clock()
-        delay = await self._shared(
-            [self.key(), self.key(chat_id)], now, now, self.global_step_us, self.chat_step_us
+        budget, step = (
+            (self.paid_key(), self.paid_step_us) if paid else (self.key(), self.global_step_us)
         )
+        delay = await self._shared([budget, self.key(chat_id)], now, now, step, self.chat_step_us)
         if delay is None:
-            delay = self.local.reserve(chat_id, now) - now
+            delay = self.local.reserve(chat_id, now, paid=paid) - now
         if delay > 0:
             await self.sleep(delay)
 
@@ -171,7 +200,8 @@ class RedisRateLimiter:
         # Also held here, so a fall-back right after a 429 still honours it.
         await self.local.pause(seconds)
         now = self.clock()
-        await self._shared([self.key()], now + seconds, now, 0, 0)
+        for budget in (self.key(), self.paid_key()):
+            await self._shared([budget], now + seconds, now, 0, 0)
 
     async def close(self) -> None:
         await self.redis.aclose()

@@ -80,7 +80,13 @@ async def enqueue_many(session: AsyncSession, rows: Sequence[dict[str, Any]]) ->
         return 0
     now = utcnow()
     defaults: dict[str, Any] = dict(
-        staff_id=None, params={}, due_at=now, expires_at=None, dedupe_key=None, priority=100
+        staff_id=None,
+        params={},
+        due_at=now,
+        expires_at=None,
+        dedupe_key=None,
+        priority=100,
+        paid=False,
     )
     full = [
         {**defaults, **row, "status": OutboxStatus.PENDING, "attempts": 0, "created_at": now}
@@ -96,15 +102,25 @@ async def enqueue_many(session: AsyncSession, rows: Sequence[dict[str, Any]]) ->
 
 
 async def claim_due(
-    session: AsyncSession, *, worker: str, limit: int = 50, now: datetime | None = None
+    session: AsyncSession,
+    *,
+    worker: str,
+    limit: int = 50,
+    now: datetime | None = None,
+    paid: bool | None = None,
 ) -> Sequence[OutboxMessage]:
-    """Claim up to ``limit`` due rows for this worker; the caller commits, then delivers them."""
+    """Claim up to ``limit`` due rows for this worker; the caller commits, then delivers them.
+
+    ``paid``: only rows of that delivery lane (paid broadcasts have their own); None: any row, as
+    when paid broadcasts are off and one lane sends everything at the free pace."""
     now = now or utcnow()
     due = and_(
         OutboxMessage.status == OutboxStatus.PENDING,
         OutboxMessage.due_at <= now,
         or_(OutboxMessage.claimed_at.is_(None), OutboxMessage.claimed_at < now - CLAIM_TIMEOUT),
     )
+    if paid is not None:
+        due = and_(due, OutboxMessage.paid.is_(paid))
     order = (OutboxMessage.priority, OutboxMessage.due_at, OutboxMessage.id)
     ids = await claim_ids(
         session,
@@ -169,9 +185,13 @@ async def mark(
     *,
     error: str | None = None,
     retry_at: datetime | None = None,
+    paid: bool | None = None,
 ) -> None:
-    """Record the outcome of one delivery; ``retry_at`` puts it back in the queue for later."""
+    """Record the outcome of one delivery; ``retry_at`` puts it back in the queue for later
+    (``paid=False``: in the free lane, when Telegram refused to take payment for it)."""
     values: dict[str, Any] = {"error": error}
+    if paid is not None:
+        values["paid"] = paid
     if retry_at is not None:
         values.update(
             status=OutboxStatus.PENDING, due_at=retry_at, claimed_at=None, claimed_by=None
@@ -181,6 +201,23 @@ async def mark(
     await session.execute(
         update(OutboxMessage).where(OutboxMessage.id == message_id).values(**values)
     )
+
+
+async def stop_paying(session: AsyncSession) -> int:
+    """Move every waiting paid message to the free lane (Telegram refused a paid broadcast: the
+    bot's Stars ran out, or it is not allowed them). A claimed row is left to its sender, which
+    meets the same refusal and moves it back itself: taking it here could send it twice."""
+    result = await session.execute(
+        update(OutboxMessage)
+        .where(
+            OutboxMessage.paid.is_(True),
+            OutboxMessage.status == OutboxStatus.PENDING,
+            OutboxMessage.claimed_at.is_(None),
+        )
+        .values(paid=False)
+        .execution_options(synchronize_session=False)
+    )
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
 
 async def purge_handled(session: AsyncSession, *, older_than: datetime) -> int:

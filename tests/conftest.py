@@ -17,6 +17,8 @@ from typing import Any
 
 import asyncpg
 import pytest
+from hypothesis import HealthCheck
+from hypothesis import settings as hypothesis_settings
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
@@ -33,6 +35,11 @@ PG = make_url(PG_ADMIN_URL)
 PG_ADMIN_DSN = PG.set(drivername="postgresql").render_as_string(hide_password=False)
 KEEP_TABLES = {"countries", "alembic_version"}
 RUN_ID = uuid.uuid4().hex[:10]
+
+# How fast inputs are generated is not what these tests check, and on a busy two-CPU machine the
+# first examples of a strategy can take longer than Hypothesis's patience (a flaky failure).
+hypothesis_settings.register_profile("workvoice", suppress_health_check=[HealthCheck.too_slow])
+hypothesis_settings.load_profile("workvoice")
 
 
 def _reachable(host: str, port: int) -> bool:

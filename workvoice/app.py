@@ -97,13 +97,27 @@ async def start_bot(ctx: AppContext) -> dict[str, Any]:
     ctx.bot_username = me.username
     await dp.emit_startup(bot=bot)
     # With Redis, every replica draws on one Telegram send budget (and honours one 429 pause).
-    limiter = create_send_limiter(settings.redis_url)
+    limiter = create_send_limiter(settings.redis_url, paid_per_second=settings.paid_broadcast_rate)
     parts: dict[str, Any] = {
         "bot": bot,
         "dp": dp,
         "limiter": limiter,
-        "deliverer": Deliverer(bot, ctx.sessions, limiter=limiter, settings=settings),
+        "deliverers": [
+            Deliverer(
+                bot,
+                ctx.sessions,
+                limiter=limiter,
+                settings=settings,
+                only_free=settings.paid_broadcasts,
+            )
+        ],
     }
+    if settings.paid_broadcasts:  # urgent broadcasts in a lane of their own
+        from bot.paid_delivery import PaidDeliverer
+
+        parts["deliverers"].append(
+            PaidDeliverer(bot, ctx.sessions, limiter=limiter, settings=settings)
+        )
     if settings.webhook_mode:
         assert settings.webhook_url is not None and settings.webhook_secret is not None
         processor = UpdateProcessor(bot, dp, ctx.sessions, redis_url=settings.redis_url)
@@ -187,7 +201,7 @@ async def serve(
         if bot and settings.bot_token is not None:
             parts = await start_bot(ctx)
             if scheduler:
-                tasks.append(asyncio.create_task(parts["deliverer"].run_forever()))
+                tasks.extend(asyncio.create_task(d.run_forever()) for d in parts["deliverers"])
         elif bot:
             log.warning(
                 "bot.disabled reason=no_token hint='set WORKVOICE_BOT_TOKEN to talk to Telegram'"

@@ -41,6 +41,11 @@ async def survey_batches(ctx: AppContext) -> None:
 
 async def broadcasts(ctx: AppContext) -> None:
     """Queue the messages of broadcasts whose time has come."""
-    sent = await fan_out_due(ctx.sessions, worker=WORKER, at_night=ctx.settings.news_at_night)
+    sent = await fan_out_due(
+        ctx.sessions,
+        worker=WORKER,
+        at_night=ctx.settings.news_at_night,
+        paid=ctx.settings.paid_broadcasts,
+    )
     if sent:
         log.info("broadcasts.queued count=%s", len(sent))

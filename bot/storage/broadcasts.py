@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, Boolean, ForeignKey, Index, Integer, String
+from sqlalchemy import BigInteger, Boolean, ForeignKey, Index, Integer, String, false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from bot.storage.db import Base, BigId, JSONType, utcnow
@@ -71,6 +71,8 @@ class Broadcast(Base):
     default_locale: Mapped[str] = mapped_column(String(8), default="en")
     # Send the default language's text to people whose language has no version.
     fallback: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Sent at once, day or night, through Telegram's paid broadcasts when they are switched on.
+    urgent: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     status: Mapped[str] = mapped_column(String(16), default="draft")
     send_at: Mapped[datetime | None]
     # Fan-out progress: recipients are queued in user-id order; a crashed replica's successor

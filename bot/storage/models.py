@@ -15,6 +15,7 @@ from sqlalchemy import (
     Index,
     Integer,
     String,
+    false,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -219,6 +220,8 @@ class OutboxMessage(Base):
     # "never twice": e.g. "broadcast:12:user:34"; unique so a second enqueue is a no-op.
     dedupe_key: Mapped[str | None] = mapped_column(String(128), unique=True)
     priority: Mapped[int] = mapped_column(Integer, default=100)  # lower is sooner
+    # Sent with Telegram's paid broadcast (an urgent broadcast), by a delivery lane of its own.
+    paid: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     status: Mapped[str] = mapped_column(String(16), default=OutboxStatus.PENDING)
     due_at: Mapped[datetime] = mapped_column(default=utcnow)
     expires_at: Mapped[datetime | None]

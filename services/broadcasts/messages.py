@@ -25,7 +25,7 @@ from bot.i18n import N_
 from bot.i18n.languages import LANGUAGES
 from bot.storage.broadcasts import Broadcast, BroadcastNotice, BroadcastSubscription, BroadcastTopic
 from bot.storage.db import transaction
-from bot.storage.models import Factory, OutboxMessage, OutboxStatus, Staff, User
+from bot.storage.models import Factory, OutboxMessage, OutboxStatus, Staff, StaffRole, User
 from services import audit, outbox
 from services.broadcasts.topics import access_topic
 from services.claims import claim_ids
@@ -47,6 +47,12 @@ EXPIRES_AFTER = timedelta(days=2)
 LATEST_START = timedelta(days=90)
 # After replies, case updates and reminders: a broadcast to thousands must not delay them.
 PRIORITY = 200
+# An urgent broadcast (a fire, a blocked exit, a factory closing) goes before them all, at once.
+URGENT_PRIORITY = 50
+# Who may spend the programme's Telegram Stars on an urgent broadcast.
+URGENT_ROLES = frozenset({StaffRole.ADMIN, StaffRole.COUNTRY_MANAGER})
+# Telegram's price of one paid broadcast message, in tenths of a Star.
+STAR_TENTHS_PER_MESSAGE = 1
 
 
 class BroadcastStatus(StrEnum):
@@ -208,11 +214,21 @@ async def do_schedule(
     scope: Scope,
     actor: Staff | None,
     send_at: datetime | None = None,
+    urgent: bool = False,
+    paid_broadcasts: bool = False,
 ) -> None:
     """Send a draft now or at ``send_at``; the audience is taken when it is sent, so workers who
-    opt in meanwhile get it and those who opt out do not."""
+    opt in meanwhile get it and those who opt out do not.
+
+    ``urgent``: day or night, before other messages, and through Telegram's paid broadcasts
+    (``paid_broadcasts``, the installation's setting, must be on; it costs Stars, so only a
+    country manager or an administrator may choose it)."""
     if broadcast.status != BroadcastStatus.DRAFT:
         raise Conflict()
+    if urgent and not paid_broadcasts:
+        raise InvalidBroadcast(reason=N_("urgent sending is not switched on for this installation"))
+    if urgent and (actor is None or actor.role not in URGENT_ROLES):
+        raise InvalidBroadcast(reason=N_("only a country manager can send a message as urgent"))
     # Checked again: the topic may have been paused or a factory moved since the draft was saved.
     await check_broadcast(session, input_of(broadcast), scope=scope)
     now = utcnow()
@@ -223,6 +239,7 @@ async def do_schedule(
             raise InvalidBroadcast(reason=N_("a message can be planned at most 90 days ahead"))
     broadcast.send_at = max(send_at or now, now)
     broadcast.status = BroadcastStatus.SCHEDULED
+    broadcast.urgent = urgent
     await session.flush()
     await audit.record(
         session,
@@ -232,6 +249,7 @@ async def do_schedule(
         object_id=broadcast.id,
         send_at=broadcast.send_at.isoformat(),
         languages=sorted(broadcast.texts),
+        urgent=urgent,
     )
 
 
@@ -414,12 +432,14 @@ async def fan_out_due(
     worker: str,
     now: datetime | None = None,
     at_night: bool = False,
+    paid: bool = False,
 ) -> list[int]:
     """Queue the recipients of every due broadcast this replica can claim; returns their ids.
 
     Each batch commits on its own with the cursor, so another replica taking over after a crash
     starts where this one stopped. Messages wait for the day at each factory unless
-    ``at_night`` (the demo, whose visitors may be anywhere)."""
+    ``at_night`` (the demo, whose visitors may be anywhere) or the broadcast is urgent; an urgent
+    one goes through the paid lane when ``paid`` (paid broadcasts are switched on)."""
     done: list[int] = []
     while True:
         async with transaction(sessions) as session:
@@ -439,7 +459,7 @@ async def fan_out_due(
             )
         if not claimed:
             return done
-        await _fan_out(sessions, claimed[0], worker=worker, now=now, at_night=at_night)
+        await _fan_out(sessions, claimed[0], worker=worker, now=now, at_night=at_night, paid=paid)
         done.append(claimed[0])
 
 
@@ -450,6 +470,7 @@ async def _fan_out(
     worker: str,
     now: datetime | None,
     at_night: bool,
+    paid: bool,
 ) -> None:
     while True:
         async with transaction(sessions) as session:
@@ -474,9 +495,10 @@ async def _fan_out(
                     .limit(BATCH)
                 )
             ).all()
+            urgent = broadcast.urgent
             messages = []
             for user_id, _locale, tz in rows:
-                due_at = at if at_night else in_daytime(at, tz)
+                due_at = at if at_night or urgent else in_daytime(at, tz)
                 messages.append(
                     dict(
                         kind=BroadcastNotice.MESSAGE,
@@ -485,7 +507,8 @@ async def _fan_out(
                         due_at=due_at,
                         expires_at=due_at + EXPIRES_AFTER,
                         dedupe_key=f"broadcast:{broadcast.id}:user:{user_id}",
-                        priority=PRIORITY,
+                        priority=URGENT_PRIORITY if urgent else PRIORITY,
+                        paid=urgent and paid,
                     )
                 )
             broadcast.queued_count += await outbox.enqueue_many(session, messages)

@@ -91,6 +91,12 @@ class Settings(BaseSettings):
     smtp_password: SecretStr | None = None
     smtp_from: str | None = None
     smtp_starttls: bool = True
+    # Telegram's paid broadcasts (``allow_paid_broadcast``): a country manager may send a broadcast
+    # as urgent, and it then goes out day or night at up to PAID_BROADCAST_RATE a second (Telegram
+    # allows 1,000) for 0.1 Telegram Star a message from the bot's balance, on a budget of its own.
+    # Telegram enables it only for bots that meet its conditions. Off: everything keeps to ~30/s.
+    paid_broadcasts: bool = False
+    paid_broadcast_rate: Annotated[float, Field(gt=0, le=1000)] = 900.0
 
     @field_validator("bot_token")
     @classmethod
