@@ -125,6 +125,11 @@ def figures(report: Report, k: int) -> Figures:
     return Figures(queued, outcomes, bar)
 
 
+def stars_for(messages_count: int) -> int:
+    """Telegram Stars an urgent broadcast to that many workers costs (0.1 a message), rounded up."""
+    return -(-messages_count * messages.STAR_TENTHS_PER_MESSAGE // 10)
+
+
 def status_label(broadcast: Broadcast) -> str:
     label = STATUS_LABELS.get(BroadcastStatus(broadcast.status))
     return _(label) if label else broadcast.status
@@ -241,6 +246,10 @@ async def _detail_page(
         when_utc=when_text(broadcast.send_at, "UTC", locale) if zones[0] != "UTC" else "",
         is_draft=broadcast.status == BroadcastStatus.DRAFT,
         at_night=context(request).settings.news_at_night,
+        # Urgent (paid) sending: offered when switched on, to those who may spend the Stars.
+        paid_broadcasts=context(request).settings.paid_broadcasts,
+        may_send_urgent=staff.role in messages.URGENT_ROLES,
+        stars=stars_for(preview.reached) if preview and preview.reached is not None else None,
         can_cancel=broadcast.status in (BroadcastStatus.SCHEDULED, BroadcastStatus.SENDING)
         or (broadcast.status == BroadcastStatus.SENT and messages.report(broadcast).waiting > 0),
         error=error,
@@ -258,7 +267,9 @@ async def broadcast_page(
 
 
 class SendNow(BaseModel):
-    """Sending now: only the ticked confirmation box (``confirm_action``)."""
+    """Sending now: the ticked confirmation box (``confirm_action``), and whether it is urgent."""
+
+    urgent: str = Field(default="", max_length=4)
 
 
 class Plan(BaseModel):
@@ -298,8 +309,15 @@ async def send_now(
 ) -> Response:
     """Send to the whole audience at once: needs the box ticked (it cannot be called back)."""
 
-    async def send(_data: SendNow) -> None:
-        await messages.do_schedule(session, broadcast, scope=Scope.of(staff), actor=staff)
+    async def send(data: SendNow) -> None:
+        await messages.do_schedule(
+            session,
+            broadcast,
+            scope=Scope.of(staff),
+            actor=staff,
+            urgent=data.urgent == "on",
+            paid_broadcasts=context(request).settings.paid_broadcasts,
+        )
 
     return await submit(
         request,

@@ -71,6 +71,8 @@ class FakeTelegram:
         # (chat, message id) deleted with deleteMessages, the worker's own messages included.
         self.deleted_ids: set[tuple[int, int]] = set()
         self._failures: dict[str, list[int]] = defaultdict(list)
+        # Paid broadcasts (allow_paid_broadcast) the bot's Stars still pay for; None: no limit.
+        self.paid_messages_left: int | None = None
         self._files: dict[str, _File] = {}
         self._file_ids = itertools.count(1)
         self._changed = asyncio.Condition()
@@ -260,6 +262,14 @@ class FakeTelegram:
                 user.answered_callbacks.append(p)
         return True
 
+    def _pay(self, p: dict[str, Any]) -> None:
+        """A paid broadcast takes its 0.1 Star, or is refused when the balance is spent."""
+        if str(p.get("allow_paid_broadcast")).lower() != "true" or self.paid_messages_left is None:
+            return
+        if self.paid_messages_left <= 0:
+            raise bad_request("not enough Telegram Stars on the bot's balance for paid broadcast")
+        self.paid_messages_left -= 1
+
     def _chat(self, p: dict[str, Any]) -> int:
         try:
             chat_id = int(p.get("chat_id"))  # type: ignore[arg-type]
@@ -365,6 +375,7 @@ class FakeTelegram:
             return {"message_id": len(group), "date": int(time.time()), "chat": chat,
                     "text": str(p.get("text") or "")}  # fmt: skip
         chat_id = self._chat(p)
+        self._pay(p)
         text = str(p.get("text") or "")
         if not text.strip():
             raise bad_request("message text is empty")
