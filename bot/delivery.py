@@ -19,7 +19,8 @@ import os
 import re
 import socket
 import time
-from collections.abc import Awaitable, Callable
+from collections import defaultdict
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -73,10 +74,15 @@ class RenderContext:
 
 Renderer = Callable[[RenderContext], Awaitable[Rendered | list[Rendered] | None]]
 RENDERERS: dict[str, Renderer] = {}
-# Called in the delivery's transaction with a message's final status (sent, failed, blocked,
-# dropped), for kinds that keep their own delivery report (broadcasts).
-OutcomeHook = Callable[[AsyncSession, OutboxMessage, OutboxStatus], Awaitable[None]]
+# Called in the delivery's transaction with messages that reached one final status (sent,
+# failed, blocked, dropped), for kinds that keep their own delivery report (broadcasts).
+OutcomeHook = Callable[[AsyncSession, Sequence[OutboxMessage], OutboxStatus], Awaitable[None]]
 OUTCOME_HOOKS: dict[str, OutcomeHook] = {}
+# Called before a batch of one kind is rendered, to load in a few queries what each renderer
+# would fetch row by row (the paid lane renders hundreds at once). Returns what it loaded, for
+# the caller to hold while it renders: the session's identity map holds objects only weakly.
+Preloader = Callable[[AsyncSession, Sequence[OutboxMessage]], Awaitable[Sequence[object]]]
+PRELOADERS: dict[str, Preloader] = {}
 
 
 def renderer(kind: OutboxKind) -> Callable[[Renderer], Renderer]:
@@ -94,6 +100,14 @@ def renderer(kind: OutboxKind) -> Callable[[Renderer], Renderer]:
 def on_outcome(kind: OutboxKind) -> Callable[[OutcomeHook], OutcomeHook]:
     def register(fn: OutcomeHook) -> OutcomeHook:
         OUTCOME_HOOKS[kind] = fn
+        return fn
+
+    return register
+
+
+def preloader(kind: OutboxKind) -> Callable[[Preloader], Preloader]:
+    def register(fn: Preloader) -> Preloader:
+        PRELOADERS[kind] = fn
         return fn
 
     return register
@@ -213,25 +227,7 @@ class Deliverer:
             if outcome is None:  # its claim went stale while it waited: not ours to send now
                 log.info("outbox.claim_lost id=%s", message.id)
                 return
-            await self._record(session, message, outcome)
-
-    async def _record(
-        self, session: AsyncSession, message: OutboxMessage, outcome: Outcome
-    ) -> None:
-        if outcome.status == OutboxStatus.BLOCKED and message.user_id is not None:
-            await do_mark_blocked(session, message.user_id)
-        await outbox.mark(
-            session,
-            message.id,
-            outcome.status,
-            error=outcome.error,
-            retry_at=outcome.retry_at,
-            paid=False if outcome.unpaid else None,
-        )
-        hook = OUTCOME_HOOKS.get(message.kind)
-        if hook is not None and outcome.retry_at is None:
-            await hook(session, message, outcome.status)
-        metrics.OUTBOX.labels(message.kind, "retry" if outcome.retry_at else outcome.status).inc()
+            await record(session, [(message, outcome)])
 
     async def _prepare(self, session: AsyncSession, message: OutboxMessage) -> Outgoing | Outcome:
         """The message rendered in its reader's language, or why it does not go."""
@@ -302,6 +298,37 @@ class Deliverer:
             backoff = timedelta(seconds=min(300, 5 * 2**message.attempts))
             return Outcome(OutboxStatus.PENDING, "network", utcnow() + backoff)
         return Outcome(OutboxStatus.SENT)
+
+
+async def record(session: AsyncSession, outcomes: Sequence[tuple[OutboxMessage, Outcome]]) -> None:
+    """Write delivery outcomes: final ones grouped into one statement per status and error (the
+    paid lane writes hundreds at once), retries one by one; then the kinds' outcome hooks."""
+    final: dict[tuple[OutboxStatus, str | None], list[OutboxMessage]] = defaultdict(list)
+    for message, outcome in outcomes:
+        if outcome.retry_at is not None:
+            await outbox.mark(
+                session,
+                message.id,
+                outcome.status,
+                error=outcome.error,
+                retry_at=outcome.retry_at,
+                paid=False if outcome.unpaid else None,
+            )
+            metrics.OUTBOX.labels(message.kind, "retry").inc()
+            continue
+        if outcome.status == OutboxStatus.BLOCKED and message.user_id is not None:
+            await do_mark_blocked(session, message.user_id)
+        final[(outcome.status, outcome.error)].append(message)
+    for (status, error), done in final.items():
+        await outbox.mark_many(session, [m.id for m in done], status, error=error)
+        kinds: dict[str, list[OutboxMessage]] = defaultdict(list)
+        for message in done:
+            kinds[message.kind].append(message)
+        for kind, of_kind in kinds.items():
+            hook = OUTCOME_HOOKS.get(kind)
+            if hook is not None:
+                await hook(session, of_kind, status)
+            metrics.OUTBOX.labels(kind, status).inc(len(of_kind))
 
 
 async def stop_task(task: asyncio.Task[Any]) -> None:

@@ -203,6 +203,24 @@ async def mark(
     )
 
 
+async def mark_many(
+    session: AsyncSession, ids: Sequence[int], status: OutboxStatus, *, error: str | None = None
+) -> None:
+    """Record one final outcome of many deliveries in one statement."""
+    values: dict[str, Any] = {
+        "status": status,
+        "error": error,
+        "sent_at": utcnow() if status == OutboxStatus.SENT else None,
+    }
+    for start in range(0, len(ids), 1000):  # SQLite's and asyncpg's limits on bound values
+        await session.execute(
+            update(OutboxMessage)
+            .where(OutboxMessage.id.in_(ids[start : start + 1000]))
+            .values(**values)
+            .execution_options(synchronize_session=False)
+        )
+
+
 async def stop_paying(session: AsyncSession) -> int:
     """Move every waiting paid message to the free lane (Telegram refused a paid broadcast: the
     bot's Stars ran out, or it is not allowed them). A claimed row is left to its sender, which

@@ -8,6 +8,8 @@ Choosing is private: staff see how many people follow a topic, never who. A post
 from __future__ import annotations
 
 import html
+from collections import Counter
+from collections.abc import Sequence
 from enum import StrEnum
 from typing import Any
 
@@ -20,7 +22,7 @@ from aiogram.utils.keyboard import InlineKeyboardBuilder
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import deeplinks
-from bot.delivery import RenderContext, Rendered, on_outcome, renderer
+from bot.delivery import RenderContext, Rendered, on_outcome, preloader, renderer
 from bot.i18n import _, current_locale
 from bot.storage.broadcasts import BroadcastNotice
 from bot.storage.models import OutboxMessage, OutboxStatus, User
@@ -234,7 +236,15 @@ async def render_broadcast(ctx: RenderContext) -> Rendered | None:
 
 
 @on_outcome(BroadcastNotice.MESSAGE)
-async def count_delivery(
-    session: AsyncSession, message: OutboxMessage, status: OutboxStatus
+async def count_deliveries(
+    session: AsyncSession, delivered: Sequence[OutboxMessage], status: OutboxStatus
 ) -> None:
-    await messages.record_outcome(session, message.params["broadcast_id"], status)
+    for broadcast_id, count in Counter(m.params["broadcast_id"] for m in delivered).items():
+        await messages.record_outcome(session, broadcast_id, status, count)
+
+
+@preloader(BroadcastNotice.MESSAGE)
+async def load_deliveries(session: AsyncSession, queued: Sequence[OutboxMessage]) -> list[Any]:
+    return await messages.preload_deliveries(
+        session, [(m.params["broadcast_id"], m.user_id) for m in queued if m.user_id is not None]
+    )

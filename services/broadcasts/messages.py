@@ -549,6 +549,31 @@ async def message_for(session: AsyncSession, broadcast_id: int, user: User) -> D
     return Delivery(topic, text)
 
 
+async def preload_deliveries(session: AsyncSession, pairs: Sequence[tuple[int, int]]) -> list[Any]:
+    """Load the broadcasts, topics and subscriptions of (broadcast, user) pairs in a few queries,
+    so ``message_for`` finds them in the session instead of asking row by row. Returns them: the
+    caller holds them while it renders (the identity map does not)."""
+    broadcast_ids = sorted({b for b, _u in pairs})
+    user_ids = sorted({u for _b, u in pairs})
+    loaded: list[Any] = list(
+        (await session.scalars(select(Broadcast).where(Broadcast.id.in_(broadcast_ids)))).all()
+    )
+    topic_ids = sorted({b.topic_id for b in loaded})
+    loaded += (
+        await session.scalars(select(BroadcastTopic).where(BroadcastTopic.id.in_(topic_ids)))
+    ).all()
+    for start in range(0, len(user_ids), 1000):
+        loaded += (
+            await session.scalars(
+                select(BroadcastSubscription).where(
+                    BroadcastSubscription.topic_id.in_(topic_ids),
+                    BroadcastSubscription.user_id.in_(user_ids[start : start + 1000]),
+                )
+            )
+        ).all()
+    return loaded
+
+
 _COUNTERS = {
     OutboxStatus.SENT: Broadcast.sent_count,
     OutboxStatus.FAILED: Broadcast.failed_count,
@@ -557,15 +582,17 @@ _COUNTERS = {
 }
 
 
-async def record_outcome(session: AsyncSession, broadcast_id: int, status: OutboxStatus) -> None:
-    """Count one delivery's final outcome on its broadcast (retries are not outcomes)."""
+async def record_outcome(
+    session: AsyncSession, broadcast_id: int, status: OutboxStatus, count: int = 1
+) -> None:
+    """Count deliveries' final outcome on their broadcast (retries are not outcomes)."""
     column = _COUNTERS.get(OutboxStatus(status))
     if column is None:
         return
     await session.execute(
         update(Broadcast)
         .where(Broadcast.id == broadcast_id)
-        .values({column.key: column + 1})
+        .values({column.key: column + count})
         .execution_options(synchronize_session=False)
     )
 

@@ -96,7 +96,7 @@ class Settings(BaseSettings):
     # allows 1,000) for 0.1 Telegram Star a message from the bot's balance, on a budget of its own.
     # Telegram enables it only for bots that meet its conditions. Off: everything keeps to ~30/s.
     paid_broadcasts: bool = False
-    paid_broadcast_rate: Annotated[float, Field(gt=0, le=1000)] = 900.0
+    paid_broadcast_rate: Annotated[float, Field(gt=0, le=1000)] = 800.0
 
     @field_validator("bot_token")
     @classmethod
