@@ -6,7 +6,9 @@ import asyncio
 import contextlib
 import hmac
 import logging
+import time
 from collections.abc import Awaitable, Callable
+from datetime import timedelta
 from typing import Any
 
 from aiogram import Bot, Dispatcher
@@ -22,6 +24,7 @@ from starlette.responses import JSONResponse, Response
 
 from bot import updates as raw_updates
 from bot.storage.db import transaction
+from services.clock import utcnow
 from workvoice.kernel import metrics
 from workvoice.kernel.outage import Outage, is_outage
 
@@ -41,6 +44,10 @@ def create_bot(token: str, api_url: str) -> Bot:
 
 # Webhook mode: how often a process renews its claims and takes up what a dead one left
 # (``bot.updates.STALE_CLAIM``): a replica's updates are handled by another within about a minute.
+# Updates received by this process are kept in hand until handled; one another replica finished
+# (after an outage here) is forgotten after this long, checked once this many are kept.
+KEEP_RECEIVED_FOR = 600.0
+KEEP_RECEIVED_MAX = 1_000
 RENEW_EVERY = 10.0
 RECOVER_EVERY = 5.0
 RETRY_AFTER_OUTAGE = 5  # seconds, said to Telegram with a 503 while the database or Redis is out
@@ -76,14 +83,19 @@ class UpdateProcessor:
         self.payloads = payloads or raw_updates.create_payload_store(redis_url)
         self._tasks: set[asyncio.Task[None]] = set()
         self._inflight: set[int] = set()  # claimed by this process, being handled
+        # Updates this process received, as validated by the webhook, until handled: no second
+        # validation, no Redis round trip for the payload, and no loss if Redis restarts empty
+        # (it keeps nothing on disk) while they wait. Another replica handles them from Redis.
+        self._received: dict[int, tuple[float, Update, bytes]] = {}
 
     def spawn(self, update_id: int) -> None:
         task = asyncio.create_task(self.process(update_id))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    async def receive(self, update_id: int, body: bytes) -> None:
-        """Keep the payload, then the id, before the webhook answers 200; handle it after."""
+    async def receive(self, update_id: int, body: bytes, update: Update | None = None) -> None:
+        """Keep the payload, then the id, before the webhook answers 200; handle it after.
+        ``update``: the body as the webhook validated it, kept in hand until handled."""
         # Payload first: an id stored without its payload could not be handled, and a retry of
         # it would be taken for a repeat.
         await self.payloads.put(update_id, body)
@@ -92,6 +104,8 @@ class UpdateProcessor:
             waiting = fresh or await raw_updates.waiting(session, update_id)
             repeat = not waiting and await raw_updates.handled(session, update_id)
         if waiting:
+            if update is not None:
+                self._keep(update_id, update, body)
             # New, or a retry of one nobody handled yet (its payload was lost): claim() makes sure
             # only one task on one replica handles it.
             self.spawn(update_id)
@@ -116,6 +130,30 @@ class UpdateProcessor:
                 type(exc).__name__,
                 exc_info=exc,
             )
+
+    def _keep(self, update_id: int, update: Update, body: bytes) -> None:
+        now = time.monotonic()
+        if len(self._received) >= KEEP_RECEIVED_MAX:  # another replica finished some of them
+            self._received = {
+                i: kept for i, kept in self._received.items() if now - kept[0] < KEEP_RECEIVED_FOR
+            }
+        self._received[update_id] = (now, update, body)
+
+    async def _restore_held(self) -> None:
+        """Put back into Redis what this process holds and is not handling (released in an
+        outage): if Redis restarted empty meanwhile, another replica can take them up again.
+        What another replica handled meanwhile is let go (its copy must not linger in Redis)."""
+        held = [i for i in self._received if i not in self._inflight]
+        if not held:
+            return
+        async with transaction(self.sessions) as session:
+            waiting = await raw_updates.not_done(session, held)
+        for update_id in held:
+            kept = self._received.get(update_id)
+            if update_id not in waiting or kept is None:
+                self._received.pop(update_id, None)
+            elif update_id not in self._inflight:
+                await self.payloads.put(update_id, kept[2])
 
     async def _release(self, update_id: int) -> None:
         """Give a claimed update back (to be handled again); if even that fails, the claim
@@ -155,29 +193,51 @@ class UpdateProcessor:
                     async with transaction(self.sessions) as session:
                         await raw_updates.renew(session, sorted(self._inflight))
                     renewed = loop.time()
+                await self._restore_held()
                 taken = await self.recover()
                 if taken:
                     log.info("webhook.recovered count=%s", taken)
             except Exception as exc:  # an outage: try again at the next tick
                 log.warning("webhook.keep_up_failed error=%s", type(exc).__name__)
 
-    async def _process_claimed(self, update_id: int) -> None:
+    async def _payload(self, update_id: int) -> bytes | None:
+        """The stored payload, or None when it cannot be had: Redis is out (released for the
+        recovery loop) or the payload is gone (forgotten, so a retry from Telegram is handled)."""
         try:
             body = await self.payloads.get(update_id)
         except Exception as exc:
             if not is_outage(exc):
                 raise
-            await self._release(update_id)  # Redis is out: the recovery loop tries again
+            await self._release(update_id)
             log.warning("webhook.update_deferred update_id=%s", update_id)
-            return
+            return None
         if body is None:
+            # With Redis, the replica that received it keeps it in hand for a while and puts it
+            # back (Redis restarted empty): it is given back until then, and dropped only after.
+            held = utcnow() - timedelta(seconds=KEEP_RECEIVED_FOR) if self.payloads.shared else None
             async with transaction(self.sessions) as session:
-                await raw_updates.forget(session, update_id)
-            log.warning("webhook.update_lost update_id=%s", update_id)
+                lost = await raw_updates.forget(session, update_id, received_before=held)
+                if not lost:
+                    await raw_updates.release(session, update_id)
+            log.warning(
+                "webhook.%s update_id=%s", "update_lost" if lost else "payload_missing", update_id
+            )
+        return body
+
+    async def _process_claimed(self, update_id: int) -> None:
+        kept = self._received.get(update_id)
+        body = None if kept is not None else await self._payload(update_id)
+        if kept is None and body is None:
             return
         ok = False
         try:
-            update = Update.model_validate(raw_updates.decode(body), context={"bot": self.bot})
+            update = (
+                kept[1]
+                if kept is not None
+                else Update.model_validate(
+                    raw_updates.decode(body or b""), context={"bot": self.bot}
+                )
+            )
             await self.dp.feed_update(self.bot, update, from_store=True)
             ok = True
         except Exception as exc:
@@ -198,9 +258,15 @@ class UpdateProcessor:
             )
         # A handled update is marked done in its own transaction already (UpdateMiddleware), so
         # if this fails the update is not handled twice: it only leaves a payload to expire.
+        self._received.pop(update_id, None)
         async with transaction(self.sessions) as session:
             await raw_updates.finish(session, update_id, ok=ok)
-        await self.payloads.discard(update_id)
+        try:
+            await self.payloads.discard(update_id)
+        except Exception as exc:  # Redis out: the copy expires by itself (PAYLOAD_TTL)
+            if not is_outage(exc):
+                raise
+            log.warning("webhook.payload_kept update_id=%s", update_id)
 
     async def recover(self) -> int:
         """Handle what a previous process stored but did not finish (see ``PayloadStore``)."""
@@ -259,11 +325,11 @@ def webhook_endpoint(
         try:
             # What Telegram sends always fits its own schema (aiogram follows it, extra fields
             # allowed); what does not is refused now, not stored to fail in a handler later.
-            Update.model_validate(payload)
+            update = Update.model_validate(payload, context={"bot": processor.bot})
         except ValidationError:
             return JSONResponse({"ok": False, "error": "not an update"}, status_code=400)
         try:
-            await processor.receive(update_id, body)
+            await processor.receive(update_id, body, update)
         except Exception as exc:
             if not is_outage(exc):
                 raise

@@ -45,6 +45,10 @@ class PayloadStore(Protocol):
     forgotten at the next start so that a retry from Telegram, if it comes, is handled.
     """
 
+    # Seen by every replica: one that lacks a payload may find it put back by the replica that
+    # received it. In memory, only the process that received an update ever had it.
+    shared: bool
+
     async def put(self, update_id: int, payload: bytes) -> None: ...
 
     async def get(self, update_id: int) -> bytes | None: ...
@@ -56,6 +60,8 @@ class PayloadStore(Protocol):
 
 class MemoryPayloads:
     """One process alone (SQLite, or a single replica without Redis)."""
+
+    shared = False
 
     def __init__(self) -> None:
         self._payloads: dict[int, bytes] = {}
@@ -75,6 +81,8 @@ class MemoryPayloads:
 
 class RedisPayloads:
     """Shared by every replica; each payload expires on its own if nobody handles it."""
+
+    shared = True
 
     def __init__(self, redis: Any, *, prefix: str = "workvoice") -> None:
         self.redis = redis
@@ -156,6 +164,17 @@ async def waiting(session: AsyncSession, update_id: int) -> bool:
     return found is not None
 
 
+async def not_done(session: AsyncSession, update_ids: list[int]) -> set[int]:
+    """Of these, the ones stored and not yet handled (waiting, or being handled)."""
+    rows = await session.scalars(
+        select(RawUpdate.update_id).where(
+            RawUpdate.update_id.in_(update_ids),
+            RawUpdate.status.in_((UpdateStatus.PENDING, UpdateStatus.PROCESSING)),
+        )
+    )
+    return set(rows)
+
+
 async def handled(session: AsyncSession, update_id: int) -> bool:
     status = await session.scalar(select(RawUpdate.status).where(RawUpdate.update_id == update_id))
     return status in (UpdateStatus.DONE, UpdateStatus.FAILED)
@@ -203,9 +222,16 @@ async def finish(session: AsyncSession, update_id: int, *, ok: bool) -> None:
     )
 
 
-async def forget(session: AsyncSession, update_id: int) -> None:
-    """Its payload is gone (crash without Redis, or expired): drop the id so a retry is handled."""
-    await session.execute(delete(RawUpdate).where(RawUpdate.update_id == update_id))
+async def forget(
+    session: AsyncSession, update_id: int, *, received_before: datetime | None = None
+) -> bool:
+    """Its payload is gone (crash without Redis, or expired): drop the id so a retry is handled.
+    With ``received_before``, only an update received earlier: a younger one may still be in the
+    hand of the replica that received it. Returns whether it was dropped."""
+    query = delete(RawUpdate).where(RawUpdate.update_id == update_id)
+    if received_before is not None:
+        query = query.where(RawUpdate.received_at < received_before)
+    return bool((await session.execute(query)).rowcount)  # type: ignore[attr-defined]
 
 
 async def unfinished(session: AsyncSession, *, limit: int = 500) -> list[int]:

@@ -283,6 +283,59 @@ async def test_webhook_two_replicas_lose_nothing_when_one_is_killed(
         no_private_data_in(replica.log_text(), traffic)
 
 
+async def test_webhook_loses_nothing_to_sigterm_or_to_redis_restarting_empty(
+    telegram: FakeTelegram, tmp_path: Path, redis_server: ThrowawayRedis
+) -> None:
+    """SIGTERM: the updates in hand are finished, none twice. Redis killed and started again
+    empty (it keeps nothing on disk) mid-traffic: the webhook answers 503 while it is down, and
+    what the replicas had received and not yet handled they still have in hand."""
+    if not PG_UP:
+        pytest.skip("PostgreSQL not reachable")
+    name = f"wv_faults_{os.getpid()}_{random.randrange(10**9)}"
+    url = await _create_pg_database(name)
+    env = base_env(telegram, tmp_path, url)
+    env.update(
+        WORKVOICE_REDIS_URL=redis_server.url,
+        WORKVOICE_WEBHOOK_URL="https://bot.example.org/telegram/webhook",
+        WORKVOICE_WEBHOOK_SECRET=SECRET,
+    )
+    replicas = [BotProcess(env, tmp_path, "a"), BotProcess(env, tmp_path, "b")]
+    front = Front(telegram, replicas)
+    traffic = Traffic(telegram, 84000)
+    try:
+        for replica in replicas:
+            await replica.start()
+        burst = asyncio.create_task(traffic.send())
+        await asyncio.sleep(random.uniform(0.8, 2.0))
+        assert await replicas[0].terminate() == 0
+        await replicas[0].start()
+        await burst
+        await front.drain()
+        await traffic.all_answered()
+        assert traffic.duplicates() == 0, traffic.answers()
+        assert traffic.sorry() == 0
+
+        burst = asyncio.create_task(traffic.send())
+        await asyncio.sleep(random.uniform(0.8, 2.0))
+        redis_server.kill()
+        await asyncio.sleep(2)
+        redis_server.start()
+        await burst
+        await front.drain()
+        await traffic.all_answered()
+        assert front.refused > 0  # it was down: Telegram heard 503 and sent again
+        # Only updates answered in the instant their "done" could not be recorded come twice.
+        assert traffic.duplicates() <= 2 * IN_FLIGHT, traffic.answers()
+        assert traffic.sorry() == 0
+    finally:
+        for replica in replicas:
+            await replica.close()
+        await front.close()
+        await _drop_pg_database(name)
+    for replica in replicas:
+        no_private_data_in(replica.log_text(), traffic)
+
+
 @pytest.mark.parametrize("fault", ["stopped", "hung"])
 async def test_polling_keeps_every_message_while_postgres_is_stopped_or_hung(
     telegram: FakeTelegram, tmp_path: Path, fault: str

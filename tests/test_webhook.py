@@ -225,6 +225,52 @@ async def test_with_redis_another_replica_recovers_the_payload_and_it_expires(
     await crashed.close()
 
 
+async def test_a_payload_redis_lost_is_put_back_by_the_replica_that_holds_it(
+    app: BotHarness, db: Database, redis_url: str, redis_prefix: str
+) -> None:
+    """Replica A received an update and its handling was put off (an outage); Redis then
+    restarted empty. B, finding no payload, gives the update back instead of dropping it (it
+    did, and the worker's message was lost: the fault tests caught it); A puts the payload back
+    at its next tick and the update is handled once."""
+    from aiogram.types import Update
+
+    await make_worker(db.sessions, 609)
+    update = app.telegram.make_message_update(609, "/menu")
+    update_id = update["update_id"]
+    a, b = (
+        UpdateProcessor(
+            app.bot,
+            app.dp,
+            app.sessions,
+            payloads=raw_updates.RedisPayloads.from_url(redis_url, prefix=redis_prefix),
+        )
+        for _ in range(2)
+    )
+    a.spawn = lambda _update_id: None  # type: ignore[method-assign]  # its handling was put off
+    await a.receive(
+        update_id,
+        raw_updates.encode(update),
+        Update.model_validate(update, context={"bot": app.bot}),
+    )
+    await a.payloads.discard(update_id)  # Redis restarted, keeping nothing
+    await stored_a_while_ago(db, update_id)
+    assert await b.recover() == 1
+    async with db.sessions() as s:
+        row = await s.get(RawUpdate, update_id)
+        assert row is not None and row.status == UpdateStatus.PENDING
+    assert app.user(609).messages == []
+    await a._restore_held()  # A's keep-up tick
+    assert await b.recover() == 1
+    assert len(app.user(609).messages) == 1
+    await b.recover()
+    assert len(app.user(609).messages) == 1
+    await a._restore_held()  # handled by B: A lets its copy go, and puts nothing back
+    assert a._received == {}
+    assert await a.payloads.get(update_id) is None
+    await a.close()
+    await b.close()
+
+
 async def test_h6_webhook_process_on_postgres_keeps_no_payload_and_logs_no_text(
     tmp_path: Path,
 ) -> None:

@@ -3,6 +3,7 @@ so any number of replicas can run the same jobs and each piece of due work happe
 
 from __future__ import annotations
 
+import asyncio
 import importlib
 import logging
 from collections.abc import Awaitable, Callable
@@ -68,6 +69,10 @@ async def run_job(ctx: AppContext, job: Job) -> None:
     try:
         await job.run(ctx)
         metrics.JOB_RUNS.labels(job.name, "ok").inc()
+    except asyncio.CancelledError:
+        # The process is stopping (SIGTERM) mid-run: the job's transaction is rolled back and the
+        # next process runs it again. Said in one line; APScheduler would log a traceback.
+        log.info("job.stopped job=%s", job.name)
     except Exception as exc:
         metrics.JOB_RUNS.labels(job.name, "error").inc()
         if is_outage(exc):  # the database or Redis is out: the next run tries again
