@@ -336,6 +336,93 @@ async def test_webhook_loses_nothing_to_sigterm_or_to_redis_restarting_empty(
         no_private_data_in(replica.log_text(), traffic)
 
 
+async def test_every_receipt_shown_is_a_committed_case_when_a_replica_is_killed(
+    telegram: FakeTelegram, tmp_path: Path, redis_server: ThrowawayRedis
+) -> None:
+    """Workers tap "Send report" together and the replica handling some of them is killed: each
+    gets her case once (no duplicate, none lost) and every receipt number shown opens a case that
+    is in the database (the receipt is shown only after the commit)."""
+    from sqlalchemy import func, select
+
+    from bot.storage.db import create_engine, create_sessionmaker
+    from bot.storage.reports import Case
+    from services.reports.receipts import lookup_key
+    from tests import journeys
+    from tests.factories import make_factory, make_worker
+
+    if not PG_UP:
+        pytest.skip("PostgreSQL not reachable")
+    name = f"wv_faults_{os.getpid()}_{random.randrange(10**9)}"
+    url = await _create_pg_database(name)
+    env = base_env(telegram, tmp_path, url)
+    env.update(
+        WORKVOICE_REDIS_URL=redis_server.url,
+        WORKVOICE_WEBHOOK_URL="https://bot.example.org/telegram/webhook",
+        WORKVOICE_WEBHOOK_SECRET=SECRET,
+    )
+    replicas = [BotProcess(env, tmp_path, "a"), BotProcess(env, tmp_path, "b")]
+    front = Front(telegram, replicas)
+    engine = create_engine(url)
+    sessions = create_sessionmaker(engine)
+    ids = range(85000, 85010)
+    try:
+        for replica in replicas:
+            await replica.start()  # the first one migrates the database
+        await make_factory(sessions, "DK-01")
+        for telegram_id in ids:
+            await make_worker(sessions, telegram_id, locale="en")
+        workers = [telegram.user(telegram_id) for telegram_id in ids]
+
+        async def to_review(worker: Any) -> None:
+            await journeys.start_report(worker, "The supervisor shouts at us every night.")
+            await journeys.report_to_review(worker)
+
+        await asyncio.gather(*(to_review(worker) for worker in workers))
+        await asyncio.gather(*(worker.tap(journeys.t("✅ Send report")) for worker in workers))
+        await asyncio.sleep(random.uniform(0.0, 0.4))
+        replicas[0].kill()
+        await replicas[0].process.wait()  # type: ignore[union-attr]
+        await front.drain()
+
+        def outcome(worker: Any) -> list[str]:
+            shown = []
+            for message in worker.messages:
+                text = message.plain_text()
+                if "Your receipt number" in text:
+                    shown.append(journeys.receipt_digits(message))
+                elif "This report was already sent." in text:
+                    shown.append("already sent")
+            return shown
+
+        # The killed replica's updates are taken up by the other within about a minute.
+        deadline = time.monotonic() + 100
+        while not all(outcome(worker) for worker in workers) and time.monotonic() < deadline:
+            await asyncio.sleep(0.5)
+        await asyncio.sleep(1)
+        async with sessions() as session:
+            # Every tap made its case, once: none lost, none twice.
+            assert await session.scalar(select(func.count()).select_from(Case)) == len(ids)
+            for worker in workers:
+                receipts = [r for r in outcome(worker) if r != "already sent"]
+                assert len(receipts) <= 1, outcome(worker)
+                for receipt in receipts:
+                    key = lookup_key(env["WORKVOICE_SECRET_KEY"], receipt)
+                    case = await session.scalar(select(Case).where(Case.receipt_lookup == key))
+                    assert case is not None, "a receipt was shown for a case that is not stored"
+        # A case committed in the instant before the kill, whose receipt message had not left:
+        # its update is handled again and says "already sent" (the number is never stored, so it
+        # cannot be shown again). At most the updates in flight; here, usually none.
+        without = [w for w in workers if not [r for r in outcome(w) if r != "already sent"]]
+        assert len(without) <= IN_FLIGHT, [outcome(w) for w in workers]
+        assert all(SORRY not in m.plain_text() for w in workers for m in w.messages)
+    finally:
+        for replica in replicas:
+            await replica.close()
+        await front.close()
+        await engine.dispose()
+        await _drop_pg_database(name)
+
+
 @pytest.mark.parametrize("fault", ["stopped", "hung"])
 async def test_polling_keeps_every_message_while_postgres_is_stopped_or_hung(
     telegram: FakeTelegram, tmp_path: Path, fault: str
