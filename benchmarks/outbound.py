@@ -30,6 +30,7 @@ from typing import Any
 from sqlalchemy import func, select, text
 
 from benchmarks.committees import _recreate
+from benchmarks.rate_limit import _most_in_one_second
 from bot.storage.db import create_engine, create_sessionmaker, transaction
 from bot.storage.models import OutboxMessage, OutboxStatus, Staff, StaffRole
 from services.broadcasts import messages
@@ -150,15 +151,6 @@ def _run_replica(*args: Any) -> int:
         handled = asyncio.run(_replica(*args))
     prof.dump_stats(f"{profile}.{os.getpid()}")
     return handled
-
-
-def _most_in_one_second(times: list[float]) -> int:
-    most, start = 0, 0
-    for end, at in enumerate(times):
-        while at - times[start] >= 1.0:
-            start += 1
-        most = max(most, end - start + 1)
-    return most
 
 
 async def run(args: argparse.Namespace) -> None:

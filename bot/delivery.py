@@ -321,14 +321,18 @@ async def record(session: AsyncSession, outcomes: Sequence[tuple[OutboxMessage, 
         final[(outcome.status, outcome.error)].append(message)
     for (status, error), done in final.items():
         await outbox.mark_many(session, [m.id for m in done], status, error=error)
-        kinds: dict[str, list[OutboxMessage]] = defaultdict(list)
-        for message in done:
-            kinds[message.kind].append(message)
-        for kind, of_kind in kinds.items():
+        for kind, of_kind in by_kind(done).items():
             hook = OUTCOME_HOOKS.get(kind)
             if hook is not None:
                 await hook(session, of_kind, status)
             metrics.OUTBOX.labels(kind, status).inc(len(of_kind))
+
+
+def by_kind(messages: Sequence[OutboxMessage]) -> dict[str, list[OutboxMessage]]:
+    kinds: dict[str, list[OutboxMessage]] = defaultdict(list)
+    for message in messages:
+        kinds[message.kind].append(message)
+    return kinds
 
 
 async def stop_task(task: asyncio.Task[Any]) -> None:

@@ -19,13 +19,12 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections import defaultdict
 
 from aiogram import Bot
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.delivery import PRELOADERS, Deliverer, Outcome, Outgoing, record, stop_task
+from bot.delivery import PRELOADERS, Deliverer, Outcome, Outgoing, by_kind, record, stop_task
 from bot.ratelimit import SendLimiter
 from bot.storage.db import transaction
 from bot.storage.models import OutboxMessage, Staff, User
@@ -97,10 +96,7 @@ class PaidDeliverer(Deliverer):
             self._loaded += (await session.scalars(select(User).where(User.id.in_(users)))).all()
         if staff:
             self._loaded += (await session.scalars(select(Staff).where(Staff.id.in_(staff)))).all()
-        kinds: dict[str, list[OutboxMessage]] = defaultdict(list)
-        for message in rows:
-            kinds[message.kind].append(message)
-        for kind, of_kind in kinds.items():
+        for kind, of_kind in by_kind(rows).items():
             preload = PRELOADERS.get(kind)
             if preload is not None:
                 self._loaded += await preload(session, of_kind)

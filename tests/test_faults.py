@@ -19,6 +19,7 @@ import sys
 import time
 from collections import Counter
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -241,25 +242,49 @@ class Front:
         await self.client.aclose()
 
 
-async def test_webhook_two_replicas_lose_nothing_when_one_is_killed(
-    telegram: FakeTelegram, tmp_path: Path, redis_server: ThrowawayRedis
-) -> None:
+@dataclass
+class WebhookPair:
+    url: str
+    env: dict[str, str]
+    replicas: list[BotProcess]
+    front: Front
+
+
+@contextlib.asynccontextmanager
+async def webhook_pair(
+    telegram: FakeTelegram, tmp_path: Path, redis: ThrowawayRedis
+) -> AsyncIterator[WebhookPair]:
+    """Two replicas in webhook mode, started, on a PostgreSQL database of their own and a
+    throwaway Redis, behind a retrying front; all of it gone afterwards."""
     if not PG_UP:
         pytest.skip("PostgreSQL not reachable")
     name = f"wv_faults_{os.getpid()}_{random.randrange(10**9)}"
     url = await _create_pg_database(name)
     env = base_env(telegram, tmp_path, url)
     env.update(
-        WORKVOICE_REDIS_URL=redis_server.url,
+        WORKVOICE_REDIS_URL=redis.url,
         WORKVOICE_WEBHOOK_URL="https://bot.example.org/telegram/webhook",
         WORKVOICE_WEBHOOK_SECRET=SECRET,
     )
     replicas = [BotProcess(env, tmp_path, "a"), BotProcess(env, tmp_path, "b")]
     front = Front(telegram, replicas)
-    traffic = Traffic(telegram, 82000)
     try:
         for replica in replicas:
-            await replica.start()
+            await replica.start()  # the first one migrates the database
+        yield WebhookPair(url, env, replicas, front)
+    finally:
+        for replica in replicas:
+            await replica.close()
+        await front.close()
+        await _drop_pg_database(name)
+
+
+async def test_webhook_two_replicas_lose_nothing_when_one_is_killed(
+    telegram: FakeTelegram, tmp_path: Path, redis_server: ThrowawayRedis
+) -> None:
+    async with webhook_pair(telegram, tmp_path, redis_server) as pair:
+        replicas, front = pair.replicas, pair.front
+        traffic = Traffic(telegram, 82000)
         burst = asyncio.create_task(traffic.send())
         await asyncio.sleep(random.uniform(0.8, 2.0))
         replicas[0].kill()  # its stored updates are taken up by b within seconds
@@ -274,11 +299,6 @@ async def test_webhook_two_replicas_lose_nothing_when_one_is_killed(
         assert 0 <= traffic.duplicates() <= IN_FLIGHT
         assert traffic.sorry() == 0
         assert await replicas[1].terminate() == 0
-    finally:
-        for replica in replicas:
-            await replica.close()
-        await front.close()
-        await _drop_pg_database(name)
     for replica in replicas:
         no_private_data_in(replica.log_text(), traffic)
 
@@ -289,22 +309,9 @@ async def test_webhook_loses_nothing_to_sigterm_or_to_redis_restarting_empty(
     """SIGTERM: the updates in hand are finished, none twice. Redis killed and started again
     empty (it keeps nothing on disk) mid-traffic: the webhook answers 503 while it is down, and
     what the replicas had received and not yet handled they still have in hand."""
-    if not PG_UP:
-        pytest.skip("PostgreSQL not reachable")
-    name = f"wv_faults_{os.getpid()}_{random.randrange(10**9)}"
-    url = await _create_pg_database(name)
-    env = base_env(telegram, tmp_path, url)
-    env.update(
-        WORKVOICE_REDIS_URL=redis_server.url,
-        WORKVOICE_WEBHOOK_URL="https://bot.example.org/telegram/webhook",
-        WORKVOICE_WEBHOOK_SECRET=SECRET,
-    )
-    replicas = [BotProcess(env, tmp_path, "a"), BotProcess(env, tmp_path, "b")]
-    front = Front(telegram, replicas)
-    traffic = Traffic(telegram, 84000)
-    try:
-        for replica in replicas:
-            await replica.start()
+    async with webhook_pair(telegram, tmp_path, redis_server) as pair:
+        replicas, front = pair.replicas, pair.front
+        traffic = Traffic(telegram, 84000)
         burst = asyncio.create_task(traffic.send())
         await asyncio.sleep(random.uniform(0.8, 2.0))
         assert await replicas[0].terminate() == 0
@@ -327,11 +334,6 @@ async def test_webhook_loses_nothing_to_sigterm_or_to_redis_restarting_empty(
         # Only updates answered in the instant their "done" could not be recorded come twice.
         assert traffic.duplicates() <= 2 * IN_FLIGHT, traffic.answers()
         assert traffic.sorry() == 0
-    finally:
-        for replica in replicas:
-            await replica.close()
-        await front.close()
-        await _drop_pg_database(name)
     for replica in replicas:
         no_private_data_in(replica.log_text(), traffic)
 
@@ -350,24 +352,11 @@ async def test_every_receipt_shown_is_a_committed_case_when_a_replica_is_killed(
     from tests import journeys
     from tests.factories import make_factory, make_worker
 
-    if not PG_UP:
-        pytest.skip("PostgreSQL not reachable")
-    name = f"wv_faults_{os.getpid()}_{random.randrange(10**9)}"
-    url = await _create_pg_database(name)
-    env = base_env(telegram, tmp_path, url)
-    env.update(
-        WORKVOICE_REDIS_URL=redis_server.url,
-        WORKVOICE_WEBHOOK_URL="https://bot.example.org/telegram/webhook",
-        WORKVOICE_WEBHOOK_SECRET=SECRET,
-    )
-    replicas = [BotProcess(env, tmp_path, "a"), BotProcess(env, tmp_path, "b")]
-    front = Front(telegram, replicas)
-    engine = create_engine(url)
-    sessions = create_sessionmaker(engine)
-    ids = range(85000, 85010)
-    try:
-        for replica in replicas:
-            await replica.start()  # the first one migrates the database
+    async with webhook_pair(telegram, tmp_path, redis_server) as pair:
+        replicas, front = pair.replicas, pair.front
+        engine = create_engine(pair.url)
+        sessions = create_sessionmaker(engine)
+        ids = range(85000, 85010)
         await make_factory(sessions, "DK-01")
         for telegram_id in ids:
             await make_worker(sessions, telegram_id, locale="en")
@@ -406,7 +395,7 @@ async def test_every_receipt_shown_is_a_committed_case_when_a_replica_is_killed(
                 receipts = [r for r in outcome(worker) if r != "already sent"]
                 assert len(receipts) <= 1, outcome(worker)
                 for receipt in receipts:
-                    key = lookup_key(env["WORKVOICE_SECRET_KEY"], receipt)
+                    key = lookup_key(pair.env["WORKVOICE_SECRET_KEY"], receipt)
                     case = await session.scalar(select(Case).where(Case.receipt_lookup == key))
                     assert case is not None, "a receipt was shown for a case that is not stored"
         # A case committed in the instant before the kill, whose receipt message had not left:
@@ -415,12 +404,7 @@ async def test_every_receipt_shown_is_a_committed_case_when_a_replica_is_killed(
         without = [w for w in workers if not [r for r in outcome(w) if r != "already sent"]]
         assert len(without) <= IN_FLIGHT, [outcome(w) for w in workers]
         assert all(SORRY not in m.plain_text() for w in workers for m in w.messages)
-    finally:
-        for replica in replicas:
-            await replica.close()
-        await front.close()
         await engine.dispose()
-        await _drop_pg_database(name)
 
 
 @pytest.mark.parametrize("fault", ["stopped", "hung"])

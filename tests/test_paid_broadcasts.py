@@ -288,18 +288,9 @@ async def test_the_paid_budget_is_shared_by_replicas_through_redis(
     from bot.ratelimit import RedisRateLimiter
 
     clock = StillClock()
-    limiter = RedisRateLimiter.from_url(
-        redis_url,
-        prefix=redis_prefix,
-        per_second=50,
-        paid_per_second=500,
-        clock=clock,
-        sleep=clock.sleep,
-    )
-    try:
-        await _budgets_apart_chat_shared(limiter, clock)
-        # A second replica continues the same paid schedule.
-        other = RedisRateLimiter.from_url(
+
+    def replica() -> RedisRateLimiter:
+        return RedisRateLimiter.from_url(
             redis_url,
             prefix=redis_prefix,
             per_second=50,
@@ -307,6 +298,11 @@ async def test_the_paid_budget_is_shared_by_replicas_through_redis(
             clock=clock,
             sleep=clock.sleep,
         )
+
+    limiter = replica()
+    try:
+        await _budgets_apart_chat_shared(limiter, clock)
+        other = replica()  # a second replica continues the same paid schedule
         clock.slept.clear()
         await other.wait(300, paid=True)
         assert clock.slept == [7.002]
