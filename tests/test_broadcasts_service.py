@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot.storage.broadcasts import Broadcast, BroadcastTopic
 from bot.storage.db import transaction
 from bot.storage.models import OutboxMessage, OutboxStatus, User
-from services.broadcasts import messages, topics
+from services.broadcasts import deliveries, messages, topics
 from services.broadcasts.messages import BroadcastInput, BroadcastStatus, InvalidBroadcast
 from services.broadcasts.topics import InvalidTopic, TopicInput
 from services.clock import in_daytime
@@ -251,9 +251,9 @@ async def test_fan_out_reaches_only_opted_in_workers_in_their_language(
         b_user = await session.get(User, bangla.id)
         n_user = await session.get(User, nepali.id)
         assert b_user is not None and n_user is not None
-        delivery = await messages.message_for(session, broadcast_id, b_user)
+        delivery = await deliveries.message_for(session, broadcast_id, b_user)
         assert delivery is not None and delivery.text == "শুক্রবার গেটে সভা।"
-        assert await messages.message_for(session, broadcast_id, n_user) is None
+        assert await deliveries.message_for(session, broadcast_id, n_user) is None
 
 
 @time_machine.travel(datetime(2026, 3, 2, 16, 0, tzinfo=UTC), tick=False)
@@ -377,7 +377,7 @@ async def test_cancel_withdraws_what_is_not_delivered_and_counts_it(
     broadcast_id = await send(sessions, message(topic.id))
     async with transaction(sessions) as session:
         first = (await queued(session, broadcast_id))[0]
-        await messages.record_outcome(session, broadcast_id, OutboxStatus.SENT)
+        await deliveries.record_outcome(session, broadcast_id, OutboxStatus.SENT)
         first.status = OutboxStatus.SENT
         broadcast = await session.get(Broadcast, broadcast_id)
         assert broadcast is not None

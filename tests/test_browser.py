@@ -160,7 +160,7 @@ async def test_broadcast_pages_render_in_both_directions(
         pytest.skip("one database is enough for the browser")
     from bot.storage.db import transaction
     from bot.storage.models import OutboxStatus
-    from services.broadcasts import messages
+    from services.broadcasts import deliveries, messages
     from services.scope import Scope
     from tests.test_console_broadcasts import make_draft, make_topic, subscribers
 
@@ -183,7 +183,7 @@ async def test_broadcast_pages_render_in_both_directions(
     await messages.fan_out_due(console.sessions, worker="browser")
     async with transaction(console.sessions) as s:
         for outcome in [OutboxStatus.SENT] * 6 + [OutboxStatus.BLOCKED]:
-            await messages.record_outcome(s, sent.id, outcome)
+            await deliveries.record_outcome(s, sent.id, outcome)
     organiser = await console.staff("organiser", ["BD"], email="organiser@example.org")
     console.ctx.bot_username = "workvoice_bot"
     client = console.client_for(organiser)

@@ -18,7 +18,7 @@ from admin.broadcasts import InvalidPlan, planned_at
 from bot.storage.broadcasts import Broadcast, BroadcastTopic
 from bot.storage.db import transaction
 from bot.storage.models import AuditEvent, OutboxMessage, OutboxStatus, Staff, User
-from services.broadcasts import messages, topics
+from services.broadcasts import deliveries, messages, topics
 from services.broadcasts.topics import TopicInput
 from services.scope import Scope
 from tests.console import ConsoleHarness, tables
@@ -199,7 +199,7 @@ async def test_an_organiser_sends_a_message_in_two_languages_and_follows_it(
             row = await s.get(OutboxMessage, message.id)
             assert row is not None
             row.status = outcome
-            await messages.record_outcome(s, broadcast_id, outcome)
+            await deliveries.record_outcome(s, broadcast_id, outcome)
     page = await client.get(url)
     assert report_rows(page.text) == {
         "sent": "6",

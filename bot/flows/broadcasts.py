@@ -34,7 +34,7 @@ from bot.widgets import (
     remove_buttons,
 )
 from services import onboarding
-from services.broadcasts import messages, topics
+from services.broadcasts import deliveries, topics
 from services.errors import NotFound
 
 router = Router(name=__name__)
@@ -216,7 +216,7 @@ deeplinks.register(deeplinks.LinkKind.TOPIC, open_topic)
 async def render_broadcast(ctx: RenderContext) -> Rendered | None:
     if ctx.user is None:
         return None
-    delivery = await messages.message_for(ctx.session, ctx.params["broadcast_id"], ctx.user)
+    delivery = await deliveries.message_for(ctx.session, ctx.params["broadcast_id"], ctx.user)
     if delivery is None:
         return None  # cancelled, stopped, or no version in their language: counted as skipped
     name = topics.topic_name(delivery.topic, ctx.locale)
@@ -240,11 +240,11 @@ async def count_deliveries(
     session: AsyncSession, delivered: Sequence[OutboxMessage], status: OutboxStatus
 ) -> None:
     for broadcast_id, count in Counter(m.params["broadcast_id"] for m in delivered).items():
-        await messages.record_outcome(session, broadcast_id, status, count)
+        await deliveries.record_outcome(session, broadcast_id, status, count)
 
 
 @preloader(BroadcastNotice.MESSAGE)
 async def load_deliveries(session: AsyncSession, queued: Sequence[OutboxMessage]) -> list[Any]:
-    return await messages.preload_deliveries(
+    return await deliveries.preload_deliveries(
         session, [(m.params["broadcast_id"], m.user_id) for m in queued if m.user_id is not None]
     )

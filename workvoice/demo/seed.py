@@ -17,6 +17,7 @@ from bot.storage.models import Factory, OutboxMessage, OutboxStatus, User
 from bot.storage.reports import Case
 from bot.storage.surveys import SurveyWave
 from services.accounts import do_create_staff, get_staff_by_email, seal_totp
+from services.broadcasts import deliveries
 from services.broadcasts import messages as broadcasts
 from services.broadcasts.topics import TopicInput, do_create_topic, do_subscribe, topic_by_key
 from services.clock import utcnow
@@ -470,7 +471,7 @@ async def _broadcasts(ctx: AppContext) -> None:
             )
         ).all()
         for _row in rows:
-            await broadcasts.record_outcome(session, sent_id, OutboxStatus.SENT)
+            await deliveries.record_outcome(session, sent_id, OutboxStatus.SENT)
         await session.execute(delete(OutboxMessage).where(OutboxMessage.id.in_(rows)))
         assert await session.get(Broadcast, sent_id) is not None
 
