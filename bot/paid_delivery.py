@@ -17,6 +17,7 @@ urgent news that arrives slowly beats news that does not arrive.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 
@@ -73,12 +74,15 @@ class PaidDeliverer(Deliverer):
                         ready.append(prepared)
                     else:
                         outcomes.append((message, prepared))
-            writer = asyncio.create_task(self._keep_writing(outcomes, unwritten))
+            all_sent = asyncio.Event()
+            writer = asyncio.create_task(self._keep_writing(outcomes, unwritten, all_sent))
             try:
                 await self._send_all(ready, outcomes, unwritten)
             finally:
-                await stop_task(writer)
-            await self._write_last(outcomes, unwritten)
+                # The writer is let finish, never cancelled: cut between its commit and its
+                # bookkeeping, it would write the same outcomes (and broadcast counts) again.
+                all_sent.set()
+                await writer
         finally:
             self._loaded = []
             await stop_task(keeper)
@@ -127,23 +131,24 @@ class PaidDeliverer(Deliverer):
         await asyncio.gather(*(send(out) for out in ready))
 
     async def _keep_writing(
-        self, outcomes: list[tuple[OutboxMessage, Outcome]], unwritten: list[int]
+        self,
+        outcomes: list[tuple[OutboxMessage, Outcome]],
+        unwritten: list[int],
+        all_sent: asyncio.Event,
     ) -> None:
-        while True:
-            await asyncio.sleep(FLUSH_EVERY)
+        """Write the outcomes every FLUSH_EVERY while the batch is sent, then what is left,
+        retried through an outage for up to FINAL_WRITE_FOR."""
+        while not all_sent.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(all_sent.wait(), timeout=FLUSH_EVERY)
             try:
                 await self._write(outcomes, unwritten)
             except Exception as exc:  # an outage: kept, and written by the next round
                 log.warning("outbox.paid_write_failed error=%s", type(exc).__name__)
-
-    async def _write_last(
-        self, outcomes: list[tuple[OutboxMessage, Outcome]], unwritten: list[int]
-    ) -> None:
         until = time.monotonic() + FINAL_WRITE_FOR
-        while True:
+        while outcomes:
             try:
                 await self._write(outcomes, unwritten)
-                return
             except Exception:
                 if time.monotonic() > until:
                     raise

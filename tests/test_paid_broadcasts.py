@@ -314,3 +314,29 @@ async def test_the_paid_budget_is_shared_by_replicas_through_redis(
             await cleaner.delete(*keys)
         await cleaner.aclose()
         await limiter.close()
+
+
+async def test_outcomes_are_written_once_even_when_sending_ends_mid_write(
+    app: BotHarness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The last message leaves while the writer is between its commit and its bookkeeping (a
+    slow close of the session): the writer is let finish, not cancelled, or it would write the
+    same outcomes again and the broadcast would count twice as many sent as queued."""
+    import contextlib as ctx
+
+    from bot import paid_delivery
+    from bot.storage.db import transaction as real_transaction
+
+    @ctx.asynccontextmanager
+    async def slow_to_close(sessions: Any) -> Any:
+        async with real_transaction(sessions) as session:
+            yield session
+        await asyncio.sleep(0.2)  # committed; the session is still closing
+
+    broadcast_id = await _urgent_broadcast(app, range(9600, 9630))
+    monkeypatch.setattr(paid_delivery, "transaction", slow_to_close)
+    monkeypatch.setattr(paid_delivery, "FLUSH_EVERY", 0.005)
+    paid = PaidDeliverer(app.bot, app.sessions, limiter=RateLimiter(**FAST))
+    assert await paid.run_once() == 30
+    assert sorted(chat for chat, _paid in sends(app)) == list(range(9600, 9630))
+    assert await counts(app, broadcast_id) == (30, 30)
