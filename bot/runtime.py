@@ -44,12 +44,12 @@ def create_bot(token: str, api_url: str) -> Bot:
 
 # Webhook mode: how often a process renews its claims and takes up what a dead one left
 # (``bot.updates.STALE_CLAIM``): a replica's updates are handled by another within about a minute.
+RENEW_EVERY = 10.0
+RECOVER_EVERY = 5.0
 # Updates received by this process are kept in hand until handled; one another replica finished
 # (after an outage here) is forgotten after this long, checked once this many are kept.
 KEEP_RECEIVED_FOR = 600.0
 KEEP_RECEIVED_MAX = 1_000
-RENEW_EVERY = 10.0
-RECOVER_EVERY = 5.0
 RETRY_AFTER_OUTAGE = 5  # seconds, said to Telegram with a 503 while the database or Redis is out
 MAX_BODY = 1024 * 1024  # Telegram's updates stay far below 1 MB (L6)
 
