@@ -20,8 +20,9 @@ from admin.forms import FormState, submit
 from admin.web import DB, checked_id, render, require, verify_csrf
 from bot.i18n import N_
 from bot.i18n import gettext as _
+from bot.i18n.languages import LANGUAGES
 from bot.storage.models import Staff, StaffCountry, StaffRole
-from services import accounts
+from services import accounts, translations
 from services.clock import utcnow
 from services.errors import DomainError
 from services.factories import list_countries
@@ -78,6 +79,7 @@ async def _page(
         ],
         countries=list(names.items()),
         roles=_roles(actor),
+        review_languages=[(code, LANGUAGES[code]) for code in translations.review_locales()],
         form=form,
         invite_link=once.get("invite_link"),
         invited=once.get("invited"),
@@ -153,6 +155,7 @@ async def _member_page(
         if actor.role != StaffRole.ADMIN
         else [],
         roles=_roles(actor),
+        review_languages=[(code, LANGUAGES[code]) for code in translations.review_locales()],
         form=form,
         link=once.get("link"),
         link_kind=once.get("link_kind"),
@@ -173,6 +176,10 @@ async def member_page(
 class RoleForm(BaseModel):
     role: str = Field("", max_length=32)
     countries: list[str] = Field(default_factory=list, max_length=64)
+
+
+class LanguagesForm(BaseModel):
+    languages: list[str] = Field(default_factory=list, max_length=len(LANGUAGES))
 
 
 class Confirmed(BaseModel):
@@ -226,6 +233,27 @@ async def change_role(
         RoleForm,
         action,
         _("Role and countries saved. The person signs in again to use them."),
+        confirm=False,
+    )
+
+
+@router.post("/{staff_id}/languages", dependencies=[Depends(verify_csrf)])
+async def change_languages(
+    request: Request, staff_id: int, actor: Staff = Depends(MANAGE), session: AsyncSession = DB
+) -> Response:
+    async def action(member: Staff, form: LanguagesForm) -> None:
+        await translations.set_reviewer_languages(
+            session, actor=actor, staff=member, languages=form.languages
+        )
+
+    return await _act(
+        request,
+        session,
+        actor,
+        staff_id,
+        LanguagesForm,
+        action,
+        _("Saved: they review the translations of these languages."),
         confirm=False,
     )
 

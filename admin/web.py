@@ -30,7 +30,7 @@ from fastapi.templating import Jinja2Templates
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.routing import BaseRoute
 
-from bot.i18n import N_, current_locale, is_rtl, set_locale, translations, use_locale
+from bot.i18n import N_, gettext, is_rtl, plural_text, set_locale, use_locale
 from bot.i18n.languages import LANGUAGES
 from bot.storage.models import Staff, StaffRole
 from services.accounts import MFA_ROLES
@@ -193,17 +193,21 @@ class Viewer:
     role: str
     locale: str
     timezone: str | None = None  # chosen on the Account page (services.staff_zones)
+    translator: bool = False  # reviews some language's translations (Staff.languages)
 
 
 def remember_viewer(request: Request, staff: Staff) -> None:
-    request.state.viewer = Viewer(staff.id, staff.email, staff.role, staff.locale, staff.timezone)
+    request.state.viewer = Viewer(
+        staff.id, staff.email, staff.role, staff.locale, staff.timezone, bool(staff.languages)
+    )
     # The rest of the request speaks the staff member's language, so messages made before the
     # page is rendered (a refused form's reason) are in it too.
     set_locale(staff.locale)
 
 
-def require(*roles: StaffRole) -> Callable[..., Any]:
-    """Dependency: the signed-in staff member, if their role is one of ``roles`` (admin always is).
+def require(*roles: StaffRole, translators: bool = False) -> Callable[..., Any]:
+    """Dependency: the signed-in staff member, if their role is one of ``roles`` (admin always is),
+    or, with ``translators``, if they review some language's translations (whatever their role).
 
     The allowed roles are kept on the dependency, so the authorization tests read every route's
     policy from the app itself.
@@ -211,11 +215,12 @@ def require(*roles: StaffRole) -> Callable[..., Any]:
     allowed = frozenset(roles) | {StaffRole.ADMIN}
 
     async def dependency(staff: Staff = Depends(current_staff)) -> Staff:
-        if staff.role not in allowed:
+        if staff.role not in allowed and not (translators and staff.languages):
             raise Forbidden()
         return staff
 
     dependency.allowed_roles = allowed  # type: ignore[attr-defined]
+    dependency.translators = translators  # type: ignore[attr-defined]
     return dependency
 
 
@@ -288,9 +293,10 @@ def create_templates() -> Jinja2Templates:
         extensions=["jinja2.ext.i18n"],
     )
     # Jinja's newstyle gettext formats ``%(name)s`` placeholders itself after translating.
+    # Through bot.i18n so reviewed changes (translation overrides) show at once.
     env.install_gettext_callables(  # type: ignore[attr-defined]
-        lambda message: translations(current_locale()).ugettext(message),
-        lambda singular, plural, n: translations(current_locale()).ungettext(singular, plural, n),
+        lambda message: gettext(message),
+        lambda singular, plural, n: plural_text(singular, plural, n),
         newstyle=True,
     )
     env.filters.update(template_filters())
@@ -322,6 +328,7 @@ class NavLink:
     path: str
     label: str  # a msgid, translated in the template
     roles: frozenset[str]
+    translators: bool = False  # also for anyone who reviews translations, whatever their role
 
 
 def navigation(routes: Iterable[BaseRoute], entries: Iterable[NavEntry] = NAV) -> list[NavLink]:
@@ -348,14 +355,20 @@ def navigation(routes: Iterable[BaseRoute], entries: Iterable[NavEntry] = NAV) -
         allowed = roles(entry.path)
         if entry.stands_in_for is not None:
             allowed -= roles(entry.stands_in_for)
-        links.append(NavLink(entry.path, entry.label, allowed))
+        checks = [dep.call for dep in pages[entry.path].dependant.dependencies]
+        translators = any(getattr(call, "translators", False) for call in checks)
+        links.append(NavLink(entry.path, entry.label, allowed, translators))
     return links
 
 
 def nav_for(request: Request, viewer: Viewer | None) -> list[NavLink]:
     if viewer is None:
         return []
-    return [link for link in request.app.state.nav if viewer.role in link.roles]
+    return [
+        link
+        for link in request.app.state.nav
+        if viewer.role in link.roles or (link.translators and viewer.translator)
+    ]
 
 
 def render(request: Request, template: str, status_code: int = 200, **values: Any) -> Any:

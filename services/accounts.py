@@ -27,6 +27,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.i18n import N_
+from bot.i18n.languages import LANGUAGES
 from bot.storage.models import Country, Staff, StaffCountry, StaffRole
 from services import audit
 from services.clock import utcnow
@@ -113,6 +114,7 @@ async def do_create_staff(
     countries: Iterable[str] = (),
     password: str | None = None,
     name: str = "",
+    languages: Iterable[str] = (),
 ) -> Staff:
     email = email.strip().lower()
     if not EMAIL.match(email):
@@ -122,7 +124,7 @@ async def do_create_staff(
     if await get_staff_by_email(session, email) is not None:
         raise InvalidStaff(reason=N_("an account with this e-mail exists"))
     codes = sorted({c.strip().upper() for c in countries if c.strip()})
-    if role != StaffRole.ADMIN and not codes:
+    if role not in COUNTRYLESS_ROLES and not codes:
         raise InvalidStaff(reason=N_("name at least one country (admins see all)"))
     for code in codes:
         if await session.get(Country, code) is None:
@@ -138,6 +140,7 @@ async def do_create_staff(
         password_hash=await hash_password_async(check_password(password)) if password else None,
         created_at=utcnow(),
         countries=[StaffCountry(country_code=c) for c in codes],
+        languages=sorted({code for code in languages if code in LANGUAGES and code != "en"}),
     )
     session.add(staff)
     await session.flush()
@@ -163,6 +166,9 @@ TOTP_ISSUER = "workvoice"
 # Verifying against a real hash for unknown e-mails keeps both answers equally slow.
 _DUMMY_HASH = hash_password("not-a-real-password-for-timing")
 # Who may invite whom: managers build their country team, admins anyone.
+# Roles that need no country: admins see every one, translators review languages and see no
+# country's data.
+COUNTRYLESS_ROLES = frozenset({StaffRole.ADMIN, StaffRole.TRANSLATOR})
 INVITABLE = {
     StaffRole.ADMIN: set(StaffRole),
     StaffRole.COUNTRY_MANAGER: {StaffRole.CASE_HANDLER, StaffRole.ANALYST, StaffRole.ORGANISER},
@@ -481,7 +487,7 @@ async def do_change_role(
         chosen |= staff.country_codes - actor.country_codes
     if role == StaffRole.ADMIN:
         chosen = set()  # admins see every country
-    elif not chosen:
+    elif not chosen and role not in COUNTRYLESS_ROLES:
         raise InvalidStaff(reason=N_("name at least one country (admins see all)"))
     for code in chosen - staff.country_codes:
         if await session.get(Country, code) is None:

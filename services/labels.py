@@ -171,6 +171,7 @@ register(
         StaffRole.CASE_HANDLER: N_("Case handler"),
         StaffRole.ANALYST: N_("Analyst"),
         StaffRole.ORGANISER: N_("Organiser"),
+        StaffRole.TRANSLATOR: N_("Translator"),
     },
     name="staff_role",
 )

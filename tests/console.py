@@ -21,6 +21,7 @@ from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from admin.app import create_console
+from bot.flowdocs import ScreenBook
 from bot.storage.db import transaction
 from bot.storage.models import Staff
 from services.accounts import do_create_staff
@@ -73,6 +74,8 @@ class ConsoleHarness:
         self, role: str, countries: Iterable[str] = ("BD",), *, email: str | None = None, **kw: Any
     ) -> Staff:
         self._counter += 1
+        if role == "translator":
+            kw.setdefault("languages", ["bn"])  # a translator always reviews some language
         async with transaction(self.sessions) as session:
             return await do_create_staff(
                 session,
@@ -99,7 +102,7 @@ def make_context(
     db_sessions: async_sessionmaker[AsyncSession], engine: Any, data_dir: Any
 ) -> AppContext:
     settings = load_settings(data_dir=data_dir, secret_key=TEST_SECRET)
-    return AppContext(settings=settings, engine=engine, sessions=db_sessions)
+    return AppContext(settings=settings, engine=engine, sessions=db_sessions, screens=ScreenBook())
 
 
 class _Tables(HTMLParser):

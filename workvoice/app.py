@@ -19,6 +19,7 @@ from sqlalchemy.exc import IntegrityError
 
 from bot.storage import migrate
 from bot.storage.db import transaction
+from services import translations
 from services.surveys.builder import do_install_templates
 from workvoice.context import AppContext
 from workvoice.kernel.settings import ConfigError, Settings
@@ -192,6 +193,10 @@ async def serve(
         await install_survey_templates(ctx)
         if prepare is not None:
             await prepare(ctx)
+        # Reviewed translations in force before the first message, then kept current.
+        watcher = translations.Watcher(ctx.sessions)
+        await watcher.refresh()
+        tasks.append(asyncio.create_task(watcher.run(stop)))
         if bot and not scheduler and not settings.redis_url:
             # Finished survey answers wait in this process's memory for the batch job.
             log.warning(

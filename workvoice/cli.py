@@ -14,9 +14,12 @@ from typing import Any, TypeVar
 import click
 from sqlalchemy import select
 
+from bot.i18n import locales_dir
 from bot.storage import migrate
 from bot.storage.db import transaction
+from bot.storage.models import StaffRole
 from bot.storage.surveys import Survey, SurveyVersion
+from services import translations
 from services.accounts import do_create_staff
 from services.errors import DomainError
 from services.factories import (
@@ -252,7 +255,13 @@ async def _in_transaction(settings: Settings, fn: Callable[[Any], Awaitable[T]])
 @click.option(
     "--role",
     required=True,
-    type=click.Choice(["admin", "country_manager", "case_handler", "analyst", "organiser"]),
+    type=click.Choice([role.value for role in StaffRole]),
+)
+@click.option(
+    "--language",
+    "languages",
+    multiple=True,
+    help="A language whose translations they review (bn, km, ...); repeat for more.",
 )
 @click.option(
     "--country", "countries", multiple=True, help="ISO code (BD, KH, ...); repeat for more."
@@ -260,7 +269,12 @@ async def _in_transaction(settings: Settings, fn: Callable[[Any], Awaitable[T]])
 @click.option("--name", default="", help="Display name.")
 @click.option("--password", default=None, help="Set a password now (otherwise you are prompted).")
 def create_staff(
-    email: str, role: str, countries: tuple[str, ...], name: str, password: str | None
+    email: str,
+    role: str,
+    countries: tuple[str, ...],
+    languages: tuple[str, ...],
+    name: str,
+    password: str | None,
 ) -> None:
     """Create a staff account for the console."""
 
@@ -273,7 +287,13 @@ def create_staff(
         lambda: _in_transaction(
             settings,
             lambda s: do_create_staff(
-                s, email=email, role=role, countries=countries, password=password, name=name
+                s,
+                email=email,
+                role=role,
+                countries=countries,
+                password=password,
+                name=name,
+                languages=languages,
             ),
         )
     )
@@ -469,6 +489,40 @@ def i18n_compile() -> None:
     click.echo(f"compiled {len(i18n_tools.compile_all())} catalogs")
 
 
+@i18n.command("pull")
+@click.option("--locale", "locales", multiple=True, help="Only these locales.")
+def i18n_pull(locales: tuple[str, ...]) -> None:
+    """Write the changes translators approved in the console into locales/*.po."""
+
+    async def decided(session: Any) -> list[Any]:
+        return list((await translations.reviews_for(session)).values())
+
+    reviews = _run(lambda: _in_transaction(_settings(), decided))
+    written = translations.pull(reviews, locales=locales or None)
+    for path in written:
+        click.echo(f"wrote {path}")
+    click.echo(f"{len(written)} catalogs changed")
+
+
+@i18n.command("review")
+@click.option("--write", is_flag=True, help="Rewrite locales/REVIEW.md instead of printing it.")
+def i18n_review(write: bool) -> None:
+    """Review coverage per language and catalog (locales/REVIEW.md), from the console's decisions."""
+
+    async def decided(session: Any) -> dict[Any, Any]:
+        return await translations.reviews_for(session)
+
+    text = i18n_tools.review_markdown(
+        translations.count(_run(lambda: _in_transaction(_settings(), decided)))
+    )
+    if write:
+        path = locales_dir() / "REVIEW.md"
+        path.write_text(text, encoding="utf-8")
+        click.echo(f"wrote {path}")
+    else:
+        click.echo(text)
+
+
 @i18n.command("check")
 def i18n_check() -> None:
     """Fail if any required catalog is missing, incomplete, fuzzy or breaks placeholders or HTML."""
@@ -481,10 +535,6 @@ def i18n_check() -> None:
     click.echo("all catalogs complete")
 
 
-if __name__ == "__main__":
-    main()
-
-
 @main.command()
 @click.option("--write", is_flag=True, help="Rewrite docs/flows.md instead of printing it.")
 def flows(write: bool) -> None:
@@ -495,3 +545,7 @@ def flows(write: bool) -> None:
         click.echo(f"wrote {flowdocs.write()}")
     else:
         click.echo(flowdocs.render())
+
+
+if __name__ == "__main__":
+    main()

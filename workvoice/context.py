@@ -47,6 +47,26 @@ class Phones(Protocol):
     async def committee_code(self, session: AsyncSession) -> str | None: ...
 
 
+class StepPreview(Protocol):
+    @property
+    def title(self) -> str: ...
+
+    @property
+    def text(self) -> str: ...
+
+    @property
+    def rows(self) -> list[list[str]]: ...
+
+
+class ScreenBook(Protocol):
+    """The worker screens that say a message, drawn in any language (``bot.flowdocs.ScreenBook``);
+    typed here so the console needs no flow."""
+
+    def where(self, context: str | None, msgid: str) -> list[tuple[str, str]]: ...
+
+    def draw(self, locale: str, flow: str, step: str) -> StepPreview | None: ...
+
+
 @dataclass
 class AppContext(Runtime):
     survey_store: SurveyStore = field(default_factory=MemorySurveyStore)
@@ -54,6 +74,7 @@ class AppContext(Runtime):
     # it has started (links and posters), and the demo's phones (None outside the demo).
     bot_username: str | None = None
     phones: Phones | None = None
+    screens: ScreenBook | None = None  # set where the console runs (workvoice.server)
 
     @classmethod
     def create(cls, settings: Settings) -> AppContext:

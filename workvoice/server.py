@@ -105,6 +105,8 @@ def create_web_app(ctx: AppContext, *, console: bool, webhook: Any = None) -> St
         routes.append(Route(WEBHOOK_PATH, webhook, methods=["POST"]))
     if console:
         from admin.app import create_console  # only with the console: a bot replica needs none
+        from bot.flowdocs import ScreenBook
 
+        ctx.screens = ctx.screens or ScreenBook()
         routes.append(Mount("/", app=create_console(ctx)))
     return Starlette(routes=routes)

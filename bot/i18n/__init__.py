@@ -46,6 +46,10 @@ __all__ = [
     "locales_dir",
     "ltr_isolate",
     "ngettext",
+    "override_for",
+    "plural_text",
+    "recording",
+    "set_overrides",
     "supported",
     "use_locale",
 ]
@@ -93,6 +97,41 @@ def reload_catalogs() -> None:
     translations.cache_clear()
 
 
+# Reviewed changes that override the catalogs until they are pulled into ``locales/``: per locale,
+# (msgctxt or None, msgid) -> the forms (one, or one per plural form). ``services.translations``
+# loads them from the database and replaces the whole table at once, so a lookup never sees half.
+Overrides = dict[str, dict[tuple[str | None, str], tuple[str, ...]]]
+_overrides: Overrides = {}
+
+
+def set_overrides(table: Overrides) -> None:
+    global _overrides
+    _overrides = table
+
+
+def override_for(locale: str, message: str, context: str | None = None) -> tuple[str, ...] | None:
+    heard = _heard.get()
+    if heard is not None:
+        heard.add((context, message))
+    found = _overrides.get(locale)
+    return found.get((context, message)) if found else None
+
+
+# Set while a screen is drawn for the translation workspace: which messages it says.
+_heard: ContextVar[set[tuple[str | None, str]] | None] = ContextVar("workvoice_heard", default=None)
+
+
+@contextmanager
+def recording() -> Iterator[set[tuple[str | None, str]]]:
+    """Collect the (msgctxt, msgid) of every message translated inside the block."""
+    heard: set[tuple[str | None, str]] = set()
+    token = _heard.set(heard)
+    try:
+        yield heard
+    finally:
+        _heard.reset(token)
+
+
 def current_locale() -> str:
     return _current.get()
 
@@ -115,15 +154,27 @@ def set_locale(locale: str | None) -> str:
 
 
 def gettext(message: str, /, *, locale: str | None = None, **params: Any) -> str:
-    text = translations(locale or _current.get()).ugettext(message)
+    code = locale or _current.get()
+    changed = override_for(code, message)
+    text = changed[0] if changed else translations(code).ugettext(message)
     return text.format(**params) if params else text
 
 
 def ngettext(
     singular: str, plural: str, n: int, /, *, locale: str | None = None, **params: Any
 ) -> str:
-    text = translations(locale or _current.get()).ungettext(singular, plural, n)
-    return text.format(n=n, **params)
+    return plural_text(singular, plural, n, locale=locale).format(n=n, **params)
+
+
+def plural_text(singular: str, plural: str, n: int, /, *, locale: str | None = None) -> str:
+    """The form for ``n``, not yet formatted (Jinja formats its own ``%(num)s`` placeholders)."""
+    code = locale or _current.get()
+    changed = override_for(code, singular)
+    catalog = translations(code)
+    if not changed:
+        return catalog.ungettext(singular, plural, n)
+    form = catalog.plural(n) if isinstance(catalog, Translations) else int(n != 1)
+    return changed[min(form, len(changed) - 1)]
 
 
 def lazy_gettext(message: str, /, **params: Any) -> LazyProxy:

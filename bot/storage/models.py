@@ -15,6 +15,8 @@ from sqlalchemy import (
     Index,
     Integer,
     String,
+    Text,
+    UniqueConstraint,
     false,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -92,6 +94,9 @@ class StaffRole(StrEnum):
     CASE_HANDLER = "case_handler"
     ANALYST = "analyst"
     ORGANISER = "organiser"
+    # Reviews the words of the languages in ``Staff.languages`` and nothing else (any other role
+    # may review them too when it has languages).
+    TRANSLATOR = "translator"
 
 
 class Staff(Base):
@@ -115,6 +120,9 @@ class Staff(Base):
     # change, deactivation) ends all of them at their next request.
     session_version: Mapped[int] = mapped_column(Integer, default=0)
     locale: Mapped[str] = mapped_column(String(8), default="en")
+    # The languages this person reviews translations for (the translator role, which any role
+    # may hold beside its own): locale codes, e.g. ["bn"].
+    languages: Mapped[list[str]] = mapped_column(JSONType, default=list)
     # IANA zone the console shows times in (Account page); None: the first country's zone.
     timezone: Mapped[str | None] = mapped_column(String(64))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
@@ -231,3 +239,30 @@ class OutboxMessage(Base):
     sent_at: Mapped[datetime | None]
     error: Mapped[str | None] = mapped_column(String(120))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class TranslationReview(Base):
+    """A native speaker's decision on one catalog message in one language (issue 19).
+
+    ``text`` is the translation they approved; when it differs from ``catalog_text`` (the catalog's
+    translation at that moment) it is a change, and it overrides the catalog in the bot and the
+    console at once (``services.translations``) until ``workvoice i18n pull`` writes it into the
+    ``.po`` file. A catalog that later moves away from both is "changed since approval". Keyed by a
+    hash of (context, msgid) because a message can be longer than an index allows.
+    """
+
+    __tablename__ = "translation_reviews"
+    __table_args__ = (UniqueConstraint("locale", "domain", "key", name="uq_translation_reviews"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    locale: Mapped[str] = mapped_column(String(8))
+    domain: Mapped[str] = mapped_column(String(48))
+    key: Mapped[str] = mapped_column(String(64))
+    context: Mapped[str | None] = mapped_column(String(200))
+    msgid: Mapped[str] = mapped_column(Text)
+    # Lists of strings: one for a plain message, one per plural form for a plural one.
+    catalog_text: Mapped[list[str]] = mapped_column(JSONType, default=list)
+    text: Mapped[list[str]] = mapped_column(JSONType, default=list)
+    note: Mapped[str] = mapped_column(Text, default="")
+    staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id", ondelete="SET NULL"))
+    decided_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)

@@ -4,6 +4,7 @@ Account pages read. Maintaining them (extract, update, compile, check) is ``work
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -42,31 +43,16 @@ class LocaleCoverage:
     code: str
     native_name: str
     domains: dict[str, tuple[int, int]]  # catalog -> (translated, total)
-    review: str
-
-
-def review_status() -> dict[str, str]:
-    """Locale -> status, read from the table in locales/REVIEW.md."""
-    path = locales_dir() / "REVIEW.md"
-    statuses: dict[str, str] = {}
-    if not path.exists():
-        return statuses
-    for line in path.read_text(encoding="utf-8").splitlines():
-        cells = [c.strip() for c in line.strip().strip("|").split("|")]
-        if len(cells) >= 4 and cells[0] in LANGUAGES:
-            reviewer = cells[4] if len(cells) > 4 and cells[4] else ""
-            statuses[cells[0]] = cells[3] + (f" ({reviewer})" if reviewer else "")
-    return statuses
 
 
 # Parsing every catalog takes a quarter of a second: the figures are kept per process until a
-# catalog or REVIEW.md changes (an edit, ``workvoice i18n update``, a deploy).
+# catalog changes (an edit, ``workvoice i18n update``, a deploy).
 _cached: tuple[tuple[tuple[str, int, int], ...], list[LocaleCoverage]] | None = None
 
 
 def _signature() -> tuple[tuple[str, int, int], ...]:
     folder = locales_dir()
-    paths = [*folder.glob("*.pot"), *folder.glob("*/LC_MESSAGES/*.po"), folder / "REVIEW.md"]
+    paths = [*folder.glob("*.pot"), *folder.glob("*/LC_MESSAGES/*.po")]
     marks = []
     for path in sorted(paths):
         try:
@@ -89,7 +75,6 @@ def coverage() -> list[LocaleCoverage]:
 
 def _coverage() -> list[LocaleCoverage]:
     tmpls = templates()
-    reviews = review_status()
     rows = []
     for code, lang in LANGUAGES.items():
         domains: dict[str, tuple[int, int]] = {}
@@ -115,6 +100,74 @@ def _coverage() -> list[LocaleCoverage]:
                     if found is not None and not found.fuzzy and all(strings):
                         done += 1
             domains[domain] = (done, total)
-        review = "source" if code == SOURCE_LOCALE else reviews.get(code, "not listed")
-        rows.append(LocaleCoverage(code, lang.native_name, domains, review))
+        rows.append(LocaleCoverage(code, lang.native_name, domains))
     return rows
+
+
+PLACEHOLDER = re.compile(r"\{[a-zA-Z_][a-zA-Z0-9_]*\}|%\([a-zA-Z_]+\)[sd]")
+
+
+def placeholders(text: str) -> set[str]:
+    """The ``{name}`` and ``%(name)s`` slots a message fills in: a translation must keep them all."""
+    return set(PLACEHOLDER.findall(text))
+
+
+@dataclass(frozen=True)
+class CatalogMessage:
+    """One message of a catalog as a translator reviews it: the English (and its plural), where it
+    is used, the developers' notes, and the catalog's translation in one language."""
+
+    domain: str
+    context: str | None
+    msgid: str
+    plural: str | None
+    strings: tuple[str, ...]  # one, or one per plural form; empty strings when untranslated
+    locations: tuple[str, ...]
+    comments: tuple[str, ...]
+
+
+_messages: dict[tuple[str, str], tuple[tuple[tuple[str, int, int], ...], list[CatalogMessage]]] = {}
+
+
+def messages(locale: str, domain: str) -> list[CatalogMessage]:
+    """Every message of ``domain``'s template with ``locale``'s translation, in template order
+    (kept per process until a catalog changes, like ``coverage``)."""
+    signature = _signature()
+    cached = _messages.get((locale, domain))
+    if cached is not None and cached[0] == signature:
+        return cached[1]
+    template = templates().get(domain)
+    found: list[CatalogMessage] = []
+    if template is not None:
+        catalog = None
+        path = po_path(locale, domain)
+        if locale != SOURCE_LOCALE and path.exists():
+            with path.open("rb") as fh:
+                catalog = read_po(fh, locale=locale, domain=domain)
+        for tmpl in template:
+            if not tmpl.id:
+                continue
+            ids = tmpl.id if isinstance(tmpl.id, (tuple, list)) else (tmpl.id,)
+            if locale == SOURCE_LOCALE:
+                strings: tuple[str, ...] = tuple(str(i) for i in ids)
+            else:
+                msg = catalog.get(tmpl.id, tmpl.context) if catalog is not None else None
+                raw = msg.string if msg is not None and not msg.fuzzy else ""
+                strings = (
+                    tuple(str(x or "") for x in raw)
+                    if isinstance(raw, (tuple, list))
+                    else (str(raw or ""),)
+                )
+            found.append(
+                CatalogMessage(
+                    domain=domain,
+                    context=tmpl.context,
+                    msgid=str(ids[0]),
+                    plural=str(ids[1]) if len(ids) > 1 else None,
+                    strings=strings,
+                    locations=tuple(dict.fromkeys(loc for loc, _line in tmpl.locations)),
+                    comments=tuple(tmpl.auto_comments),
+                )
+            )
+    _messages[(locale, domain)] = (signature, found)
+    return found
