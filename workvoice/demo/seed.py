@@ -72,7 +72,10 @@ DEMO_STAFF = [
     ("case_handler", "handler@demo.workvoice.org", ("BD", "KH", "JO", "VN", "HT")),
     ("analyst", "analyst@demo.workvoice.org", ("BD", "KH", "JO", "VN", "HT")),
     ("organiser", "organiser@demo.workvoice.org", ("BD", "JO")),
+    ("translator", "translator@demo.workvoice.org", ()),
 ]
+# The languages a demo account reviews translations for (the translator role, issue 19).
+DEMO_REVIEWS = {"translator@demo.workvoice.org": ("bn",)}
 
 
 async def _factories(session: AsyncSession) -> None:
@@ -93,6 +96,7 @@ async def _staff(session: AsyncSession, secret_key: str) -> list[tuple[str, str,
                 countries=countries,
                 password=DEMO_PASSWORD,
                 name=role.replace("_", " ").title(),
+                languages=DEMO_REVIEWS.get(email, ()),
             )
         if staff.totp_sealed is None:
             # Demo accounts come enrolled; the simulator page shows their current codes.
