@@ -28,7 +28,7 @@ from bot.i18n import N_, is_rtl
 from bot.i18n import gettext as _
 from bot.i18n.languages import LANGUAGES
 from bot.storage.models import Staff, StaffRole
-from services import translations
+from services import content_reviews, translations
 from services.errors import DomainError, Forbidden, NotFound
 from services.translations import Row, Status
 from workvoice.kernel.catalogs import coverage
@@ -44,6 +44,8 @@ STATUS_WORDS = {
     Status.DRAFTED: N_("Machine-drafted"),
     Status.CHANGED: N_("Changed since approval"),
 }
+# Stored texts are listed beside the catalogs under their own names.
+DOMAIN_LABELS = {name: kind.label for name, kind in content_reviews.KINDS.items()}
 # The formatting a Telegram message may carry that a preview shows as such; everything else is text.
 SHOWN_TAGS = {"b", "strong", "i", "em", "u", "s", "code", "pre", "blockquote"}
 
@@ -84,10 +86,9 @@ def _known(locale: str) -> str:
 async def overview(
     request: Request, staff: Staff = Depends(VIEW), session: AsyncSession = DB
 ) -> Response:
-    decided = await translations.reviews_for(session)
-    counts = translations.count(decided)
+    counts = await translations.count(session)
     translated = {row.code: row.domains for row in coverage()}
-    domains = list(translated.get("en", {}))
+    domains = [*translated.get("en", {}), *content_reviews.KINDS]
     rows = [
         {
             "code": code,
@@ -99,7 +100,9 @@ async def overview(
         for code in translations.review_locales()
     ]
     rows.sort(key=lambda r: not r["mine"])  # the reviewer's own languages first
-    return render(request, "translations/list.html", rows=rows, domains=domains)
+    return render(
+        request, "translations/list.html", rows=rows, domains=domains, labels=DOMAIN_LABELS
+    )
 
 
 class ChangeForm(BaseModel):
@@ -181,10 +184,7 @@ async def _workspace(
     chosen = picked[(page - 1) * PAGE_SIZE : page * PAGE_SIZE]
     query = {k: v for k, v in {"status": status, "q": q, "page": str(page)}.items() if v}
     here = f"/translations/{locale}/{domain}" + (f"?{urlencode(query)}" if query else "")
-    counts = translations.count(
-        {(r.review.locale, r.review.domain, r.key): r.review for r in all_rows if r.review},
-        [locale],
-    )
+    counts = translations.Counts.of(r.status for r in all_rows)
     return render(
         request,
         "translations/workspace.html",
@@ -194,8 +194,9 @@ async def _workspace(
         rtl=is_rtl(locale),
         domain=domain,
         domains=translations.domains_for(locale),
+        labels=DOMAIN_LABELS,
         rows=[Shown(r, _previews(request, locale, r), r.key[:12]) for r in chosen],
-        counts=counts[locale][domain],
+        counts=counts,
         status=status,
         statuses=[(s.value, STATUS_WORDS[s]) for s in Status],
         q=q,
@@ -216,7 +217,7 @@ async def download(
 ) -> Response:
     """The catalog with this language's approved changes written in, to commit into ``locales/``."""
     locale = _known(locale)
-    if domain not in translations.domains_for(locale):
+    if domain not in translations.catalogs_for(locale):
         raise NotFound()
     decided = (await translations.reviews_for(session, locale)).values()
     data = translations.apply_to_po(locale, domain, decided)

@@ -30,7 +30,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot.i18n import N_, Overrides, set_overrides
 from bot.i18n.languages import LANGUAGES, SOURCE_LOCALE
 from bot.storage.models import Staff, StaffRole, TranslationReview
-from services import accounts, audit
+from services import accounts, audit, content_reviews
 from services.clock import utcnow
 from services.errors import DomainError, Forbidden, NotFound
 from workvoice.kernel.catalogs import (
@@ -99,9 +99,21 @@ class Row:
         return self.message.strings
 
 
-def domains_for(locale: str) -> list[str]:
+def catalogs_for(locale: str) -> list[str]:
     """The catalogs offered in ``locale`` (the console's only in the staff languages)."""
     return [d for d in templates() if required(locale, d) or po_path(locale, d).exists()]
+
+
+def domains_for(locale: str) -> list[str]:
+    """What a translator of ``locale`` reviews: its catalogs, then the stored texts workers read."""
+    return [*catalogs_for(locale), *content_reviews.KINDS]
+
+
+async def messages_of(session: AsyncSession, locale: str, domain: str) -> list[CatalogMessage]:
+    kind = content_reviews.KINDS.get(domain)
+    if kind is not None:
+        return await kind.items(session, locale)
+    return messages(locale, domain)
 
 
 def review_locales() -> list[str]:
@@ -153,7 +165,7 @@ async def rows(session: AsyncSession, locale: str, domain: str) -> list[Row]:
     decided = await reviews_for(session, locale)
     return [
         Row(m, decided.get((locale, domain, key_of(m.context, m.msgid))))
-        for m in messages(locale, domain)
+        for m in await messages_of(session, locale, domain)
     ]
 
 
@@ -167,6 +179,13 @@ class Counts:
     def total(self) -> int:
         return self.approved + self.drafted + self.changed
 
+    @classmethod
+    def of(cls, statuses: Iterable[Status]) -> Counts:
+        counts = cls()
+        for status in statuses:
+            counts = counts.add(status)
+        return counts
+
     def add(self, status: Status) -> Counts:
         return Counts(
             self.approved + (status is Status.APPROVED),
@@ -175,26 +194,27 @@ class Counts:
         )
 
 
-def count(
-    decided: dict[tuple[str, str, str], TranslationReview], locales: Iterable[str] | None = None
+async def count(
+    session: AsyncSession, locales: Iterable[str] | None = None
 ) -> dict[str, dict[str, Counts]]:
-    """locale -> catalog -> how many messages are approved, machine-drafted, changed since."""
+    """locale -> catalog (or kind of stored text) -> how many messages are approved,
+    machine-drafted, changed since approval."""
+    decided = await reviews_for(session)
     out: dict[str, dict[str, Counts]] = {}
     for locale in locales or review_locales():
         out[locale] = {}
         for domain in domains_for(locale):
-            counts = Counts()
-            for m in messages(locale, domain):
-                review = decided.get((locale, domain, key_of(m.context, m.msgid)))
-                counts = counts.add(status_of(m.strings, review))
-            out[locale][domain] = counts
+            out[locale][domain] = Counts.of(
+                status_of(m.strings, decided.get((locale, domain, key_of(m.context, m.msgid))))
+                for m in await messages_of(session, locale, domain)
+            )
     return out
 
 
-def _find(locale: str, domain: str, key: str) -> CatalogMessage:
+async def _find(session: AsyncSession, locale: str, domain: str, key: str) -> CatalogMessage:
     if locale not in review_locales() or domain not in domains_for(locale):
         raise NotFound()
-    for m in messages(locale, domain):
+    for m in await messages_of(session, locale, domain):
         if key_of(m.context, m.msgid) == key:
             return m
     raise NotFound()
@@ -231,7 +251,7 @@ async def _decide(
 ) -> TranslationReview:
     if not may_review(actor, locale):
         raise Forbidden()
-    message = _find(locale, domain, key)
+    message = await _find(session, locale, domain, key)
     review = await session.scalar(
         select(TranslationReview).where(
             TranslationReview.locale == locale,
@@ -242,6 +262,8 @@ async def _decide(
     current = Row(message, review).text
     before = list(current)
     if text is None:  # approve what workers read now
+        if not all(current):
+            raise TranslationRefused(reason=N_("every form must be filled in"))
         text = current
     else:
         text = [t.strip() for t in text]
@@ -254,6 +276,11 @@ async def _decide(
         session.add(review)
     review.context, review.msgid = message.context, message.msgid
     review.catalog_text, review.text = list(message.strings), list(text)
+    kind = content_reviews.KINDS.get(domain)
+    # A stored text changed where it lives says the new words itself: no override needed.
+    changed_here = kind is not None and list(text) != list(message.strings)
+    if changed_here and kind and await kind.write(session, message.context or "", locale, text[0]):
+        review.catalog_text = list(text)
     review.note, review.staff_id, review.decided_at = note, actor.id, utcnow()
     changed = list(text) != before
     await audit.record(

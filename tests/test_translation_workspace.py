@@ -21,7 +21,7 @@ from bot.i18n import gettext, ngettext, reload_catalogs, set_overrides
 from bot.storage.db import transaction
 from bot.storage.models import AuditEvent, TranslationReview
 from services import translations
-from services.errors import Forbidden
+from services.errors import DomainError, Forbidden
 from services.translations import Status, TranslationRefused, key_of
 from tests.console import ConsoleHarness, csrf_of
 from tests.factories import make_worker
@@ -315,3 +315,111 @@ async def test_pull_writes_approved_changes_into_the_po_files(
     finally:
         monkeypatch.delenv("WORKVOICE_LOCALES_DIR")
         reload_catalogs()
+
+
+# -- stored texts: survey texts, topic names, helpline names -------------------------------------
+
+
+async def _content_row(console: ConsoleHarness, kind: str, source: str) -> translations.Row:
+    rows = await _rows(console, "bn", kind)
+    return next(r for r in rows if r.message.msgid == source)
+
+
+async def test_a_topic_name_is_changed_where_it_is_stored(console: ConsoleHarness) -> None:
+    from bot.storage.broadcasts import BroadcastTopic
+    from services.broadcasts.topics import TopicInput, do_create_topic, topic_name
+    from services.scope import Scope
+
+    translator = await console.staff("translator", (), languages=["bn"])
+    async with transaction(console.sessions) as s:
+        topic = await do_create_topic(
+            s,
+            TopicInput("safety-tips", "BD", "en", {"en": "Safety tips"}),
+            scope=Scope.everywhere(),
+            actor=None,
+        )
+    row = await _content_row(console, "topic-names", "Safety tips")
+    assert row.status is Status.DRAFTED and row.text == ("",)
+    async with transaction(console.sessions) as s:
+        with pytest.raises(TranslationRefused):  # nothing to approve yet
+            await translations.approve(
+                s, actor=translator, locale="bn", domain="topic-names", key=row.key
+            )
+        with pytest.raises(DomainError):  # a button on a small phone
+            await translations.change(
+                s, actor=translator, locale="bn", domain="topic-names", key=row.key, text=["ক" * 61]
+            )
+        await translations.change(
+            s, actor=translator, locale="bn", domain="topic-names", key=row.key, text=["নিরাপত্তা"]
+        )
+    async with console.sessions() as s:
+        stored = await s.get(BroadcastTopic, topic.id)
+        assert stored is not None and topic_name(stored, "bn") == "নিরাপত্তা"
+    row = await _content_row(console, "topic-names", "Safety tips")
+    assert row.status is Status.APPROVED
+    assert translations.overrides(await _decisions(console)) == {}  # nothing to override
+
+
+async def test_a_helpline_name_is_changed_where_it_is_stored(console: ConsoleHarness) -> None:
+    from bot.storage.models import Country
+    from services.helplines import stored_lines
+
+    translator = await console.staff("translator", (), languages=["bn"])
+    async with transaction(console.sessions) as s:
+        country = await s.get(Country, "BD")
+        assert country is not None
+        seeded = country.helplines  # countries are kept between tests: put them back after
+        country.helplines = [
+            {"kind": "women", "phone": "+880109", "labels": {"en": "Women's helpline"}}
+        ]
+    try:
+        row = await _content_row(console, "helpline-labels", "Women's helpline")
+        async with transaction(console.sessions) as s:
+            await translations.change(
+                s,
+                actor=translator,
+                locale="bn",
+                domain="helpline-labels",
+                key=row.key,
+                text=["নারী সহায়তা লাইন"],
+            )
+        async with console.sessions() as s:
+            country = await s.get(Country, "BD")
+            assert country is not None
+            assert stored_lines(country)[0].label("bn") == "নারী সহায়তা লাইন"
+            assert stored_lines(country)[0].phone == "+880109"
+    finally:
+        async with transaction(console.sessions) as s:
+            country = await s.get(Country, "BD")
+            assert country is not None
+            country.helplines = seeded
+
+
+async def test_a_published_survey_text_is_changed_by_an_override(console: ConsoleHarness) -> None:
+    from services.surveys import screens
+    from services.surveys.builder import definition_of, do_install_templates, latest_published
+
+    translator = await console.staff("translator", (), languages=["bn"])
+    async with transaction(console.sessions) as s:
+        survey = (await do_install_templates(s))[0]
+        version = await latest_published(s, survey)
+        assert version is not None
+        definition = definition_of(version)
+    question = definition.questions[0]
+    source = question.text[definition.source_locale]
+    row = await _content_row(console, "survey-texts", source)
+    assert row.text == (question.text.get("bn", ""),)
+    async with transaction(console.sessions) as s:
+        await translations.change(
+            s, actor=translator, locale="bn", domain="survey-texts", key=row.key, text=["নতুন প্রশ্ন?"]
+        )
+        await translations.refresh_now(s)
+    # The worker's screen says it at once; the published version itself never changes.
+    shown = screens.preview_screens(definition, "bn")[0].text
+    assert "নতুন প্রশ্ন?" in shown
+    async with console.sessions() as s:
+        again = await latest_published(s, survey)
+        assert again is not None and again.definition == version.definition
+    row = await _content_row(console, "survey-texts", source)
+    assert row.status is Status.APPROVED and row.text == ("নতুন প্রশ্ন?",)
+    assert "নতুন প্রশ্ন?" not in screens.preview_screens(definition, "km")[0].text

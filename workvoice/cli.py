@@ -509,12 +509,8 @@ def i18n_pull(locales: tuple[str, ...]) -> None:
 def i18n_review(write: bool) -> None:
     """Review coverage per language and catalog (locales/REVIEW.md), from the console's decisions."""
 
-    async def decided(session: Any) -> dict[Any, Any]:
-        return await translations.reviews_for(session)
-
-    text = i18n_tools.review_markdown(
-        translations.count(_run(lambda: _in_transaction(_settings(), decided)))
-    )
+    counts = _run(lambda: _in_transaction(_settings(), translations.count))
+    text = i18n_tools.review_markdown(counts)
     if write:
         path = locales_dir() / "REVIEW.md"
         path.write_text(text, encoding="utf-8")

@@ -45,7 +45,7 @@ CAPABILITIES = CATALOG_DOMAINS
 # The manifest names console pages; its strings are the console navigation's labels.
 MANIFEST = Path("workvoice", "capabilities.py")
 # Services only staff ever see speak through the console's catalog.
-STAFF_SERVICES = ("factories", "audit", "accounts", "labels", "translations")
+STAFF_SERVICES = ("factories", "audit", "accounts", "labels", "translations", "content_reviews")
 # A fixed header date keeps regenerated templates from changing when no message did.
 HEADER_DATE = datetime(2026, 1, 1, tzinfo=UTC)
 PLACEHOLDER = re.compile(r"\{[a-zA-Z_][a-zA-Z0-9_]*\}|%\([a-zA-Z_]+\)[sd]")

@@ -17,7 +17,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from bot.i18n import N_
+from bot.i18n import N_, override_for
 from bot.i18n.languages import LANGUAGES, SOURCE_LOCALE
 from services.errors import DomainError
 
@@ -26,6 +26,8 @@ MAX_QUESTIONS = 40
 MAX_OPTIONS = 12
 TEXT_LIMIT = 1000  # the longest short-text answer a survey may allow
 QUESTION_TEXT_LIMIT = 600
+# A reviewed change of a published survey's text: overrides keyed by this plus the survey's key.
+SURVEY_CONTEXT = "survey:"
 SCALE_FACES = ("😞", "🙁", "😐", "🙂", "😄")  # scale 1–5: faces read without words
 
 
@@ -119,8 +121,14 @@ class SurveyDefinition(_Strict):
         return next(i for i, q in enumerate(self.questions) if q.key == key)
 
     def text(self, texts: Texts, locale: str) -> str:
-        """A text in the reader's language, else in the survey's source language."""
-        return texts.get(locale) or texts.get(self.source_locale) or next(iter(texts.values()), "")
+        """A text in the reader's language (as a translator changed it, if one did:
+        ``services.content_reviews``), else in the survey's source language."""
+        source = texts.get(self.source_locale, "")
+        if source and locale != self.source_locale:
+            changed = override_for(locale, source, f"{SURVEY_CONTEXT}{self.key}")
+            if changed:
+                return changed[0]
+        return texts.get(locale) or source or next(iter(texts.values()), "")
 
     def locales(self) -> list[str]:
         """Languages in which every text of the survey is written."""
