@@ -12,7 +12,7 @@ from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.i18n import _, bidi, format_date, format_time
+from bot.i18n import _, bidi, format_date, format_datetime
 from bot.storage.committees import ActionItem, Committee, CommitteeMember, Meeting
 from services.committees import participation
 from services.committees.members import Rsvp
@@ -60,7 +60,9 @@ def when_text(moment: datetime, committee: Committee) -> str:
 
 
 def local_when(moment: datetime, tz: str) -> str:
-    return bidi(f"{format_date(moment, tz=tz, format='full')}, {format_time(moment, tz=tz)}")
+    """The full date and the short time, joined by the language's own datetime pattern: a fixed
+    ", " put a Latin comma into Arabic and Burmese dates (B14)."""
+    return bidi(format_datetime(moment, tz=tz, format="full", time_format="short"))
 
 
 CHOSEN = " ✓"  # after the answer a member gave: the reminder shows it instead of a new message
