@@ -76,7 +76,8 @@ def foreign_digits(text: str, locale: str) -> list[str]:
     return [
         ch
         for ch in text
-        if unicodedata.decimal(ch, None) is not None and ord(ch) - unicodedata.decimal(ch) != ord(own)
+        if unicodedata.decimal(ch, None) is not None
+        and ord(ch) - unicodedata.decimal(ch) != ord(own)
     ]
 
 

@@ -12,10 +12,11 @@ from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.i18n import _, bidi, format_date, format_datetime
+from bot.i18n import _, bidi, current_locale, format_date, format_datetime
 from bot.storage.committees import ActionItem, Committee, CommitteeMember, Meeting
 from services.committees import participation
 from services.committees.members import Rsvp
+from services.committees.names import committee_name, meeting_place
 
 
 class SeatAction(StrEnum):
@@ -52,6 +53,11 @@ class Decide(CallbackData, prefix="cj"):
 
     member_id: int
     approve: bool
+
+
+def name_text(committee: Committee) -> str:
+    """The committee's name in the reader's language (B13), escaped for HTML."""
+    return html.escape(committee_name(committee, current_locale()))
 
 
 def when_text(moment: datetime, committee: Committee) -> str:
@@ -128,11 +134,12 @@ def mark_rsvp(markup: InlineKeyboardMarkup, meeting_id: int, chosen: str) -> Inl
 async def meeting_text(session: AsyncSession, meeting: Meeting) -> str:
     committee = meeting.committee
     lines = [
-        f"<b>{html.escape(committee.name)}</b>",
+        f"<b>{name_text(committee)}</b>",
         _("Meeting: {when}", when=when_text(meeting.starts_at, committee)),
     ]
-    if meeting.location:
-        lines.append(_("Place: {place}", place=html.escape(meeting.location)))
+    place = meeting_place(meeting, current_locale())
+    if place:
+        lines.append(_("Place: {place}", place=html.escape(place)))
     agenda = await participation.agenda_of(session, meeting.id)
     if agenda:
         lines.append("")
