@@ -18,7 +18,7 @@ from contextvars import ContextVar
 from datetime import date, datetime, tzinfo
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, cast
 from zoneinfo import ZoneInfo
 
 from babel import Locale, dates, numbers
@@ -173,7 +173,8 @@ def _twenty_four_hours(loc: Locale) -> bool:
     return any(text.isascii() for key, text in periods.items() if key in {"am", "pm"})
 
 
-NAMED = ("short", "medium", "long", "full")
+Named = Literal["short", "medium", "long", "full"]
+NAMED: tuple[Named, ...] = ("short", "medium", "long", "full")
 
 
 def format_datetime(
@@ -193,7 +194,7 @@ def format_datetime(
     if format not in NAMED:
         text = dates.format_datetime(value, format=format, tzinfo=_zone(tz), locale=loc)
         return digits.localize(text, str(loc))
-    pattern = dates.get_datetime_format(format, locale=loc).replace("'", "")
+    pattern = str(dates.get_datetime_format(cast(Named, format), locale=loc)).replace("'", "")
     return pattern.replace(
         "{0}", format_time(value, tz=tz, locale=str(loc), format=time_format or format)
     ).replace("{1}", format_date(value, tz=tz, locale=str(loc), format=format))
@@ -221,7 +222,7 @@ def format_time(
 ) -> str:
     loc = _babel_locale(locale)
     if format in NAMED and _twenty_four_hours(loc):
-        pattern = dates.get_time_format(format, locale=loc).pattern
+        pattern = dates.get_time_format(cast(Named, format), locale=loc).pattern
         skeleton = "Hms" if "s" in pattern else "Hm"
         text = dates.format_skeleton(skeleton, value, tzinfo=_zone(tz), locale=loc)
     else:
