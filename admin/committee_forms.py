@@ -10,13 +10,17 @@ from __future__ import annotations
 from enum import Enum
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, Field, field_validator, model_validator
 
-from bot.i18n import N_, gettext
+from admin.forms import FieldRefused
+from bot.i18n import N_, gettext, is_rtl
+from bot.i18n.languages import LANGUAGES
 from bot.storage.committees import Committee
 from bot.storage.models import Gender
-from services.committees.members import DEFAULT_OFFSETS, Kind, Role, Side
-from services.committees.schedule import WEEKDAYS
+from services.clock import to_utc, utcnow
+from services.committees.members import DEFAULT_OFFSETS, Kind, Role, Side, zone
+from services.committees.schedule import WEEKDAYS, parse_local
+from services.errors import DomainError
 from services.labels import label
 
 WEEKDAY_WORDS = {
@@ -150,6 +154,23 @@ def schedule_values(committee: Committee) -> dict[str, Any]:
 
 # --- the forms ----------------------------------------------------------------------------
 
+PAST = N_("This time has already passed. Please choose a later day or time.")
+
+
+def future_start(committee: Committee, starts: str) -> str:
+    """A typed local start, refused next to its field when it cannot be a new meeting time."""
+    if not starts:
+        raise FieldRefused("starts", N_("Please fill this in."))
+    try:
+        local = parse_local(starts)
+        moment = to_utc(local, zone(committee))
+    except DomainError as exc:
+        raise FieldRefused.about("starts", exc) from None
+    if moment <= utcnow():
+        raise FieldRefused("starts", PAST)
+    return starts
+
+
 Name = Field(min_length=1, max_length=120)
 Place = Field(default="", max_length=200)
 
@@ -169,6 +190,53 @@ class CommitteeForm(Stripped):
     factory_id: int
     kind: Kind
     name: str = Field(min_length=1, max_length=200)
+    default_locale: str = Field(default="en", max_length=8)
+
+
+class NamesForm(BaseModel):
+    """The committee's name and usual place per language: fields ``name:<code>``, ``place:<code>``
+    (one pair per language, as topic names are typed)."""
+
+    default_locale: str = Field(max_length=8)
+    names: dict[str, str] = Field(default_factory=dict)
+    places: dict[str, str] = Field(default_factory=dict)
+
+    @model_validator(mode="before")
+    @classmethod
+    def per_language(cls, values: Any) -> Any:
+        if not isinstance(values, dict):
+            return values
+
+        def typed(prefix: str) -> dict[str, str]:
+            found = {code: values.get(f"{prefix}:{code}") for code in LANGUAGES}
+            return {code: text.strip() for code, text in found.items() if isinstance(text, str)}
+
+        return {
+            "default_locale": values.get("default_locale", ""),
+            "names": typed("name"),
+            "places": typed("place"),
+        }
+
+
+def name_languages(committee: Committee) -> list[tuple[str, str, bool]]:
+    """(code, name in its own script, right to left) for the names form: the factory's
+    languages first, the language the committee is named in next, then the rest."""
+    first = [*(committee.factory.languages or []), committee.default_locale]
+    order = list(dict.fromkeys(code for code in [*first, *LANGUAGES] if code in LANGUAGES))
+    return [(code, LANGUAGES[code].native_name, is_rtl(code)) for code in order]
+
+
+def names_values(committee: Committee) -> dict[str, str]:
+    """The names form filled with what is stored (the default language's from ``name``)."""
+    names = {committee.default_locale: committee.name, **(committee.names or {})}
+    places = {**(committee.places or {})}
+    if committee.location:
+        places.setdefault(committee.default_locale, committee.location)
+    return {
+        "default_locale": committee.default_locale,
+        **{f"name:{code}": text for code, text in names.items()},
+        **{f"place:{code}": text for code, text in places.items()},
+    }
 
 
 class MemberForm(Stripped):

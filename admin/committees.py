@@ -30,8 +30,8 @@ from bot.i18n import gettext as _
 from bot.i18n.languages import LANGUAGES
 from bot.storage.committees import Committee, Meeting
 from bot.storage.models import Factory, Gender, Staff, StaffRole
-from services.clock import to_utc, utcnow
-from services.committees import actions, meetings, members, participation
+from services.clock import utcnow
+from services.committees import actions, meetings, members, names, participation
 from services.committees.members import (
     ActionStatus,
     Kind,
@@ -41,7 +41,7 @@ from services.committees.members import (
     Rsvp,
     Side,
 )
-from services.committees.schedule import InvalidTime, friendly_rrule, parse_local
+from services.committees.schedule import InvalidTime, friendly_rrule
 from services.committees.stats import Stats, committee_stats
 from services.errors import DomainError
 from services.factories import access_factory
@@ -51,7 +51,6 @@ router = APIRouter(prefix="/committees")
 FIGURES = require(StaffRole.COUNTRY_MANAGER, StaffRole.CASE_HANDLER, StaffRole.ANALYST)
 MANAGE = require(StaffRole.COUNTRY_MANAGER, StaffRole.CASE_HANDLER)
 M = TypeVar("M", bound=BaseModel)
-PAST = N_("This time has already passed. Please choose a later day or time.")
 TWICE = N_(
     "These times happen twice when the clocks go back; the first of the two is used: {times}"
 )
@@ -93,6 +92,7 @@ async def _list_page(
         factories=factory_rows,
         factory_options=[(fa.id, f"{fa.code} · {fa.name}") for fa in factory_rows],
         kinds=cf.enum_options(Kind),
+        languages=[(code, lang.native_name) for code, lang in LANGUAGES.items()],
         kind_words=lambda key: cf.words(Kind, key),
         can_manage=staff.role != StaffRole.ANALYST,
         form=form,
@@ -115,9 +115,18 @@ async def committee_create(
             factory = await access_factory(session, data.factory_id, Scope.of(staff))
         except DomainError as exc:
             raise FieldRefused.about("factory_id", exc) from None
-        return await members.do_create_committee(
-            session, factory, kind=data.kind, name=data.name, actor=staff, ip=client_ip(request)
-        )
+        try:
+            return await members.do_create_committee(
+                session,
+                factory,
+                kind=data.kind,
+                name=data.name,
+                default_locale=data.default_locale,
+                actor=staff,
+                ip=client_ip(request),
+            )
+        except members.InvalidInput:
+            raise FieldRefused("default_locale", N_("Please choose one of the options.")) from None
 
     async def again(form: FormState) -> Response:
         return await _list_page(request, session, staff, form)
@@ -183,6 +192,8 @@ async def _page(
         local=lambda moment: meetings.local_text(moment, committee),
         forms=forms or {},
         schedule=cf.schedule_values(committee),
+        name_languages=cf.name_languages(committee),
+        names_values=cf.names_values(committee),
         schedule_words=cf.schedule_words(committee.rrule, (committee.local_start or "")[11:16])
         if committee.rrule
         else "",
@@ -250,6 +261,28 @@ async def _on_page(
 
 
 Scoped = Annotated[Committee, Depends(scoped)]
+
+
+@router.post("/{committee_id}/names", dependencies=[Depends(verify_csrf)])
+async def names_set(
+    request: Request, committee: Scoped, staff: Staff = Depends(MANAGE), session: AsyncSession = DB
+) -> Response:
+    async def save(data: cf.NamesForm) -> None:
+        try:
+            await names.do_name_committee(
+                session,
+                committee,
+                default_locale=data.default_locale,
+                names=data.names,
+                places=data.places,
+                actor=staff,
+                ip=client_ip(request),
+            )
+        except names.InvalidNames as exc:
+            raise FieldRefused.about(f"name:{data.default_locale}", exc) from None
+
+    message = _("Saved. Members read the committee's name and place in their language.")
+    return await _on_page(request, session, staff, committee, "names", cf.NamesForm, save, message)
 
 
 @router.post("/{committee_id}/members", dependencies=[Depends(verify_csrf)])
@@ -388,20 +421,6 @@ async def schedule_set(
     )
 
 
-def _future(committee: Committee, starts: str) -> str:
-    """A typed local start, refused next to its field when it cannot be a new meeting time."""
-    if not starts:
-        raise FieldRefused("starts", N_("Please fill this in."))
-    try:
-        local = parse_local(starts)
-        moment = to_utc(local, meetings.zone(committee))
-    except DomainError as exc:
-        raise FieldRefused.about("starts", exc) from None
-    if moment <= utcnow():
-        raise FieldRefused("starts", PAST)
-    return starts
-
-
 @router.post("/{committee_id}/meetings", dependencies=[Depends(verify_csrf)])
 async def meeting_add(
     request: Request, committee: Scoped, staff: Staff = Depends(MANAGE), session: AsyncSession = DB
@@ -410,7 +429,7 @@ async def meeting_add(
         meeting, ambiguous = await meetings.do_add_meeting(
             session,
             committee,
-            local_start=_future(committee, data.starts),
+            local_start=cf.future_start(committee, data.starts),
             location=data.location,
             actor=staff,
             ip=client_ip(request),
@@ -444,7 +463,7 @@ async def meeting_change(
         ambiguous = await meetings.do_move_meeting(
             session,
             meeting,
-            local_start=_future(committee, data.starts),
+            local_start=cf.future_start(committee, data.starts),
             location=data.location,
             actor=staff,
             ip=ip,

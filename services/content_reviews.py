@@ -19,9 +19,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.i18n import N_
 from bot.storage.broadcasts import BroadcastTopic
+from bot.storage.committees import Committee
 from bot.storage.models import Country
 from bot.storage.surveys import Survey
 from services.broadcasts.topics import NAME_LIMIT
+from services.committees.members import NAME_LIMIT as COMMITTEE_NAME_LIMIT
+from services.committees.members import PLACE_LIMIT
 from services.errors import DomainError, NotFound
 from services.helplines import LABEL_LIMIT, stored_lines
 from services.surveys.builder import latest_published
@@ -131,6 +134,48 @@ async def _topic_write(session: AsyncSession, context: str, locale: str, text: s
     return True
 
 
+# -- committee names and usual places ------------------------------------------------------------
+
+
+async def _committee_items(session: AsyncSession, locale: str) -> list[CatalogMessage]:
+    out = []
+    for committee in (await session.scalars(select(Committee).order_by(Committee.id))).all():
+        if committee.default_locale == locale:
+            continue
+        where = f"{committee.name} (#{committee.id})"
+        texts = (
+            ("name", committee.name, committee.names),
+            ("place", committee.location, committee.places),
+        )
+        for part, source, translated in texts:
+            if source:
+                out.append(
+                    _item(
+                        "committee-names",
+                        f"committee:{committee.id}:{part}",
+                        source,
+                        (translated or {}).get(locale, ""),
+                        where,
+                    )
+                )
+    return out
+
+
+async def _committee_write(session: AsyncSession, context: str, locale: str, text: str) -> bool:
+    _, number, part = [*context.split(":"), "", ""][:3]
+    committee = await session.get(Committee, int(number)) if number.isdigit() else None
+    if committee is None or part not in ("name", "place"):
+        raise NotFound()
+    limit = COMMITTEE_NAME_LIMIT if part == "name" else PLACE_LIMIT
+    if len(text) > limit:
+        raise TooLong(limit=limit)
+    if part == "name":
+        committee.names = {**(committee.names or {}), locale: text}
+    else:
+        committee.places = {**(committee.places or {}), locale: text}
+    return True
+
+
 # -- helpline names -------------------------------------------------------------------------------
 
 
@@ -172,6 +217,9 @@ KINDS: dict[str, ContentKind] = {
     for kind in (
         ContentKind("survey-texts", N_("Survey texts"), _survey_items, _survey_write),
         ContentKind("topic-names", N_("News topic names"), _topic_items, _topic_write),
+        ContentKind(
+            "committee-names", N_("Committee names and places"), _committee_items, _committee_write
+        ),
         ContentKind("helpline-labels", N_("Helpline names"), _helpline_items, _helpline_write),
     )
 }

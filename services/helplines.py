@@ -95,6 +95,7 @@ def parse_phone(text: str) -> str:
     if _INTERNATIONAL.match(digits) or _LOCAL.match(digits):
         return digits
     raise InvalidHelpline(
+        # Translators: +8809612345678 and 999 are phone numbers: keep the digits as they are.
         reason=N_(
             "the number must be digits, in international form such as +8809612345678, "
             "or a short code such as 999"

@@ -401,6 +401,7 @@ AUDIT_ACTIONS: dict[str, str] = {
     "committee.member_remove": N_("Removed a committee member"),
     "committee.invite": N_("Made a committee invitation code"),
     "committee.schedule": N_("Set a committee's schedule"),
+    "committee.names": N_("Named a committee in workers' languages"),
     "committee.meeting_add": N_("Added a committee meeting"),
     "committee.meeting_cancel": N_("Cancelled a committee meeting"),
     "committee.meeting_move": N_("Moved a committee meeting"),

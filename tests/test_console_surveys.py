@@ -143,7 +143,7 @@ async def test_build_translate_preview_publish_export_and_import_back(
     assert preview.status_code == 200
     assert "সপ্তাহে কত বেলা গরম খাবার?" in preview.text and "দিন" in preview.text
     assert "How is the food?" in preview.text  # not translated: the source text
-    assert "😞 1" in preview.text and "😄 5" in preview.text
+    assert "😞 ১" in preview.text and "😄 ৫" in preview.text  # Bangla digits (B14)
     header = gettext(
         "<b>{title}</b> · question {number} of {total}",
         locale="bn",

@@ -64,7 +64,7 @@ async def test_h1_report_draft_in_memory_fsm_is_sealed_and_expires(
         # The review screen does not echo the words (it could not: they are sealed).
         assert MARKER not in review.plain_text()
         assert t("received and sealed 🔒") in review.plain_text()
-        assert t("Files: {value}", value="1") in review.plain_text()
+        assert t("Files: {value}", value=1) in review.plain_text()
         # The audit's attack: dump the conversation state. Abandoned here, mid-report.
         dumped = repr(storage.storage)
         assert "SECRET-NARRATIVE" not in dumped and "Rahim" not in dumped

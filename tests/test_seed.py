@@ -13,9 +13,15 @@ from bot.storage.committees import Committee, CommitteeMember, Meeting
 from bot.storage.models import OutboxMessage, User
 from bot.storage.surveys import Survey, SurveyWave
 from services.clock import utcnow
+from services.committees.names import committee_name, meeting_place
 from services.surveys.results import trends, wave_results
 from tests.conftest import sql_count
-from workvoice.demo.seed import SYNTHETIC_IDS, demo_committee_code, seed_demo
+from workvoice.demo.seed import (
+    DEMO_COMMITTEE_NAMES,
+    SYNTHETIC_IDS,
+    demo_committee_code,
+    seed_demo,
+)
 
 TABLES = (
     "surveys",
@@ -76,6 +82,11 @@ async def test_seed_is_idempotent_and_shows_survey_results(console) -> None:  # 
         ).all()
         assert len(soon) == 1 and soon[0].starts_at.astimezone(ZoneInfo("Asia/Dhaka")).hour == 14
         assert await demo_committee_code(s)
+        # Named in every demo factory's languages, the meeting place too (B13).
+        for code in ("bn", "km", "ar", "am", "my", "ne", "hi", "si", "vi", "ht", "fr"):
+            name, place = DEMO_COMMITTEE_NAMES[code]
+            assert committee_name(committee, code) == name and name != committee.name
+            assert meeting_place(soon[0], code) == place
 
     # Organisers' topics are followed by some workers; a message to migrants in Jordan was
     # delivered (its report shows), and a draft for Dhaka waits for the tour to send it.

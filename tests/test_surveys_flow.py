@@ -13,6 +13,7 @@ import time_machine
 from sqlalchemy import select, text
 
 from bot.i18n import gettext
+from bot.i18n.digits import localize
 from bot.storage.db import transaction
 from bot.storage.surveys import SurveyAnswer, SurveyWave
 from services.suppression import HIDDEN
@@ -44,7 +45,7 @@ async def answer_through_the_bot(
     worker = app.user(telegram_id, language_code=locale)
     await worker.tap(t("▶️ Start", locale))
     await worker.wait_reply()
-    await worker.tap("🙂 4")
+    await worker.tap("🙂 " + localize("4", locale))  # the language's own digits (B14)
     await worker.wait_reply()
     await worker.tap(t(safe, locale))
     await worker.wait_reply()
@@ -76,8 +77,8 @@ async def test_a_bangla_worker_answers_every_kind_of_question(app: BotHarness) -
     await worker.tap(t("▶️ Start"))
     first = await worker.wait_reply()
     assert "আপনি কেমন আছেন?" in first.plain_text()
-    assert first.buttons()[:5] == ["😞 1", "🙁 2", "😐 3", "🙂 4", "😄 5"]
-    await worker.tap("😐 3")
+    assert first.buttons()[:5] == ["😞 ১", "🙁 ২", "😐 ৩", "🙂 ৪", "😄 ৫"]  # Bangla digits (B14)
+    await worker.tap("😐 ৩")
     second = await worker.wait_reply()
     assert t("⬅️ Back") in second.buttons()
     await worker.tap(t("No"))

@@ -423,3 +423,40 @@ async def test_a_published_survey_text_is_changed_by_an_override(console: Consol
     row = await _content_row(console, "survey-texts", source)
     assert row.status is Status.APPROVED and row.text == ("নতুন প্রশ্ন?",)
     assert "নতুন প্রশ্ন?" not in screens.preview_screens(definition, "km")[0].text
+
+
+async def test_a_committee_name_and_place_are_changed_where_they_are_stored(
+    console: ConsoleHarness,
+) -> None:
+    from bot.storage.committees import Committee
+    from services.committees import members
+    from services.committees.names import committee_name, set_usual_place, usual_place
+    from tests.factories import make_factory
+
+    translator = await console.staff("translator", (), languages=["bn"])
+    factory = await make_factory(console.sessions, "DK-19", country="BD", timezone="Asia/Dhaka")
+    async with transaction(console.sessions) as s:
+        committee = await members.do_create_committee(
+            s, factory, kind="pc", name="Participation Committee", actor=None
+        )
+        set_usual_place(committee, "Canteen, 2nd floor")
+    for source, words in (
+        ("Participation Committee", "অংশগ্রহণ কমিটি"),
+        ("Canteen, 2nd floor", "ক্যান্টিন, দোতলা"),
+    ):
+        row = await _content_row(console, "committee-names", source)
+        async with transaction(console.sessions) as s:
+            await translations.change(
+                s,
+                actor=translator,
+                locale="bn",
+                domain="committee-names",
+                key=row.key,
+                text=[words],
+            )
+    async with console.sessions() as s:
+        stored = await s.get(Committee, committee.id)
+        assert stored is not None
+        assert committee_name(stored, "bn") == "অংশগ্রহণ কমিটি"
+        assert usual_place(stored, "bn") == "ক্যান্টিন, দোতলা"
+        assert committee_name(stored, "km") == "Participation Committee"

@@ -24,9 +24,9 @@ from babel.messages.extract import extract_from_file
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po, write_po
 
-from bot.i18n import locales_dir
+from bot.i18n import digits, locales_dir
 from bot.i18n.languages import LANGUAGES, SOURCE_LOCALE
-from workvoice.capabilities import CATALOG_DOMAINS
+from workvoice.capabilities import CATALOG_DOMAINS, CONSOLE_CATALOG
 from workvoice.kernel.catalogs import po_path, required, templates
 from workvoice.kernel.telegram_html import ApiError, visible_text
 
@@ -187,8 +187,36 @@ def _placeholders(text: str) -> set[str]:
     return set(PLACEHOLDER.findall(text))
 
 
+# What may hold other digits than the language's own: HTML tags, placeholders, phone numbers in
+# international form and codes, which carry Latin letters (DK-01, UTF-8, /start f_DK01).
+_NOT_PROSE = re.compile(r"<[^>]*>|\+[0-9]+|\S*[A-Za-z]\S*")
+# A translator comment saying digits are kept (phone numbers such as 999): the digits the
+# English text has may stay as they are.
+KEEP_DIGITS = "keep the digits"
+
+
+def digit_problems(
+    locale: str, domain: str, source: str, text: str, comments: list[str] | tuple[str, ...] = ()
+) -> list[str]:
+    """Digits of another numbering system than the locale's CLDR default (review B14): "সর্বোচ্চ
+    3000 অক্ষর" in Bangla, "ក្នុង ១ ខែ" in Khmer, whose default is Latin. The console's catalog is
+    left out: staff type ASCII digits in its forms (2026-12-31, 14:30) and read its figures so."""
+    if domain == CONSOLE_CATALOG:
+        return []
+    prose = _NOT_PROSE.sub(" ", PLACEHOLDER.sub(" ", text))
+    if any(KEEP_DIGITS in comment for comment in comments):
+        kept = set(re.findall(r"[0-9]+", source))
+        prose = re.sub(r"[0-9]+", lambda m: " " if m.group() in kept else m.group(), prose)
+    foreign = digits.foreign_digits(prose, locale)
+    if not foreign:
+        return []
+    own = digits.localize("0123456789", locale)
+    return [f"digits {''.join(dict.fromkeys(foreign))} in a language written with {own}"]
+
+
 def check() -> list[str]:
-    """Every required locale has every message translated, not fuzzy, same placeholders, valid HTML."""
+    """Every required locale has every message translated, not fuzzy, same placeholders, valid HTML,
+    digits of the language's own numbering system."""
     problems: list[str] = []
     for domain, template in templates().items():
         for locale in LANGUAGES:
@@ -229,6 +257,10 @@ def check() -> list[str]:
                     if got != wanted:
                         problems.append(f"{where}: placeholders {sorted(got)} != {sorted(wanted)}")
                     problems += [f"{where}: {p}" for p in html_problems(s)]
+                    problems += [
+                        f"{where}: {p}"
+                        for p in digit_problems(locale, domain, source[0], s, tmpl.auto_comments)
+                    ]
     return problems
 
 

@@ -18,7 +18,7 @@ from contextvars import ContextVar
 from datetime import date, datetime, tzinfo
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, cast
 from zoneinfo import ZoneInfo
 
 from babel import Locale, dates, numbers
@@ -26,6 +26,7 @@ from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from babel.support import LazyProxy, NullTranslations, Translations
 
+from bot.i18n import digits
 from bot.i18n.languages import LANGUAGES, SOURCE_LOCALE, is_rtl, supported
 
 __all__ = [
@@ -153,17 +154,28 @@ def set_locale(locale: str | None) -> str:
     return code
 
 
+def _shown(value: Any, locale: str) -> Any:
+    """A whole number in the locale's own digits (B14); ids and codes are strings and stay."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return digits.localize(str(value), locale)
+    return value
+
+
 def gettext(message: str, /, *, locale: str | None = None, **params: Any) -> str:
     code = locale or _current.get()
     changed = override_for(code, message)
     text = changed[0] if changed else translations(code).ugettext(message)
-    return text.format(**params) if params else text
+    if not params:
+        return text
+    return text.format(**{key: _shown(value, code) for key, value in params.items()})
 
 
 def ngettext(
     singular: str, plural: str, n: int, /, *, locale: str | None = None, **params: Any
 ) -> str:
-    return plural_text(singular, plural, n, locale=locale).format(n=n, **params)
+    code = locale or _current.get()
+    text = plural_text(singular, plural, n, locale=code)
+    return text.format(**{key: _shown(value, code) for key, value in {"n": n, **params}.items()})
 
 
 def plural_text(singular: str, plural: str, n: int, /, *, locale: str | None = None) -> str:
@@ -201,16 +213,42 @@ def _zone(tz: tzinfo | str | None) -> tzinfo | None:
     return ZoneInfo(tz) if isinstance(tz, str) else tz
 
 
+def _twenty_four_hours(loc: Locale) -> bool:
+    """Whether times should be written 14:00 rather than 2:00 PM: CLDR gives bn, hi, km, ta and ur
+    a Latin "AM/PM" inside a non-Latin script, which readers of those scripts meet nowhere else
+    (B14); their own 24-hour pattern is as usual in print."""
+    code = str(loc)
+    if digits.script_of(code) == "Latn":
+        return False
+    periods = loc.day_periods.get("format", {}).get("abbreviated", {})
+    return any(text.isascii() for key, text in periods.items() if key in {"am", "pm"})
+
+
+Named = Literal["short", "medium", "long", "full"]
+NAMED: tuple[Named, ...] = ("short", "medium", "long", "full")
+
+
 def format_datetime(
     value: datetime,
     *,
     tz: tzinfo | str | None = None,
     locale: str | None = None,
     format: str = "medium",
+    time_format: str | None = None,
 ) -> str:
-    """A moment shown in the reader's language, at the wall-clock time of ``tz`` (the factory)."""
+    """A moment shown in the reader's language, at the wall-clock time of ``tz`` (the factory).
+
+    Named formats join the date and the time with the locale's own datetime pattern (its comma,
+    or none); ``time_format`` gives the time part another length ("full" date, "short" time).
+    """
     loc = _babel_locale(locale)
-    return dates.format_datetime(value, format=format, tzinfo=_zone(tz), locale=loc)
+    if format not in NAMED:
+        text = dates.format_datetime(value, format=format, tzinfo=_zone(tz), locale=loc)
+        return digits.localize(text, str(loc))
+    pattern = str(dates.get_datetime_format(cast(Named, format), locale=loc)).replace("'", "")
+    return pattern.replace(
+        "{0}", format_time(value, tz=tz, locale=str(loc), format=time_format or format)
+    ).replace("{1}", format_date(value, tz=tz, locale=str(loc), format=format))
 
 
 def format_date(
@@ -222,7 +260,8 @@ def format_date(
 ) -> str:
     if isinstance(value, datetime) and tz is not None:
         value = value.astimezone(_zone(tz))
-    return dates.format_date(value, format=format, locale=_babel_locale(locale))
+    loc = _babel_locale(locale)
+    return digits.localize(dates.format_date(value, format=format, locale=loc), str(loc))
 
 
 def format_time(
@@ -232,11 +271,19 @@ def format_time(
     locale: str | None = None,
     format: str = "short",
 ) -> str:
-    return dates.format_time(value, format=format, tzinfo=_zone(tz), locale=_babel_locale(locale))
+    loc = _babel_locale(locale)
+    if format in NAMED and _twenty_four_hours(loc):
+        pattern = dates.get_time_format(cast(Named, format), locale=loc).pattern
+        skeleton = "Hms" if "s" in pattern else "Hm"
+        text = dates.format_skeleton(skeleton, value, tzinfo=_zone(tz), locale=loc)
+    else:
+        text = dates.format_time(value, format=format, tzinfo=_zone(tz), locale=loc)
+    return digits.localize(text, str(loc))
 
 
 def format_number(value: float | int, *, locale: str | None = None) -> str:
-    return numbers.format_decimal(value, locale=_babel_locale(locale))
+    loc = _babel_locale(locale)
+    return digits.localize(numbers.format_decimal(value, locale=loc), str(loc))
 
 
 def bidi(text: str, *, locale: str | None = None) -> str:

@@ -46,7 +46,12 @@ class Committee(Base):
         ForeignKey("factories.id", ondelete="CASCADE"), index=True
     )
     kind: Mapped[str] = mapped_column(String(16))  # picc / pc / safety / lks / osh / other
+    # The name and usual place in ``default_locale``; ``names`` and ``places`` hold them in
+    # workers' languages ({"bn": "...", "my": "..."}), read through services.committees.names.
     name: Mapped[str] = mapped_column(String(200))
+    names: Mapped[dict[str, str]] = mapped_column(JSONType, default=dict)
+    places: Mapped[dict[str, str]] = mapped_column(JSONType, default=dict)
+    default_locale: Mapped[str] = mapped_column(String(8), default="en", server_default="en")
     # Share of each side that must confirm one day before; the chair is warned below it.
     quorum: Mapped[float] = mapped_column(Float, default=0.5)
     # Minutes before a meeting at which members are reminded (default 3 days, 1 day, 2 hours).

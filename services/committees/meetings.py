@@ -36,6 +36,7 @@ from services.committees.members import (
     notify_members,
     zone,
 )
+from services.committees.names import set_usual_place
 from services.committees.planning import HORIZON, do_materialise, do_plan_tasks
 from services.committees.schedule import (
     LOCAL_FORMAT,
@@ -103,7 +104,7 @@ async def do_set_schedule(
         committee.quorum = quorum
     committee.rrule = rule.strip().removeprefix("RRULE:")
     committee.local_start = local_key(start)
-    committee.location = location.strip()[:PLACE_LIMIT]
+    set_usual_place(committee, location)
     committee.duration_minutes = max(15, min(duration_minutes, 24 * 60))
     keep = {o.key for o in occurrences(rule_obj, tz, after_utc=now, before_utc=now + HORIZON)}
     scheduled = (

@@ -23,7 +23,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.i18n.languages import supported
+from bot.i18n.languages import LANGUAGES, supported
 from bot.storage.committees import (
     ActionItem,
     AgendaItem,
@@ -209,15 +209,22 @@ async def do_create_committee(
     *,
     kind: str,
     name: str,
+    default_locale: str = "en",
     actor: Staff | None,
     ip: str | None = None,
 ) -> Committee:
-    if kind not in set(Kind) or not name.strip():
+    """A committee named in ``default_locale``; its other languages' names come later
+    (``services.committees.names``)."""
+    if kind not in set(Kind) or not name.strip() or default_locale not in LANGUAGES:
         raise InvalidInput()
+    name = " ".join(name.split())[:NAME_LIMIT]
     committee = Committee(
         factory_id=factory.id,
         kind=kind,
-        name=name.strip()[:NAME_LIMIT],
+        name=name,
+        names={default_locale: name},
+        places={},
+        default_locale=default_locale,
         quorum=0.5,
         reminder_offsets=list(DEFAULT_OFFSETS),
         duration_minutes=120,

@@ -12,7 +12,7 @@ import html
 from collections.abc import Callable, Collection
 from enum import StrEnum
 
-from bot.i18n import _, current_locale, is_rtl, use_locale
+from bot.i18n import _, current_locale, digits, is_rtl, use_locale
 from services.screens import Button, Screen, rows_of, stack
 from services.surveys.answering import Step
 from services.surveys.definition import (
@@ -103,7 +103,10 @@ def question_screen(
     locale = current_locale()
     answers: tuple[tuple[Button, ...], ...] = ()
     if question.type == QuestionType.SCALE:
-        faces = [Button(f"{f} {i + 1}", tap(Tap.ANSWER, i)) for i, f in enumerate(SCALE_FACES)]
+        faces = [
+            Button(f"{f} {digits.localize(str(i + 1), locale)}", tap(Tap.ANSWER, i))
+            for i, f in enumerate(SCALE_FACES)
+        ]
         answers = rows_of(faces, len(faces))
     elif question.type == QuestionType.YESNO:
         answers = ((Button(_("Yes"), tap(Tap.ANSWER, 0)), Button(_("No"), tap(Tap.ANSWER, 1))),)

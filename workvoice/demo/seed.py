@@ -23,6 +23,7 @@ from services.broadcasts.topics import TopicInput, do_create_topic, do_subscribe
 from services.clock import utcnow
 from services.committees.meetings import do_add_meeting, do_set_schedule
 from services.committees.members import do_add_member, do_create_committee, do_create_invite
+from services.committees.names import do_name_committee
 from services.factories import FactoryInput, do_add_factory, get_factory_by_code
 from services.onboarding import do_register
 from services.reports.cases import do_transition
@@ -292,6 +293,28 @@ DEMO_COMMITTEE = [
 ]
 
 
+# The committee's name and usual place in every language the bot speaks: a worker of any of the
+# demo factories may join it with its code, and reads both in her language (review B13).
+DEMO_COMMITTEE_NAMES = {
+    "en": ("Participation Committee", "Canteen, 2nd floor"),
+    "bn": ("অংশগ্রহণকারী কমিটি", "ক্যান্টিন, ২য় তলা"),
+    "km": ("គណៈកម្មាធិការចូលរួម", "អាហារដ្ឋាន ជាន់ទី2"),
+    "am": ("የተሳትፎ ኮሚቴ", "ካፍቴሪያ፣ 2ኛ ፎቅ"),
+    "ar": ("لجنة المشاركة", "المقصف، الطابق الثاني"),
+    "my": ("ပူးပေါင်းပါဝင်မှု ကော်မတီ", "စားသောက်ဆောင်၊ ဒုတိယထပ်"),
+    "ne": ("सहभागिता समिति", "क्यान्टिन, दोस्रो तल्ला"),
+    "hi": ("भागीदारी समिति", "कैंटीन, दूसरी मंज़िल"),
+    "si": ("සහභාගීත්ව කමිටුව", "ආපනශාලාව, දෙවන මහල"),
+    "ta": ("பங்கேற்புக் குழு", "உணவகம், 2வது மாடி"),
+    "ur": ("شراکتی کمیٹی", "کینٹین، دوسری منزل"),
+    "vi": ("Ủy ban Tham gia", "Nhà ăn, tầng 2"),
+    "id": ("Komite Partisipasi", "Kantin, lantai 2"),
+    "ht": ("Komite Patisipasyon", "Kantin, 2yèm etaj"),
+    "fr": ("Comité de participation", "Cantine, 2e étage"),
+    "es": ("Comité de Participación", "Comedor, 2.º piso"),
+}
+
+
 async def _committee(session: AsyncSession) -> None:
     """A Participation Committee at the Dhaka demo factory: monthly on the first Tuesday, a meeting
     tomorrow at 14:00 there, and a worker-side invitation code the simulator page shows."""
@@ -323,6 +346,15 @@ async def _committee(session: AsyncSession) -> None:
             local_start=f"{local_now:%Y-%m}-01T14:00",
             location="Canteen, 2nd floor",
             actor=manager,
+        )
+    if set(DEMO_COMMITTEE_NAMES) - set(committee.names or {}):  # also a demo seeded before 0019
+        await do_name_committee(
+            session,
+            committee,
+            default_locale="en",
+            names={code: name for code, (name, _place) in DEMO_COMMITTEE_NAMES.items()},
+            places={code: place for code, (_name, place) in DEMO_COMMITTEE_NAMES.items()},
+            actor=None,
         )
     soon = await session.scalar(
         select(Meeting.id).where(

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import calendar
 import re
-import unicodedata
 from datetime import date, timedelta
 from enum import StrEnum
 from functools import cache
@@ -14,7 +13,7 @@ from functools import cache
 from babel import Locale
 from babel.dates import get_date_format
 
-from bot.i18n import N_, current_locale, ltr_isolate
+from bot.i18n import N_, current_locale, digits, ltr_isolate
 from bot.i18n.languages import is_rtl
 from services.errors import DomainError
 
@@ -53,19 +52,12 @@ def _order(locale: str) -> str:
 
 
 def example(day: date, locale: str | None = None) -> str:
-    """``day`` written the way ``parse_due`` reads it in ``locale``: 19/1/2027, 1/19/2027..."""
+    """``day`` written the way ``parse_due`` reads it in ``locale``: 19/1/2027, 1/19/2027,
+    ১৯/১/২০২৭ (in the language's own digits, which ``parse_due`` reads too)."""
     locale = locale or current_locale()
     parts = {"d": str(day.day), "m": str(day.month), "y": str(day.year)}
-    text = "/".join(parts[c] for c in _order(locale))
+    text = digits.localize("/".join(parts[c] for c in _order(locale)), locale)
     return ltr_isolate(text) if is_rtl(locale) else text
-
-
-def _digits(text: str) -> str:
-    """Any script's decimal digits as ASCII (১৯, ١٩, ၁၉, ១៩ ...), everything else kept."""
-    return "".join(
-        str(unicodedata.decimal(ch)) if unicodedata.decimal(ch, None) is not None else ch
-        for ch in text
-    )
 
 
 def parse_due(text: str, today: date, locale: str | None = None) -> date:
@@ -74,7 +66,7 @@ def parse_due(text: str, today: date, locale: str | None = None) -> date:
     locale = locale or current_locale()
     found: date | None = None
     try:
-        numbers = [int(n) for n in re.findall(r"\d+", _digits(text[:100]))]
+        numbers = [int(n) for n in re.findall(r"\d+", digits.to_ascii(text[:100]))]
         if len(numbers) == 3 and len(str(numbers[0])) == 4:  # ISO, whatever the language
             found = date(numbers[0], numbers[1], numbers[2])
         elif len(numbers) == 3:

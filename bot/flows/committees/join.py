@@ -16,13 +16,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import deeplinks
 from bot.flows.committees.texts import Decide
-from bot.i18n import _
+from bot.i18n import _, current_locale
 from bot.storage.committees import CommitteeMember
 from bot.storage.models import User
 from bot.widgets import home_markup, link_factory_markup, remove_buttons
 from bot.wizard import Step, Turn, Wizard
 from services.committees import members
 from services.committees.members import SEAT_NAME_LIMIT, NoFactory
+from services.committees.names import committee_name
 from services.errors import DomainError, NotFound
 
 router = Router(name=__name__)
@@ -43,7 +44,7 @@ async def _check(turn: Turn[JoinDraft], code: str) -> str:
     """The code, once it names an open invitation of the worker's factory; a DomainError says
     what is wrong and the worker stays on the code step."""
     _invite, committee = await members.check_join(turn.data["session"], turn.data["user"], code)
-    turn.draft.committee = committee.name
+    turn.draft.committee = committee_name(committee, current_locale())
     return code
 
 
@@ -117,7 +118,7 @@ async def open_invitation(
     except DomainError as exc:
         await message.answer(exc.translated(), reply_markup=home_markup())
         return
-    draft = JoinDraft(code=code, committee=committee.name)
+    draft = JoinDraft(code=code, committee=committee_name(committee, current_locale()))
     await JOIN.start(message, state, data, draft, at=JoinStep.NAME)
 
 

@@ -14,6 +14,7 @@ from bot.flows.committees.texts import (
     action_text,
     done_keyboard,
     meeting_text,
+    name_text,
     rsvp_keyboard,
     when_text,
 )
@@ -56,7 +57,7 @@ async def render_changed(ctx: RenderContext) -> Rendered | None:
         return None
     meeting, member = found
     with use_locale(ctx.params.get("locale")):
-        name = html.escape(meeting.committee.name)
+        name = name_text(meeting.committee)
         when = when_text(meeting.starts_at, meeting.committee)
         if ctx.params.get("change") == MeetingStatus.CANCELLED:
             return Rendered(
@@ -81,7 +82,7 @@ async def render_minutes(ctx: RenderContext) -> list[Rendered] | None:
     with use_locale(ctx.params.get("locale")):
         head = _(
             "📄 <b>{committee}</b>: minutes of the meeting on {when}",
-            committee=html.escape(meeting.committee.name),
+            committee=name_text(meeting.committee),
             when=when_text(meeting.starts_at, meeting.committee),
         )
         # Minutes are written by the secretary in the committee's working language: as typed.
@@ -104,7 +105,7 @@ async def render_quorum(ctx: RenderContext) -> Rendered | None:
             "Workers: {workers} of {workers_needed} needed.\n"
             "Management: {managers} of {managers_needed} needed.\n"
             "Please remind them, or move the meeting.",
-            committee=html.escape(meeting.committee.name),
+            committee=name_text(meeting.committee),
             when=when_text(meeting.starts_at, meeting.committee),
             workers=p["workers"],
             workers_needed=p["workers_needed"],
@@ -127,7 +128,7 @@ async def render_join_request(ctx: RenderContext) -> Rendered | None:
     return Rendered(
         _(
             "<b>{committee}</b>: {name} asks to join (side: {side}).",
-            committee=html.escape(committee.name),
+            committee=name_text(committee),
             name=html.escape(member.display_name),
             side=side,
         ),
@@ -141,7 +142,7 @@ async def render_joined(ctx: RenderContext) -> Rendered | None:
     if member is None:
         return None
     committee = await members.committee_of(ctx.session, member.committee_id)
-    name = html.escape(committee.name)
+    name = name_text(committee)
     if ctx.params.get("approved"):
         return Rendered(
             _(
@@ -160,10 +161,8 @@ async def render_action(ctx: RenderContext) -> Rendered | None:
         return None
     committee = await members.committee_of(ctx.session, action.committee_id)
     head = (
-        _("📌 <b>{committee}</b>: a new action for you.", committee=html.escape(committee.name))
+        _("📌 <b>{committee}</b>: a new action for you.", committee=name_text(committee))
         if ctx.params.get("new")
-        else _(
-            "⏰ <b>{committee}</b>: your action is due soon.", committee=html.escape(committee.name)
-        )
+        else _("⏰ <b>{committee}</b>: your action is due soon.", committee=name_text(committee))
     )
     return Rendered(f"{head}\n{await action_text(ctx.session, action)}", done_keyboard(action))

@@ -4,7 +4,6 @@ committee's open action items (closing one's own), and leaving."""
 from __future__ import annotations
 
 import contextlib
-import html
 from typing import Any
 
 from aiogram import F, Router
@@ -28,6 +27,7 @@ from bot.flows.committees.texts import (
     done_keyboard,
     mark_rsvp,
     meeting_text,
+    name_text,
     rsvp_label,
 )
 from bot.i18n import _
@@ -84,7 +84,7 @@ async def show_seat(message: Message, session: AsyncSession, seat: CommitteeMemb
     meeting = await meetings.next_meeting(session, committee.id)
     builder = InlineKeyboardBuilder()
     if meeting is None:
-        text = f"<b>{html.escape(committee.name)}</b>\n" + _("No meeting is planned yet.")
+        text = f"<b>{name_text(committee)}</b>\n" + _("No meeting is planned yet.")
     else:
         text = await meeting_text(session, meeting)
         chosen = await participation.rsvp_of(session, meeting.id, seat.id)

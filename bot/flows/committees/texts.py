@@ -12,10 +12,11 @@ from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.i18n import _, bidi, format_date, format_time
+from bot.i18n import _, bidi, current_locale, format_date, format_datetime
 from bot.storage.committees import ActionItem, Committee, CommitteeMember, Meeting
 from services.committees import participation
 from services.committees.members import Rsvp
+from services.committees.names import committee_name, meeting_place
 
 
 class SeatAction(StrEnum):
@@ -54,13 +55,20 @@ class Decide(CallbackData, prefix="cj"):
     approve: bool
 
 
+def name_text(committee: Committee) -> str:
+    """The committee's name in the reader's language (B13), escaped for HTML."""
+    return html.escape(committee_name(committee, current_locale()))
+
+
 def when_text(moment: datetime, committee: Committee) -> str:
     """Date and time in the reader's language, on the factory's clock."""
     return local_when(moment, committee.factory.timezone)
 
 
 def local_when(moment: datetime, tz: str) -> str:
-    return bidi(f"{format_date(moment, tz=tz, format='full')}, {format_time(moment, tz=tz)}")
+    """The full date and the short time, joined by the language's own datetime pattern: a fixed
+    ", " put a Latin comma into Arabic and Burmese dates (B14)."""
+    return bidi(format_datetime(moment, tz=tz, format="full", time_format="short"))
 
 
 CHOSEN = " ✓"  # after the answer a member gave: the reminder shows it instead of a new message
@@ -126,11 +134,12 @@ def mark_rsvp(markup: InlineKeyboardMarkup, meeting_id: int, chosen: str) -> Inl
 async def meeting_text(session: AsyncSession, meeting: Meeting) -> str:
     committee = meeting.committee
     lines = [
-        f"<b>{html.escape(committee.name)}</b>",
+        f"<b>{name_text(committee)}</b>",
         _("Meeting: {when}", when=when_text(meeting.starts_at, committee)),
     ]
-    if meeting.location:
-        lines.append(_("Place: {place}", place=html.escape(meeting.location)))
+    place = meeting_place(meeting, current_locale())
+    if place:
+        lines.append(_("Place: {place}", place=html.escape(place)))
     agenda = await participation.agenda_of(session, meeting.id)
     if agenda:
         lines.append("")

@@ -30,7 +30,7 @@ from aiogram.types import CallbackQuery, Message
 from pydantic import BaseModel
 
 from bot.flows.reports.labels import status_label
-from bot.i18n import N_, _, current_locale, is_rtl, ltr_isolate
+from bot.i18n import N_, _, current_locale, format_date, is_rtl, ltr_isolate
 from bot.storage.reports import Case
 from bot.widgets import (
     MenuAction,
@@ -237,7 +237,7 @@ async def open_case(
     for at, text, from_handler in conversation[-CONVERSATION_SHOWN:]:
         if text is None:
             if not from_handler:  # her own words: only the case handler can open them
-                lines.append(_("<b>You</b> wrote on {date}.", date=ltr(at.strftime("%Y-%m-%d"))))
+                lines.append(_("<b>You</b> wrote on {date}.", date=ltr(format_date(at))))
             continue
         who = _("Case handler") if from_handler else _("You")
         lines.append(f"<b>{who}:</b> {html.escape(text)}")

@@ -38,7 +38,7 @@ def review_text(draft: ReportDraft) -> str:
         _("Problem: {value}", value=category_label(draft.category) if draft.category else "—"),
         _("What happened: {value}", value=harm_label(draft.harm) if draft.harm else "—"),
         _("Your words: {value}", value=story_words(draft)),
-        _("Files: {value}", value=str(draft.files + draft.voices)),  # all she sent, sealed
+        _("Files: {value}", value=draft.files + draft.voices),  # all she sent, sealed
         _("Others too: {value}", value=others),
         _(
             "Follow-up: {value}",
