@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import pyotp
 from fastapi import APIRouter, HTTPException, Request
-from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.responses import HTMLResponse, JSONResponse, Response
 from pydantic import BaseModel, Field
 from sqlalchemy import select
 
@@ -131,6 +131,16 @@ async def tap(request: Request, phone_id: int, body: Tapped) -> JSONResponse:
         raise HTTPException(status_code=404)
     await phone.tap(body.message_id, body.data)
     return JSONResponse({"ok": True})
+
+
+@router.get("/api/phones/{phone_id}/voice/{message_id}")
+async def voice(request: Request, phone_id: int, message_id: int) -> Response:
+    """A voice message the bot sent the phone, for the page's player."""
+    phone = _phones(request).get(phone_id)
+    sound = phone.voice(message_id) if phone is not None else None
+    if sound is None:
+        raise HTTPException(status_code=404)
+    return Response(sound, media_type="audio/ogg", headers={"Cache-Control": "no-store"})
 
 
 @router.post("/api/phones/{phone_id}/reset")

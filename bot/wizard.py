@@ -43,8 +43,10 @@ from aiogram.types import (
 )
 from pydantic import BaseModel, ValidationError
 
+from bot import voice
 from bot.i18n import _, current_locale, is_rtl
 from bot.widgets import home_markup, remove_buttons
+from services.audio.clips import KeyScreen
 from services.errors import DomainError
 from services.screens import Button, Screen, rows_of, stack
 
@@ -136,6 +138,7 @@ class Step(Generic[D]):
     skippable: bool = False
     back: bool = True  # False on a step one must not go back from (files already kept, ...)
     more_rows: Callable[[D], Sequence[Sequence[Option]]] | None = None  # rows under the options
+    audio: KeyScreen | None = None  # a key screen: its recorded clip is played or offered (🔊)
 
     @property
     def field(self) -> str:
@@ -246,6 +249,10 @@ class Wizard(Generic[D]):
     async def ask(self, turn: Turn[D]) -> None:
         trail = (await turn.state.get_data()).get(_TRAIL) or []
         screen = self.screen(turn.step, turn.draft, can_go_back=bool(trail))
+        audio = self.steps[turn.step].audio
+        if audio is not None:
+            await voice.answer(turn.message, turn.data, screen.text, markup_of(screen), audio)
+            return
         await turn.message.answer(screen.text, reply_markup=markup_of(screen))
 
     async def advance(self, turn: Turn[D]) -> None:

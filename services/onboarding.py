@@ -155,6 +155,13 @@ async def do_resume_optional_messages(session: AsyncSession, user: User) -> None
     await session.flush()
 
 
+async def do_set_listen(session: AsyncSession, user: User, listen: bool) -> None:
+    """ "🔊 Listen" on or off: screens with a recorded clip come as voice messages too (the choice
+    goes with the profile on ``/delete``)."""
+    user.listen = listen
+    await session.flush()
+
+
 async def do_delete_user(session: AsyncSession, user: User) -> None:
     """``/delete``: remove the profile and everything queued for the worker.
 

@@ -21,6 +21,8 @@ from admin.app import CONSOLE_MODULES
 from admin.web import MFA_REQUIRED, PUBLIC_PATHS, current_staff
 from bot.storage.db import transaction
 from bot.storage.models import StaffRole
+from services.audio import clips
+from services.audio.media import Voice
 from services.scope import Scope
 from services.surveys.builder import do_create_survey
 from services.surveys.definition import validate
@@ -100,6 +102,22 @@ async def _survey(console: ConsoleHarness, inside: bool) -> str:
             actor=None,
         )
     return str(survey.id)
+
+
+async def _clip(console: ConsoleHarness, inside: bool) -> str:
+    """A recording of a survey question in BD (inside) or KH: the survey's country decides."""
+    async with transaction(console.sessions) as s:
+        survey = await do_create_survey(
+            s,
+            validate({**SAMPLE, "key": f"authz-audio-{inside:d}"}),
+            country_code="BD" if inside else "KH",
+            actor=None,
+        )
+        target = await clips.check_target(
+            s, clips.survey_target(survey.key, SAMPLE["questions"][0]["key"]), Scope.everywhere()
+        )
+        clip = await clips.do_store_clip(s, target, "bn", Voice(b"OggS", 1000), actor=None)
+    return clip.token
 
 
 async def _wave(console: ConsoleHarness, inside: bool) -> str:
@@ -210,6 +228,7 @@ PARAM_MAKERS: dict[str, Maker] = {
     "code": _country,
     "index": _line,
     "filter_id": _saved_filter,
+    "token": _clip,
 }
 # Path parts that name no country's object (a language, a catalog): a route with only these has no
 # out-of-country case to try.

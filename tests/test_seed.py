@@ -6,12 +6,15 @@ from __future__ import annotations
 from datetime import timedelta
 from zoneinfo import ZoneInfo
 
+import pytest
 from sqlalchemy import func, select
 
+from bot.storage.audio import AudioClip
 from bot.storage.broadcasts import Broadcast, BroadcastTopic
 from bot.storage.committees import Committee, CommitteeMember, Meeting
 from bot.storage.models import OutboxMessage, User
 from bot.storage.surveys import Survey, SurveyWave
+from services.audio.media import synthesis_available
 from services.clock import utcnow
 from services.committees.names import committee_name, meeting_place
 from services.surveys.results import trends, wave_results
@@ -101,3 +104,16 @@ async def test_seed_is_idempotent_and_shows_survey_results(console) -> None:  # 
         assert sent.status == "sent" and sent.queued_count > 20
         assert sent.sent_count == sent.queued_count and {"ar", "bn", "my"} <= set(sent.texts)
         assert draft.status == "draft" and draft.countries == ["BD"]
+
+
+@pytest.mark.skipif(not synthesis_available(), reason="espeak-ng or ffmpeg not installed")
+async def test_the_demo_reads_the_menu_and_a_question_aloud(console) -> None:  # type: ignore[no-untyped-def]
+    """espeak-ng's clips at seed time, so 🔊 can be tried in the simulator (not Khmer: no voice)."""
+    await seed_demo(console.ctx)
+    async with console.ctx.sessions() as s:
+        made = {(c.target, c.locale) for c in (await s.scalars(select(AudioClip))).all()}
+        clips = (await s.scalars(select(AudioClip))).all()
+    for locale in ("bn", "ar", "hi"):
+        assert ("screen:menu", locale) in made
+        assert ("survey:wellbeing-pulse:mood", locale) in made
+    assert all(c.synthetic and c.duration_ms > 500 for c in clips)

@@ -90,7 +90,8 @@ async def test_help_typed_in_her_language_is_help(app: BotHarness, locale: str, 
     reply = await worker.wait_reply()
     with use_locale(locale):
         assert reply.text == help_text()
-    assert reply.buttons() == [t("🏠 Main menu", locale)]
+    # The switch to hear screens read aloud (issue 19), then home.
+    assert reply.buttons() == [t("🔊 Listen", locale), t("🏠 Main menu", locale)]
     await worker.wait_idle()
 
 

@@ -160,6 +160,13 @@ CAPABILITIES: tuple[Capability, ...] = (
         nav=(NavEntry("/helplines", N_("Helplines")),),
     ),
     Capability(
+        "audio",
+        CONSOLE_CATALOG,
+        models="bot.storage.audio",
+        console=("admin.audio",),
+        nav=(NavEntry("/audio", N_("Audio")),),
+    ),
+    Capability(
         "translations",
         CONSOLE_CATALOG,
         console=("admin.translations",),

@@ -31,6 +31,8 @@ class Phone(Protocol):
 
     async def tap(self, message_id: int, data: str) -> None: ...
 
+    def voice(self, message_id: int) -> bytes | None: ...
+
 
 class Phones(Protocol):
     """The demo's simulated phones (``workvoice.demo.Phones``), which the console's simulator

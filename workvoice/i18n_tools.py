@@ -46,6 +46,8 @@ CAPABILITIES = CATALOG_DOMAINS
 MANIFEST = Path("workvoice", "capabilities.py")
 # Services only staff ever see speak through the console's catalog.
 STAFF_SERVICES = ("factories", "audit", "accounts", "labels", "translations", "content_reviews")
+# Service packages only staff ever see (the recording store and its checks).
+STAFF_PACKAGES = ("audio",)
 # A fixed header date keeps regenerated templates from changing when no message did.
 HEADER_DATE = datetime(2026, 1, 1, tzinfo=UTC)
 PLACEHOLDER = re.compile(r"\{[a-zA-Z_][a-zA-Z0-9_]*\}|%\([a-zA-Z_]+\)[sd]")
@@ -60,7 +62,7 @@ def domain_for(path: Path) -> str:
         noun = Path(rel[2]).stem
     elif rel[0] == "services" and len(rel) >= 2:
         noun = Path(rel[1]).stem
-        if len(rel) == 2 and noun in STAFF_SERVICES:
+        if (len(rel) == 2 and noun in STAFF_SERVICES) or (len(rel) > 2 and noun in STAFF_PACKAGES):
             return "console"
     else:
         return "core"

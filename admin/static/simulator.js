@@ -21,7 +21,14 @@
     const text = document.createElement("div");
     text.className = "text";
     if (msg.from === "bot") text.innerHTML = msg.html; else text.textContent = msg.text;
-    li.appendChild(text);
+    if (msg.voice) {  // a voice message: the phone plays it
+      const player = document.createElement("audio");
+      player.controls = true;
+      player.preload = "none";
+      player.src = `/simulator/api/phones/${phone.id}/voice/${msg.message_id}`;
+      li.appendChild(player);
+    }
+    if (msg.html || msg.from !== "bot") li.appendChild(text);
     for (const row of msg.inline || []) {
       const rowEl = document.createElement("div");
       rowEl.className = "kb-row";

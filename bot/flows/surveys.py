@@ -18,7 +18,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiogram import F, Router
-from aiogram.filters import Command, StateFilter
+from aiogram.filters import BaseFilter, Command, StateFilter
 from aiogram.filters.callback_data import CallbackData
 from aiogram.fsm.context import FSMContext
 from aiogram.fsm.state import State, StatesGroup
@@ -26,8 +26,10 @@ from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot import voice
 from bot.delivery import RenderContext, Rendered, renderer
 from bot.i18n import _, current_locale, format_date
+from bot.storage.audio import AudioClip
 from bot.storage.models import User
 from bot.storage.surveys import SurveyNotice, SurveyVersion, SurveyWave
 from bot.widgets import (
@@ -39,9 +41,10 @@ from bot.widgets import (
     remove_buttons,
 )
 from bot.wizard import markup_of
+from services.audio import clips
 from services.errors import DomainError
 from services.screens import Screen
-from services.surveys import answering
+from services.surveys import answering, numbers
 from services.surveys.answering import InvalidAnswer, StaleQuestion, Step
 from services.surveys.builder import definition_of
 from services.surveys.definition import QuestionType, SurveyDefinition
@@ -70,18 +73,31 @@ class SurveyTap(CallbackData, prefix="sv"):
 # --- rendering --------------------------------------------------------------------------------
 
 
-def question_screen(step: Step) -> Screen:
+def question_screen(step: Step, *, audio: bool = False) -> Screen:
     """The question as ``services.surveys.screens`` defines it (the console previews the same),
-    with this bot's callback data on its buttons."""
+    with this bot's callback data on its buttons (and 🔊 when ``audio``)."""
 
     def tap(action: Tap, option: int) -> str:
         return SurveyTap(action=action, wave=step.wave.id, q=step.index, o=option).pack()
 
-    return step_screen(step, tap)
+    return step_screen(step, tap, audio=audio)
 
 
 def question_keyboard(step: Step) -> InlineKeyboardMarkup | None:
     return markup_of(question_screen(step))
+
+
+async def recordings(session: AsyncSession, step: Step) -> list[AudioClip]:
+    """The question's clip and its answers' in the worker's language, in the order they are
+    shown (a clip may be missing for some)."""
+    assert step.question is not None
+    key, question = step.definition.key, step.question.key
+    targets = [
+        clips.survey_target(key, question),
+        *(clips.survey_target(key, question, o.key) for o in step.question.options),
+    ]
+    found = await clips.clips_for(session, targets, current_locale())
+    return [found[t] for t in targets if t in found]
 
 
 def _value_of(step: Step, option: int) -> str:
@@ -91,11 +107,18 @@ def _value_of(step: Step, option: int) -> str:
     return values[option]
 
 
-async def show(message: Message, step: Step, state: FSMContext) -> None:
-    """The current question, or one thank-you when the worker has finished."""
+async def forget_place(state: FSMContext) -> None:
+    """No question waits any more: typed numbers are no longer answers."""
+    await state.set_state(None)
+    await state.update_data(survey_wave=None, survey_q=None)
+
+
+async def show(message: Message, step: Step, state: FSMContext, data: dict[str, Any]) -> None:
+    """The current question, or one thank-you when the worker has finished. A question with
+    recordings is read aloud first for a worker who listens, else shown with 🔊."""
     locale = current_locale()
     if step.done:
-        await state.set_state(None)
+        await forget_place(state)
         # One thank-you (the survey's own, else ours), then what became of the answers.
         thanks = answering.thank_you(step.definition, locale)
         text = (html.escape(thanks) if thanks else _("Thank you!")) + "\n\n"
@@ -104,12 +127,13 @@ async def show(message: Message, step: Step, state: FSMContext) -> None:
         return
     assert step.question is not None
     typed = step.question.type in (QuestionType.NUMBER, QuestionType.TEXT)
-    if typed:
-        await state.set_state(Answering.typing)
-        await state.update_data(survey_wave=step.wave.id, survey_q=step.index)
-    else:
-        await state.set_state(None)
-    screen = question_screen(step)
+    # Where she is, also for a button question: she may answer it by typing its number.
+    await state.update_data(survey_wave=step.wave.id, survey_q=step.index)
+    await state.set_state(Answering.typing if typed else None)
+    found = await recordings(data["session"], step)
+    if found and voice.listening(data):
+        await voice.play(message, data, found)
+    screen = question_screen(step, audio=bool(found) and not voice.listening(data))
     await message.answer(screen.text, reply_markup=markup_of(screen))
 
 
@@ -204,7 +228,7 @@ async def _moved(query: CallbackQuery, tap: SurveyTap, verb: Verb, data: dict[st
         await query.answer(exc.translated(), show_alert=True)
         await remove_buttons(message)
         now = await answering.do_begin(session, user, tap.wave, secret_key=secret, store=store)
-        await show(message, now, state)
+        await show(message, now, state, data)
         return
     except InvalidAnswer as exc:
         await query.answer(exc.translated(), show_alert=True)
@@ -212,7 +236,7 @@ async def _moved(query: CallbackQuery, tap: SurveyTap, verb: Verb, data: dict[st
     except DomainError as exc:  # closed, already answered, not for this worker
         await query.answer()
         await remove_buttons(message)
-        await state.set_state(None)
+        await forget_place(state)
         await message.answer(exc.translated(), reply_markup=home_markup())
         return
     await query.answer()
@@ -225,7 +249,7 @@ async def _moved(query: CallbackQuery, tap: SurveyTap, verb: Verb, data: dict[st
         except Exception:
             await answering.withdraw(store, step)
             raise
-    await show(message, step, state)
+    await show(message, step, state, data)
 
 
 @router.callback_query(SurveyTap.filter(F.action == Tap.START))
@@ -304,13 +328,38 @@ async def tick_tapped(
     await query.message.edit_reply_markup(reply_markup=question_keyboard(step))
 
 
+@router.callback_query(SurveyTap.filter(F.action == Tap.LISTEN))
+async def listen_tapped(query: CallbackQuery, callback_data: SurveyTap, **data: Any) -> None:
+    """🔊 under a question: its recording and its answers', if she is still on it."""
+    user: User | None = data.get("user")
+    if user is None or not isinstance(query.message, Message):
+        await query.answer(_("This button is no longer active."))
+        return
+    try:
+        step = await answering.do_begin(
+            data["session"],
+            user,
+            callback_data.wave,
+            secret_key=data["settings"].effective_secret_key,
+            store=data["survey_store"],
+        )
+    except DomainError as exc:
+        await query.answer(exc.translated(), show_alert=True)
+        return
+    if step.done or step.index != callback_data.q:
+        await query.answer(_("This button is no longer active."))
+        return
+    await query.answer()
+    await voice.play(query.message, data, await recordings(data["session"], step))
+
+
 @router.callback_query(SurveyTap.filter(F.action == Tap.LATER))
 async def later_tapped(query: CallbackQuery, state: FSMContext) -> None:
     await query.answer()
     if not isinstance(query.message, Message):
         return
     await remove_buttons(query.message)
-    await state.set_state(None)
+    await forget_place(state)
     await query.message.answer(
         _("Your answers so far are kept. Come back any time from 📋 Surveys in the menu."),
         reply_markup=home_markup(),
@@ -325,9 +374,10 @@ async def typed(
     state: FSMContext,
     settings: Settings,
     survey_store: SurveyStore,
+    **data: Any,
 ) -> None:
-    data = await state.get_data()
-    wave, index = data.get("survey_wave"), data.get("survey_q")
+    saved = await state.get_data()
+    wave, index = saved.get("survey_wave"), saved.get("survey_q")
     if user is None or not isinstance(wave, int) or not isinstance(index, int):
         await state.set_state(None)
         return
@@ -353,7 +403,66 @@ async def typed(
         except Exception:
             await answering.withdraw(survey_store, step)
             raise
-    await show(message, step, state)
+    await show(message, step, state, {**data, "session": session, "user": user})
+
+
+class TypedChoice(BaseFilter):
+    """A number typed while a button question waits ("2", "২", "two", "দুই"): ``number`` for the
+    handler. Only outside any conversation, and only a number: other words go their own way."""
+
+    async def __call__(self, message: Message, state: FSMContext) -> bool | dict[str, Any]:
+        number = numbers.number_of(message.text, current_locale())
+        if number is None or not isinstance((await state.get_data()).get("survey_wave"), int):
+            return False
+        return {"number": number}
+
+
+@router.message(StateFilter(None), F.text, TypedChoice())
+async def typed_choice(
+    message: Message,
+    number: int,
+    session: AsyncSession,
+    user: User | None,
+    state: FSMContext,
+    settings: Settings,
+    survey_store: SurveyStore,
+    **data: Any,
+) -> None:
+    saved = await state.get_data()
+    wave, index = saved.get("survey_wave"), saved.get("survey_q")
+    if user is None or not isinstance(wave, int) or not isinstance(index, int):
+        return
+    secret = settings.effective_secret_key
+    data = {**data, "session": session, "user": user}
+    try:
+        step = await answering.do_begin(session, user, wave, secret_key=secret, store=survey_store)
+        if step.done or step.question is None or step.index != index:
+            raise StaleQuestion()
+        value = answering.value_by_number(step.question, number)
+        if step.question.type == QuestionType.MULTI:
+            step = await answering.do_toggle(
+                session, user, wave, index, value, secret_key=secret, store=survey_store
+            )
+        else:
+            step = await answering.do_answer(
+                session, user, wave, index, value, secret_key=secret, store=survey_store
+            )
+    except StaleQuestion:
+        step = await answering.do_begin(session, user, wave, secret_key=secret, store=survey_store)
+    except InvalidAnswer:
+        await message.answer(_("Please tap one of the answers, or send its number."))
+        return
+    except DomainError as exc:
+        await forget_place(state)
+        await message.answer(exc.translated(), reply_markup=home_markup())
+        return
+    if step.done:
+        try:
+            await session.commit()
+        except Exception:
+            await answering.withdraw(survey_store, step)
+            raise
+    await show(message, step, state, data)
 
 
 @router.message(StateFilter(Answering.typing))

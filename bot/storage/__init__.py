@@ -18,6 +18,7 @@ MODEL_MODULES: tuple[str, ...] = (
     "bot.storage.reports",
     "bot.storage.committees",
     "bot.storage.broadcasts",
+    "bot.storage.audio",
 )
 
 

@@ -79,6 +79,8 @@ class User(Base):
     blocked_at: Mapped[datetime | None]
     # Set by /stop: no news or survey invitations until the worker turns them back on.
     quiet_since: Mapped[datetime | None]
+    # "🔊 Listen": screens that have a recorded clip in her language come as voice messages too.
+    listen: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     factory: Mapped[Factory | None] = relationship(lazy="joined")

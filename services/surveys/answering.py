@@ -32,6 +32,7 @@ from bot.storage.surveys import (
 from services.clock import utcnow
 from services.errors import DomainError
 from services.onboarding import AgeBand
+from services.surveys import numbers
 from services.surveys.definition import (
     COUNTED_TYPES,
     Question,
@@ -363,13 +364,25 @@ def parse_number(text: str, question: Question) -> float:
     try:
         value = float(cleaned)
     except ValueError:
-        raise NotANumber(example=plain_number(question.min or 0)) from None
+        word = numbers.number_of(text)  # "five", "পাঁচ": one to ten as words
+        if word is None:
+            raise NotANumber(example=plain_number(question.min or 0)) from None
+        value = float(word)
     if value != value or value in (float("inf"), float("-inf")):  # NaN or infinity
         raise NotANumber(example=plain_number(question.min or 0))
     assert question.min is not None and question.max is not None
     if not question.min <= value <= question.max:
         raise NumberOutOfRange(min=plain_number(question.min), max=plain_number(question.max))
     return value
+
+
+def value_by_number(question: Question, number: int) -> str:
+    """The answer a worker means by typing its place among the buttons (1 is the first), for the
+    questions answered by buttons; ``InvalidAnswer`` for a number with no button."""
+    values = question.values()
+    if not 1 <= number <= len(values):
+        raise InvalidAnswer()
+    return values[number - 1]
 
 
 def check_answer(question: Question, raw: str) -> Answer:

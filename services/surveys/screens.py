@@ -35,6 +35,7 @@ class Tap(StrEnum):
     SKIP = "s"
     BACK = "b"
     LATER = "p"  # pause: the place is kept
+    LISTEN = "l"  # 🔊: the question's recording, and its answers'
 
 
 TapData = Callable[[Tap, int], str]
@@ -96,10 +97,11 @@ def question_screen(
     can_go_back: bool,
     selected: Collection[str] = (),
     tap: TapData = no_data,
+    audio: bool = False,
 ) -> Screen:
-    """One question: its text and hint, the answers (faces in one row, Yes/No in one, options one
-    per row), Done for multiple choice, then ⬅️ Back (after the first answer), Skip (when it may
-    be skipped) and ⏸ Later in the last row."""
+    """One question: 🔊 first when it has a recording to play, its text and hint, the answers
+    (faces in one row, Yes/No in one, options one per row), Done for multiple choice, then
+    ⬅️ Back (after the first answer), Skip (when it may be skipped) and ⏸ Later in the last row."""
     locale = current_locale()
     answers: tuple[tuple[Button, ...], ...] = ()
     if question.type == QuestionType.SCALE:
@@ -130,10 +132,14 @@ def question_screen(
     if not question.required:
         nav.append(Button(_("Skip"), tap(Tap.SKIP, -1)))
     nav.append(Button(_("⏸ Later"), tap(Tap.LATER, -1)))
-    return Screen(question_text(definition, question, number, total), stack(answers, (tuple(nav),)))
+    # No words on 🔊: it means the same to a reader of any script, or of none.
+    listen = ((Button("🔊", tap(Tap.LISTEN, -1)),),) if audio else ()
+    return Screen(
+        question_text(definition, question, number, total), stack(listen, answers, (tuple(nav),))
+    )
 
 
-def step_screen(step: Step, tap: TapData) -> Screen:
+def step_screen(step: Step, tap: TapData, *, audio: bool = False) -> Screen:
     """The question a worker is on, with what she ticked so far."""
     assert step.question is not None
     return question_screen(
@@ -144,6 +150,7 @@ def step_screen(step: Step, tap: TapData) -> Screen:
         can_go_back=bool(step.path),
         selected=step.selected,
         tap=tap,
+        audio=audio,
     )
 
 

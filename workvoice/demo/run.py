@@ -64,6 +64,13 @@ class Phone:
     async def tap(self, message_id: int, data: str) -> None:
         await self.user.tap_data(data, message_id=message_id)
 
+    def voice(self, message_id: int) -> bytes | None:
+        """The sound of a voice message the bot sent this phone (OGG/Opus), for its player."""
+        for m in self.telegram.sent:
+            if m.chat_id == self.id and m.message_id == message_id and m.is_voice and not m.deleted:
+                return m.document
+        return None
+
     def transcript(self) -> list[dict[str, Any]]:
         """The chat as the phone shows it: each bot message in its latest edit, deletions gone."""
         latest: dict[int, tuple[int, SentMessage]] = {}
@@ -99,11 +106,12 @@ def _bot_entry(message: SentMessage) -> dict[str, Any]:
         for row in markup.get("keyboard", [])
     ]
     text = message.text or ""
-    if message.filename:
+    if message.filename and not message.is_voice:
         text = f"{text}\n📎 {message.filename}".strip()
     return {
         "from": "bot",
         "message_id": message.message_id,
+        "voice": message.is_voice,  # played from /simulator/api/phones/<id>/voice/<message id>
         "html": text.replace("\n", "<br>"),
         "inline": inline,
         "keyboard": keyboard or None,

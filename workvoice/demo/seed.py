@@ -43,6 +43,7 @@ from services.surveys.waves import (
     open_due_waves,
 )
 from workvoice.context import AppContext
+from workvoice.demo.voices import seed_voices
 
 DEMO_PASSWORD = "demo-password-2026"  # noqa: S105 (printed at demo start; demo data only)
 
@@ -532,4 +533,5 @@ async def seed_demo(ctx: AppContext) -> list[tuple[str, str, str]]:
     async with transaction(ctx.sessions) as session:
         await _committee(session)
     await _broadcasts(ctx)
+    await seed_voices(ctx)  # after the surveys: a question of the pulse is read aloud
     return accounts

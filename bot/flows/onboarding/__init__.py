@@ -10,12 +10,14 @@ from __future__ import annotations
 
 from aiogram import Router
 
+from bot import voice
 from bot.flows.onboarding import controls, gate, setup
 from bot.flows.onboarding.texts import privacy_notice
 
 __all__ = ["privacy_notice", "router"]
 
 router = Router(name=__name__)
+router.include_router(voice.router)  # 🔊 under a key screen, before the gate (the picker has one)
 router.include_router(gate.router)
 router.include_router(controls.router)
 router.include_router(gate.late)

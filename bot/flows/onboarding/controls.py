@@ -17,12 +17,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import chat_trail, wizard
 from bot.flows.onboarding.keywords import Keyword, TypedKeyword
-from bot.flows.onboarding.setup import LINK, show_step
+from bot.flows.onboarding.setup import LINK, ask_language, show_step
 from bot.flows.onboarding.texts import (
     NotOnboarded,
     help_text,
-    language_keyboard,
-    language_prompt,
+    listen_button,
     privacy_screen,
     with_home,
 )
@@ -102,7 +101,8 @@ async def show_help(message: Message, state: FSMContext, data: dict[str, Any]) -
         await show_step(message, user, state, data)
         return
     assert user is not None
-    await message.answer(help_text(), reply_markup=with_home(no_factory=user.factory_id is None))
+    markup = with_home(listen_button(user.listen), no_factory=user.factory_id is None)
+    await message.answer(help_text(), reply_markup=markup)
 
 
 @router.message(Command("help"))
@@ -145,15 +145,15 @@ async def privacy_menu(query: CallbackQuery, state: FSMContext, **data: Any) -> 
 
 
 @router.message(Command("language"))
-async def language_command(message: Message) -> None:
-    await message.answer(language_prompt(), reply_markup=language_keyboard())
+async def language_command(message: Message, **data: Any) -> None:
+    await ask_language(message, data)
 
 
 @router.callback_query(MenuCallback.filter(F.action == MenuAction.LANGUAGE))
-async def language_menu(query: CallbackQuery) -> None:
+async def language_menu(query: CallbackQuery, **data: Any) -> None:
     await query.answer()
     if isinstance(query.message, Message):
-        await query.message.answer(language_prompt(), reply_markup=language_keyboard())
+        await ask_language(query.message, data)
 
 
 # --- 🏭 Link my factory (B1) ----------------------------------------------------------------

@@ -14,19 +14,18 @@ from aiogram.types import CallbackQuery, Message
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import chat_trail, deeplinks
-from bot.flows.onboarding.setup import after_consent, show_step
+from bot.flows.onboarding.setup import after_consent, show_menu, show_notice, show_step
 from bot.flows.onboarding.texts import (
     ConsentCallback,
     LanguageCallback,
+    ListenChoice,
     NotOnboarded,
     command_list,
-    consent_keyboard,
-    privacy_notice,
 )
 from bot.i18n import _, set_locale, use_locale
 from bot.i18n.languages import LANGUAGES
 from bot.storage.models import User
-from bot.widgets import home_markup, main_menu_keyboard, main_menu_text, remove_buttons
+from bot.widgets import home_markup, remove_buttons
 from bot.wizard import active, leave
 from services import onboarding
 
@@ -67,7 +66,7 @@ async def start(message: Message, command: CommandObject, state: FSMContext, **d
             return
         raise SkipHandler  # a kind whose flow still answers its own /start links
     await message.answer(_("Welcome back."))
-    await message.answer(main_menu_text(), reply_markup=main_menu_keyboard())
+    await show_menu(message, data)
 
 
 @router.callback_query(LanguageCallback.filter())
@@ -86,7 +85,7 @@ async def language_chosen(
         return
     await remove_buttons(query.message)
     if user.consent_at is None:
-        await query.message.answer(privacy_notice(), reply_markup=consent_keyboard())
+        await show_notice(query.message, {**data, "user": user})
         return
     if active(await state.get_state()) is not None:  # in the middle of something: ask it again
         await query.message.answer(_("Language changed."))
@@ -116,6 +115,32 @@ async def consent_given(
         return
     await onboarding.do_consent(data["session"], user)
     await after_consent(query.message, state, data)
+
+
+@router.callback_query(ListenChoice.filter())
+async def listen_chosen(
+    query: CallbackQuery, callback_data: ListenChoice, state: FSMContext, **data: Any
+) -> None:
+    """ "🔊 Listen" under the privacy notice (or in ❓ Help): on, the notice again, read aloud
+    where it has a recording; off from Help."""
+    await query.answer()
+    user: User | None = data["user"]
+    if not isinstance(query.message, Message):
+        return
+    if user is None or user.locale is None:
+        await show_step(query.message, user, state, data)
+        return
+    await onboarding.do_set_listen(data["session"], user, callback_data.on)
+    await remove_buttons(query.message)
+    if callback_data.on:
+        said = _("🔊 On: screens that have a recording also come as voice messages.")
+    else:
+        said = _("🔇 Off: no more voice messages. You can turn them on again in ❓ Help.")
+    if user.consent_at is None:  # still on the notice: it again, now read aloud
+        await query.message.answer(said)
+        await show_notice(query.message, data)
+        return
+    await query.message.answer(said, reply_markup=home_markup())
 
 
 # --- the gate: whatever else a worker sends before consent re-shows their step ------------

@@ -12,7 +12,7 @@ from aiogram.fsm.context import FSMContext
 from aiogram.types import Message
 from pydantic import BaseModel
 
-from bot import deeplinks, wizard
+from bot import deeplinks, voice, wizard
 from bot.flows.onboarding.texts import (
     consent_keyboard,
     factory_prompt,
@@ -25,6 +25,7 @@ from bot.storage.models import Gender, User
 from bot.widgets import MenuAction, home_markup, main_menu_keyboard, main_menu_text, menu_label
 from bot.wizard import Option, Step, Turn, Wizard
 from services import onboarding
+from services.audio.clips import KeyScreen
 from services.labels import label
 from services.onboarding import AgeBand, UnknownFactory
 
@@ -52,6 +53,30 @@ async def link_code(data: dict[str, Any], text: str) -> str:
     except UnknownFactory:
         raise UnknownFactory(code=html.escape(text.strip()[:32]) or "?") from None
     return factory.name
+
+
+async def show_menu(message: Message, data: dict[str, Any]) -> None:
+    """The main menu, read aloud for a worker who listens (or with 🔊 when it has a clip)."""
+    await voice.answer(message, data, main_menu_text(), main_menu_keyboard(), KeyScreen.MENU)
+
+
+async def ask_language(message: Message, data: dict[str, Any]) -> None:
+    """The language picker, with 🔊 when some language has its clip ("for Bangla, tap বাংলা")."""
+    markup = language_keyboard()
+    session = data.get("session")
+    if session is not None and await voice.language_clips(session):
+        markup = voice.with_listen_row(markup, voice.play_button(KeyScreen.LANGUAGE))
+    await message.answer(language_prompt(), reply_markup=markup)
+
+
+async def show_notice(message: Message, data: dict[str, Any]) -> None:
+    """The privacy notice and consent, read aloud for a worker who chose "🔊 Listen"."""
+    listening = voice.listening(data)
+    markup = consent_keyboard(listening=listening)
+    if listening:
+        await voice.answer(message, data, privacy_notice(), markup, KeyScreen.CONSENT)
+    else:
+        await message.answer(privacy_notice(), reply_markup=markup)
 
 
 def linked_text(name: str) -> str:
@@ -117,7 +142,7 @@ async def open_or_menu(
         if await deeplinks.open_link(*pending, message, state, data):
             return
         await message.answer(_("Please open the invitation link you used once more to continue."))
-    await message.answer(main_menu_text(), reply_markup=main_menu_keyboard())
+    await show_menu(message, data)
 
 
 SETUP: Wizard[SetupDraft] = Wizard(
@@ -182,17 +207,17 @@ async def show_step(
     """Re-show whatever the worker still has to do: the language, the notice, the step of a
     conversation in progress; the menu once they are done."""
     if user is None or user.locale is None:
-        await message.answer(language_prompt(), reply_markup=language_keyboard())
+        await ask_language(message, data)
         return
     if user.consent_at is None:
-        await message.answer(privacy_notice(), reply_markup=consent_keyboard())
+        await show_notice(message, {**data, "user": user})
         return
     active = wizard.active(await state.get_state())
     step = await active.current(state) if active is not None else None
     if active is not None and step is not None:
         await active.ask(Turn(active, message, state, await active.load(state), data, step))
         return
-    await message.answer(main_menu_text(), reply_markup=main_menu_keyboard())
+    await show_menu(message, data)
 
 
 # --- 🏭 Link my factory, for a worker who skipped the code ----------------------------------
@@ -209,13 +234,13 @@ async def _link_typed(turn: Turn[LinkDraft], text: str) -> str:
 async def _link_tapped(turn: Turn[LinkDraft]) -> None:
     if turn.draft.code == HOME:  # 🏠 under the prompt
         await turn.end()
-        await turn.message.answer(main_menu_text(), reply_markup=main_menu_keyboard())
+        await show_menu(turn.message, turn.data)
 
 
 async def _linked(turn: Turn[LinkDraft]) -> None:
     await turn.end()
     await turn.message.answer(linked_text(turn.draft.code))
-    await turn.message.answer(main_menu_text(), reply_markup=main_menu_keyboard())
+    await show_menu(turn.message, turn.data)
 
 
 LINK: Wizard[LinkDraft] = Wizard(
@@ -249,7 +274,7 @@ async def open_factory(
         await message.answer(exc.translated(), reply_markup=home_markup())
         return
     await message.answer(linked_text(name))
-    await message.answer(main_menu_text(), reply_markup=main_menu_keyboard())
+    await show_menu(message, data)
 
 
 deeplinks.register(deeplinks.LinkKind.FACTORY, open_factory)

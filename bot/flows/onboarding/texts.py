@@ -22,6 +22,12 @@ class ConsentCallback(CallbackData, prefix="ok"):
     agree: bool
 
 
+class ListenChoice(CallbackData, prefix="hear"):
+    """ "🔊 Listen" on (or off): screens that have a recording come as voice messages too."""
+
+    on: bool
+
+
 class NotOnboarded(BaseFilter):
     """Matches a worker who has not yet chosen a language and agreed to the notice."""
 
@@ -65,12 +71,25 @@ def privacy_screen() -> str:
     )
 
 
-def consent_keyboard() -> InlineKeyboardMarkup:
+def consent_keyboard(*, listening: bool = False) -> InlineKeyboardMarkup:
+    """I agree, No thanks, and "🔊 Listen" for a worker who would rather hear the screens."""
     builder = InlineKeyboardBuilder()
     builder.button(text=_("✅ I agree"), callback_data=ConsentCallback(agree=True))
     builder.button(text=_("✖️ No, thanks"), callback_data=ConsentCallback(agree=False))
+    if not listening:
+        builder.button(text=listen_label(), callback_data=ListenChoice(on=True))
     builder.adjust(1)
     return builder.as_markup()
+
+
+def listen_label() -> str:
+    return _("🔊 Listen")
+
+
+def listen_button(listening: bool) -> list[InlineKeyboardButton]:
+    """The help screen's switch: "🔊 Listen", or its opposite for a worker who listens."""
+    label = _("🔇 No voice messages") if listening else listen_label()
+    return [InlineKeyboardButton(text=label, callback_data=ListenChoice(on=not listening).pack())]
 
 
 def factory_prompt() -> str:

@@ -32,6 +32,7 @@ from bot.storage.models import User
 from bot.widgets import MenuAction, MenuCallback, home_markup, link_factory_markup
 from bot.wizard import Option, Step, Turn, Wizard
 from services import helplines
+from services.audio.clips import KeyScreen
 from services.reports import submission
 from services.reports.protocol import HARMS_BY_CATEGORY, Category, Harm
 
@@ -174,6 +175,7 @@ REPORT: Wizard[ReportDraft] = Wizard(
             per_row=2,
             on_answer=_danger_answered,
             next=ReportStep.CATEGORY,
+            audio=KeyScreen.DANGER,
         ),
         Step(
             name=ReportStep.CATEGORY,
@@ -181,6 +183,7 @@ REPORT: Wizard[ReportDraft] = Wizard(
             options=lambda d: [Option(c, category_label(c)) for c in Category],
             on_answer=_category_answered,
             next=_after_category,
+            audio=KeyScreen.REPORT,
             leads_to=(ReportStep.HARM, ReportStep.STORY),
         ),
         Step(

@@ -13,12 +13,14 @@ from aiogram.exceptions import TelegramBadRequest
 from aiogram.filters.callback_data import CallbackData
 from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message
 
+from bot import voice
 from bot.flows.reports.intake_draft import Answer, Follow, ReportDraft
 from bot.flows.reports.intake_story import delete_messages, story_words
 from bot.flows.reports.labels import category_label, harm_label
 from bot.i18n import _, ltr_isolate
 from bot.widgets import home_button, home_markup, main_menu_text
 from bot.wizard import Turn
+from services.audio.clips import KeyScreen
 from services.reports import submission
 from services.reports.crypto import keyring
 
@@ -104,7 +106,7 @@ async def send_report(turn: Turn[ReportDraft]) -> None:
             "To open this report in this chat later, you will need the last 4 digits of this "
             "number."
         )
-    await turn.message.answer(text, reply_markup=receipt_markup())
+    await voice.answer(turn.message, turn.data, text, receipt_markup(), KeyScreen.RECEIPT)
 
 
 def receipt_markup() -> InlineKeyboardMarkup:

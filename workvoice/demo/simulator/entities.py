@@ -41,6 +41,11 @@ class SentMessage:
     document: bytes | None = None
     filename: str | None = None
     deleted: bool = False
+    file_id: str | None = None  # a voice message's file, as Telegram names it
+
+    @property
+    def is_voice(self) -> bool:
+        return self.method == "sendVoice"
 
     def buttons(self) -> list[str]:
         markup = self.reply_markup or {}

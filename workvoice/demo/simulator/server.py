@@ -75,6 +75,7 @@ class FakeTelegram:
         self.paid_messages_left: int | None = None
         self._files: dict[str, _File] = {}
         self._file_ids = itertools.count(1)
+        self.voice_uploads = 0  # voice messages sent as bytes, not by a file id already known
         self._changed = asyncio.Condition()
         self._runner: web.AppRunner | None = None
 
@@ -323,7 +324,16 @@ class FakeTelegram:
             "chat": {"id": message.chat_id, "type": "private", "first_name": user.first_name},
             "from": self._me(),
         }
-        if message.document is not None:
+        if message.is_voice:
+            body["voice"] = {
+                "file_id": message.file_id,
+                "file_unique_id": f"{message.file_id}u",
+                "duration": 1,
+                "mime_type": "audio/ogg",
+            }
+            if message.text:
+                body["caption"] = visible_text(message.text, message.parse_mode)
+        elif message.document is not None:
             body["document"] = {
                 "file_id": f"DOC{message.message_id}",
                 "file_unique_id": f"D{message.message_id}",
@@ -400,7 +410,33 @@ class FakeTelegram:
         return await self._send_file(p, "sendPhoto", "photo")
 
     async def _m_sendvoice(self, p: dict[str, Any]) -> Any:
-        return await self._send_file(p, "sendVoice", "voice")
+        """A voice message: an upload is kept under a new file id (as Telegram does, so the bot
+        can send it again by that id), a file id must name a file this server has."""
+        upload = p.get("voice")
+        if isinstance(upload, str) and upload.startswith("attach://"):  # aiogram's file part
+            upload = p.get(upload.removeprefix("attach://"))
+        if isinstance(upload, dict):
+            content = upload["content"]
+            file_id = self.add_file(content, suffix="ogg")
+        else:
+            stored = self._files.get(str(upload))
+            if stored is None:
+                raise bad_request("wrong file identifier/HTTP URL specified")
+            content, file_id = stored.content, stored.file_id
+        self.voice_uploads += isinstance(upload, dict)
+        chat_id = self._chat(p)
+        caption = p.get("caption")
+        if caption and utf16_len(visible_text(str(caption), p.get("parse_mode"))) > CAPTION_LIMIT:
+            raise bad_request("message caption is too long")
+        return self._store(
+            chat_id,
+            "sendVoice",
+            caption,
+            p,
+            document=content,
+            filename="voice.ogg",
+            file_id=file_id,
+        )
 
     def _existing(self, p: dict[str, Any], action: str) -> SentMessage:
         chat_id = self._chat(p)
@@ -456,6 +492,7 @@ class FakeTelegram:
             method=method,
             document=old.document,
             filename=old.filename,
+            file_id=old.file_id,
         )
         self.sent.append(new)
         self._current[(old.chat_id, old.message_id)] = new
