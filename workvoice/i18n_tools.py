@@ -27,6 +27,7 @@ from bot.i18n import locales_dir
 from bot.i18n.languages import LANGUAGES, SOURCE_LOCALE
 from workvoice.capabilities import CATALOG_DOMAINS
 from workvoice.demo.simulator.entities import ApiError, visible_text
+from workvoice.kernel import glossary
 from workvoice.kernel.catalogs import po_path, required, templates
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -39,6 +40,9 @@ KEYWORDS = {
     "_n": (1, 2),
     "ngettext": (1, 2),
     "N_": None,
+    # (context, message): Babel's spec for msgctxt, as gettext's own pgettext.
+    "pgettext": ((1, "c"), 2),
+    "lazy_pgettext": ((1, "c"), 2),
 }
 CAPABILITIES = CATALOG_DOMAINS
 # The manifest names console pages; its strings are the console navigation's labels.
@@ -187,7 +191,9 @@ def _placeholders(text: str) -> set[str]:
 
 
 def check() -> list[str]:
-    """Every required locale has every message translated, not fuzzy, same placeholders, valid HTML."""
+    """Every required locale has every message translated, not fuzzy, same placeholders, valid HTML,
+    and the glossary's words (``locales/glossary.yaml``: approved words used, forbidden ones not,
+    arrows mirrored in right-to-left languages)."""
     problems: list[str] = []
     for domain, template in templates().items():
         for locale in LANGUAGES:
@@ -228,4 +234,8 @@ def check() -> list[str]:
                     if got != wanted:
                         problems.append(f"{where}: placeholders {sorted(got)} != {sorted(wanted)}")
                     problems += [f"{where}: {p}" for p in html_problems(s)]
+                problems += [
+                    f"{where}: {p}"
+                    for p in glossary.problems(locale, tmpl.id, strings, domain=domain)
+                ]
     return problems
