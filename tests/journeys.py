@@ -12,10 +12,9 @@ from typing import Any
 
 from sqlalchemy import select
 
-from bot.i18n import gettext, use_locale
+from bot.i18n import gettext
 from bot.storage.db import transaction
 from bot.storage.reports import Case
-from bot.wizard import mirrored
 from services.committees import meetings, members
 from tests.console import ConsoleHarness, csrf_of, make_context
 from tests.factories import make_factory
@@ -30,9 +29,8 @@ def t(message: str, locale: str = "en", **params: object) -> str:
 
 
 def label(message: str, locale: str = "en") -> str:
-    """A wizard button as the worker sees it: arrows mirrored in Arabic and Urdu."""
-    with use_locale(locale):
-        return mirrored(t(message, locale))
+    """A wizard button as the worker sees it (Arabic and Urdu catalogs carry mirrored arrows)."""
+    return t(message, locale)
 
 
 async def join_in_bangla(worker: Any, start: str = "/start", factory: str = "DK-01") -> None:

@@ -46,6 +46,7 @@ __all__ = [
     "locales_dir",
     "ltr_isolate",
     "ngettext",
+    "pgettext",
     "supported",
     "use_locale",
 ]
@@ -124,6 +125,18 @@ def ngettext(
 ) -> str:
     text = translations(locale or _current.get()).ungettext(singular, plural, n)
     return text.format(n=n, **params)
+
+
+def pgettext(context: str, message: str, /, *, locale: str | None = None, **params: Any) -> str:
+    """A short message in one of its meanings: "Yes" as the answer on a button and "Yes" as a
+    value in a summary are two entries (``msgctxt``), so each language can word them apart."""
+    text = translations(locale or _current.get()).upgettext(context, message)
+    return text.format(**params) if params else text
+
+
+def lazy_pgettext(context: str, message: str, /, **params: Any) -> LazyProxy:
+    """``pgettext`` translated when used, like ``__``."""
+    return LazyProxy(pgettext, context, message, enable_cache=False, **params)
 
 
 def lazy_gettext(message: str, /, **params: Any) -> LazyProxy:
