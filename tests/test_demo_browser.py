@@ -21,6 +21,7 @@ import pytest
 from sqlalchemy import select
 
 from bot.i18n import gettext
+from tests.journeys import answer
 from tests.test_browser import ARGS, CHROMIUM, SHOTS
 
 pytestmark = pytest.mark.skipif(
@@ -142,7 +143,7 @@ async def test_tour_report_in_bangla_then_find_it_in_the_console(
                 "<b>Are you or someone else in danger right now?</b>"
             )[:20],
         )
-        await step(bn("No"), bn("What is the problem about?"))
+        await step(answer("No", "bn"), bn("What is the problem about?"))
         await step(bn("Harassment, violence or abuse"), bn("What happened?"))
         await step(
             bn("Sexual harassment"),
@@ -162,7 +163,7 @@ async def test_tour_report_in_bangla_then_find_it_in_the_console(
             bn("You can add a photo or a PDF as evidence now, or tap Skip.")[:20],
         )
         await step(bn("Skip"), bn("Does this also happen to other workers?"))
-        await step(bn("Yes"), bn("🔢 Receipt number only")[2:])
+        await step(answer("Yes", "bn"), bn("🔢 Receipt number only")[2:])
         await step(
             bn("🔢 Receipt number only"),
             bn(
@@ -170,7 +171,7 @@ async def test_tour_report_in_bangla_then_find_it_in_the_console(
                 "fixed? We never give your name."
             )[:20],
         )
-        await step(bn("No"), bn("✅ Send report")[2:])
+        await step(answer("No", "bn"), bn("✅ Send report")[2:])
         await tap(page, phone, bn("✅ Send report"))
         receipt = phone.locator(".bubble.bot code").last
         await receipt.wait_for()
@@ -280,7 +281,7 @@ async def test_tour_survey_and_committee_in_bangla_then_results_in_the_console(
         )
         await step("📋 " + text(pulse.title), text(questions[0].text))
         await step("🙂 4", text(questions[1].text))
-        await step(bn("Yes"), text(questions[2].text))
+        await step(answer("Yes", "bn"), text(questions[2].text))
         await step(text(questions[2].options[0].text), text(questions[3].text))
         await step(text(questions[3].options[0].text), text(questions[4].text))
         await tap(page, phone, text(questions[4].options[0].text))
@@ -383,6 +384,8 @@ async def test_tour_an_arabic_receipt_reads_left_to_right(demo: tuple[str, Path]
     from tests.test_rtl_browser import MEASURE
 
     def ar(message: str) -> str:
+        if message in ("Yes", "No"):  # answer buttons carry a msgctxt
+            return answer(message, "ar")
         return gettext(message, locale="ar")
 
     url, _database = demo

@@ -14,6 +14,7 @@ from services.committees import members
 from tests import journeys
 from tests.factories import make_factory, make_worker
 from tests.harness import BotHarness
+from tests.journeys import answer
 
 
 def t(message: str, locale: str = "en", **params: object) -> str:
@@ -210,7 +211,7 @@ async def test_start_and_home_end_the_report_the_worker_was_in(app: BotHarness) 
     for leave in ("/start", "🏠"):
         await worker.send("/report")
         await worker.wait_reply()  # danger now? (the first question)
-        await worker.tap(t("No", "bn"))
+        await worker.tap(answer("No", "bn"))
         await worker.wait_reply(contains=t("What is the problem about?", "bn"))
         await worker.tap(t("Safety and health", "bn"))
         await worker.wait_reply(contains=t("What happened?", "bn"))

@@ -24,6 +24,7 @@ from services.reports.jobs import run_case_tasks
 from services.reports.protocol import Outcome
 from tests.console import ConsoleHarness, csrf_of, make_context
 from tests.harness import BotHarness
+from tests.journeys import answer
 from tests.reports_follow_up import attempts, file_case, state_of, t
 
 # A status line's words after the report number, which differs per case (one sentence per state).
@@ -160,8 +161,8 @@ async def test_b3_checkins_are_asked_only_after_opening_and_retaliation_reopens(
     await phone.send(receipt[-4:])
     opened = await phone.wait_reply()
     assert t("Your report was closed. Did this help you?") in opened.plain_text()
-    assert opened.buttons()[:2] == [t("Yes"), t("No")]
-    await phone.tap(t("Yes"))
+    assert opened.buttons()[:2] == [answer("Yes"), answer("No")]
+    await phone.tap(answer("Yes"))
     assert (await phone.wait_reply()).plain_text() == t("Thank you for telling us.")
 
     with time_machine.travel(datetime.now(UTC) + timedelta(days=31)):
@@ -175,7 +176,7 @@ async def test_b3_checkins_are_asked_only_after_opening_and_retaliation_reopens(
     assert t("Since your report, has anyone treated you badly because of it?") in (
         opened.plain_text()
     )
-    await phone.tap(t("Yes"))  # someone treated me badly because of the report
+    await phone.tap(answer("Yes"))  # someone treated me badly because of the report
     reopened = await phone.wait_reply()
     assert reopened.plain_text() == t(
         "We are sorry. We opened a new case about this and will contact you here."
