@@ -13,6 +13,9 @@ import pytest
 from babel.messages.pofile import read_po, write_po
 
 from bot.i18n import LANGUAGES, gettext, pgettext, reload_catalogs
+from tests import journeys
+from tests.factories import make_worker
+from tests.harness import BotHarness
 from workvoice import i18n_tools
 from workvoice.kernel import glossary
 
@@ -368,3 +371,31 @@ def test_row22_age_asked_plainly_everywhere() -> None:
         assert text != "How old are you?"
         assert any(re.search(w, text, re.I) for w in age[locale].use), (locale, text)
         assert not any(re.search(w, text, re.I) for w in age[locale].avoid), (locale, text)
+
+
+# --- whole status sentences through the bot (review B14) -----------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("locale", "story"), [("ar", "المشرف يصرخ علينا كل يوم"), ("bn", "সুপারভাইজার খারাপ কথা বলে")]
+)
+async def test_follow_up_shows_a_whole_status_sentence(
+    app: BotHarness, locale: str, story: str
+) -> None:
+    """ "هناك جديد في بلاغك 23: أصبح الآن مستلم" and "অভিযোগ 5: পাওয়া গেছে" were a status word
+    glued after a colon; now one sentence per state, the review screen's values in their context."""
+    telegram_id = 7301 if locale == "ar" else 7302
+    await make_worker(app.sessions, telegram_id, locale=locale)
+    worker = app.user(telegram_id, language_code=locale)
+    await journeys.start_report(worker, story, locale=locale)
+    review = await journeys.report_to_review(worker, locale=locale)
+    value = pgettext("summary value", "No", locale=locale)
+    assert gettext("Danger now: {value}", locale=locale, value=value) in review.plain_text()
+    receipt = journeys.receipt_digits(await journeys.send_report(worker, locale=locale))
+    shown = (await journeys.follow_up(worker, receipt)).plain_text()
+    sentence = gettext(
+        "<b>Report {number}</b> was received. We will look into it.", locale=locale, number="#"
+    )
+    before, after = (part.replace("<b>", "").replace("</b>", "") for part in sentence.split("#"))
+    assert before.strip() in shown and after.strip() in shown, shown
+    assert gettext("Case handler", locale=locale) not in shown  # no messages yet

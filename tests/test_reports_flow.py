@@ -173,7 +173,7 @@ async def test_voice_note_and_evidence_are_kept_encrypted_and_bad_files_refused(
     worker = app.user(4007, language_code="bn")
     await worker.send("/report")
     await worker.wait_reply()
-    await worker.tap(answer("No"))
+    await worker.tap(answer("No", "bn"))
     await worker.wait_reply()
     await worker.tap(t("Working hours and rest"))
     await worker.wait_reply()
@@ -193,11 +193,11 @@ async def test_voice_note_and_evidence_are_kept_encrypted_and_bad_files_refused(
     await worker.wait_reply()
     await worker.tap(t("➡️ Done"))  # the evidence step: the photo is already kept
     await worker.wait_reply()
-    await worker.tap(answer("No"))
+    await worker.tap(answer("No", "bn"))
     await worker.wait_reply()
     await worker.tap(t("🔢 Receipt number only"))
     await worker.wait_reply()
-    await worker.tap(answer("Yes"))
+    await worker.tap(answer("Yes", "bn"))
     review = await worker.wait_reply()
     # B5: a voice note is shown as one, not as "—" (her story was not lost).
     assert t("Your words: {value}", value=t("🎤 voice note")) in review.plain_text()
