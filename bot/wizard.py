@@ -44,7 +44,7 @@ from aiogram.types import (
 from pydantic import BaseModel, ValidationError
 
 from bot import voice
-from bot.i18n import _, current_locale, is_rtl
+from bot.i18n import _
 from bot.widgets import home_markup, remove_buttons
 from services.audio.clips import KeyScreen
 from services.errors import DomainError
@@ -151,15 +151,6 @@ class Step(Generic[D]):
 
 
 WIZARDS: dict[str, Wizard[Any]] = {}
-
-
-_MIRROR = str.maketrans({"⬅": "➡", "➡": "⬅"})
-
-
-def mirrored(label: str) -> str:
-    """Arrows point the way the text reads: in Arabic and Urdu "back" is to the right and
-    "done, go on" to the left."""
-    return label.translate(_MIRROR) if is_rtl(current_locale()) else label
 
 
 class Wizard(Generic[D]):
@@ -299,13 +290,9 @@ class Wizard(Generic[D]):
 
         def button(option: Option) -> Button:
             tap = StepTap(flow=self.flow, step=name, value=option.value)
-            return Button(mirrored(option.label), tap.pack())
+            return Button(option.label, tap.pack())
 
-        nav = (
-            [Button(mirrored(_("⬅️ Back")), self._nav(name, Nav.BACK))]
-            if step.back and can_go_back
-            else []
-        )
+        nav = [Button(_("⬅️ Back"), self._nav(name, Nav.BACK))] if step.back and can_go_back else []
         if step.skippable:
             nav.append(Button(_("Skip"), self._nav(name, Nav.SKIP)))
         extra = [

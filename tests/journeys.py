@@ -12,10 +12,9 @@ from typing import Any
 
 from sqlalchemy import select
 
-from bot.i18n import gettext, use_locale
+from bot.i18n import gettext, pgettext
 from bot.storage.db import transaction
 from bot.storage.reports import Case
-from bot.wizard import mirrored
 from services.committees import meetings, members
 from tests.console import ConsoleHarness, csrf_of, make_context
 from tests.factories import make_factory
@@ -29,10 +28,14 @@ def t(message: str, locale: str = "en", **params: object) -> str:
     return gettext(message, locale=locale, **params)
 
 
+def answer(word: str, locale: str = "en") -> str:
+    """ "Yes" or "No" on an answer button (msgctxt "answer button")."""
+    return pgettext("answer button", word, locale=locale)
+
+
 def label(message: str, locale: str = "en") -> str:
-    """A wizard button as the worker sees it: arrows mirrored in Arabic and Urdu."""
-    with use_locale(locale):
-        return mirrored(t(message, locale))
+    """A wizard button as the worker sees it (Arabic and Urdu catalogs carry mirrored arrows)."""
+    return t(message, locale)
 
 
 async def join_in_bangla(worker: Any, start: str = "/start", factory: str = "DK-01") -> None:
@@ -52,7 +55,7 @@ async def start_report(worker: Any, story: str, *, locale: str = "en", danger: s
     types her story (it waits for ➡️ Done: more messages, voice notes or files may follow)."""
     await worker.send("/report")
     await worker.wait_reply()  # danger now? (the first question)
-    await worker.tap(t(danger, locale))
+    await worker.tap(answer(danger, locale))
     await worker.wait_reply(contains=t("What is the problem about?", locale))
     await worker.tap(t("Harassment, violence or abuse", locale))
     await worker.wait_reply(contains=t("What happened?", locale))
@@ -77,14 +80,14 @@ async def report_to_review(
     done = skip if skip in evidence.buttons() else label("➡️ Done", locale)
     await worker.tap(done, message=evidence)
     await worker.wait_reply()
-    await worker.tap(t("Yes", locale))
+    await worker.tap(answer("Yes", locale))
     await worker.wait_reply()
     await worker.tap(t(follow, locale))
     await worker.wait_reply()
     if danger == "Yes" and follow == RECEIPT_ONLY:
         await worker.tap(t(RECEIPT_ONLY, locale))
         await worker.wait_reply()
-    await worker.tap(t("No", locale))
+    await worker.tap(answer("No", locale))
     return await worker.wait_reply()
 
 
@@ -191,7 +194,7 @@ async def answer_survey(worker: Any, title: str, free_text: str) -> None:
     await worker.wait_reply(contains="Tell us one thing")
     await worker.send(free_text)
     await worker.wait_reply(contains="Do you feel safe?")
-    await worker.tap(t("Yes"))
+    await worker.tap(answer("Yes"))
     await worker.wait_reply(
         contains=t("Your answers were saved anonymously. Nobody can see who gave them.")
     )

@@ -94,7 +94,7 @@ async def test_a_worker_who_listens_hears_onboarding_and_a_survey(app: BotHarnes
     await worker.send("DK-01")
     await worker.wait_button(t("Woman"))
     await worker.tap(t("Woman"))
-    ages = await worker.wait_reply(contains=t("Your age group?"))
+    ages = await worker.wait_reply(contains=t("How old are you?"))
     await worker.tap(ages.buttons()[1])
     await worker.wait_reply(contains=t("What would you like to do?"))
     said = await worker.wait_idle()

@@ -82,7 +82,7 @@ async def test_workers_follow_a_topic_and_get_one_message_each_in_their_language
         await worker.wait_idle()
         assert f"✅ {NAMES[locale]}" in worker.last.buttons()  # the list is redrawn in place
     assert "📰" in workers[501].last.plain_text()
-    assert "News from organisers" not in workers[501].last.plain_text()  # really in Bangla
+    assert "Tap a topic to follow it" not in workers[501].last.plain_text()  # really in Bangla
 
     # 505 blocks the bot; Telegram answers the first send with 429; 504 never opted in.
     app.telegram.block(505)
@@ -132,7 +132,7 @@ async def test_stop_a_topic_from_the_message_undo_and_stop_all_news(app: BotHarn
     await bn.tap(stop)
     answer = await bn.wait_reply()
     await bn.wait_idle()
-    assert gettext("You will get no more news about {topic}.", locale="bn", topic=NAMES["bn"]) in (
+    assert gettext("You will no longer get “{topic}”.", locale="bn", topic=NAMES["bn"]) in (
         answer.plain_text()
     )
     async with app.sessions() as session:
@@ -292,7 +292,7 @@ async def test_a_topic_link_opened_before_onboarding_is_followed_after_it(app: B
     await journeys.join_in_bangla(worker, "/start t_union-news")
     await worker.wait_reply(contains=gettext("Woman", locale="bn"))
     await worker.tap(gettext("Woman", locale="bn"))
-    await worker.wait_reply(contains=gettext("Your age group?", locale="bn"))
+    await worker.wait_reply(contains=gettext("How old are you?", locale="bn"))
     await worker.tap(gettext("Prefer not to say", locale="bn"))
     followed = await worker.wait_reply(contains=NAMES["bn"])
     assert gettext("🔕 Stop this topic", locale="bn") in followed.buttons()

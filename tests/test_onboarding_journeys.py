@@ -14,6 +14,7 @@ from services.committees import members
 from tests import journeys
 from tests.factories import make_factory, make_worker
 from tests.harness import BotHarness
+from tests.journeys import answer
 
 
 def t(message: str, locale: str = "en", **params: object) -> str:
@@ -62,7 +63,7 @@ async def test_a_worker_without_the_code_links_her_factory_from_the_refusal(
     gender = await worker.wait_reply(contains=t(GENDER, "my"))
     assert t("⬅️ Back", "my") in gender.buttons()
     await worker.tap(t("Prefer not to say", "my"))
-    await worker.wait_reply(contains=t("Your age group?", "my"))
+    await worker.wait_reply(contains=t("How old are you?", "my"))
     await worker.tap(t("Prefer not to say", "my"))
     await worker.wait_reply(contains=t(MENU_TEXT, "my"))
     await worker.wait_idle()
@@ -144,7 +145,7 @@ async def test_onboarding_steps_have_back_and_cancel(app: BotHarness) -> None:
     await worker.tap(t("I don't know the code", "bn"))
     await worker.wait_reply(contains=t(GENDER, "bn"))
     await worker.tap(t("Woman", "bn"))
-    ages = await worker.wait_reply(contains=t("Your age group?", "bn"))
+    ages = await worker.wait_reply(contains=t("How old are you?", "bn"))
     assert [len(row) for row in (ages.reply_markup or {})["inline_keyboard"]] == [3, 2, 1, 1, 1]
     await worker.tap(t("✖️ Cancel", "bn"))
     done = await worker.wait_reply()
@@ -184,7 +185,7 @@ async def test_a_committee_link_opened_before_onboarding_opens_after_it(app: Bot
     await worker.send("KH-01")
     await worker.wait_reply(contains=t(GENDER, "km"))
     await worker.tap(t("Woman", "km"))
-    await worker.wait_reply(contains=t("Your age group?", "km"))
+    await worker.wait_reply(contains=t("How old are you?", "km"))
     await worker.tap(t("Prefer not to say", "km"))
     await worker.wait_reply(contains=t("Thank you. You are all set.", "km"))
     name_step = await worker.wait_reply(contains="PICC Phnom Penh")
@@ -210,7 +211,7 @@ async def test_start_and_home_end_the_report_the_worker_was_in(app: BotHarness) 
     for leave in ("/start", "🏠"):
         await worker.send("/report")
         await worker.wait_reply()  # danger now? (the first question)
-        await worker.tap(t("No", "bn"))
+        await worker.tap(answer("No", "bn"))
         await worker.wait_reply(contains=t("What is the problem about?", "bn"))
         await worker.tap(t("Safety and health", "bn"))
         await worker.wait_reply(contains=t("What happened?", "bn"))

@@ -44,7 +44,7 @@ async def test_rule_1_survey_answers_carry_no_person(app: BotHarness) -> None:
     await worker.wait_idle()  # the reply leaves before the update's transaction commits
     # Half-way: a database reader finds the answer so far nowhere (it is not an answer yet).
     assert draft not in await all_rows(app), "the draft sits in the database next to a person key"
-    await worker.tap(t("Yes"))
+    await worker.tap(journeys.answer("Yes"))
     await worker.wait_reply(contains=t("Thank you!"))
     await journeys.run_survey_batch_jobs(app)
     async with app.sessions() as s:

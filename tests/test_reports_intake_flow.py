@@ -19,6 +19,7 @@ from tests import journeys
 from tests.console import ConsoleHarness, make_context
 from tests.factories import make_worker
 from tests.harness import BotHarness
+from tests.journeys import answer
 
 DANGER = (
     "Your report is safe: your name is never shown to the factory.\n\n"
@@ -60,7 +61,7 @@ def deleted_ids(app: BotHarness, chat_id: int) -> set[int]:
 async def to_story(worker: Any, *, locale: str = "en", danger: str = "No") -> None:
     await worker.send("/report")
     await worker.wait_reply()  # danger now? (the first question)
-    await worker.tap(t(danger, locale))
+    await worker.tap(answer(danger, locale))
     await worker.wait_reply(contains=t("What is the problem about?", locale))
     await worker.tap(t("Harassment, violence or abuse", locale))
     await worker.wait_reply(contains=t("What happened?", locale))
@@ -77,8 +78,12 @@ async def test_danger_is_asked_first_and_receipt_only_is_warned(app: BotHarness)
     await worker.send("/report")
     first = await worker.wait_reply()
     assert first.text == t(DANGER, "bn")
-    assert first.buttons() == [t("Yes", "bn"), t("No", "bn"), t("✖️ Cancel", "bn")]  # no Back
-    await worker.tap(t("Yes", "bn"))
+    assert first.buttons() == [
+        answer("Yes", "bn"),
+        answer("No", "bn"),
+        t("✖️ Cancel", "bn"),
+    ]  # no Back
+    await worker.tap(answer("Yes", "bn"))
     helplines = await worker.wait_reply()
     assert "999" in helplines.plain_text()  # Bangladesh's emergency number, before anything else
     category = await worker.wait_reply(contains=t("What is the problem about?", "bn"))
@@ -93,7 +98,7 @@ async def test_danger_is_asked_first_and_receipt_only_is_warned(app: BotHarness)
     await worker.wait_reply()
     await worker.tap(t("Skip", "bn"))
     await worker.wait_reply()
-    await worker.tap(t("No", "bn"))
+    await worker.tap(answer("No", "bn"))
     await worker.wait_reply()
     await worker.tap(t("🔢 Receipt number only", "bn"))
     warning = await worker.wait_reply()
@@ -101,7 +106,7 @@ async def test_danger_is_asked_first_and_receipt_only_is_warned(app: BotHarness)
     assert warning.buttons()[:2] == [t("💬 In this chat", "bn"), t("🔢 Receipt number only", "bn")]
     await worker.tap(t("🔢 Receipt number only", "bn"))  # her choice stands
     await worker.wait_reply()  # may the factory be told?
-    await worker.tap(t("No", "bn"))
+    await worker.tap(answer("No", "bn"))
     review = await worker.wait_reply()
     assert t("Follow-up: {value}", "bn", value=t("receipt number only", "bn")) in (
         review.plain_text()
@@ -146,11 +151,11 @@ async def test_a_story_in_several_messages_and_a_voice_note_reaches_the_handler_
     await worker.wait_reply()
     await worker.tap(t("Skip", "my"))
     await worker.wait_reply()
-    await worker.tap(t("Yes", "my"))
+    await worker.tap(answer("Yes", "my"))
     await worker.wait_reply()
     await worker.tap(t(journeys.IN_THIS_CHAT, "my"))
     await worker.wait_reply()
-    await worker.tap(t("No", "my"))
+    await worker.tap(answer("No", "my"))
     review = await worker.wait_reply()
     words = t("received and sealed 🔒", "my") + " · " + t("🎤 voice note", "my")
     assert t("Your words: {value}", "my", value=words) in review.plain_text()
@@ -210,11 +215,11 @@ async def test_a_long_story_is_kept_in_parts_and_a_photo_as_the_story_is_kept(
     )
     await worker.tap(t("➡️ Done", "bn"))
     await worker.wait_reply()
-    await worker.tap(t("Yes", "bn"))
+    await worker.tap(answer("Yes", "bn"))
     await worker.wait_reply()
     await worker.tap(t(journeys.RECEIPT_ONLY, "bn"))
     await worker.wait_reply()
-    await worker.tap(t("No", "bn"))
+    await worker.tap(answer("No", "bn"))
     await worker.wait_reply()
     await journeys.send_report(worker, locale="bn")
     async with app.sessions() as s:

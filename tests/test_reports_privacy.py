@@ -35,6 +35,7 @@ from tests import journeys
 from tests.console import make_context
 from tests.factories import make_worker
 from tests.harness import BotHarness, running_bot
+from tests.journeys import answer
 from tests.reports_privacy import (
     FOLLOWUP,
     MARKER,
@@ -132,7 +133,7 @@ async def voice_note_draft(worker: Any) -> None:
     """A working-hours report with nothing but a voice note yet (a sealed draft file)."""
     await worker.send("/report")
     await worker.wait_reply()
-    await worker.tap(t("No"))  # danger now? (the first question)
+    await worker.tap(answer("No"))  # danger now? (the first question)
     await worker.wait_reply()
     await worker.tap(t("Working hours and rest"))
     await worker.wait_reply()
@@ -219,7 +220,7 @@ async def test_h1_an_error_mid_report_clears_the_draft(
     worker = app.user(7000009)
     await worker.send("/report")
     await worker.wait_reply()
-    await worker.tap(t("No"))  # danger now? (the first question)
+    await worker.tap(answer("No"))  # danger now? (the first question)
     await worker.wait_reply()
     await worker.tap(t("Working hours and rest"))
     await worker.wait_reply()

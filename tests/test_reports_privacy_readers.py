@@ -379,7 +379,7 @@ async def test_l8_the_chat_shows_the_reference_never_the_id(app: BotHarness) -> 
     await worker.send(receipt)
     shown = await worker.wait_reply()
     assert shown.plain_text().startswith(
-        t("<b>Report {number}</b>: {status}", number=case.reference, status=t("received"))
+        t("<b>Report {number}</b> was received. We will look into it.", number=case.reference)
         .replace("<b>", "")
         .replace("</b>", "")
     )

@@ -27,6 +27,7 @@ from babel.messages.pofile import read_po, write_po
 from bot.i18n import digits, locales_dir
 from bot.i18n.languages import LANGUAGES, SOURCE_LOCALE
 from workvoice.capabilities import CATALOG_DOMAINS, CONSOLE_CATALOG
+from workvoice.kernel import glossary
 from workvoice.kernel.catalogs import po_path, required, templates
 from workvoice.kernel.telegram_html import ApiError, visible_text
 
@@ -40,6 +41,9 @@ KEYWORDS = {
     "_n": (1, 2),
     "ngettext": (1, 2),
     "N_": None,
+    # (context, message): Babel's spec for msgctxt, as gettext's own pgettext.
+    "pgettext": ((1, "c"), 2),
+    "lazy_pgettext": ((1, "c"), 2),
 }
 CAPABILITIES = CATALOG_DOMAINS
 # The manifest names console pages; its strings are the console navigation's labels.
@@ -218,7 +222,9 @@ def digit_problems(
 
 def check() -> list[str]:
     """Every required locale has every message translated, not fuzzy, same placeholders, valid HTML,
-    digits of the language's own numbering system."""
+    digits of the language's own numbering system, and the glossary's words
+    (``locales/glossary.yaml``: approved words used, forbidden ones not, arrows mirrored in
+    right-to-left languages)."""
     problems: list[str] = []
     for domain, template in templates().items():
         for locale in LANGUAGES:
@@ -263,6 +269,10 @@ def check() -> list[str]:
                         f"{where}: {p}"
                         for p in digit_problems(locale, domain, source[0], s, tmpl.auto_comments)
                     ]
+                problems += [
+                    f"{where}: {p}"
+                    for p in glossary.problems(locale, tmpl.id, strings, domain=domain)
+                ]
     return problems
 
 

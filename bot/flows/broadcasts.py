@@ -1,4 +1,4 @@
-"""News from organisers: workers choose the topics they want, get each message in their own
+"""News: workers choose the topics they want, get each message in their own
 language, and can stop a topic from the message itself (or all news with /stop).
 
 Choosing is private: staff see how many people follow a topic, never who. A poster link
@@ -79,14 +79,15 @@ async def topics_view(session: AsyncSession, user: User) -> tuple[str, InlineKey
     builder.row(home_button())
     if not offered:
         text = _(
-            "There is no news to follow for your factory yet. We will show the topics here when "
-            "organisers offer them."
+            "There is no news to follow for your factory yet. Topics will appear here when there "
+            "are some."
         )
     else:
         text = _(
-            "📰 <b>News from organisers</b>\n"
-            "Tap a topic to follow it (✅), tap again to stop. Your choice is private: organisers "
-            "only see how many people follow a topic."
+            # A neutral header: a "union" word on a worker's screen can expose her (review B7).
+            "📰 <b>News</b>\n"
+            "Tap a topic to follow it (✅), tap again to stop. Your choice is private: we only "
+            "count how many people follow a topic."
         )
     if user.quiet_since is not None:
         text += "\n\n" + _(
@@ -142,9 +143,9 @@ async def topic_tapped(
         return
     name = topics.topic_name(topic, current_locale())
     if callback_data.on:
-        done = _("You will get news about {topic}.", topic=name)
+        done = _("From now on you get “{topic}”.", topic=name)
     else:
-        done = _("You will get no more news about {topic}.", topic=name)
+        done = _("You will no longer get “{topic}”.", topic=name)
     await query.answer(done)
     if callback_data.src is TapSource.LIST:
         text, keyboard = await topics_view(session, user)

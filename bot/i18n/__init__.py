@@ -48,6 +48,7 @@ __all__ = [
     "ltr_isolate",
     "ngettext",
     "override_for",
+    "pgettext",
     "plural_text",
     "recording",
     "set_overrides",
@@ -187,6 +188,22 @@ def plural_text(singular: str, plural: str, n: int, /, *, locale: str | None = N
         return catalog.ungettext(singular, plural, n)
     form = catalog.plural(n) if isinstance(catalog, Translations) else int(n != 1)
     return changed[min(form, len(changed) - 1)]
+
+
+def pgettext(context: str, message: str, /, *, locale: str | None = None, **params: Any) -> str:
+    """A short message in one of its meanings: "Yes" as the answer on a button and "Yes" as a
+    value in a summary are two entries (``msgctxt``), so each language can word them apart."""
+    code = locale or _current.get()
+    changed = override_for(code, message, context)
+    text = changed[0] if changed else translations(code).upgettext(context, message)
+    if not params:
+        return text
+    return text.format(**{key: _shown(value, code) for key, value in params.items()})
+
+
+def lazy_pgettext(context: str, message: str, /, **params: Any) -> LazyProxy:
+    """``pgettext`` translated when used, like ``__``."""
+    return LazyProxy(pgettext, context, message, enable_cache=False, **params)
 
 
 def lazy_gettext(message: str, /, **params: Any) -> LazyProxy:

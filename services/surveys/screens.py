@@ -12,7 +12,7 @@ import html
 from collections.abc import Callable, Collection
 from enum import StrEnum
 
-from bot.i18n import _, current_locale, digits, is_rtl, use_locale
+from bot.i18n import _, current_locale, digits, pgettext, use_locale
 from services.screens import Button, Screen, rows_of, stack
 from services.surveys.answering import Step
 from services.surveys.definition import (
@@ -51,13 +51,6 @@ def minutes_for(definition: SurveyDefinition) -> int:
 
 def no_data(action: Tap, option: int) -> str:
     return ""
-
-
-def rtl_arrows(label: str) -> str:
-    """Arrows point the way the text reads: in Arabic and Urdu back is ➡️ and forward is ⬅️."""
-    if not is_rtl(current_locale()):
-        return label
-    return label.replace("⬅️", "\0").replace("➡️", "⬅️").replace("\0", "➡️")
 
 
 def question_text(definition: SurveyDefinition, question: Question, number: int, total: int) -> str:
@@ -111,7 +104,12 @@ def question_screen(
         ]
         answers = rows_of(faces, len(faces))
     elif question.type == QuestionType.YESNO:
-        answers = ((Button(_("Yes"), tap(Tap.ANSWER, 0)), Button(_("No"), tap(Tap.ANSWER, 1))),)
+        answers = (
+            (
+                Button(pgettext("answer button", "Yes"), tap(Tap.ANSWER, 0)),
+                Button(pgettext("answer button", "No"), tap(Tap.ANSWER, 1)),
+            ),
+        )
     elif question.type in (QuestionType.SINGLE, QuestionType.MULTI):
         multi = question.type == QuestionType.MULTI
         action = Tap.TICK if multi else Tap.ANSWER
@@ -125,10 +123,10 @@ def question_screen(
             for i, o in enumerate(question.options)
         )
         if multi:
-            answers += ((Button(rtl_arrows(_("Done ➡️")), tap(Tap.DONE, -1)),),)
+            answers += ((Button(_("Done ➡️"), tap(Tap.DONE, -1)),),)
     nav = []
     if can_go_back:
-        nav.append(Button(rtl_arrows(_("⬅️ Back")), tap(Tap.BACK, -1)))
+        nav.append(Button(_("⬅️ Back"), tap(Tap.BACK, -1)))
     if not question.required:
         nav.append(Button(_("Skip"), tap(Tap.SKIP, -1)))
     nav.append(Button(_("⏸ Later"), tap(Tap.LATER, -1)))

@@ -16,7 +16,6 @@ from sqlalchemy import select
 from bot.i18n import use_locale
 from bot.storage.db import transaction
 from bot.storage.surveys import Survey
-from bot.widgets import main_menu_text, menu_labels
 from services.audio import clips, media
 from services.audio.clips import KeyScreen
 from services.scope import Scope
@@ -38,6 +37,9 @@ def speakable(text: str) -> str:
 
 
 def menu_words(locale: str) -> str:
+    # The menu's words are the bot's; imported here so the CLI does not load aiogram (6 s).
+    from bot.widgets import main_menu_text, menu_labels
+
     with use_locale(locale):
         labels = ". ".join(speakable(label) for _action, label in menu_labels())
         return f"{speakable(main_menu_text())} {labels}."

@@ -169,7 +169,7 @@ SETUP: Wizard[SetupDraft] = Wizard(
         ),
         Step(
             name=SetupStep.AGE,
-            prompt=lambda d: _("Your age group?"),
+            prompt=lambda d: _("How old are you?"),
             options=_ages,
             per_row=3,
             more_rows=lambda d: [[Option(AgeBand.UNDISCLOSED, label(AgeBand.UNDISCLOSED))]],

@@ -50,9 +50,10 @@ def language_prompt() -> str:
 def privacy_notice() -> str:
     return _(
         "<b>Before we start: your privacy</b>\n\n"
-        "• We keep your language, your factory and, only if you choose, your gender and age group.\n"
+        "• We keep your language, your factory and, only if you choose, your gender and age.\n"
         "• Survey answers are anonymous: nobody can see who gave them, and small groups are never shown.\n"
-        "• Reports are encrypted. You get a receipt number to follow them up without giving your name.\n"
+        "• Reports are kept locked: only the case handler can read them. "
+        "You get a receipt number to follow them up without giving your name.\n"
         "• Your name and phone number are never shown to your employer.\n"
         "• Send /delete at any time to remove your data.\n\n"
         "Others may see your phone: you can clear this chat at any time."

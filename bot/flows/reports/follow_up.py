@@ -29,8 +29,8 @@ from aiogram.fsm.context import FSMContext
 from aiogram.types import CallbackQuery, Message
 from pydantic import BaseModel
 
-from bot.flows.reports.labels import status_label
-from bot.i18n import N_, _, current_locale, format_date, is_rtl, ltr_isolate
+from bot.flows.reports.labels import status_line
+from bot.i18n import N_, _, current_locale, format_date, is_rtl, ltr_isolate, pgettext
 from bot.storage.reports import Case
 from bot.widgets import (
     MenuAction,
@@ -138,7 +138,10 @@ def _receipt_prompt(draft: FollowDraft) -> str:
 
 def _case_options(draft: FollowDraft) -> list[Option]:
     if draft.checkin:
-        return [Option(CHECKIN_YES, _("Yes")), Option(CHECKIN_NO, _("No"))]
+        return [
+            Option(CHECKIN_YES, pgettext("answer button", "Yes")),
+            Option(CHECKIN_NO, pgettext("answer button", "No")),
+        ]
     if draft.closed or not draft.reply_nonce:
         return []
     return [Option(draft.reply_nonce, _("✍️ Write to the case handler"))]
@@ -227,13 +230,7 @@ async def open_case(
         draft.reply_to = seal_case_ref(case, keyring(turn.data["settings"]))
         draft.reply_nonce = secrets.token_hex(6)
         draft.reply_until = (utcnow() + REPLY_WINDOW).isoformat()
-    lines = [
-        _(
-            "<b>Report {number}</b>: {status}",
-            number=ltr(case.reference),
-            status=status_label(case),
-        )
-    ]
+    lines = [status_line(case, ltr(case.reference))]
     for at, text, from_handler in conversation[-CONVERSATION_SHOWN:]:
         if text is None:
             if not from_handler:  # her own words: only the case handler can open them

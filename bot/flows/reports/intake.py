@@ -27,7 +27,7 @@ from bot.flows.reports import intake_story
 from bot.flows.reports.intake_draft import Answer, Follow, ReportDraft, ReportStep, SealedPart
 from bot.flows.reports.intake_send import RECEIPT_ROUTER, review_text, send_report
 from bot.flows.reports.labels import category_label, harm_label
-from bot.i18n import _, current_locale
+from bot.i18n import _, current_locale, pgettext
 from bot.storage.models import User
 from bot.widgets import MenuAction, MenuCallback, home_markup, link_factory_markup
 from bot.wizard import Option, Step, Turn, Wizard
@@ -47,7 +47,10 @@ class ReviewAction(StrEnum):
 
 
 def _yes_no(draft: ReportDraft) -> list[Option]:
-    return [Option(Answer.YES, _("Yes")), Option(Answer.NO, _("No"))]
+    return [
+        Option(Answer.YES, pgettext("answer button", "Yes")),
+        Option(Answer.NO, pgettext("answer button", "No")),
+    ]
 
 
 def _harms(draft: ReportDraft) -> tuple[Harm, ...]:

@@ -17,7 +17,7 @@ from bot import voice
 from bot.flows.reports.intake_draft import Answer, Follow, ReportDraft
 from bot.flows.reports.intake_story import delete_messages, story_words
 from bot.flows.reports.labels import category_label, harm_label
-from bot.i18n import _, ltr_isolate
+from bot.i18n import _, ltr_isolate, pgettext
 from bot.widgets import home_button, home_markup, main_menu_text
 from bot.wizard import Turn
 from services.audio.clips import KeyScreen
@@ -33,7 +33,8 @@ class ReceiptNoted(CallbackData, prefix="rn"):
 
 
 def review_text(draft: ReportDraft) -> str:
-    yes, no = _("Yes"), _("No")
+    # Values in a summary line ("Danger now: Yes"), not answers: some languages word them apart.
+    yes, no = pgettext("summary value", "Yes"), pgettext("summary value", "No")
     others = {Answer.YES: yes, Answer.NO: no}.get(draft.others or Answer.UNSURE, _("I don't know"))
     lines = [
         _("Danger now: {value}", value=yes if draft.danger == Answer.YES else no),

@@ -18,9 +18,11 @@ def harm_label(harm: Harm) -> str:
     return label(harm)
 
 
-def status_label(case: Case) -> str:
+def status_line(case: Case, number: str) -> str:
+    """Where her case stands, as one whole sentence per state: a status word glued after a colon
+    cannot agree with the sentence around it in Arabic or Bangla (review B14)."""
     if case.state == CaseState.CLOSED:
-        return _("closed")
+        return _("<b>Report {number}</b> is closed.", number=number)
     if case.state in (CaseState.NEW, CaseState.ACKNOWLEDGED):
-        return _("received")
-    return _("being looked into")
+        return _("<b>Report {number}</b> was received. We will look into it.", number=number)
+    return _("<b>Report {number}</b> is being looked into.", number=number)
