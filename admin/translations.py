@@ -31,6 +31,7 @@ from bot.storage.models import Staff, StaffRole
 from services import content_reviews, translations
 from services.errors import DomainError, Forbidden, NotFound
 from services.translations import Row, Status
+from workvoice.kernel import glossary
 from workvoice.kernel.catalogs import coverage
 
 router = APIRouter(prefix="/translations")
@@ -151,6 +152,14 @@ def _previews(request: Request, locale: str, row: Row) -> list[Any]:
     return drawn
 
 
+def _terms(row: Row, locale: str) -> list[Any]:
+    """The glossary's words for the terms this English says (catalog messages only)."""
+    m = row.message
+    if m.domain in content_reviews.KINDS:
+        return []
+    return glossary.terms_in([m.msgid, m.plural] if m.plural else m.msgid, locale, domain=m.domain)
+
+
 def _matches(row: Row, status: str, query: str) -> bool:
     if status and row.status.value != status:
         return False
@@ -195,7 +204,9 @@ async def _workspace(
         domain=domain,
         domains=translations.domains_for(locale),
         labels=DOMAIN_LABELS,
-        rows=[Shown(r, _previews(request, locale, r), r.key[:12]) for r in chosen],
+        rows=[
+            Shown(r, _previews(request, locale, r), r.key[:12], _terms(r, locale)) for r in chosen
+        ],
         counts=counts,
         status=status,
         statuses=[(s.value, STATUS_WORDS[s]) for s in Status],

@@ -33,6 +33,7 @@ from bot.storage.models import Staff, StaffRole, TranslationReview
 from services import accounts, audit, content_reviews
 from services.clock import utcnow
 from services.errors import DomainError, Forbidden, NotFound
+from workvoice.kernel import glossary
 from workvoice.kernel.catalogs import (
     CatalogMessage,
     messages,
@@ -220,11 +221,17 @@ async def _find(session: AsyncSession, locale: str, domain: str, key: str) -> Ca
     raise NotFound()
 
 
-def check_forms(message: CatalogMessage, forms: Sequence[str]) -> list[str]:
-    """Why ``forms`` cannot replace ``message``'s translation (empty when they can)."""
+def check_forms(message: CatalogMessage, forms: Sequence[str], locale: str) -> list[str]:
+    """Why ``forms`` cannot replace ``message``'s translation in ``locale`` (empty when they can):
+    what ``workvoice i18n check`` would refuse once the change is pulled into ``locales/``."""
     problems: list[str] = []
     if len(forms) != len(message.strings) or not all(f.strip() for f in forms):
         return [N_("every form must be filled in")]
+    ids = [message.msgid, *([message.plural] if message.plural else [])]
+    if message.domain not in content_reviews.KINDS and glossary.problems(
+        locale, ids if message.plural else message.msgid, list(forms), domain=message.domain
+    ):
+        problems.append(N_("it does not follow the glossary: see the words under the message"))
     wanted = placeholders(message.msgid) | placeholders(message.plural or "")
     for form in forms:
         if len(form) > TEXT_LIMIT:
@@ -267,7 +274,7 @@ async def _decide(
         text = current
     else:
         text = [t.strip() for t in text]
-        problems = check_forms(message, text)
+        problems = check_forms(message, text, locale)
         if problems:
             raise TranslationRefused(reason=problems[0])
     note = note.strip()[:NOTE_LIMIT]

@@ -460,3 +460,29 @@ async def test_a_committee_name_and_place_are_changed_where_they_are_stored(
         assert committee_name(stored, "bn") == "অংশগ্রহণ কমিটি"
         assert usual_place(stored, "bn") == "ক্যান্টিন, দোতলা"
         assert committee_name(stored, "km") == "Participation Committee"
+
+
+async def test_the_glossary_guides_and_guards_a_change(console: ConsoleHarness) -> None:
+    """Khmer: the workspace shows the glossary's words beside a message about a receipt, and a
+    change that brings back the payment-receipt word is refused (i18n check would fail on it)."""
+    translator = await console.staff("translator", (), languages=["km"])
+    message = next(
+        m
+        for m in messages("km", "reports")
+        if m.msgid.startswith("<b>Your report was received.</b>\nYour receipt number:")
+    )
+    client = console.client_for(translator)
+    page = await client.get("/translations/km/reports", params={"q": "Your receipt number:"})
+    assert "លេខកូដសម្ងាត់" in page.text and "បង្កាន់ដៃ" in page.text  # use / never
+    bad = message.strings[0].replace("លេខកូដសម្ងាត់", "លេខបង្កាន់ដៃ")
+    async with transaction(console.sessions) as s:
+        with pytest.raises(TranslationRefused) as refused:
+            await translations.change(
+                s,
+                actor=translator,
+                locale="km",
+                domain="reports",
+                key=_key(message.msgid, message.context),
+                text=[bad],
+            )
+    assert "glossary" in refused.value.translated(locale="en")
