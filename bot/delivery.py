@@ -35,7 +35,7 @@ from aiogram.exceptions import (
 from aiogram.types import InlineKeyboardMarkup
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.i18n import use_locale
+from bot.i18n import use_gender, use_locale
 from bot.ratelimit import RateLimiter, SendLimiter
 from bot.storage.db import transaction
 from bot.storage.models import OutboxKind, OutboxMessage, OutboxStatus, Staff, User
@@ -243,7 +243,7 @@ class Deliverer:
             log.error("outbox.no_renderer kind=%s id=%s", message.kind, message.id)
             return Outcome(OutboxStatus.FAILED, "no_renderer")
         locale = (user.locale if user else staff.locale if staff else None) or "en"
-        with use_locale(locale) as code:
+        with use_locale(locale) as code, use_gender(user.gender if user else None):
             rendered = await render(
                 RenderContext(session, message, user, staff, code, self.settings)
             )

@@ -22,7 +22,7 @@ from aiogram.types import User as TgUser
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot import updates as raw_updates
-from bot.i18n import gettext, set_locale, supported
+from bot.i18n import gettext, set_gender, set_locale, supported
 from bot.storage.db import transaction
 from bot.storage.models import UpdateStatus
 from services.onboarding import get_user
@@ -222,3 +222,4 @@ class UpdateMiddleware(BaseMiddleware):
             or self.default_locale
         )
         data["locale"] = set_locale(locale)
+        set_gender(user.gender if user is not None else None)  # her own words where it matters

@@ -35,6 +35,7 @@ from services.clock import utcnow
 from services.errors import DomainError, Forbidden, NotFound
 from workvoice.kernel import glossary
 from workvoice.kernel.catalogs import (
+    OPTIONAL_CONTEXTS,
     CatalogMessage,
     messages,
     placeholders,
@@ -208,6 +209,7 @@ async def count(
             out[locale][domain] = Counts.of(
                 status_of(m.strings, decided.get((locale, domain, key_of(m.context, m.msgid))))
                 for m in await messages_of(session, locale, domain)
+                if any(m.strings) or m.context not in OPTIONAL_CONTEXTS  # an unneeded variant
             )
     return out
 

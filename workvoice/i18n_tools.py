@@ -24,7 +24,7 @@ from babel.messages.extract import extract_from_file
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po, write_po
 
-from bot.i18n import digits, locales_dir
+from bot.i18n import GENDER_CONTEXTS, GENDERED_NOTE, digits, locales_dir
 from bot.i18n.languages import LANGUAGES, SOURCE_LOCALE
 from workvoice.capabilities import CATALOG_DOMAINS, CONSOLE_CATALOG
 from workvoice.kernel import glossary
@@ -52,6 +52,13 @@ MANIFEST = Path("workvoice", "capabilities.py")
 STAFF_SERVICES = ("factories", "audit", "accounts", "labels", "translations", "content_reviews")
 # Service packages only staff ever see (the recording store and its checks).
 STAFF_PACKAGES = ("audio",)
+# A message marked gendered gets a variant per gender, which a language fills in only where it
+# words the message differently for a woman or a man (review B8); empty, the neutral one is read.
+GENDER_VARIANTS = frozenset(GENDER_CONTEXTS.values())
+VARIANT_NOTE = (
+    "Optional: only if your language says this differently to this reader than the neutral "
+    "wording does; leave it empty otherwise."
+)
 # A fixed header date keeps regenerated templates from changing when no message did.
 HEADER_DATE = datetime(2026, 1, 1, tzinfo=UTC)
 PLACEHOLDER = re.compile(r"\{[a-zA-Z_][a-zA-Z0-9_]*\}|%\([a-zA-Z_]+\)[sd]")
@@ -91,13 +98,12 @@ def extract() -> dict[str, int]:
         for lineno, message, comments, context in extract_from_file(
             method, str(path), keywords=KEYWORDS, options=options, comment_tags=("Translators:",)
         ):
-            catalogs[domain_for(path)].add(
-                message,
-                None,
-                [(str(path.relative_to(ROOT)), lineno)],
-                auto_comments=comments,
-                context=context,
-            )
+            where = [(str(path.relative_to(ROOT)), lineno)]
+            catalog = catalogs[domain_for(path)]
+            catalog.add(message, None, where, auto_comments=comments, context=context)
+            if context is None and any(GENDERED_NOTE in c for c in comments):
+                for variant in GENDER_CONTEXTS.values():
+                    catalog.add(message, None, where, auto_comments=[VARIANT_NOTE], context=variant)
     folder = locales_dir()
     folder.mkdir(parents=True, exist_ok=True)
     for domain, catalog in catalogs.items():
@@ -254,7 +260,8 @@ def check() -> list[str]:
                     )
                 ]
                 if not all(strings):
-                    problems.append(f"{where}: untranslated")
+                    if tmpl.context not in GENDER_VARIANTS:  # a variant left empty: the neutral
+                        problems.append(f"{where}: untranslated")
                     continue
                 source = [
                     str(x) for x in (tmpl.id if isinstance(tmpl.id, (tuple, list)) else (tmpl.id,))

@@ -30,6 +30,7 @@ from bot.i18n import digits
 from bot.i18n.languages import LANGUAGES, SOURCE_LOCALE, is_rtl, supported
 
 __all__ = [
+    "GENDER_CONTEXTS",
     "LANGUAGES",
     "LRI",
     "PDI",
@@ -51,8 +52,10 @@ __all__ = [
     "pgettext",
     "plural_text",
     "recording",
+    "set_gender",
     "set_overrides",
     "supported",
+    "use_gender",
     "use_locale",
 ]
 
@@ -162,10 +165,51 @@ def _shown(value: Any, locale: str) -> Any:
     return value
 
 
+# The reader's gender, where a language words a message differently for a woman and a man (review
+# B8): a message marked "gendered" for translators (``GENDERED_NOTE``) has optional variants in the
+# contexts below; a worker who gave her gender reads her variant where her language has one, and
+# everyone else (and every language without one) the neutral wording.
+GENDER_CONTEXTS = {"woman": "feminine", "man": "masculine"}
+GENDERED_NOTE = "gendered"
+_gender: ContextVar[str | None] = ContextVar("workvoice_gender", default=None)
+
+
+def set_gender(gender: str | None) -> None:
+    """The reader's gender for the rest of this task ("woman", "man"; anything else: neutral)."""
+    _gender.set(GENDER_CONTEXTS.get(gender or ""))
+
+
+@contextmanager
+def use_gender(gender: str | None) -> Iterator[None]:
+    token = _gender.set(GENDER_CONTEXTS.get(gender or ""))
+    try:
+        yield
+    finally:
+        _gender.reset(token)
+
+
+def _gendered(code: str, message: str) -> str | None:
+    """The reader's gendered variant of ``message`` in ``code``, when there is one."""
+    context = _gender.get()
+    if context is None:
+        return None
+    changed = override_for(code, message, context)
+    if changed:
+        return changed[0]
+    catalog = translations(code)
+    if isinstance(catalog, Translations):
+        text = catalog.upgettext(context, message)
+        if text is not message:  # gettext hands back the very msgid when there is no variant
+            return str(text)
+    return None
+
+
 def gettext(message: str, /, *, locale: str | None = None, **params: Any) -> str:
     code = locale or _current.get()
     changed = override_for(code, message)
-    text = changed[0] if changed else translations(code).ugettext(message)
+    text = _gendered(code, message) or (
+        changed[0] if changed else translations(code).ugettext(message)
+    )
     if not params:
         return text
     return text.format(**{key: _shown(value, code) for key, value in params.items()})

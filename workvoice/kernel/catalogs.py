@@ -11,13 +11,15 @@ from pathlib import Path
 from babel.messages.catalog import Catalog
 from babel.messages.pofile import read_po
 
-from bot.i18n import locales_dir
+from bot.i18n import GENDER_CONTEXTS, locales_dir
 from bot.i18n.languages import LANGUAGES, SOURCE_LOCALE
 
 # The bot's catalogs must be complete in all 16 languages. The console's is required (complete)
 # in the languages country staff work in (issue 17: Bangladesh, Cambodia, Ethiopia, Haiti, Jordan,
 # Indonesia, Central America, Viet Nam) and is not offered in the others.
 OPTIONAL_DOMAINS = {"console"}
+# A gendered message's variants (bot.i18n.GENDER_CONTEXTS): filled in only where a language needs.
+OPTIONAL_CONTEXTS = frozenset(GENDER_CONTEXTS.values())
 STAFF_LOCALES = ("bn", "km", "am", "ht", "fr", "id", "ar", "es", "vi")
 
 
@@ -79,7 +81,7 @@ def _coverage() -> list[LocaleCoverage]:
     for code, lang in LANGUAGES.items():
         domains: dict[str, tuple[int, int]] = {}
         for domain, template in tmpls.items():
-            total = sum(1 for m in template if m.id)
+            total = sum(1 for m in template if m.id and m.context not in OPTIONAL_CONTEXTS)
             if code == SOURCE_LOCALE:
                 domains[domain] = (total, total)
                 continue
@@ -91,6 +93,8 @@ def _coverage() -> list[LocaleCoverage]:
                 with path.open("rb") as fh:
                     catalog = read_po(fh, locale=code, domain=domain)
                 for message in template:
+                    if message.context in OPTIONAL_CONTEXTS:
+                        continue
                     found = catalog.get(message.id, message.context) if message.id else None
                     strings = (
                         found.string

@@ -76,7 +76,9 @@ CHOSEN = " ✓"  # after the answer a member gave: the reminder shows it instead
 
 def rsvp_label(answer: str, *, chosen: bool = False) -> str:
     label = {
+        # Translators: gendered: the member speaks of herself or himself (hi, ur: आऊँगी/आऊँगा).
         Rsvp.YES: _("✅ I will come"),
+        # Translators: gendered: the member speaks of herself or himself (hi, ur).
         Rsvp.NO: _("❌ I cannot come"),
         Rsvp.MAYBE: _("🤔 Maybe"),
     }[Rsvp(answer)]

@@ -20,7 +20,7 @@ from bot.flows.onboarding.texts import (
     language_prompt,
     privacy_notice,
 )
-from bot.i18n import _, bidi
+from bot.i18n import _, bidi, set_gender
 from bot.storage.models import Gender, User
 from bot.widgets import MenuAction, home_markup, main_menu_keyboard, main_menu_text, menu_label
 from bot.wizard import Option, Step, Turn, Wizard
@@ -116,6 +116,7 @@ async def _gender_answered(turn: Turn[SetupDraft]) -> None:
     await onboarding.do_set_demographics(
         turn.data["session"], turn.data["user"], gender=turn.draft.gender
     )
+    set_gender(turn.draft.gender)  # the next screens already speak to her in her own words
 
 
 async def _age_answered(turn: Turn[SetupDraft]) -> None:
