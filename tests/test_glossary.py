@@ -399,3 +399,15 @@ async def test_follow_up_shows_a_whole_status_sentence(
     before, after = (part.replace("<b>", "").replace("</b>", "") for part in sentence.split("#"))
     assert before.strip() in shown and after.strip() in shown, shown
     assert gettext("Case handler", locale=locale) not in shown  # no messages yet
+
+
+def test_row11_arabic_survey_templates_idiomatic_and_neutral() -> None:
+    from services.surveys.builder import template_definitions
+
+    pulse = next(d for d in template_definitions() if d.key == "wellbeing-pulse")
+    texts = {q.key: q.text["ar"] for q in pulse.questions}
+    assert texts["mood"] == "كيف حالك في العمل هذا الأسبوع؟"
+    assert texts["safe"] == "هل العمل مكان آمن بالنسبة لك؟"
+    for definition in template_definitions():
+        for q in definition.questions:
+            assert "شعورك" not in q.text.get("ar", "") and "لديك شعور" not in q.text.get("ar", "")
