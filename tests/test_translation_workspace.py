@@ -486,3 +486,23 @@ async def test_the_glossary_guides_and_guards_a_change(console: ConsoleHarness) 
                 text=[bad],
             )
     assert "glossary" in refused.value.translated(locale="en")
+
+
+async def test_review_md_is_written_from_the_decisions(console: ConsoleHarness) -> None:
+    from workvoice.i18n_tools import review_markdown
+
+    translator = await console.staff("translator", (), languages=["bn"])
+    async with transaction(console.sessions) as s:
+        await translations.approve(
+            s, actor=translator, locale="bn", domain="core", key=_key(MENU_QUESTION)
+        )
+    async with console.sessions() as s:
+        counts = await translations.count(s)
+    text = review_markdown(counts)
+    total = counts["bn"]["core"].total
+    bn = next(line for line in text.splitlines() if line.startswith("| bn |"))
+    km = next(line for line in text.splitlines() if line.startswith("| km |"))
+    assert f"1/{total} ({total - 1} drafted)" in bn
+    assert f"0/{total} ({total} drafted)" in km
+    header = next(line for line in text.splitlines() if line.startswith("| locale |"))
+    assert "| core |" in header and "| survey-texts |" in header and "| ht |" in text
