@@ -198,9 +198,9 @@ async def _workspace(
         request,
         "translations/workspace.html",
         status_code=form.status if form else 200,
-        locale=locale,
+        target=locale,  # not "locale"/"rtl": those are the console's own language (base.html)
         language=LANGUAGES[locale],
-        rtl=is_rtl(locale),
+        target_rtl=is_rtl(locale),
         domain=domain,
         domains=translations.domains_for(locale),
         labels=DOMAIN_LABELS,

@@ -157,6 +157,7 @@ ROLE_EMAIL = {
     "case_handler": "handler@demo.workvoice.org",
     "analyst": "analyst@demo.workvoice.org",
     "organiser": "organiser@demo.workvoice.org",
+    "translator": "translator@demo.workvoice.org",
 }
 
 
@@ -257,7 +258,14 @@ async def test_every_page_fits_a_phone_and_passes_axe(
     assert walk.problems == [], "\n".join(walk.problems)
 
 
-MIN_PAGES = {"admin": 15, "country_manager": 15, "case_handler": 4, "analyst": 4, "organiser": 4}
+MIN_PAGES = {
+    "admin": 15,
+    "country_manager": 15,
+    "case_handler": 4,
+    "analyst": 4,
+    "organiser": 4,
+    "translator": 4,
+}
 
 
 def main_page(role: str, pages: list[str]) -> str:
@@ -268,6 +276,7 @@ def main_page(role: str, pages: list[str]) -> str:
         "case_handler": r"^/reports/\d+$",
         "analyst": r"^/surveys/waves/\d+/results$",
         "organiser": r"^/broadcasts/\d+$",
+        "translator": r"^/translations/bn/core$",
     }[role]
     return next((p for p in pages if re.match(wanted, p)), "/")
 
