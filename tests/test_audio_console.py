@@ -15,13 +15,14 @@ from sqlalchemy import func, select
 from bot.i18n import gettext
 from bot.storage.audio import AudioClip
 from bot.storage.db import transaction
-from bot.storage.models import AuditEvent, Staff
+from bot.storage.models import AuditEvent, Factory, Staff
 from services.audio import media
 from services.audio.clips import KeyScreen, screen_target, survey_target
 from services.surveys.builder import do_create_survey
 from services.surveys.definition import validate
 from tests.audio import needs_ffmpeg, store_clip, tone
 from tests.console import ConsoleHarness
+from tests.factories import make_factory
 from tests.surveys_data import SAMPLE
 
 pytestmark = needs_ffmpeg
@@ -116,6 +117,31 @@ async def test_uploads_that_are_not_usable_are_refused_and_nothing_is_kept(
             "&#34;", '"'
         ), name
     assert await _count(console) == 0
+
+
+async def test_a_key_screen_is_recorded_only_in_a_language_of_ones_factories(
+    console: ConsoleHarness,
+) -> None:
+    """The menu's Khmer voice is heard in Cambodia: a Bangladesh manager may not replace it (nor
+    the Arabic one until a factory of theirs lists Arabic)."""
+    manager = console.client_for(await console.staff("country_manager", ["BD"]))
+    assert (await _upload(manager, MENU, "km", tone(1.0), "a.m4a")).status_code == 403
+    await store_clip(console.sessions, MENU, "km")
+    r = await manager.post(
+        "/audio/target/delete",
+        data={"csrf_token": manager.csrf, "target": MENU, "locale": "km"},  # type: ignore[attr-defined]
+    )
+    assert r.status_code == 403 and await _count(console) == 1
+    assert (await _upload(manager, MENU, "bn", tone(1.0), "a.m4a")).status_code == 303
+    assert (await _upload(manager, MENU, "ar", tone(1.0), "a.m4a")).status_code == 403
+    factory = await make_factory(console.sessions, "DK-02", country="BD")
+    async with transaction(console.sessions) as s:
+        row = await s.get(Factory, factory.id)
+        assert row is not None
+        row.languages = ["bn", "ar"]  # migrants from Jordan's factories work here too
+    assert (await _upload(manager, MENU, "ar", tone(1.0), "a.m4a")).status_code == 303
+    admin = console.client_for(await console.staff("admin", []))
+    assert (await _upload(admin, MENU, "km", tone(1.0), "a.m4a")).status_code == 303
 
 
 async def test_recordings_are_heard_only_by_staff_in_scope(console: ConsoleHarness) -> None:

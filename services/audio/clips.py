@@ -20,11 +20,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.i18n import N_
 from bot.i18n.languages import LANGUAGES
 from bot.storage.audio import AudioClip
-from bot.storage.models import Staff
+from bot.storage.models import Country, Factory, Staff
 from bot.storage.surveys import Survey
 from services import audit
 from services.audio.media import Voice
-from services.errors import NotFound
+from services.errors import Forbidden, NotFound
 from services.scope import Scope
 from services.surveys import builder
 from services.surveys.definition import SurveyDefinition
@@ -143,6 +143,29 @@ async def check_target(
     if edit:
         builder.check_can_edit(survey, scope)
     return Target(target, survey)
+
+
+async def check_may_record(
+    session: AsyncSession, target: Target, locale: str, scope: Scope
+) -> None:
+    """A key screen's recording is heard in every country that speaks its language: a country
+    manager records or deletes it only for a language of their countries (each one's main language
+    and the languages of its factories: another country's Khmer voice is not theirs to replace);
+    administrators for any language. A survey's
+    recordings follow the survey (``check_target`` with ``edit``)."""
+    if target.survey is not None or scope.is_everywhere:
+        return
+    spoken = set(
+        (
+            await session.scalars(select(Country.default_locale).where(scope.where(Country.code)))
+        ).all()
+    )
+    for languages in (
+        await session.scalars(select(Factory.languages).where(scope.where(Factory.country_code)))
+    ).all():
+        spoken.update(languages or ())
+    if locale not in spoken:
+        raise Forbidden()
 
 
 async def survey_definition(session: AsyncSession, survey: Survey) -> SurveyDefinition:
