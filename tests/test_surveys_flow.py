@@ -12,7 +12,7 @@ import pytest
 import time_machine
 from sqlalchemy import select, text
 
-from bot.i18n import gettext
+from bot.i18n import gettext, pgettext
 from bot.i18n.digits import localize
 from bot.storage.db import transaction
 from bot.storage.surveys import SurveyAnswer, SurveyWave
@@ -35,6 +35,8 @@ def _working_hours() -> Iterator[None]:
 
 
 def t(message: str, locale: str = "bn", **params: object) -> str:
+    if message in ("Yes", "No"):  # the answer buttons' meaning of the two words (msgctxt)
+        return pgettext("answer button", message, locale=locale)
     return gettext(message, locale=locale, **params)
 
 

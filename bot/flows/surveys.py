@@ -113,6 +113,25 @@ async def forget_place(state: FSMContext) -> None:
     await state.update_data(survey_wave=None, survey_q=None)
 
 
+async def stored_then_shown(
+    message: Message,
+    step: answering.Step,
+    state: FSMContext,
+    data: dict[str, Any],
+    store: SurveyStore,
+) -> None:
+    """Show the next step; a finished survey's "Thank you" only once finishing is stored. No log
+    line: a completion's time, even without a pseudonym, lines a person up with their answers
+    (only batches are logged)."""
+    if step.done:
+        try:
+            await data["session"].commit()
+        except Exception:
+            await answering.withdraw(store, step)
+            raise
+    await show(message, step, state, data)
+
+
 async def show(message: Message, step: Step, state: FSMContext, data: dict[str, Any]) -> None:
     """The current question, or one thank-you when the worker has finished. A question with
     recordings is read aloud first for a worker who listens, else shown with 🔊."""
@@ -241,15 +260,7 @@ async def _moved(query: CallbackQuery, tap: SurveyTap, verb: Verb, data: dict[st
         return
     await query.answer()
     await remove_buttons(message)
-    if step.done:
-        # "Thank you" only once finishing is stored. No log line: a completion's time, even
-        # without a pseudonym, lines a person up with their answers (only batches are logged).
-        try:
-            await session.commit()
-        except Exception:
-            await answering.withdraw(store, step)
-            raise
-    await show(message, step, state, data)
+    await stored_then_shown(message, step, state, data, store)
 
 
 @router.callback_query(SurveyTap.filter(F.action == Tap.START))
@@ -395,15 +406,8 @@ async def typed(
         await state.set_state(None)
         await message.answer(exc.translated(), reply_markup=home_markup())
         return
-    if step.done:
-        # "Thank you" only once finishing is stored. No log line: a completion's time, even
-        # without a pseudonym, lines a person up with their answers (only batches are logged).
-        try:
-            await session.commit()
-        except Exception:
-            await answering.withdraw(survey_store, step)
-            raise
-    await show(message, step, state, {**data, "session": session, "user": user})
+    data = {**data, "session": session, "user": user}
+    await stored_then_shown(message, step, state, data, survey_store)
 
 
 class TypedChoice(BaseFilter):
@@ -456,13 +460,7 @@ async def typed_choice(
         await forget_place(state)
         await message.answer(exc.translated(), reply_markup=home_markup())
         return
-    if step.done:
-        try:
-            await session.commit()
-        except Exception:
-            await answering.withdraw(survey_store, step)
-            raise
-    await show(message, step, state, data)
+    await stored_then_shown(message, step, state, data, survey_store)
 
 
 @router.message(StateFilter(Answering.typing))
