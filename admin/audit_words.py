@@ -51,6 +51,15 @@ DETAILS: dict[str, str] = {
     "key": N_("key"),
     "code": N_("code"),
     "status_code": N_("answer"),
+    "locale": N_("language"),
+    "domain": N_("catalog"),
+    "msgid": N_("English"),
+    "before": N_("before"),
+    "after": N_("after"),
+    "note": N_("note"),
+    "was_languages": N_("languages before"),
+    "seconds": N_("seconds"),
+    "bytes": N_("bytes"),
 }
 OBJECTS: dict[str, str] = {
     "case": N_("case"),
@@ -61,6 +70,8 @@ OBJECTS: dict[str, str] = {
     "broadcast": N_("broadcast"),
     "topic": N_("topic"),
     "committee": N_("committee"),
+    "translation": N_("translation"),
+    "audio": N_("recording"),
 }
 
 

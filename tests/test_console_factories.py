@@ -123,8 +123,8 @@ async def test_csv_import_is_all_or_nothing(console: ConsoleHarness) -> None:
 async def test_translations_page_shows_coverage_and_review(console: ConsoleHarness) -> None:
     analyst = await console.staff("analyst", ["BD"])
     page = await console.client_for(analyst).get("/translations")
-    assert page.status_code == 200 and "বাংলা" in page.text and "needs native review" in page.text
-    assert "100%" in page.text
+    assert page.status_code == 200 and "বাংলা" in page.text and "Machine-drafted" in page.text
+    assert "0 of " in page.text and "/translations/bn/core" in page.text  # nothing approved yet
 
 
 async def test_a_refused_form_explains_in_the_staff_members_language(

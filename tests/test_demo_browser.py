@@ -21,8 +21,10 @@ import pytest
 from sqlalchemy import select
 
 from bot.i18n import gettext
+from bot.i18n.digits import localize
 from tests.journeys import answer
 from tests.test_browser import ARGS, CHROMIUM, SHOTS
+from workvoice.demo.seed import DEMO_COMMITTEE_NAMES
 
 pytestmark = pytest.mark.skipif(
     not Path(CHROMIUM).exists(), reason="Debian's chromium is not installed"
@@ -281,7 +283,7 @@ async def test_tour_survey_and_committee_in_bangla_then_results_in_the_console(
             bn("Surveys open for you. ↩️ continues one you started. Your answers are anonymous."),
         )
         await step("📋 " + text(pulse.title), text(questions[0].text))
-        await step("🙂 4", text(questions[1].text))
+        await step(localize("🙂 4", "bn"), text(questions[1].text))  # Bangla digits (B14)
         await step(answer("Yes", "bn"), text(questions[2].text))
         await step(text(questions[2].options[0].text), text(questions[3].text))
         await step(text(questions[3].options[0].text), text(questions[4].text))
@@ -304,7 +306,7 @@ async def test_tour_survey_and_committee_in_bangla_then_results_in_the_console(
                 "You are invited to join <b>{committee}</b>. "
                 "Please type your name as the committee knows you.",
                 locale="bn",
-                committee="Participation Committee",
+                committee=DEMO_COMMITTEE_NAMES["bn"][0],  # its Bangla name (B13)
             )
             .replace("<b>", "")
             .replace("</b>", "")
