@@ -506,3 +506,39 @@ async def test_review_md_is_written_from_the_decisions(console: ConsoleHarness) 
     assert f"0/{total} ({total} drafted)" in km
     header = next(line for line in text.splitlines() if line.startswith("| locale |"))
     assert "| core |" in header and "| survey-texts |" in header and "| ht |" in text
+
+
+async def test_the_watcher_keeps_the_overrides_through_a_database_outage(
+    console: ConsoleHarness, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Every process reloads the decisions within seconds; while the database is away it keeps
+    the ones in force and says so in one line (no traceback in the logs)."""
+    import asyncio
+
+    translator = await console.staff("translator", (), languages=["bn"])
+    watcher = translations.Watcher(console.sessions, every=0.01)
+    await watcher.refresh()
+    async with transaction(console.sessions) as s:  # "another replica" decides
+        await translations.change(
+            s, actor=translator, locale="bn", domain="core", key=_key(MENU_QUESTION), text=[BN_NEW]
+        )
+    assert gettext(MENU_QUESTION, locale="bn") != BN_NEW  # this process has not looked yet
+    stop = asyncio.Event()
+    task = asyncio.create_task(watcher.run(stop))
+    for _ in range(200):
+        if gettext(MENU_QUESTION, locale="bn") == BN_NEW:
+            break
+        await asyncio.sleep(0.01)
+    assert gettext(MENU_QUESTION, locale="bn") == BN_NEW
+
+    def broken(**_kw: object) -> object:
+        raise ConnectionRefusedError("database away")
+
+    watcher.sessions = broken  # type: ignore[assignment]
+    watcher.version = None  # it would reload if it could
+    await asyncio.sleep(0.05)
+    stop.set()
+    await task
+    assert gettext(MENU_QUESTION, locale="bn") == BN_NEW  # kept
+    lines = [r for r in caplog.records if r.getMessage().startswith("translations.refresh_failed")]
+    assert lines and all(r.exc_info is None for r in lines)
