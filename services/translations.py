@@ -375,7 +375,9 @@ class Watcher:
         while not stop.is_set():
             try:
                 await self.refresh()
-            except Exception as exc:  # the database away: the overrides in force stay till it is back
+            except (
+                Exception
+            ) as exc:  # the database away: the overrides in force stay till it is back
                 log.warning("translations.refresh_failed error=%s", type(exc).__name__)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), timeout=self.every)
