@@ -22,14 +22,14 @@ from markupsafe import Markup
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from admin.forms import FormState, done, read_form
+from admin.forms import FormState, submit
 from admin.web import DB, render, require, verify_csrf
 from bot.i18n import N_, is_rtl
 from bot.i18n import gettext as _
 from bot.i18n.languages import LANGUAGES
 from bot.storage.models import Staff, StaffRole
 from services import content_reviews, translations
-from services.errors import DomainError, Forbidden, NotFound
+from services.errors import Forbidden, NotFound
 from services.translations import Row, Status
 from workvoice.kernel import glossary
 from workvoice.kernel.catalogs import coverage
@@ -271,40 +271,38 @@ async def _decide(
     locale: str,
     domain: str,
     model: type[ApproveForm] | type[ChangeForm],
+    message: str,
 ) -> Response:
     locale = _known(locale)
     if not translations.may_review(staff, locale):
         raise Forbidden()
-    data, state = await read_form(request, model)
-    if data is None:
+
+    async def verb(data: ApproveForm | ChangeForm) -> str:
+        if isinstance(data, ChangeForm):
+            await translations.change(
+                session,
+                actor=staff,
+                locale=locale,
+                domain=domain,
+                key=data.key,
+                text=data.text,
+                note=data.note,
+            )
+        else:
+            await translations.approve(
+                session, actor=staff, locale=locale, domain=domain, key=data.key
+            )
+        await translations.refresh_now(session)  # this process at once; others within seconds
+        return _back(locale, domain, data.back, data.key)
+
+    async def again(form: FormState) -> Response:
         return await _workspace(
-            request, session, staff, locale, domain, form=state, failed_key=str(state.value("key"))
+            request, session, staff, locale, domain, form=form, failed_key=str(form.value("key"))
         )
-    try:
-        async with session.begin_nested():
-            if isinstance(data, ChangeForm):
-                await translations.change(
-                    session,
-                    actor=staff,
-                    locale=locale,
-                    domain=domain,
-                    key=data.key,
-                    text=data.text,
-                    note=data.note,
-                )
-                message = _("Changed. Workers read the new words from their next message.")
-            else:
-                await translations.approve(
-                    session, actor=staff, locale=locale, domain=domain, key=data.key
-                )
-                message = _("Approved.")
-    except DomainError as exc:
-        state.error, state.status = exc.translated(), exc.status
-        return await _workspace(
-            request, session, staff, locale, domain, form=state, failed_key=data.key
-        )
-    await translations.refresh_now(session)  # this process at once; the others within seconds
-    return done(request, _back(locale, domain, data.back, data.key), message)
+
+    return await submit(
+        request, session, model, verb=verb, done_url=str, message=message, again=again
+    )
 
 
 @router.post("/{locale}/{domain}/approve", dependencies=[Depends(verify_csrf)])
@@ -315,7 +313,7 @@ async def approve(
     staff: Staff = Depends(DECIDE),
     session: AsyncSession = DB,
 ) -> Response:
-    return await _decide(request, session, staff, locale, domain, ApproveForm)
+    return await _decide(request, session, staff, locale, domain, ApproveForm, _("Approved."))
 
 
 @router.post("/{locale}/{domain}/change", dependencies=[Depends(verify_csrf)])
@@ -326,4 +324,5 @@ async def change(
     staff: Staff = Depends(DECIDE),
     session: AsyncSession = DB,
 ) -> Response:
-    return await _decide(request, session, staff, locale, domain, ChangeForm)
+    changed = _("Changed. Workers read the new words from their next message.")
+    return await _decide(request, session, staff, locale, domain, ChangeForm, changed)
