@@ -400,12 +400,7 @@ def apply_to_po(locale: str, domain: str, decided: Iterable[TranslationReview]) 
     for review in decided:
         if review.locale != locale or review.domain != domain or not overrides_catalog(review):
             continue
-        message = None
-        for candidate in catalog:
-            ids = candidate.id if isinstance(candidate.id, (tuple, list)) else (candidate.id,)
-            if candidate.id and ids[0] == review.msgid and candidate.context == review.context:
-                message = candidate
-                break
+        message = catalog.get(review.msgid, review.context)  # a plural one by its singular too
         if message is None:  # the message left the catalog since: nothing to write it into
             continue
         texts = list(review.text)
