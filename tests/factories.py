@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot.storage.db import transaction
 from bot.storage.models import Factory, User
 from services.factories import FactoryInput, do_add_factory, get_factory_by_code
-from services.onboarding import do_register
+from services.onboarding import do_register, get_user
 
 
 async def make_factory(
@@ -97,3 +97,42 @@ async def make_case(
             country_code=country,
         )
         return case
+
+
+async def make_committee(
+    sessions: async_sessionmaker[AsyncSession],
+    factory: Factory,
+    telegram_ids: list[int],
+    *,
+    location: str,
+    now: datetime,
+) -> Any:
+    """A Participation Committee of these workers (already registered), meeting monthly on the
+    first Tuesday at 14:00 from 5 January 2027 at ``location``."""
+    from services.committees import meetings, members
+
+    async with transaction(sessions) as session:
+        committee = await members.do_create_committee(
+            session, factory, kind="pc", name="Participation Committee", actor=None
+        )
+        for telegram_id in telegram_ids:
+            user = await get_user(session, telegram_id)
+            assert user is not None
+            await members.do_add_member(
+                session,
+                committee,
+                display_name=f"Member {telegram_id}",
+                side="worker",
+                user_id=user.id,
+                actor=None,
+            )
+        await meetings.do_set_schedule(
+            session,
+            committee,
+            rule="FREQ=MONTHLY;BYDAY=1TU",
+            local_start="2027-01-05T14:00",
+            location=location,
+            actor=None,
+            now=now,
+        )
+        return committee

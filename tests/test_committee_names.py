@@ -13,10 +13,9 @@ from bot.i18n import format_datetime, gettext
 from bot.storage.committees import Committee, Meeting
 from bot.storage.db import transaction
 from bot.storage.models import AuditEvent
-from services.committees import jobs, meetings, members, names
-from services.onboarding import get_user
+from services.committees import jobs, names
 from tests.console import ConsoleHarness
-from tests.factories import make_factory, make_worker
+from tests.factories import make_committee, make_factory, make_worker
 from tests.harness import BotHarness
 from workvoice.context import AppContext
 
@@ -28,34 +27,20 @@ BN_NAME, BN_PLACE = "অংশগ্রহণ কমিটি", "ক্যান
 PEOPLE = [(7301, "bn"), (7302, "en"), (7303, "km")]
 
 
-async def make_committee(app: BotHarness) -> int:
+async def named_committee(app: BotHarness) -> int:
     factory = await make_factory(app.sessions, "DK-07", country="BD", timezone=TZ)
     for telegram_id, locale in PEOPLE:
         await make_worker(app.sessions, telegram_id, locale=locale, factory_code="DK-07")
+    committee = await make_committee(
+        app.sessions,
+        factory,
+        [tid for tid, _loc in PEOPLE],
+        location="Canteen, 2nd floor",
+        now=START,
+    )
     async with transaction(app.sessions) as session:
-        committee = await members.do_create_committee(
-            session, factory, kind="pc", name="Participation Committee", actor=None
-        )
-        for telegram_id, _locale in PEOPLE:
-            user = await get_user(session, telegram_id)
-            assert user is not None
-            await members.do_add_member(
-                session,
-                committee,
-                display_name=f"Member {telegram_id}",
-                side="worker",
-                user_id=user.id,
-                actor=None,
-            )
-        await meetings.do_set_schedule(
-            session,
-            committee,
-            rule="FREQ=MONTHLY;BYDAY=1TU",
-            local_start="2027-01-05T14:00",
-            location="Canteen, 2nd floor",
-            actor=None,
-            now=START,
-        )
+        committee = await session.get(Committee, committee.id)
+        assert committee is not None
         await names.do_name_committee(
             session,
             committee,
@@ -69,7 +54,7 @@ async def make_committee(app: BotHarness) -> int:
 
 async def test_each_member_reads_the_name_and_place_in_her_language(app: BotHarness) -> None:
     with time_machine.travel(START, tick=False):
-        await make_committee(app)
+        await named_committee(app)
     users = {tid: app.user(tid, language_code=loc) for tid, loc in PEOPLE}
     at = FIRST - timedelta(days=3)
     with time_machine.travel(at, tick=False):
@@ -97,7 +82,7 @@ async def test_each_member_reads_the_name_and_place_in_her_language(app: BotHarn
 
 async def test_a_place_typed_for_one_meeting_is_shown_as_typed(app: BotHarness) -> None:
     with time_machine.travel(START, tick=False):
-        await make_committee(app)
+        await named_committee(app)
         async with transaction(app.sessions) as session:
             meeting = await session.scalar(select(Meeting).where(Meeting.starts_at == FIRST))
             assert meeting is not None

@@ -10,10 +10,8 @@ import time_machine
 from babel.messages.pofile import read_po
 
 from bot.i18n import gettext, locales_dir, use_gender
-from bot.storage.db import transaction
-from services.committees import jobs, meetings, members
-from services.onboarding import get_user
-from tests.factories import make_factory, make_worker
+from services.committees import jobs
+from tests.factories import make_committee, make_factory, make_worker
 from tests.harness import BotHarness
 from workvoice import i18n_tools
 from workvoice.context import AppContext
@@ -63,30 +61,9 @@ async def test_each_member_reads_the_answers_in_her_own_words(app: BotHarness) -
             await make_worker(
                 app.sessions, telegram_id, locale=locale, factory_code="DK-09", gender=gender
             )
-        async with transaction(app.sessions) as session:
-            committee = await members.do_create_committee(
-                session, factory, kind="pc", name="Participation Committee", actor=None
-            )
-            for telegram_id, _locale, _gender in PEOPLE:
-                user = await get_user(session, telegram_id)
-                assert user is not None
-                await members.do_add_member(
-                    session,
-                    committee,
-                    display_name=f"Member {telegram_id}",
-                    side="worker",
-                    user_id=user.id,
-                    actor=None,
-                )
-            await meetings.do_set_schedule(
-                session,
-                committee,
-                rule="FREQ=MONTHLY;BYDAY=1TU",
-                local_start="2027-01-05T14:00",
-                location="Canteen",
-                actor=None,
-                now=START,
-            )
+        await make_committee(
+            app.sessions, factory, [tid for tid, _l, _g in PEOPLE], location="Canteen", now=START
+        )
     users = {tid: app.user(tid, language_code=loc) for tid, loc, _g in PEOPLE}
     at = FIRST - timedelta(days=3)
     with time_machine.travel(at, tick=False):
