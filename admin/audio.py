@@ -131,9 +131,8 @@ async def upload_clip(
     key = str((await request.form()).get("target") or "")[:TARGET_LIMIT]
 
     async def store(data: ClipFields) -> str:
-        target = await clips.check_target(session, data.target, Scope.of(staff), edit=True)
-        locale = clips.check_locale(data.locale)
-        await clips.check_may_record(session, target, locale, Scope.of(staff))
+        target = await clips.check_changeable(session, data.target, data.locale, Scope.of(staff))
+        locale = data.locale
         file = (await request.form()).get("file")
         if not isinstance(file, StarletteUpload) or not file.filename:
             raise FieldRefused("file", N_("Choose a recording to upload."))
@@ -165,8 +164,7 @@ async def delete_clip(
     key = str((await request.form()).get("target") or "")[:TARGET_LIMIT]
 
     async def remove(data: ClipFields) -> str:
-        target = await clips.check_target(session, data.target, Scope.of(staff), edit=True)
-        await clips.check_may_record(session, target, data.locale, Scope.of(staff))
+        target = await clips.check_changeable(session, data.target, data.locale, Scope.of(staff))
         await clips.do_delete_clip(session, target, data.locale, actor=staff, ip=client_ip(request))
         return target.key
 

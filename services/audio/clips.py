@@ -145,16 +145,18 @@ async def check_target(
     return Target(target, survey)
 
 
-async def check_may_record(
-    session: AsyncSession, target: Target, locale: str, scope: Scope
-) -> None:
-    """A key screen's recording is heard in every country that speaks its language: a country
-    manager records or deletes it only for a language of their countries (each one's main language
-    and the languages of its factories: another country's Khmer voice is not theirs to replace);
-    administrators for any language. A survey's
-    recordings follow the survey (``check_target`` with ``edit``)."""
+async def check_changeable(session: AsyncSession, key: str, locale: str, scope: Scope) -> Target:
+    """The target named ``key``, if the staff member may record or delete its clip in ``locale``:
+    one check for both, so neither route can skip half of it.
+
+    A survey's recordings follow the survey (``check_target`` with ``edit``). A key screen's
+    recording is heard in every country that speaks its language: a country manager changes it only
+    for a language of their countries (each one's main language and the languages of its
+    factories: another country's Khmer voice is not theirs to replace); administrators for any."""
+    target = await check_target(session, key, scope, edit=True)
+    locale = check_locale(locale)
     if target.survey is not None or scope.is_everywhere:
-        return
+        return target
     spoken = set(
         (
             await session.scalars(select(Country.default_locale).where(scope.where(Country.code)))
@@ -166,6 +168,7 @@ async def check_may_record(
         spoken.update(languages or ())
     if locale not in spoken:
         raise Forbidden()
+    return target
 
 
 async def survey_definition(session: AsyncSession, survey: Survey) -> SurveyDefinition:
